@@ -1,0 +1,79 @@
+"""Run the benchmarks and print one table of ratios (`make bench`).
+
+    python benchmarks/run.py [-k SUBSTRING] [--json PATH]
+
+Every ``bench_*.py`` module in this folder registers cases through ``harness.case``.
+Results are also written as JSON to ``.bench/latest.json`` for later comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import sys
+import time
+import traceback
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import harness  # noqa: E402
+
+
+def _fmt_s(t: float | None) -> str:
+    if t is None:
+        return "-"
+    if t < 1e-3:
+        return f"{t * 1e6:.0f} µs"
+    if t < 1:
+        return f"{t * 1e3:.1f} ms"
+    return f"{t:.2f} s"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-k", default="", help="run cases whose group or name contains this")
+    parser.add_argument("--json", default=str(HERE.parent / ".bench" / "latest.json"))
+    args = parser.parse_args(argv)
+
+    for module in sorted(HERE.glob("bench_*.py")):
+        importlib.import_module(module.stem)
+
+    rows, failures = [], 0
+    started = time.time()
+    for group, name, func in harness.CASES:
+        if args.k and args.k not in group and args.k not in name:
+            continue
+        print(f"[{group}] {name} ...", flush=True)
+        try:
+            for m in func():
+                rows.append((group, m))
+        except Exception:  # a broken case is reported, the others still run
+            failures += 1
+            traceback.print_exc()
+
+    print()
+    print(f"batteryzoom benchmarks — {platform.node()}, {platform.processor() or platform.machine()}, "
+          f"python {platform.python_version()}, {time.time() - started:.0f} s")
+    header = f"{'group':10s} {'measurement':58s} {'ours':>10s} {'baseline':>10s} {'ratio':>8s} {'goal':>6s}  note"
+    print(header)
+    print("-" * len(header))
+    for group, m in rows:
+        ratio = "-" if m.ratio is None else f"{m.ratio:.2f}x"
+        goal = "" if m.goal is None else f"≤{m.goal:g}x"
+        note = " ".join(x for x in (m.verdict, m.note) if x)
+        print(f"{group:10s} {m.name:58s} {_fmt_s(m.ours_s):>10s} {_fmt_s(m.baseline_s):>10s} {ratio:>8s} {goal:>6s}  {note}")
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(
+        [{"group": g, "name": m.name, "ours_s": m.ours_s, "baseline_s": m.baseline_s, "ratio": m.ratio,
+          "goal": m.goal, "note": m.note, **m.extra} for g, m in rows], indent=1))
+    print(f"\n(results also in {out})")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

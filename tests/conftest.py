@@ -1,0 +1,99 @@
+"""Shared fixtures: real files through the manifest, system pieces, artifacts.
+
+Rules (DESIGN.md): a test that needs a real file gets it through ``bz.data.fetch``; a test
+that needs a system piece (Xvfb, chromium) asks for it through a fixture here. Where the
+piece is missing the test is skipped with the reason, except under ``CI=true``, where it
+fails: a missing piece never hides behind a skip in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+ON_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+# When pytest runs without `make test`, behave the same way: project-local cache, shared
+# mirror if present, no progress bars in the test log.
+os.environ.setdefault("BATTERYZOOM_CACHE", str(PROJECT_ROOT / ".cache" / "batteryzoom"))
+_shared = PROJECT_ROOT.parent / "shared" / "data"
+if (_shared / "SHA256SUMS").is_file():
+    os.environ.setdefault("BATTERYZOOM_MIRROR", str(_shared))
+os.environ.setdefault("BATTERYZOOM_PROGRESS", "0")
+
+
+def need(reason: str) -> None:
+    """Skip with ``reason`` locally; fail under CI=true."""
+    if ON_CI:
+        pytest.fail(f"{reason} (CI=true: missing pieces fail the run instead of skipping)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def fetch_real():
+    """``fetch_real(name) -> list[Path]``: a real dataset's verified files, or skip/fail."""
+    import batteryzoom as bz
+    from batteryzoom.errors import DataUnavailableError
+
+    def _fetch(name: str) -> list[Path]:
+        try:
+            return bz.data.fetch(name)
+        except DataUnavailableError as exc:
+            need(f"real dataset {name} unavailable: {exc}")
+
+    return _fetch
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Path of the system chromium (Debian's package); never a downloaded browser."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        need("chromium is not installed: run `make setup` or `sudo apt-get install chromium`")
+    return path
+
+
+@pytest.fixture(scope="session")
+def xvfb_display():
+    """A virtual X display for napari (xcb + OpenGL). Starts Xvfb when DISPLAY is unset."""
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    xvfb = shutil.which("Xvfb")
+    if not xvfb:
+        need("Xvfb is not installed: run `make setup` or `sudo apt-get install xvfb`")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(
+        [xvfb, "-displayfd", str(write_fd), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    with os.fdopen(read_fd) as fh:
+        number = fh.readline().strip()
+    if not number:
+        proc.kill()
+        need("Xvfb did not start")
+    display = f":{number}"
+    os.environ["DISPLAY"] = display
+    os.environ["QT_QPA_PLATFORM"] = "xcb"
+    try:
+        yield display
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        os.environ.pop("DISPLAY", None)
+
+
+@pytest.fixture(scope="session")
+def artifact_dir() -> Path:
+    """``test-artifacts/``: screenshots and figures the tests keep for people to look at."""
+    path = PROJECT_ROOT / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path

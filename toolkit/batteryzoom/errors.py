@@ -1,0 +1,83 @@
+"""Exceptions raised by batteryzoom.
+
+Every error derives from :class:`BatteryZoomError` and its message says which file or
+argument is at fault, what is wrong with it, and what to do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BatteryZoomError",
+    "InputError",
+    "FileFormatError",
+    "ManifestError",
+    "ChecksumError",
+    "DataUnavailableError",
+    "MissingDependencyError",
+]
+
+
+class BatteryZoomError(Exception):
+    """Base class of every error batteryzoom raises on purpose."""
+
+
+class InputError(BatteryZoomError, ValueError):
+    """An argument has the wrong shape, type, range or content."""
+
+
+class FileFormatError(InputError):
+    """A file cannot be read: unknown format, truncated, corrupt, or missing columns."""
+
+    def __init__(self, path, problem: str, fix: str | None = None):
+        self.path = str(path)
+        self.problem = problem
+        self.fix = fix
+        msg = f"{self.path}: {problem}"
+        if fix:
+            msg += f" — {fix}"
+        super().__init__(msg)
+
+
+class ManifestError(BatteryZoomError):
+    """The data manifest (or an entry in it) is malformed."""
+
+    def __init__(self, entry: str | None, field: str | None, problem: str):
+        self.entry = entry
+        self.field = field
+        where = "data manifest"
+        if entry:
+            where += f" entry {entry!r}"
+        if field:
+            where += f", field {field!r}"
+        super().__init__(f"{where}: {problem}")
+
+
+class ChecksumError(BatteryZoomError):
+    """A file's SHA-256 differs from the one the manifest records."""
+
+    def __init__(self, path, expected: str, actual: str, fix: str | None = None):
+        self.path = str(path)
+        self.expected = expected
+        self.actual = actual
+        msg = (
+            f"{self.path}: SHA-256 mismatch (expected {expected}, got {actual}). "
+            "The file was left untouched."
+        )
+        if fix:
+            msg += f" {fix}"
+        super().__init__(msg)
+
+
+class DataUnavailableError(BatteryZoomError):
+    """A dataset's file is in neither the cache nor the mirror, and cannot be downloaded."""
+
+
+class MissingDependencyError(BatteryZoomError, ImportError):
+    """An optional package is needed for this call and is not installed."""
+
+    def __init__(self, package: str, purpose: str, install: str):
+        self.package = package
+        super().__init__(
+            f"{purpose} needs the optional package {package!r}, which is not installed. "
+            f"Install it with: {install}"
+        )
