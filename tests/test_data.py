@@ -307,7 +307,7 @@ def toy_manifest(tmp_path, monkeypatch):
                 vol = xr.DataArray(rng.random((n, n, n), dtype=np.float32), dims=("z", "y", "x"), name="grey")
                 table = pd.DataFrame({"label": np.arange(3), "volume_um3": rng.random(3)})
                 table.attrs["source"] = "toy"
-                return {"main": vol, "truth": table, "meta": {"n": n}}
+                return {"main": vol, "truth": table, "meta": {"n": n}, "export.csv": "a,b;1,2"}
             """
         )
     )
@@ -331,7 +331,8 @@ def test_generated_dataset_is_cached_and_verified(toy_manifest):
     truth = bz.data.load("twin/toy", part="truth")
     assert list(truth.columns) == ["label", "volume_um3"] and truth.attrs["source"] == "toy"
     assert bz.data.load("twin/toy", part="meta") == {"n": 8}
-    assert sorted(bz.data.parts("twin/toy")) == ["main", "meta", "truth"]
+    assert sorted(bz.data.parts("twin/toy")) == ["export.csv", "main", "meta", "truth"]
+    assert bz.data.load("twin/toy", part="export.csv").read_text() == "a,b;1,2"
     assert toygen.CALLS == [7]  # generated once, then read from the cache
     again = bz.data.load("twin/toy")
     assert (again.values == vol.values).all()

@@ -148,13 +148,19 @@ def load(
 ) -> Any:
     """Load a dataset as the object the design names (DataFrame or xarray).
 
+    A generator returns one object, or a dict of named parts with a ``"main"`` key:
+    DataFrames are stored as parquet, xarray objects as zarr, dicts/lists as JSON, and
+    bytes/str under a name with an extension as that file.
+
     Parameters
     ----------
     name : str
         A manifest name, e.g. ``"real/cycler/neware-m50t"`` or ``"twin/particle-xanes"``.
     part : str
         For a synthetic dataset, which stored part: ``"main"`` (the data) or a ground-truth
-        part (``bz.data.parts(name)`` lists them).
+        part (``bz.data.parts(name)`` lists them). A part whose name has an extension
+        (e.g. ``"btsda.csv"``) is a file as an instrument would write it; its local path
+        is returned.
     lazy : bool, optional
         For stored volumes: return dask-backed arrays (True) or load into memory (False).
         Default: lazy above 256 MiB.

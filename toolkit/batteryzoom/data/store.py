@@ -281,6 +281,10 @@ def _write_part(obj: Any, folder: Path, part: str) -> dict:
         fname = f"{part}.zarr"
         obj.to_zarr(folder / fname, mode="w", consolidated=False)
         return {"kind": "dataset", "file": fname}
+    if isinstance(obj, (bytes, str)) and "." in part:
+        # a file as an instrument would write it (e.g. a BTSDA CSV export); loads as a Path
+        (folder / part).write_bytes(obj.encode() if isinstance(obj, str) else obj)
+        return {"kind": "file", "file": part}
     if isinstance(obj, (dict, list)):
         fname = f"{part}.json"
         (folder / fname).write_text(json.dumps(_jsonable(obj), indent=1, sort_keys=True))
@@ -314,6 +318,8 @@ def _read_part(folder: Path, meta: dict, lazy: bool) -> Any:
         return df
     if kind == "json":
         return json.loads(path.read_text())
+    if kind == "file":
+        return path
     ds = xr.open_zarr(path, consolidated=False)
     if not lazy:
         ds = ds.load()

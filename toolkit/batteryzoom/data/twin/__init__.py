@@ -1,0 +1,33 @@
+"""The synthetic twin of the study's cell, at every scale, with ground truth.
+
+A deterministic stand-in for data no public source holds (a multi-day self-discharge
+record, a particle nano-tomogram, a 3D XANES volume), nested in one physical frame
+(:mod:`.frames`). Every generator takes ``seed`` (``numpy.random.default_rng``; same seed,
+same bytes) and is registered in ``data_manifest.yaml``; ``bz.data.load("twin/...")``
+generates on first use and caches.
+
+Submodules (generators double as test fixtures, as in PoreSpy):
+
+- :mod:`.frames`: where each level sits (voxel sizes, origins, boxes) for both presets.
+- :mod:`.grains`: the particle's primary-grain geometry (shared by nano-CT and XANES).
+- :mod:`.cycling`: cycler records (one cycle; self-discharge of a defective cell and a
+  healthy population).
+- :mod:`.cell`: the 18650 cell CT with planted defects.
+- :mod:`.electrode`: the cathode electrode CT with depth-dependent cracking.
+- :mod:`.particle`: the particle nano-CT (grains, cracks, pores).
+- :mod:`.xanes`: grain-scale 3D XANES at the Ni K-edge.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_SUBMODULES = {"frames", "grains", "cycling", "cell", "electrode", "particle", "xanes"}
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'batteryzoom.data.twin' has no attribute {name!r}")
