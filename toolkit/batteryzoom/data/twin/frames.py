@@ -44,8 +44,9 @@ INCLUSION_WORLD_UM = (SLAB_BOTTOM_UM + SLAB_HEIGHT_UM / 2, 0.0, 5_000.0)
 # Electrode ROI: 64 x 64 µm laterally, 80 µm through the thickness (x, radial at the
 # inclusion): Al foil at small x, the coating (~60 µm), the separator side at large x.
 ELECTRODE_SIZE_UM = (64.0, 64.0, 80.0)
-# The designated secondary particle (the one the study zooms into), in the electrode's
-# local frame: centred laterally, near the separator (the most damaged depth).
+# The designated secondary particle (the one the study zooms into), measured from the
+# electrode box's min corner (so it sits at the same physical place for both presets):
+# centred laterally, near the separator (the most damaged depth).
 PARTICLE_CENTRE_IN_ELECTRODE_UM = (32.0, 32.0, 58.0)
 PARTICLE_DIAMETER_UM = 8.0
 PARTICLE_BOX_UM = 8.96  # cube edge of the nano-CT / XANES field of view
@@ -132,8 +133,8 @@ def levels(preset: str = "small") -> dict[str, Level]:
         tuple((e_min + electrode_voxel / 2).round(6).tolist()),
     )
 
-    # the particle's field of view inside the electrode
-    p_min = np.asarray(PARTICLE_CENTRE_IN_ELECTRODE_UM) - PARTICLE_BOX_UM / 2
+    # the particle's field of view inside the electrode (local frame: zero at voxel 0's centre)
+    p_min = particle_centre_in_electrode_um(electrode_voxel) - PARTICLE_BOX_UM / 2
     p_shape = (_fit(PARTICLE_BOX_UM, nanoct_voxel),) * 3
     particle = Level(
         "twin/particle-nanoct", preset, electrode.name, p_shape, (nanoct_voxel,) * 3,
@@ -146,6 +147,11 @@ def levels(preset: str = "small") -> dict[str, Level]:
         tuple((np.full(3, -nanoct_voxel / 2) + xanes_voxel / 2).round(6).tolist()),
     )
     return {lv.name: lv for lv in (cell, electrode, particle, xanes)}
+
+
+def particle_centre_in_electrode_um(electrode_voxel_um: float) -> np.ndarray:
+    """The designated particle's centre in the electrode's local frame (µm, z y x)."""
+    return np.asarray(PARTICLE_CENTRE_IN_ELECTRODE_UM) - electrode_voxel_um / 2
 
 
 def level(name: str, preset: str = "small") -> Level:

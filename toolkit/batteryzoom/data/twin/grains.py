@@ -102,7 +102,8 @@ def particle_centre_um(level: frames.Level) -> np.ndarray:
             raise ValueError(f"{level.name} is not inside the electrode")
         offset += np.asarray(lv.origin_um)
         lv = levels[lv.parent]
-    return np.asarray(frames.PARTICLE_CENTRE_IN_ELECTRODE_UM) - offset
+    electrode_voxel = levels["twin/electrode-ct"].voxel_size_um[0]
+    return frames.particle_centre_in_electrode_um(electrode_voxel) - offset
 
 
 def grain_labels(
