@@ -16,6 +16,8 @@ endif
 # Headless defaults: napari renders on Xvfb through xcb (offscreen cannot render it).
 export QT_QPA_PLATFORM ?= xcb
 export PYTHONHASHSEED ?= 0
+# The checkout's own code, also inside notebook kernels started by nbval and JupyterLab.
+export PYTHONPATH := $(CURDIR)/toolkit$(if $(PYTHONPATH),:$(PYTHONPATH))
 PYTEST_ARGS ?=
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
@@ -25,7 +27,7 @@ demo: setup
 	$(BIN)/batteryzoom report --dataset twin --out report
 
 test: setup
-	$(BIN)/python -m pytest -n 2 --timeout=900 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --timeout=900 --nbval-lax --nbval-current-env tests notebooks $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
