@@ -16,8 +16,9 @@ Each voxel's spectrum is ``OD(E) = bg(E) + J * mu(E)``:
   the variation is a smooth Gaussian random field (correlation ~0.3 µm). Two designated
   grains reproduce the study's Fig. S3: ``grain 2`` more oxidized (mean ~8342.5 eV) and
   ``grain 1`` less uniform (wider distribution); their labels are in the ``model`` part.
-- ``J``: edge jump proportional to the local density (the voxel's volume fraction inside
-  the particle); ``bg``: the absorption of the other elements, ``∝ density * E**-2.7``.
+- ``J``: edge jump proportional to the local density (the solid fraction of the voxel
+  from :func:`.particle.particle_structure`: partial volume at the surface, cracks, pores
+  and grain boundaries); ``bg``: the absorption of the other elements, ``∝ density * E**-2.7``.
 - measurement: every energy's volume is displaced by a random sub-pixel-to-few-pixel
   shift (linear interpolation), then Gaussian noise is added.
 
@@ -108,8 +109,15 @@ def _features_from_parts(energy_grid_ev, grid_parts, dense_ev, dense_parts, frac
         cols = np.arange(curve.shape[1])
         y0, y1 = curve[k, cols], curve[k + 1, cols]
         out["half_step"].append(dense_ev[k] + (0.5 - y0) / (y1 - y0) * step_e)
-        deriv = ndimage.gaussian_filter1d(np.gradient(curve, dense_ev, axis=0), smooth_ev / step_e, axis=0)
-        out["derivative"].append(dense_ev[np.where(inside[:, None], deriv, -np.inf).argmax(axis=0)])
+        # smoothed derivative on a 0.05 eV sub-grid (the Gaussian is 1 eV wide), max refined
+        # by the vertex of the parabola through the top three points
+        sub_e, sub_c = dense_ev[::5], curve[::5]
+        deriv = ndimage.gaussian_filter1d(np.gradient(sub_c, sub_e, axis=0), smooth_ev / (sub_e[1] - sub_e[0]), axis=0)
+        j = np.clip(np.where(inside[::5, None], deriv, -np.inf).argmax(axis=0), 1, len(sub_e) - 2)
+        d0, d1, d2 = deriv[j - 1, cols], deriv[j, cols], deriv[j + 1, cols]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.where(d0 - 2 * d1 + d2 < 0, 0.5 * (d0 - d2) / (d0 - 2 * d1 + d2), 0.0)
+        out["derivative"].append(sub_e[j] + np.clip(frac, -1, 1) * (sub_e[1] - sub_e[0]))
         out["white_line"].append(dense_ev[np.where(wl_win[:, None], curve, -np.inf).argmax(axis=0)])
     return {k: np.asarray(v) for k, v in out.items()}
 
@@ -180,20 +188,25 @@ def particle_xanes(seed: int, preset: str = "small", noise: float = 0.02, shift_
     """
     from .. import info
 
+    from .particle import particle_structure
+
     level = frames.level("twin/particle-xanes", preset)
     nanoct_seed = int(info("twin/particle-nanoct").seed)
-    geometry = grains.particle_geometry(nanoct_seed)
-    labels = grains.grain_labels(geometry, level)
+    # the nano-CT's particle sampled on the XANES grid: same grains, cracks, pores
+    structure = particle_structure(nanoct_seed, level)
+    geometry = structure["geometry"]
+    labels = structure["grains"]
     rng = np.random.default_rng(seed)
     energy = energy_grid()
     voxel = level.voxel_size_um[0]
 
-    # geometry: distance to the particle centre, partial-volume density at the surface
+    # distance to the particle centre; solid fraction per voxel (partial volume at the
+    # surface, cracks, pores, grain boundaries) from the shared particle structure
     centre = grains.particle_centre_um(level)
     axes = [np.arange(n) * v - c for n, v, c in zip(level.shape, level.voxel_size_um, centre)]
     r_um = np.sqrt(axes[0][:, None, None] ** 2 + axes[1][None, :, None] ** 2 + axes[2][None, None, :] ** 2)
     inside = labels > 0
-    density = np.where(inside, np.clip((geometry.radius_um - r_um) / voxel + 0.5, 0.0, 1.0), 0.0).astype(np.float32)
+    density = np.where(inside, structure["density"], 0.0).astype(np.float32)
     present = np.unique(labels[inside])
 
     # chemistry per grain
