@@ -43,7 +43,7 @@ python-check:
 $(STAMP): pyproject.toml | python-check
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { echo "could not create $(VENV): install python3-venv (sudo apt-get install python3-venv)"; exit 1; }
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,napari]'
+	$(BIN)/python -m pip install -q -e '.[test,napari,gpl]'
 	@touch $@
 
 system-deps:

@@ -2,6 +2,7 @@
 # Install the system pieces batteryzoom's tests and static export need, when missing.
 #   Xvfb + Qt's xcb/OpenGL libraries: napari rendering on a virtual screen.
 #   Debian's chromium: plotly static export (kaleido) and the browser tests.
+#   mdbtools: mdb-export reads Arbin .res files (MS Access databases).
 # Usage: tools/system-deps.sh [--check]
 # With --check, only report what is missing (exit 1 if anything is).
 # Without it, install the missing packages through apt when apt is usable
@@ -15,6 +16,7 @@ packages=(
   libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-xinerama0 libxcb-xfixes0 libxcb-shape0 libxcb-cursor0
   libxcb-xkb1 libfontconfig1 libdbus-1-3
+  mdbtools
 )
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

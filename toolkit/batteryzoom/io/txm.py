@@ -1,0 +1,503 @@
+"""Transmission X-ray microscope frames and XANES stacks.
+
+- :func:`read_xrm`: one Zeiss/Xradia ``.xrm`` frame (an OLE2 compound file, read with
+  olefile): the image and its energy, pixel size, exposure time and date.
+- :func:`read_txm_scan`: a scan folder in the SSRL 6-2c style (sample frames and
+  flat-field ``ref`` frames at each energy, several exposures each) -> optical density.
+- :func:`read_xanes_hdf5`: an HDF5 stack with a configurable layout (NSLS-II FXI by
+  default: ``/img_xanes``, ``/img_bkg``, ``/img_dark``, ``/X_eng``).
+- :func:`read_xanes_tiff`: a TIFF stack (or a folder of TIFF frames) plus an energy list.
+- :func:`read_xanes_zarr`: a zarr store written by xarray, opened lazily.
+
+Every reader returns an :class:`xarray.DataArray` with an ``energy`` coordinate in eV
+(dims ``(energy, y, x)`` or ``(energy, z, y, x)``, lengths in µm when the pixel size is
+known) and raises :class:`~batteryzoom.errors.FileFormatError` naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ..errors import FileFormatError, InputError, MissingDependencyError
+
+__all__ = [
+    "XrmFrame",
+    "read_xrm",
+    "read_txm_scan",
+    "read_xanes_hdf5",
+    "read_xanes_tiff",
+    "read_xanes_zarr",
+    "energy_from_filename",
+    "FXI_LAYOUT",
+]
+
+# Xradia ImageInfo/DataType codes -> numpy dtypes
+_XRM_DTYPES = {5: np.uint16, 10: np.float32, 3: np.uint8, 6: np.int16, 7: np.int32, 8: np.uint32}
+# "..._08324.0_eV_..." (SSRL 6-2c) or "..._8250_0eV.xrm" (APS, underscore as decimal point)
+_ENERGY_IN_NAME = re.compile(r"(?<![\d.])(\d{3,6}(?:[._]\d+)?)_?eV", re.IGNORECASE)
+# two frames whose energies differ by less than this (eV) were taken at the same energy
+ENERGY_TOLERANCE_EV = 0.05
+FXI_LAYOUT = {"image": "img_xanes", "flat": "img_bkg", "dark": "img_dark", "energy": "X_eng"}
+
+
+@dataclass
+class XrmFrame:
+    """One TXM frame as stored in an ``.xrm`` file.
+
+    Attributes
+    ----------
+    image : numpy.ndarray
+        ``(y, x)`` (or ``(n, y, x)`` for a multi-image file), the stored dtype (uint16 or
+        float32), counts.
+    energy_ev : float
+        Beam energy (eV); from ``ImageInfo/Energy`` or, when that is 0, the file name.
+    energy_source : {"header", "filename"}
+    pixel_size_um : float
+    exposure_s : float
+    date : str
+        As stored (``MM/DD/YY hh:mm:ss``).
+    path : pathlib.Path
+    """
+
+    image: np.ndarray
+    energy_ev: float
+    energy_source: str
+    pixel_size_um: float
+    exposure_s: float
+    date: str
+    path: Path
+    extra: dict = field(default_factory=dict)
+
+
+def energy_from_filename(name: str) -> float | None:
+    """Energy (eV) written in a TXM file name, e.g. ``..._08324.0_eV_001of003.xrm`` or
+    ``..._8250_0eV.xrm``; None when the name carries none."""
+    found = _ENERGY_IN_NAME.findall(Path(name).name)
+    if not found:
+        return None
+    return float(found[-1].replace("_", "."))
+
+
+def read_xrm(path: str | os.PathLike) -> XrmFrame:
+    """Read one Zeiss/Xradia ``.xrm`` frame.
+
+    Parameters
+    ----------
+    path : path-like
+        An ``.xrm`` file (OLE2 compound document).
+
+    Returns
+    -------
+    XrmFrame
+        The image ``(y, x)`` in its stored dtype and the metadata (energy in eV, pixel
+        size in µm, exposure in s, date). When ``ImageInfo/Energy`` is 0, as in SSRL 6-2c
+        files, the energy is parsed from the file name.
+
+    Raises
+    ------
+    FileFormatError
+        Not an OLE2 file, missing image streams, unknown data type, or no energy anywhere.
+    """
+    import olefile
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileFormatError(path, "no such file")
+    if not olefile.isOleFile(str(path)):
+        raise FileFormatError(path, "not an OLE2 compound file, so not an Xradia .xrm frame",
+                              "check the file (a truncated copy?) or pass a .txrm/.xrm file")
+    with olefile.OleFileIO(str(path)) as ole:
+        def stream(name: str, dtype, required: bool = True):
+            if not ole.exists(name):
+                if required:
+                    raise FileFormatError(path, f"stream {name!r} is missing", "is this an Xradia .xrm file?")
+                return None
+            return np.frombuffer(ole.openstream(name).read(), dtype=dtype)
+
+        width = int(stream("ImageInfo/ImageWidth", "<i4")[0])
+        height = int(stream("ImageInfo/ImageHeight", "<i4")[0])
+        code = int(stream("ImageInfo/DataType", "<i4")[0])
+        if code not in _XRM_DTYPES:
+            raise FileFormatError(path, f"unknown ImageInfo/DataType {code}",
+                                  f"known codes: {sorted(_XRM_DTYPES)}")
+        dtype = np.dtype(_XRM_DTYPES[code]).newbyteorder("<")
+        images = []
+        n = 1
+        while ole.exists(f"ImageData{(n - 1) // 100 + 1}/Image{n}"):
+            raw = stream(f"ImageData{(n - 1) // 100 + 1}/Image{n}", dtype)
+            if raw.size != width * height:
+                raise FileFormatError(path, f"Image{n} holds {raw.size} values, expected {height}x{width}",
+                                      "the file is truncated or corrupt")
+            images.append(raw.reshape(height, width).astype(dtype.newbyteorder("="), copy=True))
+            n += 1
+        if not images:
+            raise FileFormatError(path, "no ImageData1/Image1 stream", "is this an Xradia .xrm file?")
+        energies = stream("ImageInfo/Energy", "<f4", required=False)
+        pixel = stream("ImageInfo/PixelSize", "<f4", required=False)
+        exposure = stream("ImageInfo/ExpTimes", "<f4", required=False)
+        if exposure is None or not np.isfinite(exposure[0]) or exposure[0] <= 0:
+            exposure = stream("AcquisitionSettings/ExpTime", "<f4", required=False)
+        date = ""
+        if ole.exists("ImageInfo/Date"):
+            date = ole.openstream("ImageInfo/Date").read().split(b"\0")[0].decode("ascii", "replace")
+    energy = float(energies[0]) if energies is not None and energies.size else 0.0
+    source = "header"
+    if not np.isfinite(energy) or energy <= 0:
+        parsed = energy_from_filename(path.name)
+        if parsed is None:
+            raise FileFormatError(path, "ImageInfo/Energy is 0 and the file name carries no energy",
+                                  "rename the file with its energy (e.g. *_8333.0_eV_*.xrm) or set it by hand")
+        energy, source = parsed, "filename"
+    image = images[0] if len(images) == 1 else np.stack(images)
+    return XrmFrame(
+        image=image,
+        energy_ev=energy,
+        energy_source=source,
+        pixel_size_um=float(pixel[0]) if pixel is not None and pixel.size else float("nan"),
+        exposure_s=float(exposure[0]) if exposure is not None and exposure.size else float("nan"),
+        date=date,
+        path=path,
+        extra={"n_images": len(images)},
+    )
+
+
+def _role(name: str) -> str:
+    lowered = Path(name).stem.lower()
+    tokens = set(re.split(r"[_\-.\s]+", lowered))
+    if "dark" in tokens or "darks" in tokens:
+        return "dark"
+    if tokens & {"ref", "refs", "flat", "bkg", "background", "whitefield"}:
+        return "flat"
+    return "sample"
+
+
+def _group_by_energy(frames: list[XrmFrame]) -> list[list[XrmFrame]]:
+    frames = sorted(frames, key=lambda f: (f.energy_ev, f.path.name))
+    groups: list[list[XrmFrame]] = []
+    for f in frames:
+        if groups and abs(f.energy_ev - groups[-1][0].energy_ev) < ENERGY_TOLERANCE_EV:
+            groups[-1].append(f)
+        else:
+            groups.append([f])
+    return groups
+
+
+def _mean_rate(frames: list[XrmFrame]) -> np.ndarray:
+    """Mean count rate (counts/s) over exposures: exposures may differ in length."""
+    acc = np.zeros(frames[0].image.shape[-2:], np.float64)
+    for f in frames:
+        exposure = f.exposure_s if np.isfinite(f.exposure_s) and f.exposure_s > 0 else 1.0
+        acc += f.image.astype(np.float64) / exposure
+    return acc / len(frames)
+
+
+def read_txm_scan(
+    folder: str | os.PathLike,
+    *,
+    dark: str | os.PathLike | np.ndarray | None = None,
+    pattern: str = "*.xrm",
+    return_intensities: bool = False,
+) -> xr.DataArray | xr.Dataset:
+    """Read a 2D XANES scan folder (SSRL 6-2c style) as optical density per energy.
+
+    Every ``.xrm`` in ``folder`` is a sample frame, a flat-field frame (``ref``, ``flat``
+    or ``bkg`` in its name) or a dark frame (``dark``). Frames are grouped by energy; at
+    each energy the exposures are averaged as count *rates* (each frame divided by its
+    own exposure time, since sample and reference exposures differ, e.g. 0.5 s and
+    0.3 s) and the optical density is ``-ln((I - D) / (I0 - D))``.
+
+    Parameters
+    ----------
+    folder : path-like
+        The scan folder (other files in it are ignored).
+    dark : path-like or ndarray, optional
+        A dark frame (``.xrm`` path or a ``(y, x)`` array of count rates, counts/s).
+        Default: the folder's ``dark`` frames if any, else no dark subtraction.
+    pattern : str
+        Glob of the frame files.
+    return_intensities : bool
+        Return a Dataset with ``optical_density``, ``sample_rate`` and ``flat_rate``
+        (counts/s) instead of the optical density alone.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``optical_density`` float32 ``(energy, y, x)``; ``energy`` in eV, ``y``/``x`` in
+        µm (pixel index × pixel size). ``attrs``: ``voxel_size_um`` (2 values),
+        ``exposures`` (sample frames per energy), ``flat_exposures``, ``energy_source``,
+        ``dates``, ``folder``. Pixels where a rate is 0 are NaN (mask them downstream).
+
+    Raises
+    ------
+    FileFormatError
+        No frames, an energy with samples but no flat field (or vice versa), frames of
+        different shapes or pixel sizes.
+    """
+    from ..xanes import optical_density
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileFormatError(folder, "not a folder", "pass the scan folder holding the .xrm frames")
+    paths = sorted(folder.glob(pattern))
+    if not paths:
+        raise FileFormatError(folder, f"no files match {pattern!r}", "is this a TXM scan folder?")
+    frames = [read_xrm(p) for p in paths]
+    shapes = {f.image.shape for f in frames}
+    if len(shapes) > 1:
+        detail = ", ".join(f"{f.path.name}: {f.image.shape}" for f in frames[:6])
+        raise FileFormatError(folder, f"frames have different shapes ({detail})",
+                              "crop or bin them to one shape, or read them separately with read_xrm")
+    pixels = {round(f.pixel_size_um, 6) for f in frames if np.isfinite(f.pixel_size_um)}
+    if len(pixels) > 1:
+        raise FileFormatError(folder, f"frames have different pixel sizes {sorted(pixels)} µm",
+                              "read frames of one magnification together")
+    by_role: dict[str, list[XrmFrame]] = {"sample": [], "flat": [], "dark": []}
+    for f in frames:
+        by_role[_role(f.path.name)].append(f)
+    if not by_role["sample"] or not by_role["flat"]:
+        raise FileFormatError(
+            folder,
+            f"found {len(by_role['sample'])} sample and {len(by_role['flat'])} flat-field frames",
+            "a scan needs both; flat-field frames carry 'ref' (or 'flat', 'bkg') in their names",
+        )
+    samples = _group_by_energy(by_role["sample"])
+    flats = _group_by_energy(by_role["flat"])
+    e_sample = [g[0].energy_ev for g in samples]
+    e_flat = [g[0].energy_ev for g in flats]
+    if len(e_sample) != len(e_flat) or not np.allclose(e_sample, e_flat, atol=ENERGY_TOLERANCE_EV):
+        raise FileFormatError(folder, f"sample energies {e_sample} and flat-field energies {e_flat} differ",
+                              "every energy needs both sample and ref frames")
+    if dark is None and by_role["dark"]:
+        dark_rate = _mean_rate(by_role["dark"])
+    elif isinstance(dark, (str, os.PathLike)):
+        dark_rate = _mean_rate([read_xrm(dark)])
+    elif dark is not None:
+        dark_rate = np.asarray(dark, np.float64)
+        if dark_rate.shape != frames[0].image.shape[-2:]:
+            raise InputError(f"dark has shape {dark_rate.shape}; the frames are {frames[0].image.shape[-2:]}")
+    else:
+        dark_rate = None
+    sample_rate = np.stack([_mean_rate(g) for g in samples]).astype(np.float32)
+    flat_rate = np.stack([_mean_rate(g) for g in flats]).astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        od = optical_density(sample_rate, flat_rate, None if dark_rate is None else dark_rate.astype(np.float32))
+    pixel = pixels.pop() if pixels else float("nan")
+    ny, nx = od.shape[1:]
+    energy = np.asarray(e_sample, np.float64)
+    coords = {
+        "energy": ("energy", energy, {"units": "eV"}),
+        "y": ("y", np.arange(ny) * pixel, {"units": "um"}),
+        "x": ("x", np.arange(nx) * pixel, {"units": "um"}),
+    }
+    attrs = {
+        "voxel_size_um": [pixel, pixel],
+        "exposures": [len(g) for g in samples],
+        "flat_exposures": [len(g) for g in flats],
+        "exposure_s": [float(g[0].exposure_s) for g in samples],
+        "flat_exposure_s": [float(g[0].exposure_s) for g in flats],
+        "energy_source": sorted({f.energy_source for f in frames}),
+        "dates": [g[0].date for g in samples],
+        "dark_subtracted": dark_rate is not None,
+        "folder": str(folder),
+        "units": "optical density -ln(I/I0)",
+    }
+    da = xr.DataArray(od, dims=("energy", "y", "x"), coords=coords, name="optical_density", attrs=attrs)
+    if not return_intensities:
+        return da
+    return xr.Dataset(
+        {
+            "optical_density": da,
+            "sample_rate": (("energy", "y", "x"), sample_rate, {"units": "counts/s"}),
+            "flat_rate": (("energy", "y", "x"), flat_rate, {"units": "counts/s"}),
+        },
+        attrs=attrs,
+    )
+
+
+def _energy_ev(values, where: str) -> np.ndarray:
+    energy = np.asarray(values, dtype=np.float64).ravel()
+    if energy.size and np.nanmedian(energy) < 200.0:  # FXI writes keV
+        energy = energy * 1000.0
+    return energy
+
+
+def _stack_array(image: np.ndarray, energy: np.ndarray, where, pixel_size_um, name: str,
+                 attrs: dict) -> xr.DataArray:
+    if image.ndim not in (3, 4):
+        raise FileFormatError(where, f"the stack has {image.ndim} dimensions {image.shape}",
+                              "expected (energy, y, x) or (energy, z, y, x)")
+    if image.shape[0] != energy.size:
+        raise FileFormatError(
+            where,
+            f"the stack has {image.shape[0]} frames but the energy list has {energy.size} values",
+            "pass the energy list that belongs to this stack (one energy per frame)",
+        )
+    dims = ("energy", "y", "x") if image.ndim == 3 else ("energy", "z", "y", "x")
+    coords: dict = {"energy": ("energy", energy, {"units": "eV"})}
+    if pixel_size_um is not None:
+        for dim, n in zip(dims[1:], image.shape[1:]):
+            coords[dim] = (dim, np.arange(n) * float(pixel_size_um), {"units": "um"})
+        attrs = {**attrs, "voxel_size_um": [float(pixel_size_um)] * (image.ndim - 1)}
+    return xr.DataArray(image, dims=dims, coords=coords, name=name, attrs=attrs)
+
+
+def read_xanes_hdf5(
+    path: str | os.PathLike,
+    *,
+    layout: dict[str, str | None] | None = None,
+    pixel_size_um: float | None = None,
+) -> xr.DataArray:
+    """Read an HDF5 XANES stack; with flat (and dark) fields, return optical density.
+
+    Parameters
+    ----------
+    path : path-like
+    layout : dict, optional
+        Dataset paths inside the file: ``image`` (the stack, ``(energy, y, x)`` or
+        ``(energy, z, y, x)``), ``energy`` (eV or keV, detected), and optional ``flat``
+        (one flat per energy, or one for all) and ``dark`` (averaged over its first axis).
+        Default :data:`FXI_LAYOUT` (NSLS-II FXI: ``img_xanes``, ``img_bkg``, ``img_dark``,
+        ``X_eng``). Keys missing from the file (flat, dark) are skipped.
+    pixel_size_um : float, optional
+        Gives the ``y``/``x`` (and ``z``) coordinates in µm.
+
+    Returns
+    -------
+    xarray.DataArray
+        float32: the optical density ``-ln((I - D)/(I0 - D))`` when a flat field is
+        present, else the stored values. ``energy`` in eV.
+    """
+    import h5py
+
+    from ..xanes import optical_density
+
+    path = Path(path)
+    layout = {**FXI_LAYOUT, **(layout or {})}
+    try:
+        fh = h5py.File(path, "r")
+    except OSError as exc:
+        raise FileFormatError(path, f"not a readable HDF5 file ({exc})") from exc
+    with fh:
+        for key in ("image", "energy"):
+            if layout.get(key) not in fh:
+                raise FileFormatError(path, f"no dataset {layout.get(key)!r} for the {key}",
+                                      f"pass layout={{'{key}': '/path/in/file'}}; the file has {sorted(fh.keys())}")
+        image = fh[layout["image"]][()]
+        energy = _energy_ev(fh[layout["energy"]][()], path)
+        flat = fh[layout["flat"]][()] if layout.get("flat") and layout["flat"] in fh else None
+        dark = fh[layout["dark"]][()] if layout.get("dark") and layout["dark"] in fh else None
+    attrs = {"source": str(path), "layout": {k: v for k, v in layout.items() if v}}
+    if flat is not None:
+        if dark is not None and dark.ndim == image.ndim:
+            dark = dark.mean(axis=0)
+        if flat.ndim == image.ndim and flat.shape[0] != image.shape[0]:
+            flat = flat.mean(axis=0)  # several flats for all energies
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = optical_density(image.astype(np.float32), flat.astype(np.float32),
+                                     None if dark is None else dark.astype(np.float32))
+        name, attrs["units"] = "optical_density", "optical density -ln(I/I0)"
+    else:
+        values, name = image.astype(np.float32), "intensity"
+    return _stack_array(values, energy, path, pixel_size_um, name, attrs)
+
+
+def _read_energy_list(energies, where) -> np.ndarray:
+    if isinstance(energies, (str, os.PathLike)):
+        epath = Path(energies)
+        try:
+            rows = [ln.split() for ln in epath.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+            values = [float(r[0].strip(",;")) for r in rows]
+        except (OSError, ValueError, IndexError) as exc:
+            raise FileFormatError(epath, f"cannot read an energy list ({exc})", "one energy per line, eV or keV") from exc
+        return _energy_ev(values, epath)
+    return _energy_ev(energies, where)
+
+
+def read_xanes_tiff(
+    path: str | os.PathLike,
+    energies: Sequence[float] | np.ndarray | str | os.PathLike,
+    *,
+    pixel_size_um: float | None = None,
+) -> xr.DataArray:
+    """Read a TIFF XANES stack (one multi-page file, or a folder of frames) with its energies.
+
+    Parameters
+    ----------
+    path : path-like
+        A multi-page TIFF ``(energy, y, x)`` / ``(energy, z, y, x)``, or a folder whose
+        ``*.tif``/``*.tiff`` files (sorted by name) are the frames in energy order.
+    energies : sequence of float or path-like
+        One energy per frame (eV or keV, detected), or a text file with one per line.
+    pixel_size_um : float, optional
+
+    Returns
+    -------
+    xarray.DataArray
+        The stored values as float32, ``energy`` in eV.
+
+    Raises
+    ------
+    FileFormatError
+        Unreadable file, frames of different shapes, frame count differing from the
+        number of energies.
+    """
+    import tifffile
+
+    path = Path(path)
+    energy = _read_energy_list(energies, path)
+    try:
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".tif", ".tiff"))
+            if not files:
+                raise FileFormatError(path, "no .tif/.tiff files in the folder")
+            frames = [tifffile.imread(p) for p in files]
+            shapes = {f.shape for f in frames}
+            if len(shapes) > 1:
+                raise FileFormatError(path, f"frames have different shapes {sorted(shapes)}",
+                                      "crop them to one shape first")
+            image = np.stack(frames)
+        else:
+            image = tifffile.imread(path)
+    except FileFormatError:
+        raise
+    except Exception as exc:  # tifffile raises several types for bad files
+        raise FileFormatError(path, f"cannot read as TIFF ({type(exc).__name__}: {exc})") from exc
+    return _stack_array(image.astype(np.float32), energy, path, pixel_size_um, "intensity", {"source": str(path)})
+
+
+def read_xanes_zarr(path: str | os.PathLike, *, variable: str | None = None) -> xr.DataArray:
+    """Open a zarr XANES stack written by xarray (lazily, dask-backed).
+
+    Parameters
+    ----------
+    path : path-like
+    variable : str, optional
+        Which data variable (default: the only one, or the first with an ``energy`` dim).
+
+    Returns
+    -------
+    xarray.DataArray
+        Dask-backed; ``energy`` in eV.
+    """
+    path = Path(path)
+    try:
+        ds = xr.open_zarr(path, consolidated=False)
+    except Exception as exc:
+        raise FileFormatError(path, f"not a readable zarr store ({type(exc).__name__}: {exc})") from exc
+    names = [n for n in ds.data_vars if "energy" in ds[n].dims]
+    if variable is None:
+        if not names:
+            raise FileFormatError(path, f"no variable with an 'energy' dimension among {list(ds.data_vars)}")
+        variable = names[0]
+    if variable not in ds:
+        raise FileFormatError(path, f"no variable {variable!r}; it has {list(ds.data_vars)}")
+    da = ds[variable]
+    energy = _energy_ev(da["energy"].values, path)
+    return da.assign_coords(energy=("energy", energy, {"units": "eV"}))

@@ -1,0 +1,303 @@
+"""Edge energy per voxel by three methods, with an uncertainty from the pre-edge noise.
+
+- ``"half_step"``: where the normalized spectrum crosses 0.5, linearly interpolated
+  between the two grid energies around the crossing; when noise makes several upward
+  crossings, the one nearest ``e0`` (Larch's steepest point) counts. Uncertainty:
+  ``sigma_norm * sqrt((1 - t)**2 + t**2) / slope``, with ``sigma_norm`` the rms residual of
+  the pre-edge line over the edge step, ``t`` the interpolation fraction and ``slope`` the
+  normalized spectrum's slope (1/eV) across the crossing.
+- ``"derivative"``: the maximum of the derivative of the normalized spectrum smoothed by
+  a Gaussian of ``smooth_ev`` (eV, on the non-uniform grid), refined by the vertex of the
+  parabola through the maximum and its two neighbours.
+- ``"white_line"``: the maximum of the normalized spectrum between ``e0`` and
+  ``e0 + white_line_window_ev``, refined by the vertex of a least-squares parabola through
+  5 points around it.
+
+All methods search within ``window_ev`` of each voxel's ``e0`` and return NaN when they
+find nothing (no crossing, a maximum on the window edge), so failed voxels are masked,
+never crash.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from .normalization import LarchDefaults, _normalize_2d, find_e0, pre_edge_ranges
+from .stack import is_dask, map_spatial, split_input
+
+__all__ = ["EDGE_METHODS", "edge_energy", "edge_maps"]
+
+EDGE_METHODS = ("half_step", "derivative", "white_line")
+DEFAULT_WINDOW_EV = (-15.0, 15.0)
+WHITE_LINE_WINDOW_EV = 25.0
+
+
+def _gauss_smoother(x: np.ndarray, sigma_ev: float) -> np.ndarray:
+    if sigma_ev <= 0:
+        return np.eye(len(x))
+    w = np.exp(-0.5 * ((x[:, None] - x[None, :]) / sigma_ev) ** 2)
+    return w / w.sum(axis=1, keepdims=True)
+
+
+def _gradient_op(x: np.ndarray) -> np.ndarray:
+    n = len(x)
+    g = np.zeros((n, n))
+    g[0, :2] = [-1.0, 1.0]
+    g[-1, -2:] = [-1.0, 1.0]
+    i = np.arange(1, n - 1)
+    g[i, i - 1], g[i, i + 1] = -0.5, 0.5
+    return g / np.gradient(x)[:, None]
+
+
+def _vertex3(x0, x1, x2, y0, y1, y2):
+    num = (x1 - x0) ** 2 * (y1 - y2) - (x1 - x2) ** 2 * (y1 - y0)
+    den = (x1 - x0) * (y1 - y2) - (x1 - x2) * (y1 - y0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = x1 - 0.5 * num / den
+    return np.where(np.isfinite(v), np.clip(v, x0, x2), x1)
+
+
+def _edges_from_norm(
+    energy: np.ndarray,
+    norm_w: np.ndarray,
+    w0: int,
+    e0: np.ndarray,
+    sigma_norm: np.ndarray,
+    methods: tuple[str, ...],
+    window_ev: tuple[float, float],
+    smooth_ev: float,
+) -> dict[str, np.ndarray]:
+    """Edge energies from the normalized spectra on energies ``energy[w0:w0+nw]``."""
+    nw, nvox = norm_w.shape
+    ew = energy[w0 : w0 + nw]
+    out: dict[str, np.ndarray] = {}
+    rel = ew[:, None] - e0[None, :]
+    inside = (rel >= window_ev[0]) & (rel <= window_ev[1])
+    cols = np.arange(nvox)
+    if "half_step" in methods:
+        lo, hi = norm_w[:-1], norm_w[1:]
+        cross = (lo < 0.5) & (hi >= 0.5) & inside[:-1] & inside[1:]
+        mid = 0.5 * (ew[:-1] + ew[1:])
+        dist = np.where(cross, np.abs(mid[:, None] - e0[None, :]), np.inf)
+        k = dist.argmin(axis=0)
+        found = np.isfinite(dist[k, cols])
+        y0, y1 = lo[k, cols], hi[k, cols]
+        de = ew[k + 1] - ew[k]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (0.5 - y0) / (y1 - y0)
+            slope = (y1 - y0) / de
+            err = sigma_norm * np.sqrt((1 - t) ** 2 + t**2) / slope
+        out["half_step"] = np.where(found, ew[k] + t * de, np.nan)
+        out["half_step_err"] = np.where(found, err, np.nan)
+    if "derivative" in methods:
+        op = _gauss_smoother(ew, smooth_ev) @ _gradient_op(ew)
+        d = op @ norm_w
+        score = np.where(inside, d, -np.inf)
+        k = score.argmax(axis=0)
+        ok = np.isfinite(score[k, cols]) & (k > 0) & (k < nw - 1)
+        kk = np.clip(k, 1, nw - 2)
+        v = _vertex3(ew[kk - 1], ew[kk], ew[kk + 1], d[kk - 1, cols], d[kk, cols], d[kk + 1, cols])
+        out["derivative"] = np.where(ok, v, np.nan)
+    if "white_line" in methods:
+        wl = (rel >= 0) & (rel <= WHITE_LINE_WINDOW_EV)
+        score = np.where(wl, norm_w, -np.inf)
+        k = score.argmax(axis=0)
+        ok = np.isfinite(score[k, cols]) & (k >= 2) & (k <= nw - 3) & wl[np.clip(k + 1, 0, nw - 1), cols]
+        kk = np.clip(k, 2, nw - 3)
+        offs = np.arange(-2, 3)
+        idx = kk[None, :] + offs[:, None]  # (5, V)
+        x = ew[idx] - ew[kk][None, :]
+        y = np.take_along_axis(norm_w, idx, 0)
+        # least-squares parabola y = a + b x + c x^2 per voxel (normal equations, 3x3)
+        s = [np.sum(x**p, axis=0) for p in range(5)]
+        ata = np.stack([np.stack([s[0], s[1], s[2]], -1), np.stack([s[1], s[2], s[3]], -1),
+                        np.stack([s[2], s[3], s[4]], -1)], -2)
+        aty = np.stack([np.sum(y, 0), np.sum(x * y, 0), np.sum(x * x * y, 0)], -1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            finite = np.isfinite(aty).all(-1)
+            coef = np.full((nvox, 3), np.nan)
+            if finite.any():
+                coef[finite] = np.linalg.solve(ata[finite], aty[finite][..., None])[..., 0]
+            b, c = coef[:, 1], coef[:, 2]
+            v = ew[kk] + np.where(c < 0, -b / (2 * c), 0.0)
+        v = np.clip(v, ew[kk - 2], ew[kk + 2])
+        out["white_line"] = np.where(ok & finite, v, np.nan)
+    return out
+
+
+def _check_methods(methods) -> tuple[str, ...]:
+    if isinstance(methods, str):
+        methods = (methods,)
+    methods = tuple(methods)
+    bad = [m for m in methods if m not in EDGE_METHODS]
+    if bad or not methods:
+        raise InputError(f"method(s) {bad or methods} unknown: choose from {EDGE_METHODS}")
+    return methods
+
+
+def _resolve_e0(array, energy, e0):
+    if isinstance(e0, str):
+        if e0 != "mean":
+            raise InputError(f"e0={e0!r}: use None (per voxel), 'mean', or a number in eV")
+        mean = array.reshape(array.shape[0], -1)
+        mean = np.nanmean(np.asarray(mean.compute() if is_dask(mean) else mean, np.float64), axis=1)
+        return float(find_e0(mean, energy))
+    return e0
+
+
+_MAP_FIELDS = ("e0_ev", "edge_step", "pre_edge_noise", "valid")
+
+
+def edge_maps(
+    stack: Any,
+    energy: Any = None,
+    *,
+    methods: str | tuple[str, ...] = EDGE_METHODS,
+    e0: Any = "mean",
+    window_ev: tuple[float, float] = DEFAULT_WINDOW_EV,
+    smooth_ev: float = 1.0,
+    block_voxels: int = 16384,
+    **ranges: Any,
+) -> Any:
+    """Normalization, edge energies and masks' inputs per voxel, in one pass over the stack.
+
+    Parameters
+    ----------
+    stack : array-like or xarray.DataArray
+        ``(E, ...)`` absorbance (optical density), energy first; numpy or dask (chunked
+        over space: each chunk is processed on its own, so memory stays bounded).
+    energy : array-like, optional
+        ``(E,)`` eV; default the DataArray's coordinate.
+    methods : str or tuple
+        Any of :data:`EDGE_METHODS`.
+    e0 : "mean", None, float
+        ``"mean"`` (default): Larch's find_e0 of the mean spectrum sets one normalization
+        range for every voxel (fast, robust to voxel noise); None: per-voxel find_e0
+        (Larch exactly, slower); a float: that e0.
+    window_ev : (float, float)
+        Search window of the edge relative to e0 (eV).
+    smooth_ev : float
+        Gaussian smoothing (eV) of the derivative method.
+    block_voxels : int
+        Voxels per internal block (bounds temporaries; results do not depend on it).
+    **ranges
+        Larch parameters ``pre1, pre2, norm1, norm2, nnorm, nvict, npre``.
+
+    Returns
+    -------
+    xarray.Dataset or dict
+        Over space (the stack's shape without energy), float64: ``edge_energy_<method>_ev``
+        for each method, ``edge_energy_half_step_err_ev`` (1 sigma, eV) when half-step is
+        asked, ``e0_ev``, ``edge_step`` (absorbance), ``pre_edge_noise`` (absorbance),
+        ``valid`` (bool). NaN where a spectrum failed.
+    """
+    methods = _check_methods(methods)
+    array, energy, template = split_input(stack, energy)
+    params = LarchDefaults(**{k: ranges[k] for k in ranges})
+    e0 = _resolve_e0(array, energy, e0)
+    e0_exact = float(e0) if e0 is not None else None
+    if e0_exact is not None:
+        pre_edge_ranges(energy, e0_exact, params)
+    n = len(energy)
+    names = [f"edge_energy_{m}_ev" for m in methods]
+    if "half_step" in methods:
+        names.append("edge_energy_half_step_err_ev")
+    names += list(_MAP_FIELDS)
+
+    def block(b):
+        mu = np.asarray(b).reshape(n, -1)
+        res = np.empty((len(names), mu.shape[1]))
+        for s in range(0, mu.shape[1], block_voxels):
+            part = mu[:, s : s + block_voxels]
+            res[:, s : s + block_voxels] = _edge_block(energy, part, e0_exact, params, methods, window_ev,
+                                                        smooth_ev, names)
+        return res.reshape((len(names),) + b.shape[1:])
+
+    res = map_spatial(block, array, len(names), np.float64)
+    parts = {name: res[i] for i, name in enumerate(names)}
+    parts["valid"] = parts["valid"] > 0.5
+    if template is None:
+        return parts
+    import xarray as xr
+
+    dims = template.dims[1:]
+    coords = {k: v for k, v in template.coords.items() if "energy" not in v.dims}
+    ds = xr.Dataset({k: (dims, v) for k, v in parts.items()}, coords=coords)
+    for k in ds.data_vars:
+        if k.endswith("_ev"):
+            ds[k].attrs["units"] = "eV"
+    ds.attrs.update({"methods": list(methods), "window_ev": list(window_ev), "smooth_ev": smooth_ev,
+                     "e0": "per voxel" if e0_exact is None else e0_exact})
+    return ds
+
+
+def _edge_block(energy, mu, e0_exact, params, methods, window_ev, smooth_ev, names):
+    n = len(energy)
+    mu = mu.astype(np.float64, copy=False)
+    norm = _normalize_2d(energy, mu, e0_exact, params, want_curves=False, e0_exact=e0_exact, return_coefs=True)
+    e0v = norm["e0"]
+    valid = norm["valid"] & np.isfinite(e0v)
+    lo_e = np.nanmin(e0v) if valid.any() else energy[0]
+    hi_e = np.nanmax(e0v) if valid.any() else energy[-1]
+    w0 = int(np.searchsorted(energy, lo_e + min(window_ev[0], 0.0)))
+    w1 = int(np.searchsorted(energy, hi_e + max(window_ev[1], WHITE_LINE_WINDOW_EV), side="right"))
+    w0, w1 = max(w0 - 3, 0), min(w1 + 3, n)
+    ew = energy[w0:w1]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        pre = norm["pre_c0"][None] + ew[:, None] * norm["pre_c1"][None]
+        if np.any(norm["nvict"]):
+            pre = pre * ew[:, None] ** (-norm["nvict"][None])
+        norm_w = (mu[w0:w1] - pre) / norm["edge_step"][None]
+        sigma_norm = norm["pre_edge_noise"] / norm["edge_step"]
+    e0_safe = np.where(valid, e0v, energy[0])
+    found = _edges_from_norm(energy, norm_w, w0, e0_safe, sigma_norm, methods, window_ev, smooth_ev)
+    rows = []
+    for name in names:
+        if name == "edge_energy_half_step_err_ev":
+            v = found["half_step_err"]
+        elif name.startswith("edge_energy_"):
+            v = found[name[len("edge_energy_") : -3]]
+        elif name == "e0_ev":
+            v = e0v
+        elif name == "valid":
+            v = valid.astype(np.float64)
+        else:
+            v = norm[name]
+        if name != "valid":
+            v = np.where(valid, v, np.nan)
+        rows.append(v)
+    return np.stack(rows)
+
+
+def edge_energy(
+    stack: Any,
+    energy: Any = None,
+    *,
+    method: str = "half_step",
+    e0: Any = "mean",
+    window_ev: tuple[float, float] = DEFAULT_WINDOW_EV,
+    smooth_ev: float = 1.0,
+    **ranges: Any,
+) -> Any:
+    """Edge energy per spectrum/voxel by one method (see the module docstring).
+
+    Parameters
+    ----------
+    stack, energy, e0, window_ev, smooth_ev, **ranges
+        As :func:`edge_maps`.
+    method : {"half_step", "derivative", "white_line"}
+
+    Returns
+    -------
+    float, array or xarray.DataArray
+        Edge energy (eV, float64) over space; a float for one spectrum. The half-step
+        method's uncertainty is in :func:`edge_maps` (``edge_energy_half_step_err_ev``).
+    """
+    maps = edge_maps(stack, energy, methods=(method,), e0=e0, window_ev=window_ev, smooth_ev=smooth_ev, **ranges)
+    value = maps[f"edge_energy_{method}_ev"]
+    if np.ndim(value) == 0 and not hasattr(value, "dims"):
+        return float(value)
+    return value

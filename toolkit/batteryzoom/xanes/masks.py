@@ -1,0 +1,155 @@
+"""Which voxels to trust: edge-jump threshold, edge jump over noise, failed spectra."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from .stack import split_input
+
+__all__ = ["masks", "edge_jump_map", "particle_mask", "otsu_threshold"]
+
+# Ni K-edge: frames below NI_EDGE_EV - 5 eV are pre-edge, above + 10 eV post-edge.
+NI_EDGE_EV = 8340.0
+
+
+def otsu_threshold(values: Any) -> float:
+    """Otsu's threshold of the finite values (scikit-image)."""
+    from skimage.filters import threshold_otsu
+
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    if v.size < 2 or v.min() == v.max():
+        return float("inf")
+    return float(threshold_otsu(v))
+
+
+def masks(maps: Any, *, min_edge_step: float | str = "otsu", min_snr: float = 5.0,
+          method: str = "half_step") -> Any:
+    """Boolean masks from :func:`~batteryzoom.xanes.edge_maps` output.
+
+    Parameters
+    ----------
+    maps : xarray.Dataset or dict
+        Needs ``edge_step``, ``pre_edge_noise``, ``valid`` and
+        ``edge_energy_<method>_ev``.
+    min_edge_step : float or "otsu"
+        Edge-jump threshold (absorbance units); ``"otsu"`` picks it from the histogram of
+        the edge steps (particle vs background).
+    min_snr : float
+        Minimum edge step / pre-edge noise.
+    method : str
+        Whose edge energy must be finite for a voxel to count as fitted.
+
+    Returns
+    -------
+    same kind as ``maps``
+        ``edge_jump``, ``snr``, ``failed`` (NaN/inf or constant spectrum, or no edge
+        found) and ``mask`` = edge_jump & snr & ~failed, each bool over space.
+    """
+    step = np.asarray(maps["edge_step"])
+    noise = np.asarray(maps["pre_edge_noise"])
+    valid = np.asarray(maps["valid"], bool)
+    key = f"edge_energy_{method}_ev"
+    if key not in maps:
+        raise InputError(f"maps has no {key!r}; compute it with edge_maps(..., methods=({method!r},))")
+    energy = np.asarray(maps[key])
+    threshold = otsu_threshold(step[valid]) if min_edge_step == "otsu" else float(min_edge_step)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        edge_jump = valid & (step > threshold)
+        snr = valid & (step > min_snr * noise)
+    failed = ~valid | ~np.isfinite(energy)
+    out = {"edge_jump": edge_jump, "snr": snr, "failed": failed, "mask": edge_jump & snr & ~failed}
+    if hasattr(maps, "data_vars"):
+        import xarray as xr
+
+        dims = maps["edge_step"].dims
+        ds = xr.Dataset({k: (dims, v) for k, v in out.items()}, coords=maps["edge_step"].coords)
+        ds.attrs.update(min_edge_step=threshold, min_snr=min_snr)
+        return ds
+    out["min_edge_step"] = threshold
+    return out
+
+
+def edge_jump_map(stack: Any, energy: Any = None, *, edge_ev: float = NI_EDGE_EV,
+                  below_ev: float = 5.0, above_ev: float = 10.0) -> Any:
+    """Edge jump per pixel: mean post-edge minus mean pre-edge absorbance.
+
+    Works with as few as two energies (one below, one above the edge), as in quick
+    two-energy TXM maps.
+
+    Parameters
+    ----------
+    stack : array-like or xarray.DataArray
+        ``(E, ...)`` optical density, energy first.
+    energy : array-like, optional
+        ``(E,)`` eV.
+    edge_ev : float
+        Nominal edge energy; frames below ``edge_ev - below_ev`` are pre-edge, above
+        ``edge_ev + above_ev`` post-edge.
+
+    Returns
+    -------
+    array or xarray.DataArray
+        float32 over space (absorbance units); NaN where a frame is NaN.
+    """
+    array, energy, template = split_input(stack, energy)
+    pre = energy < edge_ev - below_ev
+    post = energy > edge_ev + above_ev
+    if not pre.any() or not post.any():
+        raise InputError(
+            f"edge_jump_map needs frames below {edge_ev - below_ev:.1f} eV and above {edge_ev + above_ev:.1f} eV; "
+            f"the energies are {np.round(energy, 1).tolist()[:12]}... Set edge_ev for another edge."
+        )
+    jump = array[post].mean(axis=0) - array[pre].mean(axis=0)
+    jump = jump.astype(np.float32)
+    if template is None:
+        return jump
+    import xarray as xr
+
+    dims = template.dims[1:]
+    coords = {k: v for k, v in template.coords.items() if "energy" not in v.dims}
+    return xr.DataArray(jump, dims=dims, coords=coords, name="edge_jump",
+                        attrs={**{k: v for k, v in template.attrs.items() if k == "voxel_size_um"},
+                               "units": "optical density", "pre_edge_ev": energy[pre].tolist(),
+                               "post_edge_ev": energy[post].tolist()})
+
+
+def particle_mask(edge_jump: Any, *, threshold: float | str = "otsu", smooth_px: float = 2.0,
+                  min_size_px: int = 200) -> Any:
+    """Where the material is: threshold a (smoothed) edge-jump map, drop specks, fill holes.
+
+    Parameters
+    ----------
+    edge_jump : array-like or xarray.DataArray
+        2D or 3D edge-jump map (absorbance units).
+    threshold : float or "otsu"
+    smooth_px : float
+        Gaussian smoothing (pixels) before thresholding: a single-pixel edge jump is noisy.
+    min_size_px : int
+        Connected regions smaller than this are dropped.
+
+    Returns
+    -------
+    numpy.ndarray or xarray.DataArray
+        bool, same shape.
+    """
+    from scipy import ndimage
+    from skimage.morphology import remove_small_objects
+
+    values = np.asarray(edge_jump, np.float64)
+    finite = np.isfinite(values)
+    filled = np.where(finite, values, np.nanmedian(values) if finite.any() else 0.0)
+    smooth = ndimage.gaussian_filter(filled, smooth_px) if smooth_px > 0 else filled
+    t = otsu_threshold(smooth) if threshold == "otsu" else float(threshold)
+    mask = (smooth > t) & finite
+    mask = remove_small_objects(mask, max_size=min_size_px) if min_size_px > 0 else mask
+    mask = ndimage.binary_fill_holes(mask)
+    if hasattr(edge_jump, "dims"):
+        import xarray as xr
+
+        return xr.DataArray(mask, dims=edge_jump.dims, coords=edge_jump.coords, name="particle_mask",
+                            attrs={"threshold": t})
+    return mask

@@ -1,0 +1,130 @@
+"""Stack plumbing shared by the XANES functions: checks, numpy/dask/xarray dispatch.
+
+Conventions: the energy axis is axis 0; every other axis is "space". A function's core
+works on a numpy block ``(E, n_voxels)`` (or ``(E, ...)``) and is lifted to dask by
+:func:`map_spatial`, which keeps energy in one chunk and maps every spatial chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+
+__all__ = ["optical_density", "check_energy", "split_input", "map_spatial", "is_dask"]
+
+
+def is_dask(array: Any) -> bool:
+    return type(array).__module__.startswith("dask")
+
+
+def check_energy(energy: Any, n_frames: int | None = None, name: str = "energy") -> np.ndarray:
+    """Validate an energy axis (eV): 1-D, finite, strictly increasing, one per frame.
+
+    Raises
+    ------
+    InputError
+        Naming the first repeated or decreasing point, or the count mismatch.
+    """
+    energy = np.asarray(energy, dtype=np.float64)
+    if energy.ndim != 1:
+        raise InputError(f"{name} must be 1-D (one energy per frame); got shape {energy.shape}")
+    if not np.all(np.isfinite(energy)):
+        bad = int(np.nonzero(~np.isfinite(energy))[0][0])
+        raise InputError(f"{name}[{bad}] is {energy[bad]}: every energy must be a finite number (eV)")
+    step = np.diff(energy)
+    if np.any(step <= 0):
+        i = int(np.nonzero(step <= 0)[0][0])
+        what = "repeated" if step[i] == 0 else "decreasing"
+        raise InputError(
+            f"{name} must be strictly increasing; {name}[{i}] = {energy[i]:.3f} eV and "
+            f"{name}[{i + 1}] = {energy[i + 1]:.3f} eV are {what}. Sort the frames by energy "
+            "and merge (average) frames taken at the same energy."
+        )
+    if n_frames is not None and energy.size != n_frames:
+        raise InputError(
+            f"the stack has {n_frames} frames along its energy axis (axis 0) but {name} has "
+            f"{energy.size} values: pass one energy per frame"
+        )
+    return energy
+
+
+def split_input(stack: Any, energy: Any = None) -> tuple[Any, np.ndarray, Any]:
+    """``(array, energy, template)``: the raw array (numpy or dask) with energy first.
+
+    ``template`` is the input DataArray (for rebuilding coordinates) or None.
+    """
+    template = None
+    if hasattr(stack, "dims") and hasattr(stack, "coords"):  # xarray.DataArray
+        if "energy" not in stack.dims:
+            raise InputError(f"the DataArray has dims {stack.dims}; it needs an 'energy' dimension")
+        stack = stack.transpose("energy", ...)
+        if energy is None:
+            energy = stack["energy"].values
+        template = stack
+        array = stack.data
+    else:
+        array = stack if is_dask(stack) else np.asarray(stack)
+    if energy is None:
+        raise InputError("energy is required for a plain array stack: pass energy=<eV values, one per frame>")
+    if array.ndim < 1:
+        raise InputError("the stack must have an energy axis (axis 0)")
+    energy = check_energy(energy, array.shape[0])
+    return array, energy, template
+
+
+def map_spatial(
+    func: Callable[[np.ndarray], np.ndarray],
+    array: Any,
+    n_out: int,
+    dtype=np.float32,
+    keep_energy: bool = False,
+) -> Any:
+    """Apply ``func(block (E, *space)) -> (n_out, *space)`` over spatial chunks.
+
+    numpy in, numpy out; dask in, dask out (energy rechunked to one chunk, spatial chunks
+    kept), so a stack larger than memory is processed chunk by chunk.
+    """
+    if not is_dask(array):
+        return func(np.asarray(array))
+    import dask.array as da
+
+    if len(array.chunks[0]) > 1:
+        array = array.rechunk({0: -1})
+    chunks = ((n_out,),) + array.chunks[1:]
+    return da.map_blocks(func, array, dtype=dtype, chunks=chunks, meta=np.empty((0,) * array.ndim, dtype))
+
+
+def optical_density(sample: Any, flat: Any, dark: Any = None) -> Any:
+    """Optical density ``-ln((I - D) / (I0 - D))`` of transmission images.
+
+    Parameters
+    ----------
+    sample : array-like
+        Transmitted intensity ``I`` (any shape, e.g. ``(E, y, x)``), counts or counts/s.
+    flat : array-like
+        Flat field ``I0`` (same shape, or broadcastable: one flat for every energy).
+    dark : array-like, optional
+        Dark signal ``D`` (broadcastable), same units.
+
+    Returns
+    -------
+    array
+        float32 (numpy or dask, as the input), dimensionless. Pixels where ``I - D`` or
+        ``I0 - D`` is not positive are NaN: no log of a non-positive number.
+    """
+    xp = np
+    if any(is_dask(a) for a in (sample, flat, dark) if a is not None):
+        import dask.array as xp  # type: ignore[no-redef]
+
+    i = sample.astype(np.float32) if hasattr(sample, "astype") else np.asarray(sample, np.float32)
+    i0 = flat.astype(np.float32) if hasattr(flat, "astype") else np.asarray(flat, np.float32)
+    if dark is not None:
+        d = dark.astype(np.float32) if hasattr(dark, "astype") else np.asarray(dark, np.float32)
+        i, i0 = i - d, i0 - d
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = xp.where((i > 0) & (i0 > 0), i / xp.where(i0 > 0, i0, 1), np.nan)
+        return (-xp.log(ratio)).astype(np.float32)
