@@ -58,6 +58,27 @@ def chromium_path() -> str:
     return path
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the test process exits (Linux prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+
+def _qt_application_alive() -> bool:
+    import sys
+
+    for binding in ("PyQt5", "PyQt6", "PySide2", "PySide6"):
+        widgets = sys.modules.get(f"{binding}.QtWidgets")
+        if widgets is not None and widgets.QApplication.instance() is not None:
+            return True
+    return False
+
+
 @pytest.fixture(scope="session")
 def xvfb_display():
     """A virtual X display for napari (xcb + OpenGL). Starts Xvfb when DISPLAY is unset."""
@@ -73,6 +94,7 @@ def xvfb_display():
         pass_fds=(write_fd,),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent,
     )
     os.close(write_fd)
     with os.fdopen(read_fd) as fh:
@@ -86,9 +108,12 @@ def xvfb_display():
     try:
         yield display
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        os.environ.pop("DISPLAY", None)
+        # A live QApplication (napari) still holds the X connection and Qt exits the process
+        # with status 1 when its display vanishes: then Xvfb ends with this process instead.
+        if not _qt_application_alive():
+            proc.terminate()
+            proc.wait(timeout=10)
+            os.environ.pop("DISPLAY", None)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,222 @@
+"""bz.widgets and bz.plots.grains at the model level (no browser): what a selection shows.
+
+A click is injected the way the browser sends it (plotly's points-callback message to the
+FigureWidget), so the path from a clicked vertex to the histogram on screen is exercised
+without a frontend; the browser test (test_browser.py) runs the same path in chromium.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import ndimage
+
+from batteryzoom.data.twin import frames, grains
+from batteryzoom.errors import InputError
+from batteryzoom.plots import grains as pg
+
+
+@dataclass
+class _Stats:
+    """A per-grain statistics result shaped like bz.regions.region_stats' (values made up)."""
+
+    table: pd.DataFrame
+    histograms: np.ndarray
+    bin_edges: np.ndarray
+
+    def histogram(self, label):
+        return self.histograms[self.table.index.get_loc(label)], self.bin_edges
+
+
+def _constructed_stats(labels: np.ndarray, seed: int = 0) -> _Stats:
+    ids = np.unique(labels[labels > 0])
+    rng = np.random.default_rng(seed)
+    hist = rng.integers(0, 50, size=(len(ids), 40))
+    table = pd.DataFrame(
+        {
+            "count": hist.sum(1),
+            "edge_energy_ev_mean": 8341.0 + rng.normal(0, 0.5, len(ids)),
+            "edge_energy_ev_peak": 8341.0 + rng.normal(0, 0.5, len(ids)),
+            "edge_energy_ev_fwhm": rng.uniform(0.5, 2.0, len(ids)),
+        },
+        index=pd.Index(ids, name="label"),
+    )
+    return _Stats(table, hist, np.linspace(8335.0, 8347.0, 41))
+
+
+@pytest.fixture(scope="module")
+def particle():
+    level = frames.level("twin/particle-xanes", "small")
+    labels = grains.grain_labels(grains.particle_geometry(7), level)
+    return level, labels
+
+
+@pytest.fixture(scope="module")
+def surface(particle):
+    level, labels = particle
+    return pg.grain_surface(labels, level.voxel_size_um, cut="octant")
+
+
+@pytest.fixture
+def explorer(particle, surface):
+    from batteryzoom.widgets import GrainExplorer
+
+    level, labels = particle
+    values = labels.astype(np.float32) * 0.001 + 8340.0  # each grain's voxels carry its label
+    return GrainExplorer(labels, _constructed_stats(labels), values=values,
+                         voxel_size_um=level.voxel_size_um, surface=surface)
+
+
+def _click_vertex(explorer, vertex: int) -> None:
+    """Deliver a click on a Mesh3d vertex exactly as the browser's FigureWidget does."""
+    explorer.particle._handler_js2py_pointsCallback({"new": {
+        "event_type": "plotly_click",
+        "points": {"trace_indexes": [0], "point_indexes": [int(vertex)], "xs": [0.0], "ys": [0.0]},
+        "device_state": {"ctrl": False, "alt": False, "shift": False, "meta": False, "button": 0, "buttons": 1},
+        "selector": None,
+    }})
+
+
+# ------------------------------------------------------------------ geometry
+
+
+def test_surface_patches_belong_to_their_grains(particle, surface):
+    level, labels = particle
+    spacing = np.asarray(level.voxel_size_um)
+    assert surface.vertices_um.dtype == np.float32 and surface.faces.dtype == np.int32
+    # every face uses vertices of one grain only; ranges are contiguous and sorted
+    assert np.all(surface.vertex_label[surface.faces] == surface.vertex_label[surface.faces[:, :1]])
+    assert np.all(np.diff(surface.labels) > 0)
+    np.testing.assert_array_equal(np.repeat(surface.labels, surface.vertex_stop - surface.vertex_start),
+                                  surface.vertex_label)
+    # each sampled patch sits on its own grain: vertices within ~1.5 voxels of that grain
+    rng = np.random.default_rng(1)
+    for g in rng.choice(surface.labels, 25, replace=False):
+        verts, _ = surface.patch(int(g))
+        dist = ndimage.distance_transform_edt(labels != g, sampling=spacing)
+        idx = np.clip(np.rint(verts / spacing).astype(int), 0, np.asarray(labels.shape) - 1)
+        assert np.median(dist[tuple(idx.T)]) <= 1.5 * spacing.max(), g
+    # the cutaway exposes interior grains: more grains show than on the bare outer surface
+    outer = pg.grain_surface(labels, level.voxel_size_um, cut=None)
+    interior_only = set(surface.labels) - set(outer.labels)
+    assert len(interior_only) > 30
+
+
+def test_closed_surface_encloses_the_grain_and_takes_its_values(particle):
+    level, labels = particle
+    spacing = np.asarray(level.voxel_size_um)
+    ids, counts = np.unique(labels[labels > 0], return_counts=True)
+    g = int(ids[np.argmax(counts)])
+    values = labels.astype(float) * 10.0
+    verts, faces, vv = pg.grain_closed_surface(labels, g, spacing, values=values)
+    # volume by the divergence theorem vs the grain's voxel volume
+    tri = verts[faces].astype(float)
+    volume = abs(np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum()) / 6
+    voxel_volume = counts.max() * spacing.prod()
+    assert volume == pytest.approx(voxel_volume, rel=0.2)
+    np.testing.assert_array_equal(vv, np.float32(g * 10.0))  # values from the grain's own voxels
+    with pytest.raises(InputError, match="label 999999 is not in the label volume"):
+        pg.grain_closed_surface(labels, 999999, spacing)
+
+
+# ------------------------------------------------------------- GrainExplorer
+
+
+def test_selecting_a_grain_shows_its_own_statistics(explorer):
+    stats = explorer.lookup
+    g = int(stats.labels[123])
+    explorer.select(g)
+    counts, edges = _constructed_stats(explorer._labels).histogram(g)
+    density = counts / counts.sum() / np.diff(edges)
+    dist, mean, fwhm = explorer.histogram.data[0:3]
+    # the distribution trace is the grain's histogram (a step outline over the bin edges)
+    np.testing.assert_allclose(np.asarray(dist.y)[::2], density)
+    np.testing.assert_allclose(np.asarray(dist.x)[::2], edges[:-1])
+    row = stats.table.loc[g]
+    assert mean.x == (row["edge_energy_ev_mean"],) * 2
+    assert fwhm.x[1] - fwhm.x[0] == pytest.approx(row["edge_energy_ev_fwhm"])
+    assert np.mean(fwhm.x) == pytest.approx(row["edge_energy_ev_peak"])  # centred on the peak
+    assert fwhm.y[0] == pytest.approx(density.max() / 2)
+    # its table row and the status line
+    assert f"grain {g}" in explorer.table.value and f"{row['edge_energy_ev_fwhm']:.3f}" in explorer.table.value
+    assert f"mean {row['edge_energy_ev_mean']:.2f} eV" in explorer.status.value
+    assert explorer.dropdowns[0].value == g and explorer.dropdowns[1].value is None
+
+
+def test_click_on_the_mesh_selects_the_grain_under_the_vertex(explorer, surface):
+    i = 200
+    g = int(surface.labels[i])
+    _click_vertex(explorer, surface.vertex_start[i] + 1)
+    assert explorer.selected == [g]
+    # the highlight overlay draws exactly that grain's patch
+    assert len(explorer.particle.data[1].x) == surface.vertex_stop[i] - surface.vertex_start[i]
+    assert len(explorer.particle.data[2].x) == 0
+
+
+def test_second_selection_gives_the_fig_s3_comparison(explorer, surface):
+    a, b, c = (int(surface.labels[i]) for i in (10, 300, 500))
+    for g in (a, b):
+        explorer.select(g)
+    assert explorer.selected == [a, b]
+    comp = explorer.comparison
+    assert comp.data[0].name == f"grain {a}" and comp.data[1].name == f"grain {b}"
+    # each morphology is coloured by that grain's own voxels
+    np.testing.assert_allclose(comp.data[0].intensity, np.float32(8340.0 + a * 0.001))
+    np.testing.assert_allclose(comp.data[1].intensity, np.float32(8340.0 + b * 0.001))
+    titles = [ann.text for ann in comp.layout.annotations]
+    assert titles[0].startswith(f"grain {a}: mean") and titles[1].startswith(f"grain {b}: mean")
+    assert "Δmean" in explorer.status.value
+    # both distributions are drawn, in the two selection colours
+    assert explorer.histogram.data[3].line.color == pg.SELECTION_COLORS[1]
+    assert len(explorer.histogram.data[3].y) > 0
+    # a third click: grain 2 becomes grain 1 and the new grain takes slot 2
+    explorer.select(c)
+    assert explorer.selected == [b, c]
+    explorer.clear()
+    assert explorer.selected == [] and len(explorer.histogram.data[0].y) == 0
+    assert len(explorer.comparison.data[0].x) == 0
+
+
+def test_dropdowns_select_and_stay_in_sync(explorer):
+    labels = explorer.lookup.labels
+    a, b = int(labels[5]), int(labels[50])
+    explorer.dropdowns[1].value = b  # grain 2 chosen first: it becomes grain 1
+    assert explorer.selected == [b]
+    explorer.dropdowns[1].value = a
+    assert explorer.selected == [b, a]
+    explorer.select(labels[7], slot=0)
+    assert explorer.selected == [int(labels[7]), a]
+    assert [d.value for d in explorer.dropdowns] == explorer.selected
+    explorer.dropdowns[0].value = None
+    assert explorer.selected == [a]
+
+
+def test_bad_selection_and_inputs_say_what_is_wrong(explorer, particle):
+    from batteryzoom.widgets import GrainExplorer
+
+    with pytest.raises(InputError, match="label 999999 is not in the statistics table"):
+        explorer.select(999999)
+    with pytest.raises(InputError, match="slot"):
+        explorer.select(int(explorer.lookup.labels[0]), slot=2)
+    level, labels = particle
+    with pytest.raises(InputError, match="voxel_size_um"):
+        GrainExplorer(labels, _constructed_stats(labels))
+    with pytest.raises(InputError, match="values have shape"):
+        GrainExplorer(labels, _constructed_stats(labels), values=np.zeros((3, 3, 3)),
+                      voxel_size_um=level.voxel_size_um)
+    with pytest.raises(InputError, match="stats has no attribute 'table'"):
+        GrainExplorer(labels, object(), voxel_size_um=level.voxel_size_um)
+
+
+def test_import_batteryzoom_widgets_is_lazy():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, batteryzoom as bz; import batteryzoom.widgets; "
+            "assert 'ipywidgets' not in sys.modules and 'plotly' not in sys.modules")
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[1] / "toolkit")}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
