@@ -135,6 +135,25 @@ def _check_inputs(values: Any, labels: Any, mask: Any) -> tuple[Any, Any, Any]:
     return v, lab, m
 
 
+def _xarray_voxel_size(obj: Any) -> list[float] | None:
+    """An xarray map's voxel size: ``attrs["voxel_size_um"]``, else its z/y/x coordinate
+    spacing (coordinates are in µm by the design's convention), else None."""
+    if not (hasattr(obj, "dims") and hasattr(obj, "attrs")):
+        return None
+    if "voxel_size_um" in obj.attrs:
+        return obj.attrs["voxel_size_um"]
+    spacing = []
+    for d in obj.dims:
+        if d not in ("z", "y", "x") or d not in obj.coords or obj.sizes[d] < 2:
+            return None
+        c = np.asarray(obj[d], dtype=float)
+        step = (c[-1] - c[0]) / (c.size - 1)
+        if step <= 0 or not np.allclose(np.diff(c), step, rtol=1e-6, atol=0):
+            return None
+        spacing.append(float(f"{step:.12g}"))
+    return spacing or None
+
+
 def _voxel_size(voxel_size_um: Any, ndim: int, argname: str = "voxel_size_um") -> np.ndarray:
     vs = np.atleast_1d(np.asarray(voxel_size_um, dtype=float))
     if vs.ndim != 1 or vs.size not in (1, ndim):
@@ -686,8 +705,8 @@ def region_stats(
         Prefix of the value columns; put the unit in it (``"edge_energy_ev"``).
     voxel_size_um : float or (float, float, float), optional
         Voxel size (µm) per axis -- anisotropic voxels are honoured -- adding a
-        ``volume_um3`` column. Default: ``values.attrs["voxel_size_um"]`` for an
-        xarray map that has it, else no volume column.
+        ``volume_um3`` column. Default for an xarray map: ``attrs["voxel_size_um"]``,
+        else the spacing of its ``z``/``y``/``x`` coordinates (µm); otherwise no volume.
     bandwidth : float, optional
         KDE bandwidth (value units) for peak/FWHM, one for all regions; default
         Silverman's rule per region (:func:`peak_and_fwhm`).
@@ -723,8 +742,8 @@ def region_stats(
     pcts = [float(q) for q in np.atleast_1d(np.asarray(percentiles, dtype=float))] if len(percentiles) else []
     if any(not (0 <= q <= 100) for q in pcts):
         raise InputError(f"percentiles: must lie in [0, 100], got {list(percentiles)}")
-    if voxel_size_um is None and hasattr(values, "attrs") and "voxel_size_um" in getattr(values, "attrs", {}):
-        voxel_size_um = values.attrs["voxel_size_um"]
+    if voxel_size_um is None:
+        voxel_size_um = _xarray_voxel_size(values)
     vs = _voxel_size(voxel_size_um, v.ndim) if voxel_size_um is not None else None
     if vs is not None and vs.size != v.ndim:
         raise InputError(f"voxel_size_um: need {v.ndim} values for a {v.ndim}-d map")
