@@ -109,7 +109,16 @@ def _unwrap(x: Any, argname: str) -> Any:
         raise InputError(f"{argname}: cannot be read as an array ({exc})") from exc
 
 
+def _align_dims(values: Any, other: Any) -> Any:
+    """An xarray ``other`` with the values' dims in another order is transposed to match."""
+    vd, od = getattr(values, "dims", None), getattr(other, "dims", None)
+    if vd is not None and od is not None and tuple(vd) != tuple(od) and set(vd) == set(od):
+        return other.transpose(*vd)
+    return other
+
+
 def _check_inputs(values: Any, labels: Any, mask: Any) -> tuple[Any, Any, Any]:
+    labels, mask = _align_dims(values, labels), _align_dims(values, mask)
     v = _unwrap(values, "values")
     lab = _unwrap(labels, "labels")
     m = _unwrap(mask, "mask")
@@ -701,7 +710,9 @@ def region_stats(
         The scalar map, any real dtype (e.g. edge energy in eV, float32). NaN and ±inf
         voxels are excluded and counted per region (``n_nan``).
     labels : array_like of int, numpy or dask (or xarray), shape S
-        Region labels; 0 is background (ignored); labels need not be consecutive.
+        Region labels; 0 is background (ignored); labels need not be consecutive. An
+        xarray label image (or mask) with the map's dims in another order is transposed
+        to the map's order.
     mask : array_like of bool, shape S, optional
         Only voxels where ``mask`` is True are used.
     bins : int
