@@ -224,3 +224,20 @@ def test_manifest_problems_are_reported(tmp_path):
     assert h["c"].shape == (4, 4, 4) and h.path("c") == ["p", "c"]
     with pytest.raises(InputError, match="bad: box_um.min"):
         Hierarchy.from_manifest(m)
+
+
+@pytest.mark.realdata
+def test_a_real_volume_as_a_level(fetch_real):
+    """The NREL electrode (398 nm voxels) as the root of a user's hierarchy, with a sub-ROI."""
+    fetch_real("real/ct/electrode-nrel-nmc1cal")
+    vol = bz.data.load("real/ct/electrode-nrel-nmc1cal")
+    lv = Level.from_xarray(vol, name="nrel", scale="electrode")
+    assert lv.shape == (251, 301, 301) and lv.voxel_size_um == (0.398,) * 3 and lv.data is vol
+    h = Hierarchy([lv])
+    # a 10 µm particle field of view, 50 voxels in from the electrode's corner
+    h.add(name="particle", shape=(100, 100, 100), voxel_size_um=0.1, origin_um=(50 * 0.398,) * 3, parent="nrel")
+    crop = vol[h.slices_in("particle", "nrel")]
+    assert crop.shape == (25, 25, 25)  # 10 µm / 0.398 µm, centres inside the box
+    lo, hi = h.box_in("particle", "nrel")
+    assert float(crop["z"][0]) >= lo[0] and float(crop["z"][-1]) < hi[0]
+    np.testing.assert_allclose(h.napari_transform("particle")["translate"], (50 * 0.398,) * 3)
