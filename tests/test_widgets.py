@@ -167,7 +167,7 @@ def test_second_selection_gives_the_fig_s3_comparison(explorer, surface):
     np.testing.assert_allclose(comp.data[0].intensity, np.float32(8340.0 + a * 0.001))
     np.testing.assert_allclose(comp.data[1].intensity, np.float32(8340.0 + b * 0.001))
     titles = [ann.text for ann in comp.layout.annotations]
-    assert titles[0].startswith(f"grain {a}: mean") and titles[1].startswith(f"grain {b}: mean")
+    assert titles[0].startswith(f"grain {a}<br>mean") and titles[1].startswith(f"grain {b}<br>mean")
     assert "Δmean" in explorer.status.value
     # both distributions are drawn, in the two selection colours
     assert explorer.histogram.data[3].line.color == pg.SELECTION_COLORS[1]
