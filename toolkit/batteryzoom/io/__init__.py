@@ -3,7 +3,7 @@ raises :class:`~batteryzoom.errors.FileFormatError` naming the file, the problem
 
 - cycler files -> one BDF table: :func:`read_cycler` (``io.cycler``)
 - TXM frames and XANES stacks: :func:`read_xrm`, :func:`read_txm_scan`,
-  :func:`read_xanes_hdf5`, :func:`read_xanes_tiff` (``io.txm``)
+  :func:`read_xanes_hdf5`, :func:`read_xanes_tiff`, :func:`read_xanes_zarr` (``io.txm``)
 - spectra: :func:`read_spectrum` (``io.spectra``)
 - volumes (TIFF stack/sequence, HDF5, zarr, npz, raw): :func:`read_volume` (``io.volumes``)
 
@@ -21,6 +21,7 @@ _EXPORTS = {
     "read_txm_scan": "txm",
     "read_xanes_hdf5": "txm",
     "read_xanes_tiff": "txm",
+    "read_xanes_zarr": "txm",
     "read_spectrum": "spectra",
     "read_volume": "volumes",
 }

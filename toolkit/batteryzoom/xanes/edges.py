@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import InputError
 from .normalization import LarchDefaults, _normalize_2d, find_e0, pre_edge_ranges
-from .stack import is_dask, map_spatial, split_input
+from .stack import map_spatial, mean_spectrum, split_input
 
 __all__ = ["EDGE_METHODS", "edge_energy", "edge_maps"]
 
@@ -142,9 +142,7 @@ def _resolve_e0(array, energy, e0):
     if isinstance(e0, str):
         if e0 != "mean":
             raise InputError(f"e0={e0!r}: use None (per voxel), 'mean', or a number in eV")
-        mean = array.reshape(array.shape[0], -1)
-        mean = np.nanmean(np.asarray(mean.compute() if is_dask(mean) else mean, np.float64), axis=1)
-        return float(find_e0(mean, energy))
+        return float(find_e0(mean_spectrum(array), energy))
     return e0
 
 

@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .stack import is_dask, map_spatial, split_input
+from .stack import is_dask, map_spatial, mean_spectrum, split_input
 
 __all__ = ["LarchDefaults", "find_e0", "normalize", "pre_edge_ranges", "NormRanges"]
 
@@ -285,9 +285,7 @@ def pre_edge_ranges(energy: Any, e0: float, params: LarchDefaults | None = None)
     nnorm = max(min(int(nnorm), MAX_NNORM), 0)
 
     a, b = _index_of(energy, pre1 + e0), _index_nearest(energy, pre2 + e0)
-    if npre == 0 and b == a:
-        b = a + 1
-    if b - a < 2 and npre != 0:
+    if b - a < 2:
         raise InputError(
             f"pre-edge range [e0{pre1:+.1f}, e0{pre2:+.1f}] eV = [{e0 + pre1:.1f}, {e0 + pre2:.1f}] eV "
             f"holds {max(b - a, 0)} energy point(s); a line needs at least 2. Widen it (pre1/pre2) "
@@ -504,9 +502,7 @@ def normalize(
     if isinstance(e0, str):
         if e0 != "mean":
             raise InputError(f"e0={e0!r}: use None, 'mean', a number (eV) or an array")
-        mean = array.reshape(array.shape[0], -1)
-        mean = mean.mean(axis=1) if not is_dask(mean) else mean.mean(axis=1).compute()
-        e0 = float(find_e0(np.asarray(mean, np.float64), energy))
+        e0 = float(find_e0(mean_spectrum(array), energy))
     if e0 is not None and np.ndim(e0) == 0:
         e0_exact = float(e0)
         pre_edge_ranges(energy, e0_exact, params)  # fail early on bad ranges

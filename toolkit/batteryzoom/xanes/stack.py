@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["optical_density", "check_energy", "split_input", "map_spatial", "is_dask"]
+__all__ = ["optical_density", "check_energy", "split_input", "map_spatial", "is_dask", "mean_spectrum"]
 
 
 def is_dask(array: Any) -> bool:
@@ -96,6 +96,29 @@ def map_spatial(
         array = array.rechunk({0: -1})
     chunks = ((n_out,),) + array.chunks[1:]
     return da.map_blocks(func, array, dtype=dtype, chunks=chunks, meta=np.empty((0,) * array.ndim, dtype))
+
+
+def mean_spectrum(array: Any) -> np.ndarray:
+    """Mean spectrum ``(E,)`` float64 over the voxels whose spectrum is finite everywhere.
+
+    Raises
+    ------
+    InputError
+        When no voxel has a finite spectrum.
+    """
+    flat = array.reshape(array.shape[0], -1)
+    if is_dask(flat):
+        import dask.array as da
+
+        good = da.isfinite(flat).all(axis=0)
+        total = da.where(good[None], flat, 0).sum(axis=1, dtype=np.float64)
+        total, count = da.compute(total, good.sum())
+    else:
+        good = np.isfinite(flat).all(axis=0)
+        total, count = flat[:, good].sum(axis=1, dtype=np.float64), good.sum()
+    if count == 0:
+        raise InputError("no voxel has a finite spectrum (every one holds NaN or inf): nothing to analyse")
+    return np.asarray(total, np.float64) / count
 
 
 def optical_density(sample: Any, flat: Any, dark: Any = None) -> Any:
