@@ -313,3 +313,4 @@ def test_slice_viewer_bad_inputs_say_what_is_wrong(anisotropic_volume):
     sv = SliceViewer(volume, voxel_size_um=vs)
     with pytest.raises(InputError, match="z index 99 is outside 0..19"):
         sv.set_index("z", 99)
+

@@ -180,23 +180,33 @@ def box_trace(
     color: str,
     text: str | None = None,
 ) -> go.Scatter:
-    """An axis-aligned rectangle (across, down) in µm as a closed, clickable outline."""
+    """An axis-aligned rectangle (across, down) in µm, plus a marker at its centre.
+
+    The centre marker has a fixed size on screen, so a child far smaller than its parent
+    (a 64 µm electrode region in an 18 mm cell) still shows and can be clicked; it is the
+    trace's last point, labelled with ``text`` (default: the part of ``name`` after the
+    last ``/``).
+    """
     (a0, d0), (a1, d1) = lo_um, hi_um
+    label = text if text is not None else name.split("/")[-1]
     return go.Scatter(
-        x=[a0, a1, a1, a0, a0], y=[d0, d0, d1, d1, d0], mode="lines", fill="toself",
-        fillcolor="rgba(0,0,0,0)", line=dict(color=color, width=3), name=name,
-        hoveron="fills+points", text=text or name, hoverinfo="text", showlegend=False,
+        x=[a0, a1, a1, a0, a0, None, (a0 + a1) / 2], y=[d0, d0, d1, d1, d0, None, (d0 + d1) / 2],
+        mode="lines+markers+text", line=dict(color=color, width=3), name=name,
+        marker=dict(size=[0, 0, 0, 0, 0, 0, 16], color=color, symbol="circle-open", line=dict(width=3)),
+        text=[""] * 6 + [label], textposition="top right", textfont=dict(color=color, size=13),
+        hovertext=[name] * 7, hoverinfo="text", showlegend=False,
     )
 
 
 def level_figure(
-    slice2d: Any,
+    slice2d: Any = None,
     *,
     axis: str = "z",
+    shape: Sequence[int] | None = None,
     voxel_size_um: Sequence[float],
     origin_um: Sequence[float] = (0.0, 0.0, 0.0),
     window_lo_hi: tuple[float, float] | None = None,
-    boxes: Sequence[tuple[str, Sequence[float], Sequence[float], str]] = (),
+    boxes: Sequence[tuple[str, Sequence[float], Sequence[float], str, bool]] = (),
     title: str | None = None,
     height: int = 520,
     width: int | None = None,
@@ -205,35 +215,56 @@ def level_figure(
 
     Parameters
     ----------
-    slice2d : array (down, across)
-        The slice normal to ``axis`` (see :func:`slice_axes`).
+    slice2d : array (down, across), optional
+        The slice normal to ``axis`` (see :func:`slice_axes`). Without data, the level's
+        footprint is drawn as a flat grey image of its extent (``shape`` is then needed),
+        so clicks on it still report positions.
+    shape : (3,) ints, optional
+        The level's grid ``(z, y, x)`` (only needed without ``slice2d``).
     voxel_size_um, origin_um : (3,) floats, (z, y, x)
         The level's voxel size and where its voxel 0 centre sits (µm).
-    boxes : sequence of ``(name, lo_um, hi_um, colour)``
-        Children's boxes: ``lo``/``hi`` are (z, y, x) corners in this level's frame.
+    boxes : sequence of ``(name, lo_um, hi_um, colour, cut)``
+        Children's boxes: ``lo``/``hi`` are (z, y, x) corners in this level's frame;
+        ``cut`` says whether the slice's plane passes through the box (solid outline) or
+        not (dotted: the box's footprint only).
 
     Returns
     -------
     plotly.graph_objects.Figure
         Trace 0: the image; traces 1..: the boxes (named after the children).
     """
-    s = np.asarray(slice2d)
-    if s.ndim != 2:
-        raise InputError(f"slice2d must be 2D (down, across); got shape {s.shape}")
     across, down = slice_axes(axis)
     ia, idn = AXES.index(across), AXES.index(down)
     vs = np.broadcast_to(np.asarray(voxel_size_um, float), (3,))
     org = np.broadcast_to(np.asarray(origin_um, float), (3,))
-    lo, hi = window_lo_hi if window_lo_hi is not None else window(s)
+    if slice2d is not None:
+        s = np.asarray(slice2d)
+        if s.ndim != 2:
+            raise InputError(f"slice2d must be 2D (down, across); got shape {s.shape}")
+        n_down, n_across = s.shape
+        lo, hi = window_lo_hi if window_lo_hi is not None else window(s)
+        uri = gray_png_uri(s, lo, hi)
+        dx, dy = vs[ia], vs[idn]
+    else:
+        if shape is None:
+            raise InputError("level_figure needs slice2d or the level's shape")
+        n_down, n_across = int(shape[idn]), int(shape[ia])
+        # a small flat image stretched over the footprint (pixels need not be voxels)
+        px = 64
+        uri = _png_uri(np.full((px, px), 235, np.uint8))
+        dx, dy = n_across * vs[ia] / px, n_down * vs[idn] / px
+    x_range = (org[ia] - vs[ia] / 2, org[ia] + (n_across - 0.5) * vs[ia])
+    y_range = (org[idn] - vs[idn] / 2, org[idn] + (n_down - 0.5) * vs[idn])
     fig = style.figure(title=title, height=height, width=width)
-    fig.add_trace(image_trace(gray_png_uri(s, lo, hi), x0_um=org[ia], dx_um=vs[ia], y0_um=org[idn],
-                              dy_um=vs[idn], name="slice"))
-    for name, blo, bhi, color in boxes:
-        fig.add_trace(box_trace((blo[ia], blo[idn]), (bhi[ia], bhi[idn]), name=name, color=color))
-    x_range = (org[ia] - vs[ia] / 2, org[ia] + (s.shape[1] - 0.5) * vs[ia])
-    y_range = (org[idn] - vs[idn] / 2, org[idn] + (s.shape[0] - 0.5) * vs[idn])
-    shape, annotation, _ = scale_bar(x_range, y_range)
-    fig.update_layout(shapes=[shape], annotations=[annotation], margin=dict(l=60, r=20, t=50, b=50))
+    fig.add_trace(image_trace(uri, x0_um=x_range[0] + dx / 2, dx_um=dx, y0_um=y_range[0] + dy / 2, dy_um=dy,
+                              name="slice"))
+    for name, blo, bhi, color, cut in boxes:
+        trace = box_trace((blo[ia], blo[idn]), (bhi[ia], bhi[idn]), name=name, color=color)
+        trace.line.dash = "solid" if cut else "dot"
+        fig.add_trace(trace)
+    bar_color = "white" if slice2d is not None else "#333"
+    shape_, annotation, _ = scale_bar(x_range, y_range, color=bar_color)
+    fig.update_layout(shapes=[shape_], annotations=[annotation], margin=dict(l=60, r=20, t=50, b=50))
     fig.update_xaxes(title_text=f"{across} (µm)", range=list(x_range), showgrid=False, zeroline=False)
     fig.update_yaxes(title_text=f"{down} (µm)", range=[y_range[1], y_range[0]], showgrid=False, zeroline=False,
                      scaleanchor="x", scaleratio=1)
