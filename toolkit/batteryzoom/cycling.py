@@ -413,7 +413,9 @@ def find_rests(df: pd.DataFrame, after: str = "charge") -> pd.DataFrame:
     prev = st["step_type"].shift(1)
     kinds = ("cc_charge", "cccv_charge", "cv_charge") if after == "charge" else (
         "cc_discharge", "cccv_discharge", "cv_discharge")
-    rests = st[(st["step_type"] == "rest") & prev.isin(kinds)].assign(previous_step_type=prev)
+    mask = (st["step_type"] == "rest") & prev.isin(kinds)
+    rests = st.loc[mask].copy()
+    rests["previous_step_type"] = prev[mask]
     return rests.sort_values("duration_second", ascending=False)
 
 

@@ -58,6 +58,7 @@ __all__ = [
     "population",
     "CellParams",
     "ocv_curve",
+    "ocv_dqdv_peaks",
     "OCV_PEAKS",
     "NOMINAL_CAPACITY_AH",
 ]
@@ -100,6 +101,24 @@ def ocv_curve(step_v: float = 0.0005) -> pd.DataFrame:
     soc = np.r_[0.0, np.cumsum(0.5 * (d[1:] + d[:-1]) * np.diff(v))]
     total = soc[-1]
     return pd.DataFrame({"voltage_volt": v, "soc": soc / total, "dsoc_dv_per_v": d / total})
+
+
+def ocv_dqdv_peaks() -> pd.DataFrame:
+    """The maxima of the model's differential capacity (overlapping Gaussians merge, so these
+    are the ground truth of a dQ/dV analysis, not :data:`OCV_PEAKS`' centres).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``voltage_volt``, ``relative_prominence`` (to the curve's maximum).
+    """
+    from scipy.signal import find_peaks
+
+    ocv = ocv_curve()
+    d = ocv["dsoc_dv_per_v"].to_numpy()
+    idx, props = find_peaks(d, prominence=0.0)
+    return pd.DataFrame({"voltage_volt": ocv["voltage_volt"].to_numpy()[idx],
+                         "relative_prominence": props["prominences"] / d.max()})
 
 
 _OCV = ocv_curve()
@@ -420,7 +439,7 @@ def one_cycle(seed: int = 18650, preset: str = "small") -> dict:
         "charge_energy_wh": float(steps["charging_energy_wh"]),
         "discharge_energy_wh": float(steps["discharging_energy_wh"]),
         "cv_charge_capacity_ah": cv_q,
-        "ocv_dqdv_peaks_volt": [p[0] for p in OCV_PEAKS],
+        "ocv_dqdv_peaks_volt": ocv_dqdv_peaks()["voltage_volt"].round(4).tolist(),
         "model": "OCV(SOC) + R0 + 2 RC pairs + resistive internal short (see batteryzoom.data.twin.cycling)",
     }
     return {"main": df, "truth": truth, "btsda.csv": _btsda_three_level(df)}
