@@ -239,3 +239,32 @@ def test_alignment_recovers_subpixel_shifts_2d():
     assert np.abs(aligned[inner] - base[None, 12:-12, 12:-12]).mean() < 0.01 * np.ptp(base)
     with pytest.raises(InputError, match="not one of the stack's energies"):
         bz.xanes.align(frames, np.arange(6.0) + 8330, reference=8400.0)
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def test_plot_builders_draw_what_they_are_given():
+    import plotly.graph_objects as go
+
+    from batteryzoom.plots import style
+    from batteryzoom.plots import xanes as px
+
+    energy, stack, _ = _edge_stack((8, 9), noise=0.002)
+    cube = xr.DataArray(np.repeat(stack[:, None], 4, axis=1), dims=("energy", "z", "y", "x"),
+                        coords={"energy": energy, "x": np.arange(9) * 0.16})
+    maps = bz.xanes.edge_maps(cube)
+    fig = px.edge_energy_map(maps["edge_energy_half_step_ev"], maps["valid"], index=1)
+    assert isinstance(fig, go.Figure) and fig.layout.template.layout.colorway == tuple(style.COLORWAY)
+    heat = fig.data[0]
+    np.testing.assert_allclose(heat.z, maps["edge_energy_half_step_ev"].values[1])
+    assert heat.colorscale is not None and "µm" in fig.layout.xaxis.title.text
+    jump = bz.xanes.edge_jump_map(cube)
+    assert len(px.edge_jump_map(jump.isel(z=0), jump.isel(z=0) > 0.2).data) == 2
+    spec = xr.DataArray(stack[:, 0, 0], dims=("energy",), coords={"energy": energy})
+    norm = bz.xanes.normalize(spec)
+    check = px.normalization_check(spec, norm, edge_energy_ev=8341.0)
+    assert {t.name for t in check.data} >= {"absorbance", "pre-edge line", "post-edge curve", "norm", "flat"}
+    assert len(px.spectra({"a": spec, "b": spec * 2}, markers={"e0": 8341.0}).data) == 2
+    shifts = np.zeros((len(energy), 3))
+    assert len(px.alignment_shifts(energy, shifts, shifts).data) == 6

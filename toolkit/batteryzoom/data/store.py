@@ -234,7 +234,8 @@ def _source_digest(module_name: str) -> str:
     module = importlib.import_module(module_name)
     root = Path(module.__file__).parent
     digest = hashlib.sha256()
-    for src in sorted(root.rglob("*.py")):
+    # *.json too: fitted model parameters shipped beside a generator (e.g. the Ni K-edge model)
+    for src in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".json")):
         digest.update(src.relative_to(root).as_posix().encode())
         digest.update(src.read_bytes())
     return digest.hexdigest()
