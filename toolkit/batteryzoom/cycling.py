@@ -284,9 +284,9 @@ def dqdv(
     Methods (both documented in the returned ``attrs``):
 
     - ``"binned"`` (default): voltage-binned counting. The capacity passed while the
-      voltage lies in each bin of ``bin_width_v`` (5 mV) is summed and divided by the bin
-      width: an exact average of dQ/dV over the bin that is insensitive to noise and
-      uneven sampling. The histogram is then smoothed with a Gaussian of
+      voltage crosses each bin of ``bin_width_v`` (5 mV), read from the monotonic Q(V)
+      curve at the bin edges, divided by the bin width: an exact average of dQ/dV over
+      the bin that is insensitive to noise and to sparse or uneven sampling. The histogram is then smoothed with a Gaussian of
       ``smooth_bins`` bins (sigma; 2 bins = 10 mV by default).
     - ``"savgol"``: Q(V) is made monotonic, resampled on a uniform 1 mV voltage grid and
       differentiated with a Savitzky–Golay filter (cubic, ``savgol_window`` points = 21 mV).
@@ -317,10 +317,16 @@ def dqdv(
         if bin_width_v <= 0:
             raise InputError(f"bin_width_v must be > 0 V, got {bin_width_v}")
         edges = np.arange(np.floor(v.min() / bin_width_v) * bin_width_v, v.max() + bin_width_v, bin_width_v)
-        dq = np.abs(np.diff(q))
-        vmid = 0.5 * (v[1:] + v[:-1])
-        hist, _ = np.histogram(vmid, bins=edges, weights=dq)
-        dens = hist / bin_width_v
+        # Q(V) made monotonic (running max of V on charge, running min on discharge, so
+        # noise cannot fold it), then read at the bin edges: each bin receives exactly the
+        # capacity passed while the voltage crossed it, however sparse the sampling
+        vm = np.maximum.accumulate(v) if direction == "charge" else -np.maximum.accumulate(-v)
+        order = np.argsort(vm, kind="stable")
+        vs, qs = vm[order], q[order]
+        vs, idx = np.unique(vs, return_index=True)
+        qs = qs[idx]
+        q_edges = np.interp(edges, vs, qs)
+        dens = np.abs(np.diff(q_edges)) / bin_width_v
         if smooth_bins > 0:
             dens = gaussian_filter1d(dens, smooth_bins, mode="nearest")
         out = pd.DataFrame({"voltage_volt": 0.5 * (edges[1:] + edges[:-1]), "dqdv_ah_per_v": dens})

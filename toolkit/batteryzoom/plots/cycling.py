@@ -30,8 +30,17 @@ __all__ = ["voltage_capacity", "self_discharge", "dqdv", "cycle_summary", "popul
 _DIRECTION_DASH = {"charge": "solid", "discharge": "dash"}
 
 
+def _thin(sub: pd.DataFrame, max_points: int) -> pd.DataFrame:
+    """Every k-th row (and the last) so a trace holds at most ``max_points`` points."""
+    if max_points <= 0 or len(sub) <= max_points:
+        return sub
+    step = int(np.ceil(len(sub) / max_points))
+    keep = np.r_[np.arange(0, len(sub), step), len(sub) - 1]
+    return sub.iloc[np.unique(keep)]
+
+
 def voltage_capacity(df: pd.DataFrame, cycles: Sequence[int] | None = None,
-                     title: str = "Voltage vs capacity (Fig. S1)") -> go.Figure:
+                     title: str = "Voltage vs capacity (Fig. S1)", max_points: int = 4000) -> go.Figure:
     """Voltage (V) against capacity (Ah) for the charge (solid) and discharge (dashed) of
     each cycle.
 
@@ -41,6 +50,8 @@ def voltage_capacity(df: pd.DataFrame, cycles: Sequence[int] | None = None,
         BDF table.
     cycles : sequence of int, optional
         Cycles to draw (default: all, up to 12).
+    max_points : int
+        At most this many points per trace (evenly thinned; 0 keeps all).
     """
     vq = _cycling.vq_curves(df, None if cycles is None else list(cycles))
     fig = figure(title)
@@ -48,6 +59,7 @@ def voltage_capacity(df: pd.DataFrame, cycles: Sequence[int] | None = None,
     for k, cyc in enumerate(shown):
         color = COLORWAY[k % len(COLORWAY)]
         for direction, sub in vq[vq["cycle_count"] == cyc].groupby("direction", sort=False):
+            sub = _thin(sub, max_points)
             fig.add_trace(go.Scattergl(
                 x=sub["capacity_ah"], y=sub["voltage_volt"], mode="lines",
                 name=f"cycle {cyc} {direction}", legendgroup=f"c{cyc}",
@@ -60,7 +72,7 @@ def voltage_capacity(df: pd.DataFrame, cycles: Sequence[int] | None = None,
 
 
 def self_discharge(results, title: str = "Self-discharge (Fig. S2)", show_fit: bool = True,
-                   highlight: str | None = None) -> go.Figure:
+                   highlight: str | None = None, max_points: int = 4000) -> go.Figure:
     """Voltage against time (days) of the rest after a charge, with the fitted decay.
 
     Parameters
@@ -80,7 +92,7 @@ def self_discharge(results, title: str = "Self-discharge (Fig. S2)", show_fit: b
     fig = figure(title)
     many = len(results) > 1
     for k, r in enumerate(results):
-        c = r.curve
+        c = _thin(r.curve, max_points)
         strong = (not many) or (highlight is not None and r.cell_id == highlight)
         color = COLORWAY[0] if not many else (COLORWAY[1] if strong else "#9a9a9a")
         label = r.cell_id or "cell"
