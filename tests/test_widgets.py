@@ -70,11 +70,11 @@ def explorer(particle, surface):
                          voxel_size_um=level.voxel_size_um, surface=surface)
 
 
-def _click_vertex(explorer, vertex: int) -> None:
-    """Deliver a click on a Mesh3d vertex exactly as the browser's FigureWidget does."""
-    explorer.particle._handler_js2py_pointsCallback({"new": {
+def _send_click(fig, trace: int = 0, point: int = 0, x: float = 0.0, y: float = 0.0) -> None:
+    """Deliver a click to a FigureWidget exactly as the browser's plotly.js front end does."""
+    fig._handler_js2py_pointsCallback({"new": {
         "event_type": "plotly_click",
-        "points": {"trace_indexes": [0], "point_indexes": [int(vertex)], "xs": [0.0], "ys": [0.0]},
+        "points": {"trace_indexes": [trace], "point_indexes": [int(point)], "xs": [x], "ys": [y]},
         "device_state": {"ctrl": False, "alt": False, "shift": False, "meta": False, "button": 0, "buttons": 1},
         "selector": None,
     }})
@@ -149,7 +149,7 @@ def test_selecting_a_grain_shows_its_own_statistics(explorer):
 def test_click_on_the_mesh_selects_the_grain_under_the_vertex(explorer, surface):
     i = 200
     g = int(surface.labels[i])
-    _click_vertex(explorer, surface.vertex_start[i] + 1)
+    _send_click(explorer.particle, point=surface.vertex_start[i] + 1)
     assert explorer.selected == [g]
     # the highlight overlay draws exactly that grain's patch
     assert len(explorer.particle.data[1].x) == surface.vertex_stop[i] - surface.vertex_start[i]
@@ -167,7 +167,7 @@ def test_second_selection_gives_the_fig_s3_comparison(explorer, surface):
     np.testing.assert_allclose(comp.data[0].intensity, np.float32(8340.0 + a * 0.001))
     np.testing.assert_allclose(comp.data[1].intensity, np.float32(8340.0 + b * 0.001))
     titles = [ann.text for ann in comp.layout.annotations]
-    assert titles[0].startswith(f"grain {a}: mean") and titles[1].startswith(f"grain {b}: mean")
+    assert titles[0].startswith(f"grain {a}<br>mean") and titles[1].startswith(f"grain {b}<br>mean")
     assert "Δmean" in explorer.status.value
     # both distributions are drawn, in the two selection colours
     assert explorer.histogram.data[3].line.color == pg.SELECTION_COLORS[1]
@@ -220,3 +220,97 @@ def test_import_batteryzoom_widgets_is_lazy():
             "assert 'ipywidgets' not in sys.modules and 'plotly' not in sys.modules")
     env = {"PYTHONPATH": str(Path(__file__).resolve().parents[1] / "toolkit")}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+# --------------------------------------------------------------- SliceViewer
+
+
+@pytest.fixture(scope="module")
+def anisotropic_volume():
+    rng = np.random.default_rng(3)
+    shape = (20, 30, 40)
+    volume = rng.normal(100.0, 20.0, shape).astype(np.float32)
+    labels = np.zeros(shape, np.int32)
+    labels[5:15, 10:20, 10:30] = 3
+    labels[2:6, 2:8, 30:38] = 7
+    return volume, labels, (0.5, 0.25, 0.2), (10.0, -3.0, 100.0)
+
+
+def test_slice_viewer_shows_the_slice_in_micrometres(anisotropic_volume):
+    from batteryzoom.plots import zoom as pz
+    from batteryzoom.widgets import SliceViewer
+
+    volume, labels, vs, origin = anisotropic_volume
+    sv = SliceViewer(volume, labels=labels, voxel_size_um=vs, origin_um=origin, window=(50.0, 150.0))
+    sv.set_index("z", 7)
+    shown = pz.decode_png_uri(sv.figures["z"].data[0].source)
+    expected = np.clip(np.rint((volume[7] - 50.0) / 100.0 * 255), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(shown, expected)
+    img = sv.figures["z"].data[0]
+    assert (img.x0, img.dx, img.y0, img.dy) == (origin[2], vs[2], origin[1], vs[1])
+    # the slice normal to x shows z down and y across
+    sv.set_index("x", 12)
+    np.testing.assert_array_equal(sv.slice("x"), volume[:, :, 12])
+    assert sv.figures["x"].layout.xaxis.title.text == "y (µm)"
+    assert sv.figures["x"].layout.yaxis.range == (origin[0] + (20 - 0.5) * vs[0], origin[0] - vs[0] / 2)
+    # the scale bar is as long as its label says, in axis units (µm)
+    fig = sv.figures["y"]
+    bar = [s for s in fig.layout.shapes if s.name == "scale bar"][0]
+    label = [a for a in fig.layout.annotations if a.name == "scale bar"][0].text
+    assert label == pz.format_length(bar.x1 - bar.x0)
+    assert bar.x1 - bar.x0 == pz.nice_length(40 * vs[2])  # a round 1/2/5 × 10^n of ~20 % of x
+    # labels overlay: coloured exactly where labels are, transparent elsewhere
+    overlay = pz.decode_png_uri(sv.figures["z"].data[1].source)
+    np.testing.assert_array_equal(overlay[..., 3] > 0, labels[7] > 0)
+    # the other panels' crosshairs follow the z plane
+    z_line = [s for s in sv.figures["y"].layout.shapes if s.name == "z plane"][0]
+    assert z_line.y0 == pytest.approx(origin[0] + 7 * vs[0])
+    assert sv.readouts["z"].value == f"z = {origin[0] + 7 * vs[0]:.3g} µm"
+
+
+def test_slice_viewer_click_moves_the_other_planes(anisotropic_volume):
+    from batteryzoom.widgets import SliceViewer
+
+    volume, labels, vs, origin = anisotropic_volume
+    sv = SliceViewer(volume, voxel_size_um=vs, origin_um=origin)
+    fig = sv.figures["z"]
+    x_um, y_um = origin[2] + 33 * vs[2], origin[1] + 4 * vs[1]
+    _send_click(fig, x=x_um, y=y_um)
+    assert (sv.index["x"], sv.index["y"]) == (33, 4)
+    assert sv.sliders["x"].value == 33
+    np.testing.assert_array_equal(sv.slice("y"), volume[:, 4, :])
+    sv.sliders["z"].value = 3  # the slider drives the panel too
+    np.testing.assert_array_equal(sv.slice("z"), volume[3])
+
+
+def test_slice_viewer_reads_dask_and_xarray_volumes(anisotropic_volume):
+    import dask.array as da
+    import xarray as xr
+
+    from batteryzoom.widgets import SliceViewer
+
+    volume, labels, vs, origin = anisotropic_volume
+    lazy = da.from_array(volume, chunks=(4, 30, 40))
+    coords = {d: o + np.arange(n) * v for d, o, n, v in zip("zyx", origin, volume.shape, vs)}
+    cube = xr.DataArray(lazy, dims=("z", "y", "x"), coords=coords, attrs={"voxel_size_um": list(vs)})
+    sv = SliceViewer(cube)
+    np.testing.assert_allclose(sv.voxel_size_um, vs)
+    np.testing.assert_allclose(sv.origin_um, origin)
+    sv.set_index("z", 13)
+    np.testing.assert_array_equal(sv.slice("z"), volume[13])
+
+
+def test_slice_viewer_bad_inputs_say_what_is_wrong(anisotropic_volume):
+    from batteryzoom.widgets import SliceViewer
+
+    volume, labels, vs, origin = anisotropic_volume
+    with pytest.raises(InputError, match="voxel_size_um"):
+        SliceViewer(volume)
+    with pytest.raises(InputError, match="3D volume"):
+        SliceViewer(volume[0], voxel_size_um=vs)
+    with pytest.raises(InputError, match="labels have shape"):
+        SliceViewer(volume, labels=labels[:5], voxel_size_um=vs)
+    sv = SliceViewer(volume, voxel_size_um=vs)
+    with pytest.raises(InputError, match="z index 99 is outside 0..19"):
+        sv.set_index("z", 99)
+

@@ -402,12 +402,13 @@ def particle_figure(
     *,
     cmin: float | None = None,
     cmax: float | None = None,
-    title: str | None = "Grains coloured by mean edge energy",
+    title: str | None = "Grains by mean edge energy",
     n_highlights: int = 2,
     height: int = 520,
+    width: int | None = None,
 ) -> go.Figure:
     """3D view of a particle's grains (trace 0) plus ``n_highlights`` empty overlay slots."""
-    fig = style.figure(title=title, height=height)
+    fig = style.figure(title=title, height=height, width=width)
     fig.add_trace(surface_trace(surface, labels=labels, values=values, cmin=cmin, cmax=cmax))
     for k in range(n_highlights):
         fig.add_trace(go.Mesh3d(**highlight_trace(color=SELECTION_COLORS[k % 2], name=f"grain {k + 1}")))
@@ -430,9 +431,9 @@ def histogram_data(summary: RegionSummary | None, name: str | None = None) -> li
     centre = next((float(row[c]) for c in row.index if str(c).endswith("_peak") and np.isfinite(row[c])), summary.mean)
     half = summary.fwhm / 2
     return [
-        dict(x=x, y=y, name=f"{name}: distribution"),
-        dict(x=[summary.mean, summary.mean], y=[0.0, peak_height * 1.05], name=f"{name}: mean {summary.mean:.2f}"),
-        dict(x=[centre - half, centre + half], y=[peak_height / 2] * 2, name=f"{name}: FWHM {summary.fwhm:.2f}"),
+        dict(x=x, y=y, name=name),
+        dict(x=[summary.mean, summary.mean], y=[0.0, peak_height * 1.05], name=f"mean {summary.mean:.2f}"),
+        dict(x=[centre - half, centre + half], y=[peak_height / 2] * 2, name=f"FWHM {summary.fwhm:.2f}"),
     ]
 
 
@@ -485,9 +486,10 @@ def histogram_figure(
     value_label: str = "edge energy (eV)",
     title: str | None = "Edge-energy distribution",
     height: int = 300,
+    width: int | None = None,
 ) -> go.Figure:
     """Distributions of up to two grains, with their means and FWHMs (three traces each)."""
-    fig = style.figure(title=title, height=height)
+    fig = style.figure(title=title, height=height, width=width)
     for k, s in enumerate(summaries):
         for props in histogram_traces(s, color=SELECTION_COLORS[k % 2], value_label=value_label):
             fig.add_trace(go.Scatter(**{key: v for key, v in props.items() if key != "type"}))
@@ -507,9 +509,10 @@ def spectrum_figure(
     *,
     title: str | None = "Mean spectrum",
     height: int = 300,
+    width: int | None = None,
 ) -> go.Figure:
     """Mean spectra of up to two grains (one trace per slot)."""
-    fig = style.figure(title=title, height=height)
+    fig = style.figure(title=title, height=height, width=width)
     for k, s in enumerate(summaries):
         has = s is not None and s.spectrum is not None and energy_ev is not None
         fig.add_trace(go.Scatter(
@@ -571,7 +574,7 @@ def shared_range(*arrays: np.ndarray | None, percentiles: tuple[float, float] = 
 def comparison_titles(summaries: Sequence[RegionSummary | None], unit: str = "eV") -> list[str]:
     """Subplot titles of the comparison: each grain's mean and FWHM."""
     return [
-        f"grain {s.label}: mean {s.mean:.2f} {unit}, FWHM {s.fwhm:.2f} {unit}" if s is not None else f"grain {k + 1}: —"
+        f"grain {s.label}<br>mean {s.mean:.2f} {unit} · FWHM {s.fwhm:.2f} {unit}" if s is not None else f"grain {k + 1}: —"
         for k, s in enumerate(summaries)
     ] + ["distributions"]
 
@@ -585,6 +588,7 @@ def comparison_figure(
     unit: str = "eV",
     title: str | None = "Two grains (as in Fig. S3)",
     height: int = 420,
+    width: int | None = None,
 ) -> go.Figure:
     """Side-by-side comparison of two grains, as in the study's Fig. S3.
 
@@ -625,6 +629,8 @@ def comparison_figure(
     xr = _x_range(summaries)
     fig.update_xaxes(title_text=value_label, row=1, col=3, **({"range": xr} if xr else {}))
     fig.update_yaxes(title_text="relative probability", row=1, col=3)
-    fig.update_layout(height=height, legend=dict(orientation="h", y=-0.15, x=0.6),
-                      margin=dict(l=10, r=20, t=70, b=40))
+    fig.update_layout(height=height, width=width, legend=dict(orientation="h", y=-0.2, x=0.6),
+                      margin=dict(l=10, r=20, t=90, b=40))
+    for annotation in fig.layout.annotations:
+        annotation.font.size = 13
     return fig

@@ -58,6 +58,8 @@ class GrainExplorer(widgets.VBox):
         Cut away part of the particle in the 3D view so interior grains can be clicked.
     surface : GrainSurface, optional
         A precomputed :func:`batteryzoom.plots.grains.grain_surface` of ``labels``.
+    width, height : int
+        Size in pixels of the whole explorer (3D view half of the width) and of the 3D view.
 
     Examples
     --------
@@ -76,6 +78,7 @@ class GrainExplorer(widgets.VBox):
         name: str | None = None,
         cut: str | None = "octant",
         surface: pg.GrainSurface | None = None,
+        width: int = 1080,
         height: int = 520,
     ):
         self.lookup = RegionLookup(stats, name=name, spectra=spectra)
@@ -101,13 +104,17 @@ class GrainExplorer(widgets.VBox):
         # -- figures (built once; a selection only updates their traces)
         self.particle = go.FigureWidget(pg.particle_figure(
             self.surface, self.lookup.labels, self.lookup.mean, cmin=self.cmin, cmax=self.cmax, height=height,
+            width=width // 2,
         ))
         self.particle.data[0].on_click(self._on_mesh_click)
-        self.histogram = go.FigureWidget(pg.histogram_figure(value_label=self.value_label, height=300))
-        self.spectrum = go.FigureWidget(pg.spectrum_figure(self.lookup.spectra_energy_ev, height=260)) \
+        self.histogram = go.FigureWidget(pg.histogram_figure(
+            value_label=self.value_label, height=300 if spectra is not None else height, width=width // 2))
+        self.spectrum = go.FigureWidget(pg.spectrum_figure(
+            self.lookup.spectra_energy_ev, height=height - 300, width=width // 2)) \
             if self.lookup.spectra_energy_ev is not None else None
         self.comparison = go.FigureWidget(pg.comparison_figure(
             (None, None), value_label=self.value_label, unit=self.unit, cmin=self.cmin, cmax=self.cmax,
+            width=width,
         ))
 
         # -- controls (keyboard- and screen-reader-friendly selection)
@@ -130,13 +137,12 @@ class GrainExplorer(widgets.VBox):
         self.table = widgets.HTML()
         right = [self.histogram] + ([self.spectrum] if self.spectrum is not None else [])
         super().__init__(children=[
-            widgets.HBox([self.particle, widgets.VBox(right, layout=widgets.Layout(flex="1 1 40%"))]),
+            widgets.HBox([self.particle, widgets.VBox(right)]),
             widgets.HBox([*self.dropdowns, self.clear_button, self.status],
                          layout=widgets.Layout(align_items="center")),
             self.table,
             self.comparison,
         ])
-        self.particle.layout.autosize = True
         self.add_class("batteryzoom-grain-explorer")
 
     # ------------------------------------------------------------------ API

@@ -1,0 +1,784 @@
+"""The hierarchy of scales: every dataset in one physical frame, from the cell to a grain.
+
+A :class:`Hierarchy` holds :class:`Level` objects -- a cell CT, an electrode region of
+interest inside it, a particle nano-tomogram inside that, a 3D XANES field of view on the
+particle -- each with its grid (shape, voxel size) and where it sits in its parent. With
+it you can draw a child's box on its parent, map a point (a clicked voxel, a defect, a
+particle centre) between any two levels, follow the path from the cell down to a grain,
+and give napari layers the ``scale``/``translate`` that put every level in one world.
+
+>>> import batteryzoom as bz
+>>> h = bz.zoom.Hierarchy.from_twin("small")
+>>> h.path("twin/particle-xanes")
+['twin/cell-ct', 'twin/electrode-ct', 'twin/particle-nanoct', 'twin/particle-xanes']
+>>> lo, hi = h.box_in("twin/electrode-ct", "twin/cell-ct")   # µm, in the cell's frame
+>>> h.map_points([0.0, 0.0, 0.0], "twin/particle-nanoct", "twin/cell-ct")  # doctest: +SKIP
+
+Frames (the conventions of :mod:`batteryzoom.data.twin.frames`)
+----------------------------------------------------------------
+- Axes ``(z, y, x)`` (or ``(y, x)`` for 2-D levels); all lengths in µm.
+- A level's *local frame* has its zero at the centre of voxel ``(0, 0, 0)``: voxel index
+  ``i`` sits at ``i * voxel_size_um`` (the xarray coordinates of a level's data).
+- ``origin_um`` is where that zero sits in the *parent's* local frame; for a root level
+  the parent is the world frame (for the twin: the cell's axis at ``y = x = 0``, ``z``
+  the height above the can's bottom).
+- Frames differ by translations only (every level is axis-aligned with its parent).
+- A level's box is its extent in voxel *edges*: ``origin - voxel/2`` to
+  ``origin + (shape - 1/2) * voxel`` in the parent's frame.
+
+Validation
+----------
+Unknown parents, cycles, duplicate names, dimension mismatches and non-positive or
+non-finite voxel sizes raise :class:`~batteryzoom.errors.InputError`. A child box that
+lies *entirely* outside its parent raises too (that is almost always a unit or frame
+mistake: origin in voxels or mm, or measured from the parent's corner instead of its
+voxel 0's centre). A box that sticks out *partly* -- by more than half a parent voxel --
+warns with :class:`BoxOutsideParentWarning`: real fields of view do overhang the volume
+they were registered to; pass ``strict=True`` to make it an error.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+
+__all__ = ["Level", "Hierarchy", "BoxOutsideParentWarning", "WORLD"]
+
+WORLD = "world"  # the frame of the root levels' origins; also accepted as None
+
+# the twin's levels and the scale each belongs to (used when the manifest lacks them)
+_TWIN_SCALES = {
+    "twin/cell-ct": "cell",
+    "twin/electrode-ct": "electrode",
+    "twin/particle-nanoct": "particle",
+    "twin/particle-xanes": "grain",
+}
+
+
+class BoxOutsideParentWarning(UserWarning):
+    """A level's box sticks out of its parent's box by more than half a parent voxel."""
+
+
+def _vector(value: Any, argname: str, n: int | None = None) -> tuple[float, ...]:
+    try:
+        arr = np.atleast_1d(np.asarray(value, dtype=float))
+    except (TypeError, ValueError):
+        raise InputError(f"{argname}: must be numbers (µm), got {value!r}") from None
+    if arr.ndim != 1 or arr.size == 0 or (n is not None and arr.size not in (1, n)):
+        want = f"{n} numbers (one per axis)" if n else "a list of numbers"
+        raise InputError(f"{argname}: must be one number or {want}, got {value!r}")
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"{argname}: must be finite, got {value!r}")
+    if n is not None and arr.size == 1:
+        arr = np.repeat(arr, n)
+    return tuple(float(x) for x in arr)
+
+
+@dataclass(frozen=True)
+class Level:
+    """One level of the zoom: a grid, and where it sits in its parent.
+
+    Parameters
+    ----------
+    name : str
+        Unique name, e.g. a manifest name (``"twin/electrode-ct"``) or your own.
+    shape : tuple of int, optional
+        Grid shape ``(z, y, x)`` (or ``(y, x)``); None when unknown (no box then).
+    voxel_size_um : float or tuple of float
+        Voxel size per axis (µm), > 0; anisotropic voxels are fine.
+    origin_um : tuple of float, optional
+        Where this level's voxel ``(0, 0, 0)`` centre sits in the parent's local frame
+        (µm); for a root level, in the world frame. Default zeros.
+    parent : str, optional
+        Name of the parent level; None for a root.
+    scale : str, optional
+        ``"cell"``, ``"electrode"``, ``"particle"``, ``"grain"`` (for colours and labels).
+    data : optional
+        The level's data (numpy, dask or xarray), if attached; its spatial shape must
+        equal ``shape``.
+    """
+
+    name: str
+    shape: tuple[int, ...] | None
+    voxel_size_um: tuple[float, ...]
+    origin_um: tuple[float, ...] | None = None
+    parent: str | None = None
+    scale: str | None = None
+    data: Any = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise InputError(f"name: a level needs a non-empty name, got {self.name!r}")
+        if self.parent is not None and not isinstance(self.parent, str):
+            raise InputError(f"{self.name}: parent must be a level name or None, got {self.parent!r}")
+        if self.parent == self.name:
+            raise InputError(f"{self.name}: a level cannot be its own parent")
+        ndim = None
+        if self.shape is None and self.origin_um is not None and np.size(self.origin_um) > 1:
+            ndim = int(np.size(self.origin_um))  # no shape: the origin tells the axes
+        if self.shape is not None:
+            shape = tuple(np.atleast_1d(np.asarray(self.shape)).tolist())
+            if not all(isinstance(s, int) and s > 0 for s in shape) or not 1 <= len(shape) <= 3:
+                raise InputError(f"{self.name}: shape must be 1-3 positive integers, got {self.shape!r}")
+            object.__setattr__(self, "shape", shape)
+            ndim = len(shape)
+        vs = _vector(self.voxel_size_um, f"{self.name}: voxel_size_um", ndim)
+        if any(v <= 0 for v in vs):
+            raise InputError(f"{self.name}: voxel_size_um must be > 0 µm on every axis, got {self.voxel_size_um!r}")
+        object.__setattr__(self, "voxel_size_um", vs)
+        origin = (0.0,) * len(vs) if self.origin_um is None else self.origin_um
+        object.__setattr__(self, "origin_um", _vector(origin, f"{self.name}: origin_um", len(vs)))
+        if self.data is not None and self.shape is not None:
+            spatial = _spatial_shape(self.data, self.ndim)
+            if spatial != self.shape:
+                raise InputError(
+                    f"{self.name}: data has spatial shape {spatial}, the level's shape is {self.shape}"
+                )
+
+    @property
+    def ndim(self) -> int:
+        """Number of spatial axes."""
+        return len(self.voxel_size_um)
+
+    @property
+    def dims(self) -> tuple[str, ...]:
+        """Axis names: ``("z", "y", "x")``, ``("y", "x")`` or ``("x",)``."""
+        return ("z", "y", "x")[3 - self.ndim :]
+
+    @property
+    def extent_um(self) -> np.ndarray | None:
+        """Edge-to-edge size per axis (µm), or None when the shape is unknown."""
+        if self.shape is None:
+            return None
+        return np.asarray(self.shape) * np.asarray(self.voxel_size_um)
+
+    @property
+    def box_um(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(min, max)`` corners in the parent's frame (µm, voxel edges), or None."""
+        return self.box_in_own_frame(np.asarray(self.origin_um))
+
+    def box_in_own_frame(self, origin: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(min, max)`` of the grid with voxel 0's centre at ``origin`` (default 0)."""
+        if self.shape is None:
+            return None
+        v = np.asarray(self.voxel_size_um)
+        o = np.zeros(self.ndim) if origin is None else np.asarray(origin, float)
+        return o - v / 2, o + (np.asarray(self.shape) - 0.5) * v
+
+    def coords(self) -> dict[str, np.ndarray]:
+        """Local coordinates (µm) per axis, for an xarray object of this level."""
+        if self.shape is None:
+            raise InputError(f"{self.name}: shape unknown; attach data or give a shape")
+        return {d: np.arange(n) * v for d, n, v in zip(self.dims, self.shape, self.voxel_size_um)}
+
+    @classmethod
+    def from_xarray(
+        cls,
+        obj: Any,
+        *,
+        name: str | None = None,
+        parent: str | None = None,
+        origin_um: Sequence[float] | None = None,
+        scale: str | None = None,
+        keep_data: bool = True,
+    ) -> Level:
+        """A level from an xarray object's frame attributes and spatial dims.
+
+        Reads ``attrs``: ``level`` (name), ``parent``, ``voxel_size_um``, ``origin_um``
+        (the attributes every twin dataset and :func:`batteryzoom.io.read_volume` result
+        carries); the voxel size falls back to the spacing of the ``z``/``y``/``x``
+        coordinates. Keyword arguments override the attributes.
+        """
+        if not hasattr(obj, "dims") or not hasattr(obj, "attrs"):
+            raise InputError("obj: pass an xarray DataArray/Dataset with dims (z, y, x)")
+        dims = [d for d in ("z", "y", "x") if d in obj.dims]
+        if not dims:
+            raise InputError(f"obj: no spatial dims among {tuple(obj.dims)}; expected some of (z, y, x)")
+        attrs = obj.attrs
+        shape = tuple(int(obj.sizes[d]) for d in dims)
+        vs = attrs.get("voxel_size_um")
+        if vs is None:
+            spacing = []
+            for d in dims:
+                c = np.asarray(obj[d]) if d in obj.coords else None
+                if c is None or c.size < 2:
+                    raise InputError(
+                        f"obj: no voxel_size_um attribute and no {d!r} coordinate to read the spacing from; "
+                        "pass an object with attrs['voxel_size_um']"
+                    )
+                step = (c[-1] - c[0]) / (c.size - 1)
+                if step <= 0 or not np.allclose(np.diff(c), step, rtol=1e-6, atol=0):
+                    raise InputError(f"obj: the {d!r} coordinate is not evenly increasing; pass attrs['voxel_size_um']")
+                spacing.append(float(f"{step:.12g}"))  # drop the rounding of arange(n) * v
+            vs = spacing
+        lname = name or attrs.get("level") or attrs.get("name")
+        if not lname:
+            raise InputError("name: the object has no 'level' attribute; pass name=...")
+        par = parent if parent is not None else (attrs.get("parent") or None)
+        origin = origin_um if origin_um is not None else attrs.get("origin_um")
+        return cls(
+            name=str(lname), shape=shape, voxel_size_um=vs, origin_um=origin, parent=par,
+            scale=scale or attrs.get("scale"), data=obj if keep_data else None,
+        )
+
+
+def _spatial_shape(data: Any, ndim: int) -> tuple[int, ...]:
+    if hasattr(data, "dims") and hasattr(data, "sizes"):
+        dims = [d for d in ("z", "y", "x") if d in data.dims]
+        if dims:
+            return tuple(int(data.sizes[d]) for d in dims)
+    return tuple(int(s) for s in np.shape(data)[-ndim:])
+
+
+def _as_points(points_um: Any, ndim: int, argname: str = "points_um") -> np.ndarray:
+    try:
+        pts = np.asarray(points_um, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"{argname}: must be numbers (µm)") from None
+    if pts.ndim == 0 or pts.shape[-1] != ndim:
+        raise InputError(
+            f"{argname}: last axis must hold {ndim} coordinates ({', '.join(('z', 'y', 'x')[3 - ndim:])}), "
+            f"got shape {pts.shape}"
+        )
+    return pts
+
+
+class Hierarchy:
+    """Levels nested in one physical frame (see the module docstring for the frames).
+
+    Parameters
+    ----------
+    levels : iterable of Level
+        In any order; every parent must be among them.
+    strict : bool
+        Raise instead of warning when a child's box sticks out of its parent's.
+
+    Examples
+    --------
+    A user's own data, by hand (µm; origins in the parent's frame):
+
+    >>> from batteryzoom.zoom import Hierarchy, Level
+    >>> h = Hierarchy([
+    ...     Level("cell", (400, 800, 800), 25.0, origin_um=(0, -9987.5, -9987.5), scale="cell"),
+    ...     Level("roi", (200, 300, 300), 0.4, origin_um=(5000, 14000, 9000), parent="cell"),
+    ... ])
+    >>> h.path("roi")
+    ['cell', 'roi']
+    """
+
+    def __init__(self, levels: Iterable[Level] = (), *, strict: bool = False):
+        self.strict = strict
+        self._levels: dict[str, Level] = {}
+        pending = list(levels)
+        for lv in pending:
+            if not isinstance(lv, Level):
+                raise InputError(f"levels: expected Level objects, got {type(lv).__name__}")
+        names = [lv.name for lv in pending]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise InputError(f"levels: duplicate level names {sorted(dup)}; every level needs its own name")
+        by_name = {lv.name: lv for lv in pending}
+        for lv in pending:
+            if lv.parent is not None and lv.parent not in by_name:
+                raise InputError(
+                    f"{lv.name}: parent {lv.parent!r} is not a level of the hierarchy (levels: {sorted(by_name)})"
+                )
+        # cycles: follow parents; a walk longer than the number of levels loops
+        for lv in pending:
+            seen = [lv.name]
+            cur = lv
+            while cur.parent is not None:
+                if cur.parent in seen:
+                    loop = " -> ".join(seen[seen.index(cur.parent):] + [cur.parent])
+                    raise InputError(f"levels: the parents form a cycle ({loop}); one of them must be a root")
+                seen.append(cur.parent)
+                cur = by_name[cur.parent]
+        # add parents before children
+        done: set[str] = set()
+
+        def visit(lv: Level) -> None:
+            if lv.name in done:
+                return
+            if lv.parent is not None:
+                visit(by_name[lv.parent])
+            self._add(lv)
+            done.add(lv.name)
+
+        for lv in pending:
+            visit(lv)
+
+    # ---------------------------------------------------------------- construction
+
+    def _add(self, level: Level) -> None:
+        if level.name in self._levels:
+            raise InputError(f"{level.name}: a level of that name is already in the hierarchy")
+        if level.name in (WORLD,):
+            raise InputError(f"{level.name!r} is reserved for the world frame; choose another name")
+        if level.parent is not None:
+            if level.parent not in self._levels:
+                raise InputError(
+                    f"{level.name}: parent {level.parent!r} is not a level of the hierarchy "
+                    f"(levels: {sorted(self._levels)}); add the parent first"
+                )
+            parent = self._levels[level.parent]
+            if parent.ndim != level.ndim:
+                raise InputError(
+                    f"{level.name}: has {level.ndim} spatial axes, its parent {parent.name} has {parent.ndim}"
+                )
+            self._check_inside(level, parent)
+        self._levels[level.name] = level
+
+    def _check_inside(self, child: Level, parent: Level) -> None:
+        cbox, pbox = child.box_um, parent.box_in_own_frame()
+        if cbox is None or pbox is None:
+            return
+        (clo, chi), (plo, phi) = cbox, pbox
+        if np.any(chi <= plo) or np.any(clo >= phi):
+            raise InputError(
+                f"{child.name}: its box {clo.round(4).tolist()}..{chi.round(4).tolist()} µm lies entirely "
+                f"outside its parent {parent.name} (0-centred box {plo.round(4).tolist()}..{phi.round(4).tolist()} µm). "
+                "Check that origin_um is in µm and in the parent's local frame (zero at the centre of "
+                "the parent's voxel 0), not in voxels or mm, nor from the parent's corner."
+            )
+        tol = 0.5 * np.asarray(parent.voxel_size_um) + 1e-9 * np.maximum(1.0, np.abs(phi))
+        over = np.maximum(plo - clo, 0) + np.maximum(chi - phi, 0)
+        if np.any(over > tol):
+            msg = (
+                f"{child.name}: its box sticks out of its parent {parent.name} by up to "
+                f"{float(over.max()):.4g} µm (more than half a parent voxel)"
+            )
+            if self.strict:
+                raise InputError(msg + "; fix origin_um or shape, or build with strict=False")
+            warnings.warn(msg, BoxOutsideParentWarning, stacklevel=4)
+
+    def add(self, level: Level | None = None, /, **fields: Any) -> Level:
+        """Add a level (its parent must be present): ``add(Level(...))`` or ``add(name=..., ...)``.
+
+        Returns
+        -------
+        Level
+            The level as stored.
+        """
+        if level is None:
+            level = Level(**fields)
+        elif fields:
+            level = replace(level, **fields)
+        self._add(level)
+        return level
+
+    def set_data(self, name: str, data: Any) -> Level:
+        """Attach data (numpy, dask or xarray) to a level; its spatial shape must match."""
+        lv = replace(self[name], data=data)
+        self._levels[name] = lv
+        return lv
+
+    @classmethod
+    def from_twin(cls, preset: str = "small", *, strict: bool = True) -> Hierarchy:
+        """The synthetic twin's levels for ``preset`` (``"small"`` or ``"large"``).
+
+        Built from :func:`batteryzoom.data.twin.frames.levels`: cell CT ⊃ electrode ROI
+        at the inclusion ⊃ the particle's nano-CT ⊃ its XANES field of view.
+        """
+        from .data.twin import frames
+
+        levels = []
+        for lv in frames.levels(preset).values():
+            levels.append(
+                Level(
+                    name=lv.name, shape=lv.shape, voxel_size_um=lv.voxel_size_um,
+                    origin_um=lv.origin_um, parent=lv.parent, scale=_twin_scale(lv.name),
+                )
+            )
+        return cls(levels, strict=strict)
+
+    @classmethod
+    def from_manifest(
+        cls,
+        manifest: Any = None,
+        *,
+        root: str | None = None,
+        names: Iterable[str] | None = None,
+        strict: bool = False,
+    ) -> Hierarchy:
+        """The levels the data manifest places: entries with a ``frame`` and/or ``parent``.
+
+        A level's voxel size comes from ``frame.voxel_size_um`` (or the entry's
+        ``voxel_size_um``); its origin from ``frame.origin_um``, else from
+        ``box_um.min + voxel/2``; its shape from ``box_um`` (unknown for a root without
+        a box). ``box_um`` and ``frame`` must agree (within 1e-6 µm per µm of size).
+
+        Parameters
+        ----------
+        manifest : Manifest or path, optional
+            Default: the project's manifest (:func:`batteryzoom.data.manifest`).
+        root : str, optional
+            Keep only this level and its descendants (e.g. ``"twin/cell-ct"``). When that
+        level has a parent, the parent's local frame becomes the world frame.
+        names : iterable of str, optional
+            Keep only these entries (their parents must be kept too).
+        strict : bool
+            As in :class:`Hierarchy`.
+
+        Raises
+        ------
+        InputError
+            An entry's box and frame disagree, or a kept entry's parent is not spatial.
+        """
+        from . import data as bzdata
+        from .data.manifest import Manifest
+
+        if not isinstance(manifest, Manifest):
+            manifest = bzdata.manifest(manifest)
+        levels: dict[str, Level] = {}
+        problems: dict[str, tuple[str | None, str]] = {}  # (parent, message): raised if kept
+        for entry in manifest:
+            if entry.frame is None and entry.parent is None:
+                continue
+            try:
+                lv = _level_from_entry(entry)
+            except InputError as exc:
+                problems[entry.name] = (entry.parent, str(exc))
+                continue
+            if lv is not None:
+                levels[lv.name] = lv
+        if names is not None:
+            keep = set(names)
+            for n in sorted(keep & set(problems)):
+                raise InputError(problems[n][1])
+            missing = keep - set(levels)
+            if missing:
+                raise InputError(f"names: {sorted(missing)} have no frame in the manifest")
+            levels = {n: lv for n, lv in levels.items() if n in keep}
+        if root is not None:
+            if root not in levels:
+                raise InputError(f"root: {root!r} has no frame in the manifest (levels: {sorted(levels)})")
+            keep = {root}
+            changed = True
+            while changed:
+                changed = False
+                for n, lv in levels.items():
+                    if n not in keep and lv.parent in keep:
+                        keep.add(n)
+                        changed = True
+            levels = {n: lv for n, lv in levels.items() if n in keep}
+            levels[root] = replace(levels[root], parent=None) if levels[root].parent not in keep else levels[root]
+        for n, (parent, msg) in problems.items():
+            if names is None and (root is None or parent in levels):
+                raise InputError(msg)  # a broken entry inside what was asked for
+        for lv in levels.values():
+            if lv.parent in problems:
+                raise InputError(problems[lv.parent][1])
+            if lv.parent is not None and lv.parent not in levels:
+                raise InputError(
+                    f"{lv.name}: its parent {lv.parent!r} has no frame (voxel_size_um/origin_um) in the manifest; "
+                    "give the parent a frame or leave this entry out (names=..., root=...)"
+                )
+        return cls(levels.values(), strict=strict)
+
+    # ---------------------------------------------------------------- navigation
+
+    def __getitem__(self, name: str) -> Level:
+        try:
+            return self._levels[name]
+        except (KeyError, TypeError):
+            raise InputError(f"{name!r} is not a level of the hierarchy (levels: {self.names})") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._levels
+
+    def __iter__(self) -> Iterator[Level]:
+        """Levels, parents before children."""
+        return iter(list(self._levels.values()))
+
+    def __len__(self) -> int:
+        return len(self._levels)
+
+    @property
+    def names(self) -> list[str]:
+        """Level names, parents before children."""
+        return list(self._levels)
+
+    @property
+    def roots(self) -> list[str]:
+        """Levels without a parent (placed in the world frame)."""
+        return [n for n, lv in self._levels.items() if lv.parent is None]
+
+    def children(self, name: str) -> list[str]:
+        """Names of the levels whose parent is ``name``."""
+        self[name]
+        return [n for n, lv in self._levels.items() if lv.parent == name]
+
+    def path(self, name: str) -> list[str]:
+        """Names from the root down to ``name`` (the zoom's breadcrumb)."""
+        out = [self[name].name]
+        while self._levels[out[-1]].parent is not None:
+            out.append(self._levels[out[-1]].parent)
+        return out[::-1]
+
+    def common_ancestor(self, a: str, b: str) -> str | None:
+        """The deepest level on both paths (None when they only share the world)."""
+        pa, pb = self.path(a), self.path(b)
+        common = None
+        for x, y in zip(pa, pb):
+            if x != y:
+                break
+            common = x
+        return common
+
+    # ---------------------------------------------------------------- frames
+
+    def _frame(self, name: str | None) -> str | None:
+        if name is None or name == WORLD:
+            return None
+        return self[name].name
+
+    def offset_um(self, name: str, frame: str | None = WORLD) -> np.ndarray:
+        """Translation from ``name``'s local frame to ``frame``'s (µm): ``p_frame = p_local + offset``.
+
+        ``frame`` is any level's name, or ``"world"``/None.
+        """
+        def to_world(n: str) -> np.ndarray:
+            off = np.zeros(self[n].ndim)
+            cur: str | None = n
+            while cur is not None:
+                lv = self._levels[cur]
+                off += np.asarray(lv.origin_um)
+                cur = lv.parent
+            return off
+
+        src = to_world(name)
+        dst = self._frame(frame)
+        return src if dst is None else src - to_world(dst)
+
+    def to_world(self, name: str, points_um: Any) -> np.ndarray:
+        """Points from ``name``'s local frame (µm, ``(..., ndim)``) to the world frame."""
+        pts = _as_points(points_um, self[name].ndim)
+        return pts + self.offset_um(name)
+
+    def from_world(self, name: str, points_um: Any) -> np.ndarray:
+        """Points from the world frame to ``name``'s local frame (µm, ``(..., ndim)``)."""
+        pts = _as_points(points_um, self[name].ndim)
+        return pts - self.offset_um(name)
+
+    def map_points(self, points_um: Any, src: str | None, dst: str | None) -> np.ndarray:
+        """Points from level ``src``'s local frame to level ``dst``'s (µm).
+
+        Either may be ``"world"``/None. Works between any two levels (not only a child
+        and its ancestors): both frames are translations of the world.
+
+        Parameters
+        ----------
+        points_um : array_like, shape (..., ndim)
+        src, dst : str or None
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., ndim)
+        """
+        s, d = self._frame(src), self._frame(dst)
+        ndim = self[s].ndim if s is not None else (self[d].ndim if d is not None else None)
+        if ndim is None:
+            return np.asarray(points_um, float).copy()
+        pts = _as_points(points_um, ndim)
+        off = np.zeros(ndim)
+        if s is not None:
+            off += self.offset_um(s)
+        if d is not None:
+            off -= self.offset_um(d)
+        return pts + off
+
+    def to_index(self, name: str, points_um: Any, *, round: bool = True) -> np.ndarray:
+        """Voxel indices of ``name`` at local-frame points (µm); rounded to int by default."""
+        lv = self[name]
+        idx = _as_points(points_um, lv.ndim) / np.asarray(lv.voxel_size_um)
+        return np.rint(idx).astype(np.int64) if round else idx
+
+    def index_to_um(self, name: str, index: Any) -> np.ndarray:
+        """Local-frame position (µm) of voxel indices of ``name`` (fractional allowed)."""
+        lv = self[name]
+        return _as_points(index, lv.ndim, "index") * np.asarray(lv.voxel_size_um)
+
+    def box_in(self, name: str, frame: str | None) -> tuple[np.ndarray, np.ndarray]:
+        """``(min, max)`` of level ``name``'s box in another level's local frame (µm).
+
+        ``frame`` is usually an ancestor (the box to draw on it), but any level or
+        ``"world"`` works.
+        """
+        lv = self[name]
+        if lv.shape is None:
+            raise InputError(f"{name}: shape unknown, so it has no box; give the level a shape")
+        lo, hi = lv.box_in_own_frame()
+        off = self.map_points(np.zeros(lv.ndim), name, frame)
+        return lo + off, hi + off
+
+    def world_box(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(min, max)`` of level ``name`` in the world frame (µm)."""
+        return self.box_in(name, WORLD)
+
+    def slices_in(self, name: str, frame: str) -> tuple[slice, ...]:
+        """Index slices of ``frame``'s grid covered by ``name``'s box (clipped to the grid).
+
+        Voxels of ``frame`` whose centres lie inside the box; e.g.
+        ``cell_volume[h.slices_in("twin/electrode-ct", "twin/cell-ct")]`` crops the cell
+        CT to the electrode region.
+        """
+        target = self[frame]
+        if target.shape is None:
+            raise InputError(f"{frame}: shape unknown; give the level a shape")
+        lo, hi = self.box_in(name, frame)
+        v = np.asarray(target.voxel_size_um)
+        # centres j * v with lo <= j * v < hi (a centre on the max edge is outside)
+        start = np.ceil(lo / v - 1e-9).astype(int)
+        stop = np.ceil(hi / v - 1e-9).astype(int)
+        start = np.clip(start, 0, target.shape)
+        stop = np.clip(stop, 0, target.shape)
+        return tuple(slice(int(a), int(b)) for a, b in zip(start, stop))
+
+    def child_at(self, name: str, point_um: Any) -> str | None:
+        """The child of ``name`` whose box holds a point of ``name``'s local frame (µm).
+
+        The deepest choice for a click on a slice of ``name``: None when no child's box
+        holds the point; the smallest box when several do.
+        """
+        pt = _as_points(point_um, self[name].ndim, "point_um").reshape(-1)
+        best, best_vol = None, math.inf
+        for child in self.children(name):
+            if self._levels[child].shape is None:
+                continue
+            lo, hi = self.box_in(child, name)
+            if np.all(pt >= lo) and np.all(pt <= hi):
+                vol = float(np.prod(hi - lo))
+                if vol < best_vol:
+                    best, best_vol = child, vol
+        return best
+
+    def napari_transform(self, name: str, *, leading_dims: int = 0) -> dict[str, tuple[float, ...]]:
+        """``scale`` and ``translate`` (µm) that place ``name``'s data in napari's world.
+
+        napari maps data index ``i`` to ``i * scale + translate`` with voxel centres at
+        integer indices -- the same convention as the local frames here -- so layers of
+        every level built with these overlap physically.
+
+        Parameters
+        ----------
+        leading_dims : int
+            Non-spatial axes in front of the spatial ones (e.g. 1 for an
+            ``(energy, z, y, x)`` stack): they get scale 1 and translate 0.
+        """
+        lv = self[name]
+        scale = (1.0,) * leading_dims + tuple(lv.voxel_size_um)
+        translate = (0.0,) * leading_dims + tuple(float(x) for x in self.offset_um(name))
+        return {"scale": scale, "translate": translate}
+
+    def manifest_fields(self, name: str) -> dict[str, Any]:
+        """``parent``, ``box_um`` and ``frame`` of a level, as a manifest entry holds them."""
+        lv = self[name]
+        out: dict[str, Any] = {
+            "frame": {"voxel_size_um": list(lv.voxel_size_um), "origin_um": list(lv.origin_um)}
+        }
+        if lv.parent is not None:
+            out["parent"] = lv.parent
+            if lv.shape is not None:
+                lo, hi = lv.box_um
+                out["box_um"] = {"min": lo.round(6).tolist(), "max": hi.round(6).tolist()}
+        return out
+
+    # ---------------------------------------------------------------- display
+
+    def table(self):
+        """One row per level: scale, parent, shape, voxel size, origin, world box (µm)."""
+        import pandas as pd
+
+        rows = []
+        for lv in self:
+            row = {
+                "level": lv.name,
+                "scale": lv.scale,
+                "parent": lv.parent,
+                "depth": len(self.path(lv.name)) - 1,
+                "shape": lv.shape,
+                "voxel_size_um": lv.voxel_size_um,
+                "origin_um": lv.origin_um,
+            }
+            if lv.shape is not None:
+                lo, hi = self.world_box(lv.name)
+                row["world_min_um"] = tuple(lo.round(4).tolist())
+                row["world_max_um"] = tuple(hi.round(4).tolist())
+                row["extent_um"] = tuple(lv.extent_um.round(4).tolist())
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("level")
+
+    def __repr__(self) -> str:
+        lines = [f"Hierarchy ({len(self)} levels)"]
+
+        def describe(lv: Level) -> str:
+            shape = "×".join(map(str, lv.shape)) if lv.shape else "?"
+            vs = lv.voxel_size_um
+            vtxt = f"{vs[0]:g}" if len(set(vs)) == 1 else "×".join(f"{v:g}" for v in vs)
+            scale = f" [{lv.scale}]" if lv.scale else ""
+            return f"{lv.name}{scale} {shape} voxels of {vtxt} µm"
+
+        def walk(name: str, prefix: str, last: bool, top: bool) -> None:
+            lv = self._levels[name]
+            lines.append(("" if top else prefix + ("└─ " if last else "├─ ")) + describe(lv))
+            kids = self.children(name)
+            for i, k in enumerate(kids):
+                walk(k, "" if top else prefix + ("   " if last else "│  "), i == len(kids) - 1, False)
+
+        for r in self.roots:
+            walk(r, "", True, True)
+        return "\n".join(lines)
+
+
+def _twin_scale(name: str) -> str | None:
+    try:
+        from . import data as bzdata
+
+        return bzdata.info(name).scale
+    except Exception:  # noqa: BLE001 - no manifest entry: fall back to the known twin levels
+        return _TWIN_SCALES.get(name)
+
+
+def _level_from_entry(entry: Any) -> Level | None:
+    frame = entry.frame or {}
+    vs = frame.get("voxel_size_um") or entry.extra.get("voxel_size_um")
+    if vs is None:
+        if entry.parent is not None:
+            raise InputError(
+                f"{entry.name}: has a parent but no voxel size (frame.voxel_size_um) in the manifest; add a frame"
+            )
+        return None
+    vs = np.asarray(vs, float)
+    origin = frame.get("origin_um")
+    shape = None
+    box = entry.box_um
+    if box is not None:
+        lo, hi = np.asarray(box["min"], float), np.asarray(box["max"], float)
+        if lo.size != vs.size:
+            raise InputError(f"{entry.name}: box_um has {lo.size} axes, the voxel size {vs.size}")
+        n = (hi - lo) / vs
+        shape = tuple(int(x) for x in np.rint(n))
+        tol = 1e-6 * np.maximum(1.0, np.abs(hi - lo))
+        if np.any(np.abs(n - np.rint(n)) * vs > tol) or min(shape) < 1:
+            raise InputError(
+                f"{entry.name}: box_um spans {(hi - lo).tolist()} µm, not a whole number of "
+                f"{vs.tolist()} µm voxels; fix box_um or frame.voxel_size_um in the manifest"
+            )
+        if origin is None:
+            origin = lo + vs / 2
+        elif np.any(np.abs(np.asarray(origin) - vs / 2 - lo) > tol):
+            raise InputError(
+                f"{entry.name}: box_um.min {lo.tolist()} does not match frame.origin_um - voxel/2 "
+                f"{(np.asarray(origin) - vs / 2).tolist()} in the manifest; one of them is wrong"
+            )
+    return Level(
+        name=entry.name, shape=shape, voxel_size_um=tuple(vs), origin_um=origin,
+        parent=entry.parent, scale=entry.scale,
+    )
