@@ -321,9 +321,9 @@ def edge_maps(
     block_voxels : int
         Voxels per internal block (bounds temporaries; results do not depend on it).
     fast : bool
-        With one e0 for all voxels, use the fused kernel (one float32 matrix product per
-        block; equal to the general path within float32 rounding, ~1e-4 eV). False forces
-        the general float64 path.
+        With one e0 for all voxels, use the fused float32 kernel (two small matrix products
+        per block, then only the energies around the edge; equal to the general path within
+        float32 rounding, ~1e-3 eV at worst). False forces the general float64 path.
     **ranges
         Larch parameters ``pre1, pre2, norm1, norm2, nnorm, nvict, npre``.
 
