@@ -154,6 +154,18 @@ class ZoomReport:
         """A key number of a scale (``report.value("cycler", "k_value_mv_per_day")``)."""
         return self.scales[scale].values.get(key, default) if scale in self.scales else default
 
+    def figure(self, name: str) -> Any:
+        """The plotly figure ``name`` (e.g. ``"S2_self_discharge"``), to show in a notebook."""
+        if name not in self.figures:
+            raise InputError(f"no figure {name!r} in this report; it has {list(self.figures)}")
+        return self.figures[name].figure
+
+    def table(self, scale: str | None = None) -> pd.DataFrame:
+        """The findings (of one scale), as shown: value with unit, the twin's truth, note."""
+        f = self.findings if scale is None else self.findings[self.findings["scale"] == scale]
+        cols = ["scale", "finding", "text", "unit"] + (["truth"] if self.is_twin else []) + ["note"]
+        return f[cols].rename(columns={"text": "value"}).reset_index(drop=True)
+
     def summary_lines(self) -> list[str]:
         """One line per scale: the short text summary that ``batteryzoom report`` prints."""
         lines = []
