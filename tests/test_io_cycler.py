@@ -379,3 +379,26 @@ def test_arbin_csv_export_reads_like_its_excel_twin(tmp_path, fetch_real):
                 "discharging_capacity_ah"):
         np.testing.assert_allclose(a[col], b[col], rtol=1e-9, atol=1e-12)
     assert (a["step_type"] == b["step_type"]).all()
+
+
+@pytest.mark.realdata
+def test_newarenda_fallback_when_fastnda_rejects_a_file(monkeypatch, fetch_real):
+    """NewareNDA is an optional fallback (not a dependency): exercised when it is installed."""
+    pytest.importorskip("NewareNDA", reason="NewareNDA is an optional fallback reader, not installed")
+    import fastnda
+
+    path = fetch_real("real/cycler/neware-m50t")[0]
+    ref = read_cycler(path)
+
+    def refuse(*args, **kwargs):
+        raise KeyError("unknown file version")
+
+    monkeypatch.setattr(fastnda, "read", refuse)
+    with pytest.warns(TimeRepairWarning, match="rebuilt from a step time"):
+        df = read_cycler(path)
+    assert df.attrs["reader"] == "NewareNDA (fallback)"
+    np.testing.assert_allclose(df["voltage_volt"], ref["voltage_volt"], rtol=1e-6)
+    np.testing.assert_allclose(df["current_ampere"], ref["current_ampere"], rtol=1e-5, atol=1e-6)
+    s, r = cycling.cycle_summary(df), cycling.cycle_summary(ref)
+    np.testing.assert_allclose(s["discharge_capacity_ah"], r["discharge_capacity_ah"], rtol=1e-4)
+    assert abs(df["test_time_second"].iloc[-1] - ref["test_time_second"].iloc[-1]) < 60
