@@ -268,3 +268,18 @@ def test_plot_builders_draw_what_they_are_given():
     assert len(px.spectra({"a": spec, "b": spec * 2}, markers={"e0": 8341.0}).data) == 2
     shifts = np.zeros((len(energy), 3))
     assert len(px.alignment_shifts(energy, shifts, shifts).data) == 6
+
+
+def test_fused_fixed_e0_kernel_equals_the_general_path():
+    energy, stack, _ = _edge_stack((30, 40), seed=5, noise=0.004)
+    stack[:, 0, 0] = np.nan
+    stack[0, 0, 1] = np.inf  # outside every fit range: still flags the spectrum
+    for methods in (("half_step",), bz.xanes.EDGE_METHODS):
+        fast = bz.xanes.edge_maps(stack, energy, methods=methods, e0=8341.0, block_voxels=256)
+        slow = bz.xanes.edge_maps(stack, energy, methods=methods, e0=8341.0, fast=False)
+        np.testing.assert_array_equal(fast["valid"], slow["valid"])
+        assert not fast["valid"][0, :2].any()
+        for key in fast:
+            if key.startswith("edge_energy") and not key.endswith("err_ev"):
+                np.testing.assert_allclose(fast[key], slow[key], atol=2e-3, equal_nan=True)
+        np.testing.assert_allclose(fast["edge_step"], slow["edge_step"], rtol=1e-5, equal_nan=True)

@@ -20,13 +20,14 @@ never crash.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
 from .normalization import LarchDefaults, _normalize_2d, find_e0, pre_edge_ranges
-from .stack import map_spatial, mean_spectrum, split_input
+from .stack import is_dask, map_spatial, mean_spectrum, split_input
 
 __all__ = ["EDGE_METHODS", "edge_energy", "edge_maps"]
 
@@ -149,6 +150,143 @@ def _resolve_e0(array, energy, e0):
 _MAP_FIELDS = ("e0_ev", "edge_step", "pre_edge_noise", "valid")
 
 
+class _FixedPlan:
+    """Everything that depends only on the energies and one e0, precomputed once.
+
+    With one e0 the normalization is linear in the spectrum: the pre-edge line's intercept
+    and slope are a fixed ``(2, n_pre)`` operator on the pre-edge values and the edge step
+    is a fixed weighted sum of the spectrum. A block of spectra ``Y (E, V)`` then costs two
+    small matrix products (BLAS, float32) and a few passes over the window of energies
+    around the edge: about the work of reading the block once.
+    """
+
+    def __init__(self, energy, e0, params, methods, window_ev, smooth_ev):
+        from .normalization import _lstsq_operator
+
+        r = pre_edge_ranges(energy, e0, params)
+        if r.nvict:
+            raise NotImplementedError  # the general path handles nvict != 0
+        n = len(energy)
+        self.e0, self.methods, self.window_ev, self.smooth_ev = float(e0), methods, window_ev, smooth_ev
+        a, b = r.pre_slice
+        c, d = r.norm_slice
+        if r.npre == 0:
+            p_pre = np.zeros((2, b - a))
+            p_pre[0] = 1.0 / (b - a)
+        else:
+            p_pre = _lstsq_operator(energy[a:b], 1)  # (2, npre): intercept, slope
+
+        def line_rows(e):  # rows mapping Y -> pre-edge line at energies e
+            out = np.zeros((len(e), n))
+            out[:, a:b] = np.stack([np.ones_like(e), e], axis=1) @ p_pre
+            return out
+
+        post = np.zeros((d - c, n))
+        post[np.arange(d - c), np.arange(c, d)] = 1.0
+        post -= line_rows(energy[c:d])
+        step_row = (energy[r.ie0] ** np.arange(r.nnorm + 1)) @ _lstsq_operator(energy[c:d], r.nnorm) @ post
+        lo = np.searchsorted(energy, e0 + min(window_ev[0], 0.0))
+        top = window_ev[1] if methods == ("half_step",) else max(window_ev[1], WHITE_LINE_WINDOW_EV)
+        hi = np.searchsorted(energy, e0 + top, side="right")
+        self.w0, self.w1 = max(lo - 3, 0), min(hi + 3, n)
+        self.ew = energy[self.w0 : self.w1]
+        self.pre = (a, b)
+        self.p_pre = p_pre.astype(np.float32)
+        self.e_pre = energy[a:b].astype(np.float32)[:, None]
+        self.ew32 = self.ew.astype(np.float32)[:, None]
+        # the edge step uses only the energies where its weights are non-zero
+        self.step_idx = np.nonzero(np.abs(step_row) > 0)[0]
+        self.step_w = step_row[self.step_idx].astype(np.float32)
+        self.dof = max((b - a) - (1 if r.npre == 0 else 2), 1)
+
+    def run(self, y: np.ndarray) -> dict[str, np.ndarray]:
+        a, b = self.pre
+        ypre = y[a:b].astype(np.float32, copy=False)
+        coef = self.p_pre @ ypre  # (2, V): intercept, slope of the pre-edge line
+        step = np.abs(self.step_w @ y[self.step_idx].astype(np.float32, copy=False))
+        resid = ypre - coef[0] - self.e_pre * coef[1]
+        noise = np.sqrt(np.einsum("ij,ij->j", resid, resid) / self.dof)
+        # any NaN/inf anywhere in the spectrum flags it (a column sum propagates them)
+        # an edge step below 1e-5 of the absorbance level is float32 rounding: no edge at all
+        level = np.abs(coef[0] + np.float32(self.e0) * coef[1])
+        valid = np.isfinite(y.sum(axis=0, dtype=np.float32)) & np.isfinite(step) & (step > 1e-5 * level + 1e-12)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sigma_norm = noise / step
+        num = y[self.w0 : self.w1].astype(np.float32, copy=True)  # mu - pre-edge line
+        num -= coef[0]
+        num -= self.ew32 * coef[1]
+        if self.methods == ("half_step",):
+            found = self._half_step_only(num, step, sigma_norm)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                num /= np.where(valid, step, np.nan)
+            found = _edges_fixed_e0(self.ew, num, self.e0, sigma_norm, self.methods, self.window_ev, self.smooth_ev)
+        found.update(e0=np.full(y.shape[1], self.e0), edge_step=step.astype(np.float64),
+                     pre_edge_noise=noise.astype(np.float64), valid=valid)
+        return found
+
+    def _half_step_only(self, num, step, sigma_norm):
+        """Half-step crossing without normalizing the whole window: compare with step / 2."""
+        ew, e0 = self.ew, self.e0
+        rel = ew - e0
+        inside = (rel >= self.window_ev[0]) & (rel <= self.window_ev[1])
+        rows = np.nonzero(inside[:-1] & inside[1:])[0]
+        below = num[rows[0] : rows[-1] + 2] < 0.5 * step  # (rows + 1, V) bool
+        cross = below[:-1] & ~below[1:]
+        nvox = num.shape[1]
+        k = np.full(nvox, -1, np.int64)
+        # visit intervals from the one nearest e0 outward: the nearest crossing wins
+        order = np.argsort(np.abs(0.5 * (ew[rows] + ew[rows + 1]) - e0), kind="stable")
+        for i in order[::-1]:
+            k = np.where(cross[i], rows[i], k)
+        found = k >= 0
+        kk = np.where(found, k, rows[0])
+        cols = np.arange(nvox)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y0 = num[kk, cols].astype(np.float64) / step
+            y1 = num[kk + 1, cols].astype(np.float64) / step
+            de = ew[kk + 1] - ew[kk]
+            t = (0.5 - y0) / (y1 - y0)
+            slope = (y1 - y0) / de
+            err = sigma_norm * np.sqrt((1 - t) ** 2 + t**2) / slope
+        return {"half_step": np.where(found, ew[kk] + t * de, np.nan),
+                "half_step_err": np.where(found, err, np.nan)}
+
+
+def _edges_fixed_e0(ew, norm_w, e0, sigma_norm, methods, window_ev, smooth_ev):
+    """Edge energies when every voxel shares e0: the search window is the same rows."""
+    nw, nvox = norm_w.shape
+    cols = np.arange(nvox)
+    rel = ew - e0
+    inside = (rel >= window_ev[0]) & (rel <= window_ev[1])
+    out: dict[str, np.ndarray] = {}
+    if "half_step" in methods:
+        rows = np.nonzero(inside[:-1] & inside[1:])[0]
+        lo, hi = norm_w[rows], norm_w[rows + 1]
+        cross = (lo < 0.5) & (hi >= 0.5)
+        # crossings ranked by the distance of their interval from e0; nearest wins
+        rank = np.argsort(np.argsort(np.abs(0.5 * (ew[rows] + ew[rows + 1]) - e0), kind="stable"), kind="stable")
+        score = np.where(cross, rank.astype(np.int16)[:, None], np.int16(32000))
+        j = score.argmin(axis=0)
+        found = score[j, cols] < 32000
+        k = rows[j]
+        y0, y1 = lo[j, cols].astype(np.float64), hi[j, cols].astype(np.float64)
+        de = ew[k + 1] - ew[k]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (0.5 - y0) / (y1 - y0)
+            slope = (y1 - y0) / de
+            err = sigma_norm * np.sqrt((1 - t) ** 2 + t**2) / slope
+        out["half_step"] = np.where(found, ew[k] + t * de, np.nan)
+        out["half_step_err"] = np.where(found, err, np.nan)
+    if "derivative" in methods or "white_line" in methods:
+        e0v = np.full(nvox, e0)
+        norm64 = norm_w.astype(np.float64)
+        sub = _edges_from_norm(ew, norm64, 0, e0v, sigma_norm, tuple(m for m in methods if m != "half_step"),
+                               window_ev, smooth_ev)
+        out.update(sub)
+    return out
+
+
 def edge_maps(
     stack: Any,
     energy: Any = None,
@@ -158,6 +296,7 @@ def edge_maps(
     window_ev: tuple[float, float] = DEFAULT_WINDOW_EV,
     smooth_ev: float = 1.0,
     block_voxels: int = 16384,
+    fast: bool = True,
     **ranges: Any,
 ) -> Any:
     """Normalization, edge energies and masks' inputs per voxel, in one pass over the stack.
@@ -181,6 +320,10 @@ def edge_maps(
         Gaussian smoothing (eV) of the derivative method.
     block_voxels : int
         Voxels per internal block (bounds temporaries; results do not depend on it).
+    fast : bool
+        With one e0 for all voxels, use the fused float32 kernel (two small matrix products
+        per block, then only the energies around the edge; equal to the general path within
+        float32 rounding, ~1e-3 eV at worst). False forces the general float64 path.
     **ranges
         Larch parameters ``pre1, pre2, norm1, norm2, nnorm, nvict, npre``.
 
@@ -205,16 +348,37 @@ def edge_maps(
         names.append("edge_energy_half_step_err_ev")
     names += list(_MAP_FIELDS)
 
-    def block(b):
-        mu = np.asarray(b).reshape(n, -1)
-        res = np.empty((len(names), mu.shape[1]))
-        for s in range(0, mu.shape[1], block_voxels):
-            part = mu[:, s : s + block_voxels]
+    plan = None
+    if fast and e0_exact is not None and not params.nvict:
+        plan = _FixedPlan(energy, e0_exact, params, methods, window_ev, smooth_ev)
+
+    def one(mu, res, s):
+        part = mu[:, s : s + block_voxels]
+        if plan is not None:
+            res[:, s : s + block_voxels] = _rows(plan.run(part), names)
+        else:
             res[:, s : s + block_voxels] = _edge_block(energy, part, e0_exact, params, methods, window_ev,
                                                         smooth_ev, names)
+
+    def block(b, threads=1):
+        mu = np.asarray(b).reshape(n, -1)
+        res = np.empty((len(names), mu.shape[1]))
+        starts = range(0, mu.shape[1], block_voxels)
+        if threads > 1 and len(starts) > 1:
+            # numpy releases the GIL in its array loops: blocks run on every core
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(lambda s: one(mu, res, s), starts))
+        else:
+            for s in starts:
+                one(mu, res, s)
         return res.reshape((len(names),) + b.shape[1:])
 
-    res = map_spatial(block, array, len(names), np.float64)
+    if is_dask(array):  # dask schedules the chunks on its own workers
+        res = map_spatial(block, array, len(names), np.float64)
+    else:
+        res = block(array, threads=os.cpu_count() or 1)
     parts = {name: res[i] for i, name in enumerate(names)}
     parts["valid"] = parts["valid"] > 0.5
     if template is None:
@@ -252,22 +416,25 @@ def _edge_block(energy, mu, e0_exact, params, methods, window_ev, smooth_ev, nam
         sigma_norm = norm["pre_edge_noise"] / norm["edge_step"]
     e0_safe = np.where(valid, e0v, energy[0])
     found = _edges_from_norm(energy, norm_w, w0, e0_safe, sigma_norm, methods, window_ev, smooth_ev)
-    rows = []
-    for name in names:
+    found.update(e0=e0v, valid=valid, edge_step=norm["edge_step"], pre_edge_noise=norm["pre_edge_noise"])
+    return _rows(found, names)
+
+
+def _rows(found: dict, names: list[str]) -> np.ndarray:
+    """Stack results in ``names`` order; NaN where the spectrum is not valid."""
+    valid = found["valid"]
+    out = np.empty((len(names), valid.size))
+    for i, name in enumerate(names):
         if name == "edge_energy_half_step_err_ev":
             v = found["half_step_err"]
         elif name.startswith("edge_energy_"):
             v = found[name[len("edge_energy_") : -3]]
         elif name == "e0_ev":
-            v = e0v
-        elif name == "valid":
-            v = valid.astype(np.float64)
+            v = found["e0"]
         else:
-            v = norm[name]
-        if name != "valid":
-            v = np.where(valid, v, np.nan)
-        rows.append(v)
-    return np.stack(rows)
+            v = found[name]
+        out[i] = v if name == "valid" else np.where(valid, v, np.nan)
+    return out
 
 
 def edge_energy(

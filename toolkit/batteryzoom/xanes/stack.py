@@ -114,8 +114,18 @@ def mean_spectrum(array: Any) -> np.ndarray:
         total = da.where(good[None], flat, 0).sum(axis=1, dtype=np.float64)
         total, count = da.compute(total, good.sum())
     else:
-        good = np.isfinite(flat).all(axis=0)
-        total, count = flat[:, good].sum(axis=1, dtype=np.float64), good.sum()
+        total, count = np.zeros(flat.shape[0]), 0
+        step = 1 << 16  # voxels per block: no stack-sized temporaries
+        for s in range(0, flat.shape[1], step):
+            part = flat[:, s : s + step]
+            block_sum = part.sum(axis=1, dtype=np.float64)
+            if np.isfinite(block_sum).all():  # the usual case: one pass, no mask
+                total += block_sum
+                count += part.shape[1]
+                continue
+            good = np.isfinite(part).all(axis=0)
+            total += part[:, good].sum(axis=1, dtype=np.float64)
+            count += int(good.sum())
     if count == 0:
         raise InputError("no voxel has a finite spectrum (every one holds NaN or inf): nothing to analyse")
     return np.asarray(total, np.float64) / count

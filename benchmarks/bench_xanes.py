@@ -1,0 +1,147 @@
+"""bz.xanes and the twin's 3D XANES: generation, and the per-voxel pipeline on the large stack.
+
+Cases (group "xanes"):
+
+- twin generation, both presets, in a fresh process each: wall time and peak memory
+  (the large stack, (60, 256, 256, 256) float32 = 4 GiB, is streamed to zarr chunk by
+  chunk, so its peak memory stays far below the stack's size);
+- normalization + half-step edge energy + mask on the large stack in memory, against one
+  ``numpy.sum`` pass over the same array (the memory-bandwidth floor; goal <= 3x);
+- the same against a per-spectrum loop in the style of existing tools (``numpy.polyfit``
+  pre-/post-edge lines and an interpolated 0.5 crossing per spectrum; timed on 1,000
+  spectra and extrapolated to the stack);
+- the same pipeline on a 2-worker dask LocalCluster reading the zarr store, with the peak
+  memory of each worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from harness import Measurement, case, median_time
+
+ROOT = Path(__file__).resolve().parents[1]
+LARGE = "twin/particle-xanes"
+
+_GEN = """
+import json, resource, sys, time, warnings
+warnings.simplefilter("ignore")
+import batteryzoom as bz
+t = time.perf_counter()
+x = bz.data.load({name!r}, preset={preset!r}, lazy=True)
+print(json.dumps({{"seconds": time.perf_counter() - t, "shape": list(x.shape),
+                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def _env() -> dict:
+    env = dict(os.environ, BATTERYZOOM_PROGRESS="0", PYTHONPATH=str(ROOT / "toolkit"))
+    env.setdefault("BATTERYZOOM_CACHE", str(ROOT / ".cache" / "batteryzoom"))
+    return env
+
+
+def _generate(preset: str, cache: str | None = None) -> dict:
+    env = _env()
+    if cache:
+        env["BATTERYZOOM_CACHE"] = cache
+    out = subprocess.run([sys.executable, "-c", _GEN.format(name=LARGE, preset=preset)], env=env,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@case("xanes")
+def twin_generation_both_presets():
+    import tempfile
+
+    rows = []
+    for preset in ("small", "large"):
+        if preset == "small":
+            with tempfile.TemporaryDirectory() as tmp:  # always a fresh generation
+                info = _generate(preset, tmp)
+        else:
+            info = _generate(preset)  # cached for the cases below (regenerated when the code changes)
+        size_mib = np.prod(info["shape"]) * 4 / 2**20
+        rows.append(Measurement(
+            f"twin XANES {preset} {tuple(info['shape'])}: generate + store", info["seconds"],
+            note=f"peak memory {info['peak_mib']:.0f} MiB for a {size_mib:.0f} MiB stack"
+                 + (" (or cache hit)" if preset == "large" else ""),
+            extra={"peak_mib": info["peak_mib"], "stack_mib": size_mib}))
+    return rows
+
+
+def _per_spectrum_loop(energy: np.ndarray, spectra: np.ndarray) -> np.ndarray:
+    """One spectrum at a time, as per-pixel XANES tools do it (baseline)."""
+    pre = (energy >= 8210) & (energy <= 8275)
+    post = (energy >= 8370) & (energy <= 8600)
+    edge = (energy >= 8331) & (energy <= 8361)
+    out = np.full(spectra.shape[1], np.nan)
+    for v in range(spectra.shape[1]):
+        mu = spectra[:, v].astype(np.float64)
+        p_pre = np.polyfit(energy[pre], mu[pre], 1)
+        p_post = np.polyfit(energy[post], mu[post] - np.polyval(p_pre, energy[post]), 1)
+        step = np.polyval(p_post, 8346.0)
+        norm = (mu[edge] - np.polyval(p_pre, energy[edge])) / step
+        above = np.nonzero(norm >= 0.5)[0]
+        if len(above) and above[0] > 0:
+            i = above[0]
+            out[v] = np.interp(0.5, norm[i - 1 : i + 1], energy[edge][i - 1 : i + 1])
+    return out
+
+
+@case("xanes")
+def pipeline_on_large_stack_vs_numpy_sum_and_per_spectrum_loop():
+    import batteryzoom as bz
+
+    lazy = bz.data.load(LARGE, preset="large", lazy=True)
+    energy = lazy["energy"].values
+    stack = np.asarray(lazy.data)  # 4 GiB in memory
+    n_vox = int(np.prod(stack.shape[1:]))
+
+    def ours():
+        maps = bz.xanes.edge_maps(stack, energy, methods=("half_step",))
+        bz.xanes.masks(maps)
+
+    t_ours = median_time(ours, repeat=3, warmup=1)
+    t_sum = median_time(lambda: stack.sum(), repeat=3, warmup=1)
+    sample = stack.reshape(stack.shape[0], -1)[:, :: n_vox // 1000][:, :1000]
+    t_loop = median_time(lambda: _per_spectrum_loop(energy, sample), repeat=3, warmup=0) * n_vox / sample.shape[1]
+    del stack
+    note = f"{n_vox / 1e6:.1f} M spectra x {len(energy)} energies, {os.cpu_count()} cores"
+    return [
+        Measurement("normalize + half-step + mask vs one numpy.sum pass", t_ours, t_sum, goal=3.0, note=note),
+        Measurement("same vs per-spectrum loop (1,000 timed, extrapolated)", t_ours, t_loop, note=note),
+    ]
+
+
+@case("xanes")
+def pipeline_on_dask_localcluster_from_zarr():
+    import resource
+
+    from dask.distributed import Client, LocalCluster
+
+    import batteryzoom as bz
+
+    lazy = bz.data.load(LARGE, preset="large", lazy=True)  # dask, read chunk by chunk from zarr
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      memory_limit="6GiB") as cluster, Client(cluster) as client:
+        def run():
+            maps = bz.xanes.edge_maps(lazy, methods=("half_step",)).compute()
+            return bz.xanes.masks(maps)
+
+        t0 = time.perf_counter()
+        masks = run()
+        elapsed = time.perf_counter() - t0
+        peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    chunk_mib = np.prod([c[0] for c in lazy.chunks]) * 4 / 2**20
+    kept = float(masks["mask"].mean())
+    return [Measurement(
+        "normalize + half-step + mask, dask 2 workers from zarr", elapsed,
+        note=f"peak per worker {', '.join(f'{p:.0f}' for p in peaks.values())} MiB; chunk {chunk_mib:.0f} MiB; "
+             f"mask keeps {kept:.0%}",
+        extra={"worker_peak_mib": list(peaks.values())})]
