@@ -87,6 +87,19 @@ def test_damage_vs_depth_trend_is_recovered(electrode, particles):
     assert profile["fraction_severe"].iloc[-1] > profile["fraction_severe"].iloc[0]
 
 
+def test_radial_grey_profile_shows_core_cracking(particles, matched):
+    grey = bz.data.load("twin/electrode-ct", lazy=False)
+    prof = segment.radial_grey_profile(grey, particles.labels, shell_width_um=1.0)
+    assert prof.index.names == ["label", "shell"]
+    core = prof[prof["distance_min_um"] >= 2].groupby(level="label")["grey_mean"].mean()
+    rim = prof[(prof["distance_min_um"] >= 1) & (prof["distance_min_um"] < 2)].groupby(level="label")["grey_mean"].mean()
+    ratio = (core / rim).reindex(matched["seg"].to_numpy())
+    cls = matched["damage_class"].astype(str).to_numpy()
+    # intact particles are flat to the core; cracked ones darken inward
+    assert np.nanmedian(ratio[cls == "least"]) > 0.95
+    assert np.nanmedian(ratio[cls != "least"]) < 0.85
+
+
 def test_particle_table_units_and_depths(electrode, particles):
     grey, truth, _ = electrode
     tab = particles.table

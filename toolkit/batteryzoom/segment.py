@@ -11,7 +11,8 @@ Electrode scale
     :func:`porosity`, :func:`depth_profile`, :func:`find_coating`,
     :func:`segment_particles` (thresholds → crack filling → distance transform → h-maxima
     markers → watershed, border flags, per-particle table), :func:`crack_analysis`
-    (crack fraction, crack surface density, damage class), :func:`damage_depth_profile`.
+    (crack fraction, crack surface density, damage class), :func:`damage_depth_profile`,
+    :func:`radial_grey_profile` (grey level from each particle's surface to its core).
 
 Particle scale
     :func:`segment_grains` (boundary map from a Hessian ridge filter and darkness →
@@ -59,6 +60,7 @@ __all__ = [
     "crack_analysis",
     "damage_class",
     "damage_depth_profile",
+    "radial_grey_profile",
     "segment_grains",
     "segment_grains_chemical",
     "grain_table",
@@ -782,6 +784,39 @@ def damage_depth_profile(
     out = pd.DataFrame(rows)
     out.attrs["depth_column"] = depth_column
     return out
+
+
+def radial_grey_profile(
+    volume: Any,
+    labels: Any,
+    *,
+    voxel_size_um: Any = None,
+    shell_width_um: float | None = None,
+    max_distance_um: float | None = None,
+) -> pd.DataFrame:
+    """Grey level of every particle from its surface to its core.
+
+    Cracks open in the core of a damaged particle: its grey level drops toward the centre,
+    while an intact particle stays flat. The shells (depth below each particle's own
+    surface, ``shell_width_um`` thick, default one voxel) and their statistics come from
+    :func:`batteryzoom.regions.radial_profile` (one pass over the voxels).
+
+    Returns
+    -------
+    DataFrame
+        Index ``(label, shell)``; columns ``distance_min_um``, ``distance_max_um``,
+        ``distance_um``, ``count`` and the grey statistics ``grey_mean``, ``grey_std``,
+        ``grey_p25``, ``grey_median``, ``grey_p75``, ... (see ``bz.regions.region_stats``).
+    """
+    from . import regions
+
+    arr = _array(volume, "volume")
+    lab = _array(labels, "labels")
+    if lab.shape != arr.shape:
+        raise InputError(f"labels: shape {lab.shape} differs from the volume's {arr.shape}")
+    voxel = _voxel_size(volume, voxel_size_um, "volume")
+    return regions.radial_profile(arr, None, voxel, labels=lab, shell_width_um=shell_width_um,
+                                  max_distance_um=max_distance_um, name="grey")
 
 
 # --------------------------------------------------------------------------- grains
