@@ -338,3 +338,44 @@ def test_missing_optional_reader_says_how_to_install(monkeypatch, tmp_path):
     res.write_bytes(b"\x00\x01\x00\x00Standard Jet DB" + bytes(200))
     with pytest.raises(MissingDependencyError, match="apt-get install mdbtools"):
         read_cycler(res)
+
+
+def test_biologic_mpt_text_export(tmp_path):
+    try:
+        import galvani  # noqa: F401
+    except ImportError:
+        need("galvani is not installed: pip install 'batteryzoom[gpl]' (make test installs it)")
+    lines = ["EC-Lab ASCII FILE", "Nb header lines : 4", "",
+             "mode\tox/red\terror\tcontrol changes\tNs changes\tcounter inc.\tNs\ttime/s\tcontrol/V/mA\tEwe/V"
+             "\tI/mA\tdq/mA.h\t(Q-Qo)/mA.h\tcycle number"]
+    q = 0.0
+    for k in range(200):
+        i = 1.0 if k < 100 else -1.0  # mA
+        dq = i * 10 / 3600 if k else 0.0
+        q += dq
+        v = 3.5 + 0.001 * k if k < 100 else 3.6 - 0.001 * (k - 100)
+        lines.append(f"1\t{int(i > 0)}\t0\t0\t{int(k == 100)}\t0\t{int(k >= 100)}\t{k * 10.0:.4f}\t{i:.4f}\t{v:.6f}"
+                     f"\t{i:.6f}\t{dq:.9f}\t{q:.9f}\t0")
+    path = tmp_path / "gcpl.mpt"
+    path.write_text("\n".join(lines) + "\n", encoding="latin-1", newline="\r\n")
+    assert detect_format(path) == "biologic-mpt"
+    df = read_cycler(path)
+    assert df["current_ampere"].iloc[5] == pytest.approx(1e-3)
+    s = cycling.cycle_summary(df)
+    assert s["charge_capacity_ah"].iloc[0] == pytest.approx(99 * 10 / 3600 * 1e-3, rel=1e-6)
+    assert s["discharge_capacity_ah"].iloc[0] == pytest.approx(100 * 10 / 3600 * 1e-3, rel=1e-6)
+
+
+@pytest.mark.realdata
+def test_arbin_csv_export_reads_like_its_excel_twin(tmp_path, fetch_real):
+    xlsx = fetch_real("real/cycler/arbin-xlsx")[0]
+    sheet = pd.read_excel(xlsx, sheet_name="Channel_11_1")
+    csv = tmp_path / "arbin_channel_11.csv"
+    sheet.to_csv(csv, index=False)
+    assert detect_format(csv) == "arbin-csv"
+    a = read_cycler(xlsx)
+    b = read_cycler(csv)
+    for col in ("test_time_second", "voltage_volt", "current_ampere", "charging_capacity_ah",
+                "discharging_capacity_ah"):
+        np.testing.assert_allclose(a[col], b[col], rtol=1e-9, atol=1e-12)
+    assert (a["step_type"] == b["step_type"]).all()

@@ -49,6 +49,15 @@ def test_electrode_box_sits_on_the_inclusion_in_the_cell_frame(twin):
     assert np.hypot(*((wlo + whi) / 2)[1:]) == pytest.approx(5000.0)
     clo, chi = twin.world_box("twin/cell-ct")
     assert np.all(clo <= wlo) and np.all(whi <= chi)
+    # the cell generator's planted inclusion (snapped to a separator gap, in the cell's
+    # local frame): the electrode box's centre lies inside the inclusion itself
+    from batteryzoom.data.twin import cell
+
+    design = cell.design(_preset(twin))
+    planted = np.asarray(cell.inclusion_centre_um(design))
+    radius = design.defects["inclusion"]["diameter_um"] / 2
+    assert np.all((planted > lo) & (planted < hi))
+    assert np.linalg.norm(planted - (lo + hi) / 2) < radius
     # the cell CT voxels holding the electrode box: the box spans them
     sl = twin.slices_in("twin/electrode-ct", "twin/cell-ct")
     v = twin["twin/cell-ct"].voxel_size_um[0]

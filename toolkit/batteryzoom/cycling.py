@@ -12,20 +12,24 @@ the electrodes). Production lines measure that slow fall as the K-value, in mV/d
 relaxation has passed, and set thresholds from the population of cells. Here:
 
 1. the rest that follows a charge is found;
-2. ``V(t) = v_inf - k t + sum_j a_j exp(-t / tau_j)`` (two exponentials by default) is
-   fitted to the whole rest by non-linear least squares: the exponentials are the
-   relaxation, the line the leakage-driven decay;
+2. ``V(t) = v_inf - k t - c t^2 + sum_j a_j exp(-t / tau_j)`` (two exponentials by
+   default, time constants at most ``max_tau_day`` = 1 day) is fitted to the whole rest by
+   non-linear least squares: the exponentials are the relaxation, the line and its slight
+   curvature the leakage-driven decay;
 3. the relaxation ends where the fitted exponentials have decayed below
    ``relaxation_tol_mv`` (0.1 mV); the K-value is the slope of a straight line fitted by
    ordinary least squares to the voltage from there to the end of the rest, with a
-   Student-t confidence interval (``start_day=`` replaces the fitted end by a fixed day,
+   Student-t confidence interval whose degrees of freedom are reduced to the effective
+   sample size of serially correlated (AR(1)) residuals (``start_day=`` replaces the fitted end by a fixed day,
    ``method="linear"`` skips the fit altogether);
 4. the leakage current is the capacity that the cell's OCV curve places between the
    voltages at both ends of that line, divided by the time between them; i.e. the K-value
    times dQ/dV at the rest voltage. The OCV curve is the cell's own charge curve shifted
    down by the overpotential it carried at the end of the charge (last charge voltage
    minus the line's intercept), or an OCV curve the caller supplies;
-5. the verdict: ``fail`` when the K-value exceeds ``threshold_mv_per_day``; within a
+5. the verdict: ``fail`` when the K-value exceeds ``threshold_mv_per_day``,
+   ``inconclusive`` when the rest is too short for the relaxation to end (the K-value is
+   then the fitted leakage term's slope, not a production K-value); within a
    population (:func:`screen_population`) a cell is an outlier when its robust z-score
    ``0.6745 (K - median) / MAD`` exceeds 3.5 (Iglewicz and Hoaglin).
 """
@@ -280,9 +284,9 @@ def dqdv(
     Methods (both documented in the returned ``attrs``):
 
     - ``"binned"`` (default): voltage-binned counting. The capacity passed while the
-      voltage lies in each bin of ``bin_width_v`` (5 mV) is summed and divided by the bin
-      width: an exact average of dQ/dV over the bin that is insensitive to noise and
-      uneven sampling. The histogram is then smoothed with a Gaussian of
+      voltage crosses each bin of ``bin_width_v`` (5 mV), read from the monotonic Q(V)
+      curve at the bin edges, divided by the bin width: an exact average of dQ/dV over
+      the bin that is insensitive to noise and to sparse or uneven sampling. The histogram is then smoothed with a Gaussian of
       ``smooth_bins`` bins (sigma; 2 bins = 10 mV by default).
     - ``"savgol"``: Q(V) is made monotonic, resampled on a uniform 1 mV voltage grid and
       differentiated with a Savitzky–Golay filter (cubic, ``savgol_window`` points = 21 mV).
@@ -313,10 +317,16 @@ def dqdv(
         if bin_width_v <= 0:
             raise InputError(f"bin_width_v must be > 0 V, got {bin_width_v}")
         edges = np.arange(np.floor(v.min() / bin_width_v) * bin_width_v, v.max() + bin_width_v, bin_width_v)
-        dq = np.abs(np.diff(q))
-        vmid = 0.5 * (v[1:] + v[:-1])
-        hist, _ = np.histogram(vmid, bins=edges, weights=dq)
-        dens = hist / bin_width_v
+        # Q(V) made monotonic (running max of V on charge, running min on discharge, so
+        # noise cannot fold it), then read at the bin edges: each bin receives exactly the
+        # capacity passed while the voltage crossed it, however sparse the sampling
+        vm = np.maximum.accumulate(v) if direction == "charge" else -np.maximum.accumulate(-v)
+        order = np.argsort(vm, kind="stable")
+        vs, qs = vm[order], q[order]
+        vs, idx = np.unique(vs, return_index=True)
+        qs = qs[idx]
+        q_edges = np.interp(edges, vs, qs)
+        dens = np.abs(np.diff(q_edges)) / bin_width_v
         if smooth_bins > 0:
             dens = gaussian_filter1d(dens, smooth_bins, mode="nearest")
         out = pd.DataFrame({"voltage_volt": 0.5 * (edges[1:] + edges[:-1]), "dqdv_ah_per_v": dens})
@@ -409,7 +419,9 @@ def find_rests(df: pd.DataFrame, after: str = "charge") -> pd.DataFrame:
     prev = st["step_type"].shift(1)
     kinds = ("cc_charge", "cccv_charge", "cv_charge") if after == "charge" else (
         "cc_discharge", "cccv_discharge", "cv_discharge")
-    rests = st[(st["step_type"] == "rest") & prev.isin(kinds)].assign(previous_step_type=prev)
+    mask = (st["step_type"] == "rest") & prev.isin(kinds)
+    rests = st.loc[mask].copy()
+    rests["previous_step_type"] = prev[mask]
     return rests.sort_values("duration_second", ascending=False)
 
 
@@ -464,16 +476,26 @@ class SelfDischargeResult:
 
 
 def _relax_model(n_exp: int):
-    def f(t, v_inf, k, *p):
-        out = v_inf - k * t
+    def f(t, v_inf, k, c2, *p):
+        out = v_inf - k * t - c2 * t * t
         for j in range(n_exp):
             out = out + p[2 * j] * np.exp(-t / np.exp(p[2 * j + 1]))
         return out
     return f
 
 
-def _fit_relaxation(t_day: np.ndarray, v: np.ndarray, n_exp: int) -> tuple[np.ndarray, np.ndarray, bool, str]:
-    """Least-squares fit of v_inf - k t + sum a_j exp(-t/tau_j); tau in days (log-parametrised)."""
+def _relaxation(t_day: np.ndarray, p: np.ndarray, n_exp: int) -> np.ndarray:
+    return sum(p[3 + 2 * j] * np.exp(-t_day / np.exp(p[4 + 2 * j])) for j in range(n_exp))
+
+
+def _fit_relaxation(t_day: np.ndarray, v: np.ndarray, n_exp: int,
+                    max_tau_day: float = 1.0) -> tuple[np.ndarray, np.ndarray, bool, str]:
+    """Least-squares fit of ``v_inf - k t - c t^2 + sum a_j exp(-t/tau_j)`` (t, tau in days).
+
+    The quadratic term takes the slow curvature of the leakage-driven decay (dQ/dV changes
+    as the voltage falls), so that the exponentials describe only the relaxation; their
+    time constants are bounded by ``max_tau_day`` and by a fifth of the rest.
+    """
     dur = t_day[-1] - t_day[0]
     tail = t_day >= t_day[0] + 0.5 * dur
     if tail.sum() >= 3:
@@ -481,25 +503,95 @@ def _fit_relaxation(t_day: np.ndarray, v: np.ndarray, n_exp: int) -> tuple[np.nd
     else:
         slope, icpt = 0.0, v[-1]
     amp = max(v[0] - icpt, 1e-4)
-    # initial time constants spread over the rest (log-spaced from ~1/100 to ~1/5 of it)
-    taus = np.geomspace(max(dur / 100, 1e-3), max(dur / 5, 2e-3), n_exp)
-    p0 = [icpt, -slope]
-    lo = [-np.inf, -np.inf]
-    hi = [np.inf, np.inf]
+    tau_hi = max(min(dur / 5, max_tau_day), 2e-3)
+    taus = np.geomspace(max(dur / 200, 1e-3), tau_hi / 2, n_exp)
+    p0 = [icpt, -slope, 0.0]
+    lo = [-np.inf, -np.inf, -np.inf]
+    hi = [np.inf, np.inf, np.inf]
     for tau in taus:
         p0 += [amp / n_exp, np.log(tau)]
         lo += [-1.0, np.log(max(dur / 5000, 1e-5))]
-        hi += [1.0, np.log(max(dur, 1e-3))]
+        hi += [1.0, np.log(tau_hi)]
     f = _relax_model(n_exp)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optimize.OptimizeWarning)
-            p, cov = optimize.curve_fit(f, t_day - t_day[0], v, p0=p0, bounds=(lo, hi), maxfev=20000,
+            p, cov = optimize.curve_fit(f, t_day - t_day[0], v, p0=p0, bounds=(lo, hi), max_nfev=400,
                                         method="trf", x_scale="jac")
         ok = bool(np.all(np.isfinite(p))) and bool(np.all(np.isfinite(np.diag(cov))))
         return p, cov, ok, "" if ok else "fit covariance is not finite (parameters degenerate)"
     except (RuntimeError, ValueError) as exc:
         return np.asarray(p0, float), np.full((len(p0), len(p0)), np.nan), False, f"relaxation fit failed: {exc}"
+
+
+def _fit_leakage_model(t_day, v, q_c, v_c, own_charge: bool, n_exp: int, max_tau_day: float):
+    """Fit ``V(t) = OCV(q0 - L t) + sum_j a_j exp(-t / tau_j)`` to a rest (t in days).
+
+    ``OCV(q)`` is the cell's charge curve minus an overpotential ``eta`` (fitted; ``q0`` is
+    where the charge ended) when ``own_charge``, else the supplied OCV curve (``q0``
+    fitted). ``L`` is the leakage in Ah/day: a constant current drains the state of
+    charge, so the voltage follows the OCV curve down; its slope dV/dt = -L / (dQ/dV).
+    Parameters: ``[eta or q0, L, a_1, log tau_1, ...]``. The curve is first averaged in
+    400 equal capacity bins so the model is smooth (instrument noise is not a feature).
+    """
+    dur = t_day[-1] - t_day[0]
+    order = np.argsort(q_c, kind="stable")
+    q_sorted, v_sorted = q_c[order], v_c[order]
+    edges = np.linspace(q_sorted[0], q_sorted[-1], 401)
+    which = np.clip(np.searchsorted(edges, q_sorted, side="right") - 1, 0, 399)
+    counts = np.bincount(which, minlength=400)
+    good = counts > 0
+    qv = (np.bincount(which, q_sorted, 400)[good] / counts[good])
+    vv = (np.bincount(which, v_sorted, 400)[good] / counts[good])
+    qv, idx = np.unique(qv, return_index=True)
+    vv = vv[idx]
+    q_end = float(qv[-1])
+    tail = t_day >= t_day[0] + 0.5 * dur
+    slope, icpt = np.polyfit(t_day[tail], v[tail], 1) if tail.sum() >= 3 else (0.0, v[-1])
+    q_of_v, _ = _q_of_v(qv, vv)
+    tau_hi = max(min(dur / 5, max_tau_day), 2e-3)
+    taus = np.geomspace(max(dur / 200, 1e-3), tau_hi / 2, n_exp)
+
+    if own_charge:
+        eta0 = float(np.interp(q_end, qv, vv) - icpt)
+        dqdv0 = float((q_of_v(icpt + eta0 + 0.01) - q_of_v(icpt + eta0 - 0.01)) / 0.02)
+
+        def model(t, first, leak_ah_day, *p):
+            out = np.interp(q_end - leak_ah_day * t, qv, vv) - first
+            for j in range(n_exp):
+                out = out + p[2 * j] * np.exp(-t / np.exp(p[2 * j + 1]))
+            return out
+
+        p0 = [eta0, max(-slope * dqdv0, 1e-6)]
+        lo, hi = [-0.5, -1.0], [0.5, 10.0 * max(qv[-1] - qv[0], 1e-3)]
+    else:
+        q00 = float(q_of_v(icpt))
+        dqdv0 = float((q_of_v(icpt + 0.01) - q_of_v(icpt - 0.01)) / 0.02)
+
+        def model(t, first, leak_ah_day, *p):
+            out = np.interp(first - leak_ah_day * t, qv, vv)
+            for j in range(n_exp):
+                out = out + p[2 * j] * np.exp(-t / np.exp(p[2 * j + 1]))
+            return out
+
+        p0 = [q00, max(-slope * dqdv0, 1e-6)]
+        lo, hi = [qv[0], -1.0], [qv[-1], 10.0 * max(qv[-1] - qv[0], 1e-3)]
+    amp = max(v[0] - icpt, 1e-4)
+    for tau in taus:
+        p0 += [amp / n_exp, np.log(tau)]
+        lo += [-1.0, np.log(max(dur / 5000, 1e-5))]
+        hi += [1.0, np.log(tau_hi)]
+    p0 = np.clip(p0, np.asarray(lo) + 1e-12, np.asarray(hi) - 1e-12)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optimize.OptimizeWarning)
+            p, cov = optimize.curve_fit(model, t_day - t_day[0], v, p0=p0, bounds=(lo, hi), max_nfev=400,
+                                        method="trf", x_scale="jac")
+        ok = bool(np.all(np.isfinite(p))) and bool(np.isfinite(cov[1, 1]))
+        return model, p, cov, ok, "" if ok else "fit covariance is not finite (parameters degenerate)"
+    except (RuntimeError, ValueError) as exc:
+        p0 = np.asarray(p0, float)
+        return model, p0, np.full((len(p0), len(p0)), np.nan), False, f"relaxation fit failed: {exc}"
 
 
 def _ocv_from_charge(df: pd.DataFrame, rest_first_row: int, overpotential_v: float) -> tuple[np.ndarray, np.ndarray]:
@@ -547,6 +639,7 @@ def self_discharge(
     n_exp: int = 2,
     start_day: float | None = None,
     relaxation_tol_mv: float = 0.1,
+    max_tau_day: float = 1.0,
     threshold_mv_per_day: float = 2.0,
     confidence: float = 0.95,
     cell_id: str | None = None,
@@ -574,6 +667,10 @@ def self_discharge(
         relaxation end).
     relaxation_tol_mv : float
         The relaxation is over when the fitted exponentials sum below this (mV).
+    max_tau_day : float
+        Upper bound of the relaxation time constants (days; default 1 day: cells relax
+        over minutes to hours after a charge, and a longer "relaxation" would be confused
+        with the slow curvature of the leakage-driven decay).
     threshold_mv_per_day : float
         QC limit on the K-value (mV/day): above it the verdict is ``"fail"``.
     confidence : float
@@ -610,21 +707,56 @@ def self_discharge(
     t_day = (t - t[0]) / 86400.0
     dur = float(t_day[-1])
 
-    f = _relax_model(n_exp)
+    # the OCV curve Q -> V: the charge before the rest (shifted by a fitted overpotential),
+    # or the caller's OCV curve (its capacity position at the rest start fitted instead)
+    charge_cap = float("nan")
+    try:
+        if ocv is None:
+            q_c, v_c = _ocv_from_charge(df, rows[0], 0.0)
+            charge_cap = float(q_c[-1] - q_c[0])
+        else:
+            if not {"capacity_ah", "voltage_volt"} <= set(ocv.columns):
+                raise InputError("ocv must have columns capacity_ah and voltage_volt")
+            order = np.argsort(ocv["capacity_ah"].to_numpy())
+            q_c = ocv["capacity_ah"].to_numpy(np.float64)[order]
+            v_c = ocv["voltage_volt"].to_numpy(np.float64)[order]
+    except InputError as exc:
+        notes.append(f"{exc}; leakage not estimated")
+        q_c = v_c = None
+
     p = cov = None
     converged = False
     relax_end = 0.0
     amp_mv = 0.0
     taus_h: list[float] = []
     rmse_mv = float("nan")
+    leak = leak_err = eta = float("nan")
+    fit: dict[str, Any] = {}
+    fit_curve = None
     if method == "fit":
-        p, cov, converged, why = _fit_relaxation(t_day, v, n_exp)
+        if q_c is not None:
+            model, p, cov, converged, why = _fit_leakage_model(t_day, v, q_c, v_c, ocv is None, n_exp, max_tau_day)
+            tq = stats.t.ppf(0.5 + confidence / 2, max(len(t) - len(p), 1))
+            leak = p[1] / 24.0
+            leak_err = float(np.sqrt(cov[1, 1])) / 24.0 * tq if np.isfinite(cov[1, 1]) else float("nan")
+            eta = p[0] if ocv is None else 0.0
+            k0 = 2
+            fit = {"overpotential_volt" if ocv is None else "capacity_at_rest_start_ah": float(p[0]),
+                   "leakage_ah_per_day": float(p[1])}
+        else:
+            model = _relax_model(n_exp)
+            p, cov, converged, why = _fit_relaxation(t_day, v, n_exp, max_tau_day)
+            k0 = 3
+            fit = {"v_inf_volt": float(p[0]), "k_volt_per_day": float(p[1]), "curvature_volt_per_day2": float(p[2])}
         if why:
             notes.append(why)
-        relax = sum(p[2 + 2 * j] * np.exp(-t_day / np.exp(p[3 + 2 * j])) for j in range(n_exp))
-        rmse_mv = float(np.sqrt(np.mean((f(t_day, *p) - v) ** 2)) * 1e3)
-        amp_mv = float(sum(p[2 + 2 * j] for j in range(n_exp)) * 1e3)
-        taus_h = [float(np.exp(p[3 + 2 * j]) * 24) for j in range(n_exp)]
+        relax = sum(p[k0 + 2 * j] * np.exp(-t_day / np.exp(p[k0 + 1 + 2 * j])) for j in range(n_exp))
+        fit_curve = model(t_day, *p)
+        rmse_mv = float(np.sqrt(np.mean((fit_curve - v) ** 2)) * 1e3)
+        amp_mv = float(sum(p[k0 + 2 * j] for j in range(n_exp)) * 1e3)
+        taus_h = [float(np.exp(p[k0 + 1 + 2 * j]) * 24) for j in range(n_exp)]
+        fit.update(amplitudes_volt=[float(p[k0 + 2 * j]) for j in range(n_exp)],
+                   tau_day=[float(np.exp(p[k0 + 1 + 2 * j])) for j in range(n_exp)])
         above = np.flatnonzero(np.abs(relax) * 1e3 > relaxation_tol_mv)
         relax_end = float(t_day[above[-1] + 1]) if len(above) and above[-1] + 1 < len(t_day) else (
             dur if len(above) else 0.0)
@@ -634,67 +766,55 @@ def self_discharge(
     if win.sum() >= 5 and relaxation_complete:
         res = stats.linregress(t_day[win], v[win])
         k = -res.slope * 1e3
-        tq = stats.t.ppf(0.5 + confidence / 2, win.sum() - 2)
-        k_err = res.stderr * 1e3 * tq
-        intercept = res.intercept
+        # residuals of a voltage record are serially correlated (drift, curvature, temperature):
+        # the slope's standard error is widened by the AR(1) effective sample size
+        # n_eff = n (1 - rho) / (1 + rho), rho the lag-1 autocorrelation of the residuals
+        resid = v[win] - (res.intercept + res.slope * t_day[win])
+        rho = float(np.clip(np.corrcoef(resid[:-1], resid[1:])[0, 1], 0.0, 0.999)) if win.sum() > 3 else 0.0
+        n_win = int(win.sum())
+        n_eff = max(n_win * (1 - rho) / (1 + rho), 3.0)
+        tq = stats.t.ppf(0.5 + confidence / 2, n_eff - 2)
+        k_err = res.stderr * np.sqrt((n_win - 2) / (n_eff - 2)) * 1e3 * tq
         line = res.intercept + res.slope * t_day
         ws, we = float(t_day[win][0]), float(t_day[win][-1])
     elif method == "fit" and converged:
         notes.append(
-            f"relaxation not over within the rest ({dur:.3g} days): the K-value is the fitted line's slope, "
-            "its interval from the fit covariance; a longer rest is needed for a production K-value"
+            f"relaxation not over within the rest ({dur:.3g} days): the K-value is the slope of the fitted "
+            "leakage term over the rest, its interval from the fit covariance; a longer rest is needed for "
+            "a production K-value"
         )
-        k = p[1] * 1e3
-        tq = stats.t.ppf(0.5 + confidence / 2, max(len(t) - len(p), 1))
-        k_err = float(np.sqrt(cov[1, 1])) * 1e3 * tq
-        intercept = p[0]
-        line = p[0] - p[1] * t_day
+        base = fit_curve - relax
+        slope_fit = np.polyfit(t_day, base, 1)
+        k = -slope_fit[0] * 1e3
+        k_err = abs(k) * (leak_err / leak) if np.isfinite(leak_err) and leak else float("nan")
+        if not np.isfinite(k_err) and q_c is None:
+            k_err = float(np.sqrt(cov[1, 1])) * 1e3 * stats.t.ppf(0.5 + confidence / 2, max(len(t) - len(p), 1))
+        line = np.polyval(slope_fit, t_day)
         ws, we = 0.0, dur
     else:
         raise InputError(
             f"rest step {rest_step} ({dur:.3g} days) is too short for a K-value window starting at "
             f"day {window_start:.3g}; pass start_day= or method='fit'"
         )
-    fit_curve = f(t_day, *p) if p is not None else line
+    if fit_curve is None:
+        fit_curve = line
 
-    # leakage from the OCV curve between the line's voltages at both ends of the window
-    prev_rows = rows[0]
-    v_last_charge = float(df["voltage_volt"].iloc[prev_rows - 1]) if prev_rows > 0 else float("nan")
-    eta = v_last_charge - intercept if ocv is None else 0.0
-    try:
-        if ocv is None:
-            q_c, v_c = _ocv_from_charge(df, prev_rows, eta)
-            charge_cap = float(q_c.max() - q_c.min())
-        else:
-            q_c = ocv["capacity_ah"].to_numpy(np.float64)
-            v_c = ocv["voltage_volt"].to_numpy(np.float64)
-            charge_cap = float(np.ptp(q_c))
-        q_of_v, (vlo, vhi) = _q_of_v(q_c, v_c)
-        v1 = intercept - k * 1e-3 * ws
-        v2 = intercept - k * 1e-3 * we
-        if not (vlo <= min(v1, v2) and max(v1, v2) <= vhi + 0.02):
-            notes.append(f"rest voltages {min(v1, v2):.4f}-{max(v1, v2):.4f} V leave the OCV curve's "
-                         f"range {vlo:.4f}-{vhi:.4f} V: leakage extrapolated")
-        dq = float(q_of_v(v1) - q_of_v(v2))
-        days = we - ws
-        leak = dq / (days * 24.0) if days > 0 else float("nan")
-        vm = 0.5 * (v1 + v2)
+    # dQ/dV at the rest voltage, from the (shifted) OCV curve; for method="linear" the
+    # leakage is the K-value times it
+    dqdv_v = float("nan")
+    if q_c is not None:
+        v_shift = v_c - (eta if np.isfinite(eta) else 0.0)
+        q_of_v, (vlo, vhi) = _q_of_v(q_c, v_shift)
+        vm = float(np.mean(line[win])) if win.any() else float(np.mean(v))
         h = 0.01
         dqdv_v = float((q_of_v(vm + h) - q_of_v(vm - h)) / (2 * h))
-        if abs(v1 - v2) < 2e-3 and dqdv_v > 0:
-            leak = dqdv_v * k * 1e-3 / 24.0  # too small a span to difference: slope form
-    except InputError as exc:
-        notes.append(str(exc))
-        leak = dqdv_v = charge_cap = float("nan")
-    rel = k_err / k if k not in (0, np.nan) and np.isfinite(k) and k != 0 else np.nan
-    leak_err = abs(leak * rel) if np.isfinite(rel) else float("nan")
+        if not vlo <= vm <= vhi:
+            notes.append(f"rest voltage {vm:.4f} V is outside the OCV curve's {vlo:.4f}-{vhi:.4f} V")
+        if method == "linear":
+            leak = dqdv_v * k * 1e-3 / 24.0
+            leak_err = abs(leak * k_err / k) if k else float("nan")
     capacity_lost = leak * dur * 24.0 if np.isfinite(leak) else float("nan")
     curve = pd.DataFrame({"time_day": t_day, "voltage_volt": v, "fit_volt": fit_curve, "linear_volt": line})
-    fit = {}
-    if p is not None:
-        fit = {"v_inf_volt": float(p[0]), "k_volt_per_day": float(p[1]),
-               "amplitudes_volt": [float(p[2 + 2 * j]) for j in range(n_exp)],
-               "tau_day": [float(np.exp(p[3 + 2 * j])) for j in range(n_exp)]}
     return SelfDischargeResult(
         cell_id=cell_id,
         rest_step=int(rest_step),
@@ -722,7 +842,7 @@ def self_discharge(
         capacity_lost_ah=float(capacity_lost),
         charge_capacity_ah=float(charge_cap),
         threshold_mv_per_day=float(threshold_mv_per_day),
-        verdict="fail" if k > threshold_mv_per_day else "pass",
+        verdict=("inconclusive" if not relaxation_complete else "fail" if k > threshold_mv_per_day else "pass"),
         method=method,
         notes=notes,
         fit=fit,
@@ -785,6 +905,7 @@ def screen_population(
     table["robust_z"] = robust_zscore(table["k_value_mv_per_day"].to_numpy())
     table["population_outlier"] = table["robust_z"] > z_threshold
     table["threshold_fail"] = table["k_value_mv_per_day"] > threshold_mv_per_day
-    table["verdict"] = np.where(table["population_outlier"] | table["threshold_fail"], "fail", "pass")
+    table["verdict"] = np.where(~table["relaxation_complete"], "inconclusive",
+                                np.where(table["population_outlier"] | table["threshold_fail"], "fail", "pass"))
     table.attrs["z_threshold"] = z_threshold
     return table, results

@@ -886,7 +886,8 @@ def _read_biologic(path: Path, column_map=None, units=None, **_: Any):
     BioLogic = _galvani(path)
     try:
         if path.suffix.lower() == ".mpt" or _head_text(path, 64).startswith("EC-Lab ASCII"):
-            data, _comments = BioLogic.MPTfile(str(path))
+            with open(path, "rb") as fh:
+                data, _comments = BioLogic.MPTfile(fh, encoding="latin-1")
             frame = pd.DataFrame(data)
             date = None
         else:
