@@ -53,8 +53,8 @@ def test_every_scale_runs_on_the_twin_with_its_figures(twin_report):
         assert res.figures, f"{scale} has no figure"
         for name in res.figures:
             assert twin_report.figures[name].scale == scale
-    for scale in ("cycler", "grain"):
-        assert twin_report.scales[scale].status == "done"
+    for scale in ("cycler", "electrode", "particle", "grain"):
+        assert twin_report.scales[scale].status == "done", twin_report.scales[scale].text
     # a finding per row, twin truth beside the numbers that have one
     f = twin_report.findings
     assert set(f.columns) >= {"scale", "finding", "value", "text", "unit", "truth", "note"}
@@ -82,6 +82,14 @@ def test_summary_agrees_with_the_twin_truth(twin_report):
     assert twin_report.value("grain", "grain2_mean_ev") > twin_report.value("grain", "grain1_mean_ev") + 0.8
     assert twin_report.value("grain", "grain1_fwhm_ev") > twin_report.value("grain", "grain2_fwhm_ev")
     assert 0 < twin_report.value("grain", "between_fraction") < 1
+    # the electrode's damage grows toward the separator; the grains are the particle's own segmentation
+    assert twin_report.value("electrode", "cracked_near_separator") > 2 * twin_report.value(
+        "electrode", "cracked_near_collector")
+    assert twin_report.value("electrode", "depth_rank_correlation") < -0.2
+    table = bz.data.load("twin/electrode-ct", part="particle_table")
+    assert twin_report.value("electrode", "n_particles") == pytest.approx((table["volume_um3"] >= 8).sum(), rel=0.05)
+    assert twin_report.value("particle", "ari") >= 0.85
+    assert twin_report.value("grain", "label_source").startswith("the particle scale's grain segmentation")
     # the printed summary carries those numbers
     text = twin_report.summary_text()
     assert f"K = {k:.2f} mV/day" in text and "FAIL" in text

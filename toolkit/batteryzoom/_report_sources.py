@@ -24,8 +24,10 @@ scale you include::
       volume: ct/cell/                   # bz.io.read_volume: TIFF folder or file, HDF5, zarr, npz
       voxel_size_um: 25.0                # when the file does not record it
     electrode:
-      volume: ct/electrode.tif
+      volume: ct/electrode.tif           # grey levels, or phase labels (0 = pore)
       voxel_size_um: 0.5
+      thickness_axis: x                  # through the coating (default x) ...
+      collector_side: low                # ... with the current collector at its low end
       origin_um: [755.75, 9155.75, 14147.75]   # optional: voxel 0's centre in the cell frame
     particle:
       volume: nanoct/particle.h5
@@ -63,7 +65,7 @@ DATASET_FILE = "batteryzoom.yaml"
 _KEYS = {
     "cycler": {"one_cycle", "self_discharge", "cell_id", "population", "threshold_mv_per_day", "format"},
     "cell": {"volume", "voxel_size_um", "dataset", "origin_um"},
-    "electrode": {"volume", "voxel_size_um", "dataset", "origin_um"},
+    "electrode": {"volume", "voxel_size_um", "dataset", "origin_um", "thickness_axis", "collector_side"},
     "particle": {"volume", "voxel_size_um", "dataset", "origin_um"},
     "grain": {"stack", "energies", "voxel_size_um", "origin_um", "labels", "designated", "layout"},
 }
@@ -317,7 +319,11 @@ class FolderSource(Source):
                 raise _bad(self.spec_path, f"grain.designated must be two grain labels, got {designated!r}")
             return {"stack": stack, "labels": labels, "designated": designated}
         vol = io.read_volume(self._resolve(s["volume"], scale, "volume"), voxel_size_um=voxel, dataset=s.get("dataset"))
-        return {"volume": vol}
+        if vol.ndim != 3:
+            raise _bad(self._resolve(s["volume"], scale, "volume"), f"is a {vol.ndim}D image; the {scale} scale needs a "
+                       "3D volume (z, y, x)", "give a multi-page TIFF, a folder of slices, HDF5, zarr or npz")
+        options = {k: s[k] for k in ("thickness_axis", "collector_side") if k in s}
+        return {"volume": vol, **options}
 
     def _read_stack(self, s: dict):
         from . import io
