@@ -82,6 +82,23 @@ def test_summary_agrees_with_the_twin_truth(twin_report):
     assert twin_report.value("grain", "grain2_mean_ev") > twin_report.value("grain", "grain1_mean_ev") + 0.8
     assert twin_report.value("grain", "grain1_fwhm_ev") > twin_report.value("grain", "grain2_fwhm_ev")
     assert 0 < twin_report.value("grain", "between_fraction") < 1
+    # where the defect is: the inclusion found within 2 voxels (50 µm) of where it was planted
+    if rp._module("cell") is None:
+        assert twin_report.scales["cell"].status == "unavailable"
+    else:
+        assert twin_report.scales["cell"].status == "done"
+        defects = bz.data.load("twin/cell-ct", part="defects").set_index("type")
+        true_pos = defects.loc["inclusion", ["z_um", "y_um", "x_um"]].to_numpy(float)
+        found = np.asarray(twin_report.value("cell", "inclusion_um"))
+        assert np.linalg.norm(found - true_pos) <= 50.0
+        assert twin_report.value("cell", "defects_found") == len(defects)
+        world = defects.loc["inclusion", ["z_world_um", "y_world_um", "x_world_um"]].to_numpy(float)
+        np.testing.assert_allclose(twin_report.value("cell", "inclusion_world_um"), world, atol=50.0)
+        # the electrode region the zoom enters holds the inclusion
+        h = bz.zoom.Hierarchy.from_twin()
+        lo, hi = h.box_in("twin/electrode-ct", "twin/cell-ct")
+        assert np.all(found >= lo) and np.all(found <= hi)
+        assert f"({found[0]:.0f}, {found[1]:.0f}, {found[2]:.0f}) µm in the cell frame" in twin_report.summary_text()
     # the electrode's damage grows toward the separator; the grains are the particle's own segmentation
     assert twin_report.value("electrode", "cracked_near_separator") > 2 * twin_report.value(
         "electrode", "cracked_near_collector")
@@ -239,10 +256,12 @@ particle:
     assert h.path("particle") == ["electrode", "particle"]
     lo, hi = h.box_in("particle", "electrode")
     np.testing.assert_allclose(lo, np.asarray(particle.attrs["box_um_min"]), atol=1e-6)
-    report = rp.run_zoom(src, scales=["electrode", "particle"], progress=False)
-    assert "electrode_zoom" in report.figures
-    fig = report.figures["electrode_zoom"].figure
+    assert src.load("electrode")["volume"].attrs["voxel_size_um"] == [0.5, 0.5, 0.5]
+    fig = rp._level_figure(src, "electrode", src.load("electrode")["volume"], "electrode")
     assert [t.name for t in fig.data[1:]] == ["particle"]  # the particle's box on the electrode
+    # the slice drawn is the plane through the particle's centre
+    z_um = (lo[0] + hi[0]) / 2
+    assert f"z = {round(z_um / 0.5) * 0.5:.4g} µm" in fig.layout.title.text
 
 
 @pytest.mark.parametrize("text, problem", [

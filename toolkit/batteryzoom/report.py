@@ -366,16 +366,92 @@ def _cycler(source: Source, s: _Scale, ctx: dict) -> None:
 def _cell(source: Source, s: _Scale, ctx: dict) -> None:
     d = source.load("cell")
     vol = d["volume"]
-    fig = _level_figure(source, "cell", vol, "Cell CT slice and the electrode region")
-    if fig is not None:
-        s.figure("cell_zoom", fig, "A slice of the cell CT through the electrode region the zoom goes into "
-                 "(its box), in µm in the cell frame.")
+    truth = source.truth("cell")
+    zoom_fig = _level_figure(source, "cell", vol, "Cell CT slice and the electrode region")
     cell = _module("cell")
     if cell is None:
+        if zoom_fig is not None:
+            s.figure("cell_zoom", zoom_fig, "A slice of the cell CT through the electrode region the zoom goes into "
+                     "(its box), in µm in the cell frame.")
         s.values["status"] = ("unavailable", "bz.cell (can, windings, defects) is not part of this version; "
                               "the slice shows the data and where the next scale sits")
         return
-    s.values["status"] = ("unavailable", "the report does not run bz.cell yet in this version")
+    from .plots import cell as pcell
+
+    res = cell.analyze_volume(vol)
+    ok = res.summary[res.summary["status"] == "ok"]
+    if ok.empty:
+        raise InputError(f"cell volume {vol.attrs.get('source', '')}: no slice could be analysed "
+                         f"({res.summary['status'].iloc[0]})")
+    spiral = truth.get("spiral", {})
+    unit = "µm" if res.defects.attrs.get("length_unit", "um") == "um" else "px"
+    s.finding("windings (median over slices)", float(ok["n_windings"].median()), "", spiral.get("n_windings"),
+              fmt=".1f", note=f"{len(ok)} of {len(res.summary)} slices analysed")
+    s.finding("winding pitch", float(ok["pitch_um"].median()), unit, spiral.get("pitch_um"), fmt=".1f")
+    s.finding("can diameter", float(ok["can_diameter_um"].median()), unit,
+              spiral.get("can_outer_diameter_um"), fmt=".0f")
+    defects = res.defects
+    t_def = truth.get("defects")
+    kinds = ", ".join(f"{k} ×{n}" if n > 1 else k for k, n in defects["type"].value_counts().sort_index().items())
+    s.finding("defects found (3D, linked across slices)", len(defects), "", None if t_def is None else len(t_def),
+              note=kinds or "none")
+    if t_def is not None:
+        voxel = float(np.atleast_1d(vol.attrs.get("voxel_size_um"))[0])
+        score = cell.score_defects(defects, t_def, tolerance_um=2 * voxel)
+        found = int((score["status"] == "found").sum())
+        false = int((score["status"] == "false alarm").sum())
+        s.finding("planted defects found within 2 voxels", found, "", len(t_def), note=f"{false} false alarm(s)")
+        s.values["defects_found"] = found
+    inclusions = defects[defects["type"] == "inclusion"].sort_values("severity", ascending=False)
+    where = "no inclusion found"
+    focus_z = float(vol["z"].values[vol.sizes["z"] // 2]) if "z" in vol.coords else None
+    if len(inclusions):
+        inc = inclusions.iloc[0]
+        t_inc = t_def[t_def["type"] == "inclusion"].iloc[0] if t_def is not None and (t_def["type"] == "inclusion").any() else None
+        for axis in ("z", "y", "x"):
+            s.finding(f"inclusion position {axis} (cell frame)", float(inc[f"{axis}_um"]), unit,
+                      None if t_inc is None else float(t_inc[f"{axis}_um"]), fmt=".0f")
+        s.finding("inclusion size", float(inc["size_um"]), unit, None if t_inc is None else float(t_inc["size_um"]),
+                  fmt=".0f")
+        pos = np.array([inc["z_um"], inc["y_um"], inc["x_um"]], float)
+        s.values.update(inclusion_um=pos.tolist(), inclusion_radius_um=float(inc["radius_um"]),
+                        inclusion_angle_deg=float(np.degrees(inc["angle_rad"])))
+        where = (f"inclusion at (z, y, x) = ({pos[0]:.0f}, {pos[1]:.0f}, {pos[2]:.0f}) {unit} in the cell frame, "
+                 f"{inc['radius_um'] / 1000:.2f} mm from the axis at {round(float(np.degrees(inc['angle_rad']))) % 360}°")
+        h, name = source.hierarchy(), source.level("cell")
+        if h is not None and name in h:
+            world = h.to_world(name, pos)
+            s.values["inclusion_world_um"] = world.tolist()
+        focus_z = float(pos[0])
+    # the slice through the inclusion (or the middle), analysed on its own for its overlay
+    iz = int(np.argmin(np.abs(np.asarray(vol["z"].values, float) - focus_z))) if focus_z is not None else vol.sizes["z"] // 2
+    plane = vol.isel(z=iz)
+    one = cell.analyze_slice(plane, z_um=float(vol["z"].values[iz]) if "z" in vol.coords else None)
+    near = None
+    if t_def is not None:
+        near = t_def[(t_def["z_um"] - float(vol["z"].values[iz])).abs() <= 150]
+    s.figure("cell_defects", pcell.slice_figure(plane, one, truth=near,
+                                                title=f"Cell CT at z = {float(vol['z'].values[iz]):.0f} µm: windings "
+                                                      "and defects"),
+             "The cell CT slice through the inclusion with the fitted can, the tracked windings and the defects found "
+             "(filled markers)" + ("; the twin's planted defects near this height as open markers." if near is not None
+                                   else "."), height=650)
+    deformation = pcell.deformation_figure(res.residual, defects=defects)
+    deformation.update_layout(legend=dict(orientation="h", y=-0.18, x=0))  # clear of the colour bar
+    s.figure("cell_deformation", deformation,
+             "Deformation of the jelly roll: each winding's distance from the fitted Archimedean spiral, slice by "
+             "slice (blue inward, red outward): buckling and gaps stand out.")
+    if zoom_fig is not None:
+        s.figure("cell_zoom", zoom_fig, "The same cell in µm with the box of the electrode region the zoom enters "
+                 "next, at the inclusion.")
+    s.values.update(n_defects=len(defects), n_windings=float(ok["n_windings"].median()))
+    s.values["summary"] = where + (f"; {len(defects)} defects in all ({kinds})" if len(defects) else "")
+    s.text.append(
+        f"The CT shows a {float(ok['can_diameter_um'].median()) / 1000:.1f} mm can and a jelly roll of "
+        f"{float(ok['n_windings'].median()):.0f} windings (pitch {float(ok['pitch_um'].median()):.0f} {unit}). "
+        f"Unrolled and tracked winding by winding it reveals {len(defects)} defects ({kinds or 'none'}). "
+        + (f"The metallic inclusion, the likely path of the leakage, sits {where[len('inclusion at '):]}; the zoom "
+           "goes into the electrode there." if len(inclusions) else "No inclusion was found."))
 
 
 def _electrode(source: Source, s: _Scale, ctx: dict) -> None:
