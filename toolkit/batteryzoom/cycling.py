@@ -545,6 +545,15 @@ def _fit_leakage_model(t_day, v, q_c, v_c, own_charge: bool, n_exp: int, max_tau
     vv = (np.bincount(which, v_sorted, 400)[good] / counts[good])
     qv, idx = np.unique(qv, return_index=True)
     vv = vv[idx]
+    # bin centres stop half a bin short of the curve's ends: extend both ends linearly
+    # (slope of the last 5 bins) to the measured first and last capacity
+    if len(qv) >= 6:
+        hi_slope = np.polyfit(qv[-5:], vv[-5:], 1)[0]
+        lo_slope = np.polyfit(qv[:5], vv[:5], 1)[0]
+        qv = np.r_[q_sorted[0], qv, q_sorted[-1]]
+        vv = np.r_[vv[0] - lo_slope * (qv[1] - qv[0]), vv, vv[-1] + hi_slope * (qv[-1] - qv[-2])]
+        qv, idx = np.unique(qv, return_index=True)
+        vv = vv[idx]
     q_end = float(qv[-1])
     tail = t_day >= t_day[0] + 0.5 * dur
     slope, icpt = np.polyfit(t_day[tail], v[tail], 1) if tail.sum() >= 3 else (0.0, v[-1])
