@@ -45,6 +45,7 @@ import pandas as pd
 from scipy import optimize, signal, stats
 from scipy.ndimage import gaussian_filter1d
 
+from ._progress import progress
 from .errors import InputError
 
 __all__ = [
@@ -884,6 +885,7 @@ def screen_population(
     *,
     z_threshold: float = 3.5,
     threshold_mv_per_day: float = 2.0,
+    show_progress: bool | None = None,
     **kwargs: Any,
 ) -> tuple[pd.DataFrame, dict[str, SelfDischargeResult]]:
     """Self-discharge of every cell in a table, and the population verdict.
@@ -898,6 +900,8 @@ def screen_population(
         cell that self-discharges *less* than its peers is not a defect.
     threshold_mv_per_day : float
         The absolute QC limit (see :func:`self_discharge`).
+    show_progress : bool, optional
+        Progress bar over the cells (default: ``BATTERYZOOM_PROGRESS``).
     **kwargs
         Passed to :func:`self_discharge`.
 
@@ -913,7 +917,9 @@ def screen_population(
     if by not in df.columns:
         raise InputError(f"df has no column {by!r} to tell the cells apart")
     results = {}
-    for cid, sub in df.groupby(by, sort=True, observed=True):
+    groups = df.groupby(by, sort=True, observed=True)
+    for cid, sub in progress(groups, desc="self-discharge per cell", total=groups.ngroups, enabled=show_progress,
+                             unit="cell"):
         sub = sub.reset_index(drop=True)
         results[str(cid)] = self_discharge(sub, cell_id=str(cid), threshold_mv_per_day=threshold_mv_per_day,
                                            **kwargs)
