@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -12,7 +11,7 @@ import batteryzoom as bz
 from batteryzoom import cycling
 from batteryzoom.data.twin import cycling as twin
 from batteryzoom.errors import InputError
-from batteryzoom.io.cycler import STEP_TYPES, TimeRepairWarning
+from batteryzoom.io.cycler import STEP_TYPES
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ the .ndax vs BTSDA round trip, and bad input."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import warnings
 from pathlib import Path

@@ -568,7 +568,6 @@ _alias("temperature_celsius", "temperature", "temperature_celsius", "temperature
 
 _GENERIC = {"time", "t", "e", "i", "u", "cap", "step", "cycle", "mode", "status", "state", "temp"}
 _TARGET_QUANTITY = {t: q for t, q in _ALIASES.values()}
-_NUMERIC_TARGETS = [t for t, q in _TARGET_QUANTITY.items() if q not in ("text",)]
 
 
 def _norm(name: str) -> str:
