@@ -361,3 +361,20 @@ def test_real_jellybamm_skeletons_give_turns_per_electrode(fetch_real):
         assert L.residual_robust_um < 0.15 * L.pitch_um
     assert 18 <= turns[1] <= 20 and 18 <= turns[2] <= 20
     assert abs(turns[1] - turns[2]) < 1.0  # the two electrodes are wound together
+
+
+@pytest.mark.realdata
+def test_real_header_region_sequence_can_and_roll_per_slice(fetch_real):
+    fetch_real("real/ct/cell-header-volume")
+    vol = bz.data.load("real/ct/cell-header-volume")  # the TIFF sequence, one volume
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # pixel units
+        res = cell.analyze_volume(vol.isel(z=[20, 40, 85, 95]), progress=False)
+    s = res.summary.set_index("z_um")
+    # the cap/tab slices hold the can but no wound roll; lower down the roll appears
+    assert s.loc[20.0, "status"].startswith("can only") and s.loc[40.0, "status"].startswith("can only")
+    assert (s.loc[[85.0, 95.0], "status"] == "ok").all()
+    assert s.loc[[85.0, 95.0], "n_windings"].between(20, 25).all()
+    # one can all the way down: same centre and diameter within a few pixels
+    assert s.can_diameter_um.max() - s.can_diameter_um.min() < 20
+    assert s.can_centre_x_um.max() - s.can_centre_x_um.min() < 3

@@ -956,6 +956,11 @@ def track_layers(
     layers = _fit_spiral(r_px, np.where(valid, stren, np.nan), theta, hand, pitch_px, v, unit, thr,
                          (float(unrolled.attrs.get("centre_y_um", 0.0)), float(unrolled.attrs.get("centre_x_um", 0.0))))
     layers.turns = _turn_table(layers, S, rho, pos, valid, dr, v)
+    # a wound roll has several turns followed most of the way round; anything less (a cap,
+    # tabs, a header region, an empty can) is not a spiral to measure
+    if (layers.turns.coverage >= 0.5).sum() < 3:
+        raise InputError(f"{unrolled.attrs.get('source', 'slice')}: no wound roll — fewer than 3 windings "
+                         "could be followed round the slice")
     return layers
 
 
@@ -1090,7 +1095,9 @@ def _turn_table(layers: Layers, S, rho, pos, valid, dr, v) -> pd.DataFrame:
             centre = np.rint(pos[k, ok]).astype(int)
             idx = np.clip(centre[:, None] + offs[None, :], 0, S.shape[0] - 1)
             seg = S[idx, cols[ok][:, None]]
-            mean = np.nanmean(seg, axis=0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # samples beyond the data
+                mean = np.nanmean(seg, axis=0)
             thick = _fwhm(mean) * dr * v
         rows.append(dict(
             turn=k,
@@ -1100,7 +1107,9 @@ def _turn_table(layers: Layers, S, rho, pos, valid, dr, v) -> pd.DataFrame:
             strength=float(np.nanmedian(layers.strength[k])) if ok.any() else np.nan,
         ))
     df = pd.DataFrame(rows)
-    spacing = np.nanmedian(np.diff(layers.radius_um, axis=0), axis=1) if n_turns > 1 else np.array([])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # neighbouring turns never side by side
+        spacing = np.nanmedian(np.diff(layers.radius_um, axis=0), axis=1) if n_turns > 1 else np.array([])
     df["spacing_um"] = np.append(spacing, np.nan)
     half = df.thickness_um.to_numpy() / 2
     df["gap_um"] = df.spacing_um - half - np.append(half[1:], np.nan)
@@ -1481,25 +1490,40 @@ def _find_defects(sl, can, layers, unrolled, b_thr, g_thr, inc_factor):
         r_hi = min(r_hi, can.inner_radius_um - 2 * sl.voxel_um)
     rows += _find_inclusions(sl, (cy0, cx0), r_lo, r_hi, thr_inc, layers.pitch_um)
     if can is not None:
-        for d in can.dents.itertuples():
-            dy, dx = d.y_um - cy0, d.x_um - cx0
-            rows.append(dict(
-                type="dent", y_um=d.y_um, x_um=d.x_um, radius_um=float(np.hypot(dy, dx)),
-                angle_rad=float(d.angle_rad), turn=np.nan, size_um=float(d.width_rad * can.semi_minor_um),
-                magnitude_um=float(d.depth_um), severity=float(d.severity),
-                detail="can wall pushed in (outer surface at the deepest point)", weight=float(d.depth_um),
-            ))
+        rows += _dent_dicts(can)
+    df = _defect_frame(rows, sl.unit)
+    maps = {"smoothed_residual_um": smooth_res, "buckling_threshold_um": thr_b,
+            "inclusion_threshold": thr_inc, "ridge_level": ridge, "roll_level": roll}
+    return df, maps
+
+
+def _dent_dicts(can: Can) -> list[dict]:
+    out = []
+    for d in can.dents.itertuples():
+        dy, dx = d.y_um - can.centre_y_um, d.x_um - can.centre_x_um
+        out.append(dict(
+            type="dent", y_um=d.y_um, x_um=d.x_um, radius_um=float(np.hypot(dy, dx)),
+            angle_rad=float(d.angle_rad), turn=np.nan, size_um=float(d.width_rad * can.semi_minor_um),
+            magnitude_um=float(d.depth_um), severity=float(d.severity),
+            detail="can wall pushed in (outer surface at the deepest point)", weight=float(d.depth_um),
+        ))
+    return out
+
+
+def _defect_frame(rows: list[dict], unit: str) -> pd.DataFrame:
     df = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
     if df.empty:
-        df = _empty_defects(sl.unit)
+        df = _empty_defects(unit)
         df["weight"] = pd.Series(dtype=float)
     else:
         df = df.reindex(columns=[c for c in DEFECT_COLUMNS if c != "z_um"] + ["weight"])
         df.insert(1, "z_um", np.nan)
-    df.attrs["length_unit"] = sl.unit
-    maps = {"smoothed_residual_um": smooth_res, "buckling_threshold_um": thr_b,
-            "inclusion_threshold": thr_inc, "ridge_level": ridge, "roll_level": roll}
-    return df, maps
+    df.attrs["length_unit"] = unit
+    return df
+
+
+def _dent_rows(can: Can, unit: str) -> pd.DataFrame:
+    return _defect_frame(_dent_dicts(can), unit)
 
 
 # --------------------------------------------------------------------------- one slice
@@ -1596,21 +1620,33 @@ def analyze_slice(
         if np.hypot(found[0] - centre_yx_um[0], found[1] - centre_yx_um[1]) > 0.5 * sl.voxel_um:
             starts.append(found)
     tries = []
+    failure = None
     for start in starts:
-        U, layers = _track_about(sl, start, r_max, found_can, n_angles, pitch_um, handedness, refine_centre)
+        try:
+            U, layers = _track_about(sl, start, r_max, found_can, n_angles, pitch_um, handedness, refine_centre)
+        except InputError as exc:
+            failure = exc
+            continue
         # a wrong centre mixes up the turns: the spiral then jumps at the angle's seam and
         # fits worse. Prefer a continuous spiral, then the smaller residuals.
         seam = abs(layers.extra.get("seam_jump_um", 0.0))
         broken = not np.isfinite(seam) or seam > 0.25 * layers.pitch_um
         tries.append((broken, layers.residual_rms_um, U, layers))
-    _, _, U, layers = min(tries, key=lambda t: (t[0], t[1]))
-    defects, maps = _find_defects(sl, found_can, layers, U, buckling_threshold_um, gap_threshold_um, inclusion_factor)
+    if not tries:
+        if found_can is None:
+            raise failure
+        # the can without a roll (a header region, an empty can): report the can alone
+        U = _unroll(sl, (found_can.centre_y_um, found_can.centre_x_um), r_max, 0.0, n_angles, None)
+        defects, maps, layers = _dent_rows(found_can, sl.unit), {"no_roll": str(failure)}, None
+    else:
+        _, _, U, layers = min(tries, key=lambda t: (t[0], t[1]))
+        defects, maps = _find_defects(sl, found_can, layers, U, buckling_threshold_um, gap_threshold_um, inclusion_factor)
     if z_um is not None:
         defects["z_um"] = z_um
     summary = {"z_um": z_um if z_um is not None else np.nan}
     if found_can is not None:
         summary.update(found_can.summary())
-    summary.update(layers.summary())
+    summary.update(layers.summary() if layers is not None else {"n_windings": np.nan, "n_layers": 0})
     for kind in ("buckling", "gap", "tear", "inclusion", "dent"):
         summary[f"n_{kind}"] = int((defects.type == kind).sum())
     return CellSlice(can=found_can, unrolled=U, layers=layers, defects=defects, summary=summary, maps=maps)
@@ -1855,7 +1891,7 @@ def analyze_volume(
     v3 = voxel_size_um if voxel_size_um is not None else (volume.attrs.get("voxel_size_um") if isinstance(volume, xr.DataArray) else None)
     vz = float(np.atleast_1d(v3)[0]) if v3 is not None else 1.0
     v_xy = float(np.atleast_1d(v3)[-1]) if v3 is not None else None
-    if isinstance(volume, xr.DataArray) and "z" in volume.coords and v3 is not None:
+    if isinstance(volume, xr.DataArray) and "z" in volume.coords:
         z_coord = np.asarray(volume.z.values, dtype=float)
     else:
         z_coord = np.arange(shape[0]) * vz
@@ -1890,25 +1926,27 @@ def analyze_volume(
                         raise
                     res = analyze_slice(data, v_xy, **opts)  # the can moved: search afresh
             prior = res.can
-            centre = (res.layers.centre_y_um, res.layers.centre_x_um)
+            if res.layers is not None:
+                centre = (res.layers.centre_y_um, res.layers.centre_x_um)
         except InputError as exc:
             warnings.warn(f"{label}: skipped — {exc}", stacklevel=2)
             rows.append({"slice": int(iz), "z_um": z, "status": f"skipped: {exc}"})
             res_list.append(None)
             rad_list.append(None)
             continue
-        if not fixed:
+        if not fixed and res.layers is not None:
             fixed = {"n_angles": res.layers.angle_rad.size, "pitch_um": res.layers.pitch_um,
                      "handedness": res.layers.handedness}
             if res.can is not None and slice_options.get("threshold") is None:
                 # the same can/roll split for every slice keeps the can's edges consistent
                 fixed["threshold"] = _can_mask(ndimage.gaussian_filter(data.astype(np.float32), 1.0), None)[1]
-        rows.append({"slice": int(iz), "status": "ok", **res.summary})
+        status = "ok" if res.layers is not None else f"can only: {res.maps.get('no_roll', 'no roll')}"
+        rows.append({"slice": int(iz), "status": status, **res.summary})
         d = res.defects.copy()
         d.insert(0, "slice", int(iz))
         dets.append(d)
-        res_list.append(res.layers.residual_um)
-        rad_list.append(res.layers.radius_um)
+        res_list.append(res.layers.residual_um if res.layers is not None else None)
+        rad_list.append(res.layers.radius_um if res.layers is not None else None)
     summary = pd.DataFrame(rows)
     detections = pd.concat(dets, ignore_index=True) if dets else _empty_defects()
     n_turns = max((r.shape[0] for r in res_list if r is not None), default=0)
@@ -1926,7 +1964,7 @@ def analyze_volume(
     radius_da = xr.DataArray(radius, dims=("z", "turn", "angle"), coords=coords, name="radius_um", attrs={"units": unit})
     for df in (summary, detections):
         df.attrs["length_unit"] = "um" if v3 is not None else "pixel"
-    if (summary.get("status", pd.Series(dtype=str)) != "ok").all():
+    if summary.get("status", pd.Series(dtype=str)).str.startswith("skipped").all():
         raise InputError(f"{name}: no slice could be analysed; first reason: {summary.status.iloc[0]}")
     defects = link_defects(detections, voxel_size_um=(vz, v_xy or 1.0, v_xy or 1.0), pitch_um=fixed.get("pitch_um"),
                            min_slices=min_slices) if link else _empty_defects()
