@@ -32,6 +32,7 @@ tens of millions of voxels at most).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,8 @@ __all__ = [
     "damage_class",
     "damage_depth_profile",
     "radial_grey_profile",
+    "particle_mask",
+    "void_mask",
     "segment_grains",
     "segment_grains_chemical",
     "grain_table",
@@ -79,10 +82,16 @@ _AXES = ("z", "y", "x")
 
 
 def _voxel_size(volume: Any, voxel_size_um: Any, name: str) -> tuple[float, float, float]:
-    """The (z, y, x) voxel size in µm from the argument, else the DataArray's attrs."""
+    """The (z, y, x) voxel size in µm: the argument, else the DataArray's
+    ``voxel_size_um`` attribute, else the spacing of its (uniform) z/y/x coordinates."""
     given = voxel_size_um
     if given is None and isinstance(volume, xr.DataArray):
         given = volume.attrs.get("voxel_size_um")
+        if given is None and all(d in volume.coords and volume.sizes[d] > 1 for d in _AXES):
+            # the design's coordinates are µm: a uniform spacing is the voxel size
+            steps = [np.diff(np.asarray(volume[d].values, float)) for d in _AXES]
+            if all(np.allclose(st, st[0], rtol=1e-6) and st[0] > 0 for st in steps):
+                given = [float(st[0]) for st in steps]
     if given is None:
         raise InputError(
             f"{name}: the voxel size is unknown. Pass voxel_size_um=(dz, dy, dx) in µm "
@@ -875,6 +884,44 @@ def particle_mask(volume: Any, *, voxel_size_um: Any = None, close_um: float = 0
     return _like(mask, volume, voxel, "particle", units="mask", description="particle mask")
 
 
+def void_mask(volume: Any, particle: Any, *, threshold: float | None = None,
+              voxel_size_um: Any = None) -> xr.DataArray:
+    """Cracks and pores inside a particle: the particle's voxels darker than ``threshold``.
+
+    The volume is smoothed by half a voxel (single-voxel noise would otherwise speckle the
+    solid). Default threshold: half-way between the solid level (median of the particle's
+    voxels) and the void level (median of the voxels outside the particle, which hold what
+    fills the pores) — the half-maximum criterion, which keeps the volume of voids wider
+    than the blur and underestimates voids thinner than it (on the twin's nano-CT: 3.7 %
+    measured for 4.7 % true, precision 92 %). Without voxels outside the particle, Otsu's
+    threshold on the particle's voxels is used. ``attrs["threshold"]`` and
+    ``attrs["void_fraction"]`` record the result.
+    """
+    from skimage.filters import threshold_otsu
+
+    arr = _array(volume, "volume").astype(np.float32)
+    mask = _array(particle, "particle").astype(bool)
+    if mask.shape != arr.shape:
+        raise InputError(f"particle: shape {mask.shape} differs from the volume's {arr.shape}")
+    if not mask.any():
+        raise InputError("particle: the mask is empty; there is no particle to find voids in")
+    voxel = _voxel_size(volume, voxel_size_um, "volume")
+    smooth = _denoise(arr, voxel, None)
+    finite = np.isfinite(smooth)
+    inside = smooth[mask & finite]
+    outside = smooth[~mask & finite]
+    if threshold is not None:
+        t = float(threshold)
+    elif outside.size:
+        t = float(np.median(inside) + np.median(outside)) / 2
+    else:
+        t = float(threshold_otsu(inside))
+    with np.errstate(invalid="ignore"):
+        void = mask & (smooth < t)
+    return _like(void, volume, voxel, "voids", units="mask", description="cracks and pores inside the particle",
+                 threshold=t, void_fraction=float(void[mask].mean()))
+
+
 def _boundary_map(arr: np.ndarray, mask: np.ndarray, voxel: tuple, sigma_um: float, dark_weight: float) -> np.ndarray:
     """Grain-boundary strength: a Hessian valley filter plus local darkness.
 
@@ -1031,9 +1078,9 @@ def segment_grains_chemical(
     Notes
     -----
     This finds *chemical domains*: neighbouring grains whose edge energies agree within the
-    noise become one domain. On the twin's XANES grid (0.16 µm voxels, grains ≈ 4 voxels
-    across, grain means spread by 0.5 eV) the domains match the crystallographic grains
-    with an adjusted Rand index of only ≈ 0.3–0.45; where grains differ clearly (≥ 0.5 eV
+    noise become one domain. On the twin's XANES truth map (0.16 µm voxels, grains ≈ 4
+    voxels across, grain means spread by ~0.5 eV) the domains match the crystallographic
+    grains with an adjusted Rand index of only ≈ 0.33; where grains differ clearly (≥ 0.5 eV
     between neighbours, several voxels across) it recovers them (ARI > 0.9, see the
     tests). Use :func:`segment_grains` on a nano-tomogram for the grains themselves.
     """
@@ -1061,8 +1108,11 @@ def segment_grains_chemical(
     else:
         smooth = filled
     n_segments = max(1, int(mask.sum() * np.prod(voxel) / supervoxel_um**3))
-    sv = slic(smooth, n_segments=n_segments, compactness=compactness, spacing=voxel, mask=mask,
-              channel_axis=None, start_label=1, enforce_connectivity=True).astype(np.int64)
+    with warnings.catch_warnings():
+        # SLIC's internal per-segment means divide by zero for centres that lost their voxels
+        warnings.filterwarnings("ignore", "invalid value encountered in divide", RuntimeWarning)
+        sv = slic(smooth, n_segments=n_segments, compactness=compactness, spacing=voxel, mask=mask,
+                  channel_axis=None, start_label=1, enforce_connectivity=True).astype(np.int64)
     n = int(sv.max()) + 1
     # region statistics from the raw (unsmoothed) values: independent noise, honest errors
     raw = np.where(mask, energy, 0.0).ravel()
