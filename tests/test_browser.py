@@ -156,7 +156,11 @@ def page(chromium_path, tmp_path):
 def _wait_kernels_idle(lab, timeout_s: float = 120.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        kernels = _get_json(f"{lab['base']}/api/kernels?token={lab['token']}")
+        try:
+            kernels = _get_json(f"{lab['base']}/api/kernels?token={lab['token']}")
+        except OSError:  # the server may answer 500 while a kernel starts
+            time.sleep(0.5)
+            continue
         if kernels and all(k["execution_state"] == "idle" for k in kernels):
             return
         time.sleep(0.5)
@@ -170,14 +174,36 @@ _SCENE_CENTRE_JS = """(gd) => {
 }"""
 
 
-def _click_3d(page, x: float, y: float) -> None:
-    """A click plotly's gl3d scene takes as a pick: hover first (picking runs on render)."""
-    page.mouse.move(x - 3, y)
-    page.wait_for_timeout(300)
-    page.mouse.move(x, y)
-    page.wait_for_timeout(500)
+def _click_3d(page, gd, x: float, y: float) -> None:
+    """Click a gl3d scene where plotly has picked a point under the cursor.
+
+    plotly's 3D picking happens on a rendered frame after a mouse move, and plotly.js emits
+    ``plotly_click`` from a frame rendered while a button is down over a picked point: hover
+    until plotly says it sees a point (its ``plotly_hover`` event), then hold the button
+    until the click is emitted, then release.
+    """
+    gd.evaluate("(gd) => { window.__bzHover = 0; window.__bzClick = 0;"
+                " gd.on('plotly_hover', (d) => { window.__bzHover = d.points.length; });"
+                " gd.on('plotly_click', (d) => { window.__bzClick = d.points.length; }); }")
+    for attempt in range(20):
+        page.mouse.move(x + (attempt % 2), y)
+        try:
+            page.wait_for_function("() => window.__bzHover > 0", timeout=1_500)
+            break
+        except Exception:
+            continue
+    else:
+        raise AssertionError(f"plotly never reported a point under the cursor at ({x:.0f}, {y:.0f})")
     page.mouse.down()
-    page.mouse.up()
+    try:
+        page.wait_for_function("() => window.__bzClick > 0", timeout=10_000)
+    finally:
+        page.mouse.up()
+
+
+def _html_texts(element) -> list[str]:
+    """Texts of the ipywidgets HTML outputs inside ``element`` (status lines, tables)."""
+    return element.evaluate("(el) => Array.from(el.querySelectorAll('.widget-html-content')).map(e => e.innerText)")
 
 
 def test_click_a_grain_in_jupyterlab_updates_its_histogram(lab, page, artifact_dir):
@@ -203,8 +229,13 @@ def test_click_a_grain_in_jupyterlab_updates_its_histogram(lab, page, artifact_d
     assert particle.evaluate("(gd) => gd.data[0].type") == "mesh3d"
 
     x, y = particle.evaluate(_SCENE_CENTRE_JS)
-    _click_3d(page, x, y)
-    page.wait_for_function("(gd) => gd.data[0].y && gd.data[0].y.length > 0", arg=histogram, timeout=30_000)
+    _click_3d(page, particle, x, y)
+    try:
+        page.wait_for_function("(gd) => gd.data[0].y && gd.data[0].y.length > 0", arg=histogram, timeout=30_000)
+    except Exception:
+        page.screenshot(path=str(artifact_dir / "jupyterlab_grain_click_FAILED.png"), full_page=True)
+        raise AssertionError(f"the histogram did not change after the click; the explorer shows: "
+                             f"{_html_texts(explorer)}; histogram traces {histogram.evaluate(read_hist)}")
     after = histogram.evaluate(read_hist)
     assert after != before
     name = after[0][0]  # "grain N"

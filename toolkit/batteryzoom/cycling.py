@@ -753,6 +753,13 @@ def self_discharge(
         relax = sum(p[k0 + 2 * j] * np.exp(-t_day / np.exp(p[k0 + 1 + 2 * j])) for j in range(n_exp))
         fit_curve = model(t_day, *p)
         rmse_mv = float(np.sqrt(np.mean((fit_curve - v) ** 2)) * 1e3)
+        # the fit's covariance assumes independent residuals; widen its intervals by the
+        # AR(1) variance inflation sqrt((1 + rho) / (1 - rho)) of the actual residuals
+        r_fit = v - fit_curve
+        rho_fit = float(np.clip(np.corrcoef(r_fit[:-1], r_fit[1:])[0, 1], 0.0, 0.999)) if len(r_fit) > 3 else 0.0
+        inflation = float(np.sqrt((1 + rho_fit) / (1 - rho_fit)))
+        if np.isfinite(leak_err):
+            leak_err *= inflation
         amp_mv = float(sum(p[k0 + 2 * j] for j in range(n_exp)) * 1e3)
         taus_h = [float(np.exp(p[k0 + 1 + 2 * j]) * 24) for j in range(n_exp)]
         fit.update(amplitudes_volt=[float(p[k0 + 2 * j]) for j in range(n_exp)],
@@ -788,7 +795,8 @@ def self_discharge(
         k = -slope_fit[0] * 1e3
         k_err = abs(k) * (leak_err / leak) if np.isfinite(leak_err) and leak else float("nan")
         if not np.isfinite(k_err) and q_c is None:
-            k_err = float(np.sqrt(cov[1, 1])) * 1e3 * stats.t.ppf(0.5 + confidence / 2, max(len(t) - len(p), 1))
+            k_err = float(np.sqrt(cov[1, 1])) * 1e3 * inflation * stats.t.ppf(0.5 + confidence / 2,
+                                                                               max(len(t) - len(p), 1))
         line = np.polyval(slope_fit, t_day)
         ws, we = 0.0, dur
     else:

@@ -50,24 +50,17 @@ def _require_napari():
 
 
 def volume_scale_um(volume: Any, voxel_size_um: Sequence[float] | float | None = None) -> np.ndarray:
-    """Voxel size (µm, ``(z, y, x)``) of ``volume``: the argument, else ``attrs["voxel_size_um"]``.
+    """Voxel size (µm, ``(z, y, x)``) of ``volume``: the argument, else the xarray's
+    ``attrs["voxel_size_um"]`` or coordinate spacing.
 
     Raises
     ------
     InputError
-        When neither is given, or the size is not three positive numbers.
+        When none is given, or the size is not three positive numbers.
     """
-    if voxel_size_um is None:
-        attrs = getattr(volume, "attrs", {}) or {}
-        voxel_size_um = attrs.get("voxel_size_um")
-    if voxel_size_um is None:
-        raise InputError(
-            "the volume carries no attrs['voxel_size_um']: pass voxel_size_um=(dz, dy, dx) in µm"
-        )
-    scale = np.broadcast_to(np.asarray(voxel_size_um, dtype=float), (3,)).copy()
-    if not np.all(np.isfinite(scale) & (scale > 0)):
-        raise InputError(f"voxel_size_um={voxel_size_um!r}: must be three positive sizes in µm")
-    return scale
+    from .plots.zoom import volume_frame
+
+    return volume_frame(volume, voxel_size_um)[0]
 
 
 def _as_array(volume: Any) -> Any:

@@ -338,7 +338,7 @@ def read_cycler(
     format : str
         ``"auto"`` (sniff from content and extension) or one of :data:`FORMATS`.
     column_map : mapping, optional
-        For plain tables: BDF column (``test_time_second``, ``step_time_second``,
+        For table formats (CSV, XLSX, BTSDA exports, Arbin exports, BDF): BDF column (``test_time_second``, ``step_time_second``,
         ``voltage_volt``, ``current_ampere``, ``step_index``, ``cycle_count``, ``step_type``,
         ``charging_capacity_ah``, ... or ``net_capacity_ah``) -> the file's column name.
         Overrides the name-based recognition.
@@ -380,9 +380,6 @@ def read_cycler(
         raise
     except InputError as exc:
         raise FileFormatError(path, str(exc)) from None
-    if column_map and fmt not in ("csv", "xlsx", "arbin-csv", "bdf-csv"):
-        # a column map also overrides recognised columns of structured formats
-        pass
     return _finalize(raw, path, fmt, meta, rest_current_a)
 
 
@@ -408,18 +405,13 @@ def _read_neware_binary(path: Path, **_: Any) -> tuple[pd.DataFrame, dict]:
     if frame is None:
         try:
             import NewareNDA  # optional fallback for file versions fastnda rejects
-
-            frame = NewareNDA.read(str(path))
-            reader = "NewareNDA"
-            frame = frame.rename(columns={
-                "Voltage": "voltage_volt", "Current(mA)": "current_ma", "Total_Time": "test_time_second",
-                "Cycle": "cycle_count", "Step": "step_count", "Status": "step_type",
-            })
-            frame["current_ampere"] = frame.pop("current_ma") * 1e-3
         except ImportError:
-            pass
-        except Exception as exc:  # noqa: BLE001
-            errors.append(f"NewareNDA: {type(exc).__name__}: {exc}")
+            NewareNDA = None
+        if NewareNDA is not None:
+            try:
+                return _from_newarenda(NewareNDA.read(str(path)), path)
+            except Exception as exc:  # noqa: BLE001
+                errors.append(f"NewareNDA: {type(exc).__name__}: {exc}")
     if frame is None:
         raise FileFormatError(
             path, "cannot be read as a Neware file, it is truncated or corrupt (" + "; ".join(errors) + ")",
@@ -459,6 +451,34 @@ def _read_neware_binary(path: Path, **_: Any) -> tuple[pd.DataFrame, dict]:
         meta["metadata"] = {k: info[k] for k in ("StartTime", "Barcode", "Remark", "DevID", "ChlID", "StepName") if k in info}
     except Exception:  # noqa: BLE001 - metadata is a courtesy
         meta["metadata"] = {}
+    return out, meta
+
+
+def _from_newarenda(frame: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, dict]:
+    """NewareNDA's table (step time only, mA / mAh / mWh) -> the reader's columns."""
+    if len(frame) == 0:
+        raise FileFormatError(path, "holds no records", "check that the test ran and re-export it")
+    out = pd.DataFrame({
+        "step_time_second": frame["Time"].to_numpy(np.float64),
+        "voltage_volt": frame["Voltage"].to_numpy(np.float64),
+        "current_ampere": frame["Current(mA)"].to_numpy(np.float64) * 1e-3,
+        "step_count": frame["Step"].to_numpy(np.int64),
+        "cycle_count": frame["Cycle"].to_numpy(np.int64),
+        "step_name": pd.Categorical(frame["Status"].astype(str)),
+        "charging_capacity_ah": frame["Charge_Capacity(mAh)"].to_numpy(np.float64) * 1e-3,
+        "discharging_capacity_ah": frame["Discharge_Capacity(mAh)"].to_numpy(np.float64) * 1e-3,
+        "charging_energy_wh": frame["Charge_Energy(mWh)"].to_numpy(np.float64) * 1e-3,
+        "discharging_energy_wh": frame["Discharge_Energy(mWh)"].to_numpy(np.float64) * 1e-3,
+    })
+    if "Step_Index" in frame:
+        out["step_index"] = frame["Step_Index"].to_numpy(np.int64)
+    if "Timestamp" in frame:
+        ts = pd.to_datetime(frame["Timestamp"], utc=True)
+        out["unix_time_second"] = (ts - pd.Timestamp("1970-01-01", tz="UTC")).dt.total_seconds().to_numpy()
+    if "T1" in frame:
+        out["temperature_celsius"] = frame["T1"].to_numpy(np.float64)
+    meta = {"reader": "NewareNDA (fallback)", "instrument": "Neware",
+            "source_units": {"Current": "mA", "Capacity": "mAh", "Energy": "mWh"}}
     return out, meta
 
 
@@ -1092,12 +1112,10 @@ def _finalize(raw: pd.DataFrame, path: Path, fmt: str, meta: dict, rest_current_
     if test_time is None or not np.isfinite(test_time).any():
         # only a step time: accumulate step durations into a test time
         st = np.nan_to_num(step_time)
-        durations = np.zeros(len(starts))
         ends = np.r_[starts[1:], n] - 1
-        durations = st[ends]
-        offsets = np.r_[0.0, np.cumsum(durations)[:-1]]
-        gaps = np.r_[0.0, np.diff(st)[starts[1:] - 1]] * 0  # placeholder: steps abut
-        test_time = st + np.repeat(offsets + gaps, np.diff(np.r_[starts, n]))
+        # each step starts where the previous one ended (its last step time)
+        offsets = np.r_[0.0, np.cumsum(st[ends])[:-1]]
+        test_time = st + np.repeat(offsets, np.diff(np.r_[starts, n]))
         msg = "test_time_second rebuilt from a step time that restarts at each step (steps assumed to abut)"
         time_repairs.append(msg)
     test_time = _repair_backwards(test_time, time_repairs, "test_time_second")

@@ -65,14 +65,9 @@ def _labels_array(labels: Any) -> np.ndarray:
 
 
 def _voxel_size(labels: Any, voxel_size_um: Sequence[float] | float | None) -> np.ndarray:
-    if voxel_size_um is None:
-        voxel_size_um = (getattr(labels, "attrs", {}) or {}).get("voxel_size_um")
-    if voxel_size_um is None:
-        raise InputError("labels carry no attrs['voxel_size_um']: pass voxel_size_um=(dz, dy, dx) in µm")
-    size = np.broadcast_to(np.asarray(voxel_size_um, float), (3,)).copy()
-    if not np.all(size > 0):
-        raise InputError(f"voxel_size_um={voxel_size_um!r} must be positive (µm)")
-    return size
+    from .zoom import volume_frame
+
+    return volume_frame(labels, voxel_size_um)[0]
 
 
 @dataclass(frozen=True)
@@ -244,6 +239,7 @@ def grain_closed_surface(
     *,
     values: Any = None,
     smooth_sigma_voxels: float = 0.6,
+    box: tuple[slice, slice, slice] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """One grain's closed surface, optionally coloured voxel by voxel by a map.
 
@@ -269,15 +265,18 @@ def grain_closed_surface(
 
     lab = _labels_array(labels)
     spacing = _voxel_size(labels, voxel_size_um)
-    mask = lab == label
-    if not mask.any():
-        raise InputError(f"label {label} is not in the label volume")
-    # crop to the grain's box (+2 voxels), so the cost is that of one grain
-    box = ndimage.find_objects(mask.astype(np.uint8))[0]
+    if box is None:
+        found = ndimage.find_objects((lab == label).astype(np.uint8))
+        if not found:
+            raise InputError(f"label {label} is not in the label volume")
+        box = found[0]
     lo = np.array([max(s.start - 2, 0) for s in box])
     hi = np.array([min(s.stop + 2, n) for s, n in zip(box, lab.shape)])
     sub = tuple(slice(a, b) for a, b in zip(lo, hi))
-    m = np.pad(mask[sub], 2)
+    m_crop = lab[sub] == label
+    if not m_crop.any():
+        raise InputError(f"label {label} is not in the label volume (or not inside the given box)")
+    m = np.pad(m_crop, 2)
     field = m.astype(np.float32)
     if smooth_sigma_voxels > 0:
         field = ndimage.gaussian_filter(field, smooth_sigma_voxels)
@@ -295,6 +294,18 @@ def grain_closed_surface(
         idx = nearest[(slice(None), *local.T)].T - 2 + lo
         vertex_values = vals[tuple(idx.T)].astype(np.float32)
     return (verts * spacing).astype(np.float32), faces.astype(np.int32), vertex_values
+
+
+def _columns(vertices_um: np.ndarray, faces: np.ndarray) -> dict:
+    """Mesh3d x/y/z (µm: x, y, z = array axes 2, 1, 0) and i/j/k as contiguous 1D arrays.
+
+    Contiguous float32/int32 arrays travel to the browser as binary buffers (a FigureWidget
+    refuses strided views when its values are written without plotly's validation).
+    """
+    v = np.asarray(vertices_um, np.float32)
+    f = np.asarray(faces, np.int32)
+    return dict(x=np.ascontiguousarray(v[:, 2]), y=np.ascontiguousarray(v[:, 1]), z=np.ascontiguousarray(v[:, 0]),
+                i=np.ascontiguousarray(f[:, 0]), j=np.ascontiguousarray(f[:, 1]), k=np.ascontiguousarray(f[:, 2]))
 
 
 def _scene(title_unit: str = "µm") -> dict:
@@ -378,7 +389,7 @@ def highlight_data(surface: GrainSurface | None = None, label: int | None = None
         lift_um = 0.25 * surface.edge_um
     v = surface.vertices_um[v0:v1] + lift_um * surface.normals[v0:v1]
     f = surface.faces[f0:f1] - v0
-    return dict(x=v[:, 2], y=v[:, 1], z=v[:, 0], i=f[:, 0], j=f[:, 1], k=f[:, 2])
+    return _columns(v, f)
 
 
 def highlight_trace(
@@ -535,8 +546,7 @@ def comparison_mesh_data(
     if grain is None:
         return dict(x=[], y=[], z=[], i=[], j=[], k=[], intensity=None, name="", cmin=cmin, cmax=cmax)
     summary, verts, faces, vv = grain
-    return dict(x=verts[:, 2], y=verts[:, 1], z=verts[:, 0], i=faces[:, 0], j=faces[:, 1], k=faces[:, 2],
-                intensity=vv, name=f"grain {summary.label}", cmin=cmin, cmax=cmax)
+    return dict(_columns(verts, faces), intensity=vv, name=f"grain {summary.label}", cmin=cmin, cmax=cmax)
 
 
 def comparison_mesh(
