@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from scipy import stats
 
 import batteryzoom as bz
@@ -330,3 +331,23 @@ def test_nan_voxels_are_excluded_and_counted():
     assert len(res.table) == 2
     phases = segment.classify_phases(vol, [0.5], voxel_size_um=0.5)
     assert phases.attrs["n_nan"] == res.n_nan
+
+
+def test_tables_use_the_volume_coordinates():
+    voxel = (0.5, 0.5, 0.5)
+    vol = _two_spheres(voxel)
+    shape = vol.shape
+    coords = {d: 100.0 + np.arange(n) * 0.5 for d, n in zip("zyx", shape)}
+    da = xr.DataArray(vol, dims=("z", "y", "x"), coords=coords)
+    res = segment.segment_particles(da, solid_code=1, cracks=False)
+    big = res.table.sort_values("volume_um3").iloc[-1]
+    # the larger sphere is centred at (8, 8, 8) µm from the grid corner: 100 + 8 - 0.25 here
+    np.testing.assert_allclose(big[["centroid_z_um", "centroid_y_um", "centroid_x_um"]].to_numpy(float),
+                               [107.75] * 3, atol=0.15)
+    low, high = segment.find_coating(res.solid, axis="x")
+    assert 100.0 <= low < 102.0 and 121.0 < high <= 128.0
+    assert res.table["depth_from_collector_um"].min() > 0
+    grains = segment.grain_table(res.labels)
+    np.testing.assert_allclose(grains["centroid_x_um"].sort_values().to_numpy(),
+                               res.table["centroid_x_um"].sort_values().to_numpy())
+    assert (grains["distance_from_surface_um"] > 2).all()

@@ -116,6 +116,13 @@ def _array(volume: Any, name: str) -> np.ndarray:
     return arr
 
 
+def _origin(obj: Any) -> np.ndarray:
+    """Coordinate (µm) of voxel (0, 0, 0): the DataArray's first z/y/x coordinates, else 0."""
+    if isinstance(obj, xr.DataArray) and all(d in obj.coords and obj.sizes.get(d, 0) > 0 for d in _AXES):
+        return np.array([float(obj[d].values[0]) for d in _AXES])
+    return np.zeros(3)
+
+
 def _like(values: np.ndarray, template: Any, voxel: tuple, name: str, **attrs) -> xr.DataArray:
     """A DataArray with the template's coords (or µm coords from the voxel size)."""
     if isinstance(template, xr.DataArray) and template.dims == _AXES:
@@ -378,7 +385,8 @@ def find_coating(solid: Any, *, axis: str | int = "x", voxel_size_um: Any = None
     Returns
     -------
     (low_um, high_um)
-        Slab edges (local frame, µm) of the first and last occupied slabs. A volume cut
+        Slab edges (µm, in the volume's coordinates: index × voxel size plus the
+        DataArray's first coordinate) of the first and last occupied slabs. A volume cut
         entirely inside the coating returns its own faces.
     """
     arr = _array(solid, "solid").astype(bool)
@@ -390,7 +398,8 @@ def find_coating(solid: Any, *, axis: str | int = "x", voxel_size_um: Any = None
         raise InputError("solid: no solid voxels; cannot locate the coating")
     occupied = np.nonzero(profile >= min_fraction * profile.max())[0]
     v = voxel[ax]
-    return float(occupied[0] * v - v / 2), float(occupied[-1] * v + v / 2)
+    o = _origin(solid)[ax]
+    return float(o + occupied[0] * v - v / 2), float(o + occupied[-1] * v + v / 2)
 
 
 # --------------------------------------------------------------------------- particles
@@ -569,13 +578,15 @@ def segment_particles(
         raise InputError("volume: no particle larger than min_volume_um3 was found")
 
     ax = _axis_index(thickness_axis)
+    labels_da = _like(labels, volume, voxel, "particles", units="label", description="segmented particles")
+    solid_da = _like(solid, volume, voxel, "solid", units="mask", description="active-material mask")
     if collector_um is None or separator_um is None:
-        low, high = find_coating(solid, axis=ax, voxel_size_um=voxel)
+        low, high = find_coating(solid_da, axis=ax)
         if collector_side == "high":
             low, high = high, low
         collector_um = low if collector_um is None else collector_um
         separator_um = high if separator_um is None else separator_um
-    table = particle_table(labels, voxel_size_um=voxel, thickness_axis=ax, collector_um=collector_um,
+    table = particle_table(labels_da, thickness_axis=ax, collector_um=collector_um,
                            separator_um=separator_um, progress_bar=progress_bar)
     if cracks:
         crack_cols = crack_analysis(labels, solid, voxel_size_um=voxel, progress_bar=progress_bar)
@@ -587,9 +598,9 @@ def segment_particles(
     }
     table.attrs.update(params)
     return ParticleSegmentation(
-        labels=_like(labels, volume, voxel, "particles", units="label", description="segmented particles"),
+        labels=labels_da,
         table=table,
-        solid=_like(solid, volume, voxel, "solid", units="mask", description="active-material mask"),
+        solid=solid_da,
         filled=_like(filled, volume, voxel, "filled", units="mask", description="solid with cracks filled"),
         thresholds=None if used_thresholds is None else [float(t) for t in used_thresholds],
         n_nan=n_nan,
@@ -632,7 +643,8 @@ def particle_table(
     """One row per labelled particle.
 
     Columns: ``label``, ``volume_um3``, ``equivalent_diameter_um``, ``sphericity``,
-    ``centroid_{z,y,x}_um`` (local frame: index × voxel size), ``depth_from_collector_um``
+    ``centroid_{z,y,x}_um`` (the volume's coordinates: index × voxel size, plus the
+    DataArray's first coordinate), ``depth_from_collector_um``
     and ``depth_from_separator_um`` (along ``thickness_axis``, when the positions are
     given), ``border`` (touches a face of the volume).
     """
@@ -647,6 +659,8 @@ def particle_table(
     props = pd.DataFrame(regionprops_table(lab, properties=("label", "area", "centroid"), spacing=voxel))
     props = props.rename(columns={"area": "volume_um3", "centroid-0": "centroid_z_um",
                                   "centroid-1": "centroid_y_um", "centroid-2": "centroid_x_um"})
+    for d, o in zip(_AXES, _origin(labels)):
+        props[f"centroid_{d}_um"] += o
     props["equivalent_diameter_um"] = (6 * props["volume_um3"] / np.pi) ** (1 / 3)
     if sphericity:
         slices = ndimage.find_objects(lab)
@@ -1018,13 +1032,14 @@ def segment_grains(
     interior = mask & (boundary < np.percentile(boundary[mask], interior_percentile))
     dist = ndimage.distance_transform_edt(interior, sampling=voxel)
     markers = cc_label(_h_maxima(dist, h_um) & interior)
-    labels = watershed(boundary, markers, mask=mask).astype(np.int32)
-    table = grain_table(labels, mask, voxel_size_um=voxel)
+    labels = _like(watershed(boundary, markers, mask=mask).astype(np.int32), volume, voxel, "grains",
+                   units="label", description="segmented grains")
+    table = grain_table(labels, mask)
     params = {"sigma_um": sigma_um, "dark_weight": dark_weight, "interior_percentile": interior_percentile,
               "h_um": h_um, "voxel_size_um": list(voxel), "method": "boundary watershed"}
     table.attrs.update(params)
     return GrainSegmentation(
-        labels=_like(labels, volume, voxel, "grains", units="label", description="segmented grains"),
+        labels=labels,
         table=table,
         particle=_like(mask, volume, voxel, "particle", units="mask", description="particle mask"),
         boundary=_like(boundary, volume, voxel, "boundary", units="a.u.", description="grain-boundary map"),
@@ -1161,14 +1176,15 @@ def segment_grains_chemical(
     labels = inverse.reshape(merged.shape).astype(np.int32)
     if not (merged == 0).any():  # 0 (outside) sorts first when present
         labels += 1
-    table = grain_table(labels, mask, voxel_size_um=voxel)
+    labels = _like(labels, edge_energy_ev, voxel, "grains", units="label",
+                   description="grains segmented from the chemical map")
+    table = grain_table(labels, mask)
     params = {"supervoxel_um": supervoxel_um, "compactness": compactness, "merge_z": merge_z,
               "n_supervoxels": int((count[1:] > 0).sum()), "noise_sigma_ev": sigma_ev, "voxel_size_um": list(voxel),
               "method": "SLIC supervoxels merged by edge-energy similarity"}
     table.attrs.update(params)
     return GrainSegmentation(
-        labels=_like(labels, edge_energy_ev, voxel, "grains", units="label",
-                     description="grains segmented from the chemical map"),
+        labels=labels,
         table=table,
         particle=_like(mask, edge_energy_ev, voxel, "particle", units="mask", description="particle mask"),
         boundary=None,
@@ -1178,7 +1194,7 @@ def segment_grains_chemical(
 
 def grain_table(labels: Any, particle: Any = None, *, voxel_size_um: Any = None) -> pd.DataFrame:
     """One row per grain: ``label``, ``volume_um3``, ``equivalent_diameter_um``,
-    ``centroid_{z,y,x}_um`` (local frame), ``distance_from_surface_um`` (depth of the
+    ``centroid_{z,y,x}_um`` (the volume's coordinates), ``distance_from_surface_um`` (depth of the
     centroid below the particle surface; 0 when the centroid falls outside the particle).
     """
     from skimage.measure import regionprops_table
@@ -1196,6 +1212,8 @@ def grain_table(labels: Any, particle: Any = None, *, voxel_size_um: Any = None)
     props["equivalent_diameter_um"] = (6 * props["volume_um3"] / np.pi) ** (1 / 3)
     depth = ndimage.distance_transform_edt(np.pad(mask, 1), sampling=voxel)[1:-1, 1:-1, 1:-1]
     idx = np.round(props[["centroid_z_um", "centroid_y_um", "centroid_x_um"]].to_numpy() / np.asarray(voxel))
+    for d, o in zip(_AXES, _origin(labels)):
+        props[f"centroid_{d}_um"] += o
     idx = np.clip(idx.astype(int), 0, np.asarray(lab.shape) - 1)
     props["distance_from_surface_um"] = depth[tuple(idx.T)]
     props["label"] = props["label"].astype(np.int32)
