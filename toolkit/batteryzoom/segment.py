@@ -15,6 +15,7 @@ Electrode scale
     :func:`radial_grey_profile` (grey level from each particle's surface to its core).
 
 Particle scale
+    :func:`particle_mask`, :func:`void_mask` (cracks and pores inside the particle),
     :func:`segment_grains` (boundary map from a Hessian ridge filter and darkness →
     markers → watershed) and :func:`segment_grains_chemical` (supervoxels on an
     edge-energy map merged by similarity), :func:`grain_table`,
