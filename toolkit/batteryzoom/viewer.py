@@ -96,6 +96,20 @@ def pick_label(layer: Any, event: Any) -> int | None:
     return value if value != 0 else None
 
 
+def _mean_colormap(lookup: RegionLookup):
+    """A napari label colormap: each label coloured by its mean (viridis, 2–98 % range)."""
+    from napari.utils.colormaps import DirectLabelColormap, ensure_colormap
+
+    finite = lookup.mean[np.isfinite(lookup.mean)]
+    lo, hi = np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0)
+    scaled = np.clip((lookup.mean - lo) / max(hi - lo, 1e-12), 0, 1)
+    colors = ensure_colormap("viridis").map(np.nan_to_num(scaled, nan=0.0))
+    color_dict = {int(lab): c for lab, c in zip(lookup.labels, colors)}
+    color_dict[None] = np.zeros(4)  # labels without statistics: transparent
+    color_dict[0] = np.zeros(4)
+    return DirectLabelColormap(color_dict=color_dict)
+
+
 def _box_edges_um(box_min_um: Sequence[float], box_max_um: Sequence[float]) -> list[np.ndarray]:
     """The 12 edges of an axis-aligned box as 2-point paths (world µm, z y x)."""
     bounds = np.stack([np.asarray(box_min_um, float), np.asarray(box_max_um, float)])
@@ -164,6 +178,7 @@ class ZoomViewer:
         spectra: Any = None,
         stats_name: str | None = None,
         pickable: bool = True,
+        color_by_mean: bool = True,
         **kwargs: Any,
     ):
         """Add a label volume (particles, grains). Pickable layers answer clicks in 3D.
@@ -176,16 +191,22 @@ class ZoomViewer:
             histogram, mean and FWHM are drawn in the dock.
         spectra : optional
             Mean spectrum per label (see :class:`batteryzoom._selection.RegionLookup`).
+        color_by_mean : bool
+            With ``stats``, colour each label by its mean (viridis over the 2–98 % range of
+            the means, as in the notebook's GrainExplorer) instead of napari's random colours.
         """
         scale = volume_scale_um(labels, voxel_size_um)
         data = _as_array(labels)
         if not np.issubdtype(np.dtype(data.dtype), np.integer):
             raise InputError(f"labels layer {name!r} has dtype {data.dtype}; pass integer labels")
+        kwargs.setdefault("opacity", 1.0)
         layer = self.viewer.add_labels(
             data, name=name, scale=scale, translate=np.asarray(translate_um, float), **kwargs
         )
+        lookup = RegionLookup(stats, name=stats_name, spectra=spectra) if stats is not None else None
+        if lookup is not None and color_by_mean and "colormap" not in kwargs:
+            layer.colormap = _mean_colormap(lookup)
         if pickable:
-            lookup = RegionLookup(stats, name=stats_name, spectra=spectra) if stats is not None else None
             self._pickable[name] = lookup
             if lookup is not None:
                 self._ensure_dock(lookup.name)
