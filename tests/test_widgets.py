@@ -383,3 +383,35 @@ def test_every_message_a_selection_sends_can_go_over_the_wire(explorer, surface)
         explorer.select(int(surface.labels[i]))
     assert sent and any(sent), "the selection sent its data as binary buffers"
     assert all(all(flags) for flags in sent), "every buffer must be contiguous"
+
+
+# -------------------------------------------------------------- CycleExplorer
+
+
+def test_cycle_explorer_draws_bz_cycling_results_for_the_choices():
+    import batteryzoom as bz
+    from batteryzoom.widgets import CycleExplorer
+
+    one = bz.data.load("twin/cycling-one-cycle")
+    rest = bz.data.load("twin/cycling-self-discharge")
+    truth = bz.data.load("twin/cycling-self-discharge", part="truth")
+    ce = CycleExplorer(one, rest)
+    assert ce.available_cycles == [1]
+    assert [t.name for t in ce.vq_figure.data] == ["cycle 1 charge", "cycle 1 discharge"]
+    vq = bz.cycling.vq_curves(one, [1])
+    charge = vq[vq["direction"] == "charge"]
+    assert max(ce.vq_figure.data[0].x) == pytest.approx(charge["capacity_ah"].max())
+    # dQ/dV of the chosen direction is bz.cycling's curve
+    np.testing.assert_allclose(ce.dqdv_figure.data[0].y, bz.cycling.dqdv(one, cycle=1, direction="discharge")["dqdv_ah_per_v"])
+    ce.direction.value = "charge"
+    np.testing.assert_allclose(ce.dqdv_figure.data[0].y, bz.cycling.dqdv(one, cycle=1, direction="charge")["dqdv_ah_per_v"])
+    # the rest after the charge: bz.cycling.self_discharge's fit, K-value and verdict
+    step = ce.rest_select.value
+    result = bz.cycling.self_discharge(rest, rest_step=step)
+    assert f"{result.k_value_mv_per_day:.3f} mV/day" in ce.summary.value
+    assert result.k_value_mv_per_day == pytest.approx(truth["k_value_mv_per_day"], rel=0.05)
+    assert ">fail<" in ce.summary.value  # the defective cell fails QC
+    names = [t.name for t in ce.rest_figure.data]
+    assert any("fit" in n for n in names) and any("K-value" in n for n in names)
+    with pytest.raises(InputError, match=r"cycles \[7\] are not in the record"):
+        CycleExplorer(one, rest, cycles=[7])

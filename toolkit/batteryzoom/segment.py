@@ -15,6 +15,7 @@ Electrode scale
     :func:`radial_grey_profile` (grey level from each particle's surface to its core).
 
 Particle scale
+    :func:`particle_mask`, :func:`void_mask` (cracks and pores inside the particle),
     :func:`segment_grains` (boundary map from a Hessian ridge filter and darkness →
     markers → watershed) and :func:`segment_grains_chemical` (supervoxels on an
     edge-energy map merged by similarity), :func:`grain_table`,
@@ -32,6 +33,7 @@ tens of millions of voxels at most).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +63,8 @@ __all__ = [
     "damage_class",
     "damage_depth_profile",
     "radial_grey_profile",
+    "particle_mask",
+    "void_mask",
     "segment_grains",
     "segment_grains_chemical",
     "grain_table",
@@ -79,10 +83,16 @@ _AXES = ("z", "y", "x")
 
 
 def _voxel_size(volume: Any, voxel_size_um: Any, name: str) -> tuple[float, float, float]:
-    """The (z, y, x) voxel size in µm from the argument, else the DataArray's attrs."""
+    """The (z, y, x) voxel size in µm: the argument, else the DataArray's
+    ``voxel_size_um`` attribute, else the spacing of its (uniform) z/y/x coordinates."""
     given = voxel_size_um
     if given is None and isinstance(volume, xr.DataArray):
         given = volume.attrs.get("voxel_size_um")
+        if given is None and all(d in volume.coords and volume.sizes[d] > 1 for d in _AXES):
+            # the design's coordinates are µm: a uniform spacing is the voxel size
+            steps = [np.diff(np.asarray(volume[d].values, float)) for d in _AXES]
+            if all(np.allclose(st, st[0], rtol=1e-6) and st[0] > 0 for st in steps):
+                given = [float(st[0]) for st in steps]
     if given is None:
         raise InputError(
             f"{name}: the voxel size is unknown. Pass voxel_size_um=(dz, dy, dx) in µm "
@@ -105,6 +115,13 @@ def _array(volume: Any, name: str) -> np.ndarray:
     if arr.size == 0:
         raise InputError(f"{name}: the volume is empty (shape {arr.shape})")
     return arr
+
+
+def _origin(obj: Any) -> np.ndarray:
+    """Coordinate (µm) of voxel (0, 0, 0): the DataArray's first z/y/x coordinates, else 0."""
+    if isinstance(obj, xr.DataArray) and all(d in obj.coords and obj.sizes.get(d, 0) > 0 for d in _AXES):
+        return np.array([float(obj[d].values[0]) for d in _AXES])
+    return np.zeros(3)
 
 
 def _like(values: np.ndarray, template: Any, voxel: tuple, name: str, **attrs) -> xr.DataArray:
@@ -369,7 +386,8 @@ def find_coating(solid: Any, *, axis: str | int = "x", voxel_size_um: Any = None
     Returns
     -------
     (low_um, high_um)
-        Slab edges (local frame, µm) of the first and last occupied slabs. A volume cut
+        Slab edges (µm, in the volume's coordinates: index × voxel size plus the
+        DataArray's first coordinate) of the first and last occupied slabs. A volume cut
         entirely inside the coating returns its own faces.
     """
     arr = _array(solid, "solid").astype(bool)
@@ -381,7 +399,8 @@ def find_coating(solid: Any, *, axis: str | int = "x", voxel_size_um: Any = None
         raise InputError("solid: no solid voxels; cannot locate the coating")
     occupied = np.nonzero(profile >= min_fraction * profile.max())[0]
     v = voxel[ax]
-    return float(occupied[0] * v - v / 2), float(occupied[-1] * v + v / 2)
+    o = _origin(solid)[ax]
+    return float(o + occupied[0] * v - v / 2), float(o + occupied[-1] * v + v / 2)
 
 
 # --------------------------------------------------------------------------- particles
@@ -560,13 +579,15 @@ def segment_particles(
         raise InputError("volume: no particle larger than min_volume_um3 was found")
 
     ax = _axis_index(thickness_axis)
+    labels_da = _like(labels, volume, voxel, "particles", units="label", description="segmented particles")
+    solid_da = _like(solid, volume, voxel, "solid", units="mask", description="active-material mask")
     if collector_um is None or separator_um is None:
-        low, high = find_coating(solid, axis=ax, voxel_size_um=voxel)
+        low, high = find_coating(solid_da, axis=ax)
         if collector_side == "high":
             low, high = high, low
         collector_um = low if collector_um is None else collector_um
         separator_um = high if separator_um is None else separator_um
-    table = particle_table(labels, voxel_size_um=voxel, thickness_axis=ax, collector_um=collector_um,
+    table = particle_table(labels_da, thickness_axis=ax, collector_um=collector_um,
                            separator_um=separator_um, progress_bar=progress_bar)
     if cracks:
         crack_cols = crack_analysis(labels, solid, voxel_size_um=voxel, progress_bar=progress_bar)
@@ -578,9 +599,9 @@ def segment_particles(
     }
     table.attrs.update(params)
     return ParticleSegmentation(
-        labels=_like(labels, volume, voxel, "particles", units="label", description="segmented particles"),
+        labels=labels_da,
         table=table,
-        solid=_like(solid, volume, voxel, "solid", units="mask", description="active-material mask"),
+        solid=solid_da,
         filled=_like(filled, volume, voxel, "filled", units="mask", description="solid with cracks filled"),
         thresholds=None if used_thresholds is None else [float(t) for t in used_thresholds],
         n_nan=n_nan,
@@ -623,7 +644,8 @@ def particle_table(
     """One row per labelled particle.
 
     Columns: ``label``, ``volume_um3``, ``equivalent_diameter_um``, ``sphericity``,
-    ``centroid_{z,y,x}_um`` (local frame: index × voxel size), ``depth_from_collector_um``
+    ``centroid_{z,y,x}_um`` (the volume's coordinates: index × voxel size, plus the
+    DataArray's first coordinate), ``depth_from_collector_um``
     and ``depth_from_separator_um`` (along ``thickness_axis``, when the positions are
     given), ``border`` (touches a face of the volume).
     """
@@ -638,6 +660,8 @@ def particle_table(
     props = pd.DataFrame(regionprops_table(lab, properties=("label", "area", "centroid"), spacing=voxel))
     props = props.rename(columns={"area": "volume_um3", "centroid-0": "centroid_z_um",
                                   "centroid-1": "centroid_y_um", "centroid-2": "centroid_x_um"})
+    for d, o in zip(_AXES, _origin(labels)):
+        props[f"centroid_{d}_um"] += o
     props["equivalent_diameter_um"] = (6 * props["volume_um3"] / np.pi) ** (1 / 3)
     if sphericity:
         slices = ndimage.find_objects(lab)
@@ -875,6 +899,44 @@ def particle_mask(volume: Any, *, voxel_size_um: Any = None, close_um: float = 0
     return _like(mask, volume, voxel, "particle", units="mask", description="particle mask")
 
 
+def void_mask(volume: Any, particle: Any, *, threshold: float | None = None,
+              voxel_size_um: Any = None) -> xr.DataArray:
+    """Cracks and pores inside a particle: the particle's voxels darker than ``threshold``.
+
+    The volume is smoothed by half a voxel (single-voxel noise would otherwise speckle the
+    solid). Default threshold: half-way between the solid level (median of the particle's
+    voxels) and the void level (median of the voxels outside the particle, which hold what
+    fills the pores) — the half-maximum criterion, which keeps the volume of voids wider
+    than the blur and underestimates voids thinner than it (on the twin's nano-CT: 3.7 %
+    measured for 4.7 % true, precision 92 %). Without voxels outside the particle, Otsu's
+    threshold on the particle's voxels is used. ``attrs["threshold"]`` and
+    ``attrs["void_fraction"]`` record the result.
+    """
+    from skimage.filters import threshold_otsu
+
+    arr = _array(volume, "volume").astype(np.float32)
+    mask = _array(particle, "particle").astype(bool)
+    if mask.shape != arr.shape:
+        raise InputError(f"particle: shape {mask.shape} differs from the volume's {arr.shape}")
+    if not mask.any():
+        raise InputError("particle: the mask is empty; there is no particle to find voids in")
+    voxel = _voxel_size(volume, voxel_size_um, "volume")
+    smooth = _denoise(arr, voxel, None)
+    finite = np.isfinite(smooth)
+    inside = smooth[mask & finite]
+    outside = smooth[~mask & finite]
+    if threshold is not None:
+        t = float(threshold)
+    elif outside.size:
+        t = float(np.median(inside) + np.median(outside)) / 2
+    else:
+        t = float(threshold_otsu(inside))
+    with np.errstate(invalid="ignore"):
+        void = mask & (smooth < t)
+    return _like(void, volume, voxel, "voids", units="mask", description="cracks and pores inside the particle",
+                 threshold=t, void_fraction=float(void[mask].mean()))
+
+
 def _boundary_map(arr: np.ndarray, mask: np.ndarray, voxel: tuple, sigma_um: float, dark_weight: float) -> np.ndarray:
     """Grain-boundary strength: a Hessian valley filter plus local darkness.
 
@@ -971,13 +1033,14 @@ def segment_grains(
     interior = mask & (boundary < np.percentile(boundary[mask], interior_percentile))
     dist = ndimage.distance_transform_edt(interior, sampling=voxel)
     markers = cc_label(_h_maxima(dist, h_um) & interior)
-    labels = watershed(boundary, markers, mask=mask).astype(np.int32)
-    table = grain_table(labels, mask, voxel_size_um=voxel)
+    labels = _like(watershed(boundary, markers, mask=mask).astype(np.int32), volume, voxel, "grains",
+                   units="label", description="segmented grains")
+    table = grain_table(labels, mask)
     params = {"sigma_um": sigma_um, "dark_weight": dark_weight, "interior_percentile": interior_percentile,
               "h_um": h_um, "voxel_size_um": list(voxel), "method": "boundary watershed"}
     table.attrs.update(params)
     return GrainSegmentation(
-        labels=_like(labels, volume, voxel, "grains", units="label", description="segmented grains"),
+        labels=labels,
         table=table,
         particle=_like(mask, volume, voxel, "particle", units="mask", description="particle mask"),
         boundary=_like(boundary, volume, voxel, "boundary", units="a.u.", description="grain-boundary map"),
@@ -1031,9 +1094,9 @@ def segment_grains_chemical(
     Notes
     -----
     This finds *chemical domains*: neighbouring grains whose edge energies agree within the
-    noise become one domain. On the twin's XANES grid (0.16 µm voxels, grains ≈ 4 voxels
-    across, grain means spread by 0.5 eV) the domains match the crystallographic grains
-    with an adjusted Rand index of only ≈ 0.3–0.45; where grains differ clearly (≥ 0.5 eV
+    noise become one domain. On the twin's XANES truth map (0.16 µm voxels, grains ≈ 4
+    voxels across, grain means spread by ~0.5 eV) the domains match the crystallographic
+    grains with an adjusted Rand index of only ≈ 0.33; where grains differ clearly (≥ 0.5 eV
     between neighbours, several voxels across) it recovers them (ARI > 0.9, see the
     tests). Use :func:`segment_grains` on a nano-tomogram for the grains themselves.
     """
@@ -1061,8 +1124,11 @@ def segment_grains_chemical(
     else:
         smooth = filled
     n_segments = max(1, int(mask.sum() * np.prod(voxel) / supervoxel_um**3))
-    sv = slic(smooth, n_segments=n_segments, compactness=compactness, spacing=voxel, mask=mask,
-              channel_axis=None, start_label=1, enforce_connectivity=True).astype(np.int64)
+    with warnings.catch_warnings():
+        # SLIC's internal per-segment means divide by zero for centres that lost their voxels
+        warnings.filterwarnings("ignore", "invalid value encountered in divide", RuntimeWarning)
+        sv = slic(smooth, n_segments=n_segments, compactness=compactness, spacing=voxel, mask=mask,
+                  channel_axis=None, start_label=1, enforce_connectivity=True).astype(np.int64)
     n = int(sv.max()) + 1
     # region statistics from the raw (unsmoothed) values: independent noise, honest errors
     raw = np.where(mask, energy, 0.0).ravel()
@@ -1111,14 +1177,15 @@ def segment_grains_chemical(
     labels = inverse.reshape(merged.shape).astype(np.int32)
     if not (merged == 0).any():  # 0 (outside) sorts first when present
         labels += 1
-    table = grain_table(labels, mask, voxel_size_um=voxel)
+    labels = _like(labels, edge_energy_ev, voxel, "grains", units="label",
+                   description="grains segmented from the chemical map")
+    table = grain_table(labels, mask)
     params = {"supervoxel_um": supervoxel_um, "compactness": compactness, "merge_z": merge_z,
               "n_supervoxels": int((count[1:] > 0).sum()), "noise_sigma_ev": sigma_ev, "voxel_size_um": list(voxel),
               "method": "SLIC supervoxels merged by edge-energy similarity"}
     table.attrs.update(params)
     return GrainSegmentation(
-        labels=_like(labels, edge_energy_ev, voxel, "grains", units="label",
-                     description="grains segmented from the chemical map"),
+        labels=labels,
         table=table,
         particle=_like(mask, edge_energy_ev, voxel, "particle", units="mask", description="particle mask"),
         boundary=None,
@@ -1128,7 +1195,7 @@ def segment_grains_chemical(
 
 def grain_table(labels: Any, particle: Any = None, *, voxel_size_um: Any = None) -> pd.DataFrame:
     """One row per grain: ``label``, ``volume_um3``, ``equivalent_diameter_um``,
-    ``centroid_{z,y,x}_um`` (local frame), ``distance_from_surface_um`` (depth of the
+    ``centroid_{z,y,x}_um`` (the volume's coordinates), ``distance_from_surface_um`` (depth of the
     centroid below the particle surface; 0 when the centroid falls outside the particle).
     """
     from skimage.measure import regionprops_table
@@ -1146,6 +1213,8 @@ def grain_table(labels: Any, particle: Any = None, *, voxel_size_um: Any = None)
     props["equivalent_diameter_um"] = (6 * props["volume_um3"] / np.pi) ** (1 / 3)
     depth = ndimage.distance_transform_edt(np.pad(mask, 1), sampling=voxel)[1:-1, 1:-1, 1:-1]
     idx = np.round(props[["centroid_z_um", "centroid_y_um", "centroid_x_um"]].to_numpy() / np.asarray(voxel))
+    for d, o in zip(_AXES, _origin(labels)):
+        props[f"centroid_{d}_um"] += o
     idx = np.clip(idx.astype(int), 0, np.asarray(lab.shape) - 1)
     props["distance_from_surface_um"] = depth[tuple(idx.T)]
     props["label"] = props["label"].astype(np.int32)

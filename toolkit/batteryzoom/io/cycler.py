@@ -435,11 +435,20 @@ def _read_neware_binary(path: Path, **_: Any) -> tuple[pd.DataFrame, dict]:
             out["step_index" if name == "step_id" else name] = col(name, np.int64)
     if "step_type" in frame.columns:
         st = frame["step_type"]
-        if hasattr(st, "to_physical"):  # polars categorical: codes + labels, no per-row strings
+        if hasattr(st, "to_physical") and "step_count" in frame.columns:
+            # polars categorical: integer codes per row, labels read at step starts only (a
+            # step has one type), so no per-row strings are made
             phys = np.asarray(st.to_physical().to_numpy(), np.int64)
-            uniq, first = np.unique(phys, return_index=True)
-            labels = [str(x) for x in st.gather(first).cast(str).to_list()]
-            out["step_name"] = pd.Categorical.from_codes(np.searchsorted(uniq, phys), categories=labels)
+            sc = out["step_count"].to_numpy()
+            starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
+            uniq, first = np.unique(phys[starts], return_index=True)
+            labels = [str(x) for x in st.gather(starts[first]).cast(str).to_list()]
+            codes = np.searchsorted(uniq, phys)
+            if not np.array_equal(uniq[np.clip(codes, 0, len(uniq) - 1)], phys):  # a type changed mid-step
+                uniq, codes = np.unique(phys, return_inverse=True)
+                first = np.unique(phys, return_index=True)[1]
+                labels = [str(x) for x in st.gather(first).cast(str).to_list()]
+            out["step_name"] = pd.Categorical.from_codes(codes, categories=labels)
         else:
             out["step_name"] = pd.Categorical(st.astype(str))
     temps = [c for c in frame.columns if "temperature" in c]
@@ -559,7 +568,6 @@ _alias("temperature_celsius", "temperature", "temperature_celsius", "temperature
 
 _GENERIC = {"time", "t", "e", "i", "u", "cap", "step", "cycle", "mode", "status", "state", "temp"}
 _TARGET_QUANTITY = {t: q for t, q in _ALIASES.values()}
-_NUMERIC_TARGETS = [t for t, q in _TARGET_QUANTITY.items() if q not in ("text",)]
 
 
 def _norm(name: str) -> str:
@@ -1253,8 +1261,8 @@ _CODE = {t: k for k, t in enumerate(STEP_TYPES)}
 def _classify(i, v, starts, n, tol, step_kind) -> np.ndarray:
     """Per-row step type codes (into :data:`STEP_TYPES`): rest / cc_* / cv_* / other.
 
-    A step is a rest when its median |current| is at or below ``tol``. Its direction is
-    the sign of its median current. Within a charge or discharge step, a row belongs to
+    A step is a rest when its mean current is at or below ``tol`` in magnitude. Its
+    direction is the sign of its mean current. Within a charge or discharge step, a row belongs to
     the constant-voltage part when, from that row to the end of the step, |current| stays
     below 98 % of the step's largest |current| and the voltage is within 5 mV of the
     step's final voltage (the hold); a step labelled CV by the instrument is CV throughout.
@@ -1262,7 +1270,8 @@ def _classify(i, v, starts, n, tol, step_kind) -> np.ndarray:
     seg_len = np.diff(np.r_[starts, n])
     sid = np.repeat(np.arange(len(starts)), seg_len)
     absi = np.abs(i)
-    med = pd.Series(i).groupby(sid).median().to_numpy()
+    # the mean current of each step (the median costs a sort of every step)
+    med = np.add.reduceat(i, starts) / seg_len
     rest_step = np.abs(med) <= tol
     if step_kind is not None:
         labels = np.array([k[0] for k in step_kind])

@@ -43,6 +43,7 @@ __all__ = [
     "highlight_data",
     "histogram_data",
     "comparison_mesh_data",
+    "comparison_coloraxis",
     "histogram_traces",
     "histogram_figure",
     "spectrum_figure",
@@ -505,8 +506,8 @@ def histogram_figure(
         for props in histogram_traces(s, color=SELECTION_COLORS[k % 2], value_label=value_label):
             fig.add_trace(go.Scatter(**{key: v for key, v in props.items() if key != "type"}))
     fig.update_layout(
-        xaxis_title=value_label, yaxis_title="relative probability (1/eV)" if "eV" in value_label else "relative probability",
-        legend=dict(orientation="h", y=-0.3), margin=dict(l=60, r=20, t=40, b=40),
+        xaxis_title=value_label, yaxis_title="probability (1/eV)" if "eV" in value_label else "probability",
+        legend=dict(orientation="h", y=-0.3), margin=dict(l=60, r=20, t=50, b=40),
     )
     xr = _x_range(summaries)
     if xr:
@@ -531,39 +532,42 @@ def spectrum_figure(
             line=dict(color=SELECTION_COLORS[k % 2], width=2),
             name=f"grain {s.label}" if s is not None else "",
         ))
-    fig.update_layout(xaxis_title="energy (eV)", yaxis_title="normalized absorption",
-                      legend=dict(orientation="h", y=-0.3), margin=dict(l=60, r=20, t=40, b=40))
+    fig.update_layout(xaxis_title="energy (eV)", yaxis_title="norm. absorption",
+                      legend=dict(x=0.98, xanchor="right", y=0.05, yanchor="bottom"),
+                      margin=dict(l=60, r=20, t=50, b=40))
     return fig
 
 
 def comparison_mesh_data(
     grain: tuple[RegionSummary, np.ndarray, np.ndarray, np.ndarray | None] | None,
-    *,
-    cmin: float | None = None,
-    cmax: float | None = None,
 ) -> dict:
-    """Geometry, per-vertex values and colour range of one grain for the comparison."""
+    """Geometry and per-vertex values of one grain for the comparison (empty when None)."""
     if grain is None:
-        return dict(x=[], y=[], z=[], i=[], j=[], k=[], intensity=None, name="", cmin=cmin, cmax=cmax)
+        return dict(x=[], y=[], z=[], i=[], j=[], k=[], intensity=None, name="")
     summary, verts, faces, vv = grain
-    return dict(_columns(verts, faces), intensity=vv, name=f"grain {summary.label}", cmin=cmin, cmax=cmax)
+    return dict(_columns(verts, faces), intensity=vv, name=f"grain {summary.label}")
 
 
 def comparison_mesh(
     grain: tuple[RegionSummary, np.ndarray, np.ndarray, np.ndarray | None] | None,
     *,
     slot: int = 0,
-    cmin: float | None = None,
-    cmax: float | None = None,
-    value_label: str = "edge energy (eV)",
 ) -> dict:
     """Mesh3d properties of one grain's closed surface for the comparison (empty when None):
-    coloured voxel by voxel when its vertex values are given, else in its slot's colour."""
-    props = dict(comparison_mesh_data(grain, cmin=cmin, cmax=cmax), hoverinfo="none", flatshading=False,
-                 lighting=dict(ambient=0.6, diffuse=0.6, specular=0.1), color=SELECTION_COLORS[slot % 2],
-                 colorscale=style.EDGE_ENERGY_COLORSCALE, intensitymode="vertex", showscale=slot == 0,
-                 colorbar=dict(title=dict(text=value_label, side="right"), x=0.58, len=0.7))
-    return props
+    coloured voxel by voxel on the figure's shared colour axis when its vertex values are
+    given, else in its slot's colour."""
+    return dict(comparison_mesh_data(grain), hoverinfo="none", flatshading=False,
+                lighting=dict(ambient=0.6, diffuse=0.6, specular=0.1), color=SELECTION_COLORS[slot % 2],
+                coloraxis="coloraxis", intensitymode="vertex")
+
+
+def comparison_coloraxis(cmin: float | None, cmax: float | None, value_label: str = "edge energy (eV)") -> dict:
+    """The comparison's shared colour axis: one scale (and colour bar) for both grains.
+
+    The colour bar keeps plotly's default place, right of the figure.
+    """
+    return dict(colorscale=style.EDGE_ENERGY_COLORSCALE, cmin=cmin, cmax=cmax,
+                colorbar=dict(title=dict(text=value_label, side="right"), len=0.8, thickness=12))
 
 
 def shared_range(*arrays: np.ndarray | None, percentiles: tuple[float, float] = (2, 98)) -> tuple[float | None, float | None]:
@@ -626,21 +630,21 @@ def comparison_figure(
     summaries = [g[0] if g is not None else None for g in grains]
     fig = make_subplots(
         rows=1, cols=3, specs=[[{"type": "scene"}, {"type": "scene"}, {"type": "xy"}]],
-        column_widths=[0.3, 0.3, 0.4], subplot_titles=comparison_titles(summaries, unit),
+        column_widths=[0.27, 0.27, 0.46], horizontal_spacing=0.1,
+        subplot_titles=comparison_titles(summaries, unit),
     )
     style.apply(fig, title)
     for k, g in enumerate(grains):
-        fig.add_trace(go.Mesh3d(**comparison_mesh(g, slot=k, cmin=cmin, cmax=cmax, value_label=value_label)),
-                      row=1, col=k + 1)
+        fig.add_trace(go.Mesh3d(**comparison_mesh(g, slot=k)), row=1, col=k + 1)
     for k, s in enumerate(summaries):
         for props in histogram_traces(s, color=SELECTION_COLORS[k % 2], value_label=value_label):
             fig.add_trace(go.Scatter(**{key: v for key, v in props.items() if key != "type"}), row=1, col=3)
-    fig.update_layout(scene=_scene(), scene2=_scene())
+    fig.update_layout(scene=_scene(), scene2=_scene(), coloraxis=comparison_coloraxis(cmin, cmax, value_label))
     xr = _x_range(summaries)
     fig.update_xaxes(title_text=value_label, row=1, col=3, **({"range": xr} if xr else {}))
-    fig.update_yaxes(title_text="relative probability", row=1, col=3)
-    fig.update_layout(height=height, width=width, legend=dict(orientation="h", y=-0.2, x=0.6),
-                      margin=dict(l=10, r=20, t=90, b=40))
+    fig.update_yaxes(title_text="probability (1/eV)" if unit == "eV" else "probability", row=1, col=3)
+    fig.update_layout(height=height, width=width, legend=dict(orientation="h", y=-0.3, x=1.0, xanchor="right"),
+                      margin=dict(l=10, r=90, t=90, b=40))
     for annotation in fig.layout.annotations:
         annotation.font.size = 13
     return fig

@@ -105,6 +105,10 @@ class GrainExplorer(widgets.VBox):
         self._closed_cache: OrderedDict[int, tuple] = OrderedDict()
         self._syncing = False
         self.last_error: Exception | None = None
+        # the table shows these columns (all of them stay in self.lookup.table)
+        n = self.lookup.name
+        self.table_columns = ["count", "n_nan", f"{n}_mean", f"{n}_std", f"{n}_median", f"{n}_peak",
+                              f"{n}_fwhm", "volume_um3"]
 
         # -- figures (built once; a selection only updates their traces)
         self.particle = go.FigureWidget(pg.particle_figure(
@@ -254,11 +258,12 @@ class GrainExplorer(widgets.VBox):
                 return f"{v:.3f}"
             return str(v)
 
+        columns = [c for c in self.lookup.table.columns if c in self.table_columns]
         head = "".join(f"<th style='color:{pg.SELECTION_COLORS[k]}'>grain {s.label}</th>" for k, s in enumerate(summaries))
         rows = "".join(
             f"<tr><th style='text-align:left'>{col}</th>" + "".join(f"<td>{cell(col, s.table_row[col])}</td>" for s in summaries)
             + "</tr>"
-            for col in self.lookup.table.columns
+            for col in columns
         )
         return (f"<table class='batteryzoom-grain-table' style='border-collapse:collapse'>"
                 f"<thead><tr><th></th>{head}</tr></thead><tbody>{rows}</tbody></table>")
@@ -306,12 +311,13 @@ class GrainExplorer(widgets.VBox):
         cmin, cmax = pg.shared_range(*[g[3] for g in grains if g is not None])
         if cmin is None:
             cmin, cmax = self.cmin, self.cmax
-        comp = {k: pg.comparison_mesh_data(grains[k], cmin=cmin, cmax=cmax) for k in range(2)}
+        comp = {k: pg.comparison_mesh_data(grains[k]) for k in range(2)}
         comp.update({2 + j: v for j, v in hist_traces.items()})
         relayout = {f"annotations[{k}].text": text
                     for k, text in enumerate(pg.comparison_titles(summaries, self.unit)[:2])}
         if xr:
             relayout["xaxis.range"] = xr
+        relayout.update({"coloraxis.cmin": cmin, "coloraxis.cmax": cmax})
         self._restyle(self.comparison, comp, relayout)
         self.status.value = self._status_text(current)
         self.table.value = self._table_html(current)
