@@ -25,9 +25,9 @@ analyses, and collects a findings table and the figures (built by ``bz.plots``):
 
 Each scale runs when the dataset holds data for it (the twin holds all five; a folder of
 your own data holds what its ``batteryzoom.yaml`` lists: see
-:mod:`batteryzoom._report_sources`) and when its analysis module is part of this
-version; otherwise the report says which and why. On the twin, every finding is printed
-beside its ground truth.
+:mod:`batteryzoom._report_sources`); a scale whose input is rejected (e.g. a volume in
+which no can is found) is reported as failed, with the reason, and the others still run.
+On the twin, every finding is printed beside its ground truth.
 
 :func:`write_report` writes ``out/index.html`` (one self-contained page: plotly.js inlined
 once, every figure interactive, the findings table, a short text per scale) and
@@ -103,9 +103,8 @@ class ReportFigure:
 class ScaleResult:
     """What one scale of the zoom gave.
 
-    ``status``: ``"done"``; ``"absent"`` (the dataset holds nothing for this scale);
-    ``"unavailable"`` (its analysis module is not part of this version); ``"failed"``
-    (the input was rejected: ``text`` says why).
+    ``status``: ``"done"``; ``"absent"`` (the dataset holds nothing for this scale); or
+    ``"failed"`` (the input was rejected: ``text`` says why).
     """
 
     scale: str
@@ -219,18 +218,6 @@ class _Scale:
 
 
 # ------------------------------------------------------------------------ helpers
-
-
-def _module(name: str):
-    """``batteryzoom.<name>`` when this version has it, else None (a scale then says so)."""
-    import importlib
-
-    try:
-        return importlib.import_module(f"batteryzoom.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name in (f"batteryzoom.{name}",):
-            return None
-        raise
 
 
 def _level_figure(source: Source, scale: str, volume: Any, title: str) -> Any | None:
@@ -364,20 +351,13 @@ def _cycler(source: Source, s: _Scale, ctx: dict) -> None:
 
 
 def _cell(source: Source, s: _Scale, ctx: dict) -> None:
+    from . import cell
+    from .plots import cell as pcell
+
     d = source.load("cell")
     vol = d["volume"]
     truth = source.truth("cell")
     zoom_fig = _level_figure(source, "cell", vol, "Cell CT slice and the electrode region")
-    cell = _module("cell")
-    if cell is None:
-        if zoom_fig is not None:
-            s.figure("cell_zoom", zoom_fig, "A slice of the cell CT through the electrode region the zoom goes into "
-                     "(its box), in µm in the cell frame.")
-        s.values["status"] = ("unavailable", "bz.cell (can, windings, defects) is not part of this version; "
-                              "the slice shows the data and where the next scale sits")
-        return
-    from .plots import cell as pcell
-
     res = cell.analyze_volume(vol)
     ok = res.summary[res.summary["status"] == "ok"]
     if ok.empty:
@@ -782,13 +762,11 @@ def run_zoom(
             collected = _Scale(scale, source.is_twin)
             try:
                 _RUNNERS[scale](source, collected, ctx)
-                status, text = collected.values.pop("status", ("done", ""))
+                status, text = "done", " ".join(collected.text)
             except BatteryZoomError as exc:
                 if source.is_twin:
                     raise  # the twin must always run: a failure there is a bug
                 status, text = "failed", str(exc)
-            if status == "done":
-                text = " ".join(collected.text)
             res = ScaleResult(scale, status, text, [f.name for f in collected.figures], time.perf_counter() - t,
                               collected.values)
             results[scale] = res
