@@ -259,6 +259,28 @@ particle:
     assert f"z = {round(z_um / 0.5) * 0.5:.4g} µm" in fig.layout.title.text
 
 
+def test_a_rejected_scale_fails_alone_and_says_why(tmp_path):
+    """A 'cell CT' that holds no cell fails its scale; the cycler scale still runs."""
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "noise.npy", rng.normal(100, 5, (3, 64, 64)).astype(np.float32))
+    sd_csv = bz.data.load("twin/cycling-self-discharge", part="btsda.csv")
+    _write_yaml(tmp_path, f"""
+cycler:
+  self_discharge: {sd_csv}
+cell:
+  volume: noise.npy
+  voxel_size_um: 25
+""")
+    with pytest.warns(UserWarning):
+        report = rp.run_zoom(tmp_path, progress=False)
+    assert report.scales["cycler"].status == "done"
+    cell = report.scales["cell"]
+    assert cell.status == "failed" and "no slice could be analysed" in cell.text
+    assert any(line.split()[:2] == ["cell", "failed:"] for line in report.summary_lines())
+    html = rp.write_report(report, tmp_path / "out", static=False).index.read_text(encoding="utf-8")
+    assert "failed: " in html and "no slice could be analysed" in html
+
+
 @pytest.mark.parametrize("text, problem", [
     ("cycler: [1, 2", "is not valid YAML"),
     ("cell:\n  volume: missing.tif\n", "does not exist"),

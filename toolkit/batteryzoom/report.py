@@ -24,8 +24,7 @@ analyses, and collects a findings table and the figures (built by ``bz.plots``):
    between and within grains, and the two grains of Fig. S3.
 
 Each scale runs when the dataset holds data for it (the twin holds all five; a folder of
-your own data holds what its ``batteryzoom.yaml`` lists: see
-:mod:`batteryzoom._report_sources`); a scale whose input is rejected (e.g. a volume in
+your own data holds what its ``batteryzoom.yaml`` lists: see :class:`FolderSource`); a scale whose input is rejected (e.g. a volume in
 which no can is found) is reported as failed, with the reason, and the others still run.
 On the twin, every finding is printed beside its ground truth.
 
@@ -725,7 +724,7 @@ def run_zoom(
     dataset : "twin", path, or Source
         ``"twin"`` (the synthetic twin, generated and cached on first use), a folder
         holding ``batteryzoom.yaml`` (your own files per scale: see
-        :mod:`batteryzoom._report_sources`), or a :class:`Source`.
+        :class:`FolderSource`), or a :class:`Source`.
     scales : sequence of str, optional
         Only these scales (default: all of ``SCALES`` the dataset holds).
     progress : bool, optional
