@@ -256,3 +256,18 @@ def test_select_unknown_layer_or_label_says_what_is_wrong(zoom_viewer, grain_vol
         zv.select("grains", 999999)
     with pytest.raises(InputError, match="voxel_size_um"):
         zv.add_labels(labels, name="no scale")
+
+
+def test_level_data_must_be_the_level_or_a_strided_subsample_of_it():
+    from types import SimpleNamespace
+
+    import batteryzoom as bz
+    from batteryzoom.errors import InputError
+    from batteryzoom.viewer import _stride
+
+    cell = bz.zoom.Hierarchy.from_twin("small")["twin/cell-ct"]  # 64 × 736 × 736
+    assert _stride(SimpleNamespace(shape=(64, 736, 736)), cell, "cell").tolist() == [1, 1, 1]
+    assert _stride(SimpleNamespace(shape=(64, 368, 368)), cell, "cell").tolist() == [1, 2, 2]
+    assert _stride(SimpleNamespace(shape=(22, 246, 246)), cell, "cell").tolist() == [3, 3, 3]
+    with pytest.raises(InputError, match="strided subsample"):
+        _stride(SimpleNamespace(shape=(64, 300, 368)), cell, "cell")
