@@ -1,0 +1,81 @@
+"""bz.plots.cell: figures draw what bz.cell measured (and bz.cell imports no plotting)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import batteryzoom as bz
+from batteryzoom import cell
+from batteryzoom.plots import cell as pcell
+
+
+@pytest.fixture(scope="module")
+def twin_slice():
+    main = bz.data.load("twin/cell-ct")
+    truth = bz.data.load("twin/cell-ct", part="defects")
+    sl = main.isel(z=28)  # z = 700 µm: the buckle's peak, the dent
+    return sl, cell.analyze_slice(sl, z_um=700.0), truth
+
+
+def test_slice_figure_overlays_can_windings_and_defects(twin_slice):
+    sl, res, truth = twin_slice
+    near = truth[(truth.z_um - 700).abs() < 300]
+    fig = pcell.slice_figure(sl, res, truth=near, max_pixels=368)
+    names = [t.name for t in fig.data]
+    heat = fig.data[0]
+    assert heat.type == "heatmap" and np.asarray(heat.z).shape == (368, 368)  # binned 2x for display
+    assert heat.x[0] == pytest.approx(12.5) and heat.x[-1] == pytest.approx(735 * 25 - 12.5)  # µm, bin centres
+    assert "can (fitted ellipse)" in names and "windings" in names
+    for kind in res.defects.type.unique():
+        assert kind in names
+        tr = fig.data[names.index(kind)]
+        assert len(tr.x) == int((res.defects.type == kind).sum())
+    assert {f"true {k}" for k in near.type} <= set(names)
+    assert fig.layout.yaxis.autorange == "reversed" and fig.layout.yaxis.scaleanchor == "x"
+
+
+def test_unrolled_and_deformation_figures(twin_slice):
+    _, res, _ = twin_slice
+    fig = pcell.unrolled_figure(res.unrolled, res.layers)
+    assert fig.data[0].type == "heatmap" and len(fig.data) == 1 + res.layers.n_turns
+    dfig = pcell.deformation_figure(res.layers, defects=res.defects)
+    z = np.asarray(dfig.data[0].z, float)
+    assert z.shape == res.layers.residual_um.shape
+    assert dfig.data[0].zmid == 0 and dfig.data[0].zmin == -dfig.data[0].zmax
+    buck = [t for t in dfig.data if t.name == "buckling"]
+    assert buck and buck[0].y[0] == res.defects.set_index("type").loc["buckling", "turn"]
+
+
+def test_volume_deformation_summary_and_can_figures(twin_slice):
+    sl, res, _ = twin_slice
+    vol = bz.data.load("twin/cell-ct").isel(z=slice(26, 31))
+    out = cell.analyze_volume(vol, progress=False, link=False)
+    fig = pcell.deformation_figure(out.residual)
+    z = np.asarray(fig.data[0].z, float)
+    assert z.shape == (5, out.residual.sizes["angle"])
+    # the largest displacement over the turns: the buckle pulls the inner turn in by ~150 µm
+    assert np.nanmin(z) < -100
+    one = pcell.deformation_figure(out.residual, turn=10)
+    assert np.nanmax(np.abs(np.asarray(one.data[0].z, float))) < 25
+    sfig = pcell.summary_figure(out.summary)
+    assert {"n_windings", "can_diameter_um", "buckling", "dent"} <= {t.name for t in sfig.data}
+    cfig = pcell.can_figure(res.can)
+    assert len(cfig.layout.shapes) == len(res.can.dents) == 1
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(bz.errors.InputError):
+        pcell.slice_figure(np.zeros((3, 4, 5)))
+    with pytest.raises(bz.errors.InputError):
+        pcell.deformation_figure(np.zeros((4, 4)))
+
+
+def test_compute_module_imports_no_plotting():
+    code = "import sys, batteryzoom.cell; print(any(m.startswith(('plotly', 'napari')) for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(__import__("pathlib").Path(bz.__file__).parents[1])})
+    assert out.stdout.strip() == "False"
