@@ -375,7 +375,10 @@ def _fit_can(sl, img, ring, thr, binary, cy, cx, rad, n_angles, dent_threshold_u
     # edge level: the can/roll threshold (the midpoint for a mask)
     level = 0.5 if binary else thr
     prof = None
-    for n_rays in (min(n_angles, 180), n_angles):  # coarse rays from the circle's centre, then fine ones from the ellipse's
+    # coarse rays from the ring's centre, then fine ones from the fitted ellipse's (a can
+    # from a neighbouring slice is already a good centre: fine rays only)
+    passes = (n_angles,) if expect is not None else (min(n_angles, 180), n_angles)
+    for n_rays in passes:
         prof = _wall_profile(img, ring, level, cy, cx, rad, n_rays)
         fit = _fit_ellipse_robust(prof["theta"], prof["outer"], cy, cx) if prof["valid"].sum() >= 0.25 * n_rays else None
         if fit is None:
@@ -438,8 +441,11 @@ def _wall_profile(img, ring, level, cy, cx, rad, n_angles):
     yy = cy + radii[None, :] * np.sin(theta)[:, None]
     xx = cx + radii[None, :] * np.cos(theta)[:, None]
     inside = (yy >= 0) & (yy <= img.shape[0] - 1) & (xx >= 0) & (xx <= img.shape[1] - 1)
-    vals = ndimage.map_coordinates(img, [yy, xx], order=1, mode="constant", cval=np.nan)
-    in_ring = ndimage.map_coordinates(ring.astype(np.float32), [yy, xx], order=0, mode="constant", cval=0) > 0
+    vals = ndimage.map_coordinates(img, [yy, xx], order=1, mode="constant", cval=np.nan, prefilter=False)
+    # nearest-pixel lookup of the ring mask (cheaper than a resampling call)
+    iy = np.clip(np.rint(yy).astype(np.int64), 0, img.shape[0] - 1)
+    ix = np.clip(np.rint(xx).astype(np.int64), 0, img.shape[1] - 1)
+    in_ring = ring[iy, ix] & inside
     above = (vals > level) & in_ring
     n_r = len(radii)
     any_above = above.any(axis=1)
@@ -1313,7 +1319,7 @@ def _typical_profile(U, radii_um, layers: Layers, step_um: float):
     rr = r[k_idx[pick], j_idx[pick]][:, None] + offs[None, :]
     ii = (rr - radii_um[0]) / (radii_um[1] - radii_um[0])
     jj = np.broadcast_to(j_idx[pick][:, None], ii.shape).astype(float)
-    vals = ndimage.map_coordinates(U, [ii, jj], order=1, mode="constant", cval=np.nan)
+    vals = ndimage.map_coordinates(U, [ii, jj], order=1, mode="constant", cval=np.nan, prefilter=False)
     return offs, np.nanmedian(vals, axis=0)
 
 
@@ -1332,7 +1338,9 @@ def _locate_void(U, radii_um, layers: Layers, k: int, angle: float, opening_um: 
     r_k = _interp_row(layers.radius_um[k], theta, angle)
     obs_off = np.arange(0.0, spacing_um + step / 2, step)
     ii = (r_k + obs_off - radii_um[0]) / (radii_um[1] - radii_um[0])
-    prof = np.nanmean([ndimage.map_coordinates(U, [ii, np.full_like(ii, c)], order=1, cval=np.nan) for c in cols], axis=0)
+    ii2 = np.broadcast_to(ii[None, :], (len(cols), len(ii)))
+    jj2 = np.broadcast_to(cols[:, None].astype(float), ii2.shape)
+    prof = np.nanmean(ndimage.map_coordinates(U, [ii2, jj2], order=1, cval=np.nan, prefilter=False), axis=0)
     w = max(opening_um, step)
 
     def typ(o):
