@@ -1539,11 +1539,29 @@ def _dent_rows(can: Can, unit: str) -> pd.DataFrame:
 
 @dataclass
 class CellSlice:
-    """Everything measured in one slice (see :func:`analyze_slice`)."""
+    """Everything measured in one slice (see :func:`analyze_slice`).
+
+    Attributes
+    ----------
+    can : Can or None
+        The can (None when analysed with ``can=False``).
+    unrolled : DataArray (radius, angle)
+        The slice unrolled about the spiral's centre (NaN beyond the can's inner wall).
+    layers : Layers or None
+        The tracked windings and fitted spiral; None when the slice holds a can but no
+        wound roll (a cap, tabs, a header region): ``maps["no_roll"]`` says why.
+    defects : DataFrame
+        :data:`DEFECT_COLUMNS` plus ``weight``, positions in µm in the image frame.
+    summary : dict
+        Can and spiral numbers and the count of each defect type (one row of
+        :attr:`CellVolume.summary`).
+    maps : dict
+        Intermediate results for figures and checks (smoothed residuals, thresholds used).
+    """
 
     can: Can | None
     unrolled: xr.DataArray
-    layers: Layers
+    layers: Layers | None
     defects: pd.DataFrame
     summary: dict
     maps: dict = field(default_factory=dict)
@@ -1601,11 +1619,23 @@ def analyze_slice(
     search_centre : bool, optional
         Search for the spiral's centre within about a pitch of the first guess before
         tracking (the tracker needs it within a third of a pitch). Default: search unless
-        ``centre_yx_um`` is given.
+        ``centre_yx_um`` is given. The first guess and the searched centre are both
+        tracked; the spiral that is continuous across the angle's seam and fits better wins.
 
     Returns
     -------
     CellSlice
+
+    Raises
+    ------
+    InputError
+        An empty slice; no can (with ``can=True``), naming the slice; no wound roll and
+        no can.
+
+    Warns
+    -----
+    UserWarning
+        Unknown voxel size (lengths in pixels); a can that runs outside the image.
     """
     sl = _as_slice(image, voxel_size_um, name)
     given_centre = centre_yx_um is not None
@@ -1820,7 +1850,8 @@ class CellVolume:
     Attributes
     ----------
     summary : DataFrame
-        One row per slice: ``z_um``, ``status`` ("ok" or why the slice was skipped), the
+        One row per slice: ``z_um``, ``status`` ("ok"; "can only: ..." when the slice holds
+        the can but no wound roll; "skipped: ..." with the reason otherwise), the
         can (``can_*``), the spiral (``n_windings``, ``pitch_um``, ``spiral_a_um``, ...,
         ``residual_rms_um``) and the number of defects of each type found in it.
     detections : DataFrame
