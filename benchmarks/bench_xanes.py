@@ -115,7 +115,8 @@ def pipeline_on_large_stack_vs_numpy_sum_and_per_spectrum_loop():
     note = f"{n_vox / 1e6:.1f} M spectra x {len(energy)} energies, {os.cpu_count()} cores"
     return [
         Measurement("normalize + half-step + mask vs one numpy.sum pass", t_ours, t_sum, goal=3.0, note=note),
-        Measurement("same vs per-spectrum loop (1,000 timed, extrapolated)", t_ours, t_loop, note=note),
+        Measurement("same vs per-spectrum loop (1,000 timed, extrapolated)", t_ours, t_loop,
+                    note=f"{t_loop / t_ours:.0f}x faster; {note}"),
     ]
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -35,33 +34,7 @@ CHROMIUM_ARGS = [
     "--enable-unsafe-swiftshader", "--use-angle=swiftshader",
 ]
 
-# Until the grain notebook (notebooks/05_grains.ipynb) holds the GrainExplorer, the test
-# writes a small notebook of its own with the same cells.
-_STATS_HELPER = '''
-import numpy as np, pandas as pd
-from dataclasses import dataclass
-
-@dataclass
-class Stats:
-    table: pd.DataFrame
-    histograms: np.ndarray
-    bin_edges: np.ndarray
-
-def constructed_stats(labels, seed=0):
-    ids = np.unique(labels[labels > 0])
-    rng = np.random.default_rng(seed)
-    hist = rng.integers(0, 50, size=(len(ids), 40))
-    table = pd.DataFrame({"count": hist.sum(1),
-                          "edge_energy_ev_mean": 8341.0 + rng.normal(0, 0.5, len(ids)),
-                          "edge_energy_ev_fwhm": rng.uniform(0.5, 2.0, len(ids))},
-                         index=pd.Index(ids, name="label"))
-    return Stats(table, hist, np.linspace(8335.0, 8347.0, 41))
-'''
-_CELLS = [
-    "import batteryzoom as bz\nfrom batteryzoom.data.twin import frames, grains\nfrom _grain_stats import constructed_stats",
-    "level = frames.level('twin/particle-xanes')\nlabels = grains.grain_labels(grains.particle_geometry(7), level)",
-    "bz.widgets.GrainExplorer(labels, constructed_stats(labels), voxel_size_um=level.voxel_size_um)",
-]
+GRAIN_NOTEBOOK = PROJECT_ROOT / "notebooks" / "05_grains.ipynb"
 
 
 def _free_port() -> int:
@@ -77,16 +50,15 @@ def _get_json(url: str):
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """A JupyterLab server on 127.0.0.1 serving a temporary copy of the grain notebook."""
-    pytest.importorskip("playwright")  # a project test dependency: present whenever tests run
+    """A JupyterLab server on 127.0.0.1 serving a temporary copy of the grain notebook (the
+    copy keeps the project's notebook free of outputs when JupyterLab saves)."""
     tmp = tmp_path_factory.mktemp("lab")
     root = tmp / "notebooks"
     root.mkdir()
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in _CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    nbformat.write(nb, root / "grains.ipynb")
-    (root / "_grain_stats.py").write_text(_STATS_HELPER)
+    nb = nbformat.read(GRAIN_NOTEBOOK, as_version=4)
+    nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                          "language": "python"})
+    nbformat.write(nb, root / GRAIN_NOTEBOOK.name)
     # quiet JupyterLab: no news or update checks (and no network) in a test
     settings = tmp / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
@@ -156,7 +128,11 @@ def page(chromium_path, tmp_path):
 def _wait_kernels_idle(lab, timeout_s: float = 120.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        kernels = _get_json(f"{lab['base']}/api/kernels?token={lab['token']}")
+        try:
+            kernels = _get_json(f"{lab['base']}/api/kernels?token={lab['token']}")
+        except OSError:  # the server may answer 500 while a kernel starts
+            time.sleep(0.5)
+            continue
         if kernels and all(k["execution_state"] == "idle" for k in kernels):
             return
         time.sleep(0.5)
@@ -170,41 +146,77 @@ _SCENE_CENTRE_JS = """(gd) => {
 }"""
 
 
-def _click_3d(page, x: float, y: float) -> None:
-    """A click plotly's gl3d scene takes as a pick: hover first (picking runs on render)."""
-    page.mouse.move(x - 3, y)
-    page.wait_for_timeout(300)
-    page.mouse.move(x, y)
-    page.wait_for_timeout(500)
+def _click_3d(page, gd, x: float, y: float) -> None:
+    """Click a gl3d scene where plotly has picked a point under the cursor.
+
+    plotly's 3D picking happens on a rendered frame after a mouse move, and plotly.js emits
+    ``plotly_click`` from a frame rendered while a button is down over a picked point: hover
+    until plotly says it sees a point (its ``plotly_hover`` event), then hold the button
+    until the click is emitted, then release.
+    """
+    gd.evaluate("(gd) => { window.__bzHover = 0; window.__bzClick = 0;"
+                " gd.on('plotly_hover', (d) => { window.__bzHover = d.points.length; });"
+                " gd.on('plotly_click', (d) => { window.__bzClick = d.points.length; }); }")
+    for attempt in range(20):
+        page.mouse.move(x + (attempt % 2), y)
+        try:
+            page.wait_for_function("() => window.__bzHover > 0", timeout=1_500)
+            break
+        except Exception:
+            continue
+    else:
+        raise AssertionError(f"plotly never reported a point under the cursor at ({x:.0f}, {y:.0f})")
     page.mouse.down()
-    page.mouse.up()
+    try:
+        page.wait_for_function("() => window.__bzClick > 0", timeout=10_000)
+    finally:
+        page.mouse.up()
+
+
+def _html_texts(element) -> list[str]:
+    """Texts of the ipywidgets HTML outputs inside ``element`` (status lines, tables)."""
+    return element.evaluate("(el) => Array.from(el.querySelectorAll('.widget-html-content')).map(e => e.innerText)")
 
 
 def test_click_a_grain_in_jupyterlab_updates_its_histogram(lab, page, artifact_dir):
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{lab['base']}/lab/tree/grains.ipynb?token={lab['token']}")
+    page.goto(f"{lab['base']}/lab/tree/{GRAIN_NOTEBOOK.name}?token={lab['token']}")
     page.wait_for_selector(".jp-Notebook", timeout=90_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator", timeout=60_000)
     _wait_kernels_idle(lab)
     page.click(".lm-MenuBar-itemLabel:text-is('Run')")
     page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
-    explorer = page.wait_for_selector(".batteryzoom-grain-explorer", timeout=120_000)
+    explorer = page.wait_for_selector(".batteryzoom-grain-explorer", timeout=300_000)
     page.wait_for_selector(".batteryzoom-grain-explorer .js-plotly-plot .gl-container canvas", timeout=60_000)
     _wait_kernels_idle(lab)
+    errors_in_cells = page.evaluate(
+        "() => Array.from(document.querySelectorAll('.jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"]'))"
+        ".map(e => e.innerText).filter(t => t.includes('Error'))")
+    assert not errors_in_cells, f"a notebook cell failed: {errors_in_cells[:1]}"
     explorer.scroll_into_view_if_needed()
     page.wait_for_timeout(1500)  # first WebGL frames
     plots = explorer.query_selector_all(".js-plotly-plot")
-    assert len(plots) >= 3, "the explorer shows the 3D view, the histogram and the comparison"
-    particle, histogram = plots[0], plots[1]
-    read_hist = "(gd) => gd.data.map(t => [t.name, (t.y || []).length])"
-    before = histogram.evaluate(read_hist)
-    assert all(n == 0 for _, n in before), "nothing is selected before the click"
+    assert len(plots) >= 4, "the explorer shows the 3D view, the histogram, the spectra and the comparison"
+    particle, histogram, comparison = plots[0], plots[1], plots[-1]
     assert particle.evaluate("(gd) => gd.data[0].type") == "mesh3d"
+    read_hist = "(gd) => gd.data.map(t => [t.name, (t.y || []).length])"
+    opened = histogram.evaluate(read_hist)
+    assert opened[0][1] > 0 and opened[3][1] > 0, "the notebook opens on the two designated grains"
+    page.wait_for_timeout(1000)
+    explorer.screenshot(path=str(artifact_dir / "grain_explorer.png"))  # Fig. S3's two grains
+    explorer.query_selector("button:has-text('clear')").click()
+    page.wait_for_function("(gd) => !gd.data[0].y || gd.data[0].y.length === 0", arg=histogram, timeout=30_000)
+    before = histogram.evaluate(read_hist)
 
     x, y = particle.evaluate(_SCENE_CENTRE_JS)
-    _click_3d(page, x, y)
-    page.wait_for_function("(gd) => gd.data[0].y && gd.data[0].y.length > 0", arg=histogram, timeout=30_000)
+    _click_3d(page, particle, x, y)
+    try:
+        page.wait_for_function("(gd) => gd.data[0].y && gd.data[0].y.length > 0", arg=histogram, timeout=30_000)
+    except Exception:
+        page.screenshot(path=str(artifact_dir / "jupyterlab_grain_click_FAILED.png"), full_page=True)
+        raise AssertionError(f"the histogram did not change after the click; the explorer shows: "
+                             f"{_html_texts(explorer)}; histogram traces {histogram.evaluate(read_hist)}")
     after = histogram.evaluate(read_hist)
     assert after != before
     name = after[0][0]  # "grain N"
@@ -213,7 +225,9 @@ def test_click_a_grain_in_jupyterlab_updates_its_histogram(lab, page, artifact_d
     status = explorer.inner_text()
     assert f"grain {grain}: mean" in status, "the status line names the clicked grain"
     assert explorer.evaluate("(el) => el.querySelector('.batteryzoom-grain-table') !== null")
-    page.screenshot(path=str(artifact_dir / "jupyterlab_grain_click.png"), full_page=True)
+    spectrum = plots[2]
+    assert spectrum.evaluate("(gd) => gd.data[0].y.length") > 10, "the clicked grain's mean spectrum is drawn"
+    page.screenshot(path=str(artifact_dir / "jupyterlab_grain_click.png"), full_page=False)
 
     # a second grain, chosen in the "grain 2" dropdown (the keyboard-accessible path),
     # fills the Fig. S3 comparison
@@ -222,11 +236,10 @@ def test_click_a_grain_in_jupyterlab_updates_its_histogram(lab, page, artifact_d
     second = next(o for o in options[1:] if not o.startswith(f"{grain} "))
     select.select_option(label=second)
     page.wait_for_function("(gd) => gd.data[3].y && gd.data[3].y.length > 0", arg=histogram, timeout=30_000)
-    comparison = plots[2]
     page.wait_for_function("(gd) => gd.data[1].x && gd.data[1].x.length > 0", arg=comparison, timeout=30_000)
     titles = comparison.evaluate("(gd) => gd.layout.annotations.map(a => a.text)")
     assert titles[0].startswith(f"grain {grain}<br>mean")
     assert titles[1].startswith(f"grain {int(second.split()[0])}<br>mean")
     page.wait_for_timeout(1000)
-    explorer.screenshot(path=str(artifact_dir / "grain_explorer.png"))
+    explorer.screenshot(path=str(artifact_dir / "grain_explorer_after_click.png"))
     assert not errors, f"page errors: {errors}"

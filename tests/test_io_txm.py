@@ -22,20 +22,21 @@ def test_read_xrm_ssrl_takes_energy_from_the_file_name(fetch_real):
     paths = fetch_real("real/xanes/ssrl-nca-frames")
     sample = next(p for p in paths if p.name == "rep01_20161456_ssrl-test-data_08354.0_eV_001of003.xrm")
     frame = bz.io.read_xrm(sample)
-    assert frame.image.shape == (1024, 1024) and frame.image.dtype == np.uint16
-    assert frame.energy_ev == 8354.0 and frame.energy_source == "filename"  # ImageInfo/Energy is 0
-    assert frame.pixel_size_um == pytest.approx(0.0312, abs=1e-6)
-    assert frame.exposure_s == pytest.approx(0.5)
-    assert frame.date.startswith("05/29/16")
-    assert 100 < frame.image.mean() < 2000
+    assert frame.shape == (1024, 1024) and frame.dtype == np.uint16 and frame.dims == ("y", "x")
+    assert float(frame["energy"]) == 8354.0 and frame.attrs["energy_source"] == "filename"  # ImageInfo/Energy is 0
+    assert frame.attrs["pixel_size_um"] == pytest.approx(0.0312, abs=1e-6)
+    assert float(frame["x"][1]) == pytest.approx(0.0312, abs=1e-6)
+    assert frame.attrs["exposure_s"] == pytest.approx(0.5)
+    assert frame.attrs["date"].startswith("05/29/16")
+    assert 100 < float(frame.mean()) < 2000
 
 
 def test_read_xrm_aps_takes_energy_from_the_header(fetch_real):
     paths = fetch_real("real/xanes/aps-frames")
     frame = bz.io.read_xrm(next(p for p in paths if p.name == "fov07_xanessoc01_8353_0eV.xrm"))
-    assert frame.energy_source == "header"
-    assert frame.energy_ev == pytest.approx(8353.03, abs=0.01)
-    assert frame.pixel_size_um == pytest.approx(0.03895, abs=1e-5)
+    assert frame.attrs["energy_source"] == "header"
+    assert float(frame["energy"]) == pytest.approx(8353.03, abs=0.01)
+    assert frame.attrs["pixel_size_um"] == pytest.approx(0.03895, abs=1e-5)
 
 
 def test_energy_from_filename_patterns():
@@ -58,8 +59,8 @@ def test_ssrl_scan_averages_exposure_rates_into_optical_density(fetch_real):
     s = [bz.io.read_xrm(by_name[f"rep01_20161456_ssrl-test-data_08354.0_eV_00{i}of003.xrm"]) for i in (1, 2)]
     r = [bz.io.read_xrm(by_name[f"rep01_00035{i}_ref_20161456_ssrl-test-data_08354.0_eV_00{i}of010.xrm"]) for i in (1, 2)]
     y, x = 400, 512
-    i_rate = np.mean([f.image[y, x] / f.exposure_s for f in s])
-    i0_rate = np.mean([f.image[y, x] / f.exposure_s for f in r])
+    i_rate = np.mean([float(f[y, x]) / f.attrs["exposure_s"] for f in s])
+    i0_rate = np.mean([float(f[y, x]) / f.attrs["exposure_s"] for f in r])
     assert float(od[1, y, x]) == pytest.approx(-np.log(i_rate / i0_rate), rel=1e-5)
     assert np.isfinite(od.values).mean() > 0.999
 

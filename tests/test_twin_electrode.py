@@ -92,9 +92,12 @@ def test_designated_particle_is_the_nanoct_particle(twin):
 
 
 def test_damage_classes_and_depth_trend(interior):
+    assert electrode.DAMAGE_THRESHOLDS == bz.segment.DAMAGE_THRESHOLDS
     by_class = interior.groupby("damage_class", observed=True)["crack_fraction"]
-    assert by_class.max()["least"] < 0.02 < by_class.min()["mild"]
-    assert by_class.max()["mild"] < 0.10 < by_class.min()["severe"]
+    assert by_class.max()["least"] < 0.02 <= by_class.min()["mild"]
+    assert by_class.max()["mild"] < 0.10 <= by_class.min()["severe"]
+    # the drawn levels land in their class for nearly every whole particle
+    assert (interior["damage_class"] == interior["damage_drawn"]).mean() > 0.9
     rho = stats.spearmanr(interior["depth_from_collector_um"], interior["crack_fraction"]).statistic
     assert rho > 0.2
     near_sep = interior[interior["depth_from_separator_um"] < 20]
@@ -106,8 +109,11 @@ def test_damage_classes_and_depth_trend(interior):
 def test_image_shows_the_truth(twin):
     grey, phases, cracks = twin["main"].values, twin["phases"].values, twin["cracks"].values
     mean = {k: grey[phases == v].mean() for k, v in electrode.PHASES.items()}
-    assert mean["nmc"] > mean["current_collector"] > mean["carbon_binder"] > mean["pore"]
-    assert mean["nmc"] - mean["carbon_binder"] > 0.4
+    # NMC (heavy transition metals) far above everything else; the pore darkest; the
+    # carbon-binder sits between bright particles, so blur lifts its mean a little
+    assert mean["nmc"] - max(mean["carbon_binder"], mean["current_collector"]) > 0.4
+    assert mean["pore"] < min(mean["carbon_binder"], mean["current_collector"], mean["separator"])
+    assert mean["current_collector"] == pytest.approx(0.35, abs=0.03)
     intact = (phases == electrode.PHASES["nmc"])
     assert grey[cracks].mean() < grey[intact].mean() - 0.3
 

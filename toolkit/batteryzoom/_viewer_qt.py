@@ -34,8 +34,13 @@ class _HistogramCanvas(QWidget):
             return
         left, right, top, bottom = 40.0, 10.0, 10.0, 34.0
         plot = QRectF(left, top, self.width() - left - right, self.height() - top - bottom)
-        edges = s.bin_edges
         density = s.density
+        # show the grain's own range (its non-empty bins, padded), not the whole binning
+        nz = np.flatnonzero(s.counts)
+        lo_bin = max(int(nz[0]) - 2, 0) if nz.size else 0
+        hi_bin = min(int(nz[-1]) + 3, len(density)) if nz.size else len(density)
+        edges = s.bin_edges[lo_bin:hi_bin + 1]
+        density = density[lo_bin:hi_bin]
         x0, x1 = float(edges[0]), float(edges[-1])
         ymax = float(density.max()) if density.size and density.max() > 0 else 1.0
 
@@ -63,8 +68,8 @@ class _HistogramCanvas(QWidget):
         font = QFont()
         font.setPointSize(8)
         painter.setFont(font)
-        for x in np.linspace(x0, x1, 5):
-            painter.drawText(QPointF(px(x) - 22, plot.bottom() + 14), f"{x:.1f}")
+        for x in np.linspace(x0, x1, 4)[:-1]:
+            painter.drawText(QPointF(px(x) - 4, plot.bottom() + 14), f"{x:.1f}")
         painter.drawText(QPointF(plot.left(), self.height() - 4), self.unit)
         painter.end()
 

@@ -45,6 +45,7 @@ import pandas as pd
 from scipy import optimize, signal, stats
 from scipy.ndimage import gaussian_filter1d
 
+from ._progress import progress
 from .errors import InputError
 
 __all__ = [
@@ -545,6 +546,15 @@ def _fit_leakage_model(t_day, v, q_c, v_c, own_charge: bool, n_exp: int, max_tau
     vv = (np.bincount(which, v_sorted, 400)[good] / counts[good])
     qv, idx = np.unique(qv, return_index=True)
     vv = vv[idx]
+    # bin centres stop half a bin short of the curve's ends: extend both ends linearly
+    # (slope of the last 5 bins) to the measured first and last capacity
+    if len(qv) >= 6:
+        hi_slope = np.polyfit(qv[-5:], vv[-5:], 1)[0]
+        lo_slope = np.polyfit(qv[:5], vv[:5], 1)[0]
+        qv = np.r_[q_sorted[0], qv, q_sorted[-1]]
+        vv = np.r_[vv[0] - lo_slope * (qv[1] - qv[0]), vv, vv[-1] + hi_slope * (qv[-1] - qv[-2])]
+        qv, idx = np.unique(qv, return_index=True)
+        vv = vv[idx]
     q_end = float(qv[-1])
     tail = t_day >= t_day[0] + 0.5 * dur
     slope, icpt = np.polyfit(t_day[tail], v[tail], 1) if tail.sum() >= 3 else (0.0, v[-1])
@@ -753,6 +763,13 @@ def self_discharge(
         relax = sum(p[k0 + 2 * j] * np.exp(-t_day / np.exp(p[k0 + 1 + 2 * j])) for j in range(n_exp))
         fit_curve = model(t_day, *p)
         rmse_mv = float(np.sqrt(np.mean((fit_curve - v) ** 2)) * 1e3)
+        # the fit's covariance assumes independent residuals; widen its intervals by the
+        # AR(1) variance inflation sqrt((1 + rho) / (1 - rho)) of the actual residuals
+        r_fit = v - fit_curve
+        rho_fit = float(np.clip(np.corrcoef(r_fit[:-1], r_fit[1:])[0, 1], 0.0, 0.999)) if len(r_fit) > 3 else 0.0
+        inflation = float(np.sqrt((1 + rho_fit) / (1 - rho_fit)))
+        if np.isfinite(leak_err):
+            leak_err *= inflation
         amp_mv = float(sum(p[k0 + 2 * j] for j in range(n_exp)) * 1e3)
         taus_h = [float(np.exp(p[k0 + 1 + 2 * j]) * 24) for j in range(n_exp)]
         fit.update(amplitudes_volt=[float(p[k0 + 2 * j]) for j in range(n_exp)],
@@ -788,7 +805,8 @@ def self_discharge(
         k = -slope_fit[0] * 1e3
         k_err = abs(k) * (leak_err / leak) if np.isfinite(leak_err) and leak else float("nan")
         if not np.isfinite(k_err) and q_c is None:
-            k_err = float(np.sqrt(cov[1, 1])) * 1e3 * stats.t.ppf(0.5 + confidence / 2, max(len(t) - len(p), 1))
+            k_err = float(np.sqrt(cov[1, 1])) * 1e3 * inflation * stats.t.ppf(0.5 + confidence / 2,
+                                                                               max(len(t) - len(p), 1))
         line = np.polyval(slope_fit, t_day)
         ws, we = 0.0, dur
     else:
@@ -867,6 +885,7 @@ def screen_population(
     *,
     z_threshold: float = 3.5,
     threshold_mv_per_day: float = 2.0,
+    show_progress: bool | None = None,
     **kwargs: Any,
 ) -> tuple[pd.DataFrame, dict[str, SelfDischargeResult]]:
     """Self-discharge of every cell in a table, and the population verdict.
@@ -881,6 +900,8 @@ def screen_population(
         cell that self-discharges *less* than its peers is not a defect.
     threshold_mv_per_day : float
         The absolute QC limit (see :func:`self_discharge`).
+    show_progress : bool, optional
+        Progress bar over the cells (default: ``BATTERYZOOM_PROGRESS``).
     **kwargs
         Passed to :func:`self_discharge`.
 
@@ -896,7 +917,9 @@ def screen_population(
     if by not in df.columns:
         raise InputError(f"df has no column {by!r} to tell the cells apart")
     results = {}
-    for cid, sub in df.groupby(by, sort=True, observed=True):
+    groups = df.groupby(by, sort=True, observed=True)
+    for cid, sub in progress(groups, desc="self-discharge per cell", total=groups.ngroups, enabled=show_progress,
+                             unit="cell"):
         sub = sub.reset_index(drop=True)
         results[str(cid)] = self_discharge(sub, cell_id=str(cid), threshold_mv_per_day=threshold_mv_per_day,
                                            **kwargs)

@@ -50,24 +50,17 @@ def _require_napari():
 
 
 def volume_scale_um(volume: Any, voxel_size_um: Sequence[float] | float | None = None) -> np.ndarray:
-    """Voxel size (µm, ``(z, y, x)``) of ``volume``: the argument, else ``attrs["voxel_size_um"]``.
+    """Voxel size (µm, ``(z, y, x)``) of ``volume``: the argument, else the xarray's
+    ``attrs["voxel_size_um"]`` or coordinate spacing.
 
     Raises
     ------
     InputError
-        When neither is given, or the size is not three positive numbers.
+        When none is given, or the size is not three positive numbers.
     """
-    if voxel_size_um is None:
-        attrs = getattr(volume, "attrs", {}) or {}
-        voxel_size_um = attrs.get("voxel_size_um")
-    if voxel_size_um is None:
-        raise InputError(
-            "the volume carries no attrs['voxel_size_um']: pass voxel_size_um=(dz, dy, dx) in µm"
-        )
-    scale = np.broadcast_to(np.asarray(voxel_size_um, dtype=float), (3,)).copy()
-    if not np.all(np.isfinite(scale) & (scale > 0)):
-        raise InputError(f"voxel_size_um={voxel_size_um!r}: must be three positive sizes in µm")
-    return scale
+    from .plots.zoom import volume_frame
+
+    return volume_frame(volume, voxel_size_um)[0]
 
 
 def _as_array(volume: Any) -> Any:
@@ -101,6 +94,20 @@ def pick_label(layer: Any, event: Any) -> int | None:
         return None
     value = int(value)
     return value if value != 0 else None
+
+
+def _mean_colormap(lookup: RegionLookup):
+    """A napari label colormap: each label coloured by its mean (viridis, 2–98 % range)."""
+    from napari.utils.colormaps import DirectLabelColormap, ensure_colormap
+
+    finite = lookup.mean[np.isfinite(lookup.mean)]
+    lo, hi = np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0)
+    scaled = np.clip((lookup.mean - lo) / max(hi - lo, 1e-12), 0, 1)
+    colors = ensure_colormap("viridis").map(np.nan_to_num(scaled, nan=0.0))
+    color_dict = {int(lab): c for lab, c in zip(lookup.labels, colors)}
+    color_dict[None] = np.zeros(4)  # labels without statistics: transparent
+    color_dict[0] = np.zeros(4)
+    return DirectLabelColormap(color_dict=color_dict)
 
 
 def _box_edges_um(box_min_um: Sequence[float], box_max_um: Sequence[float]) -> list[np.ndarray]:
@@ -137,6 +144,8 @@ class ZoomViewer:
         self._pickable: dict[str, RegionLookup | None] = {}
         self._callbacks: list[PickCallback] = []
         self.histogram_dock = None
+        self.hierarchy: Any = None
+        self.level_layers: dict[str, list[str]] = {}  # level name -> its layers' names
         self.viewer.mouse_drag_callbacks.append(self._on_mouse_drag)
 
     # ---------------------------------------------------------------- layers
@@ -169,6 +178,7 @@ class ZoomViewer:
         spectra: Any = None,
         stats_name: str | None = None,
         pickable: bool = True,
+        color_by_mean: bool = True,
         **kwargs: Any,
     ):
         """Add a label volume (particles, grains). Pickable layers answer clicks in 3D.
@@ -181,16 +191,22 @@ class ZoomViewer:
             histogram, mean and FWHM are drawn in the dock.
         spectra : optional
             Mean spectrum per label (see :class:`batteryzoom._selection.RegionLookup`).
+        color_by_mean : bool
+            With ``stats``, colour each label by its mean (viridis over the 2–98 % range of
+            the means, as in the notebook's GrainExplorer) instead of napari's random colours.
         """
         scale = volume_scale_um(labels, voxel_size_um)
         data = _as_array(labels)
         if not np.issubdtype(np.dtype(data.dtype), np.integer):
             raise InputError(f"labels layer {name!r} has dtype {data.dtype}; pass integer labels")
+        kwargs.setdefault("opacity", 1.0)
         layer = self.viewer.add_labels(
             data, name=name, scale=scale, translate=np.asarray(translate_um, float), **kwargs
         )
+        lookup = RegionLookup(stats, name=stats_name, spectra=spectra) if stats is not None else None
+        if lookup is not None and color_by_mean and "colormap" not in kwargs:
+            layer.colormap = _mean_colormap(lookup)
         if pickable:
-            lookup = RegionLookup(stats, name=stats_name, spectra=spectra) if stats is not None else None
             self._pickable[name] = lookup
             if lookup is not None:
                 self._ensure_dock(lookup.name)
@@ -279,6 +295,21 @@ class ZoomViewer:
         canvas = self.viewer.window._qt_viewer.canvas.size if hasattr(self.viewer, "window") else (600, 600)
         self.viewer.camera.zoom = float(min(canvas)) / size
 
+    def focus_level(self, name: str, margin: float = 1.1) -> None:
+        """Zoom onto one level of the hierarchy (after :func:`show`).
+
+        The level's layers and those of the levels inside it are shown, the data of the
+        levels that contain it are hidden (their voxels would stand between the camera and
+        the level), and the camera frames the level's box.
+        """
+        if self.hierarchy is None or name not in self.level_layers:
+            raise InputError(f"{name!r} is not a level shown by bz.viewer.show; levels: {list(self.level_layers)}")
+        inside = {n for n in self.level_layers if name in self.hierarchy.path(n)}
+        for level, layer_names in self.level_layers.items():
+            for layer_name in layer_names:
+                self.viewer.layers[layer_name].visible = level in inside
+        self.focus(self.level_layers[name][0], margin=margin)
+
     def screenshot(self, path: str | os.PathLike | None = None, canvas_only: bool = True) -> np.ndarray:
         """RGBA image of the canvas (and save it as PNG when ``path`` is given)."""
         image = self.viewer.screenshot(canvas_only=canvas_only)
@@ -288,7 +319,19 @@ class ZoomViewer:
             iio.imwrite(Path(path), image)
         return image
 
+    def clear(self) -> None:
+        """Remove every layer and forget picks, pickable layers and callbacks."""
+        self.viewer.layers.clear()
+        self.picks.clear()
+        self._pickable.clear()
+        self._callbacks.clear()
+        self.level_layers.clear()
+        self.hierarchy = None
+        if self.histogram_dock is not None:
+            self.histogram_dock.show_summary(None)
+
     def close(self) -> None:
+        """Close the napari window."""
         self.viewer.close()
 
 
@@ -331,6 +374,8 @@ def show(
     -------
     ZoomViewer
     """
+    from .plots.style import SCALE_COLORS
+
     zv = ZoomViewer(viewer, ndisplay=ndisplay, show=show)
     data = dict(data or {})
     labels = dict(labels or {})
@@ -339,21 +384,25 @@ def show(
     unknown = (set(data) | set(labels) | set(stats)) - set(_level_names(hierarchy))
     if unknown:
         raise InputError(f"levels {sorted(unknown)} are not in the hierarchy {_level_names(hierarchy)}")
+    zv.hierarchy = hierarchy
     for name in _level_names(hierarchy):
         scale, translate = _transform(hierarchy, name)
+        layers = []
         volume = data.get(name)
         if volume is None:
             volume = getattr(_level(hierarchy, name), "data", None)
         if volume is not None:
-            zv.add_image(volume, name=name, voxel_size_um=scale, translate_um=translate)
+            layers.append(zv.add_image(volume, name=name, voxel_size_um=scale, translate_um=translate).name)
         if name in labels:
-            zv.add_labels(
+            layers.append(zv.add_labels(
                 labels[name], name=f"{name} labels", voxel_size_um=scale, translate_um=translate,
                 stats=stats.get(name), spectra=spectra.get(name),
-            )
+            ).name)
         if boxes:
             lo, hi = _world_box(hierarchy, name)
-            zv.add_box(lo, hi, name=f"{name} box")
+            color = SCALE_COLORS.get(getattr(_level(hierarchy, name), "scale", None) or "", "#E69F00")
+            layers.append(zv.add_box(lo, hi, name=f"{name} box", color=color).name)
+        zv.level_layers[name] = layers
     if on_pick is not None:
         zv.on_pick(on_pick)
     return zv

@@ -49,7 +49,8 @@ FXI_LAYOUT = {"image": "img_xanes", "flat": "img_bkg", "dark": "img_dark", "ener
 
 @dataclass
 class XrmFrame:
-    """One TXM frame as stored in an ``.xrm`` file.
+    """One TXM frame as stored in an ``.xrm`` file (internal; :func:`read_xrm` returns it
+    as a DataArray).
 
     Attributes
     ----------
@@ -85,7 +86,7 @@ def energy_from_filename(name: str) -> float | None:
     return float(found[-1].replace("_", "."))
 
 
-def read_xrm(path: str | os.PathLike) -> XrmFrame:
+def read_xrm(path: str | os.PathLike) -> xr.DataArray:
     """Read one Zeiss/Xradia ``.xrm`` frame.
 
     Parameters
@@ -95,16 +96,36 @@ def read_xrm(path: str | os.PathLike) -> XrmFrame:
 
     Returns
     -------
-    XrmFrame
-        The image ``(y, x)`` in its stored dtype and the metadata (energy in eV, pixel
-        size in µm, exposure in s, date). When ``ImageInfo/Energy`` is 0, as in SSRL 6-2c
-        files, the energy is parsed from the file name.
+    xarray.DataArray
+        ``(y, x)`` (``(image, y, x)`` for a multi-image file) in the stored dtype
+        (uint16 counts for these files); ``y``/``x`` in µm (pixel index × pixel size), a
+        scalar ``energy`` coordinate (eV). ``attrs``: ``energy_ev``, ``energy_source``
+        (``"header"``, or ``"filename"`` when ``ImageInfo/Energy`` is 0, as in SSRL 6-2c
+        files), ``pixel_size_um``, ``exposure_s``, ``date``, ``source``.
 
     Raises
     ------
     FileFormatError
         Not an OLE2 file, missing image streams, unknown data type, or no energy anywhere.
     """
+    return _frame_array(_read_frame(path))
+
+
+def _frame_array(frame: XrmFrame) -> xr.DataArray:
+    image = frame.image
+    pixel = frame.pixel_size_um if np.isfinite(frame.pixel_size_um) else 1.0
+    dims = ("y", "x") if image.ndim == 2 else ("image", "y", "x")
+    coords = {"y": ("y", np.arange(image.shape[-2]) * pixel, {"units": "um"}),
+              "x": ("x", np.arange(image.shape[-1]) * pixel, {"units": "um"}),
+              "energy": ((), frame.energy_ev, {"units": "eV"})}
+    attrs = {"energy_ev": frame.energy_ev, "energy_source": frame.energy_source,
+             "pixel_size_um": frame.pixel_size_um, "voxel_size_um": [frame.pixel_size_um] * 2,
+             "exposure_s": frame.exposure_s, "date": frame.date, "source": str(frame.path),
+             "units": "counts"}
+    return xr.DataArray(image, dims=dims, coords=coords, name="intensity", attrs=attrs)
+
+
+def _read_frame(path: str | os.PathLike) -> XrmFrame:
     import olefile
 
     path = Path(path)
@@ -248,7 +269,7 @@ def read_txm_scan(
     paths = sorted(folder.glob(pattern))
     if not paths:
         raise FileFormatError(folder, f"no files match {pattern!r}", "is this a TXM scan folder?")
-    frames = [read_xrm(p) for p in paths]
+    frames = [_read_frame(p) for p in paths]
     shapes = {f.image.shape for f in frames}
     if len(shapes) > 1:
         detail = ", ".join(f"{f.path.name}: {f.image.shape}" for f in frames[:6])
@@ -277,7 +298,7 @@ def read_txm_scan(
     if dark is None and by_role["dark"]:
         dark_rate = _mean_rate(by_role["dark"])
     elif isinstance(dark, (str, os.PathLike)):
-        dark_rate = _mean_rate([read_xrm(dark)])
+        dark_rate = _mean_rate([_read_frame(dark)])
     elif dark is not None:
         dark_rate = np.asarray(dark, np.float64)
         if dark_rate.shape != frames[0].image.shape[-2:]:

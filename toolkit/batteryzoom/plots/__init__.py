@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 
-_SUBMODULES = {"style", "cycling", "cell", "electrode", "particle", "xanes", "grains", "zoom"}
+_SUBMODULES = {"style", "cycling", "cell", "electrode", "particle", "xanes", "grains", "zoom", "twin"}
 
 
 def __getattr__(name: str):

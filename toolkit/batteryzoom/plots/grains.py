@@ -43,6 +43,7 @@ __all__ = [
     "highlight_data",
     "histogram_data",
     "comparison_mesh_data",
+    "comparison_coloraxis",
     "histogram_traces",
     "histogram_figure",
     "spectrum_figure",
@@ -65,14 +66,9 @@ def _labels_array(labels: Any) -> np.ndarray:
 
 
 def _voxel_size(labels: Any, voxel_size_um: Sequence[float] | float | None) -> np.ndarray:
-    if voxel_size_um is None:
-        voxel_size_um = (getattr(labels, "attrs", {}) or {}).get("voxel_size_um")
-    if voxel_size_um is None:
-        raise InputError("labels carry no attrs['voxel_size_um']: pass voxel_size_um=(dz, dy, dx) in µm")
-    size = np.broadcast_to(np.asarray(voxel_size_um, float), (3,)).copy()
-    if not np.all(size > 0):
-        raise InputError(f"voxel_size_um={voxel_size_um!r} must be positive (µm)")
-    return size
+    from .zoom import volume_frame
+
+    return volume_frame(labels, voxel_size_um)[0]
 
 
 @dataclass(frozen=True)
@@ -244,6 +240,7 @@ def grain_closed_surface(
     *,
     values: Any = None,
     smooth_sigma_voxels: float = 0.6,
+    box: tuple[slice, slice, slice] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """One grain's closed surface, optionally coloured voxel by voxel by a map.
 
@@ -269,15 +266,18 @@ def grain_closed_surface(
 
     lab = _labels_array(labels)
     spacing = _voxel_size(labels, voxel_size_um)
-    mask = lab == label
-    if not mask.any():
-        raise InputError(f"label {label} is not in the label volume")
-    # crop to the grain's box (+2 voxels), so the cost is that of one grain
-    box = ndimage.find_objects(mask.astype(np.uint8))[0]
+    if box is None:
+        found = ndimage.find_objects((lab == label).astype(np.uint8))
+        if not found:
+            raise InputError(f"label {label} is not in the label volume")
+        box = found[0]
     lo = np.array([max(s.start - 2, 0) for s in box])
     hi = np.array([min(s.stop + 2, n) for s, n in zip(box, lab.shape)])
     sub = tuple(slice(a, b) for a, b in zip(lo, hi))
-    m = np.pad(mask[sub], 2)
+    m_crop = lab[sub] == label
+    if not m_crop.any():
+        raise InputError(f"label {label} is not in the label volume (or not inside the given box)")
+    m = np.pad(m_crop, 2)
     field = m.astype(np.float32)
     if smooth_sigma_voxels > 0:
         field = ndimage.gaussian_filter(field, smooth_sigma_voxels)
@@ -295,6 +295,18 @@ def grain_closed_surface(
         idx = nearest[(slice(None), *local.T)].T - 2 + lo
         vertex_values = vals[tuple(idx.T)].astype(np.float32)
     return (verts * spacing).astype(np.float32), faces.astype(np.int32), vertex_values
+
+
+def _columns(vertices_um: np.ndarray, faces: np.ndarray) -> dict:
+    """Mesh3d x/y/z (µm: x, y, z = array axes 2, 1, 0) and i/j/k as contiguous 1D arrays.
+
+    Contiguous float32/int32 arrays travel to the browser as binary buffers (a FigureWidget
+    refuses strided views when its values are written without plotly's validation).
+    """
+    v = np.asarray(vertices_um, np.float32)
+    f = np.asarray(faces, np.int32)
+    return dict(x=np.ascontiguousarray(v[:, 2]), y=np.ascontiguousarray(v[:, 1]), z=np.ascontiguousarray(v[:, 0]),
+                i=np.ascontiguousarray(f[:, 0]), j=np.ascontiguousarray(f[:, 1]), k=np.ascontiguousarray(f[:, 2]))
 
 
 def _scene(title_unit: str = "µm") -> dict:
@@ -378,7 +390,7 @@ def highlight_data(surface: GrainSurface | None = None, label: int | None = None
         lift_um = 0.25 * surface.edge_um
     v = surface.vertices_um[v0:v1] + lift_um * surface.normals[v0:v1]
     f = surface.faces[f0:f1] - v0
-    return dict(x=v[:, 2], y=v[:, 1], z=v[:, 0], i=f[:, 0], j=f[:, 1], k=f[:, 2])
+    return _columns(v, f)
 
 
 def highlight_trace(
@@ -494,8 +506,8 @@ def histogram_figure(
         for props in histogram_traces(s, color=SELECTION_COLORS[k % 2], value_label=value_label):
             fig.add_trace(go.Scatter(**{key: v for key, v in props.items() if key != "type"}))
     fig.update_layout(
-        xaxis_title=value_label, yaxis_title="relative probability (1/eV)" if "eV" in value_label else "relative probability",
-        legend=dict(orientation="h", y=-0.3), margin=dict(l=60, r=20, t=40, b=40),
+        xaxis_title=value_label, yaxis_title="probability (1/eV)" if "eV" in value_label else "probability",
+        legend=dict(orientation="h", y=-0.3), margin=dict(l=60, r=20, t=50, b=40),
     )
     xr = _x_range(summaries)
     if xr:
@@ -520,40 +532,42 @@ def spectrum_figure(
             line=dict(color=SELECTION_COLORS[k % 2], width=2),
             name=f"grain {s.label}" if s is not None else "",
         ))
-    fig.update_layout(xaxis_title="energy (eV)", yaxis_title="normalized absorption",
-                      legend=dict(orientation="h", y=-0.3), margin=dict(l=60, r=20, t=40, b=40))
+    fig.update_layout(xaxis_title="energy (eV)", yaxis_title="norm. absorption",
+                      legend=dict(x=0.98, xanchor="right", y=0.05, yanchor="bottom"),
+                      margin=dict(l=60, r=20, t=50, b=40))
     return fig
 
 
 def comparison_mesh_data(
     grain: tuple[RegionSummary, np.ndarray, np.ndarray, np.ndarray | None] | None,
-    *,
-    cmin: float | None = None,
-    cmax: float | None = None,
 ) -> dict:
-    """Geometry, per-vertex values and colour range of one grain for the comparison."""
+    """Geometry and per-vertex values of one grain for the comparison (empty when None)."""
     if grain is None:
-        return dict(x=[], y=[], z=[], i=[], j=[], k=[], intensity=None, name="", cmin=cmin, cmax=cmax)
+        return dict(x=[], y=[], z=[], i=[], j=[], k=[], intensity=None, name="")
     summary, verts, faces, vv = grain
-    return dict(x=verts[:, 2], y=verts[:, 1], z=verts[:, 0], i=faces[:, 0], j=faces[:, 1], k=faces[:, 2],
-                intensity=vv, name=f"grain {summary.label}", cmin=cmin, cmax=cmax)
+    return dict(_columns(verts, faces), intensity=vv, name=f"grain {summary.label}")
 
 
 def comparison_mesh(
     grain: tuple[RegionSummary, np.ndarray, np.ndarray, np.ndarray | None] | None,
     *,
     slot: int = 0,
-    cmin: float | None = None,
-    cmax: float | None = None,
-    value_label: str = "edge energy (eV)",
 ) -> dict:
     """Mesh3d properties of one grain's closed surface for the comparison (empty when None):
-    coloured voxel by voxel when its vertex values are given, else in its slot's colour."""
-    props = dict(comparison_mesh_data(grain, cmin=cmin, cmax=cmax), hoverinfo="none", flatshading=False,
-                 lighting=dict(ambient=0.6, diffuse=0.6, specular=0.1), color=SELECTION_COLORS[slot % 2],
-                 colorscale=style.EDGE_ENERGY_COLORSCALE, intensitymode="vertex", showscale=slot == 0,
-                 colorbar=dict(title=dict(text=value_label, side="right"), x=0.58, len=0.7))
-    return props
+    coloured voxel by voxel on the figure's shared colour axis when its vertex values are
+    given, else in its slot's colour."""
+    return dict(comparison_mesh_data(grain), hoverinfo="none", flatshading=False,
+                lighting=dict(ambient=0.6, diffuse=0.6, specular=0.1), color=SELECTION_COLORS[slot % 2],
+                coloraxis="coloraxis", intensitymode="vertex")
+
+
+def comparison_coloraxis(cmin: float | None, cmax: float | None, value_label: str = "edge energy (eV)") -> dict:
+    """The comparison's shared colour axis: one scale (and colour bar) for both grains.
+
+    The colour bar keeps plotly's default place, right of the figure.
+    """
+    return dict(colorscale=style.EDGE_ENERGY_COLORSCALE, cmin=cmin, cmax=cmax,
+                colorbar=dict(title=dict(text=value_label, side="right"), len=0.8, thickness=12))
 
 
 def shared_range(*arrays: np.ndarray | None, percentiles: tuple[float, float] = (2, 98)) -> tuple[float | None, float | None]:
@@ -616,21 +630,21 @@ def comparison_figure(
     summaries = [g[0] if g is not None else None for g in grains]
     fig = make_subplots(
         rows=1, cols=3, specs=[[{"type": "scene"}, {"type": "scene"}, {"type": "xy"}]],
-        column_widths=[0.3, 0.3, 0.4], subplot_titles=comparison_titles(summaries, unit),
+        column_widths=[0.27, 0.27, 0.46], horizontal_spacing=0.1,
+        subplot_titles=comparison_titles(summaries, unit),
     )
     style.apply(fig, title)
     for k, g in enumerate(grains):
-        fig.add_trace(go.Mesh3d(**comparison_mesh(g, slot=k, cmin=cmin, cmax=cmax, value_label=value_label)),
-                      row=1, col=k + 1)
+        fig.add_trace(go.Mesh3d(**comparison_mesh(g, slot=k)), row=1, col=k + 1)
     for k, s in enumerate(summaries):
         for props in histogram_traces(s, color=SELECTION_COLORS[k % 2], value_label=value_label):
             fig.add_trace(go.Scatter(**{key: v for key, v in props.items() if key != "type"}), row=1, col=3)
-    fig.update_layout(scene=_scene(), scene2=_scene())
+    fig.update_layout(scene=_scene(), scene2=_scene(), coloraxis=comparison_coloraxis(cmin, cmax, value_label))
     xr = _x_range(summaries)
     fig.update_xaxes(title_text=value_label, row=1, col=3, **({"range": xr} if xr else {}))
-    fig.update_yaxes(title_text="relative probability", row=1, col=3)
-    fig.update_layout(height=height, width=width, legend=dict(orientation="h", y=-0.2, x=0.6),
-                      margin=dict(l=10, r=20, t=90, b=40))
+    fig.update_yaxes(title_text="probability (1/eV)" if unit == "eV" else "probability", row=1, col=3)
+    fig.update_layout(height=height, width=width, legend=dict(orientation="h", y=-0.3, x=1.0, xanchor="right"),
+                      margin=dict(l=10, r=90, t=90, b=40))
     for annotation in fig.layout.annotations:
         annotation.font.size = 13
     return fig

@@ -27,6 +27,7 @@ from . import style
 
 __all__ = [
     "AXES",
+    "volume_frame",
     "nice_length",
     "window",
     "gray_png_uri",
@@ -46,6 +47,33 @@ _LABEL_COLORS = np.array(
      (240, 228, 66), (148, 103, 189), (140, 86, 75), (127, 127, 127), (188, 189, 34), (23, 190, 207)],
     dtype=np.uint8,
 )
+
+
+def volume_frame(
+    volume: Any,
+    voxel_size_um: Sequence[float] | float | None = None,
+    origin_um: Sequence[float] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Voxel size and voxel-0 position (µm, z y x) of a volume.
+
+    The arguments win; else an xarray volume's ``attrs["voxel_size_um"]`` (or its coordinate
+    spacing) and its first coordinates; else an error for the voxel size and zeros for the
+    origin.
+    """
+    dims = getattr(volume, "dims", None)
+    if voxel_size_um is None and dims is not None:
+        voxel_size_um = (getattr(volume, "attrs", {}) or {}).get("voxel_size_um")
+        if voxel_size_um is None and all(d in volume.coords and volume.sizes[d] > 1 for d in AXES):
+            voxel_size_um = [float(np.diff(volume[d].values[:2])[0]) for d in AXES]
+    if voxel_size_um is None:
+        raise InputError("the volume carries no voxel size: pass voxel_size_um=(dz, dy, dx) in µm")
+    vs = np.broadcast_to(np.asarray(voxel_size_um, float), (3,)).copy()
+    if not np.all(np.isfinite(vs) & (vs > 0)):
+        raise InputError(f"voxel_size_um={voxel_size_um!r} must be three positive sizes (µm)")
+    if origin_um is None and dims is not None and all(d in volume.coords for d in AXES):
+        origin_um = [float(volume[d].values[0]) for d in AXES]
+    org = np.zeros(3) if origin_um is None else np.broadcast_to(np.asarray(origin_um, float), (3,)).copy()
+    return vs, org
 
 
 def nice_length(span: float, fraction: float = 0.2) -> float:

@@ -10,8 +10,9 @@
 - :class:`CycleExplorer`: cycles and the rest period of a cycler record: V–Q, dQ/dV and the
   self-discharge fit.
 
-Widgets take results (statistics, hierarchies, analyses) and compute no science. They work
-in JupyterLab 4 and Jupyter Notebook 7 (plotly's FigureWidget renders through anywidget).
+Widgets take results (statistics, hierarchies, analyses) and compute no science. They are
+ipywidgets 8 compositions of plotly FigureWidgets (rendered through anywidget), the widget
+stack JupyterLab 4 and Notebook 7 share; the end-to-end test runs them in JupyterLab.
 Each submodule loads on first use, so ``import batteryzoom`` does not import ipywidgets.
 """
 

@@ -97,9 +97,18 @@ class GrainExplorer(widgets.VBox):
             self._labels, self._voxel_size_um, cut=cut
         )
         self.cmin, self.cmax = pg.shared_range(self.lookup.mean)
+        from scipy import ndimage
+
+        # each grain's bounding box, once: a selection then works on that box only
+        self._boxes = {i + 1: box for i, box in enumerate(ndimage.find_objects(self._labels)) if box is not None}
         self.selected: list[int] = []
         self._closed_cache: OrderedDict[int, tuple] = OrderedDict()
         self._syncing = False
+        self.last_error: Exception | None = None
+        # the table shows these columns (all of them stay in self.lookup.table)
+        n = self.lookup.name
+        self.table_columns = ["count", "n_nan", f"{n}_mean", f"{n}_std", f"{n}_median", f"{n}_peak",
+                              f"{n}_fwhm", "volume_um3"]
 
         # -- figures (built once; a selection only updates their traces)
         self.particle = go.FigureWidget(pg.particle_figure(
@@ -182,14 +191,28 @@ class GrainExplorer(widgets.VBox):
         self._render()
 
     # ------------------------------------------------------------- handlers
+    def _report(self, exc: Exception) -> None:
+        # an exception in a front-end callback is otherwise invisible in JupyterLab
+        self.last_error = exc
+        self.status.value = f"<span style='color:#b00020'>{type(exc).__name__}: {exc}</span>"
+
     def _on_mesh_click(self, trace, points, state) -> None:
         if not points.point_inds:
             return
-        self.select(self.surface.label_at_vertex(points.point_inds[0]))
+        try:
+            self.select(self.surface.label_at_vertex(points.point_inds[0]))
+        except Exception as exc:  # noqa: BLE001 - shown to the user, not swallowed
+            self._report(exc)
 
     def _on_dropdown(self, slot: int, label: int | None) -> None:
         if self._syncing:
             return
+        try:
+            self._dropdown_select(slot, label)
+        except Exception as exc:  # noqa: BLE001 - shown to the user, not swallowed
+            self._report(exc)
+
+    def _dropdown_select(self, slot: int, label: int | None) -> None:
         if label is None:
             if slot < len(self.selected):
                 self.selected = [s for k, s in enumerate(self.selected) if k != slot]
@@ -201,75 +224,106 @@ class GrainExplorer(widgets.VBox):
     def _closed_surface(self, label: int) -> tuple:
         if label not in self._closed_cache:
             self._closed_cache[label] = pg.grain_closed_surface(
-                self._labels, label, self._voxel_size_um, values=self._values
+                self._labels, label, self._voxel_size_um, values=self._values, box=self._boxes.get(label)
             )
             if len(self._closed_cache) > 16:
                 self._closed_cache.popitem(last=False)
         return self._closed_cache[label]
 
-    def _status_text(self) -> str:
-        if not self.selected:
+    def _status_text(self, summaries: list[RegionSummary] = ()) -> str:
+        if not summaries:
             return "<i>Click a grain in the 3D view (or choose one) to see its distribution.</i>"
         parts = [
             f"<b style='color:{pg.SELECTION_COLORS[k]}'>grain {s.label}</b>: mean {s.mean:.2f} {self.unit}, "
             f"FWHM {s.fwhm:.2f} {self.unit}"
-            for k, s in enumerate(self.summaries)
+            for k, s in enumerate(summaries)
         ]
-        if len(parts) == 2:
-            a, b = self.summaries
+        if len(summaries) == 2:
+            a, b = summaries
             parts.append(f"Δmean {b.mean - a.mean:+.2f} {self.unit}")
         return " &nbsp;·&nbsp; ".join(parts)
 
-    def _table_html(self) -> str:
-        if not self.selected:
+    def _table_html(self, summaries: list[RegionSummary]) -> str:
+        # a plain HTML table of the selected rows (pandas' to_html costs more than the rest of
+        # a selection)
+        if not summaries:
             return ""
-        rows = self.lookup.table.iloc[[self.lookup.row(lab) for lab in self.selected]]
-        out = rows.T
-        out.columns = [f"grain {lab}" for lab in self.selected]
-        return out.to_html(float_format=lambda v: f"{v:.3f}", classes="batteryzoom-grain-table", border=0)
+
+        integer = {c for c in self.lookup.table.columns if self.lookup.table[c].dtype.kind in "iu"}
+
+        def cell(col, v) -> str:
+            if col in integer:
+                return f"{int(v):d}"
+            if isinstance(v, (float, np.floating)):
+                return f"{v:.3f}"
+            return str(v)
+
+        columns = [c for c in self.lookup.table.columns if c in self.table_columns]
+        head = "".join(f"<th style='color:{pg.SELECTION_COLORS[k]}'>grain {s.label}</th>" for k, s in enumerate(summaries))
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{col}</th>" + "".join(f"<td>{cell(col, s.table_row[col])}</td>" for s in summaries)
+            + "</tr>"
+            for col in columns
+        )
+        return (f"<table class='batteryzoom-grain-table' style='border-collapse:collapse'>"
+                f"<thead><tr><th></th>{head}</tr></thead><tbody>{rows}</tbody></table>")
+
+    @staticmethod
+    def _restyle(fig: go.FigureWidget, traces: dict[int, dict], relayout: dict | None = None) -> None:
+        """Send new trace data (and layout) to ``fig`` in as few plotly updates as possible.
+
+        ``plotly_update`` writes the values as given (the styles, validated once at build,
+        do not change), so a selection avoids plotly's per-property validation.
+        """
+        groups: dict[tuple, list[int]] = {}
+        for index, props in traces.items():
+            groups.setdefault(tuple(sorted(props)), []).append(index)
+        first = True
+        for keys, indexes in groups.items():
+            fig.plotly_update(
+                restyle_data={key: [traces[i][key] for i in indexes] for key in keys},
+                relayout_data=relayout if first else None,
+                trace_indexes=indexes,
+            )
+            first = False
+        if first and relayout:
+            fig.plotly_relayout(relayout)
 
     def _render(self) -> None:
-        # Only data change with a selection (styles were set once at build): few property
-        # writes, so a selection stays cheap whatever the number of grains.
-        summaries: list[RegionSummary | None] = list(self.summaries) + [None] * (2 - len(self.selected))
+        # Only data change with a selection (styles were set once at build): a few restyle
+        # messages, so a selection stays cheap whatever the number of grains.
+        current = [self.lookup.summary(lab) for lab in self.selected]
+        summaries: list[RegionSummary | None] = current + [None] * (2 - len(current))
         labels = [s.label if s is not None else None for s in summaries]
-        with self.particle.batch_update():
-            for k in range(2):
-                self.particle.data[1 + k].update(pg.highlight_data(self.surface, labels[k]))
+        self._restyle(self.particle, {1 + k: pg.highlight_data(self.surface, labels[k]) for k in range(2)})
         hist = [pg.histogram_data(s) for s in summaries]
         xr = pg._x_range(summaries)
-        with self.histogram.batch_update():
-            for k in range(2):
-                for j in range(3):
-                    self.histogram.data[3 * k + j].update(hist[k][j], showlegend=labels[k] is not None)
-            if xr:
-                self.histogram.layout.xaxis.range = xr
+        hist_traces = {3 * k + j: dict(hist[k][j], showlegend=labels[k] is not None) for k in range(2) for j in range(3)}
+        self._restyle(self.histogram, hist_traces, {"xaxis.range": xr} if xr else None)
         if self.spectrum is not None:
-            with self.spectrum.batch_update():
-                for k, s in enumerate(summaries):
-                    has = s is not None and s.spectrum is not None
-                    self.spectrum.data[k].update(
-                        x=self.lookup.spectra_energy_ev if has else [], y=s.spectrum if has else [],
-                        name=f"grain {s.label}" if s is not None else "",
-                    )
+            spectra = {}
+            for k, s in enumerate(summaries):
+                has = s is not None and s.spectrum is not None
+                spectra[k] = dict(x=self.lookup.spectra_energy_ev if has else [], y=s.spectrum if has else [],
+                                  name=f"grain {s.label}" if s is not None else "")
+            self._restyle(self.spectrum, spectra)
         grains = [(s, *self._closed_surface(s.label)) if s is not None else None for s in summaries]
         cmin, cmax = pg.shared_range(*[g[3] for g in grains if g is not None])
         if cmin is None:
             cmin, cmax = self.cmin, self.cmax
-        with self.comparison.batch_update():
-            for k in range(2):
-                self.comparison.data[k].update(pg.comparison_mesh_data(grains[k], cmin=cmin, cmax=cmax))
-                for j in range(3):
-                    self.comparison.data[2 + 3 * k + j].update(hist[k][j], showlegend=labels[k] is not None)
-            for annotation, text in zip(self.comparison.layout.annotations, pg.comparison_titles(summaries, self.unit)):
-                annotation.text = text
-            if xr:
-                self.comparison.layout.xaxis.range = xr
+        comp = {k: pg.comparison_mesh_data(grains[k]) for k in range(2)}
+        comp.update({2 + j: v for j, v in hist_traces.items()})
+        relayout = {f"annotations[{k}].text": text
+                    for k, text in enumerate(pg.comparison_titles(summaries, self.unit)[:2])}
+        if xr:
+            relayout["xaxis.range"] = xr
+        relayout.update({"coloraxis.cmin": cmin, "coloraxis.cmax": cmax})
+        self._restyle(self.comparison, comp, relayout)
+        self.status.value = self._status_text(current)
+        self.table.value = self._table_html(current)
         self._syncing = True
         try:
             for k, dd in enumerate(self.dropdowns):
                 dd.value = self.selected[k] if k < len(self.selected) else None
         finally:
             self._syncing = False
-        self.status.value = self._status_text()
-        self.table.value = self._table_html()

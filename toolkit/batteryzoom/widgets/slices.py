@@ -13,34 +13,7 @@ from ..errors import InputError
 from ..plots import style
 from ..plots import zoom as pz
 
-__all__ = ["SliceViewer", "volume_frame"]
-
-
-def volume_frame(
-    volume: Any,
-    voxel_size_um: Sequence[float] | float | None = None,
-    origin_um: Sequence[float] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Voxel size and voxel-0 position (µm, z y x) of a volume.
-
-    The arguments win; else an xarray volume's ``attrs["voxel_size_um"]`` (or its coordinate
-    spacing) and its first coordinates; else an error for the voxel size and zeros for the
-    origin.
-    """
-    dims = getattr(volume, "dims", None)
-    if voxel_size_um is None and dims is not None:
-        voxel_size_um = (getattr(volume, "attrs", {}) or {}).get("voxel_size_um")
-        if voxel_size_um is None and all(d in volume.coords and volume.sizes[d] > 1 for d in pz.AXES):
-            voxel_size_um = [float(np.diff(volume[d].values[:2])[0]) for d in pz.AXES]
-    if voxel_size_um is None:
-        raise InputError("the volume carries no voxel size: pass voxel_size_um=(dz, dy, dx) in µm")
-    vs = np.broadcast_to(np.asarray(voxel_size_um, float), (3,)).copy()
-    if not np.all(np.isfinite(vs) & (vs > 0)):
-        raise InputError(f"voxel_size_um={voxel_size_um!r} must be three positive sizes (µm)")
-    if origin_um is None and dims is not None and all(d in volume.coords for d in pz.AXES):
-        origin_um = [float(volume[d].values[0]) for d in pz.AXES]
-    org = np.zeros(3) if origin_um is None else np.broadcast_to(np.asarray(origin_um, float), (3,)).copy()
-    return vs, org
+__all__ = ["SliceViewer"]
 
 
 def _array(volume: Any, name: str) -> Any:
@@ -114,7 +87,7 @@ class SliceViewer(widgets.VBox):
     ):
         self._data = _array(volume, "volume")
         self.shape = tuple(int(n) for n in self._data.shape)
-        self.voxel_size_um, self.origin_um = volume_frame(volume, voxel_size_um, origin_um)
+        self.voxel_size_um, self.origin_um = pz.volume_frame(volume, voxel_size_um, origin_um)
         self._labels = None
         if labels is not None:
             self._labels = _array(labels, "labels")

@@ -232,15 +232,20 @@ class _FixedPlan:
         inside = (rel >= self.window_ev[0]) & (rel <= self.window_ev[1])
         rows = np.nonzero(inside[:-1] & inside[1:])[0]
         below = num[rows[0] : rows[-1] + 2] < 0.5 * step  # (rows + 1, V) bool
-        cross = below[:-1] & ~below[1:]
+        cross = below[:-1] > below[1:]  # below, then at or above: an upward crossing
         nvox = num.shape[1]
-        k = np.full(nvox, -1, np.int64)
-        # visit intervals from the one nearest e0 outward: the nearest crossing wins
+        # each interval weighs more the nearer it is to e0; the largest weight among a
+        # voxel's crossings (an elementwise max down the rows: fast) picks the nearest
+        nint = len(rows)
         order = np.argsort(np.abs(0.5 * (ew[rows] + ew[rows + 1]) - e0), kind="stable")
-        for i in order[::-1]:
-            k = np.where(cross[i], rows[i], k)
-        found = k >= 0
-        kk = np.where(found, k, rows[0])
+        weight = np.empty(nint, np.int64)
+        weight[order] = np.arange(nint, 0, -1)
+        dtype = np.uint8 if nint < 255 else np.uint16
+        best = (cross * weight.astype(dtype)[:, None]).max(axis=0)
+        found = best > 0
+        interval_of_weight = np.zeros(nint + 1, np.int64)
+        interval_of_weight[weight] = np.arange(nint)
+        kk = rows[interval_of_weight[np.where(found, best, nint)]]
         cols = np.arange(nvox)
         with np.errstate(divide="ignore", invalid="ignore"):
             y0 = num[kk, cols].astype(np.float64) / step

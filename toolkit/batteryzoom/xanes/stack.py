@@ -106,14 +106,16 @@ def mean_spectrum(array: Any) -> np.ndarray:
     InputError
         When no voxel has a finite spectrum.
     """
-    flat = array.reshape(array.shape[0], -1)
-    if is_dask(flat):
+    if is_dask(array):
         import dask.array as da
 
-        good = da.isfinite(flat).all(axis=0)
-        total = da.where(good[None], flat, 0).sum(axis=1, dtype=np.float64)
+        # no reshape: merging spatial axes of a chunked array would force a rechunk
+        space = tuple(range(1, array.ndim))
+        good = da.isfinite(array).all(axis=0)
+        total = da.where(good[None], array, 0).sum(axis=space, dtype=np.float64)
         total, count = da.compute(total, good.sum())
     else:
+        flat = array.reshape(array.shape[0], -1)
         total, count = np.zeros(flat.shape[0]), 0
         step = 1 << 16  # voxels per block: no stack-sized temporaries
         for s in range(0, flat.shape[1], step):

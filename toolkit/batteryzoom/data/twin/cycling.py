@@ -166,13 +166,6 @@ class _Sim:
         self.v2 += (c.r2_ohm * current - self.v2) * a2
         self.t += dt
 
-    def terminal(self, current: float) -> float:
-        return _ocv_scalar(self.soc) + self.c.r0_ohm * current + self.v1 + self.v2
-
-    def _record(self, step_t, current, kind, index, q, e):
-        self.rows.append((self.t, step_t, self.terminal(current), current, self.step_count, index,
-                          self.cycle, kind, q, e, _ocv_scalar(self.soc)))
-
     def _append(self, t, step_t, v, current, kind, index, q, e, ocv) -> None:
         n = len(t)
         cur = np.broadcast_to(np.asarray(current, dtype=float), (n,))

@@ -1,0 +1,86 @@
+"""bz.plots.electrode and bz.plots.particle: figures in µm that show what they are given."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from batteryzoom.errors import InputError
+from batteryzoom.plots import electrode as pe
+from batteryzoom.plots import particle as pp
+from batteryzoom.plots import zoom
+
+
+@pytest.fixture()
+def volume():
+    rng = np.random.default_rng(0)
+    grey = rng.random((6, 20, 30)).astype(np.float32)
+    coords = {"z": np.arange(6) * 0.5, "y": np.arange(20) * 0.5, "x": np.arange(30) * 0.5}
+    labels = np.zeros((6, 20, 30), np.int32)
+    labels[:, 5:15, 5:12] = 1
+    labels[:, 5:15, 15:25] = 2
+    return xr.DataArray(grey, dims=("z", "y", "x"), coords=coords), labels
+
+
+def test_labelled_slice_places_the_image_in_um(volume):
+    grey, labels = volume
+    cracks = np.zeros(labels.shape, bool)
+    cracks[:, 8, 6:10] = True
+    fig = pe.labelled_slice(grey, labels, masks={"cracks": cracks}, axis="z", index=3)
+    images = [t for t in fig.data if t.type == "image"]
+    assert [t.name for t in images] == ["grey", "labels", "cracks"]
+    assert images[0].dx == pytest.approx(0.5) and images[0].x0 == 0
+    outline = zoom.decode_png_uri(images[1].source)
+    assert outline.shape[:2] == (20, 30)
+    assert outline[10, 8, 3] == 0 and outline[5, 8, 3] == 255  # inside transparent, outline opaque
+    assert zoom.decode_png_uri(images[2].source)[8, 7, 3] > 0
+    # a slice normal to x shows y across and z down
+    side = pe.labelled_slice(grey, labels, axis="x")
+    assert side.layout.xaxis.title.text == "y (µm)" and side.layout.yaxis.title.text == "z (µm)"
+    with pytest.raises(InputError, match="index"):
+        pe.labelled_slice(grey, axis="z", index=6)
+
+
+def test_size_distribution_and_damage_figures():
+    table = pd.DataFrame({
+        "label": [1, 2, 3, 4], "equivalent_diameter_um": [8.0, 10.0, 12.0, 3.0],
+        "border": [False, False, False, True], "depth_from_collector_um": [5.0, 20.0, 40.0, 50.0],
+        "crack_fraction": [0.0, 0.05, 0.2, 0.0],
+        "damage_class": pd.Categorical(["least", "mild", "severe", "least"], categories=["least", "mild", "severe"]),
+    })
+    fig = pe.size_distribution({"twin": table})
+    assert fig.data[0].name == "twin (n = 3)"  # the border particle is left out
+    assert "D50 10.00 µm" in fig.layout.annotations[0].text
+    dmg = pe.damage_vs_depth(table)
+    counts = {t.name: len(t.x) for t in dmg.data}
+    assert counts == {"least (n = 1)": 1, "mild (n = 1)": 1, "severe (n = 1)": 1}
+    assert list(dmg.data[2].y) == [20.0]  # percent
+    with pytest.raises(InputError, match="crack_fraction"):
+        pe.damage_vs_depth(table.drop(columns="crack_fraction"))
+
+
+def test_profiles_and_phase_bars():
+    profile = pd.DataFrame({"position_um": [0, 1, 2], "pore_fraction": [1.0, 0.3, 0.2],
+                            "nmc_fraction": [0.0, 0.7, 0.8]})
+    fig = pe.depth_profile(profile, collector_um=0.5)
+    assert [t.name for t in fig.data] == ["pore", "nmc"]
+    phases = pd.DataFrame({"phase": ["pore", "nmc"], "code": [0, 1], "voxels": [3, 7], "fraction": [0.3, 0.7]})
+    bars = pe.phase_fractions({"a": phases, "b": phases})
+    assert [t.name for t in bars.data] == ["pore", "nmc"] and list(bars.data[1].y) == [0.7, 0.7]
+
+
+def test_particle_figures(volume):
+    grey, labels = volume
+    fig = pp.grain_slice(grey, labels, cracks=labels == 1, pores=None)
+    assert [t.name for t in fig.data if t.type == "image"] == ["grey", "labels", "cracks"]
+    radial = pd.DataFrame({"distance_um": [0.25, 0.75], "grey_mean": [0.9, 0.7],
+                           "grey_p25": [0.85, 0.6], "grey_p75": [0.95, 0.8]})
+    prof = pp.radial_profile({"severe": radial}, y_title="grey")
+    assert [t.name for t in prof.data] == ["severe IQR", "severe mean"]
+    grains = pd.DataFrame({"label": [1, 2, 3], "equivalent_diameter_um": [0.5, 0.7, 0.9],
+                           "distance_from_surface_um": [0.2, 1.0, 2.5]})
+    scatter = pp.grains_vs_depth(grains, highlight=[2])
+    assert list(scatter.data[1].text) == ["#2"]
+    assert pp.grain_size_distribution({"truth": grains}).data[0].name == "truth (n = 3)"

@@ -1,0 +1,288 @@
+"""The main job: `bz.report.run_zoom` on the twin, the HTML report, static figures, the summary.
+
+The zoom runs once per session (fixture `twin_report`); its report is written once with the
+static export (needs chromium) and once with chromium hidden.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import batteryzoom as bz
+from batteryzoom import report as rp
+from batteryzoom.errors import FileFormatError, InputError
+
+# every figure the twin's report must hold: the study's three and at least one per scale
+STUDY = ("S1_charge_discharge", "S2_self_discharge", "S3_two_grains")
+
+
+@pytest.fixture(scope="session")
+def twin_report():
+    return rp.run_zoom("twin", progress=False)
+
+
+@pytest.fixture(scope="session")
+def written(twin_report, tmp_path_factory, chromium_path):
+    out = tmp_path_factory.mktemp("report")
+    return rp.write_report(twin_report, out, chromium=chromium_path), out
+
+
+@pytest.fixture
+def no_chromium(monkeypatch, tmp_path):
+    """Hide chromium: an empty PATH and no BROWSER_PATH."""
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.delenv("BROWSER_PATH", raising=False)
+    assert rp.find_chromium() is None
+
+
+def test_every_scale_runs_on_the_twin_with_its_figures(twin_report):
+    assert list(twin_report.scales) == list(rp.SCALES)
+    assert twin_report.is_twin
+    for name in STUDY:
+        assert name in twin_report.figures
+    assert list(twin_report.figures)[:3] == list(STUDY)  # the study's figures lead
+    for scale, res in twin_report.scales.items():
+        assert res.status in ("done", "unavailable"), (scale, res.status, res.text)
+        assert res.figures, f"{scale} has no figure"
+        for name in res.figures:
+            assert twin_report.figures[name].scale == scale
+    for scale in ("cycler", "electrode", "particle", "grain"):
+        assert twin_report.scales[scale].status == "done", twin_report.scales[scale].text
+    # a finding per row, twin truth beside the numbers that have one
+    f = twin_report.findings
+    assert set(f.columns) >= {"scale", "finding", "value", "text", "unit", "truth", "note"}
+    assert f["truth"].notna().sum() >= 6
+
+
+def test_summary_agrees_with_the_twin_truth(twin_report):
+    truth = bz.data.load("twin/cycling-self-discharge", part="truth")
+    k = twin_report.value("cycler", "k_value_mv_per_day")
+    assert k == pytest.approx(truth["k_value_mv_per_day"], rel=0.05)
+    assert twin_report.value("cycler", "leakage_current_a") == pytest.approx(truth["leakage_current_a"], rel=0.10)
+    assert twin_report.value("cycler", "cell_id") == truth["cell_id"]
+    assert twin_report.value("cycler", "verdict") == "fail" and truth["defective"]
+    assert twin_report.value("cycler", "robust_z") > 3.5
+    # the designated grains of Fig. S3 and their chemistry
+    model = bz.data.load("twin/particle-xanes", part="model")["designated"]
+    grains = bz.data.load("twin/particle-xanes", part="grains").set_index("label")
+    labels = twin_report.value("grain", "grain_labels")
+    if twin_report.value("grain", "label_source").startswith("the twin's ground truth"):
+        assert labels == [model["grain 1"], model["grain 2"]]
+    m1 = grains.loc[model["grain 1"], "edge_energy_mean_ev"]
+    m2 = grains.loc[model["grain 2"], "edge_energy_mean_ev"]
+    assert twin_report.value("grain", "grain1_mean_ev") == pytest.approx(m1, abs=0.1)
+    assert twin_report.value("grain", "grain2_mean_ev") == pytest.approx(m2, abs=0.1)
+    assert twin_report.value("grain", "grain2_mean_ev") > twin_report.value("grain", "grain1_mean_ev") + 0.8
+    assert twin_report.value("grain", "grain1_fwhm_ev") > twin_report.value("grain", "grain2_fwhm_ev")
+    assert 0 < twin_report.value("grain", "between_fraction") < 1
+    # where the defect is: the inclusion found within 2 voxels (50 µm) of where it was planted
+    if rp._module("cell") is None:
+        assert twin_report.scales["cell"].status == "unavailable"
+    else:
+        assert twin_report.scales["cell"].status == "done"
+        defects = bz.data.load("twin/cell-ct", part="defects").set_index("type")
+        true_pos = defects.loc["inclusion", ["z_um", "y_um", "x_um"]].to_numpy(float)
+        found = np.asarray(twin_report.value("cell", "inclusion_um"))
+        assert np.linalg.norm(found - true_pos) <= 50.0
+        assert twin_report.value("cell", "defects_found") == len(defects)
+        world = defects.loc["inclusion", ["z_world_um", "y_world_um", "x_world_um"]].to_numpy(float)
+        np.testing.assert_allclose(twin_report.value("cell", "inclusion_world_um"), world, atol=50.0)
+        # the electrode region the zoom enters holds the inclusion
+        h = bz.zoom.Hierarchy.from_twin()
+        lo, hi = h.box_in("twin/electrode-ct", "twin/cell-ct")
+        assert np.all(found >= lo) and np.all(found <= hi)
+        assert f"({found[0]:.0f}, {found[1]:.0f}, {found[2]:.0f}) µm in the cell frame" in twin_report.summary_text()
+    # the electrode's damage grows toward the separator; the grains are the particle's own segmentation
+    assert twin_report.value("electrode", "cracked_near_separator") > 2 * twin_report.value(
+        "electrode", "cracked_near_collector")
+    assert twin_report.value("electrode", "depth_rank_correlation") < -0.2
+    table = bz.data.load("twin/electrode-ct", part="particle_table")
+    assert twin_report.value("electrode", "n_particles") == pytest.approx((table["volume_um3"] >= 8).sum(), rel=0.05)
+    assert twin_report.value("particle", "ari") >= 0.85
+    assert twin_report.value("grain", "label_source").startswith("the particle scale's grain segmentation")
+    # the printed summary carries those numbers
+    text = twin_report.summary_text()
+    assert f"K = {k:.2f} mV/day" in text and "FAIL" in text
+    assert f"mean {twin_report.value('grain', 'grain2_mean_ev'):.2f} eV" in text
+
+
+def test_findings_table_prints_truth_beside_each_number(twin_report):
+    f = twin_report.findings.set_index("finding")
+    truth = bz.data.load("twin/cycling-self-discharge", part="truth")
+    row = f.loc["K-value (voltage drop after relaxation)"]
+    assert row["truth"] == pytest.approx(truth["k_value_mv_per_day"])
+    assert row["value"] == pytest.approx(twin_report.value("cycler", "k_value_mv_per_day"))
+    assert f.loc["QC verdict", "text"] == "fail" and "truth: fail" in f.loc["QC verdict", "note"]
+
+
+def test_html_is_one_self_contained_page_with_every_figure(written, twin_report):
+    files, out = written
+    html = files.index.read_text(encoding="utf-8")
+    assert files.index == out / "index.html"
+    # plotly.js inline exactly once, nothing fetched from the network
+    assert html.count("plotly.js v") == 1
+    assert not re.search(r"<script[^>]+src=", html)
+    assert not re.search(r"<(link|img)[^>]+(href|src)=.https?:", html)
+    for name in twin_report.figures:
+        assert html.count(f'id="fig-{name}"') == 1, name
+        assert f"figures/{name}.png" in html and f"figures/{name}.svg" in html
+    assert html.count("Plotly.newPlot") == len(twin_report.figures)
+    # the findings table: every finding, with the truth column on the twin
+    assert "<table class='findings'>" in html and "truth (twin)" in html
+    for finding in twin_report.findings["finding"]:
+        assert finding.replace("&", "&amp;") in html
+    for scale in rp.SCALES:
+        assert f"id='scale-{scale}'" in html
+
+
+def test_static_png_are_non_blank_and_of_the_expected_size(written, twin_report):
+    from PIL import Image
+
+    files, out = written
+    assert set(files.static) == set(twin_report.figures)
+    for name, fig in twin_report.figures.items():
+        png, svg = files.static[name]
+        assert png == out / "figures" / f"{name}.png" and svg.suffix == ".svg"
+        with Image.open(png) as im:
+            assert im.size == (fig.width, fig.height), name
+            pixels = np.asarray(im.convert("RGB"), dtype=np.int32)
+        # non-blank: many colours, and content away from the white background
+        rgb = (pixels[..., 0] << 16) | (pixels[..., 1] << 8) | pixels[..., 2]
+        assert len(np.unique(rgb)) > 50, name
+        assert (np.abs(pixels - 255).sum(axis=2) > 60).mean() > 0.02, name
+        root = ET.parse(svg).getroot()
+        assert root.tag.endswith("svg"), name
+        assert svg.stat().st_size > 5_000
+    # nothing half-written left beside the figures
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_without_chromium_the_html_is_still_written(twin_report, tmp_path, no_chromium):
+    files = rp.write_report(twin_report, tmp_path / "out")
+    assert files.static == {}
+    assert "chromium was not found" in files.static_message and "apt-get install chromium" in files.static_message
+    html = files.index.read_text(encoding="utf-8")
+    for name in twin_report.figures:
+        assert f'id="fig-{name}"' in html
+    assert not (tmp_path / "out" / "figures").exists() or not any((tmp_path / "out" / "figures").iterdir())
+
+
+def test_main_prints_where_the_report_is_and_the_summary(twin_report, tmp_path, monkeypatch, capsys, no_chromium):
+    monkeypatch.setattr(rp, "run_zoom", lambda source, log=None: twin_report)
+    assert rp.main("twin", tmp_path / "demo") == 0
+    out = capsys.readouterr().out
+    assert f"Report: {(tmp_path / 'demo' / 'index.html').resolve()}" in out
+    assert "chromium was not found" in out
+    for line in twin_report.summary_lines():
+        assert line in out
+    assert "QC verdict FAIL" in out
+
+
+def test_report_command_rejects_a_folder_without_its_yaml(tmp_path, capsys):
+    from batteryzoom.cli import main
+
+    assert main(["report", "--dataset", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / rp.DATASET_FILE) in err and "no such file" in err
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------ user data: a folder
+
+
+def _write_yaml(folder, text):
+    (folder / rp.DATASET_FILE).write_text(text)
+    return folder
+
+
+def test_folder_dataset_runs_the_scales_it_lists(tmp_path):
+    """The twin's cycler exports (BTSDA CSV, as a Neware writes them) as a user's folder."""
+    sd_csv = bz.data.load("twin/cycling-self-discharge", part="btsda.csv")
+    one_csv = bz.data.load("twin/cycling-one-cycle", part="btsda.csv")
+    lot = tmp_path / "lot"
+    lot.mkdir()
+    for cell in ("SN-0001", "SN-0002", "SN-0003", "SN-0004", "SN-0005", "SN-0006"):
+        src = bz.data.load("twin/cycling-population", part=f"btsda-{cell}.csv")
+        (lot / f"{cell}.csv").write_bytes(src.read_bytes())
+    _write_yaml(tmp_path, f"""
+name: my lot
+cycler:
+  one_cycle: {one_csv}
+  self_discharge: {sd_csv}
+  cell_id: SN-0009
+  population: lot/*.csv
+""")
+    report = rp.run_zoom(tmp_path, progress=False)
+    assert report.dataset == "my lot" and not report.is_twin
+    assert report.scales["cycler"].status == "done"
+    for scale in ("cell", "electrode", "particle", "grain"):
+        assert report.scales[scale].status == "absent"
+    assert {"S1_charge_discharge", "S2_self_discharge", "cycler_population"} <= set(report.figures)
+    truth = bz.data.load("twin/cycling-self-discharge", part="truth")
+    assert report.value("cycler", "k_value_mv_per_day") == pytest.approx(truth["k_value_mv_per_day"], rel=0.05)
+    # not in its six-cell lot: judged against it by robust z-score
+    assert report.value("cycler", "robust_z") > 3.5 and report.value("cycler", "verdict") == "fail"
+    assert report.findings["truth"].isna().all()  # no truth for user data
+    files = rp.write_report(report, tmp_path / "out", static=False)
+    assert "Your data" in files.index.read_text(encoding="utf-8")
+
+
+def test_folder_dataset_places_volumes_by_origin(tmp_path):
+    import tifffile
+
+    electrode = bz.data.load("twin/electrode-ct")
+    particle = bz.data.load("twin/particle-nanoct")
+    tifffile.imwrite(tmp_path / "electrode.tif", electrode.values)
+    np.savez(tmp_path / "particle.npz", volume=particle.values)
+    origin = [float(v) for v in particle.attrs["origin_um"]]
+    _write_yaml(tmp_path, f"""
+electrode:
+  volume: electrode.tif
+  voxel_size_um: 0.5
+particle:
+  volume: particle.npz
+  voxel_size_um: 0.08
+  origin_um: {origin}
+""")
+    src = rp.FolderSource(tmp_path)
+    h = src.hierarchy()
+    assert h.path("particle") == ["electrode", "particle"]
+    lo, hi = h.box_in("particle", "electrode")
+    np.testing.assert_allclose(lo, np.asarray(particle.attrs["box_um_min"]), atol=1e-6)
+    assert src.load("electrode")["volume"].attrs["voxel_size_um"] == [0.5, 0.5, 0.5]
+    fig = rp._level_figure(src, "electrode", src.load("electrode")["volume"], "electrode")
+    assert [t.name for t in fig.data[1:]] == ["particle"]  # the particle's box on the electrode
+    # the slice drawn is the plane through the particle's centre
+    z_um = (lo[0] + hi[0]) / 2
+    assert f"z = {round(z_um / 0.5) * 0.5:.4g} µm" in fig.layout.title.text
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("cycler: [1, 2", "is not valid YAML"),
+    ("cell:\n  volume: missing.tif\n", "does not exist"),
+    ("cel:\n  volume: x.tif\n", "unknown key(s) ['cel']"),
+    ("cycler:\n  threshold_mv_per_day: 2\n", "names no file"),
+    ("grain:\n  stack: s.h5\n  colour: red\n", "unknown key(s) ['colour']"),
+    ("name: nothing\n", "lists no scale"),
+])
+def test_folder_dataset_errors_name_the_file_and_the_problem(tmp_path, text, problem):
+    (tmp_path / "s.h5").write_bytes(b"")
+    _write_yaml(tmp_path, text)
+    with pytest.raises(FileFormatError) as info:
+        rp.FolderSource(tmp_path)
+    assert problem in str(info.value)
+    assert str(tmp_path) in str(info.value)
+
+
+def test_unknown_scale_and_dataset_are_rejected():
+    with pytest.raises(InputError, match="not scales of the zoom"):
+        rp.run_zoom("twin", scales=["cycler", "atoms"])
+    with pytest.raises(InputError, match="pass 'twin' or the path"):
+        rp.run_zoom(42)

@@ -1,0 +1,84 @@
+"""bz.widgets.ZoomNavigator at the model level: descend by clicks, ascend by the breadcrumb."""
+
+from __future__ import annotations
+
+import ipywidgets
+import numpy as np
+import pytest
+
+from batteryzoom.errors import InputError
+from test_widgets import _send_click
+
+
+# ------------------------------------------------------------- ZoomNavigator
+
+
+@pytest.fixture(scope="module")
+def twin_hierarchy():
+    import batteryzoom as bz
+
+    h = bz.zoom.Hierarchy.from_twin("small")
+    rng = np.random.default_rng(5)
+    data = {name: rng.normal(0, 1, h[name].shape).astype(np.float32)
+            for name in ("twin/electrode-ct", "twin/particle-nanoct")}
+    return h, data
+
+
+def test_navigator_descends_by_clicks_and_ascends_by_the_breadcrumb(twin_hierarchy):
+    from batteryzoom.plots import zoom as pz
+    from batteryzoom.widgets import ZoomNavigator
+
+    h, data = twin_hierarchy
+    nav = ZoomNavigator(h, data)
+    assert nav.level == "twin/cell-ct"  # the root; it has no data: its footprint is drawn
+    assert [t.name for t in nav.figure.data] == ["slice", "twin/electrode-ct"]
+    lo, hi = h.box_in("twin/electrode-ct", "twin/cell-ct")
+    box = nav.figure.data[1]
+    assert box.x[:5] == (lo[2], hi[2], hi[2], lo[2], lo[2]) and box.y[:5] == (lo[1], lo[1], hi[1], hi[1], lo[1])
+    assert box.line.dash == "solid"  # the plane opens through the child
+    # a click inside the electrode's box, on the cell's slice, descends into it
+    centre = (lo + hi) / 2
+    _send_click(nav.figure, trace=0, x=centre[2], y=centre[1])
+    assert nav.level == "twin/electrode-ct"
+    np.testing.assert_array_equal(pz.decode_png_uri(nav.figure.data[0].source),
+                                  np.clip(np.rint((data["twin/electrode-ct"][nav.index] - nav._windows[nav.level][0])
+                                                  / np.diff(nav._windows[nav.level])[0] * 255), 0, 255).astype(np.uint8))
+    # a click outside every child's box does nothing
+    assert nav.click(1.0, 1.0) is None and nav.level == "twin/electrode-ct"
+    # a click on the particle box's centre marker (its last point) descends too
+    _send_click(nav.figure, trace=1, point=6)
+    assert nav.level == "twin/particle-nanoct"
+    crumbs = [b for b in nav.breadcrumb.children if isinstance(b, ipywidgets.Button)]
+    assert [b.tooltip for b in crumbs] == h.path("twin/particle-nanoct")
+    assert crumbs[-1].disabled  # the current level
+    crumbs[0].click()  # the breadcrumb ascends, here straight to the cell
+    assert nav.level == "twin/cell-ct"
+    assert nav.history == ["twin/cell-ct", "twin/electrode-ct", "twin/particle-nanoct", "twin/cell-ct"]
+
+
+def test_navigator_dropdown_zoom_buttons_and_plane(twin_hierarchy):
+    from batteryzoom.widgets import ZoomNavigator
+
+    h, data = twin_hierarchy
+    nav = ZoomNavigator(h, data, start="twin/electrode-ct")
+    assert nav.zoom_out.disabled is False and nav.children_dropdown.value == "twin/particle-nanoct"
+    nav.zoom_in.click()
+    assert nav.level == "twin/particle-nanoct"
+    nav.zoom_in.click()
+    assert nav.level == "twin/particle-xanes"  # no data there: the footprint is shown
+    assert nav.zoom_in.disabled  # a leaf
+    nav.zoom_out.click()
+    nav.zoom_out.click()
+    assert nav.level == "twin/electrode-ct"
+    # moving the plane out of the particle's box turns its outline dotted
+    lo, hi = h.box_in("twin/particle-nanoct", "twin/electrode-ct")
+    nav.slider.value = 0
+    assert nav.position_um() == 0.0 and nav.figure.data[1].line.dash == "dot"
+    inside = int(np.ceil(lo[0] / h["twin/electrode-ct"].voxel_size_um[0]))
+    nav.set_index(inside)
+    assert nav.figure.data[1].line.dash == "solid"
+    assert "box in twin/cell-ct" in nav.info.value
+    with pytest.raises(InputError, match="not a level"):
+        nav.go("twin/nowhere")
+    with pytest.raises(InputError, match="outside"):
+        nav.set_index(10_000)

@@ -1,0 +1,395 @@
+"""Where the main job's inputs come from: the synthetic twin, or a folder of the user's data.
+
+A *source* hands :func:`batteryzoom.report.run_zoom` the inputs of each scale of the zoom
+(cycler records, volumes, a XANES stack), the hierarchy that places the volumes in one
+frame (when known), and, for the twin only, the ground truth that the report prints
+beside each finding. It computes nothing.
+
+Your own data: ``batteryzoom.yaml``
+-----------------------------------
+``batteryzoom report --dataset FOLDER`` reads ``FOLDER/batteryzoom.yaml``, which lists
+the files of each scale you have; scales you leave out are skipped. Paths are relative
+to the folder (or absolute); a ``*`` pattern in a cycler path reads every matching file.
+Nothing in the folder is ever modified. Every key is optional except one file per
+scale you include::
+
+    name: "18650 cell #42"              # shown in the report's title
+    cycler:
+      one_cycle: cycler/formation.ndax   # Fig. S1: any file bz.io.read_cycler reads
+      self_discharge: cycler/rest.csv    # Fig. S2: a charge followed by a long rest
+      cell_id: "#42"                     # the cell under test (default: the file's stem)
+      population: cycler/lot/*.csv       # its lot, one record per file (cell id = file stem)
+      threshold_mv_per_day: 2.0          # QC limit on the K-value
+    cell:
+      volume: ct/cell/                   # bz.io.read_volume: TIFF folder or file, HDF5, zarr, npz
+      voxel_size_um: 25.0                # when the file does not record it
+    electrode:
+      volume: ct/electrode.tif           # grey levels, or phase labels (0 = pore)
+      voxel_size_um: 0.5
+      thickness_axis: x                  # through the coating (default x) ...
+      collector_side: low                # ... with the current collector at its low end
+      origin_um: [755.75, 9155.75, 14147.75]   # optional: voxel 0's centre in the cell frame
+    particle:
+      volume: nanoct/particle.h5
+      dataset: /exchange/data            # inside an HDF5 file or zarr group, when needed
+      voxel_size_um: 0.08
+      origin_um: [27.31, 27.31, 53.31]   # optional: in the electrode frame
+    grain:
+      stack: xanes/particle.h5           # read_xanes_hdf5 / _zarr / _tiff (+ energies:)
+      energies: xanes/energies.txt       # TIFF stacks only: one energy per frame (eV or keV)
+      voxel_size_um: 0.16
+      origin_um: [0.04, 0.04, 0.04]      # optional: in the particle frame
+      labels: xanes/grains.tif           # optional: grain labels on the stack's grid
+      designated: [12, 34]               # optional: the two grains of Fig. S3
+
+``origin_um`` (z, y, x, µm) places a scale's voxel 0 in the frame of the scale above it
+that is present (cell ⊃ electrode ⊃ particle ⊃ grain); with it the report draws each
+child's box on its parent and, for the grains, takes the particle's grain segmentation
+onto the XANES grid when no ``labels`` are given.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+from typing import Any
+
+from .errors import FileFormatError, InputError
+
+__all__ = ["SCALES", "DATASET_FILE", "Source", "TwinSource", "FolderSource", "open_source"]
+
+SCALES = ("cycler", "cell", "electrode", "particle", "grain")
+DATASET_FILE = "batteryzoom.yaml"
+
+_KEYS = {
+    "cycler": {"one_cycle", "self_discharge", "cell_id", "population", "threshold_mv_per_day", "format"},
+    "cell": {"volume", "voxel_size_um", "dataset", "origin_um"},
+    "electrode": {"volume", "voxel_size_um", "dataset", "origin_um", "thickness_axis", "collector_side"},
+    "particle": {"volume", "voxel_size_um", "dataset", "origin_um"},
+    "grain": {"stack", "energies", "voxel_size_um", "origin_um", "labels", "designated", "layout"},
+}
+_VOLUME_SCALES = ("cell", "electrode", "particle", "grain")
+
+
+class Source:
+    """Inputs of each scale (see the module docstring); subclasses fill them in."""
+
+    name: str = ""
+    description: str = ""
+    is_twin: bool = False
+
+    def has(self, scale: str) -> bool:
+        """Whether the dataset holds anything for ``scale``."""
+        raise NotImplementedError
+
+    def load(self, scale: str) -> dict[str, Any]:
+        """The inputs of ``scale`` (tables, xarray volumes, options)."""
+        raise NotImplementedError
+
+    def truth(self, scale: str) -> dict[str, Any]:
+        """Ground truth of ``scale`` (the twin's; empty for real data)."""
+        return {}
+
+    def hierarchy(self):
+        """A :class:`batteryzoom.zoom.Hierarchy` of the volumes present, or None."""
+        return None
+
+    def level(self, scale: str) -> str | None:
+        """The hierarchy's level name of ``scale``'s volume."""
+        return None
+
+
+# ---------------------------------------------------------------------------- the twin
+
+_TWIN = {
+    "cell": "twin/cell-ct",
+    "electrode": "twin/electrode-ct",
+    "particle": "twin/particle-nanoct",
+    "grain": "twin/particle-xanes",
+}
+
+
+class TwinSource(Source):
+    """The synthetic twin of the study's cell (``bz.data.load("twin/...")``, preset small).
+
+    Generated on first use and cached; its ground truth feeds the report's truth column.
+    """
+
+    name = "twin"
+    description = (
+        "the synthetic twin of the study's cell: a commercial 18650 (NMC532/graphite, 2 Ah) that "
+        "failed quality control because it self-discharged; every scale generated with ground truth"
+    )
+    is_twin = True
+
+    def has(self, scale: str) -> bool:
+        return scale in SCALES
+
+    def load(self, scale: str) -> dict[str, Any]:
+        from . import data
+
+        if scale == "cycler":
+            sd = data.load("twin/cycling-self-discharge")
+            return {
+                "one_cycle": data.load("twin/cycling-one-cycle"),
+                "self_discharge": sd,
+                "cell_id": sd.attrs.get("cell", "cell"),
+                "population": data.load("twin/cycling-population"),
+                "threshold_mv_per_day": 2.0,
+            }
+        if scale == "grain":
+            return {"stack": data.load(_TWIN["grain"]), "labels": None, "designated": None}
+        return {"volume": data.load(_TWIN[scale])}
+
+    def truth(self, scale: str) -> dict[str, Any]:
+        from . import data
+
+        if scale == "cycler":
+            return {
+                "one_cycle": data.load("twin/cycling-one-cycle", part="truth"),
+                "self_discharge": data.load("twin/cycling-self-discharge", part="truth"),
+                "population": data.load("twin/cycling-population", part="truth"),
+            }
+        if scale == "cell":
+            return {"defects": data.load(_TWIN["cell"], part="defects"),
+                    "spiral": data.load(_TWIN["cell"], part="spiral")}
+        if scale == "electrode":
+            name = _TWIN["electrode"]
+            return {"particles": data.load(name, part="particles"), "particle_table": data.load(name, part="particle_table"),
+                    "phases": data.load(name, part="phases"), "info": data.load(name, part="info")}
+        if scale == "particle":
+            name = _TWIN["particle"]
+            return {"grains": data.load(name, part="grains"), "cracks": data.load(name, part="cracks"),
+                    "pores": data.load(name, part="pores"), "grain_table": data.load(name, part="grain_table")}
+        if scale == "grain":
+            name = _TWIN["grain"]
+            return {"truth": data.load(name, part="truth"), "grains": data.load(name, part="grains"),
+                    "shifts": data.load(name, part="shifts"), "model": data.load(name, part="model")}
+        return {}
+
+    def hierarchy(self):
+        from .zoom import Hierarchy
+
+        return Hierarchy.from_twin("small")
+
+    def level(self, scale: str) -> str | None:
+        return _TWIN.get(scale)
+
+
+# ---------------------------------------------------------------- a folder of user data
+
+
+def _bad(path: Path, problem: str, fix: str | None = None) -> FileFormatError:
+    return FileFormatError(path, problem, fix or f"see `help(batteryzoom.report)` for the {DATASET_FILE} convention")
+
+
+class FolderSource(Source):
+    """A folder of the user's own data described by ``batteryzoom.yaml`` (module docstring).
+
+    Parameters
+    ----------
+    folder : path-like
+        The folder holding ``batteryzoom.yaml`` (or the YAML file itself).
+
+    Raises
+    ------
+    FileFormatError
+        The folder or its ``batteryzoom.yaml`` is missing, not YAML, names an unknown scale
+        or key, lists no file for a scale, or points at a file that does not exist.
+    """
+
+    def __init__(self, folder: str | os.PathLike):
+        import yaml
+
+        path = Path(folder).expanduser()
+        if path.is_dir():
+            path = path / DATASET_FILE
+        if not path.is_file():
+            raise _bad(path, "no such file",
+                       f"--dataset takes 'twin' or a folder holding {DATASET_FILE} that lists your files per scale")
+        self.spec_path = path.resolve()
+        self.folder = self.spec_path.parent
+        try:
+            spec = yaml.safe_load(path.read_text())
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise _bad(path, f"is not valid YAML ({exc})") from None
+        if not isinstance(spec, dict):
+            raise _bad(path, "must be a mapping of scales (cycler, cell, electrode, particle, grain) to files")
+        unknown = set(spec) - set(SCALES) - {"name", "description"}
+        if unknown:
+            raise _bad(path, f"unknown key(s) {sorted(unknown)}; the scales are {list(SCALES)} (plus name, description)")
+        self.name = str(spec.get("name") or self.folder.name)
+        self.description = str(spec.get("description") or f"user data in {self.folder}")
+        self.spec: dict[str, dict] = {}
+        for scale in SCALES:
+            section = spec.get(scale)
+            if section is None:
+                continue
+            if not isinstance(section, dict):
+                raise _bad(path, f"section {scale!r} must be a mapping of keys to values, got {section!r}")
+            extra = set(section) - _KEYS[scale]
+            if extra:
+                raise _bad(path, f"section {scale!r} has unknown key(s) {sorted(extra)}; allowed: {sorted(_KEYS[scale])}")
+            self._check_files(scale, section)
+            self.spec[scale] = section
+        if not self.spec:
+            raise _bad(path, f"lists no scale; add at least one of {list(SCALES)}")
+        self._hierarchy = None
+        self._levels: dict[str, Any] = {}
+        self._cache: dict[str, dict[str, Any]] = {}
+
+    # -- paths
+    def _resolve(self, value: Any, scale: str, key: str) -> Path:
+        if not isinstance(value, (str, os.PathLike)):
+            raise _bad(self.spec_path, f"{scale}.{key} must be a path, got {value!r}")
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.folder / p
+
+    def _glob(self, value: Any, scale: str, key: str) -> list[Path]:
+        values = value if isinstance(value, list) else [value]
+        out: list[Path] = []
+        for v in values:
+            p = self._resolve(v, scale, key)
+            matches = sorted(Path(m) for m in glob.glob(str(p))) if any(c in str(p) for c in "*?[") else [p]
+            out.extend(matches)
+        return out
+
+    def _check_files(self, scale: str, section: dict) -> None:
+        main = {"cycler": ("one_cycle", "self_discharge", "population"), "grain": ("stack",)}.get(scale, ("volume",))
+        if not any(section.get(k) for k in main):
+            raise _bad(self.spec_path, f"section {scale!r} names no file: give {' or '.join(main)}")
+        for key in ("one_cycle", "self_discharge", "population", "volume", "stack", "energies", "labels"):
+            if not section.get(key):
+                continue
+            if key == "energies" and isinstance(section[key], list):
+                continue
+            paths = self._glob(section[key], scale, key)
+            if not paths:
+                raise _bad(self.spec_path, f"{scale}.{key}: no file matches {section[key]!r}")
+            for p in paths:
+                if not p.exists():
+                    raise _bad(p, f"listed as {scale}.{key} in {self.spec_path} but does not exist",
+                               "fix the path (relative paths start at the YAML file's folder)")
+
+    # -- Source API
+    def has(self, scale: str) -> bool:
+        return scale in self.spec
+
+    def load(self, scale: str) -> dict[str, Any]:
+        # read once: the hierarchy and the scale's analysis share the volumes
+        if scale not in self._cache:
+            self._cache[scale] = self._load(scale)
+        return self._cache[scale]
+
+    def _load(self, scale: str) -> dict[str, Any]:
+        from . import io
+
+        s = self.spec[scale]
+        if scale == "cycler":
+            fmt = s.get("format", "auto")
+            out: dict[str, Any] = {"threshold_mv_per_day": float(s.get("threshold_mv_per_day", 2.0))}
+            for key in ("one_cycle", "self_discharge"):
+                out[key] = io.read_cycler(self._resolve(s[key], scale, key), format=fmt) if s.get(key) else None
+            sd_path = self._resolve(s["self_discharge"], scale, "self_discharge") if s.get("self_discharge") else None
+            out["cell_id"] = str(s.get("cell_id") or (sd_path.stem if sd_path else "cell"))
+            out["population"] = None
+            if s.get("population"):
+                import pandas as pd
+
+                frames = []
+                for p in self._glob(s["population"], scale, "population"):
+                    df = io.read_cycler(p, format=fmt)
+                    df.insert(0, "cell_id", p.stem)
+                    frames.append(df)
+                out["population"] = pd.concat(frames, ignore_index=True)
+            return out
+        voxel = s.get("voxel_size_um")
+        if scale == "grain":
+            stack = self._read_stack(s)
+            labels = None
+            if s.get("labels"):
+                labels = io.read_volume(self._resolve(s["labels"], scale, "labels"), voxel_size_um=voxel)
+                if labels.shape != stack.shape[1:]:
+                    raise _bad(self._resolve(s["labels"], scale, "labels"),
+                               f"grain labels have shape {labels.shape}; the XANES stack's volume is {stack.shape[1:]}",
+                               "give labels on the stack's own grid")
+            designated = s.get("designated")
+            if designated is not None and (not isinstance(designated, list) or len(designated) != 2):
+                raise _bad(self.spec_path, f"grain.designated must be two grain labels, got {designated!r}")
+            return {"stack": stack, "labels": labels, "designated": designated}
+        vol = io.read_volume(self._resolve(s["volume"], scale, "volume"), voxel_size_um=voxel, dataset=s.get("dataset"))
+        if vol.ndim != 3:
+            raise _bad(self._resolve(s["volume"], scale, "volume"), f"is a {vol.ndim}D image; the {scale} scale needs a "
+                       "3D volume (z, y, x)", "give a multi-page TIFF, a folder of slices, HDF5, zarr or npz")
+        options = {k: s[k] for k in ("thickness_axis", "collector_side") if k in s}
+        return {"volume": vol, **options}
+
+    def _read_stack(self, s: dict):
+        from . import io
+
+        path = self._resolve(s["stack"], "grain", "stack")
+        voxel = s.get("voxel_size_um")
+        pixel = float(voxel[-1] if isinstance(voxel, list) else voxel) if voxel is not None else None
+        suffix = path.suffix.lower()
+        if suffix in (".h5", ".hdf5", ".hdf", ".nxs"):
+            stack = io.read_xanes_hdf5(path, layout=s.get("layout"), pixel_size_um=pixel)
+        elif suffix == ".zarr" or (path.is_dir() and ((path / ".zgroup").exists() or (path / "zarr.json").exists())):
+            stack = io.read_xanes_zarr(path)
+        else:
+            if not s.get("energies"):
+                raise _bad(self.spec_path, f"grain.stack {path.name} is a TIFF stack: give grain.energies "
+                           "(a list or a text file with one energy per frame)")
+            energies = s["energies"]
+            if not isinstance(energies, list):
+                energies = self._resolve(energies, "grain", "energies")
+            stack = io.read_xanes_tiff(path, energies, pixel_size_um=pixel)
+        if stack.ndim != 4:
+            raise _bad(path, f"the XANES stack has dims {stack.dims}; the grain scale needs (energy, z, y, x)",
+                       "give a 3D XANES stack (a tomogram at each energy)")
+        if voxel is not None:
+            stack.attrs["voxel_size_um"] = list(voxel) if isinstance(voxel, list) else [float(voxel)] * 3
+        return stack
+
+    def hierarchy(self):
+        """Levels of the volumes present, nested cell ⊃ electrode ⊃ particle ⊃ grain where
+        ``origin_um`` places them; None when no volume gives a voxel size."""
+        if self._hierarchy is not None or not any(s in self.spec for s in _VOLUME_SCALES):
+            return self._hierarchy
+        from .zoom import Hierarchy, Level
+
+        levels = []
+        parent = None
+        for scale in _VOLUME_SCALES:
+            if scale not in self.spec:
+                continue
+            s = self.spec[scale]
+            data = self.load(scale)
+            vol = data["stack"].isel(energy=0) if scale == "grain" else data["volume"]
+            vs = vol.attrs.get("voxel_size_um")
+            if vs is None or vol.ndim != 3:
+                continue
+            origin = s.get("origin_um")
+            levels.append(Level(name=scale, shape=tuple(vol.shape), voxel_size_um=tuple(vs),
+                                origin_um=tuple(origin) if origin is not None and parent else (0.0,) * 3,
+                                parent=parent if origin is not None else None, scale=scale))
+            self._levels[scale] = scale
+            parent = scale
+        self._hierarchy = Hierarchy(levels) if levels else None
+        return self._hierarchy
+
+    def level(self, scale: str) -> str | None:
+        self.hierarchy()
+        return self._levels.get(scale)
+
+
+def open_source(dataset: Any) -> Source:
+    """``"twin"`` → :class:`TwinSource`; a folder or YAML path → :class:`FolderSource`;
+    a :class:`Source` is returned as is."""
+    if isinstance(dataset, Source):
+        return dataset
+    if isinstance(dataset, str) and dataset == "twin":
+        return TwinSource()
+    if isinstance(dataset, (str, os.PathLike)):
+        return FolderSource(dataset)
+    raise InputError(f"dataset={dataset!r}: pass 'twin' or the path of a folder holding {DATASET_FILE}")

@@ -1,0 +1,219 @@
+"""Figures of the electrode scale: labelled slices, particle sizes, depth profiles, damage.
+
+Builders draw the results of :mod:`batteryzoom.segment` (label volumes and tables); they
+compute no science beyond picking a slice or binning a column for display. Slices are PNG
+images placed in µm (the helpers of :mod:`.zoom`), so a 300×300 slice stays light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from ..errors import InputError
+from . import style, zoom
+
+__all__ = ["labelled_slice", "size_distribution", "depth_profile", "damage_vs_depth", "phase_fractions"]
+
+_DAMAGE_COLORS = {"least": style.COLORWAY[2], "mild": style.COLORWAY[4], "severe": style.COLORWAY[1]}
+_MASK_COLORS = ((213, 94, 0), (86, 180, 233), (240, 228, 66))
+
+
+def _plane(values: Any, axis: str, index: int) -> np.ndarray:
+    if hasattr(values, "dims"):
+        return np.asarray(values.isel({axis: index}).values)
+    return np.take(np.asarray(values), index, axis=zoom.AXES.index(axis))
+
+
+def _coords(volume: Any, voxel_size_um: Any) -> dict[str, np.ndarray]:
+    shape = np.shape(volume)
+    if hasattr(volume, "dims") and all(d in volume.coords for d in zoom.AXES):
+        return {d: np.asarray(volume[d].values, float) for d in zoom.AXES}
+    size = voxel_size_um
+    if size is None and hasattr(volume, "attrs"):
+        size = volume.attrs.get("voxel_size_um")
+    size = np.broadcast_to(np.asarray(1.0 if size is None else size, float), (3,))
+    return {d: np.arange(n) * v for d, n, v in zip(zoom.AXES, shape, size)}
+
+
+def _mask_png(mask2d: np.ndarray, rgb: tuple[int, int, int], alpha: float = 0.7) -> str:
+    rgba = np.zeros(mask2d.shape + (4,), np.uint8)
+    rgba[mask2d, :3] = rgb
+    rgba[mask2d, 3] = int(round(alpha * 255))
+    return zoom._png_uri(rgba)
+
+
+def labelled_slice(
+    volume: Any,
+    labels: Any = None,
+    *,
+    masks: Mapping[str, Any] | None = None,
+    axis: str = "z",
+    index: int | None = None,
+    boundaries: bool = True,
+    voxel_size_um: Any = None,
+    title: str | None = None,
+) -> go.Figure:
+    """One slice of a grey volume with label outlines (or fills) and coloured masks.
+
+    Parameters
+    ----------
+    volume : DataArray or array, (z, y, x)
+        Grey levels; coordinates in µm from the DataArray (else index × ``voxel_size_um``).
+    labels : int array or DataArray, optional
+        Particles or grains, drawn as coloured outlines (``boundaries=True``) or fills.
+    masks : dict of name -> bool array, optional
+        Extra overlays (e.g. ``{"cracks": ..., "pores": ...}``), each in its own colour;
+        their names go in the title.
+    axis, index : str, int
+        Slice normal to ``axis`` at ``index`` (default the middle).
+    """
+    if np.ndim(volume) != 3:
+        raise InputError(f"volume: expected a 3D (z, y, x) volume, got {np.ndim(volume)} dimensions")
+    across, down = zoom.slice_axes(axis)
+    n = np.shape(volume)[zoom.AXES.index(axis)]
+    index = n // 2 if index is None else int(index)
+    if not 0 <= index < n:
+        raise InputError(f"index={index}: the volume has {n} slices along {axis}")
+    coords = _coords(volume, voxel_size_um)
+    plane = _plane(volume, axis, index).astype(np.float32)
+    # a slice normal to z is (y, x) = (down, across); normal to y or x it is (z, across)
+    lo, hi = zoom.window(plane)
+    x, y = coords[across], coords[down]
+    dx = float(x[1] - x[0]) if len(x) > 1 else 1.0
+    dy = float(y[1] - y[0]) if len(y) > 1 else 1.0
+    place = dict(x0_um=float(x[0]), dx_um=dx, y0_um=float(y[0]), dy_um=dy)
+    fig = style.figure(title or f"slice {axis} = {coords[axis][index]:.2f} µm")
+    fig.add_trace(zoom.image_trace(zoom.gray_png_uri(plane, lo, hi), name="grey", **place))
+    if labels is not None:
+        lab = _plane(labels, axis, index)
+        fig.add_trace(zoom.image_trace(zoom.labels_png_uri(lab, boundaries=boundaries), name="labels", **place))
+    for (name, mask), rgb in zip((masks or {}).items(), _MASK_COLORS):
+        fig.add_trace(zoom.image_trace(_mask_png(_plane(mask, axis, index).astype(bool), rgb), name=name, **place))
+    if masks:
+        fig.update_layout(title_text=fig.layout.title.text + " — " + ", ".join(
+            f"{name} in rgb{rgb}" for name, rgb in zip(masks, _MASK_COLORS)))
+    shape, annotation, _ = zoom.scale_bar((x[0] - dx / 2, x[-1] + dx / 2), (y[0] - dy / 2, y[-1] + dy / 2))
+    fig.add_shape(**shape)
+    fig.add_annotation(**annotation)
+    fig.update_xaxes(title_text=f"{across} (µm)", showgrid=False)
+    fig.update_yaxes(title_text=f"{down} (µm)", showgrid=False, autorange="reversed", scaleanchor="x")
+    return fig
+
+
+def size_distribution(
+    tables: Mapping[str, pd.DataFrame] | pd.DataFrame,
+    *,
+    column: str = "equivalent_diameter_um",
+    bins: int = 30,
+    exclude_border: bool = True,
+    title: str = "Particle size distribution",
+) -> go.Figure:
+    """Histograms (probability density) of a size column, one per table, with their medians.
+
+    Parameters
+    ----------
+    tables : DataFrame or dict of name -> DataFrame
+        Per-object tables (e.g. ``segment_particles(...).table`` of several electrodes).
+    column : str
+        The size column; its unit is read from the name (``_um`` → µm).
+    exclude_border : bool
+        Leave out objects cut by the volume's faces (their size is not their size).
+    """
+    if isinstance(tables, pd.DataFrame):
+        tables = {"particles": tables}
+    unit = "µm" if column.endswith("_um") else ("µm³" if column.endswith("_um3") else "")
+    fig = style.figure(title)
+    for i, (name, table) in enumerate(tables.items()):
+        if column not in table.columns:
+            raise InputError(f"tables[{name!r}]: no column {column!r}")
+        data = table[~table["border"]] if exclude_border and "border" in table.columns else table
+        values = data[column].dropna()
+        color = style.COLORWAY[i % len(style.COLORWAY)]
+        fig.add_histogram(x=values, nbinsx=bins, histnorm="probability density", name=f"{name} (n = {len(values)})",
+                          opacity=0.6, marker_color=color)
+        if len(values):
+            fig.add_vline(x=float(values.median()), line=dict(color=color, dash="dash"),
+                          annotation_text=f"D50 {values.median():.2f} {unit}", annotation_position="top")
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(title_text=f"{column.removesuffix('_um').replace('_', ' ')} ({unit})")
+    fig.update_yaxes(title_text="probability density")
+    return fig
+
+
+def depth_profile(
+    profile: pd.DataFrame,
+    *,
+    columns: list[str] | None = None,
+    names: Mapping[str, str] | None = None,
+    collector_um: float | None = None,
+    separator_um: float | None = None,
+    title: str = "Phase fractions through the electrode",
+) -> go.Figure:
+    """Fractions against position along the through-thickness axis.
+
+    ``profile`` is :func:`batteryzoom.segment.depth_profile`'s table (``position_um`` and
+    ``<phase>_fraction`` columns). ``names`` relabels columns for the legend; the coating's
+    faces are drawn when given.
+    """
+    if "position_um" not in profile.columns:
+        raise InputError("profile: no 'position_um' column; use bz.segment.depth_profile")
+    columns = columns or [c for c in profile.columns if c.endswith("_fraction")]
+    fig = style.figure(title)
+    for col in columns:
+        fig.add_scatter(x=profile["position_um"], y=profile[col], mode="lines",
+                        name=(names or {}).get(col, col.removesuffix("_fraction")))
+    for pos, text in ((collector_um, "collector"), (separator_um, "separator")):
+        if pos is not None:
+            fig.add_vline(x=pos, line=dict(color="#444", dash="dot"), annotation_text=text)
+    fig.update_xaxes(title_text="position through the thickness (µm)")
+    fig.update_yaxes(title_text="volume fraction", range=[0, 1.02])
+    return fig
+
+
+def damage_vs_depth(
+    table: pd.DataFrame,
+    profile: pd.DataFrame | None = None,
+    *,
+    depth_column: str = "depth_from_collector_um",
+    exclude_border: bool = True,
+    title: str = "Particle cracking against electrode depth",
+) -> go.Figure:
+    """Crack fraction of every particle against its depth, coloured by damage class, with
+    the binned mean (:func:`batteryzoom.segment.damage_depth_profile`) when given."""
+    for col in (depth_column, "crack_fraction", "damage_class"):
+        if col not in table.columns:
+            raise InputError(f"table: no column {col!r}; use bz.segment.segment_particles' table")
+    data = table[~table["border"]] if exclude_border and "border" in table.columns else table
+    fig = style.figure(title)
+    for cls, color in _DAMAGE_COLORS.items():
+        part = data[data["damage_class"] == cls]
+        fig.add_scatter(x=part[depth_column], y=part["crack_fraction"] * 100, mode="markers",
+                        name=f"{cls} (n = {len(part)})", marker=dict(color=color, size=7, opacity=0.8),
+                        customdata=part["label"],
+                        hovertemplate="particle %{customdata}<br>depth %{x:.1f} µm<br>crack %{y:.1f} %<extra></extra>")
+    if profile is not None:
+        fig.add_scatter(x=profile["depth_um"], y=profile["mean_crack_fraction"] * 100, mode="lines+markers",
+                        name="mean per depth bin", line=dict(color="#000", width=3))
+    fig.update_xaxes(title_text=depth_column.removesuffix("_um").replace("_", " ") + " (µm)")
+    fig.update_yaxes(title_text="crack fraction (%)")
+    return fig
+
+
+def phase_fractions(tables: Mapping[str, pd.DataFrame], *, title: str = "Phase volume fractions") -> go.Figure:
+    """Grouped bars of :func:`batteryzoom.segment.phase_fractions` tables, one group per volume."""
+    fig = style.figure(title)
+    phases = []
+    for table in tables.values():
+        phases += [p for p in table["phase"] if p not in phases]
+    for phase in phases:
+        fig.add_bar(name=phase, x=list(tables),
+                    y=[float(t.loc[t["phase"] == phase, "fraction"].sum()) for t in tables.values()],
+                    texttemplate="%{y:.1%}", textposition="outside")
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(title_text="volume fraction", tickformat=".0%")
+    return fig

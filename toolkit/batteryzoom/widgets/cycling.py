@@ -1,0 +1,148 @@
+"""CycleExplorer: choose cycles and a rest period, see V–Q, dQ/dV and the self-discharge fit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as widgets
+import pandas as pd
+import plotly.graph_objects as go
+
+from .. import cycling
+from ..errors import InputError
+from ..plots import cycling as pc
+
+__all__ = ["CycleExplorer"]
+
+
+class CycleExplorer(widgets.VBox):
+    """The electrochemistry of a cycler record, interactively.
+
+    Pick cycles to see their voltage–capacity curves (Fig. S1) and their differential
+    capacity (charge or discharge), and pick a rest after a charge to see the self-discharge
+    fit (Fig. S2) with its K-value, leakage current and verdict. The analyses are
+    :mod:`batteryzoom.cycling`'s, run once per choice and kept (a second look is free).
+
+    Parameters
+    ----------
+    record : pandas.DataFrame
+        A BDF table (``bz.io.read_cycler``, ``bz.data.load("twin/cycling-one-cycle")``).
+    rest_record : pandas.DataFrame, optional
+        A record holding the self-discharge test, when it is not in ``record`` (e.g.
+        ``bz.data.load("twin/cycling-self-discharge")``).
+    threshold_mv_per_day : float
+        The QC threshold on the K-value (mV/day) for the verdict.
+    cycles : list of int, optional
+        The cycles shown first (default: the first three).
+    """
+
+    def __init__(
+        self,
+        record: pd.DataFrame,
+        rest_record: pd.DataFrame | None = None,
+        *,
+        threshold_mv_per_day: float = 2.0,
+        cycles: list[int] | None = None,
+    ):
+        self.record = record
+        self.rest_record = rest_record if rest_record is not None else record
+        self.threshold_mv_per_day = threshold_mv_per_day
+        curves = cycling.vq_curves(record)
+        self.available_cycles = sorted(int(c) for c in curves["cycle_count"].unique())
+        if not self.available_cycles:
+            raise InputError("record has no charge or discharge steps: nothing to plot as V–Q")
+        self.rests = cycling.find_rests(self.rest_record)
+        self._dqdv: dict[tuple[int, str], pd.DataFrame] = {}
+        self._results: dict[int, cycling.SelfDischargeResult] = {}
+
+        chosen = cycles if cycles is not None else self.available_cycles[:3]
+        unknown = sorted(set(chosen) - set(self.available_cycles))
+        if unknown:
+            raise InputError(f"cycles {unknown} are not in the record (it has {self.available_cycles})")
+        self.cycle_select = widgets.SelectMultiple(
+            options=self.available_cycles, value=tuple(chosen), description="cycles", rows=min(6, len(self.available_cycles)),
+        )
+        self.direction = widgets.ToggleButtons(options=["discharge", "charge"], value="discharge",
+                                               description="dQ/dV", style={"button_width": "90px"})
+        # find_rests indexes its rows by step_count
+        rest_options = [
+            (f"step {int(step)}: {r.duration_second / 86400:.2f} d after {r.previous_step_type}", int(step))
+            for step, r in zip(self.rests.index, self.rests.itertuples())
+        ]
+        self.rest_select = widgets.Dropdown(options=rest_options or [("no rest after a charge", None)],
+                                            description="rest", layout=widgets.Layout(width="420px"))
+        self.summary = widgets.HTML()
+        self.vq_box, self.dqdv_box, self.rest_box = (widgets.Box() for _ in range(3))
+        self.cycle_select.observe(lambda _: self._draw_cycles(), names="value")
+        self.direction.observe(lambda _: self._draw_cycles(), names="value")
+        self.rest_select.observe(lambda _: self._draw_rest(), names="value")
+        super().__init__(children=[
+            widgets.HBox([self.cycle_select, self.direction]),
+            widgets.HBox([self.vq_box, self.dqdv_box]),
+            self.rest_select,
+            widgets.HBox([self.rest_box, self.summary]),
+        ])
+        self.add_class("batteryzoom-cycle-explorer")
+        self._draw_cycles()
+        self._draw_rest()
+
+    # ------------------------------------------------------------- analyses
+    def dqdv(self, cycle: int, direction: str) -> pd.DataFrame:
+        """``bz.cycling.dqdv`` of one half-cycle (computed once, then kept)."""
+        key = (int(cycle), direction)
+        if key not in self._dqdv:
+            self._dqdv[key] = cycling.dqdv(self.record, cycle=int(cycle), direction=direction)
+        return self._dqdv[key]
+
+    def self_discharge(self, rest_step: int) -> cycling.SelfDischargeResult:
+        """``bz.cycling.self_discharge`` of one rest (computed once, then kept)."""
+        if rest_step not in self._results:
+            self._results[rest_step] = cycling.self_discharge(
+                self.rest_record, rest_step=int(rest_step), threshold_mv_per_day=self.threshold_mv_per_day)
+        return self._results[rest_step]
+
+    # -------------------------------------------------------------- drawing
+    def _draw_cycles(self) -> None:
+        chosen = list(self.cycle_select.value)
+        self.vq_figure = go.FigureWidget(pc.voltage_capacity(self.record, chosen))
+        fig = None
+        for cyc in chosen:
+            try:
+                curve = self.dqdv(cyc, self.direction.value)
+            except InputError:
+                continue  # that cycle has no such half-cycle
+            fig = pc.dqdv(curve, title=f"dQ/dV ({self.direction.value})", name=f"cycle {cyc}", fig=fig)
+        self.dqdv_figure = go.FigureWidget(fig if fig is not None else go.Figure())
+        for f in (self.vq_figure, self.dqdv_figure):
+            f.update_layout(width=520, height=420)
+        self.vq_box.children = [self.vq_figure]
+        self.dqdv_box.children = [self.dqdv_figure]
+
+    def _draw_rest(self) -> None:
+        step = self.rest_select.value
+        if step is None:
+            self.rest_figure = None
+            self.rest_box.children = []
+            self.summary.value = "<i>No rest after a charge in this record.</i>"
+            return
+        try:
+            result = self.self_discharge(step)
+        except InputError as exc:
+            self.rest_figure = None
+            self.rest_box.children = []
+            self.summary.value = f"<span style='color:#b00020'>{exc}</span>"
+            return
+        self.rest_figure = go.FigureWidget(pc.self_discharge(result))
+        self.rest_figure.update_layout(width=640, height=420)
+        self.rest_box.children = [self.rest_figure]
+        verdict_color = "#b00020" if result.verdict == "fail" else "#009E73"
+        self.summary.value = (
+            "<table style='margin:1em'>"
+            f"<tr><th style='text-align:left'>K-value</th><td>{result.k_value_mv_per_day:.3f} mV/day "
+            f"[{result.k_ci_low_mv_per_day:.3f}, {result.k_ci_high_mv_per_day:.3f}]</td></tr>"
+            f"<tr><th style='text-align:left'>leakage current</th><td>{result.leakage_current_a * 1e3:.3f} mA</td></tr>"
+            f"<tr><th style='text-align:left'>capacity lost</th><td>{result.capacity_lost_ah * 1e3:.1f} mAh</td></tr>"
+            f"<tr><th style='text-align:left'>relaxation over after</th><td>{result.relaxation_end_day:.2f} days</td></tr>"
+            f"<tr><th style='text-align:left'>verdict (threshold {result.threshold_mv_per_day:g} mV/day)</th>"
+            f"<td><b style='color:{verdict_color}'>{result.verdict}</b></td></tr></table>"
+        )
