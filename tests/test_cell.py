@@ -213,9 +213,13 @@ def test_link_defects_joins_slices_and_drops_single_slice_noise():
         "severity": 0.1, "detail": "", "weight": [2.0, 4.0, 4.0, 2.0, 9.0],
     })
     linked = cell.link_defects(det, (10.0, 1.0, 1.0), pitch_um=10.0)
-    assert len(linked) == 1  # the lone slice-20 detection is not a defect
+    assert len(linked) == 1  # the lone slice-20 deformation is not a defect
     row = linked.iloc[0]
     assert row.n_slices == 4 and row.z_um == pytest.approx(45.0, abs=1.0) and row.magnitude_um == 4.0
+    # a bright inclusion seen in a single slice is kept (brightness alone is unambiguous)
+    one = det.iloc[[4]].assign(type="inclusion")
+    kept = cell.link_defects(pd.concat([det, one], ignore_index=True), (10.0, 1.0, 1.0), pitch_um=10.0)
+    assert sorted(kept.type) == ["gap", "inclusion"] and kept.set_index("type").loc["inclusion", "z_um"] == 200.0
 
 
 # --------------------------------------------------------------------------- bad input

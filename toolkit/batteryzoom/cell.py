@@ -1907,7 +1907,8 @@ def analyze_volume(
     link : bool
         Link per-slice detections into 3D defects.
     min_slices : int
-        A 3D defect must be seen in at least this many slices (noise rarely is).
+        A 3D defect must be seen in at least this many slices (noise rarely is);
+        inclusions, unambiguous by their brightness, need one.
     **slice_options
         Passed to :func:`analyze_slice` (thresholds, ``centre_yx_um``, ...).
 
@@ -2079,7 +2080,9 @@ def link_defects(
                 best.append(idx)
         for t in tracks:
             d = detections.loc[t]
-            if len(d) < min_slices:
+            # a cluster of voxels far brighter than any electrode is unambiguous even in one
+            # slice (a small particle may span only one); deformations must persist
+            if len(d) < (1 if kind == "inclusion" else min_slices):
                 continue
             z = d.z_um.to_numpy(float) if d.z_um.notna().all() else d.slice.to_numpy(float) * vz
             m = d.magnitude_um.to_numpy(float)
