@@ -120,6 +120,8 @@ def twin_zoom():
 
     h = bz.zoom.Hierarchy.from_twin("small")
     data = {name: bz.data.load(name) for name in ("twin/cell-ct", "twin/electrode-ct", "twin/particle-nanoct")}
+    # the cell's 35 M voxels every 2nd in y and x: a quarter of the rendering, same frame
+    data["twin/cell-ct"] = data["twin/cell-ct"][:, ::2, ::2]
     truth = bz.data.load("twin/particle-xanes", part="truth")
     labels = truth["grain_labels"]
     stats = bz.regions.region_stats(truth["edge_energy_ev"], labels, name="edge_energy_ev")
@@ -168,7 +170,10 @@ def test_all_levels_in_one_world_frame_and_a_click_picks_a_grain(xvfb_display, t
             np.testing.assert_allclose(np.asarray(box.extent.world), [lo, hi], atol=1e-6)
             layer = zv.viewer.layers[name if name in data else f"{name} labels"]
             voxel = np.asarray(h[name].voxel_size_um)
-            np.testing.assert_allclose(np.asarray(layer.extent.world), [lo + voxel / 2, hi - voxel / 2], atol=1e-6)
+            step = np.asarray(h[name].shape) / np.asarray(layer.data.shape)  # 2 in y, x for the cell
+            last_centre = hi - voxel / 2 - (step - 1) * voxel  # the subsample stops one voxel early
+            np.testing.assert_allclose(np.asarray(layer.extent.world), [lo + voxel / 2, last_centre], atol=1e-6)
+            np.testing.assert_allclose(layer.scale, voxel * step)
         assert set(zv.level_layers) == set(h.names)
 
         # zooming in is a physical zoom: one screenshot per level, stitched for the README
@@ -251,3 +256,18 @@ def test_select_unknown_layer_or_label_says_what_is_wrong(zoom_viewer, grain_vol
         zv.select("grains", 999999)
     with pytest.raises(InputError, match="voxel_size_um"):
         zv.add_labels(labels, name="no scale")
+
+
+def test_level_data_must_be_the_level_or_a_strided_subsample_of_it():
+    from types import SimpleNamespace
+
+    import batteryzoom as bz
+    from batteryzoom.errors import InputError
+    from batteryzoom.viewer import _stride
+
+    cell = bz.zoom.Hierarchy.from_twin("small")["twin/cell-ct"]  # 64 × 736 × 736
+    assert _stride(SimpleNamespace(shape=(64, 736, 736)), cell, "cell").tolist() == [1, 1, 1]
+    assert _stride(SimpleNamespace(shape=(64, 368, 368)), cell, "cell").tolist() == [1, 2, 2]
+    assert _stride(SimpleNamespace(shape=(22, 246, 246)), cell, "cell").tolist() == [3, 3, 3]
+    with pytest.raises(InputError, match="strided subsample"):
+        _stride(SimpleNamespace(shape=(64, 300, 368)), cell, "cell")

@@ -218,7 +218,9 @@ def test_import_batteryzoom_widgets_is_lazy():
 
     code = ("import sys, batteryzoom as bz; import batteryzoom.widgets; "
             "assert 'ipywidgets' not in sys.modules and 'plotly' not in sys.modules")
-    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[1] / "toolkit")}
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "toolkit")}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
 
 

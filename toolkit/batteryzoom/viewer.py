@@ -356,7 +356,9 @@ def show(
         Where each level sits: its ``napari_transform(name)`` gives the layer's ``scale``
         and ``translate`` in µm.
     data : mapping of level name -> volume (z, y, x), optional
-        Grey-level volumes to show; a level's own ``data`` is used when not given here.
+        Grey-level volumes to show; a level's own ``data`` is used when not given here. A
+        volume may be a strided subsample of its level (every k-th voxel from voxel 0 along
+        an axis, e.g. ``cell[:, ::2, ::2]``, lighter to render): its scale is then k voxels.
     labels : mapping of level name -> label volume (z, y, x), optional
         Label layers (particles at the electrode, grains at the particle); pickable.
     stats : mapping of level name -> RegionStats, optional
@@ -392,7 +394,8 @@ def show(
         if volume is None:
             volume = getattr(_level(hierarchy, name), "data", None)
         if volume is not None:
-            layers.append(zv.add_image(volume, name=name, voxel_size_um=scale, translate_um=translate).name)
+            step = _stride(volume, _level(hierarchy, name), name)
+            layers.append(zv.add_image(volume, name=name, voxel_size_um=scale * step, translate_um=translate).name)
         if name in labels:
             layers.append(zv.add_labels(
                 labels[name], name=f"{name} labels", voxel_size_um=scale, translate_um=translate,
@@ -416,6 +419,21 @@ def _level_names(hierarchy: Any) -> list[str]:
 
 def _level(hierarchy: Any, name: str) -> Any:
     return hierarchy[name]
+
+
+def _stride(volume: Any, level: Any, name: str) -> np.ndarray:
+    """Per-axis step between a volume's voxels and its level's (1 = full resolution)."""
+    full = getattr(level, "shape", None)
+    shape = tuple(getattr(volume, "shape", ()))
+    if full is None or shape == tuple(full):
+        return np.ones(3)
+    step = np.ceil(np.asarray(full, float) / np.asarray(shape, float))
+    if len(shape) != 3 or np.any(np.ceil(np.asarray(full) / step) != np.asarray(shape)):
+        raise InputError(
+            f"data[{name!r}] has shape {shape}; the level is {tuple(full)}: pass the level's volume "
+            "or a strided subsample of it (e.g. volume[:, ::2, ::2])"
+        )
+    return step
 
 
 def _transform(hierarchy: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
