@@ -213,9 +213,13 @@ def test_link_defects_joins_slices_and_drops_single_slice_noise():
         "severity": 0.1, "detail": "", "weight": [2.0, 4.0, 4.0, 2.0, 9.0],
     })
     linked = cell.link_defects(det, (10.0, 1.0, 1.0), pitch_um=10.0)
-    assert len(linked) == 1  # the lone slice-20 detection is not a defect
+    assert len(linked) == 1  # the lone slice-20 deformation is not a defect
     row = linked.iloc[0]
     assert row.n_slices == 4 and row.z_um == pytest.approx(45.0, abs=1.0) and row.magnitude_um == 4.0
+    # a bright inclusion seen in a single slice is kept (brightness alone is unambiguous)
+    one = det.iloc[[4]].assign(type="inclusion")
+    kept = cell.link_defects(pd.concat([det, one], ignore_index=True), (10.0, 1.0, 1.0), pitch_um=10.0)
+    assert sorted(kept.type) == ["gap", "inclusion"] and kept.set_index("type").loc["inclusion", "z_um"] == 200.0
 
 
 # --------------------------------------------------------------------------- bad input
@@ -348,8 +352,8 @@ def test_real_jellybamm_skeletons_give_turns_per_electrode(fetch_real):
     cc = bz.data.load("real/ct/jellybamm-cc-skeleton")
     turns = {}
     for label in (1, 2):
-        lines = cell.line_image(cc == label, sigma_px=1.0, bin=2)  # 875² at 20.8 µm
-        assert lines.attrs["voxel_size_um"] == [20.8, 20.8]
+        lines = cell.line_image(cc == label, sigma_px=1.0, bin=3)  # 583² at 31.2 µm
+        assert lines.attrs["voxel_size_um"] == pytest.approx([31.2, 31.2])
         res = cell.analyze_slice(lines, can=False)
         L = res.layers
         turns[label] = L.n_windings

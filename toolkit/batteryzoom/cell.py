@@ -375,7 +375,10 @@ def _fit_can(sl, img, ring, thr, binary, cy, cx, rad, n_angles, dent_threshold_u
     # edge level: the can/roll threshold (the midpoint for a mask)
     level = 0.5 if binary else thr
     prof = None
-    for n_rays in (min(n_angles, 180), n_angles):  # coarse rays from the circle's centre, then fine ones from the ellipse's
+    # coarse rays from the ring's centre, then fine ones from the fitted ellipse's (a can
+    # from a neighbouring slice is already a good centre: fine rays only)
+    passes = (n_angles,) if expect is not None else (min(n_angles, 180), n_angles)
+    for n_rays in passes:
         prof = _wall_profile(img, ring, level, cy, cx, rad, n_rays)
         fit = _fit_ellipse_robust(prof["theta"], prof["outer"], cy, cx) if prof["valid"].sum() >= 0.25 * n_rays else None
         if fit is None:
@@ -438,8 +441,11 @@ def _wall_profile(img, ring, level, cy, cx, rad, n_angles):
     yy = cy + radii[None, :] * np.sin(theta)[:, None]
     xx = cx + radii[None, :] * np.cos(theta)[:, None]
     inside = (yy >= 0) & (yy <= img.shape[0] - 1) & (xx >= 0) & (xx <= img.shape[1] - 1)
-    vals = ndimage.map_coordinates(img, [yy, xx], order=1, mode="constant", cval=np.nan)
-    in_ring = ndimage.map_coordinates(ring.astype(np.float32), [yy, xx], order=0, mode="constant", cval=0) > 0
+    vals = ndimage.map_coordinates(img, [yy, xx], order=1, mode="constant", cval=np.nan, prefilter=False)
+    # nearest-pixel lookup of the ring mask (cheaper than a resampling call)
+    iy = np.clip(np.rint(yy).astype(np.int64), 0, img.shape[0] - 1)
+    ix = np.clip(np.rint(xx).astype(np.int64), 0, img.shape[1] - 1)
+    in_ring = ring[iy, ix] & inside
     above = (vals > level) & in_ring
     n_r = len(radii)
     any_above = above.any(axis=1)
@@ -1313,7 +1319,7 @@ def _typical_profile(U, radii_um, layers: Layers, step_um: float):
     rr = r[k_idx[pick], j_idx[pick]][:, None] + offs[None, :]
     ii = (rr - radii_um[0]) / (radii_um[1] - radii_um[0])
     jj = np.broadcast_to(j_idx[pick][:, None], ii.shape).astype(float)
-    vals = ndimage.map_coordinates(U, [ii, jj], order=1, mode="constant", cval=np.nan)
+    vals = ndimage.map_coordinates(U, [ii, jj], order=1, mode="constant", cval=np.nan, prefilter=False)
     return offs, np.nanmedian(vals, axis=0)
 
 
@@ -1332,7 +1338,9 @@ def _locate_void(U, radii_um, layers: Layers, k: int, angle: float, opening_um: 
     r_k = _interp_row(layers.radius_um[k], theta, angle)
     obs_off = np.arange(0.0, spacing_um + step / 2, step)
     ii = (r_k + obs_off - radii_um[0]) / (radii_um[1] - radii_um[0])
-    prof = np.nanmean([ndimage.map_coordinates(U, [ii, np.full_like(ii, c)], order=1, cval=np.nan) for c in cols], axis=0)
+    ii2 = np.broadcast_to(ii[None, :], (len(cols), len(ii)))
+    jj2 = np.broadcast_to(cols[:, None].astype(float), ii2.shape)
+    prof = np.nanmean(ndimage.map_coordinates(U, [ii2, jj2], order=1, cval=np.nan, prefilter=False), axis=0)
     w = max(opening_um, step)
 
     def typ(o):
@@ -1531,11 +1539,29 @@ def _dent_rows(can: Can, unit: str) -> pd.DataFrame:
 
 @dataclass
 class CellSlice:
-    """Everything measured in one slice (see :func:`analyze_slice`)."""
+    """Everything measured in one slice (see :func:`analyze_slice`).
+
+    Attributes
+    ----------
+    can : Can or None
+        The can (None when analysed with ``can=False``).
+    unrolled : DataArray (radius, angle)
+        The slice unrolled about the spiral's centre (NaN beyond the can's inner wall).
+    layers : Layers or None
+        The tracked windings and fitted spiral; None when the slice holds a can but no
+        wound roll (a cap, tabs, a header region): ``maps["no_roll"]`` says why.
+    defects : DataFrame
+        :data:`DEFECT_COLUMNS` plus ``weight``, positions in µm in the image frame.
+    summary : dict
+        Can and spiral numbers and the count of each defect type (one row of
+        :attr:`CellVolume.summary`).
+    maps : dict
+        Intermediate results for figures and checks (smoothed residuals, thresholds used).
+    """
 
     can: Can | None
     unrolled: xr.DataArray
-    layers: Layers
+    layers: Layers | None
     defects: pd.DataFrame
     summary: dict
     maps: dict = field(default_factory=dict)
@@ -1593,11 +1619,23 @@ def analyze_slice(
     search_centre : bool, optional
         Search for the spiral's centre within about a pitch of the first guess before
         tracking (the tracker needs it within a third of a pitch). Default: search unless
-        ``centre_yx_um`` is given.
+        ``centre_yx_um`` is given. The first guess and the searched centre are both
+        tracked; the spiral that is continuous across the angle's seam and fits better wins.
 
     Returns
     -------
     CellSlice
+
+    Raises
+    ------
+    InputError
+        An empty slice; no can (with ``can=True``), naming the slice; no wound roll and
+        no can.
+
+    Warns
+    -----
+    UserWarning
+        Unknown voxel size (lengths in pixels); a can that runs outside the image.
     """
     sl = _as_slice(image, voxel_size_um, name)
     given_centre = centre_yx_um is not None
@@ -1812,7 +1850,8 @@ class CellVolume:
     Attributes
     ----------
     summary : DataFrame
-        One row per slice: ``z_um``, ``status`` ("ok" or why the slice was skipped), the
+        One row per slice: ``z_um``, ``status`` ("ok"; "can only: ..." when the slice holds
+        the can but no wound roll; "skipped: ..." with the reason otherwise), the
         can (``can_*``), the spiral (``n_windings``, ``pitch_um``, ``spiral_a_um``, ...,
         ``residual_rms_um``) and the number of defects of each type found in it.
     detections : DataFrame
@@ -1868,7 +1907,8 @@ def analyze_volume(
     link : bool
         Link per-slice detections into 3D defects.
     min_slices : int
-        A 3D defect must be seen in at least this many slices (noise rarely is).
+        A 3D defect must be seen in at least this many slices (noise rarely is);
+        inclusions, unambiguous by their brightness, need one.
     **slice_options
         Passed to :func:`analyze_slice` (thresholds, ``centre_yx_um``, ...).
 
@@ -2040,7 +2080,9 @@ def link_defects(
                 best.append(idx)
         for t in tracks:
             d = detections.loc[t]
-            if len(d) < min_slices:
+            # a cluster of voxels far brighter than any electrode is unambiguous even in one
+            # slice (a small particle may span only one); deformations must persist
+            if len(d) < (1 if kind == "inclusion" else min_slices):
                 continue
             z = d.z_um.to_numpy(float) if d.z_um.notna().all() else d.slice.to_numpy(float) * vz
             m = d.magnitude_um.to_numpy(float)

@@ -490,7 +490,7 @@ def cell_ct(seed: int = 18650, preset: str = "small", defects: bool | tuple[str,
         import dask
         import dask.array as da
 
-        step = 8
+        step = 4  # slices per chunk: ~35 MB of float intermediates per chunk
         blocks = [dask.delayed(_render_block)(renderer, z0, min(z0 + step, nz)) for z0 in range(0, nz, step)]
         plane = lv.shape[1:]
 
