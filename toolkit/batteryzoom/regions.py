@@ -15,9 +15,13 @@ distribution).
 
 How it is computed
 ------------------
-One pass over the voxels, block by block (numpy slabs or dask chunks, never the whole
-dask array at once), with ``numpy.bincount`` -- no Python loop over labels touches the
-volume. Each block contributes, per label, the count of non-finite values, the sum and
+One pass over the voxels, block by block (numpy slabs on one thread per core, or dask
+chunks, never the whole dask array at once), by a compiled kernel
+(:mod:`batteryzoom._kernels.regions`, numba; the ``numpy.bincount`` formulation it
+replaces is kept as its reference, ``BATTERYZOOM_NUMBA=0``, and gives identical
+numbers) -- no Python loop over labels touches the volume. A first pass finds the label
+and value ranges (skipped for the values when ``value_range`` is given). Each block of
+the second pass contributes, per label, the count of non-finite values, the sum and
 the sum of squares of ``value - ref`` (``ref`` is the middle of the value range; the shift
 keeps the one-pass variance accurate for maps like edge energies near 8342 eV whose
 spread is ~1 eV), and a *fine* histogram: ``bins * subbins`` bins over the value range
@@ -55,6 +59,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import _kernels
 from ._progress import progress as _progress_bar
 from ._progress import progress_enabled
 from .errors import InputError
@@ -183,10 +188,12 @@ def _map_blocks(
     desc: str,
     show: bool | None,
     block_voxels: int = _NUMPY_BLOCK_VOXELS,
+    threaded: bool = False,
 ) -> Iterator[Any]:
     """Yield ``func(*blocks)`` for aligned blocks of ``arrays`` (None entries stay None).
 
-    numpy: slabs along axis 0 of about ``block_voxels`` voxels (views, no copy).
+    numpy: slabs along axis 0 of about ``block_voxels`` voxels (views, no copy); with
+    ``threaded`` (``func`` releases the GIL) on a pool of one thread per core.
     dask: the chunks of the first dask array (the others are rechunked, or split, to
     match), computed a few at a time so memory stays bounded by a handful of chunks and
     partial results.
@@ -217,12 +224,45 @@ def _map_blocks(
     step = max(1, block_voxels // max(plane, 1))
     starts = range(0, n0, step)
     enabled = progress_enabled(show) and (show is True or first.size > 2**27)
-    for s in _progress_bar(starts, desc, enabled=enabled, unit="slab"):
-        yield func(*(None if a is None else a[s : s + step] for a in arrays))
+    threads = min(_kernels.n_threads(), len(starts)) if threaded else 1
+    if threads <= 1:
+        for s in _progress_bar(starts, desc, enabled=enabled, unit="slab"):
+            yield func(*(None if a is None else a[s : s + step] for a in arrays))
+        return
+    # compiled kernels release the GIL: slabs run on every core, results come in order
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads) as pool:
+        jobs = pool.map(lambda s: func(*(None if a is None else a[s : s + step] for a in arrays)), starts)
+        yield from _progress_bar(jobs, desc, enabled=enabled, unit="slab", total=len(starts))
+
+
+def _flat(x: Any) -> np.ndarray:
+    """A block as a flat contiguous array the kernels accept (bool values as uint8)."""
+    x = np.ascontiguousarray(x).reshape(-1)
+    return x.view(np.uint8) if x.dtype == np.bool_ else x
+
+
+_NO_MASK = np.ones(1, np.bool_)
 
 
 def _range_block(v, lab, m, *, values_needed: bool = True):
-    """Label range of the block and the finite value range over its labelled voxels."""
+    """Label range of the block and the finite value range over its labelled voxels.
+
+    Returns ``(lmin, lmax, vmin, vmax, n_selected, n_mask)`` (n_mask None without a mask).
+    """
+    lab = np.asarray(lab)
+    if not _kernels.enabled() or lab.dtype == np.uint64:  # uint64 labels >= 2**63: numpy
+        return _range_block_numpy(v, lab, m, values_needed=values_needed)
+    from ._kernels.regions import range_block
+
+    mf = _NO_MASK if m is None else _flat(m)
+    lmin, lmax, vmin, vmax, n_sel, n_mask = range_block(_flat(v), _flat(lab), mf, m is not None, values_needed)
+    return int(lmin), int(lmax), float(vmin), float(vmax), int(n_sel), None if m is None else int(n_mask)
+
+
+def _range_block_numpy(v, lab, m, *, values_needed: bool = True):
+    """:func:`_range_block` in numpy (the reference the kernel is tested against)."""
     v = np.asarray(v)
     lab = np.asarray(lab)
     lmin = int(lab.min()) if lab.size else 0
@@ -264,14 +304,89 @@ class _Plan:
     upper_clip: int  # n_fine (default range: nothing overflows) or n_fine + 1
     lut: np.ndarray | None  # label value -> row (compacted labels)
     histogram: bool = True
+    sink: _FineSink | None = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self):
+        # a plan sent to another process (dask distributed) leaves the sink behind: its
+        # blocks then return their fine histograms instead of adding them in place
+        state = dict(self.__dict__)
+        state["sink"] = None
+        return state
+
+
+class _FineSink:
+    """One dense fine histogram per thread, ``(n_rows * (n_fine + 2),)`` int64.
+
+    Blocks running on different threads (the numpy slab pool, dask's threaded scheduler)
+    add their counts in place to their own thread's array, without locks or per-block
+    copies; the arrays are summed once at the end (integer counts: order-free, exact).
+    """
+
+    def __init__(self, cells: int):
+        import threading
+
+        self.cells = cells
+        self._lock = threading.Lock()
+        self._arrays: dict[int, np.ndarray] = {}
+
+    def get(self) -> np.ndarray:
+        import threading
+
+        key = threading.get_ident()
+        arr = self._arrays.get(key)
+        if arr is None:
+            with self._lock:
+                arr = self._arrays.setdefault(key, np.zeros(self.cells, np.int64))
+        return arr
+
+    def total(self) -> np.ndarray:
+        arrays = list(self._arrays.values())
+        if not arrays:
+            return np.zeros(self.cells, np.int64)
+        out = arrays[0]
+        for a in arrays[1:]:
+            out += a
+        return out
 
 
 def _stats_block(v, lab, m, *, plan: _Plan) -> dict[str, np.ndarray]:
     """Per-label partial sums of one block (see the module docstring).
 
-    Returns ``nonfinite``, ``sum``, ``sumsq`` (shape (n_rows,)) and either ``idx`` (the
-    combined fine-histogram index of every labelled finite voxel) or ``count``.
+    Returns ``nonfinite``, ``sum``, ``sumsq`` (shape (n_rows,)) and, in histogram mode,
+    nothing more (the counts went to the plan's per-thread sink) or, when the plan has
+    no sink (it was sent to another process), ``fine_rows`` and their fine histograms
+    ``fine``; without histogram ``count``. The numpy path returns ``idx`` (the combined
+    fine-histogram index of every labelled finite voxel) instead.
     """
+    if not _kernels.enabled():
+        return _stats_block_numpy(v, lab, m, plan=plan)
+    from ._kernels.regions import stats_block
+
+    n_rows = plan.n_rows
+    width = plan.n_fine + 2
+    out = {"nonfinite": np.zeros(n_rows, np.int64), "sum": np.zeros(n_rows), "sumsq": np.zeros(n_rows)}
+    count = np.zeros(n_rows if not plan.histogram else 1, np.int64)
+    if plan.histogram:
+        fine = plan.sink.get() if plan.sink is not None else np.zeros(n_rows * width, np.int64)
+    else:
+        fine = np.zeros(1, np.int64)
+    lut = plan.lut if plan.lut is not None else np.zeros(1, np.intp)
+    stats_block(
+        _flat(v), _flat(lab), _NO_MASK if m is None else _flat(m), m is not None, lut, plan.lut is not None,
+        float(plan.ref), float(plan.scale), float(plan.offset), float(plan.upper_clip), width,
+        plan.histogram, out["nonfinite"], out["sum"], out["sumsq"], count, fine,
+    )
+    if not plan.histogram:
+        out["count"] = count
+    elif plan.sink is None:  # only the rows this block touched travel back
+        per_row = fine.reshape(n_rows, width)
+        rows = np.flatnonzero(per_row.any(axis=1))
+        out["fine_rows"], out["fine"] = rows, per_row[rows]
+    return out
+
+
+def _stats_block_numpy(v, lab, m, *, plan: _Plan) -> dict[str, np.ndarray]:
+    """:func:`_stats_block` in numpy with ``numpy.bincount`` (the kernel's reference)."""
     n_rows = plan.n_rows
     v = np.asarray(v).reshape(-1)
     lab = np.asarray(lab).reshape(-1)
@@ -307,14 +422,26 @@ def _stats_block(v, lab, m, *, plan: _Plan) -> dict[str, np.ndarray]:
 # peak and FWHM
 
 
-def _smooth_rows(counts: np.ndarray, sigma_bins: np.ndarray) -> tuple[np.ndarray, int]:
-    """Gaussian-smooth each row with its own sigma (in bins), zero-padded; FFT, no wrap."""
+def _fft_padding(n: int, sigma_bins: np.ndarray) -> tuple[int, int]:
+    """``(pad, length)`` of the zero-padded FFT smoothing of rows of ``n`` bins."""
+    from scipy import fft
+
+    smax = float(np.max(sigma_bins)) if len(sigma_bins) else 0.0
+    pad = int(min(max(math.ceil(5 * smax) + 2, 2), 4 * n))
+    return pad, fft.next_fast_len(n + 2 * pad, real=True)
+
+
+def _smooth_rows(
+    counts: np.ndarray, sigma_bins: np.ndarray, padding: tuple[int, int] | None = None
+) -> tuple[np.ndarray, int]:
+    """Gaussian-smooth each row with its own sigma (in bins), zero-padded; FFT, no wrap.
+
+    ``padding``: ``(pad, length)`` to use instead of the one these rows need.
+    """
     from scipy import fft
 
     n_rows, n = counts.shape
-    smax = float(np.max(sigma_bins)) if n_rows else 0.0
-    pad = int(min(max(math.ceil(5 * smax) + 2, 2), 4 * n))
-    length = fft.next_fast_len(n + 2 * pad, real=True)
+    pad, length = padding if padding is not None else _fft_padding(n, sigma_bins)
     padded = np.zeros((n_rows, length))
     padded[:, pad : pad + n] = counts
     spec = fft.rfft(padded, axis=1)
@@ -432,12 +559,63 @@ def peak_and_fwhm(
     return res
 
 
-def _kde_peak_width(counts: np.ndarray, sigma_bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+# Kernels at least this wide (bins) are applied directly: the sampled Gaussian then equals
+# the FFT's band-limited one to ~1e-19 (its spectrum beyond Nyquist is exp(-4.9 sigma²))
+_DIRECT_MIN_SIGMA_BINS = 3.0
+
+
+def _kde_peak_width(
+    counts: np.ndarray, sigma_bins: np.ndarray, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Peak position (fine-bin index units, float) and FWHM (in bins) of each smoothed row.
 
     NaN where the half-maximum crossing falls outside the histogram's range (the main
-    peak is cut by the range), or the row is empty.
+    peak is cut by the range), or the row is empty. ``rows``: use ``counts[rows]``
+    (default every row).
     """
+    if rows is None:
+        rows = np.arange(counts.shape[0])
+    if not _kernels.enabled():
+        return _kde_peak_width_numpy(np.asarray(counts[rows], dtype=float), sigma_bins)
+    from ._kernels.regions import kde_peak_width
+
+    n_sel, n = rows.size, counts.shape[1]
+    if n_sel == 0:
+        return np.empty(0), np.empty(0)
+    sigma_bins = np.nan_to_num(np.asarray(sigma_bins, float), nan=0.0)
+    pad, length = _fft_padding(n, sigma_bins)
+    # direct where it is exact (wide kernels) and, at worst (every bin occupied), not
+    # much dearer than the row's FFT
+    radius = np.ceil(9.0 * sigma_bins)
+    direct = (sigma_bins >= _DIRECT_MIN_SIGMA_BINS) & (n * (2 * radius + 1) <= 16 * length * np.log2(length))
+    fft_rows = np.flatnonzero(~direct)
+    fft_row = np.full(n_sel, -1, np.int64)
+    fft_row[fft_rows] = np.arange(fft_rows.size)
+    if fft_rows.size:
+        y_fft, _ = _smooth_rows(np.asarray(counts[rows[fft_rows]], float), sigma_bins[fft_rows], (pad, length))
+    else:
+        y_fft = np.zeros((1, 1))
+    peak, width = np.empty(n_sel), np.empty(n_sel)
+    args = (counts, rows.astype(np.int64), sigma_bins, direct, y_fft, fft_row, pad, length, peak, width)
+    _run_row_ranges(kde_peak_width, args, n_sel)
+    return peak, width
+
+
+def _run_row_ranges(kernel: Callable[..., None], args: tuple, n_rows: int) -> None:
+    """``kernel(*args, r0, r1)`` over row ranges, on one thread per core (GIL released)."""
+    threads = min(_kernels.n_threads(), max(1, n_rows // 64))
+    if threads <= 1:
+        kernel(*args, 0, n_rows)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    cuts = np.linspace(0, n_rows, threads + 1).astype(int)
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda i: kernel(*args, int(cuts[i]), int(cuts[i + 1])), range(threads)))
+
+
+def _kde_peak_width_numpy(counts: np.ndarray, sigma_bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_kde_peak_width` in numpy: every row smoothed by FFT (the kernel's reference)."""
     n_rows, n = counts.shape
     if n_rows == 0:
         return np.empty(0), np.empty(0)
@@ -535,6 +713,15 @@ def _hist_percentiles(
     -------
     numpy.ndarray, shape (len(qs), n_rows)
     """
+    if _kernels.enabled():
+        from ._kernels.regions import hist_percentiles
+
+        qs_arr = np.asarray(qs, np.float64).reshape(-1)
+        out = np.empty((qs_arr.size, counts_ext.shape[0]))
+        args = (counts_ext, np.asarray(total, np.float64), float(lo), float(width), qs_arr,
+                np.argsort(qs_arr, kind="stable"), out)
+        _run_row_ranges(hist_percentiles, args, counts_ext.shape[0])
+        return out
     n_rows, width_ext = counts_ext.shape
     cum = np.cumsum(counts_ext, axis=1)
     nonempty = counts_ext > 0
@@ -753,9 +940,10 @@ def region_stats(
     Notes
     -----
     Cost: one range pass (skipped when ``value_range`` is given, apart from the label
-    min/max) and one statistics pass of three ``numpy.bincount`` calls per block; a
-    dask map is read chunk by chunk, a few chunks at a time. See the module docstring
-    for the precision of each column.
+    min/max) and one statistics pass, both compiled kernels run block by block on every
+    core; a dask map is read chunk by chunk, a few chunks at a time. The first call in a
+    fresh environment compiles the kernels (a few seconds, then cached on disk). See the
+    module docstring for the precision of each column.
     """
     v, lab, m = _check_inputs(values, labels, mask)
     if bandwidth is not None and not (np.isscalar(bandwidth) and math.isfinite(bandwidth) and bandwidth >= 0):
@@ -781,6 +969,7 @@ def _region_stats(v, lab, m, *, bins, value_range, percentiles, name, voxel_size
     # pass 1: label range, and the value range over labelled voxels when not given
     parts = list(_map_blocks(
         partial(_range_block, values_needed=value_range is None), [v, lab, m], desc="value range", show=show,
+        threaded=_kernels.enabled(),
     ))
     lmin = min(p[0] for p in parts)
     lmax = max(p[1] for p in parts)
@@ -836,14 +1025,21 @@ def _region_stats(v, lab, m, *, bins, value_range, percentiles, name, voxel_size
     # pass 2: per-label partial sums, block by block
     acc: dict[str, np.ndarray] = {}
     cells = n_rows * (n_fine + 2)
-    fine_acc = np.zeros(cells if histogram else 0, np.int64)
+    use_kernels = _kernels.enabled()
+    if histogram and use_kernels:
+        plan.sink = _FineSink(cells)
+    fine_acc = np.zeros(cells if histogram and not use_kernels else 0, np.int64)
     # histogram indices wait until there are about as many as histogram cells, then
     # one bincount adds them: the cost per voxel stays flat whatever the chunk size
     pending: list[np.ndarray] = []
     n_pending = 0
     flush_at = max(cells, _NUMPY_BLOCK_VOXELS)
-    blocks = _map_blocks(partial(_stats_block, plan=plan), [v, lab, m], desc="region statistics", show=show)
+    blocks = _map_blocks(partial(_stats_block, plan=plan), [v, lab, m], desc="region statistics", show=show,
+                         threaded=use_kernels)
+    remote: list[tuple[np.ndarray, np.ndarray]] = []
     for part in blocks:
+        if "fine" in part:  # computed in another process (no sink there)
+            remote.append((part.pop("fine_rows"), part.pop("fine")))
         idx = part.pop("idx", None)
         if idx is not None:
             pending.append(idx)
@@ -858,6 +1054,13 @@ def _region_stats(v, lab, m, *, bins, value_range, percentiles, name, voxel_size
                 acc[key] = arr.astype(np.int64 if arr.dtype.kind in "iu" else np.float64, copy=True)
     if pending:
         fine_acc += np.bincount(np.concatenate(pending), minlength=cells)
+    if plan.sink is not None:
+        fine_acc = plan.sink.total()
+        plan.sink = None
+    if remote:
+        per_row = fine_acc.reshape(n_rows, n_fine + 2)
+        for rows, part in remote:
+            per_row[rows] += part
 
     if histogram:
         fine_ext = fine_acc.reshape(n_rows, n_fine + 2)
@@ -885,7 +1088,8 @@ def _region_stats(v, lab, m, *, bins, value_range, percentiles, name, voxel_size
     table["n_nan"] = nonfinite.astype(np.int64)
     edges = np.linspace(lo, hi, bins + 1)
     if histogram:
-        fine_ext = fine_ext[rows]
+        # every row present (the usual case): a view, not a 16 MiB copy
+        fine_ext = fine_ext[1:] if rows.size == n_rows - 1 else fine_ext[rows]
         table["n_outside"] = (fine_ext[:, 0] + fine_ext[:, -1]).astype(np.int64)
     table[f"{name}_mean"] = mean
     table[f"{name}_std"] = std
@@ -912,7 +1116,7 @@ def _region_stats(v, lab, m, *, bins, value_range, percentiles, name, voxel_size
                 bw = _silverman(std[sel], pvals[75.0][sel] - pvals[25.0][sel], n_in[sel])
             else:
                 bw = np.full(sel.size, float(bandwidth))
-            pk, wd = _kde_peak_width(inner[sel].astype(float), bw / fine_w)
+            pk, wd = _kde_peak_width(inner, bw / fine_w, rows=sel)
             peak[sel] = lo + (pk + 0.5) * fine_w
             obs = wd * fine_w
             width[sel] = np.sqrt(np.maximum(obs**2 - 8 * math.log(2) * (bw**2 + fine_w**2 / 12), 0.0))

@@ -1,0 +1,267 @@
+"""numba kernels of :mod:`batteryzoom.regions`: one pass per block of voxels.
+
+Both kernels take flat (1-D, contiguous) views of one block: ``v`` the values (any real
+dtype; bool as uint8), ``lab`` the labels (any integer dtype), ``m`` the mask (bool; a
+1-element dummy when ``use_mask`` is False).
+
+The statistics kernel reproduces the numpy path (``numpy.bincount`` per block) bit for
+bit: per region the shifted values ``d = float64(v) - ref`` are added in voxel order
+(a run of voxels of one region keeps its running sums in registers: the same additions
+in the same order as ``bincount``), and the fine-histogram index is the same
+``clip(d * scale + offset, 0, upper_clip)`` truncated (no fused multiply-add: numba does
+not contract without fastmath).
+
+The post-processing kernels work per region on the fine histograms: percentiles (the
+same arithmetic as the numpy path, all percentiles in one walk of the cumulative
+counts) and the KDE peak/FWHM (a direct Gaussian convolution over each region's occupied
+bins instead of an FFT of every padded row; equal to the FFT within float rounding for
+kernels of at least 3 bins, narrower ones are smoothed by the FFT as before).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def range_block(v, lab, m, use_mask, values_needed):  # pragma: no cover - compiled
+    """``(lmin, lmax, vmin, vmax, n_selected, n_mask)`` of a block.
+
+    lmin/lmax over every voxel's label; vmin/vmax over the finite values of labelled
+    (label > 0) voxels inside the mask; n_selected counts those voxels (finite or not);
+    n_mask counts the mask's True voxels.
+    """
+    n = lab.size
+    lmin = np.int64(0)
+    lmax = np.int64(0)
+    if n:
+        lmin = np.int64(lab[0])
+        lmax = lmin
+    vmin = math.inf
+    vmax = -math.inf
+    n_sel = 0
+    n_mask = 0
+    for i in range(n):
+        li = np.int64(lab[i])
+        if li < lmin:
+            lmin = li
+        if li > lmax:
+            lmax = li
+        if use_mask:
+            if not m[i]:
+                continue
+            n_mask += 1
+        if li > 0:
+            n_sel += 1
+            if values_needed:
+                x = np.float64(v[i])
+                if math.isfinite(x):
+                    if x < vmin:
+                        vmin = x
+                    if x > vmax:
+                        vmax = x
+    return lmin, lmax, vmin, vmax, n_sel, n_mask
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def stats_block(v, lab, m, use_mask, lut, use_lut, ref, scale, offset, upper_clip, width,
+                histogram, nonfinite, sums, sumsq, count, fine):  # pragma: no cover - compiled
+    """Add one block's per-region partial statistics into the output arrays.
+
+    Parameters
+    ----------
+    lut : int array, label value -> row (used when ``use_lut``)
+    ref, scale, offset, upper_clip : the plan's affine map value -> fine bin
+    width : int, fine bins per row including under- and overflow (``n_fine + 2``)
+    histogram : bool, fill ``fine`` (else ``count``)
+    nonfinite, count : int64 (n_rows,), incremented
+    sums, sumsq : float64 (n_rows,), sums of ``d`` and ``d*d`` added in voxel order
+    fine : int64 (n_rows * width,), incremented (histogram mode)
+    """
+    n = lab.size
+    cur = -1
+    s = 0.0
+    q = 0.0
+    for i in range(n):
+        if use_mask and not m[i]:
+            continue
+        li = np.int64(lab[i])
+        row = np.int64(lut[li]) if use_lut else li
+        if row <= 0:
+            continue
+        d = np.float64(v[i]) - ref
+        if not math.isfinite(d):
+            nonfinite[row] += 1
+            continue
+        if row != cur:
+            if cur >= 0:
+                sums[cur] = s
+                sumsq[cur] = q
+            cur = row
+            s = sums[row]
+            q = sumsq[row]
+        s += d
+        q += d * d
+        if histogram:
+            t = d * scale
+            t = t + offset
+            if t < 0.0:
+                t = 0.0
+            elif t > upper_clip:
+                t = upper_clip
+            fine[row * width + np.int64(t)] += 1
+        else:
+            count[row] += 1
+    if cur >= 0:
+        sums[cur] = s
+        sumsq[cur] = q
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def hist_percentiles(counts_ext, total, lo, width, qs, order, out, r0, r1):  # pragma: no cover
+    """Percentiles of rows ``r0:r1`` of an extended histogram into ``out`` (len(qs), n_rows).
+
+    ``order`` sorts ``qs`` ascending. Same rules as ``regions._hist_percentiles``: the
+    first non-empty bin whose cumulative count reaches ``q/100 * total`` (less 1e-9 of
+    the total), linear inside it; NaN in the under/overflow bin or for an empty row.
+    """
+    n_q = qs.size
+    w_ext = counts_ext.shape[1]
+    targets = np.empty(n_q)
+    thresh = np.empty(n_q)
+    for r in range(r0, r1):
+        tot = total[r]
+        tol = 1e-9 * max(tot, 1.0)
+        for k in range(n_q):
+            targets[k] = qs[k] / 100.0 * tot
+            thresh[k] = targets[k] - tol
+            out[k, r] = np.nan
+        if not tot > 0:
+            continue
+        j = 0
+        cum = 0.0
+        for c in range(w_ext):
+            cnt = counts_ext[r, c]
+            prev = cum
+            cum += cnt
+            if cnt <= 0:
+                continue
+            while j < n_q and cum >= thresh[order[j]]:
+                k = order[j]
+                if 1 <= c <= w_ext - 2:
+                    frac = (targets[k] - prev) / cnt
+                    if frac < 0.0:
+                        frac = 0.0
+                    elif frac > 1.0:
+                        frac = 1.0
+                    out[k, r] = lo + ((c - 1) + frac) * width
+                j += 1
+            if j == n_q:
+                break
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _val(y, p0, p):  # pragma: no cover
+    i = p - p0
+    if 0 <= i < y.size:
+        return y[i]
+    return 0.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def kde_peak_width(counts, sel, sigma_bins, direct, y_fft, fft_row, pad, length, peak, width, r0, r1):  # pragma: no cover
+    """Peak and FWHM (fine-bin units) of the smoothed rows ``counts[sel[r]]``, r in r0:r1.
+
+    Mirrors ``regions._kde_peak_width`` in its padded coordinates (``pad`` zero bins each
+    side, ``length`` positions): rows with ``direct`` are smoothed here by a sampled
+    Gaussian of ``sigma_bins[r]`` bins, cut where it falls below 1e-17 of its centre;
+    the others come smoothed in ``y_fft[fft_row[r]]`` (the FFT path).
+    """
+    n = counts.shape[1]
+    for r in range(r0, r1):
+        row = sel[r]
+        if direct[r]:
+            s = sigma_bins[r]
+            b0 = -1
+            b1 = -1
+            for b in range(n):
+                if counts[row, b] != 0:
+                    if b0 < 0:
+                        b0 = b
+                    b1 = b
+            if b0 < 0:
+                peak[r] = np.nan
+                width[r] = np.nan
+                continue
+            rad = int(math.ceil(9.0 * s))
+            taps = np.empty(2 * rad + 1)
+            norm = 1.0 / (s * math.sqrt(2.0 * math.pi))
+            for t in range(-rad, rad + 1):
+                taps[t + rad] = math.exp(-0.5 * (t / s) ** 2) * norm
+            p0 = b0 + pad - rad
+            y = np.zeros(b1 - b0 + 2 * rad + 1)
+            for b in range(b0, b1 + 1):
+                c = np.float64(counts[row, b])
+                if c != 0.0:
+                    base = b - b0
+                    for t in range(2 * rad + 1):
+                        y[base + t] += c * taps[t]
+        else:
+            y = y_fft[fft_row[r]]
+            p0 = 0
+        # argmax over the padded domain (first maximum, as numpy.argmax)
+        lo_p = max(p0, 0)
+        hi_p = min(p0 + y.size, length)
+        imax = 0
+        best = -np.inf
+        for p in range(lo_p, hi_p):
+            v = y[p - p0]
+            if v > best:
+                best = v
+                imax = p
+        i = min(max(imax, 1), length - 2)
+        ym = _val(y, p0, i - 1)
+        y0 = _val(y, p0, i)
+        yp = _val(y, p0, i + 1)
+        denom = ym - 2 * y0 + yp
+        delta = 0.5 * (ym - yp) / denom if denom < 0 else 0.0
+        if delta < -0.5:
+            delta = -0.5
+        elif delta > 0.5:
+            delta = 0.5
+        ymax = y0 - 0.25 * (ym - yp) * delta
+        half = ymax / 2
+        jl = -1
+        for p in range(i - 1, -1, -1):
+            if _val(y, p0, p) < half:
+                jl = p
+                break
+            if p < p0:  # everything further left is 0
+                break
+        jr = length
+        for p in range(i + 1, length):
+            if _val(y, p0, p) < half:
+                jr = p
+                break
+            if p >= p0 + y.size:
+                break
+        ok = jl >= 0 and jr < length and ymax > 0
+        jl_c = min(max(jl, 0), length - 2)
+        jr_c = min(max(jr, 1), length - 1)
+        yl0 = _val(y, p0, jl_c)
+        yl1 = _val(y, p0, jl_c + 1)
+        yr0 = _val(y, p0, jr_c - 1)
+        yr1 = _val(y, p0, jr_c)
+        xl = jl_c + (half - yl0) / (yl1 - yl0)
+        xr = jr_c - 1 + (yr0 - half) / (yr0 - yr1)
+        cut_lo = xl < pad - 0.5 and counts[row, 0] > half / 2
+        cut_hi = xr > pad + n - 0.5 and counts[row, n - 1] > half / 2
+        if ok and not cut_lo and not cut_hi:
+            peak[r] = i + delta - pad
+            width[r] = xr - xl
+        else:
+            peak[r] = np.nan
+            width[r] = np.nan
