@@ -321,6 +321,45 @@ cell:
     assert "failed: " in html and "no slice could be analysed" in html
 
 
+def test_folder_dataset_reads_a_3d_xanes_stack_and_its_labels(tmp_path):
+    import h5py
+    import tifffile
+
+    stack = bz.data.load("twin/particle-xanes")[:, 20:36, 20:36, 20:36]
+    with h5py.File(tmp_path / "xanes.h5", "w") as fh:
+        fh["img_xanes"] = stack.values
+        fh["X_eng"] = stack["energy"].values / 1000  # keV, as FXI writes it
+    labels = np.arange(16 ** 3, dtype=np.int32).reshape(16, 16, 16) % 7
+    tifffile.imwrite(tmp_path / "grains.tif", labels)
+    tifffile.imwrite(tmp_path / "wrong.tif", labels[:8])
+    np.savetxt(tmp_path / "energies.txt", stack["energy"].values)
+    tifffile.imwrite(tmp_path / "stack.tif", stack.values)
+    _write_yaml(tmp_path, "grain:\n  stack: xanes.h5\n  voxel_size_um: 0.16\n  labels: grains.tif\n"
+                          "  designated: [3, 5]\n")
+    d = rp.FolderSource(tmp_path).load("grain")
+    assert d["stack"].dims == ("energy", "z", "y", "x") and d["stack"].attrs["voxel_size_um"] == [0.16] * 3
+    np.testing.assert_allclose(d["stack"]["energy"].values, stack["energy"].values)
+    np.testing.assert_array_equal(d["labels"].values, labels)
+    assert d["designated"] == [3, 5]
+    report = rp.run_zoom(tmp_path, progress=False)
+    assert report.scales["grain"].status == "done"
+    assert report.value("grain", "grain_labels") == [3, 5]
+    assert report.value("grain", "label_source") == "given with the data"
+    assert {"S3_two_grains", "grain_edge_energy_map", "grain_particle_3d"} <= set(report.figures)
+    assert 8335 < report.value("grain", "grain1_mean_ev") < 8350
+    # a TIFF stack with its energies reads the same
+    _write_yaml(tmp_path, "grain:\n  stack: stack.tif\n  energies: energies.txt\n  voxel_size_um: 0.16\n")
+    t = rp.FolderSource(tmp_path).load("grain")["stack"]
+    np.testing.assert_array_equal(t.values, stack.values)
+    # labels on another grid, and a TIFF stack without its energies, are refused with the fix
+    _write_yaml(tmp_path, "grain:\n  stack: xanes.h5\n  labels: wrong.tif\n")
+    with pytest.raises(FileFormatError, match="give labels on the stack's own grid"):
+        rp.FolderSource(tmp_path).load("grain")
+    _write_yaml(tmp_path, "grain:\n  stack: stack.tif\n")
+    with pytest.raises(FileFormatError, match="give grain.energies"):
+        rp.FolderSource(tmp_path).load("grain")
+
+
 @pytest.mark.parametrize("text, problem", [
     ("cycler: [1, 2", "is not valid YAML"),
     ("cell:\n  volume: missing.tif\n", "does not exist"),
