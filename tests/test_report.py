@@ -115,6 +115,9 @@ def test_findings_table_prints_truth_beside_each_number(twin_report):
     assert row["truth"] == pytest.approx(truth["k_value_mv_per_day"])
     assert row["value"] == pytest.approx(twin_report.value("cycler", "k_value_mv_per_day"))
     assert f.loc["QC verdict", "text"] == "fail" and "truth: fail" in f.loc["QC verdict", "note"]
+    # the truth is shown with the value's precision (8341.301 eV, not 8341)
+    row = f.loc[f.index.str.startswith("grain 1 (label") & f.index.str.endswith("mean edge energy")].iloc[0]
+    assert row["truth_text"] == f"{row['truth']:.3f}" and len(row["text"].split(".")[1]) == 3
 
 
 def test_html_is_one_self_contained_page_with_every_figure(written, twin_report):
@@ -157,6 +160,46 @@ def test_static_png_are_non_blank_and_of_the_expected_size(written, twin_report)
         assert svg.stat().st_size > 5_000
     # nothing half-written left beside the figures
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.browser
+def test_the_page_opens_offline_in_chromium_with_every_figure_drawn(written, twin_report, chromium_path,
+                                                                    artifact_dir):
+    """Open index.html in headless chromium with the network cut: every plotly figure renders
+    (2D as SVG, 3D through WebGL) and the page logs no error."""
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+
+    files, _ = written
+    binary = Path("/usr/lib/chromium/chromium")  # Debian's /usr/bin/chromium is a wrapper script
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+            "--enable-unsafe-swiftshader", "--use-angle=swiftshader"]
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(binary) if binary.is_file() else chromium_path,
+                                    headless=True, args=args)
+        try:
+            context = browser.new_context(offline=True, viewport={"width": 1300, "height": 900})
+            page = context.new_page()
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+            page.goto(files.index.as_uri())
+            page.wait_for_function(
+                "n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n", arg=len(twin_report.figures),
+                timeout=60_000)
+            drawn = page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(d => ({
+                id: d.id, traces: (d._fullData || []).length,
+                gl: d.querySelectorAll('canvas').length}))""")
+            page.screenshot(path=str(artifact_dir / "report_index.png"))
+        finally:
+            browser.close()
+    assert sorted(d["id"] for d in drawn) == sorted(f"fig-{n}" for n in twin_report.figures)
+    for d in drawn:
+        assert d["traces"] > 0, d
+    by_id = {d["id"]: d for d in drawn}
+    assert by_id["fig-grain_particle_3d"]["gl"] > 0 and by_id["fig-S3_two_grains"]["gl"] > 0  # WebGL scenes
+    assert not errors, errors
 
 
 def test_without_chromium_the_html_is_still_written(twin_report, tmp_path, no_chromium):
@@ -279,6 +322,45 @@ cell:
     assert any(line.split()[:2] == ["cell", "failed:"] for line in report.summary_lines())
     html = rp.write_report(report, tmp_path / "out", static=False).index.read_text(encoding="utf-8")
     assert "failed: " in html and "no slice could be analysed" in html
+
+
+def test_folder_dataset_reads_a_3d_xanes_stack_and_its_labels(tmp_path):
+    import h5py
+    import tifffile
+
+    stack = bz.data.load("twin/particle-xanes")[:, 20:36, 20:36, 20:36]
+    with h5py.File(tmp_path / "xanes.h5", "w") as fh:
+        fh["img_xanes"] = stack.values
+        fh["X_eng"] = stack["energy"].values / 1000  # keV, as FXI writes it
+    labels = np.arange(16 ** 3, dtype=np.int32).reshape(16, 16, 16) % 7
+    tifffile.imwrite(tmp_path / "grains.tif", labels)
+    tifffile.imwrite(tmp_path / "wrong.tif", labels[:8])
+    np.savetxt(tmp_path / "energies.txt", stack["energy"].values)
+    tifffile.imwrite(tmp_path / "stack.tif", stack.values)
+    _write_yaml(tmp_path, "grain:\n  stack: xanes.h5\n  voxel_size_um: 0.16\n  labels: grains.tif\n"
+                          "  designated: [3, 5]\n")
+    d = rp.FolderSource(tmp_path).load("grain")
+    assert d["stack"].dims == ("energy", "z", "y", "x") and d["stack"].attrs["voxel_size_um"] == [0.16] * 3
+    np.testing.assert_allclose(d["stack"]["energy"].values, stack["energy"].values)
+    np.testing.assert_array_equal(d["labels"].values, labels)
+    assert d["designated"] == [3, 5]
+    report = rp.run_zoom(tmp_path, progress=False)
+    assert report.scales["grain"].status == "done"
+    assert report.value("grain", "grain_labels") == [3, 5]
+    assert report.value("grain", "label_source") == "given with the data"
+    assert {"S3_two_grains", "grain_edge_energy_map", "grain_particle_3d"} <= set(report.figures)
+    assert 8335 < report.value("grain", "grain1_mean_ev") < 8350
+    # a TIFF stack with its energies reads the same
+    _write_yaml(tmp_path, "grain:\n  stack: stack.tif\n  energies: energies.txt\n  voxel_size_um: 0.16\n")
+    t = rp.FolderSource(tmp_path).load("grain")["stack"]
+    np.testing.assert_array_equal(t.values, stack.values)
+    # labels on another grid, and a TIFF stack without its energies, are refused with the fix
+    _write_yaml(tmp_path, "grain:\n  stack: xanes.h5\n  labels: wrong.tif\n")
+    with pytest.raises(FileFormatError, match="give labels on the stack's own grid"):
+        rp.FolderSource(tmp_path).load("grain")
+    _write_yaml(tmp_path, "grain:\n  stack: stack.tif\n")
+    with pytest.raises(FileFormatError, match="give grain.energies"):
+        rp.FolderSource(tmp_path).load("grain")
 
 
 @pytest.mark.parametrize("text, problem", [

@@ -134,8 +134,8 @@ class ZoomReport:
         Every figure, by file name (``S1_charge_discharge``, ...).
     findings : pandas.DataFrame
         One row per finding: ``scale``, ``finding``, ``value`` (float, NaN for text),
-        ``text`` (the value as shown), ``unit``, ``truth`` (the twin's, NaN otherwise),
-        ``note``.
+        ``text`` (the value as shown), ``unit``, ``truth`` (the twin's, NaN otherwise) and
+        ``truth_text`` (as shown, with the value's precision), ``note``.
     seconds : float
         Wall time of the run (twin generation or file reading included).
     """
@@ -205,9 +205,10 @@ class _Scale:
         truth_value = float(truth) if isinstance(truth, (int, float, np.integer, np.floating)) else np.nan
         if truth is not None and not np.isfinite(truth_value):
             note = f"truth: {truth}" + (f"; {note}" if note else "")
+        truth_shown = format(truth_value, fmt) if np.isfinite(truth_value) else ""
         self.rows.append({
             "scale": self.scale, "finding": finding, "value": float(value) if numeric else np.nan,
-            "text": shown, "unit": unit, "truth": truth_value, "note": note,
+            "text": shown, "unit": unit, "truth": truth_value, "truth_text": truth_shown, "note": note,
         })
 
     def figure(self, name: str, fig: Any, caption: str, width: int = 900, height: int = 560) -> None:
@@ -776,7 +777,7 @@ def run_zoom(
             r = results[scale]
             detail = r.values.get("summary") if r.status == "done" else f"{r.status}: {r.text}"
             log(f"  [{scale}] {r.seconds:5.1f} s  {detail}")
-    columns = ["scale", "finding", "value", "text", "unit", "truth", "note"]
+    columns = ["scale", "finding", "value", "text", "unit", "truth", "truth_text", "note"]
     findings = pd.DataFrame(rows, columns=columns)
     # the study's figures first, then the scales' own in the order of the zoom
     order = [n for n in STUDY_FIGURES if n in figures] + [n for n in figures if n not in STUDY_FIGURES]
