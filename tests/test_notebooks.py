@@ -30,3 +30,18 @@ def test_notebook_cells_stay_thin(path):
             lines = [ln for ln in source.splitlines() if ln.strip() and not ln.strip().startswith("#")]
             assert len(lines) <= 12, f"{path.name} cell {i} has {len(lines)} lines: move the work into the package"
             assert "def " not in source and "class " not in source, f"{path.name} cell {i} defines code"
+
+
+SERIES = ["00_zoom", "01_electrochemistry", "02_cell_ct", "03_electrode", "04_particle", "05_grains"]
+
+
+def test_the_walk_is_six_notebooks_run_by_make_test():
+    """notebooks/ holds the series 00–05, each opening with its title, and `make test` runs them."""
+    assert [p.stem for p in NOTEBOOKS] == SERIES
+    for path in NOTEBOOKS:
+        first = json.loads(path.read_text())["cells"][0]
+        assert first["cell_type"] == "markdown"
+        assert "".join(first["source"]).startswith(f"# {path.stem[:2]} — "), path.name
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    test_rule = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert "--nbval-lax" in test_rule and "notebooks/*.ipynb" in test_rule

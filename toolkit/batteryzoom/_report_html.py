@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
-import math
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +33,6 @@ footer { color: #666; font-size: 12px; padding: 24px; }
 """
 
 
-def _fmt(value: float) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return ""
-    return format(value, ".4g")
-
-
 def _findings_table(findings: Any, with_truth: bool) -> str:
     head = ["scale", "finding", "value", "unit"] + (["truth (twin)"] if with_truth else []) + ["note"]
     rows = ["<tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
@@ -51,7 +44,7 @@ def _findings_table(findings: Any, with_truth: bool) -> str:
             f"<td>{html.escape(r.unit)}</td>",
         ]
         if with_truth:
-            cells.append(f"<td class='num'>{_fmt(r.truth)}</td>")
+            cells.append(f"<td class='num'>{html.escape(r.truth_text)}</td>")
         cells.append(f"<td>{html.escape(r.note)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return "<table class='findings'>" + "\n".join(rows) + "</table>"

@@ -5,47 +5,8 @@ A *source* hands :func:`batteryzoom.report.run_zoom` the inputs of each scale of
 frame (when known), and, for the twin only, the ground truth that the report prints
 beside each finding. It computes nothing.
 
-Your own data: ``batteryzoom.yaml``
------------------------------------
-``batteryzoom report --dataset FOLDER`` reads ``FOLDER/batteryzoom.yaml``, which lists
-the files of each scale you have; scales you leave out are skipped. Paths are relative
-to the folder (or absolute); a ``*`` pattern in a cycler path reads every matching file.
-Nothing in the folder is ever modified. Every key is optional except one file per
-scale you include::
-
-    name: "18650 cell #42"              # shown in the report's title
-    cycler:
-      one_cycle: cycler/formation.ndax   # Fig. S1: any file bz.io.read_cycler reads
-      self_discharge: cycler/rest.csv    # Fig. S2: a charge followed by a long rest
-      cell_id: "#42"                     # the cell under test (default: the file's stem)
-      population: cycler/lot/*.csv       # its lot, one record per file (cell id = file stem)
-      threshold_mv_per_day: 2.0          # QC limit on the K-value
-    cell:
-      volume: ct/cell/                   # bz.io.read_volume: TIFF folder or file, HDF5, zarr, npz
-      voxel_size_um: 25.0                # when the file does not record it
-    electrode:
-      volume: ct/electrode.tif           # grey levels, or phase labels (0 = pore)
-      voxel_size_um: 0.5
-      thickness_axis: x                  # through the coating (default x) ...
-      collector_side: low                # ... with the current collector at its low end
-      origin_um: [755.75, 9155.75, 14147.75]   # optional: voxel 0's centre in the cell frame
-    particle:
-      volume: nanoct/particle.h5
-      dataset: /exchange/data            # inside an HDF5 file or zarr group, when needed
-      voxel_size_um: 0.08
-      origin_um: [27.31, 27.31, 53.31]   # optional: in the electrode frame
-    grain:
-      stack: xanes/particle.h5           # read_xanes_hdf5 / _zarr / _tiff (+ energies:)
-      energies: xanes/energies.txt       # TIFF stacks only: one energy per frame (eV or keV)
-      voxel_size_um: 0.16
-      origin_um: [0.04, 0.04, 0.04]      # optional: in the particle frame
-      labels: xanes/grains.tif           # optional: grain labels on the stack's grid
-      designated: [12, 34]               # optional: the two grains of Fig. S3
-
-``origin_um`` (z, y, x, µm) places a scale's voxel 0 in the frame of the scale above it
-that is present (cell ⊃ electrode ⊃ particle ⊃ grain); with it the report draws each
-child's box on its parent and, for the grains, takes the particle's grain segmentation
-onto the XANES grid when no ``labels`` are given.
+The convention of a folder of your own data is :class:`FolderSource`'s docstring
+(``help(bz.report.FolderSource)``).
 """
 
 from __future__ import annotations
@@ -185,7 +146,47 @@ def _bad(path: Path, problem: str, fix: str | None = None) -> FileFormatError:
 
 
 class FolderSource(Source):
-    """A folder of the user's own data described by ``batteryzoom.yaml`` (module docstring).
+    """A folder of the user's own data described by ``batteryzoom.yaml``.
+
+    ``batteryzoom report --dataset FOLDER`` (or ``bz.report.run_zoom(FOLDER)``) reads
+    ``FOLDER/batteryzoom.yaml``, which lists the files of each scale you have; scales you leave out are skipped. Paths are relative
+    to the folder (or absolute); a ``*`` pattern in a cycler path reads every matching file.
+    Nothing in the folder is ever modified. Every key is optional except one file per
+    scale you include::
+
+        name: "18650 cell #42"              # shown in the report's title
+        cycler:
+          one_cycle: cycler/formation.ndax   # Fig. S1: any file bz.io.read_cycler reads
+          self_discharge: cycler/rest.csv    # Fig. S2: a charge followed by a long rest
+          cell_id: "#42"                     # the cell under test (default: the file's stem)
+          population: cycler/lot/*.csv       # its lot, one record per file (cell id = file stem)
+          threshold_mv_per_day: 2.0          # QC limit on the K-value
+        cell:
+          volume: ct/cell/                   # bz.io.read_volume: TIFF folder or file, HDF5, zarr, npz
+          voxel_size_um: 25.0                # when the file does not record it
+        electrode:
+          volume: ct/electrode.tif           # grey levels, or phase labels (0 = pore)
+          voxel_size_um: 0.5
+          thickness_axis: x                  # through the coating (default x) ...
+          collector_side: low                # ... with the current collector at its low end
+          origin_um: [755.75, 9155.75, 14147.75]   # optional: voxel 0's centre in the cell frame
+        particle:
+          volume: nanoct/particle.h5
+          dataset: /exchange/data            # inside an HDF5 file or zarr group, when needed
+          voxel_size_um: 0.08
+          origin_um: [27.31, 27.31, 53.31]   # optional: in the electrode frame
+        grain:
+          stack: xanes/particle.h5           # read_xanes_hdf5 / _zarr / _tiff (+ energies:)
+          energies: xanes/energies.txt       # TIFF stacks only: one energy per frame (eV or keV)
+          voxel_size_um: 0.16
+          origin_um: [0.04, 0.04, 0.04]      # optional: in the particle frame
+          labels: xanes/grains.tif           # optional: grain labels on the stack's grid
+          designated: [12, 34]               # optional: the two grains of Fig. S3
+
+    ``origin_um`` (z, y, x, µm) places a scale's voxel 0 in the frame of the scale above it
+    that is present (cell ⊃ electrode ⊃ particle ⊃ grain); with it the report draws each
+    child's box on its parent and, for the grains, takes the particle's grain segmentation
+    onto the XANES grid when no ``labels`` are given.
 
     Parameters
     ----------

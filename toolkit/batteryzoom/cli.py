@@ -103,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_data_verify)
 
     p = sub.add_parser("report", help="run the zoom on a dataset and write an HTML report with figures")
-    p.add_argument("--dataset", default="twin", help="'twin' (default) or a folder of your own data")
+    p.add_argument("--dataset", default="twin",
+                   help="'twin' (default) or a folder of your own data holding batteryzoom.yaml "
+                        "(its files per scale; see help(batteryzoom.report.FolderSource))")
     p.add_argument("--out", default="report", help="output folder (default: ./report)")
     p.set_defaults(func=_report)
     return parser

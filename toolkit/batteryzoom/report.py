@@ -24,10 +24,9 @@ analyses, and collects a findings table and the figures (built by ``bz.plots``):
    between and within grains, and the two grains of Fig. S3.
 
 Each scale runs when the dataset holds data for it (the twin holds all five; a folder of
-your own data holds what its ``batteryzoom.yaml`` lists: see
-:mod:`batteryzoom._report_sources`) and when its analysis module is part of this
-version; otherwise the report says which and why. On the twin, every finding is printed
-beside its ground truth.
+your own data holds what its ``batteryzoom.yaml`` lists: see :class:`FolderSource`); a scale whose input is rejected (e.g. a volume in
+which no can is found) is reported as failed, with the reason, and the others still run.
+On the twin, every finding is printed beside its ground truth.
 
 :func:`write_report` writes ``out/index.html`` (one self-contained page: plotly.js inlined
 once, every figure interactive, the findings table, a short text per scale) and
@@ -103,9 +102,8 @@ class ReportFigure:
 class ScaleResult:
     """What one scale of the zoom gave.
 
-    ``status``: ``"done"``; ``"absent"`` (the dataset holds nothing for this scale);
-    ``"unavailable"`` (its analysis module is not part of this version); ``"failed"``
-    (the input was rejected: ``text`` says why).
+    ``status``: ``"done"``; ``"absent"`` (the dataset holds nothing for this scale); or
+    ``"failed"`` (the input was rejected: ``text`` says why).
     """
 
     scale: str
@@ -136,8 +134,8 @@ class ZoomReport:
         Every figure, by file name (``S1_charge_discharge``, ...).
     findings : pandas.DataFrame
         One row per finding: ``scale``, ``finding``, ``value`` (float, NaN for text),
-        ``text`` (the value as shown), ``unit``, ``truth`` (the twin's, NaN otherwise),
-        ``note``.
+        ``text`` (the value as shown), ``unit``, ``truth`` (the twin's, NaN otherwise) and
+        ``truth_text`` (as shown, with the value's precision), ``note``.
     seconds : float
         Wall time of the run (twin generation or file reading included).
     """
@@ -207,9 +205,10 @@ class _Scale:
         truth_value = float(truth) if isinstance(truth, (int, float, np.integer, np.floating)) else np.nan
         if truth is not None and not np.isfinite(truth_value):
             note = f"truth: {truth}" + (f"; {note}" if note else "")
+        truth_shown = format(truth_value, fmt) if np.isfinite(truth_value) else ""
         self.rows.append({
             "scale": self.scale, "finding": finding, "value": float(value) if numeric else np.nan,
-            "text": shown, "unit": unit, "truth": truth_value, "note": note,
+            "text": shown, "unit": unit, "truth": truth_value, "truth_text": truth_shown, "note": note,
         })
 
     def figure(self, name: str, fig: Any, caption: str, width: int = 900, height: int = 560) -> None:
@@ -219,18 +218,6 @@ class _Scale:
 
 
 # ------------------------------------------------------------------------ helpers
-
-
-def _module(name: str):
-    """``batteryzoom.<name>`` when this version has it, else None (a scale then says so)."""
-    import importlib
-
-    try:
-        return importlib.import_module(f"batteryzoom.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name in (f"batteryzoom.{name}",):
-            return None
-        raise
 
 
 def _level_figure(source: Source, scale: str, volume: Any, title: str) -> Any | None:
@@ -364,20 +351,13 @@ def _cycler(source: Source, s: _Scale, ctx: dict) -> None:
 
 
 def _cell(source: Source, s: _Scale, ctx: dict) -> None:
+    from . import cell
+    from .plots import cell as pcell
+
     d = source.load("cell")
     vol = d["volume"]
     truth = source.truth("cell")
     zoom_fig = _level_figure(source, "cell", vol, "Cell CT slice and the electrode region")
-    cell = _module("cell")
-    if cell is None:
-        if zoom_fig is not None:
-            s.figure("cell_zoom", zoom_fig, "A slice of the cell CT through the electrode region the zoom goes into "
-                     "(its box), in µm in the cell frame.")
-        s.values["status"] = ("unavailable", "bz.cell (can, windings, defects) is not part of this version; "
-                              "the slice shows the data and where the next scale sits")
-        return
-    from .plots import cell as pcell
-
     res = cell.analyze_volume(vol)
     ok = res.summary[res.summary["status"] == "ok"]
     if ok.empty:
@@ -745,7 +725,7 @@ def run_zoom(
     dataset : "twin", path, or Source
         ``"twin"`` (the synthetic twin, generated and cached on first use), a folder
         holding ``batteryzoom.yaml`` (your own files per scale: see
-        :mod:`batteryzoom._report_sources`), or a :class:`Source`.
+        :class:`FolderSource`), or a :class:`Source`.
     scales : sequence of str, optional
         Only these scales (default: all of ``SCALES`` the dataset holds).
     progress : bool, optional
@@ -782,13 +762,11 @@ def run_zoom(
             collected = _Scale(scale, source.is_twin)
             try:
                 _RUNNERS[scale](source, collected, ctx)
-                status, text = collected.values.pop("status", ("done", ""))
+                status, text = "done", " ".join(collected.text)
             except BatteryZoomError as exc:
                 if source.is_twin:
                     raise  # the twin must always run: a failure there is a bug
                 status, text = "failed", str(exc)
-            if status == "done":
-                text = " ".join(collected.text)
             res = ScaleResult(scale, status, text, [f.name for f in collected.figures], time.perf_counter() - t,
                               collected.values)
             results[scale] = res
@@ -799,7 +777,7 @@ def run_zoom(
             r = results[scale]
             detail = r.values.get("summary") if r.status == "done" else f"{r.status}: {r.text}"
             log(f"  [{scale}] {r.seconds:5.1f} s  {detail}")
-    columns = ["scale", "finding", "value", "text", "unit", "truth", "note"]
+    columns = ["scale", "finding", "value", "text", "unit", "truth", "truth_text", "note"]
     findings = pd.DataFrame(rows, columns=columns)
     # the study's figures first, then the scales' own in the order of the zoom
     order = [n for n in STUDY_FIGURES if n in figures] + [n for n in figures if n not in STUDY_FIGURES]
