@@ -1,6 +1,6 @@
 # batteryzoom: the README's commands. Each one sets itself up on a fresh Debian/Ubuntu
 # machine (Python >= 3.10, make, apt): .venv, the project with its extras, and the system
-# packages (Xvfb + Qt xcb libraries for napari, chromium for static export and browser tests).
+# packages (Xvfb + Qt 6 xcb libraries for napari, chromium for static export and browser tests).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv

@@ -106,7 +106,7 @@ def _click_centre(zv):
 def test_import_batteryzoom_viewer_loads_no_napari():
     code = (
         "import sys, batteryzoom as bz, batteryzoom.viewer; "
-        "bad = [m for m in ('napari', 'qtpy', 'PyQt5', 'vispy') if m in sys.modules]; "
+        "bad = [m for m in ('napari', 'qtpy', 'PyQt5', 'PyQt6', 'vispy') if m in sys.modules]; "
         "assert not bad, bad"
     )
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "toolkit")}
@@ -151,12 +151,13 @@ def _grains_facing(labels, scale, translate, view, n=3):
 
 
 def test_all_levels_in_one_world_frame_and_a_click_picks_a_grain(xvfb_display, twin_zoom, artifact_dir):
-    import napari._qt.qt_main_window as qt_main_window
+    import qtpy
     from PIL import Image
 
     import batteryzoom as bz
 
-    qt_main_window.SHOW_QT_WARNING = False  # napari's PyQt5 deprecation toast would cover the screenshots
+    # the napari extra is PyQt6 (napari deprecates PyQt5): no deprecation toast on screen
+    assert qtpy.QT6, f"napari runs on {qtpy.API_NAME}; install 'batteryzoom[napari]' (PyQt6)"
     h, data, grain_labels, stats = twin_zoom
     got = []
     zv = bz.viewer.show(h, data, labels={"twin/particle-xanes": grain_labels},
@@ -181,7 +182,7 @@ def test_all_levels_in_one_world_frame_and_a_click_picks_a_grain(xvfb_display, t
         for name in h.names:
             zv.focus_level(name)
             if name == "twin/particle-xanes":
-                zv.viewer.camera.angles = (10.0, -30.0, 60.0)  # an oblique 3D view of the grains
+                zv.camera.angles = (10.0, -30.0, 60.0)  # an oblique 3D view of the grains
             shots.append(zv.screenshot(canvas_only=True))
         for shot in shots:
             rgb = shot[..., :3].astype(float)
@@ -198,11 +199,11 @@ def test_all_levels_in_one_world_frame_and_a_click_picks_a_grain(xvfb_display, t
         # the dock get that grain, and the dock shows bz.regions' histogram of it
         labels = np.asarray(grain_labels)
         scale, translate = (np.asarray(v) for v in h.napari_transform("twin/particle-xanes").values())
-        view = np.asarray(zv.viewer.camera.view_direction)
+        view = np.asarray(zv.camera.view_direction)
         targets = _grains_facing(labels, scale, translate, view)
         assert len(targets) == 3, "the twin particle should show several large grains to the camera"
         for gid, centre in targets:
-            zv.viewer.camera.center = tuple(centre)
+            zv.camera.center = tuple(centre)
             _click_centre(zv)
             assert got[-1] == ("twin/particle-xanes labels", gid)
         assert [g for _, g in got] == [g for g, _ in targets]
@@ -228,20 +229,20 @@ def test_dragging_rotates_and_does_not_pick(zoom_viewer, grain_volume):
     zv = zoom_viewer
     zv.add_labels(labels, name="grains", voxel_size_um=level.voxel_size_um)
     zv.viewer.reset_view()
-    angles = zv.viewer.camera.angles
+    angles = zv.camera.angles
     canvas = zv.viewer.window._qt_viewer.canvas.native
     centre = QPoint(canvas.width() // 2, canvas.height() // 2)
     QApplication.processEvents()
     QTest.mousePress(canvas, Qt.LeftButton, Qt.NoModifier, centre)
     for dx in (15, 30, 45, 60):
-        # QTest.mouseMove carries no button state in Qt 5: send a drag move by hand
+        # QTest.mouseMove carries no button state: send a drag move by hand
         move = QMouseEvent(QEvent.MouseMove, QPointF(centre + QPoint(dx, dx // 2)), Qt.NoButton, Qt.LeftButton, Qt.NoModifier)
         QApplication.sendEvent(canvas, move)
         QApplication.processEvents()
     QTest.mouseRelease(canvas, Qt.LeftButton, Qt.NoModifier, centre + QPoint(60, 30))
     QApplication.processEvents()
     assert zv.picks == []
-    assert zv.viewer.camera.angles != angles
+    assert zv.camera.angles != angles
 
 
 def test_select_unknown_layer_or_label_says_what_is_wrong(zoom_viewer, grain_volume):

@@ -148,6 +148,12 @@ class ZoomViewer:
         self.level_layers: dict[str, list[str]] = {}  # level name -> its layers' names
         self.viewer.mouse_drag_callbacks.append(self._on_mouse_drag)
 
+    @property
+    def camera(self) -> Any:
+        """The napari camera (``viewer.scene.camera`` from napari 0.9, ``viewer.camera`` before)."""
+        scene = getattr(self.viewer, "scene", None)
+        return scene.camera if scene is not None else self.viewer.camera
+
     # ---------------------------------------------------------------- layers
     def add_image(
         self,
@@ -290,10 +296,10 @@ class ZoomViewer:
         """Centre the camera on a layer and zoom so that it fills the canvas."""
         layer = self.viewer.layers[layer_name]
         extent = np.asarray(layer.extent.world)  # (2, 3): min, max corners in µm
-        self.viewer.camera.center = tuple((extent[0] + extent[1]) / 2)
+        self.camera.center = tuple((extent[0] + extent[1]) / 2)
         size = float(np.max(extent[1] - extent[0])) * margin
         canvas = self.viewer.window._qt_viewer.canvas.size if hasattr(self.viewer, "window") else (600, 600)
-        self.viewer.camera.zoom = float(min(canvas)) / size
+        self.camera.zoom = float(min(canvas)) / size
 
     def focus_level(self, name: str, margin: float = 1.1) -> None:
         """Zoom onto one level of the hierarchy (after :func:`show`).

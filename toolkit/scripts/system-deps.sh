@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install the system pieces batteryzoom's tests and static export need, when missing.
-#   Xvfb + Qt's xcb/OpenGL libraries: napari rendering on a virtual screen.
+#   Xvfb + Qt 6's xcb/OpenGL libraries: napari (PyQt6) rendering on a virtual screen. The
+#   list is what `ldd` shows PyQt6-Qt6's platforms/libqxcb.so, libQt6XcbQpa, the xcb GL
+#   integrations and QtGui/QtOpenGL link against (Qt >= 6.5 needs libxcb-cursor0).
 #   Debian's chromium: plotly static export (kaleido) and the browser tests.
 #   mdbtools: mdb-export reads Arbin .res files (MS Access databases).
 # Usage: tools/system-deps.sh [--check]
@@ -14,8 +16,8 @@ packages=(
   fonts-dejavu-core fonts-liberation
   libgl1 libegl1 libgl1-mesa-dri libglx-mesa0
   libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
-  libxcb-render-util0 libxcb-xinerama0 libxcb-xfixes0 libxcb-shape0 libxcb-cursor0
-  libxcb-xkb1 libfontconfig1 libdbus-1-3
+  libxcb-render-util0 libxcb-xfixes0 libxcb-shape0 libxcb-cursor0 libxcb-sync1
+  libxcb-glx0 libx11-xcb1 libxcb-xkb1 libfontconfig1 libglib2.0-0 libdbus-1-3
   mdbtools
 )
 missing=()
