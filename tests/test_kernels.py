@@ -201,3 +201,131 @@ def test_a_fresh_process_loads_the_compiled_kernels_from_the_cache(tmp_path):
             for _ in range(2)]
     first, second = (tuple(int(x) for x in r.stdout.split()) for r in runs)
     assert first == (0, 1) and second == (1, 0), (first, second)
+
+
+# --- per-voxel XANES: the fused kernel (edges._FixedPlan.run_kernel) --------------------
+#
+# The kernel computes in float64 what the numpy fused path (BATTERYZOOM_NUMBA=0) computes
+# in float32, so it equals the general float64 path (fast=False) to float64 rounding, and
+# the numpy fused path to float32 rounding: the same valid/NaN pattern and masks, edge
+# steps to ~1e-5, edge energies to ~1e-3 eV except where float32 rounding moves a noisy
+# spectrum across half its step and so changes the crossing picked (rare, asserted below).
+
+XANES_FIELDS = ("e0_ev", "edge_step", "pre_edge_noise", "valid")
+
+
+def _xanes_stack(seed=0, shape=(24, 30), noise=0.01, dtype=np.float32):
+    """Arctan edges plus noise, with broken spectra in row 0: NaN, +-inf, all zero, constant."""
+    from batteryzoom.data.twin.xanes import energy_grid
+
+    rng = np.random.default_rng(seed)
+    energy = energy_grid()
+    e_half = 8341.0 + rng.uniform(-2.0, 2.0, shape)
+    jump = rng.uniform(0.05, 0.6, shape)
+    mu = 0.5 + np.arctan((energy[:, None, None] - e_half[None]) / 2.0) / np.pi
+    stack = 0.4 + jump[None] * mu + 1e-4 * (energy[:, None, None] - 8300) + rng.normal(0, noise, (len(energy),) + shape)
+    stack = stack.astype(dtype)
+    stack[:, 0, 0] = np.nan  # all NaN
+    stack[0, 0, 1] = np.inf  # first energy: outside the pre-edge and edge-step rows
+    stack[30, 0, 2] = -np.inf  # inside the edge window
+    stack[5, 0, 3] = np.nan  # inside the pre-edge range
+    stack[-1, 0, 4] = np.nan  # last energy, a post-edge row
+    stack[:, 0, 5] = 0  # all zero
+    stack[:, 0, 6] = 1.5  # constant
+    return energy, stack
+
+
+def _xanes_pair(monkeypatch, stack, energy, **kw):
+    got = bz.xanes.edge_maps(stack, energy, **kw)
+    ref = _numpy_path(monkeypatch, bz.xanes.edge_maps, stack, energy, **kw)
+    assert list(got) == list(ref)
+    return got, ref
+
+
+def _assert_close_to_numpy_fused(got, ref, max_flips=0):
+    """float64 kernel vs float32 numpy path: same pattern, values within float32 rounding."""
+    np.testing.assert_array_equal(np.asarray(got["valid"]), np.asarray(ref["valid"]))
+    for key in got:
+        a, b = np.asarray(got[key], float), np.asarray(ref[key], float)
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=key)
+        if key in ("edge_step", "pre_edge_noise"):
+            np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-6, equal_nan=True, err_msg=key)
+        elif key.endswith("_ev"):
+            # the error's slope term amplifies float32 rounding: compare it loosely
+            diff = np.abs(a - b)
+            off = diff > (0.05 * np.abs(b) + 1e-3 if key.endswith("err_ev") else 1e-2)
+            assert off.sum() <= max_flips, (key, int(off.sum()), np.nanmax(diff))
+            # rounding, not a systematic difference: the typical voxel agrees far closer
+            assert np.isnan(diff).all() or np.nanmedian(diff) < (1e-3 * np.nanmedian(np.abs(b)) if key.endswith("err_ev") else 1e-4), key
+    method = next(k for k in got if k.startswith("edge_energy_"))[len("edge_energy_") : -3]
+    ma, mb = bz.xanes.masks(got, method=method), bz.xanes.masks(ref, method=method)
+    for key in ("edge_jump", "snr", "failed", "mask"):
+        np.testing.assert_array_equal(np.asarray(ma[key]), np.asarray(mb[key]), err_msg=key)
+
+
+def _assert_equal_to_general_path(got, general):
+    """float64 kernel vs the general float64 path: float64 rounding on the valid voxels."""
+    both = np.asarray(got["valid"]) & np.asarray(general["valid"])
+    assert both.mean() > 0.9
+    for key in got:
+        if key == "valid":
+            continue
+        a, b = np.asarray(got[key], float)[both], np.asarray(general[key], float)[both]
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=key)
+        np.testing.assert_allclose(a, b, rtol=1e-7 if key.endswith("err_ev") else 1e-9, atol=1e-12,
+                                   equal_nan=True, err_msg=key)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_xanes_kernel_equals_numpy_paths_for_every_method_combination(monkeypatch, dtype):
+    import itertools
+
+    energy, stack = _xanes_stack(dtype=dtype)
+    combos = [c for r in (1, 2, 3) for c in itertools.combinations(bz.xanes.EDGE_METHODS, r)]
+    general = bz.xanes.edge_maps(stack, energy, methods=bz.xanes.EDGE_METHODS, fast=False)
+    for methods in combos:
+        got, ref = _xanes_pair(monkeypatch, stack, energy, methods=methods, block_voxels=200)
+        assert list(got)[: len(methods)] == [f"edge_energy_{m}_ev" for m in methods]
+        _assert_close_to_numpy_fused(got, ref)
+        _assert_equal_to_general_path(got, {k: general[k] for k in got})
+        bad = ~np.asarray(got["valid"])[0, :7]
+        assert bad.all(), bad  # NaN/inf anywhere, all-zero, constant: not valid
+        for key in got:
+            if key != "valid":
+                assert np.isnan(np.asarray(got[key])[0, :7]).all(), key
+        assert np.asarray(got["valid"]).sum() > 0.9 * stack[0].size
+
+
+def test_xanes_kernel_on_pure_noise_another_e0_and_no_interval_in_the_window(monkeypatch):
+    energy, stack = _xanes_stack(seed=4)
+    noise = np.random.default_rng(1).normal(1.0, 0.5, stack.shape).astype(np.float32)
+    got, ref = _xanes_pair(monkeypatch, noise, energy, methods=bz.xanes.EDGE_METHODS)
+    _assert_close_to_numpy_fused(got, ref, max_flips=2)
+    got, ref = _xanes_pair(monkeypatch, stack, energy, e0=8345.0)
+    _assert_close_to_numpy_fused(got, ref, max_flips=2)
+    _assert_equal_to_general_path(got, bz.xanes.edge_maps(stack, energy, e0=8345.0, fast=False))
+    # a window narrower than the energy step holds no interval: NaN half-step, not a crash
+    for methods in (("half_step",), bz.xanes.EDGE_METHODS):
+        got, ref = _xanes_pair(monkeypatch, stack, energy, methods=methods, window_ev=(0.1, 0.2))
+        assert np.isnan(got["edge_energy_half_step_ev"]).all() and np.isnan(got["edge_energy_half_step_err_ev"]).all()
+        _assert_close_to_numpy_fused(got, ref)
+        assert np.asarray(got["valid"]).sum() > 0.9 * stack[0].size
+
+
+def test_xanes_kernel_on_the_twin_stack_and_dask_chunks(monkeypatch):
+    import dask.array as da
+
+    stack = bz.data.load("twin/particle-xanes").load()
+    got, ref = _xanes_pair(monkeypatch, stack, None)
+    # noisy particle spectra cross half their step several times: float32 rounding in the
+    # numpy path picks another crossing in a few voxels (45 of 175,616 here)
+    n_vox = stack[0].size
+    _assert_close_to_numpy_fused(got, ref, max_flips=n_vox // 2000)
+    masks = bz.xanes.masks(got)
+    assert 0.1 < float(masks["mask"].mean()) < 0.9  # particle and background both present
+    # dask chunks run the kernel block by block: the same numbers
+    lazy = bz.xanes.edge_maps(da.from_array(stack.values, chunks=(60, 20, 28, 56)), stack["energy"].values,
+                              methods=("half_step",))
+    for key in lazy:
+        np.testing.assert_allclose(np.asarray(lazy[key], float), np.asarray(got[key], float), rtol=1e-12,
+                                   equal_nan=True, err_msg=key)

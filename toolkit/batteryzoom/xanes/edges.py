@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _kernels
 from ..errors import InputError
 from .normalization import LarchDefaults, _normalize_2d, find_e0, pre_edge_ranges
 from .stack import is_dask, map_spatial, mean_spectrum, split_input
@@ -198,6 +199,55 @@ class _FixedPlan:
         self.step_idx = np.nonzero(np.abs(step_row) > 0)[0]
         self.step_w = step_row[self.step_idx].astype(np.float32)
         self.dof = max((b - a) - (1 if r.npre == 0 else 2), 1)
+        # the compiled kernel's operators, float64 (it accumulates in float64)
+        self.energy = np.asarray(energy, np.float64)
+        self.p_pre64 = np.ascontiguousarray(p_pre, np.float64)
+        self.step_w64 = np.zeros(n)
+        self.step_w64[self.step_idx] = step_row[self.step_idx]
+        rel = self.ew - self.e0
+        inside = (rel >= window_ev[0]) & (rel <= window_ev[1])
+        rows = np.nonzero(inside[:-1] & inside[1:])[0]
+        # half-step intervals (k, k+1) ranked by distance from e0, nearest first (ties: lower k)
+        order = np.argsort(np.abs(0.5 * (self.ew[rows] + self.ew[rows + 1]) - self.e0), kind="stable")
+        self.interval_rank = np.full(n, -1, np.int64)
+        self.interval_rank[rows[order] + self.w0] = np.arange(rows.size)
+        self.win = (int(rows.min()) + self.w0, int(rows.max()) + self.w0 + 2) if rows.size else (0, 0)
+        # the kernel's reading order: pre-edge rows, edge-step rows, then the window
+        self.early = np.union1d(np.arange(a, b), np.flatnonzero(self.step_w64)).astype(np.int64)
+
+    def run_kernel(self, mu: np.ndarray, v0: int, v1: int, res: np.ndarray, names: list[str]) -> None:
+        """Voxels ``v0:v1`` of ``mu`` ``(E, V)`` into ``res`` rows ``names`` (the compiled kernel).
+
+        Half-step edge, e0, edge step, noise and valid come from the kernel; derivative
+        and white-line edges from the normalized window it returns, as in :meth:`run`.
+        """
+        from .._kernels.xanes import fixed_e0_block
+
+        slot = {name: i for i, name in enumerate(names)}
+        fields = ("edge_energy_half_step_ev", "edge_energy_half_step_err_ev", "e0_ev", "edge_step",
+                  "pre_edge_noise", "valid")
+        out_rows = np.array([slot.get(f, -1) for f in fields], np.int64)
+        others = tuple(m for m in self.methods if m != "half_step")
+        n_vox = v1 - v0
+        norm = np.empty((self.w1 - self.w0, n_vox) if others else (0, 0))
+        a, b = self.pre
+        do_half = "half_step" in self.methods and self.win[1] > self.win[0]
+        # rows read after the early ones: the half-step window, or every row of the
+        # normalized window when the other methods need it (it holds the half-step rows)
+        late = np.arange(*((self.w0, self.w1) if others else self.win), dtype=np.int64)
+        fixed_e0_block(mu, v0, v1, self.early, late, a, b, self.p_pre64, self.energy, self.step_w64,
+                       float(self.dof), self.e0, self.interval_rank, do_half, res, out_rows, norm, self.w0)
+        if "half_step" in self.methods and not do_half:  # no interval inside the window
+            res[out_rows[0], v0:v1] = np.nan
+            res[out_rows[1], v0:v1] = np.nan
+        if others:
+            valid = res[slot["valid"], v0:v1] > 0.5
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sigma_norm = res[slot["pre_edge_noise"], v0:v1] / res[slot["edge_step"], v0:v1]
+            found = _edges_from_norm(self.ew, norm, 0, np.full(n_vox, self.e0), sigma_norm, others,
+                                     self.window_ev, self.smooth_ev)
+            for m in others:
+                res[slot[f"edge_energy_{m}_ev"], v0:v1] = np.where(valid, found[m], np.nan)
 
     def run(self, y: np.ndarray) -> dict[str, np.ndarray]:
         a, b = self.pre
@@ -231,9 +281,11 @@ class _FixedPlan:
         rel = ew - e0
         inside = (rel >= self.window_ev[0]) & (rel <= self.window_ev[1])
         rows = np.nonzero(inside[:-1] & inside[1:])[0]
+        nvox = num.shape[1]
+        if rows.size == 0:  # no two energies inside the window: no crossing to find
+            return {"half_step": np.full(nvox, np.nan), "half_step_err": np.full(nvox, np.nan)}
         below = num[rows[0] : rows[-1] + 2] < 0.5 * step  # (rows + 1, V) bool
         cross = below[:-1] > below[1:]  # below, then at or above: an upward crossing
-        nvox = num.shape[1]
         # each interval weighs more the nearer it is to e0; the largest weight among a
         # voxel's crossings (an elementwise max down the rows: fast) picks the nearest
         nint = len(rows)
@@ -265,7 +317,10 @@ def _edges_fixed_e0(ew, norm_w, e0, sigma_norm, methods, window_ev, smooth_ev):
     rel = ew - e0
     inside = (rel >= window_ev[0]) & (rel <= window_ev[1])
     out: dict[str, np.ndarray] = {}
-    if "half_step" in methods:
+    if "half_step" in methods and not (inside[:-1] & inside[1:]).any():  # no interval: no crossing
+        out["half_step"] = np.full(nvox, np.nan)
+        out["half_step_err"] = np.full(nvox, np.nan)
+    elif "half_step" in methods:
         rows = np.nonzero(inside[:-1] & inside[1:])[0]
         lo, hi = norm_w[rows], norm_w[rows + 1]
         cross = (lo < 0.5) & (hi >= 0.5)
@@ -326,9 +381,12 @@ def edge_maps(
     block_voxels : int
         Voxels per internal block (bounds temporaries; results do not depend on it).
     fast : bool
-        With one e0 for all voxels, use the fused float32 kernel (two small matrix products
-        per block, then only the energies around the edge; equal to the general path within
-        float32 rounding, ~1e-3 eV at worst). False forces the general float64 path.
+        With one e0 for all voxels, use the fused kernel: one pass over the stack, compiled
+        (numba, float64 sums: equal to the general path to float64 rounding) or, with
+        ``BATTERYZOOM_NUMBA=0``, numpy (float32: two small matrix products per block, then
+        only the energies around the edge; within float32 rounding of the general path,
+        ~1e-2 eV at worst, except where rounding moves a noisy spectrum across half its
+        step, which can pick another crossing). False forces the general float64 path.
     **ranges
         Larch parameters ``pre1, pre2, norm1, norm2, nnorm, nvict, npre``.
 
@@ -357,9 +415,13 @@ def edge_maps(
     if fast and e0_exact is not None and not params.nvict:
         plan = _FixedPlan(energy, e0_exact, params, methods, window_ev, smooth_ev)
 
+    use_kernel = plan is not None and _kernels.enabled()
+
     def one(mu, res, s):
         part = mu[:, s : s + block_voxels]
-        if plan is not None:
+        if use_kernel:
+            plan.run_kernel(mu, s, min(s + block_voxels, mu.shape[1]), res, names)
+        elif plan is not None:
             res[:, s : s + block_voxels] = _rows(plan.run(part), names)
         else:
             res[:, s : s + block_voxels] = _edge_block(energy, part, e0_exact, params, methods, window_ev,

@@ -1,0 +1,205 @@
+"""numba kernel of :func:`batteryzoom.xanes.edge_maps` with one e0 for every voxel.
+
+With one e0 the normalization is linear in the spectrum, so each voxel needs a few
+linear functionals of its spectrum: the pre-edge line's intercept and slope, the edge
+step (post-edge polynomial minus pre-edge line at e0), and a finiteness check over all
+energies. The stack is energy-first ``(E, V)``: a voxel's spectrum is strided, a row of
+one energy is contiguous. The kernel takes a tile of contiguous voxels and reads each of
+its ``E`` rows from memory once, in the order that makes every step possible in the same
+pass: the pre-edge rows (the line, then its residual from L1/L2), the other rows of the
+edge step, then the rows around the edge, each compared with the line plus half the
+now known edge step (one byte per voxel and energy), then the remaining rows. The
+upward crossing nearest e0 is a branch-free pass over those bytes and its linear
+interpolation (float64, the numpy path's formulas) reads its two values back from L2.
+Every inner loop runs over contiguous voxels and vectorizes; the per-voxel state is a
+few small arrays, so that the loops stay bound by memory, not by the cache traffic.
+
+Semantics are those of ``edges._FixedPlan`` (the numpy fused path, kept as the
+reference): ``valid`` = finite spectrum (NaN/inf anywhere: the line and step sums
+carry them, the other energies are checked one by one), finite edge step above
+``1e-5`` of the absorbance level (+1e-12); every output but
+``valid`` is NaN where a spectrum is not valid; the half-step crossing is the upward
+crossing of half the edge step nearest e0 within the window, NaN when there is none.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# voxels per tile: row segments of 16 KiB keep the hardware prefetchers streaming across
+# the E strided rows; the per-voxel state (~200 KiB) and the edge window's rows stay in L2
+TILE = 4096
+
+# rows of the kernel's output (``out``)
+HALF_STEP, HALF_STEP_ERR, E0, EDGE_STEP, PRE_EDGE_NOISE, VALID = range(6)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, dof, e0,
+                   interval_rank, do_half, out, out_rows, norm_out, norm_w0):  # pragma: no cover
+    """Normalization and half-step edge of voxels ``v0:v1`` of ``y`` ``(E, V)``.
+
+    Parameters
+    ----------
+    y : (E, V) float array, any float dtype
+    early : int64 rows read first, ascending: the pre-edge rows, then the other rows
+        with an edge-step weight
+    late : int64 rows read next, ascending and consecutive: the edge window (and the
+        normalized rows asked for); then every other row (finiteness only)
+    pre_a, pre_b : pre-edge rows ``[pre_a, pre_b)``
+    pre_w : (2, pre_b - pre_a) float64, least-squares intercept and slope operator
+    e_all : (E,) float64 energies (eV)
+    step_w : (E,) float64, edge-step weights (0 where unused)
+    dof : float, degrees of freedom of the pre-edge residual
+    e0 : float, eV
+    interval_rank : (E,) int64, rank of the half-step interval (k, k+1) by its distance
+        from e0 (0 = nearest), -1 where k starts no interval
+    do_half : bool, search the half-step crossing
+    out : (n_out, V) float64, written at columns v0:v1
+    out_rows : (6,) int64, the row of ``out`` of each field HALF_STEP ... VALID (-1: none)
+    norm_out : (nw, v1 - v0) float64 or (0, 0): normalized rows ``norm_w0 + i`` (NaN if invalid)
+    """
+    n_e = y.shape[0]
+    in_early = np.zeros(n_e, np.bool_)
+    for e in early:
+        in_early[e] = True
+    seen = in_early.copy()
+    for e in late:
+        seen[e] = True
+    rest = np.array([e for e in range(n_e) if not seen[e]], np.int64)
+    late_lo = late[0] if late.size else 0
+    n_late = late.size
+    # half-step intervals in rank order (nearest e0 first)
+    n_int = 0
+    for e in range(n_e):
+        if interval_rank[e] >= 0:
+            n_int += 1
+    by_rank = np.empty(n_int, np.int64)
+    for e in range(n_e):
+        if interval_rank[e] >= 0:
+            by_rank[interval_rank[e]] = e
+    n_norm = norm_out.shape[0]
+    fin = np.empty(TILE)  # 0, or NaN once a non-finite value was seen
+    c0 = np.empty(TILE)
+    c1 = np.empty(TILE)
+    st = np.empty(TILE)
+    ns = np.empty(TILE)
+    thr = np.empty(TILE)  # c0 + step / 2: below half the step <=> y < thr + e * c1
+    valid = np.empty(TILE, np.bool_)
+    below = np.empty((max(n_late, 1), TILE), np.uint8)
+    kk = np.empty(TILE, np.int64)
+    r_half, r_err, r_e0 = out_rows[HALF_STEP], out_rows[HALF_STEP_ERR], out_rows[E0]
+    r_step, r_noise, r_valid = out_rows[EDGE_STEP], out_rows[PRE_EDGE_NOISE], out_rows[VALID]
+    nan = np.nan
+    for t0 in range(v0, v1, TILE):
+        nb = min(TILE, v1 - t0)
+        fin[:nb] = 0.0
+        c0[:nb] = 0.0
+        c1[:nb] = 0.0
+        st[:nb] = 0.0
+        ns[:nb] = 0.0
+        # 1. pre-edge line (and its residual as soon as it is known), edge step; a
+        # NaN/inf in these rows reaches c0, c1 or the step (w * inf, w * NaN)
+        for e in early:
+            row = y[e, t0 : t0 + nb]
+            if pre_a <= e < pre_b:
+                w0 = pre_w[0, e - pre_a]
+                w1 = pre_w[1, e - pre_a]
+                for j in range(nb):
+                    x = np.float64(row[j])
+                    c0[j] += w0 * x
+                    c1[j] += w1 * x
+                if e == pre_b - 1:  # the line is known: its residual, from L1/L2
+                    for ep in range(pre_a, pre_b):
+                        rowp = y[ep, t0 : t0 + nb]
+                        ee = e_all[ep]
+                        for j in range(nb):
+                            r = np.float64(rowp[j]) - c0[j] - ee * c1[j]
+                            ns[j] += r * r
+            ws = step_w[e]
+            if ws != 0.0:
+                for j in range(nb):
+                    st[j] += ws * np.float64(row[j])
+        for j in range(nb):
+            st[j] = abs(st[j])
+            thr[j] = c0[j] + 0.5 * st[j]
+        # 2. around the edge: which voxels are below half the step, energy by energy
+        for i in range(n_late):
+            e = late[i]
+            row = y[e, t0 : t0 + nb]
+            if not in_early[e]:
+                for j in range(nb):
+                    x = np.float64(row[j])
+                    fin[j] += x - x
+            if do_half:
+                ee = e_all[e]
+                bi = below[i]
+                for j in range(nb):
+                    bi[j] = np.float64(row[j]) < thr[j] + ee * c1[j]
+            if 0 <= e - norm_w0 < n_norm:
+                ee = e_all[e]
+                nrow = norm_out[e - norm_w0]
+                for j in range(nb):
+                    nrow[t0 - v0 + j] = (np.float64(row[j]) - c0[j] - ee * c1[j]) / st[j]
+        # 3. every other row: finiteness only
+        for e in rest:
+            row = y[e, t0 : t0 + nb]
+            for j in range(nb):
+                x = np.float64(row[j])
+                fin[j] += x - x
+        # 4. validity and the outputs
+        for j in range(nb):
+            level = abs(c0[j] + e0 * c1[j])
+            ok = math.isfinite(fin[j] + c0[j] + c1[j]) and math.isfinite(st[j])
+            valid[j] = ok and st[j] > 1e-5 * level + 1e-12
+            ns[j] = math.sqrt(ns[j] / dof)
+        if r_valid >= 0:
+            o = out[r_valid]
+            for j in range(nb):
+                o[t0 + j] = 1.0 if valid[j] else 0.0
+        if r_e0 >= 0:
+            o = out[r_e0]
+            for j in range(nb):
+                o[t0 + j] = e0 if valid[j] else nan
+        if r_step >= 0:
+            o = out[r_step]
+            for j in range(nb):
+                o[t0 + j] = st[j] if valid[j] else nan
+        if r_noise >= 0:
+            o = out[r_noise]
+            for j in range(nb):
+                o[t0 + j] = ns[j] if valid[j] else nan
+        for i in range(n_norm):
+            nrow = norm_out[i]
+            for j in range(nb):
+                nrow[t0 - v0 + j] = nrow[t0 - v0 + j] if valid[j] else nan
+        if not do_half:
+            continue
+        # 5. the upward crossing (below, then not below) nearest e0: intervals in rank
+        # order, the first hit of each voxel stays
+        kk[:nb] = -1
+        for r in range(n_int):
+            k = by_rank[r]
+            b_lo = below[k - late_lo]
+            b_hi = below[k + 1 - late_lo]
+            for j in range(nb):
+                kk[j] = k if (b_lo[j] > b_hi[j]) & (kk[j] < 0) else kk[j]
+        oh = out[r_half]
+        oe = out[r_err] if r_err >= 0 else out[r_half]
+        for j in range(nb):
+            c = t0 + j
+            k = max(kk[j], 0)
+            step = st[j]
+            ya = (np.float64(y[k, c]) - c0[j] - e_all[k] * c1[j]) / step
+            yb = (np.float64(y[k + 1, c]) - c0[j] - e_all[k + 1] * c1[j]) / step
+            de = e_all[k + 1] - e_all[k]
+            t = (0.5 - ya) / (yb - ya)
+            found = (kk[j] >= 0) & valid[j]
+            if r_err >= 0:
+                slope = (yb - ya) / de
+                err = ns[j] / step * math.sqrt((1 - t) ** 2 + t**2) / slope
+                oe[c] = err if found else nan
+            oh[c] = e_all[k] + t * de if found else nan
