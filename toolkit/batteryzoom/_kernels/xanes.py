@@ -90,7 +90,12 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
     thr = np.empty(TILE)  # c0 + step / 2: below half the step <=> y < thr + e * c1
     valid = np.empty(TILE, np.bool_)
     below = np.empty((max(n_late, 1), TILE), np.uint8)
-    kk = np.empty(TILE, np.int64)
+    # the nearest crossing as a weight n_int - rank (0: none); uint16 lanes vectorize wide
+    best = np.empty(TILE, np.uint16)
+    weight = np.zeros(n_e, np.uint16)
+    for e in range(n_e):
+        if interval_rank[e] >= 0:
+            weight[e] = n_int - interval_rank[e]
     r_half, r_err, r_e0 = out_rows[HALF_STEP], out_rows[HALF_STEP_ERR], out_rows[E0]
     r_step, r_noise, r_valid = out_rows[EDGE_STEP], out_rows[PRE_EDGE_NOISE], out_rows[VALID]
     nan = np.nan
@@ -150,11 +155,12 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
             for j in range(nb):
                 x = np.float64(row[j])
                 fin[j] += x - x
-        # 4. validity and the outputs
+        # 4. validity and the outputs (bitwise, branch-free: the loop vectorizes);
+        # f - f is 0 for a finite f, NaN for NaN/inf, so it catches any non-finite sum
         for j in range(nb):
             level = abs(c0[j] + e0 * c1[j])
-            ok = math.isfinite(fin[j] + c0[j] + c1[j]) and math.isfinite(st[j])
-            valid[j] = ok and st[j] > 1e-5 * level + 1e-12
+            f = fin[j] + c0[j] + c1[j] + st[j]
+            valid[j] = (f - f == 0.0) & (st[j] > 1e-5 * level + 1e-12)
             ns[j] = math.sqrt(ns[j] / dof)
         if r_valid >= 0:
             o = out[r_valid]
@@ -178,26 +184,29 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
                 nrow[t0 - v0 + j] = nrow[t0 - v0 + j] if valid[j] else nan
         if not do_half:
             continue
-        # 5. the upward crossing (below, then not below) nearest e0: intervals in rank
-        # order, the first hit of each voxel stays
-        kk[:nb] = -1
-        for r in range(n_int):
-            k = by_rank[r]
+        # 5. the upward crossing (below, then not below) nearest e0: the largest weight
+        # among a voxel's crossings (an elementwise max over the intervals)
+        best[:nb] = 0
+        for k in range(late_lo, late_lo + n_late - 1):
+            wk = weight[k]
+            if wk == 0:
+                continue
             b_lo = below[k - late_lo]
             b_hi = below[k + 1 - late_lo]
             for j in range(nb):
-                kk[j] = k if (b_lo[j] > b_hi[j]) & (kk[j] < 0) else kk[j]
+                cand = wk if b_lo[j] > b_hi[j] else np.uint16(0)
+                best[j] = max(best[j], cand)
         oh = out[r_half]
         oe = out[r_err] if r_err >= 0 else out[r_half]
         for j in range(nb):
             c = t0 + j
-            k = max(kk[j], 0)
+            k = by_rank[n_int - best[j]] if best[j] > 0 else by_rank[0]
             step = st[j]
             ya = (np.float64(y[k, c]) - c0[j] - e_all[k] * c1[j]) / step
             yb = (np.float64(y[k + 1, c]) - c0[j] - e_all[k + 1] * c1[j]) / step
             de = e_all[k + 1] - e_all[k]
             t = (0.5 - ya) / (yb - ya)
-            found = (kk[j] >= 0) & valid[j]
+            found = (best[j] > 0) & valid[j]
             if r_err >= 0:
                 slope = (yb - ya) / de
                 err = ns[j] / step * math.sqrt((1 - t) ** 2 + t**2) / slope

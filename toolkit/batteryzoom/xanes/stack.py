@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .._kernels import n_threads
 from ..errors import InputError
 
 __all__ = ["optical_density", "check_energy", "split_input", "map_spatial", "is_dask", "mean_spectrum"]
@@ -116,18 +117,29 @@ def mean_spectrum(array: Any) -> np.ndarray:
         total, count = da.compute(total, good.sum())
     else:
         flat = array.reshape(array.shape[0], -1)
-        total, count = np.zeros(flat.shape[0]), 0
         step = 1 << 16  # voxels per block: no stack-sized temporaries
-        for s in range(0, flat.shape[1], step):
+
+        def block(s: int) -> tuple[np.ndarray, int]:
             part = flat[:, s : s + step]
             block_sum = part.sum(axis=1, dtype=np.float64)
             if np.isfinite(block_sum).all():  # the usual case: one pass, no mask
-                total += block_sum
-                count += part.shape[1]
-                continue
+                return block_sum, part.shape[1]
             good = np.isfinite(part).all(axis=0)
-            total += part[:, good].sum(axis=1, dtype=np.float64)
-            count += int(good.sum())
+            return part[:, good].sum(axis=1, dtype=np.float64), int(good.sum())
+
+        starts = range(0, flat.shape[1], step)
+        threads = min(n_threads(), len(starts))
+        if threads > 1:  # numpy's sums release the GIL: blocks on every core
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(threads) as pool:
+                parts = list(pool.map(block, starts))
+        else:
+            parts = [block(s) for s in starts]
+        total, count = np.zeros(flat.shape[0]), 0
+        for block_sum, n in parts:  # in block order: the same sum as one thread
+            total += block_sum
+            count += n
     if count == 0:
         raise InputError("no voxel has a finite spectrum (every one holds NaN or inf): nothing to analyse")
     return np.asarray(total, np.float64) / count
