@@ -82,7 +82,7 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
         if interval_rank[e] >= 0:
             by_rank[interval_rank[e]] = e
     n_norm = norm_out.shape[0]
-    fin = np.empty(TILE)  # 0, or NaN once a non-finite value was seen
+    bad = np.empty(TILE, np.uint8)  # 1 once a non-finite value was seen (x - x is NaN)
     c0 = np.empty(TILE)
     c1 = np.empty(TILE)
     st = np.empty(TILE)
@@ -101,7 +101,7 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
     nan = np.nan
     for t0 in range(v0, v1, TILE):
         nb = min(TILE, v1 - t0)
-        fin[:nb] = 0.0
+        bad[:nb] = 0
         c0[:nb] = 0.0
         c1[:nb] = 0.0
         st[:nb] = 0.0
@@ -138,7 +138,7 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
             if not in_early[e]:
                 for j in range(nb):
                     x = np.float64(row[j])
-                    fin[j] += x - x
+                    bad[j] |= (x - x) != 0.0
             if do_half:
                 ee = e_all[e]
                 bi = below[i]
@@ -146,42 +146,42 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
                     bi[j] = np.float64(row[j]) < thr[j] + ee * c1[j]
             if 0 <= e - norm_w0 < n_norm:
                 ee = e_all[e]
-                nrow = norm_out[e - norm_w0]
+                nrow = norm_out[e - norm_w0, t0 - v0 : t0 - v0 + nb]
                 for j in range(nb):
-                    nrow[t0 - v0 + j] = (np.float64(row[j]) - c0[j] - ee * c1[j]) / st[j]
+                    nrow[j] = (np.float64(row[j]) - c0[j] - ee * c1[j]) / st[j]
         # 3. every other row: finiteness only
         for e in rest:
             row = y[e, t0 : t0 + nb]
             for j in range(nb):
                 x = np.float64(row[j])
-                fin[j] += x - x
+                bad[j] |= (x - x) != 0.0
         # 4. validity and the outputs (bitwise, branch-free: the loop vectorizes);
         # f - f is 0 for a finite f, NaN for NaN/inf, so it catches any non-finite sum
         for j in range(nb):
             level = abs(c0[j] + e0 * c1[j])
-            f = fin[j] + c0[j] + c1[j] + st[j]
-            valid[j] = (f - f == 0.0) & (st[j] > 1e-5 * level + 1e-12)
+            f = c0[j] + c1[j] + st[j]
+            valid[j] = (bad[j] == 0) & (f - f == 0.0) & (st[j] > 1e-5 * level + 1e-12)
             ns[j] = math.sqrt(ns[j] / dof)
         if r_valid >= 0:
-            o = out[r_valid]
+            o = out[r_valid, t0 : t0 + nb]
             for j in range(nb):
-                o[t0 + j] = 1.0 if valid[j] else 0.0
+                o[j] = 1.0 if valid[j] else 0.0
         if r_e0 >= 0:
-            o = out[r_e0]
+            o = out[r_e0, t0 : t0 + nb]
             for j in range(nb):
-                o[t0 + j] = e0 if valid[j] else nan
+                o[j] = e0 if valid[j] else nan
         if r_step >= 0:
-            o = out[r_step]
+            o = out[r_step, t0 : t0 + nb]
             for j in range(nb):
-                o[t0 + j] = st[j] if valid[j] else nan
+                o[j] = st[j] if valid[j] else nan
         if r_noise >= 0:
-            o = out[r_noise]
+            o = out[r_noise, t0 : t0 + nb]
             for j in range(nb):
-                o[t0 + j] = ns[j] if valid[j] else nan
+                o[j] = ns[j] if valid[j] else nan
         for i in range(n_norm):
-            nrow = norm_out[i]
+            nrow = norm_out[i, t0 - v0 : t0 - v0 + nb]
             for j in range(nb):
-                nrow[t0 - v0 + j] = nrow[t0 - v0 + j] if valid[j] else nan
+                nrow[j] = nrow[j] if valid[j] else nan
         if not do_half:
             continue
         # 5. the upward crossing (below, then not below) nearest e0: the largest weight
@@ -196,8 +196,8 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
             for j in range(nb):
                 cand = wk if b_lo[j] > b_hi[j] else np.uint16(0)
                 best[j] = max(best[j], cand)
-        oh = out[r_half]
-        oe = out[r_err] if r_err >= 0 else out[r_half]
+        oh = out[r_half, t0 : t0 + nb]
+        oe = out[r_err if r_err >= 0 else r_half, t0 : t0 + nb]
         for j in range(nb):
             c = t0 + j
             k = by_rank[n_int - best[j]] if best[j] > 0 else by_rank[0]
@@ -210,5 +210,5 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
             if r_err >= 0:
                 slope = (yb - ya) / de
                 err = ns[j] / step * math.sqrt((1 - t) ** 2 + t**2) / slope
-                oe[c] = err if found else nan
-            oh[c] = e_all[k] + t * de if found else nan
+                oe[j] = err if found else nan
+            oh[j] = e_all[k] + t * de if found else nan
