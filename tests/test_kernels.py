@@ -304,6 +304,12 @@ def test_xanes_kernel_on_pure_noise_another_e0_and_no_interval_in_the_window(mon
     got, ref = _xanes_pair(monkeypatch, stack, energy, e0=8345.0)
     _assert_close_to_numpy_fused(got, ref, max_flips=2)
     _assert_equal_to_general_path(got, bz.xanes.edge_maps(stack, energy, e0=8345.0, fast=False))
+    # big-endian or integer data take the numpy fused path (no compilation per dtype)
+    for other in (stack.astype(">f4"), (stack * 1000).astype(np.int16)):
+        got = bz.xanes.edge_maps(other, energy)
+        ref = _numpy_path(monkeypatch, bz.xanes.edge_maps, other.astype(np.float32), energy)
+        for key in got:
+            np.testing.assert_array_equal(got[key], ref[key], err_msg=key)
     # a window narrower than the energy step holds no interval: NaN half-step, not a crash
     for methods in (("half_step",), bz.xanes.EDGE_METHODS):
         got, ref = _xanes_pair(monkeypatch, stack, energy, methods=methods, window_ev=(0.1, 0.2))
@@ -329,3 +335,20 @@ def test_xanes_kernel_on_the_twin_stack_and_dask_chunks(monkeypatch):
     for key in lazy:
         np.testing.assert_allclose(np.asarray(lazy[key], float), np.asarray(got[key], float), rtol=1e-12,
                                    equal_nan=True, err_msg=key)
+
+
+def test_mean_spectrum_kernel_equals_numpy_with_non_finite_blocks(monkeypatch):
+    from batteryzoom.xanes.stack import mean_spectrum
+
+    rng = np.random.default_rng(6)
+    y = rng.normal(1.0, 0.3, (60, 3, 50_000)).astype(np.float32)  # 150,000 voxels: 3 blocks
+    y[7, 0, 10] = np.nan  # a block with a NaN spectrum: that voxel is left out
+    y[59, 2, 49_999] = -np.inf  # and one with an inf in the last voxel's last energy
+    for arr in (y, y.astype(np.float64)):
+        got = mean_spectrum(arr)
+        ref = _numpy_path(monkeypatch, mean_spectrum, arr)
+        np.testing.assert_allclose(got, ref, rtol=1e-13, atol=0)
+        flat = arr.reshape(60, -1)
+        keep = np.isfinite(flat).all(axis=0)
+        assert keep.sum() == flat.shape[1] - 2
+        np.testing.assert_allclose(got, flat[:, keep].mean(axis=1, dtype=np.float64), rtol=1e-12)

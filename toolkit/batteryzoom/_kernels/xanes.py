@@ -212,3 +212,19 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
                 err = ns[j] / step * math.sqrt((1 - t) ** 2 + t**2) / slope
                 oe[j] = err if found else nan
             oh[j] = e_all[k] + t * de if found else nan
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def row_sums_block(y, v0, v1, out):  # pragma: no cover - compiled
+    """float64 sums of each row of ``y[:, v0:v1]`` into ``out`` ``(E,)``.
+
+    ``reassoc`` lets the sum run in vector lanes (its order differs from numpy's pairwise
+    sum at float64 rounding); NaN and inf still propagate, so a non-finite row sum flags
+    the block as in the numpy path.
+    """
+    for e in range(y.shape[0]):
+        row = y[e, v0:v1]
+        acc = 0.0
+        for j in range(v1 - v0):
+            acc += np.float64(row[j])
+        out[e] = acc

@@ -419,7 +419,9 @@ def edge_maps(
 
     def one(mu, res, s):
         part = mu[:, s : s + block_voxels]
-        if use_kernel:
+        # the kernel is compiled for native float32/float64 (ints, float16 or big-endian
+        # data take the numpy path rather than a compilation per dtype)
+        if use_kernel and mu.dtype in (np.float32, np.float64) and mu.dtype.isnative:
             plan.run_kernel(mu, s, min(s + block_voxels, mu.shape[1]), res, names)
         elif plan is not None:
             res[:, s : s + block_voxels] = _rows(plan.run(part), names)
