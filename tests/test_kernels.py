@@ -352,3 +352,23 @@ def test_mean_spectrum_kernel_equals_numpy_with_non_finite_blocks(monkeypatch):
         keep = np.isfinite(flat).all(axis=0)
         assert keep.sum() == flat.shape[1] - 2
         np.testing.assert_allclose(got, flat[:, keep].mean(axis=1, dtype=np.float64), rtol=1e-12)
+
+
+def test_otsu_histogram_kernel_equals_numpy_histogram_and_skimage(monkeypatch):
+    from batteryzoom._kernels.xanes import uniform_histogram
+    from batteryzoom.xanes.masks import otsu_threshold
+
+    rng = np.random.default_rng(8)
+    cases = [
+        np.r_[rng.normal(0.02, 0.01, 50_000), rng.normal(0.3, 0.05, 20_000)],  # background + particle
+        np.linspace(0.0, 1.0, 10_001),  # values on the bin edges: numpy's one-ulp corrections
+        rng.integers(0, 300, 20_000) * 0.1,  # a coarse grid, many values on edges
+        np.array([1.0, 2.0]),
+    ]
+    for v in cases:
+        edges = np.linspace(v.min(), v.max(), 257)
+        np.testing.assert_array_equal(uniform_histogram(v, float(v.min()), float(v.max()), edges),
+                                      np.histogram(v, 256)[0])
+        with_nan = np.r_[v, np.nan, np.inf]
+        assert otsu_threshold(with_nan) == _numpy_path(monkeypatch, otsu_threshold, with_nan)
+    assert otsu_threshold(np.ones(5)) == float("inf")

@@ -228,3 +228,29 @@ def row_sums_block(y, v0, v1, out):  # pragma: no cover - compiled
         for j in range(v1 - v0):
             acc += np.float64(row[j])
         out[e] = acc
+
+
+@njit(cache=True, nogil=True)
+def uniform_histogram(v, first, last, edges):  # pragma: no cover - compiled
+    """``numpy.histogram(v, len(edges) - 1, range=(first, last))`` counts, bin for bin.
+
+    The same arithmetic as numpy's equal-bins path: the index from
+    ``(x - first) / (last - first) * n``, then the one-ulp corrections against the
+    ``linspace`` edges; values outside ``[first, last]`` are left out.
+    """
+    n = edges.size - 1
+    counts = np.zeros(n, np.int64)
+    denom = last - first
+    for i in range(v.size):
+        x = v[i]
+        if not (x >= first and x <= last):
+            continue
+        k = int(((x - first) / denom) * n)
+        if k == n:
+            k -= 1
+        if x < edges[k]:
+            k -= 1
+        if x >= edges[k + 1] and k != n - 1:
+            k += 1
+        counts[k] += 1
+    return counts
