@@ -10,16 +10,17 @@ Cases (group "xanes"):
   its parts against the same sum: the mean-spectrum pass that sets e0 (a full pass of
   its own), the compiled edge-map kernel, the masks (Otsu over 16.8 M edge steps), and
   the numpy fused path (``BATTERYZOOM_NUMBA=0``) the kernels replaced. What bounds the
-  ratio (measured 2026-11-25, 2 shared cores: 6.4x; numpy path 15.5x): the pipeline is
-  two full passes by construction (the mean spectrum must be known before any voxel is
-  normalized: 0.7x the sum, on both cores), then the edge-map kernel (2.9x: it keeps ~6
-  float64 values of state per voxel that each of the 60 energy rows reads and updates
-  from L2, where the sum keeps one register, and writes 48 bytes of float64 maps per
-  voxel against 240 bytes read), then the masks (1.6x, not compiled: scikit-image's Otsu
-  histogram of the edge steps on one core plus elementwise float64 tests), plus ~1x of
-  allocation (800 MB of fresh float64 maps) and glue. The <= 3x goal would need the
-  masks compiled (Otsu's histogram reproduced bit for bit) and the kernel's per-voxel
-  state kept in registers across the rows (a few voxels at a time), not in L2;
+  ratio (2026-11-25, 2 shared cores, two runs: 6.4x and 5.3x; the numpy path 15.5x and
+  17.6x in the same runs): the pipeline is two full passes by construction (the mean
+  spectrum must be known before any voxel is normalized: 0.7-0.8x the sum, on both
+  cores), then the edge-map kernel (2.9-4.0x: it keeps ~6 float64 values of state per
+  voxel that each of the 60 energy rows reads and updates from L2, where the sum keeps
+  one register, and writes 48 bytes of float64 maps per voxel against 240 bytes read),
+  then the masks (1.2-1.6x: a compiled Otsu histogram, then numpy's elementwise float64
+  tests and copies over 16.8 M voxels), plus allocation (800 MB of fresh float64 maps)
+  and glue. The <= 3x goal would need the masks fused into the kernel's last step and
+  the kernel's per-voxel state kept in registers across the rows (a few voxels at a
+  time), not in L2;
 - the kernel's compile time: first call in a fresh process with an empty numba cache
   (cold) and with the cache the first process wrote (warm; includes importing numba);
 - the same against a per-spectrum loop in the style of existing tools (``numpy.polyfit``
@@ -166,7 +167,7 @@ def pipeline_on_large_stack_vs_numpy_sum_and_per_spectrum_loop():
         Measurement("  part: edge maps, numba kernel (e0 given) vs numpy.sum", t_maps, t_sum,
                     note="one pass; bound by per-voxel float64 state in L2 and 48 B/voxel of float64 maps"),
         Measurement("  part: masks (Otsu + thresholds) vs numpy.sum", t_masks, t_sum,
-                    note="not compiled: skimage Otsu histogram (one core) + elementwise float64 tests"),
+                    note="compiled Otsu histogram (one core) + numpy elementwise float64 tests"),
         Measurement("  before: numpy fused path (BATTERYZOOM_NUMBA=0) vs numpy.sum", t_numpy, t_sum,
                     note=f"the kernel makes the pipeline {t_numpy / t_ours:.1f}x faster"),
         Measurement("same vs per-spectrum loop (1,000 timed, extrapolated)", t_ours, t_loop,
