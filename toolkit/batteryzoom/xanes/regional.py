@@ -10,12 +10,13 @@ broadened by each voxel's measurement error. With independent errors of variance
 
 When to trust them (rules computed from the measurement alone, never from a reference):
 
-- the mean: its standard error ``std_measured / sqrt(n)`` is below ``max_mean_se_ev``
-  (default 0.02 eV, so a 0.05 eV tolerance is 2.5 standard errors);
+- the mean: its standard error ``sqrt(max(var_measured, mean(sigma_i^2)) / n)`` is below
+  ``max_mean_se_ev`` (default 0.02 eV, so a 0.05 eV tolerance is 2.5 standard errors);
 - the FWHM: its relative standard error, ``0.5 * sqrt(2 / n) * var_measured /
   var_deconvolved`` (the sampling error of a Gaussian variance, carried through the
   subtraction and the square root), is below ``max_fwhm_rel_se`` (default 0.05, half of a
-  10 % tolerance).
+  10 % tolerance);
+- both need at least ``MIN_VOXELS`` (10) voxels.
 
 These rules cover the statistical error only; systematic errors (alignment residuals,
 components a PCA truncated, partial volume) come on top -- see
@@ -34,6 +35,7 @@ from ..errors import InputError
 __all__ = ["region_edge_stats"]
 
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+MIN_VOXELS = 10  # below this a spread (and so a standard error) is not estimated, only guessed
 
 
 def region_edge_stats(maps: Any, labels: Any, *, mask: Any = None, method: str = "half_step",
@@ -91,7 +93,8 @@ def region_edge_stats(maps: Any, labels: Any, *, mask: Any = None, method: str =
     noise_var = noise["v_mean"].reindex(stats.index)
     var_dec = (var - noise_var).clip(lower=0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        se = np.sqrt(var / n)
+        # a grain's spread can be no less than its voxels' noise (a 1-voxel grain has none)
+        se = np.sqrt(np.maximum(var, noise_var) / n)
         rel = 0.5 * np.sqrt(2.0 / n) * var / var_dec
     out = pd.DataFrame({
         "n_voxels": stats["count"].astype(int),
@@ -104,7 +107,8 @@ def region_edge_stats(maps: Any, labels: Any, *, mask: Any = None, method: str =
         "edge_energy_fwhm_deconvolved_ev": FWHM_PER_SIGMA * np.sqrt(var_dec),
         "fwhm_rel_se": rel.replace([np.inf], np.nan),
     }, index=stats.index)
-    out["mean_reliable"] = (out["edge_energy_mean_se_ev"] < max_mean_se_ev).fillna(False)
-    out["fwhm_reliable"] = (out["fwhm_rel_se"] < max_fwhm_rel_se).fillna(False)
+    enough = out["n_voxels"] >= MIN_VOXELS
+    out["mean_reliable"] = enough & (out["edge_energy_mean_se_ev"] < max_mean_se_ev).fillna(False)
+    out["fwhm_reliable"] = enough & (out["fwhm_rel_se"] < max_fwhm_rel_se).fillna(False)
     out.index.name = "label"
     return out
