@@ -114,8 +114,8 @@ def test_per_grain_mean_and_fwhm_on_the_grains_the_rules_cover(twin_maps):
     t = twin_maps
     use = t["mask"] & (t["labels"] > 0)
     truth = t["grains"]
-    tables = {m: bz.xanes.region_edge_stats(t[m], t["labels"], mask=use).merge(truth, left_index=True, right_index=True, suffixes=("", "_true"))
-              for m in ("raw", "pca")}
+    tables = {m: bz.xanes.region_edge_stats(t[m], t["labels"], mask=use)
+              .merge(truth, left_index=True, right_index=True, suffixes=("", "_true")) for m in ("raw", "pca")}
     # the mean from the undenoised map (unbiased; calibrated standard error)
     raw = tables["raw"]
     err = (raw["edge_energy_mean_ev"] - raw["edge_energy_mean_ev_true"]).abs()

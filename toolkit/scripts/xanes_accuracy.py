@@ -73,7 +73,8 @@ def score_maps(maps, mask, truth: np.ndarray, labels: np.ndarray, grains: pd.Dat
     row["fwhm_within_20% deconvolved [reliable]"] = float((rel_dec[fr] < 0.2).mean()) if fr.any() else np.nan
     for name, label in designated.items():
         key = name.replace(" ", "")
-        row[f"{key}_mean_err_ev"] = float(j.loc[label, "edge_energy_mean_ev"] - j.loc[label, "edge_energy_mean_ev_true"])
+        row[f"{key}_mean_err_ev"] = float(j.loc[label, "edge_energy_mean_ev"]
+                                          - j.loc[label, "edge_energy_mean_ev_true"])
         row[f"{key}_fwhm_true_ev"] = float(j.loc[label, "edge_energy_fwhm_ev_true"])
         row[f"{key}_fwhm_measured_ev"] = float(j.loc[label, "edge_energy_fwhm_ev"])
         row[f"{key}_fwhm_deconvolved_ev"] = float(j.loc[label, "edge_energy_fwhm_deconvolved_ev"])
