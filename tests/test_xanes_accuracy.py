@@ -142,3 +142,28 @@ def test_per_grain_mean_and_fwhm_on_the_grains_the_rules_cover(twin_maps):
     assert pca.loc[g2, "edge_energy_fwhm_deconvolved_ev"] < 0.55 < raw.loc[g2, "edge_energy_fwhm_ev"]
     assert pca.loc[g1, "edge_energy_fwhm_deconvolved_ev"] > 2 * pca.loc[g2, "edge_energy_fwhm_deconvolved_ev"]
     assert pd.api.types.is_bool_dtype(pca["fwhm_reliable"])
+
+
+def test_pca_edge_maps_numpy_dask_and_xarray_agree():
+    import dask.array as da
+    import xarray as xr
+
+    energy = _grid().astype(float)
+    rng = np.random.default_rng(2)
+    centres = 8342 + rng.normal(0, 0.6, (12, 20))
+    stack = _edge(energy[:, None, None], centres[None]) + rng.normal(0, 0.004, (len(energy), 12, 20))
+    stack[:, 0, 0] = np.nan  # a failed spectrum stays NaN, never a crash
+    ref = bz.xanes.pca_edge_maps(stack, energy)
+    assert np.isnan(ref["edge_energy_half_step_ev"][0, 0]) and not ref["valid"][0, 0]
+    good = np.isfinite(ref["edge_energy_half_step_ev"])
+    assert good.sum() == 12 * 20 - 1
+    # (a plumbing test: 239 voxels are few for a PCA; accuracy is scored on the twin above)
+    assert np.sqrt(np.mean((ref["edge_energy_half_step_ev"][good] - centres[good]) ** 2)) < 0.08
+    lazy = bz.xanes.pca_edge_maps(da.from_array(stack, chunks=(len(energy), 6, 10)), energy)
+    assert hasattr(lazy["edge_energy_half_step_ev"], "dask")
+    for key in ("edge_energy_half_step_ev", "edge_energy_half_step_err_ev", "edge_step"):
+        np.testing.assert_allclose(lazy[key].compute(), ref[key], rtol=1e-6, equal_nan=True)
+    arr = xr.DataArray(stack, dims=("energy", "y", "x"), coords={"energy": energy})
+    ds = bz.xanes.pca_edge_maps(arr)
+    assert ds["edge_energy_half_step_ev"].dims == ("y", "x") and ds.attrs["pca_components"] >= 1
+    assert ds["edge_energy_half_step_err_ev"].attrs["units"] == "eV"

@@ -53,8 +53,8 @@ import numpy as np
 
 from ..errors import InputError
 from .edges import edge_maps
-from .normalization import LarchDefaults
-from .stack import is_dask, map_spatial, split_input
+from .normalization import LarchDefaults, find_e0
+from .stack import is_dask, map_spatial, mean_spectrum, split_input
 from .uncertainty import normalization_operators
 
 __all__ = ["PCAModel", "pca_fit", "pca_denoise", "pca_edge_maps"]
@@ -301,8 +301,8 @@ def pca_edge_maps(stack: Any, energy: Any = None, *, n_components: int | str = "
     Parameters
     ----------
     stack : array-like or xarray.DataArray
-        ``(E, ...)`` absorbance (aligned), energy first; numpy (dask: computed chunk by
-        chunk for the fit, then per block).
+        ``(E, ...)`` absorbance (aligned), energy first; numpy or dask (one pass chunk by
+        chunk for the fit, then each spatial chunk on its own: dask in, dask out).
     energy : array-like, optional
         ``(E,)`` eV.
     n_components : int or "auto"
@@ -326,34 +326,46 @@ def pca_edge_maps(stack: Any, energy: Any = None, *, n_components: int | str = "
         (absorbance). Attributes (or keys) ``pca_components``, ``pca_noise_od``.
     """
     array, energy, template = split_input(stack, energy)
-    if is_dask(array):
-        array = array.compute()
-    denoised, model = pca_denoise(array, energy, n_components=n_components, mask=mask)
-    maps = edge_maps(denoised, energy, methods=("half_step",), e0=e0, **ranges)
-    e0_value = float(np.nanmedian(maps["e0_ev"]))
+    if e0 is None:
+        raise InputError("pca_edge_maps: e0=None (per voxel) is not supported; use 'mean' or a number in eV")
+    model = pca_fit(array, energy, n_components=n_components, mask=mask)
+    e0_value = float(find_e0(mean_spectrum(array), energy)) if isinstance(e0, str) else float(e0)
+    if isinstance(e0, str) and e0 != "mean":
+        raise InputError(f"e0={e0!r}: use 'mean' or a number in eV")
     params = LarchDefaults(**ranges)
     projector = model.projector
+    mean32 = model.mean.astype(np.float32)[:, None]
+    basis32 = model.basis.astype(np.float32)
     n_e = array.shape[0]
-    flat_y = np.asarray(array).reshape(n_e, -1)
-    flat_d = denoised.reshape(n_e, -1)
-    edge = np.array(maps["edge_energy_half_step_ev"], np.float64).reshape(-1)
-    err = np.full(edge.shape, np.nan)
-    sigma = np.full(edge.shape, np.nan)
     dof = max(n_e - model.n_components, 1)
-    for s in range(0, flat_y.shape[1], _BLOCK):
-        sl = slice(s, s + _BLOCK)
-        d = flat_d[:, sl].astype(np.float64)
-        resid = flat_y[:, sl].astype(np.float64) - d
+    names = ["edge_energy_half_step_ev", "edge_energy_half_step_err_ev", "e0_ev", "edge_step", "pre_edge_noise",
+             "valid"]
+
+    def voxels(y: np.ndarray) -> np.ndarray:  # (E, V) -> (len(names), V)
+        y = np.asarray(y, np.float32)
+        d = mean32 + basis32 @ (basis32.T @ (y - mean32))
+        found = edge_maps(d, energy, methods=("half_step",), e0=e0_value, **ranges)
+        d64 = d.astype(np.float64)
+        resid = y.astype(np.float64) - d64
         sig = np.sqrt(np.einsum("ij,ij->j", resid, resid) / dof)
-        edge[sl], slope, quad, step = _refine_and_propagate(energy, e0_value, edge[sl], d, projector, params)
+        edge, slope, quad, step = _refine_and_propagate(energy, e0_value, found["edge_energy_half_step_ev"], d64,
+                                                        projector, params)
         with np.errstate(divide="ignore", invalid="ignore"):
-            err[sl] = sig * np.sqrt(quad) / (step * np.abs(slope))
-        sigma[sl] = sig
-    shape = array.shape[1:]
-    maps["edge_energy_half_step_ev"] = edge.reshape(shape)
-    maps["edge_energy_half_step_err_ev"] = err.reshape(shape)
-    maps["pre_edge_noise"] = sigma.reshape(shape)
-    maps = dict(maps)
+            err = sig * np.sqrt(quad) / (step * np.abs(slope))
+        valid = found["valid"]
+        return np.stack([np.where(valid, edge, np.nan), np.where(valid, err, np.nan), found["e0_ev"],
+                         found["edge_step"], np.where(valid, sig, np.nan), valid.astype(np.float64)])
+
+    def block(b: np.ndarray) -> np.ndarray:
+        flat = np.asarray(b).reshape(n_e, -1)
+        out = np.empty((len(names), flat.shape[1]))
+        for s in range(0, flat.shape[1], _BLOCK):
+            out[:, s : s + _BLOCK] = voxels(flat[:, s : s + _BLOCK])
+        return out.reshape((len(names),) + b.shape[1:])
+
+    res = map_spatial(block, array, len(names), np.float64)
+    maps = {name: res[i] for i, name in enumerate(names)}
+    maps["valid"] = maps["valid"] > 0.5
     attrs = {"pca_components": model.n_components, "pca_noise_od": model.noise_var**0.5,
              "pca_rule": model.rule}
     if template is None:
@@ -363,7 +375,7 @@ def pca_edge_maps(stack: Any, energy: Any = None, *, n_components: int | str = "
 
     dims = template.dims[1:]
     coords = {k: v for k, v in template.coords.items() if "energy" not in v.dims}
-    ds = xr.Dataset({k: (dims, np.asarray(v)) for k, v in maps.items()}, coords=coords)
+    ds = xr.Dataset({k: (dims, v) for k, v in maps.items()}, coords=coords)
     for k in ds.data_vars:
         if k.endswith("_ev"):
             ds[k].attrs["units"] = "eV"
