@@ -8,7 +8,8 @@ For each case, two methods: ``raw`` (``edge_maps`` of the aligned stack) and ``p
 (``pca_edge_maps``: PCA-denoised spectra, components chosen by the data-only rule of
 ``bz.xanes.denoise``). Reported:
 
-- per voxel (masked particle voxels): half-step RMSE and bias vs truth, the rms predicted
+- per voxel (masked particle voxels): RMSE and bias vs truth of the half-step energy (and,
+  for ``raw``, of the derivative and white-line energies), the rms predicted
   1-sigma error (``edge_energy_half_step_err_ev``) and the robust spread of
   ``error / predicted`` (1.0 = calibrated);
 - per grain (``region_edge_stats``; truth: the twin's ``grains`` table, all voxels of the
@@ -91,14 +92,26 @@ def score(noise: float, misaligned: bool = True) -> dict[str, dict]:
         aligned = twin["main"]
     truth = twin["truth"]["edge_energy_ev"].values
     labels = twin["truth"]["grain_labels"].values
-    raw = bz.xanes.edge_maps(aligned, methods=("half_step",))
+    raw = bz.xanes.edge_maps(aligned)
     mask = bz.xanes.masks(raw)["mask"].values
+    if misaligned:
+        applied = twin["shifts"][["shift_z_px", "shift_y_px", "shift_x_px"]].values
+        shift_err_px = float(np.abs(shifts - applied).max())
     pca = bz.xanes.pca_edge_maps(aligned, mask=mask)
     out = {}
     for method, maps in (("raw", raw), ("pca", pca)):
         row = score_maps(maps, mask, truth, labels, twin["grains"], twin["model"]["designated"])
         if method == "pca":
             row["pca_components"] = int(pca.attrs["pca_components"])
+        else:  # the other two methods of issue 5, per voxel
+            use = mask & (labels > 0)
+            for other in ("derivative", "white_line"):
+                true_map = twin["truth"][f"edge_energy_{other}_ev"].values
+                d = (raw[f"edge_energy_{other}_ev"].values - true_map)[use]
+                row[f"{other}_voxel_rmse_ev"] = float(np.sqrt(np.nanmean(d**2)))
+                row[f"{other}_voxel_bias_ev"] = float(np.nanmean(d))
+            if misaligned:
+                row["shift_err_max_px"] = shift_err_px
         out[f"noise {noise:g}{'' if misaligned else ', aligned'} {method}"] = row
     return out
 
