@@ -1,15 +1,32 @@
-"""End to end in a real browser: JupyterLab, the grain notebook, a click on a grain in 3D.
+"""End to end in a real browser: the grain notebook in JupyterLab and in Jupyter Notebook 7,
+a click on a grain in the 3D view.
 
-JupyterLab runs on 127.0.0.1 (free port, a token, temporary config/settings/runtime dirs);
-Debian's chromium (never a downloaded browser) is driven headless by Playwright with a fresh
-profile. The test runs every cell through the Run menu, clicks the particle in the plotly 3D
-view (WebGL rendered by chromium's software GL), and checks that the kernel answered: the
-grain histogram, drawn in the page by plotly.js, now holds that grain's distribution. The
-screenshots stay in ``test-artifacts/``.
+One Jupyter server on 127.0.0.1 (free port, a token, temporary config/settings/runtime
+dirs) serves both front ends: JupyterLab at ``/lab/tree/<path>`` and Notebook 7 at
+``/notebooks/<path>``. Each UI gets its own copy of notebook 05 (so its own kernel, run
+once), opened in Debian's chromium (never a downloaded browser) driven headless by
+Playwright. The test runs every cell through the Run menu, clicks the particle in the plotly
+3D view (WebGL rendered by chromium's software GL), and checks that the kernel answered: the
+grain histogram, drawn in the page by plotly.js, now holds that grain's distribution.
+
+Robust under load (``make test`` runs two workers on two cores):
+
+- every wait is on an event: the kernel messages themselves (a hook on the page's kernel
+  websocket counts ``execute_reply`` and ``status`` messages), plotly's events and the
+  figures' data, each with a generous deadline;
+- the kernel is made busy just before the click (a ``time.sleep`` sent on a second
+  connection), which is the situation a loaded machine creates at random: the click must
+  survive it;
+- only the *click* is retried, and only when plotly did not report a pick under the cursor;
+- a failure saves a full-page screenshot and prints the evidence: the kernel messages sent
+  and received, the kernels' states, the browser console and the server log.
+
+Screenshots stay in ``test-artifacts/``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -19,6 +36,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import nbformat
@@ -32,9 +50,90 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     # WebGL (plotly's 3D) through chromium's software rasterizer, without a GPU
     "--enable-unsafe-swiftshader", "--use-angle=swiftshader",
+    # a loaded machine must not make chromium throttle the page's timers and frames
+    "--disable-renderer-backgrounding", "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
 ]
-
 GRAIN_NOTEBOOK = PROJECT_ROOT / "notebooks" / "05_grains.ipynb"
+# front end -> URL of a notebook in it
+UIS = {"jupyterlab": "lab/tree/{path}", "notebook7": "notebooks/{path}"}
+# generous deadlines (ms): a loaded 2-core machine is slow, never this slow
+KERNEL_RUN_MS = 600_000
+PAGE_MS = 180_000
+ANSWER_MS = 180_000
+SLOW_S = 1.5  # how long the kernel takes over each hover message around the click
+
+# Installed in the page before any of its scripts: counts and summarizes every message on
+# the kernel websockets (v1 binary protocol or JSON), so that waits can be on the kernel's
+# own replies and a failure can show what was sent and what came back.
+WIRE_HOOK_JS = r"""
+(() => {
+  const wire = window.__bzWire = {log: [], requests: 0, replies: 0, failed: [], kernelInfo: 0,
+                                  parseErrors: 0, idle: {}, relayed: 0};
+  const decoder = new TextDecoder();
+  const skipContent = new Set(['display_data', 'execute_result', 'stream', 'execute_input',
+                               'update_display_data']);
+  function parse(data) {
+    if (typeof data === 'string') return JSON.parse(data);
+    const buf = data instanceof ArrayBuffer ? data
+      : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+    const view = new DataView(buf);
+    const n = Number(view.getBigUint64(0, true));
+    const off = [];
+    for (let i = 0; i < n; i++) off.push(Number(view.getBigUint64(8 * (i + 1), true)));
+    const part = (i) => decoder.decode(new Uint8Array(buf, off[i], off[i + 1] - off[i]));
+    const header = JSON.parse(part(1));
+    return {channel: part(0), header, parent_header: JSON.parse(part(2)),
+            content: skipContent.has(header.msg_type) ? {} : JSON.parse(part(4))};
+  }
+  function note(dir, m) {
+    const h = m.header || {}, p = m.parent_header || {}, c = m.content || {};
+    const e = {t: Math.round(performance.now()), dir, type: h.msg_type, id: (h.msg_id || '').slice(0, 8)};
+    if (p.msg_id) { e.parent = p.msg_id.slice(0, 8); e.ptype = p.msg_type; }
+    if (h.msg_type === 'status') {
+      e.state = c.execution_state;
+      if (c.execution_state === 'idle' && p.msg_id) wire.idle[p.msg_id.slice(0, 8)] = e.t;
+    } else if (h.msg_type === 'execute_request' && dir === 'out') {
+      wire.requests += 1;
+    } else if (h.msg_type === 'execute_reply') {
+      wire.replies += 1;
+      e.status = c.status;
+      if (c.status !== 'ok') wire.failed.push(`${c.status}: ${c.ename || ''}: ${c.evalue || ''}`);
+    } else if (h.msg_type === 'kernel_info_reply') {
+      wire.kernelInfo += 1;
+    } else if (h.msg_type === 'comm_msg') {
+      const d = c.data || {}, state = d.state || {};
+      e.method = d.method;
+      const keys = Object.keys(state);
+      if (keys.length) e.keys = keys.join(',');
+      if (state._js2py_pointsCallback) e.event = state._js2py_pointsCallback.event_type;
+      if (d.content && d.content.event) e.event = d.content.points ? 'relayed ' + d.content.event : d.content.event;
+      if (dir === 'out' && e.event === 'relayed click') wire.relayed += 1;
+    }
+    wire.log.push(e);
+    if (wire.log.length > 3000) wire.log.splice(0, 1000);
+  }
+  const Native = window.WebSocket;
+  const isKernel = (url) => String(url).includes('/api/kernels/');
+  class HookedWebSocket extends Native {
+    constructor(url, protocols) {
+      super(url, protocols);
+      if (isKernel(url)) {
+        this.addEventListener('message', (ev) => {
+          try { note('in', parse(ev.data)); } catch (err) { wire.parseErrors += 1; }
+        });
+      }
+    }
+    send(data) {
+      if (isKernel(this.url)) {
+        try { note('out', parse(data)); } catch (err) { wire.parseErrors += 1; }
+      }
+      return super.send(data);
+    }
+  }
+  window.WebSocket = HookedWebSocket;
+})();
+"""
 
 
 def _free_port() -> int:
@@ -43,31 +142,40 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _get_json(url: str):
-    with urllib.request.urlopen(url, timeout=5) as r:
-        return json.loads(r.read())
+def _get_json(url: str, method: str = "GET"):
+    request = urllib.request.Request(url, method=method)
+    with urllib.request.urlopen(request, timeout=10) as r:
+        body = r.read()
+        return json.loads(body) if body else None
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """A JupyterLab server on 127.0.0.1 serving a temporary copy of the grain notebook (the
-    copy keeps the project's notebook free of outputs when JupyterLab saves)."""
-    tmp = tmp_path_factory.mktemp("lab")
+def jupyter(tmp_path_factory):
+    """One Jupyter server on 127.0.0.1 serving JupyterLab and Notebook 7, with one copy of the
+    grain notebook per front end (the copies keep the project's notebook free of outputs when
+    the UI saves, and give each UI its own kernel)."""
+    tmp = tmp_path_factory.mktemp("jupyter")
     root = tmp / "notebooks"
-    root.mkdir()
     nb = nbformat.read(GRAIN_NOTEBOOK, as_version=4)
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3 (ipykernel)",
                                           "language": "python"})
-    nbformat.write(nb, root / GRAIN_NOTEBOOK.name)
-    # quiet JupyterLab: no news or update checks (and no network) in a test
+    for ui in UIS:
+        (root / ui).mkdir(parents=True)
+        nbformat.write(nb, root / ui / GRAIN_NOTEBOOK.name)
+    # quiet front ends: no news or update checks (and no network) in a test
     settings = tmp / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    config = tmp / "config"
+    config.mkdir()
+    # both front ends on this one server, whatever the machine's extension config says
+    (config / "jupyter_server_config.json").write_text(json.dumps(
+        {"ServerApp": {"jpserver_extensions": {"jupyterlab": True, "notebook": True}}}))
     port, token = _free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "toolkit"), os.environ.get("PYTHONPATH", "")]),
-        "JUPYTER_CONFIG_DIR": str(tmp / "config"),
+        "JUPYTER_CONFIG_DIR": str(config),
         "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
         "JUPYTERLAB_SETTINGS_DIR": str(tmp / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"),
@@ -81,11 +189,12 @@ def lab(tmp_path_factory):
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
-    log = open(tmp / "jupyterlab.log", "w")
+    log_path = tmp / "jupyter-server.log"
+    log = open(log_path, "w")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 120
         while True:
             try:
                 _get_json(f"{base}/api/status?token={token}")
@@ -93,9 +202,9 @@ def lab(tmp_path_factory):
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     log.flush()
-                    pytest.fail(f"JupyterLab did not start:\n{(tmp / 'jupyterlab.log').read_text()[-3000:]}")
+                    pytest.fail(f"the Jupyter server did not start:\n{log_path.read_text()[-3000:]}")
                 time.sleep(0.25)
-        yield {"base": base, "token": token, "root": root, "log": tmp / "jupyterlab.log"}
+        yield {"base": base, "token": token, "root": root, "log": log_path, "port": port}
     finally:
         # SIGTERM: the server shuts its kernels down; then make sure the whole group is gone
         proc.send_signal(signal.SIGTERM)
@@ -107,139 +216,336 @@ def lab(tmp_path_factory):
         log.close()
 
 
-@pytest.fixture
-def page(chromium_path, tmp_path):
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    """One headless chromium for the module (each test gets a fresh context)."""
     from playwright.sync_api import sync_playwright
 
     # Debian's /usr/bin/chromium is a wrapper script; Playwright drives the binary itself
     binary = Path("/usr/lib/chromium/chromium")
     executable = str(binary) if binary.is_file() else chromium_path
     with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=executable, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1500, "height": 1900},
-        )
+        browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         try:
-            yield context.new_page()
+            yield browser
         finally:
-            context.close()
+            browser.close()
 
 
-def _wait_kernels_idle(lab, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            kernels = _get_json(f"{lab['base']}/api/kernels?token={lab['token']}")
-        except OSError:  # the server may answer 500 while a kernel starts
-            time.sleep(0.5)
-            continue
-        if kernels and all(k["execution_state"] == "idle" for k in kernels):
-            return
-        time.sleep(0.5)
-    pytest.fail(f"the kernel stayed busy for {timeout_s} s; JupyterLab log:\n{lab['log'].read_text()[-2000:]}")
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1500, "height": 1900})
+    context.add_init_script(WIRE_HOOK_JS)
+    page = context.new_page()
+    page.bz_console = []
+    page.bz_errors = []
+    page.on("console", lambda msg: page.bz_console.append(f"{msg.type}: {msg.text}"[:500]))
+    page.on("pageerror", lambda exc: page.bz_errors.append((str(exc)[:300], (exc.stack or "")[:1500])))
+    try:
+        yield page
+    finally:
+        context.close()
 
 
-_SCENE_CENTRE_JS = """(gd) => {
-    const fl = gd._fullLayout, d = fl.scene.domain, r = gd.getBoundingClientRect();
-    return [r.left + fl._size.l + (d.x[0] + d.x[1]) / 2 * fl._size.w,
-            r.top + fl._size.t + (1 - (d.y[0] + d.y[1]) / 2) * fl._size.h];
+# ---------------------------------------------------------------------------- evidence
+
+def _wire_summary(page, last: int = 80) -> str:
+    try:
+        wire = page.evaluate(f"() => {{ const w = window.__bzWire; return w && "
+                             f"{{...w, log: w.log.slice(-{last}), idle: undefined}}; }}")
+    except Exception as exc:  # noqa: BLE001 - the page itself may be gone
+        return f"(no wire log: {exc})"
+    if not wire:
+        return "(no wire log)"
+    lines = [f"execute requests {wire['requests']}, replies {wire['replies']}, kernel_info replies "
+             f"{wire['kernelInfo']}, failed {wire['failed']}, unparsed {wire['parseErrors']}"]
+    for e in wire["log"]:
+        extra = " ".join(f"{k}={e[k]}" for k in ("state", "status", "method", "event", "keys", "ptype", "parent")
+                         if e.get(k) is not None)
+        lines.append(f"  {e['t']:>8} ms {e['dir']:>3} {e['type']} {e['id']} {extra}")
+    return "\n".join(lines)
+
+
+def _evidence(page, jupyter, ui: str, artifact_dir: Path) -> str:
+    """Everything that tells why a step did not happen, as text (and a screenshot)."""
+    parts = []
+    shot = artifact_dir / f"{ui}_grain_click_FAILED.png"
+    try:
+        page.screenshot(path=str(shot), full_page=True)
+        parts.append(f"screenshot: {shot}")
+    except Exception as exc:  # noqa: BLE001
+        parts.append(f"no screenshot: {exc}")
+    try:
+        kernels = _get_json(f"{jupyter['base']}/api/kernels?token={jupyter['token']}")
+        parts.append("kernels: " + "; ".join(f"{k['id'][:8]} {k['execution_state']} (last activity "
+                                              f"{k['last_activity']})" for k in kernels))
+    except OSError as exc:
+        parts.append(f"kernels: server did not answer ({exc})")
+    with contextlib.suppress(Exception):
+        texts = page.evaluate("() => Array.from(document.querySelectorAll("
+                              "'.batteryzoom-grain-explorer .widget-html-content')).map(e => e.innerText)")
+        parts.append(f"explorer texts: {texts}")
+    with contextlib.suppress(Exception):
+        relays = page.evaluate("() => Array.from(document.querySelectorAll('[class*=batteryzoom-clicks-]')).map("
+                               "e => [Array.from(e.classList).find(c => c.startsWith('batteryzoom-clicks-')), "
+                               "(e.dataset.batteryzoomClicks || (e.querySelector('.js-plotly-plot') || {dataset: {}}).dataset.batteryzoomClicks || null)])")
+        parts.append(f"click relays (figure class, bound): {relays}")
+    parts.append("kernel messages (newest last):\n" + _wire_summary(page))
+    parts.append("browser console (last 30):\n  " + "\n  ".join(page.bz_console[-30:]))
+    parts.append(f"page errors: {page.bz_errors[-10:]}")
+    parts.append("server log (tail):\n" + jupyter["log"].read_text()[-3000:])
+    return "\n".join(parts)
+
+
+@contextlib.contextmanager
+def _explained(page, jupyter, ui, artifact_dir, step: str):
+    """Run a step; when it fails, fail with the evidence (and keep the screenshot)."""
+    try:
+        yield
+    except Exception as exc:
+        raise AssertionError(f"[{ui}] {step} failed: {exc}\n\n{_evidence(page, jupyter, ui, artifact_dir)}") from None
+
+
+# ------------------------------------------------------------------------ the kernel
+
+def _session_kernel(jupyter, path: str) -> str:
+    sessions = _get_json(f"{jupyter['base']}/api/sessions?token={jupyter['token']}")
+    for s in sessions:
+        if s["path"] == path:
+            return s["kernel"]["id"]
+    raise AssertionError(f"no session for {path}: {[s['path'] for s in sessions]}")
+
+
+def _shutdown_sessions(jupyter, path: str) -> None:
+    with contextlib.suppress(OSError):
+        for s in _get_json(f"{jupyter['base']}/api/sessions?token={jupyter['token']}"):
+            if s["path"] == path:
+                _get_json(f"{jupyter['base']}/api/sessions/{s['id']}?token={jupyter['token']}", method="DELETE")
+
+
+def _kernel_execute(jupyter, kernel_id: str, code: str, timeout_s: float = 120.0) -> None:
+    """Run ``code`` in the kernel over a second connection (as another client would) and wait
+    for its reply."""
+    import websocket
+
+    ws = websocket.create_connection(
+        f"ws://127.0.0.1:{jupyter['port']}/api/kernels/{kernel_id}/channels?token={jupyter['token']}",
+        timeout=timeout_s)
+    try:
+        msg_id = uuid.uuid4().hex
+        ws.send(json.dumps({
+            "channel": "shell",
+            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test",
+                       "session": uuid.uuid4().hex, "version": "5.3", "date": ""},
+            "parent_header": {}, "metadata": {},
+            "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                        "allow_stdin": False, "stop_on_error": False},
+            "buffers": [],
+        }))
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            m = json.loads(ws.recv())
+            if m.get("msg_type") == "execute_reply" and m["parent_header"].get("msg_id") == msg_id:
+                content = m["content"]
+                assert content["status"] == "ok", f"{code!r} failed in the kernel: {content.get('ename')}: {content.get('evalue')}"
+                return
+        raise AssertionError(f"the kernel did not answer {code!r} within {timeout_s} s")
+    finally:
+        ws.close()
+
+
+@contextlib.contextmanager
+def _slow_widget_messages(jupyter, kernel_id: str, seconds: float):
+    """Make the kernel take ``seconds`` over every hover message of the explorer's 3D view.
+
+    This is what a loaded machine does at random (a widget message then waits for the
+    kernel), made certain: a click comes while a hover message is still unanswered. Front
+    ends send widget messages to a kernel subshell, so a busy cell would not do it.
+    """
+    _kernel_execute(jupyter, kernel_id, "import time as _bz_time\n"
+                    f"explorer.particle.data[0].on_hover(lambda *_: _bz_time.sleep({seconds}), append=True)")
+    try:
+        yield
+    finally:
+        _kernel_execute(jupyter, kernel_id, "explorer.particle.data[0].on_hover(None)")
+
+
+# ------------------------------------------------------------------------ the page
+
+_SCENE_CENTRE_JS = """(gd) => new Promise((resolve) => {
+    // two frames: the layout has settled when the box stays put
+    const centre = () => {
+        const fl = gd._fullLayout, d = fl.scene.domain, r = gd.getBoundingClientRect();
+        return [r.left + fl._size.l + (d.x[0] + d.x[1]) / 2 * fl._size.w,
+                r.top + fl._size.t + (1 - (d.y[0] + d.y[1]) / 2) * fl._size.h];
+    };
+    const a = centre();
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+        const b = centre();
+        resolve(Math.abs(a[0] - b[0]) + Math.abs(a[1] - b[1]) < 1 ? b : null);
+    }));
+})"""
+
+_LISTEN_JS = """(gd) => {
+    if (gd.__bzListening) return;
+    gd.__bzListening = true;
+    window.__bzHover = 0; window.__bzClick = [];
+    gd.on('plotly_hover', (d) => { window.__bzHover += 1; });
+    gd.on('plotly_click', (d) => { window.__bzClick.push(d.points.map(p => p.curveNumber)); });
 }"""
 
+# small offsets (px) from the scene's centre: a retry moves the cursor a little
+_OFFSETS = [(0, 0), (1, 0), (0, 6), (6, 0), (-6, -3), (3, -6), (-9, 6), (9, 9)]
 
-def _click_3d(page, gd, x: float, y: float) -> None:
-    """Click a gl3d scene where plotly has picked a point under the cursor.
 
-    plotly's 3D picking happens on a rendered frame after a mouse move, and plotly.js emits
-    ``plotly_click`` from a frame rendered while a button is down over a picked point: hover
-    until plotly says it sees a point (its ``plotly_hover`` event), then hold the button
-    until the click is emitted, then release.
+def _click_3d(page, gd) -> int:
+    """Click the particle in a gl3d scene until plotly reports a click on its mesh.
+
+    plotly picks in 3D on a rendered frame after a mouse move, and emits ``plotly_click``
+    from a frame rendered while a button is down over a picked point: hover until plotly
+    says it sees a point (``plotly_hover``), hold the button until the click is emitted,
+    release. Only this is retried (the cursor moved a little) when plotly picked nothing;
+    what the kernel does with the click is checked once, by the caller. Returns the attempts.
     """
-    gd.evaluate("(gd) => { window.__bzHover = 0; window.__bzClick = 0;"
-                " gd.on('plotly_hover', (d) => { window.__bzHover = d.points.length; });"
-                " gd.on('plotly_click', (d) => { window.__bzClick = d.points.length; }); }")
-    for attempt in range(20):
-        page.mouse.move(x + (attempt % 2), y)
-        try:
-            page.wait_for_function("() => window.__bzHover > 0", timeout=1_500)
-            break
-        except Exception:
+    gd.evaluate(_LISTEN_JS)
+    tried = []
+    for attempt, (dx, dy) in enumerate(_OFFSETS, start=1):
+        gd.scroll_into_view_if_needed()
+        centre = gd.evaluate(_SCENE_CENTRE_JS)
+        if centre is None:  # still moving: try again on the next attempt
+            tried.append("layout moving")
             continue
-    else:
-        raise AssertionError(f"plotly never reported a point under the cursor at ({x:.0f}, {y:.0f})")
-    page.mouse.down()
-    try:
-        page.wait_for_function("() => window.__bzClick > 0", timeout=10_000)
-    finally:
-        page.mouse.up()
+        x, y = centre[0] + dx, centre[1] + dy
+        hovers = page.evaluate("() => window.__bzHover")
+        page.mouse.move(x - 2, y)
+        page.mouse.move(x, y, steps=2)
+        try:
+            page.wait_for_function(f"() => window.__bzHover > {hovers}", timeout=15_000)
+        except Exception:  # noqa: BLE001 - plotly saw no point there: move and retry
+            tried.append(f"no pick at ({x:.0f}, {y:.0f})")
+            continue
+        clicks = page.evaluate("() => window.__bzClick.length")
+        page.mouse.down()
+        try:
+            page.wait_for_function(f"() => window.__bzClick.length > {clicks}", timeout=15_000)
+        except Exception:  # noqa: BLE001
+            tried.append(f"no click event at ({x:.0f}, {y:.0f})")
+            continue
+        finally:
+            page.mouse.up()
+        traces = page.evaluate("() => window.__bzClick[window.__bzClick.length - 1]")
+        if 0 in traces:
+            return attempt
+        tried.append(f"click on traces {traces}, not the particle's mesh")
+    raise AssertionError(f"plotly never reported a click on the particle: {tried}")
 
 
-def _html_texts(element) -> list[str]:
-    """Texts of the ipywidgets HTML outputs inside ``element`` (status lines, tables)."""
-    return element.evaluate("(el) => Array.from(el.querySelectorAll('.widget-html-content')).map(e => e.innerText)")
-
-
-def test_click_a_grain_in_jupyterlab_updates_its_histogram(lab, page, artifact_dir):
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{lab['base']}/lab/tree/{GRAIN_NOTEBOOK.name}?token={lab['token']}")
-    page.wait_for_selector(".jp-Notebook", timeout=90_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator", timeout=60_000)
-    _wait_kernels_idle(lab)
+def _run_all(page, ui: str, n_code_cells: int) -> None:
+    """Run every cell through the Run menu (both UIs have it) and wait for the kernel's replies."""
     page.click(".lm-MenuBar-itemLabel:text-is('Run')")
     page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
-    explorer = page.wait_for_selector(".batteryzoom-grain-explorer", timeout=300_000)
-    page.wait_for_selector(".batteryzoom-grain-explorer .js-plotly-plot .gl-container canvas", timeout=60_000)
-    _wait_kernels_idle(lab)
-    errors_in_cells = page.evaluate(
-        "() => Array.from(document.querySelectorAll('.jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"]'))"
-        ".map(e => e.innerText).filter(t => t.includes('Error'))")
-    assert not errors_in_cells, f"a notebook cell failed: {errors_in_cells[:1]}"
-    explorer.scroll_into_view_if_needed()
-    page.wait_for_timeout(1500)  # first WebGL frames
-    plots = explorer.query_selector_all(".js-plotly-plot")
-    assert len(plots) >= 4, "the explorer shows the 3D view, the histogram, the spectra and the comparison"
-    particle, histogram, comparison = plots[0], plots[1], plots[-1]
-    assert particle.evaluate("(gd) => gd.data[0].type") == "mesh3d"
-    read_hist = "(gd) => gd.data.map(t => [t.name, (t.y || []).length])"
-    opened = histogram.evaluate(read_hist)
-    assert opened[0][1] > 0 and opened[3][1] > 0, "the notebook opens on the two designated grains"
-    page.wait_for_timeout(1000)
-    explorer.screenshot(path=str(artifact_dir / "grain_explorer.png"))  # Fig. S3's two grains
-    explorer.query_selector("button:has-text('clear')").click()
-    page.wait_for_function("(gd) => !gd.data[0].y || gd.data[0].y.length === 0", arg=histogram, timeout=30_000)
-    before = histogram.evaluate(read_hist)
+    page.wait_for_function(
+        f"() => window.__bzWire.replies >= {n_code_cells} || window.__bzWire.failed.length > 0",
+        timeout=KERNEL_RUN_MS, polling=500)
+    failed = page.evaluate("() => window.__bzWire.failed")
+    assert not failed, f"a notebook cell failed: {failed}"
 
-    x, y = particle.evaluate(_SCENE_CENTRE_JS)
-    _click_3d(page, particle, x, y)
+
+def _read_hist(gd) -> list:
+    return gd.evaluate("(gd) => gd.data.map(t => [t.name, (t.y || []).length])")
+
+
+@pytest.mark.parametrize("ui", list(UIS))
+def test_click_a_grain_updates_its_histogram(ui, jupyter, page, artifact_dir):
+    path = f"{ui}/{GRAIN_NOTEBOOK.name}"
+    n_code_cells = sum(c.cell_type == "code" for c in nbformat.read(jupyter["root"] / path, as_version=4).cells)
+    timings = {}
+    t0 = time.monotonic()
+
+    def step(name):
+        timings[name] = round(time.monotonic() - t0, 1)
+        return _explained(page, jupyter, ui, artifact_dir, name)
+
     try:
-        page.wait_for_function("(gd) => gd.data[0].y && gd.data[0].y.length > 0", arg=histogram, timeout=30_000)
-    except Exception:
-        page.screenshot(path=str(artifact_dir / "jupyterlab_grain_click_FAILED.png"), full_page=True)
-        raise AssertionError(f"the histogram did not change after the click; the explorer shows: "
-                             f"{_html_texts(explorer)}; histogram traces {histogram.evaluate(read_hist)}")
-    after = histogram.evaluate(read_hist)
-    assert after != before
-    name = after[0][0]  # "grain N"
-    assert name.startswith("grain ")
-    grain = int(name.split()[1])
-    status = explorer.inner_text()
-    assert f"grain {grain}: mean" in status, "the status line names the clicked grain"
-    assert explorer.evaluate("(el) => el.querySelector('.batteryzoom-grain-table') !== null")
-    spectrum = plots[2]
-    assert spectrum.evaluate("(gd) => gd.data[0].y.length") > 10, "the clicked grain's mean spectrum is drawn"
-    page.screenshot(path=str(artifact_dir / "jupyterlab_grain_click.png"), full_page=False)
+        with step("open the notebook"):
+            page.goto(f"{jupyter['base']}/{UIS[ui].format(path=path)}?token={jupyter['token']}")
+            page.wait_for_selector(".jp-Notebook", timeout=PAGE_MS)
+            page.wait_for_function("() => window.__bzWire.kernelInfo > 0", timeout=PAGE_MS, polling=250)
+        with step("run all cells"):
+            _run_all(page, ui, n_code_cells)
+        with step("show the explorer"):
+            explorer = page.wait_for_selector(".batteryzoom-grain-explorer", timeout=PAGE_MS)
+            explorer.scroll_into_view_if_needed()
+            page.wait_for_selector(".batteryzoom-grain-explorer .js-plotly-plot .gl-container canvas", timeout=PAGE_MS)
+            plots = explorer.query_selector_all(".js-plotly-plot")
+            assert len(plots) >= 4, "the explorer shows the 3D view, the histogram, the spectra and the comparison"
+            particle, histogram, comparison = plots[0], plots[1], plots[-1]
+            assert particle.evaluate("(gd) => gd.data[0].type") == "mesh3d"
+            # the click relay (bz.widgets._clicks) found the 3D view in this front end
+            page.wait_for_function("(gd) => !!gd.dataset.batteryzoomClicks", arg=particle, timeout=PAGE_MS)
+            opened = _read_hist(histogram)
+            assert opened[0][1] > 0 and opened[3][1] > 0, "the notebook opens on the two designated grains"
+        if ui == "jupyterlab":
+            explorer.screenshot(path=str(artifact_dir / "grain_explorer.png"))  # Fig. S3's two grains (README)
 
-    # a second grain, chosen in the "grain 2" dropdown (the keyboard-accessible path),
-    # fills the Fig. S3 comparison
-    select = explorer.query_selector_all("select")[1]
-    options = select.evaluate("(s) => Array.from(s.options).map(o => o.textContent)")
-    second = next(o for o in options[1:] if not o.startswith(f"{grain} "))
-    select.select_option(label=second)
-    page.wait_for_function("(gd) => gd.data[3].y && gd.data[3].y.length > 0", arg=histogram, timeout=30_000)
-    page.wait_for_function("(gd) => gd.data[1].x && gd.data[1].x.length > 0", arg=comparison, timeout=30_000)
-    titles = comparison.evaluate("(gd) => gd.layout.annotations.map(a => a.text)")
-    assert titles[0].startswith(f"grain {grain}<br>mean")
-    assert titles[1].startswith(f"grain {int(second.split()[0])}<br>mean")
-    page.wait_for_timeout(1000)
-    explorer.screenshot(path=str(artifact_dir / "grain_explorer_after_click.png"))
-    assert not errors, f"page errors: {errors}"
+        with step("clear the selection"):
+            explorer.query_selector("button:has-text('clear')").click()
+            page.wait_for_function("(gd) => !gd.data[0].y || gd.data[0].y.length === 0", arg=histogram,
+                                   timeout=ANSWER_MS)
+        before = _read_hist(histogram)
+
+        kernel_id = _session_kernel(jupyter, path)
+        with step("click a grain in 3D while the kernel is slow to answer"):
+            with _slow_widget_messages(jupyter, kernel_id, SLOW_S):
+                timings["click attempts"] = _click_3d(page, particle)
+        with step("the kernel answers the click"):
+            page.wait_for_function("(gd) => gd.data[0].y && gd.data[0].y.length > 0", arg=histogram,
+                                   timeout=ANSWER_MS)
+        after = _read_hist(histogram)
+        assert after != before
+        # it came through the relay, not plotly's own click (which a slow kernel can lose)
+        assert page.evaluate("() => window.__bzWire.relayed") >= 1
+        name = after[0][0]  # "grain N"
+        assert name.startswith("grain ")
+        grain = int(name.split()[1])
+        with step("the click's grain is shown"):
+            page.wait_for_function("([el, text]) => el.innerText.includes(text)", arg=[explorer, f"grain {grain}: mean"],
+                                   timeout=ANSWER_MS)
+            assert explorer.evaluate("(el) => el.querySelector('.batteryzoom-grain-table') !== null")
+            assert plots[2].evaluate("(gd) => gd.data[0].y.length") > 10, "the clicked grain's mean spectrum is drawn"
+        page.screenshot(path=str(artifact_dir / f"{ui}_grain_click.png"), full_page=False)
+
+        # a second grain, chosen in the "grain 2" dropdown (the keyboard-accessible path),
+        # fills the Fig. S3 comparison
+        with step("choose a second grain"):
+            select = explorer.query_selector_all("select")[1]
+            options = select.evaluate("(s) => Array.from(s.options).map(o => o.textContent)")
+            second = next(o for o in options[1:] if not o.startswith(f"{grain} "))
+            select.select_option(label=second)
+            page.wait_for_function("(gd) => gd.data[3].y && gd.data[3].y.length > 0", arg=histogram, timeout=ANSWER_MS)
+            page.wait_for_function("(gd) => gd.data[1].x && gd.data[1].x.length > 0", arg=comparison, timeout=ANSWER_MS)
+        titles = comparison.evaluate("(gd) => gd.layout.annotations.map(a => a.text)")
+        assert titles[0].startswith(f"grain {grain}<br>mean")
+        assert titles[1].startswith(f"grain {int(second.split()[0])}<br>mean")
+        explorer.screenshot(path=str(artifact_dir / f"{ui}_grain_explorer_after_click.png"))
+        # errors thrown by the widgets' code (extensions: jupyter-widgets, anywidget, plotly)
+        # fail the test; the front end's own boot errors (Notebook 7 throws one from its
+        # settings registry) are printed only
+        ours = [e for e in page.bz_errors if "/extensions/" in e[1] or not any(
+            f"/static/{core}/" in e[1] for core in ("lab", "notebook"))]
+        if len(ours) < len(page.bz_errors):
+            print(f"[{ui}] the front end's own page errors: {[e[0] for e in page.bz_errors if e not in ours]}")
+        assert not ours, f"page errors from the widgets: {ours}"
+    finally:
+        timings["total"] = round(time.monotonic() - t0, 1)
+        print(f"[{ui}] timings (s since start): {timings}")
+        if os.environ.get("BZ_DEBUG_WIRE"):
+            print(_wire_summary(page, last=3000))
+        if os.environ.get("BZ_DEBUG_CPU"):
+            import psutil
+            me = psutil.Process()
+            for proc in me.children(recursive=True):
+                with contextlib.suppress(Exception):
+                    t = proc.cpu_times()
+                    print(f"  cpu {t.user + t.system:7.1f} s  {proc.pid} {' '.join(proc.cmdline())[:90]}")
+        _shutdown_sessions(jupyter, path)

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from .._selection import RegionLookup, RegionSummary
 from ..errors import InputError
 from ..plots import grains as pg
+from ._clicks import on_click
 
 __all__ = ["GrainExplorer"]
 
@@ -115,7 +116,8 @@ class GrainExplorer(widgets.VBox):
             self.surface, self.lookup.labels, self.lookup.mean, cmin=self.cmin, cmax=self.cmax, height=height,
             width=width // 2,
         ))
-        self.particle.data[0].on_click(self._on_mesh_click)
+        # clicks come through a relay: a FigureWidget's own click can be lost on a busy kernel
+        self.clicks = on_click(self.particle, self._on_mesh_click)
         self.histogram = go.FigureWidget(pg.histogram_figure(
             value_label=self.value_label, height=300 if spectra is not None else height, width=width // 2))
         self.spectrum = go.FigureWidget(pg.spectrum_figure(

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from ..errors import InputError
 from ..plots import style
 from ..plots import zoom as pz
+from ._clicks import ClickRelay, on_click
 
 __all__ = ["SliceViewer"]
 
@@ -101,12 +102,14 @@ class SliceViewer(widgets.VBox):
         self.window = (float(window[0]), float(window[1]))
 
         self.figures: dict[str, go.FigureWidget] = {}
+        self.clicks: dict[str, ClickRelay] = {}
         self.sliders: dict[str, widgets.IntSlider] = {}
         self.readouts: dict[str, widgets.Label] = {}
         panels = []
         for axis in pz.AXES:
             fig = go.FigureWidget(self._panel(axis, panel_px))
-            fig.data[0].on_click(lambda trace, points, state, axis=axis: self._on_click(axis, points))
+            # through a relay: a FigureWidget's own click can be lost on a busy kernel
+            self.clicks[axis] = on_click(fig, lambda trace, points, state, axis=axis: self._on_click(axis, points))
             self.figures[axis] = fig
             n = self.shape[pz.AXES.index(axis)]
             slider = widgets.IntSlider(value=self.index[axis], min=0, max=n - 1, description=axis,

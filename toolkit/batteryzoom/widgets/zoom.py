@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from ..errors import InputError
 from ..plots import style
 from ..plots import zoom as pz
+from ._clicks import ClickRelay
 from .slices import _array, _take
 
 __all__ = ["ZoomNavigator"]
@@ -84,6 +85,7 @@ class ZoomNavigator(widgets.VBox):
         self.slider.observe(self._on_slider, names="value")
         self.info = widgets.HTML()
         self.figure = go.FigureWidget()
+        self.clicks: ClickRelay | None = None
         self._figure_box = widgets.Box([self.figure])
         super().__init__(children=[
             self.breadcrumb,
@@ -232,10 +234,16 @@ class ZoomNavigator(widgets.VBox):
             title=f"{self.level} — {self.axis} = {self.position_um():.4g} µm", height=self.panel_px,
         )
         self.figure = go.FigureWidget(fig)
-        self.figure.data[0].on_click(lambda trace, points, state: points.xs and self.click(points.xs[0], points.ys[0]))
-        for trace in self.figure.data[1:]:
-            trace.on_click(lambda trace, points, state: points.point_inds and trace.name != self.level
-                           and self.go(trace.name))
+        # clicks through a relay (a FigureWidget's own click can be lost on a busy kernel);
+        # the previous level's figure and relay are dropped
+        if self.clicks is not None:
+            self.clicks.close()
+        self.clicks = ClickRelay(self.figure, traces=range(len(self.figure.data)))
+        self.clicks.on_click(lambda trace, points, state: points.xs and self.click(points.xs[0], points.ys[0]),
+                             trace=0)
+        for index in range(1, len(self.figure.data)):
+            self.clicks.on_click(lambda trace, points, state: points.point_inds and trace.name != self.level
+                                 and self.go(trace.name), trace=index)
         self._figure_box.children = [self.figure]
 
     def _update_slice(self) -> None:

@@ -85,7 +85,7 @@ def _fourier_unshift(frame: np.ndarray, s: np.ndarray) -> np.ndarray:
     pad = int(np.ceil(np.abs(s).max())) + 4
     padded = np.pad(frame, pad, mode="edge")  # no wrap-around of the far edge into view
     spectrum = ndimage.fourier_shift(np.fft.rfftn(padded), -s, n=padded.shape[-1])
-    out = np.fft.irfftn(spectrum, s=padded.shape)
+    out = np.fft.irfftn(spectrum, s=padded.shape, axes=tuple(range(padded.ndim)))
     return out[(slice(pad, -pad),) * frame.ndim]
 
 

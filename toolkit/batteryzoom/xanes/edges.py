@@ -3,9 +3,12 @@
 - ``"half_step"``: where the normalized spectrum crosses 0.5, linearly interpolated
   between the two grid energies around the crossing; when noise makes several upward
   crossings, the one nearest ``e0`` (Larch's steepest point) counts. Uncertainty:
-  ``sigma_norm * sqrt((1 - t)**2 + t**2) / slope``, with ``sigma_norm`` the rms residual of
-  the pre-edge line over the edge step, ``t`` the interpolation fraction and ``slope`` the
-  normalized spectrum's slope (1/eV) across the crossing.
+  ``sigma_norm * |r| / slope``, with ``sigma_norm`` the rms residual of the pre-edge line
+  over the edge step, ``slope`` the normalized spectrum's slope (1/eV) across the crossing
+  and ``|r|`` the first-order propagation of white noise through the two interpolated
+  points, the extrapolated pre-edge line and the edge step (:mod:`.uncertainty`; the
+  kernels compute the interpolation-only part ``sqrt((1 - t)**2 + t**2)``, ``t`` the
+  interpolation fraction, and :func:`edge_maps` scales it).
 - ``"derivative"``: the maximum of the derivative of the normalized spectrum smoothed by
   a Gaussian of ``smooth_ev`` (eV, on the non-uniform grid), refined by the vertex of the
   parabola through the maximum and its two neighbours.
@@ -450,6 +453,14 @@ def edge_maps(
         res = block(array, threads=os.cpu_count() or 1)
     parts = {name: res[i] for i, name in enumerate(names)}
     parts["valid"] = parts["valid"] > 0.5
+    if "half_step" in methods and not params.nvict:
+        # the kernels give the interpolation-only sigma; add the pre-edge line's and the edge
+        # step's noise (first-order propagation, see .uncertainty: ~1.6x on a beamline grid)
+        from .uncertainty import propagate_half_step_err
+
+        key = "edge_energy_half_step_err_ev"
+        parts[key] = propagate_half_step_err(parts[key], parts["e0_ev"], parts["edge_energy_half_step_ev"],
+                                             energy, params)
     if template is None:
         return parts
     import xarray as xr

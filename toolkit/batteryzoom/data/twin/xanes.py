@@ -320,7 +320,7 @@ def _grain_table(edge, labels, present, level, centre, g1, g2) -> pd.DataFrame:
 
 def _fourier_shift(volume: np.ndarray, shift) -> np.ndarray:
     spectrum = ndimage.fourier_shift(np.fft.rfftn(volume), shift, n=volume.shape[-1])
-    return np.fft.irfftn(spectrum, s=volume.shape).astype(np.float32)
+    return np.fft.irfftn(spectrum, s=volume.shape, axes=tuple(range(volume.ndim))).astype(np.float32)
 
 
 def _build_stack(level, energy, density, jump, f_vox, delta, shifts, sigma_od, seed, chunk, lazy):
