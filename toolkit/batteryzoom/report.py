@@ -695,8 +695,8 @@ def _grain(source: Source, s: _Scale, ctx: dict) -> None:
         between_fraction=het.between_fraction, n_grains=n_grains, label_source=label_source,
     )
     s.values["summary"] = (
-        f"grain 2 (#{g2.label}) mean {g2.mean:.2f} eV, FWHM {g2.fwhm:.2f} eV; grain 1 (#{g1.label}) mean "
-        f"{g1.mean:.2f} eV, FWHM {g1.fwhm:.2f} eV (without the noise {fwhm_dec[1]:.2f} and {fwhm_dec[0]:.2f} eV); {100 * het.between_fraction:.0f} % of the edge-energy variance "
+        f"grain 2 (#{g2.label}) mean {g2.mean:.2f} eV, FWHM {g2.fwhm:.2f} eV ({fwhm_dec[1]:.2f} without the noise); "
+        f"grain 1 (#{g1.label}) mean {g1.mean:.2f} eV, FWHM {g1.fwhm:.2f} eV ({fwhm_dec[0]:.2f} without the noise); {100 * het.between_fraction:.0f} % of the edge-energy variance "
         f"lies between the {n_grains} grains"
     )
     more = "more" if g2.mean > g1.mean else "less"
