@@ -39,7 +39,7 @@ HALF_STEP, HALF_STEP_ERR, E0, EDGE_STEP, PRE_EDGE_NOISE, VALID = range(6)
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, dof, e0,
-                   interval_rank, do_half, out, out_rows, norm_out, norm_w0):  # pragma: no cover
+                   interval_rank, err_q, do_half, out, out_rows, norm_out, norm_w0):  # pragma: no cover
     """Normalization and half-step edge of voxels ``v0:v1`` of ``y`` ``(E, V)``.
 
     Parameters
@@ -57,6 +57,8 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
     e0 : float, eV
     interval_rank : (E,) int64, rank of the half-step interval (k, k+1) by its distance
         from e0 (0 = nearest), -1 where k starts no interval
+    err_q : (3, E - 1) float64, per-interval coefficients of the half-step uncertainty's
+        ``|r|^2`` (``batteryzoom.xanes.uncertainty.half_step_err_quadratic``)
     do_half : bool, search the half-step crossing
     out : (n_out, V) float64, written at columns v0:v1
     out_rows : (6,) int64, the row of ``out`` of each field HALF_STEP ... VALID (-1: none)
@@ -209,7 +211,9 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
             found = (best[j] > 0) & valid[j]
             if r_err >= 0:
                 slope = (yb - ya) / de
-                err = ns[j] / step * math.sqrt((1 - t) ** 2 + t**2) / slope
+                # propagated: the two interpolated points, the pre-edge line and the step
+                q = err_q[0, k] + 2.0 * t * err_q[1, k] + t * t * err_q[2, k]
+                err = ns[j] / step * math.sqrt(max(q, 0.0)) / slope
                 oe[j] = err if found else nan
             oh[j] = e_all[k] + t * de if found else nan
 

@@ -7,8 +7,9 @@
   over the edge step, ``slope`` the normalized spectrum's slope (1/eV) across the crossing
   and ``|r|`` the first-order propagation of white noise through the two interpolated
   points, the extrapolated pre-edge line and the edge step (:mod:`.uncertainty`; the
-  kernels compute the interpolation-only part ``sqrt((1 - t)**2 + t**2)``, ``t`` the
-  interpolation fraction, and :func:`edge_maps` scales it).
+  numpy paths compute the interpolation-only part ``sqrt((1 - t)**2 + t**2)``, ``t`` the
+  interpolation fraction, and :func:`edge_maps` scales it; the compiled kernel computes
+  ``|r|`` itself).
 - ``"derivative"``: the maximum of the derivative of the normalized spectrum smoothed by
   a Gaussian of ``smooth_ev`` (eV, on the non-uniform grid), refined by the vertex of the
   parabola through the maximum and its two neighbours.
@@ -217,6 +218,10 @@ class _FixedPlan:
         self.win = (int(rows.min()) + self.w0, int(rows.max()) + self.w0 + 2) if rows.size else (0, 0)
         # the kernel's reading order: pre-edge rows, edge-step rows, then the window
         self.early = np.union1d(np.arange(a, b), np.flatnonzero(self.step_w64)).astype(np.int64)
+        # the kernel gives the propagated half-step uncertainty directly (.uncertainty)
+        from .uncertainty import half_step_err_quadratic
+
+        self.err_q = np.ascontiguousarray(half_step_err_quadratic(energy, e0, params))
 
     def run_kernel(self, mu: np.ndarray, v0: int, v1: int, res: np.ndarray, names: list[str]) -> None:
         """Voxels ``v0:v1`` of ``mu`` ``(E, V)`` into ``res`` rows ``names`` (the compiled kernel).
@@ -239,7 +244,8 @@ class _FixedPlan:
         # normalized window when the other methods need it (it holds the half-step rows)
         late = np.arange(*((self.w0, self.w1) if others else self.win), dtype=np.int64)
         fixed_e0_block(mu, v0, v1, self.early, late, a, b, self.p_pre64, self.energy, self.step_w64,
-                       float(self.dof), self.e0, self.interval_rank, do_half, res, out_rows, norm, self.w0)
+                       float(self.dof), self.e0, self.interval_rank, self.err_q, do_half, res, out_rows, norm,
+                       self.w0)
         if "half_step" in self.methods and not do_half:  # no interval inside the window
             res[out_rows[0], v0:v1] = np.nan
             res[out_rows[1], v0:v1] = np.nan
@@ -419,12 +425,14 @@ def edge_maps(
         plan = _FixedPlan(energy, e0_exact, params, methods, window_ev, smooth_ev)
 
     use_kernel = plan is not None and _kernels.enabled()
+    # the kernel is compiled for native float32/float64 (ints, float16 or big-endian data
+    # take the numpy path rather than a compilation per dtype); it propagates the
+    # half-step uncertainty itself, the numpy paths leave it to the end of this function
+    kernel_dtype = array.dtype in (np.float32, np.float64) and array.dtype.isnative
 
     def one(mu, res, s):
         part = mu[:, s : s + block_voxels]
-        # the kernel is compiled for native float32/float64 (ints, float16 or big-endian
-        # data take the numpy path rather than a compilation per dtype)
-        if use_kernel and mu.dtype in (np.float32, np.float64) and mu.dtype.isnative:
+        if use_kernel and kernel_dtype:
             plan.run_kernel(mu, s, min(s + block_voxels, mu.shape[1]), res, names)
         elif plan is not None:
             res[:, s : s + block_voxels] = _rows(plan.run(part), names)
@@ -453,7 +461,7 @@ def edge_maps(
         res = block(array, threads=os.cpu_count() or 1)
     parts = {name: res[i] for i, name in enumerate(names)}
     parts["valid"] = parts["valid"] > 0.5
-    if "half_step" in methods and not params.nvict:
+    if "half_step" in methods and not params.nvict and not (use_kernel and kernel_dtype):
         # the kernels give the interpolation-only sigma; add the pre-edge line's and the edge
         # step's noise (first-order propagation, see .uncertainty: ~1.6x on a beamline grid)
         from .uncertainty import propagate_half_step_err

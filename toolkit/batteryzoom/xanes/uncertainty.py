@@ -32,7 +32,7 @@ import numpy as np
 
 from .normalization import LarchDefaults, _lstsq_operator, pre_edge_ranges
 
-__all__ = ["half_step_error_factor", "normalization_operators", "propagate_half_step_err"]
+__all__ = ["half_step_err_quadratic", "half_step_error_factor", "normalization_operators", "propagate_half_step_err"]
 
 
 def normalization_operators(energy: Any, e0: float, params: LarchDefaults | None = None) -> dict[str, np.ndarray]:
@@ -73,6 +73,35 @@ def normalization_operators(energy: Any, e0: float, params: LarchDefaults | None
     return {"line": line, "step": step}
 
 
+def half_step_err_quadratic(energy: Any, e0: float, params: LarchDefaults | None = None) -> np.ndarray:
+    """Per-interval coefficients of ``|r|^2`` (module docstring) for one ``e0``.
+
+    Parameters
+    ----------
+    energy : array-like
+        ``(E,)`` eV, increasing.
+    e0 : float
+        Normalization e0 (eV).
+    params : LarchDefaults, optional
+        The normalization ranges used.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(3, E - 1)`` float64: for the crossing in interval ``(k, k + 1)`` at fraction
+        ``t``, ``|r|^2 = q[0, k] + 2 t q[1, k] + t**2 q[2, k]``.
+    """
+    energy = np.asarray(energy, np.float64)
+    n = len(energy)
+    ops = normalization_operators(energy, float(e0), params)
+    # row j: e_j - line(E_j) - 0.5 step; on interval k, r = u_k + t w_k is linear in t,
+    # so |r|^2 is a quadratic in t with three coefficients per interval (O(1) per voxel)
+    rows = np.eye(n) - ops["line"][0][None, :] - energy[:, None] * ops["line"][1][None, :]
+    rows -= 0.5 * ops["step"][None, :]
+    u, w = rows[:-1], rows[1:] - rows[:-1]
+    return np.stack([(u * u).sum(1), (u * w).sum(1), (w * w).sum(1)])
+
+
 def half_step_error_factor(energy: Any, e0: Any, edge_ev: Any, params: LarchDefaults | None = None) -> np.ndarray:
     """Ratio of the propagated half-step uncertainty to the interpolation-only one.
 
@@ -102,13 +131,7 @@ def half_step_error_factor(energy: Any, e0: Any, edge_ev: Any, params: LarchDefa
     n = len(energy)
     for e0_value in np.unique(e0_arr[ok]):
         sel = ok & (e0_arr == e0_value)
-        ops = normalization_operators(energy, float(e0_value), params)
-        # row j: e_j - line(E_j) - 0.5 step; on interval k, r = u_k + t w_k is linear in t,
-        # so |r|^2 is a quadratic in t with three coefficients per interval (O(1) per voxel)
-        rows = np.eye(n) - ops["line"][0][None, :] - energy[:, None] * ops["line"][1][None, :]
-        rows -= 0.5 * ops["step"][None, :]
-        u, w = rows[:-1], rows[1:] - rows[:-1]
-        uu, uw, ww = (u * u).sum(1), (u * w).sum(1), (w * w).sum(1)
+        uu, uw, ww = half_step_err_quadratic(energy, float(e0_value), params)
         ec = edge[sel]
         k = np.clip(np.searchsorted(energy, ec, side="right") - 1, 0, n - 2)
         t = (ec - energy[k]) / (energy[k + 1] - energy[k])
