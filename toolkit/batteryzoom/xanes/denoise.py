@@ -54,7 +54,7 @@ import numpy as np
 from ..errors import InputError
 from .edges import edge_maps
 from .normalization import LarchDefaults, find_e0
-from .stack import is_dask, map_spatial, mean_spectrum, split_input
+from .stack import is_dask, map_spatial, maps_dataset, mean_spectrum, split_input
 from .uncertainty import normalization_operators
 
 __all__ = ["PCAModel", "pca_fit", "pca_denoise", "pca_edge_maps"]
@@ -371,13 +371,4 @@ def pca_edge_maps(stack: Any, energy: Any = None, *, n_components: int | str = "
     if template is None:
         maps.update(attrs)
         return maps
-    import xarray as xr
-
-    dims = template.dims[1:]
-    coords = {k: v for k, v in template.coords.items() if "energy" not in v.dims}
-    ds = xr.Dataset({k: (dims, v) for k, v in maps.items()}, coords=coords)
-    for k in ds.data_vars:
-        if k.endswith("_ev"):
-            ds[k].attrs["units"] = "eV"
-    ds.attrs.update(methods=["half_step"], e0=e0_value, **attrs)
-    return ds
+    return maps_dataset(template, maps, {"methods": ["half_step"], "e0": e0_value, **attrs})

@@ -32,7 +32,7 @@ import numpy as np
 from .. import _kernels
 from ..errors import InputError
 from .normalization import LarchDefaults, _normalize_2d, find_e0, pre_edge_ranges
-from .stack import is_dask, map_spatial, mean_spectrum, split_input
+from .stack import is_dask, map_spatial, maps_dataset, mean_spectrum, split_input
 
 __all__ = ["EDGE_METHODS", "edge_energy", "edge_maps"]
 
@@ -471,17 +471,8 @@ def edge_maps(
                                              energy, params)
     if template is None:
         return parts
-    import xarray as xr
-
-    dims = template.dims[1:]
-    coords = {k: v for k, v in template.coords.items() if "energy" not in v.dims}
-    ds = xr.Dataset({k: (dims, v) for k, v in parts.items()}, coords=coords)
-    for k in ds.data_vars:
-        if k.endswith("_ev"):
-            ds[k].attrs["units"] = "eV"
-    ds.attrs.update({"methods": list(methods), "window_ev": list(window_ev), "smooth_ev": smooth_ev,
-                     "e0": "per voxel" if e0_exact is None else e0_exact})
-    return ds
+    return maps_dataset(template, parts, {"methods": list(methods), "window_ev": list(window_ev),
+                                          "smooth_ev": smooth_ev, "e0": "per voxel" if e0_exact is None else e0_exact})
 
 
 def _edge_block(energy, mu, e0_exact, params, methods, window_ev, smooth_ev, names):

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .stack import map_spatial, split_input
+from .stack import map_spatial, spatial_frame, split_input
 
 __all__ = ["linear_combination", "MAX_REFERENCES"]
 
@@ -136,8 +136,7 @@ def linear_combination(
         return {"fraction": fraction, "residual_rms": resid, "reference": ref_names}
     import xarray as xr
 
-    dims = template.dims[1:]
-    coords = {c: v for c, v in template.coords.items() if "energy" not in v.dims}
+    dims, coords = spatial_frame(template)
     return xr.Dataset(
         {"fraction": (("reference",) + dims, fraction), "residual_rms": (dims, resid)},
         coords={**coords, "reference": ref_names},

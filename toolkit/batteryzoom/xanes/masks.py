@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .stack import split_input
+from .stack import spatial_frame, split_input
 
 __all__ = ["masks", "edge_jump_map", "particle_mask", "otsu_threshold"]
 
@@ -120,8 +120,7 @@ def edge_jump_map(stack: Any, energy: Any = None, *, edge_ev: float = NI_EDGE_EV
         return jump
     import xarray as xr
 
-    dims = template.dims[1:]
-    coords = {k: v for k, v in template.coords.items() if "energy" not in v.dims}
+    dims, coords = spatial_frame(template)
     return xr.DataArray(jump, dims=dims, coords=coords, name="edge_jump",
                         attrs={**{k: v for k, v in template.attrs.items() if k == "voxel_size_um"},
                                "units": "optical density", "pre_edge_ev": energy[pre].tolist(),

@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .stack import is_dask, map_spatial, mean_spectrum, split_input
+from .stack import is_dask, map_spatial, mean_spectrum, spatial_frame, split_input
 
 __all__ = ["LarchDefaults", "find_e0", "normalize", "pre_edge_ranges", "NormRanges"]
 
@@ -446,8 +446,7 @@ def _wrap_map(values, template, name, attrs):
         return values
     import xarray as xr
 
-    dims = template.dims[1:]
-    coords = {k: v for k, v in template.coords.items() if "energy" not in v.dims}
+    dims, coords = spatial_frame(template)
     return xr.DataArray(values, dims=dims, coords=coords, name=name, attrs=attrs)
 
 

@@ -77,6 +77,27 @@ def split_input(stack: Any, energy: Any = None) -> tuple[Any, np.ndarray, Any]:
     return array, energy, template
 
 
+def spatial_frame(template: Any) -> tuple[tuple, dict]:
+    """The dims and coords of a stack's space: ``template`` without its energy axis."""
+    return template.dims[1:], {k: v for k, v in template.coords.items() if "energy" not in v.dims}
+
+
+def maps_dataset(template: Any, maps: dict[str, Any], attrs: dict[str, Any]) -> Any:
+    """Per-voxel maps (arrays over space) as an xarray Dataset on ``template``'s space.
+
+    Variables whose name ends in ``_ev`` get ``units="eV"``; ``attrs`` go on the Dataset.
+    """
+    import xarray as xr
+
+    dims, coords = spatial_frame(template)
+    ds = xr.Dataset({k: (dims, v) for k, v in maps.items()}, coords=coords)
+    for k in ds.data_vars:
+        if k.endswith("_ev"):
+            ds[k].attrs["units"] = "eV"
+    ds.attrs.update(attrs)
+    return ds
+
+
 def map_spatial(
     func: Callable[[np.ndarray], np.ndarray],
     array: Any,
