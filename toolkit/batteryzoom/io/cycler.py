@@ -426,7 +426,7 @@ def _read_neware_binary(path: Path, **_: Any) -> tuple[pd.DataFrame, dict]:
         "test_time_second": col("test_time_second", np.float64),
         "voltage_volt": col("voltage_volt", np.float64),
         "current_ampere": col("current_ampere", np.float64),
-    })
+    }, copy=False)
     for name in ("step_time_second", "unix_time_second", "step_net_capacity_ah", "step_net_energy_wh"):
         if name in frame.columns:
             out[name] = col(name, np.float64)
@@ -1198,7 +1198,7 @@ def _finalize(raw: pd.DataFrame, path: Path, fmt: str, meta: dict, rest_current_
         "discharging_capacity_ah": q_dis,
         "charging_energy_wh": e_ch,
         "discharging_energy_wh": e_dis,
-    })
+    }, copy=False)  # the arrays are this function's own: no consolidating copy (~20 ms per 700k rows)
     for col in OPTIONAL_COLUMNS:
         if col in raw:
             out[col] = raw[col].to_numpy(np.float64)
