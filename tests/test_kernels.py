@@ -372,3 +372,32 @@ def test_otsu_histogram_kernel_equals_numpy_histogram_and_skimage(monkeypatch):
         with_nan = np.r_[v, np.nan, np.inf]
         assert otsu_threshold(with_nan) == _numpy_path(monkeypatch, otsu_threshold, with_nan)
     assert otsu_threshold(np.ones(5)) == float("inf")
+
+
+def test_masks_kernel_equals_numpy_with_invalid_nan_and_fixed_threshold(monkeypatch):
+    from batteryzoom.xanes.masks import masks
+
+    rng = np.random.default_rng(9)
+    shape = (12, 300, 400)  # 1.44 M voxels: two blocks on the thread pool
+    particle = rng.random(shape) < 0.3
+    step = np.where(particle, rng.normal(0.3, 0.05, shape), rng.normal(0.02, 0.01, shape))
+    noise = np.abs(rng.normal(0.01, 0.005, shape))
+    valid = rng.random(shape) > 0.05
+    energy = rng.normal(8345.0, 1.0, shape)
+    energy[rng.random(shape) < 0.02] = np.nan  # no crossing found
+    step[0, 0, :7] = [np.nan, np.inf, -np.inf, np.nan, 0.5, 0.5, 0.5]  # non-finite where "valid"
+    valid[0, 0, :4] = True
+    maps = {"edge_step": step, "pre_edge_noise": noise, "valid": valid, "edge_energy_half_step_ev": energy}
+    for kwargs in ({}, {"min_edge_step": 0.1, "min_snr": 3.0}):
+        got = masks(maps, **kwargs)
+        ref = _numpy_path(monkeypatch, masks, maps, **kwargs)
+        assert got["min_edge_step"] == ref["min_edge_step"]
+        for key in ("edge_jump", "snr", "failed", "mask"):
+            assert got[key].shape == shape
+            np.testing.assert_array_equal(got[key], ref[key], err_msg=key)
+        assert 0.2 < got["mask"].mean() < 0.35  # the particle voxels, not all or none
+    # nothing valid: no Otsu threshold (inf), every voxel failed
+    none = dict(maps, valid=np.zeros(shape, bool))
+    got, ref = masks(none), _numpy_path(monkeypatch, masks, none)
+    assert got["min_edge_step"] == ref["min_edge_step"] == float("inf")
+    assert got["failed"].all() and not got["mask"].any()

@@ -258,3 +258,59 @@ def uniform_histogram(v, first, last, edges):  # pragma: no cover - compiled
             k += 1
         counts[k] += 1
     return counts
+
+
+@njit(cache=True, nogil=True)
+def finite_min_max(values, keep, v0, v1):  # pragma: no cover - compiled
+    """Minimum, maximum and count of the finite ``values[v0:v1]`` where ``keep``."""
+    lo = np.inf
+    hi = -np.inf
+    n = 0
+    for i in range(v0, v1):
+        x = values[i]
+        if keep[i] and x - x == 0.0:
+            lo = min(lo, x)
+            hi = max(hi, x)
+            n += 1
+    return lo, hi, n
+
+
+@njit(cache=True, nogil=True)
+def kept_histogram(values, keep, v0, v1, first, last, edges):  # pragma: no cover - compiled
+    """:func:`uniform_histogram` of the finite ``values[v0:v1]`` where ``keep``, no copy."""
+    n = edges.size - 1
+    counts = np.zeros(n, np.int64)
+    denom = last - first
+    for i in range(v0, v1):
+        x = values[i]
+        if not (keep[i] and x >= first and x <= last):
+            continue
+        k = int(((x - first) / denom) * n)
+        if k == n:
+            k -= 1
+        if x < edges[k]:
+            k -= 1
+        if x >= edges[k + 1] and k != n - 1:
+            k += 1
+        counts[k] += 1
+    return counts
+
+
+@njit(cache=True, nogil=True)
+def mask_fields(step, noise, valid, energy, threshold, min_snr, v0, v1,
+                edge_jump, snr, failed, mask):  # pragma: no cover - compiled
+    """The four masks of :func:`batteryzoom.xanes.masks` over ``v0:v1``, in one pass.
+
+    The comparisons are the numpy path's, in float64: a NaN compares False.
+    """
+    for i in range(v0, v1):
+        ok = valid[i]
+        s = step[i]
+        ej = ok & (s > threshold)
+        sn = ok & (s > min_snr * noise[i])
+        e = energy[i]
+        fl = (not ok) | (not (e - e == 0.0))
+        edge_jump[i] = ej
+        snr[i] = sn
+        failed[i] = fl
+        mask[i] = ej & sn & (not fl)

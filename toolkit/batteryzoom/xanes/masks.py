@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _kernels
 from ..errors import InputError
 from .stack import spatial_frame, split_input
 
@@ -18,8 +19,6 @@ NI_EDGE_EV = 8340.0
 def otsu_threshold(values: Any) -> float:
     """Otsu's threshold of the finite values (scikit-image)."""
     from skimage.filters import threshold_otsu
-
-    from .. import _kernels
 
     v = np.asarray(values, np.float64)
     v = v[np.isfinite(v)]
@@ -67,12 +66,15 @@ def masks(maps: Any, *, min_edge_step: float | str = "otsu", min_snr: float = 5.
     if key not in maps:
         raise InputError(f"maps has no {key!r}; compute it with edge_maps(..., methods=({method!r},))")
     energy = np.asarray(maps[key])
-    threshold = otsu_threshold(step[valid]) if min_edge_step == "otsu" else float(min_edge_step)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        edge_jump = valid & (step > threshold)
-        snr = valid & (step > min_snr * noise)
-    failed = ~valid | ~np.isfinite(energy)
-    out = {"edge_jump": edge_jump, "snr": snr, "failed": failed, "mask": edge_jump & snr & ~failed}
+    if _kernels.enabled() and step.shape == noise.shape == valid.shape == energy.shape:
+        threshold, out = _masks_compiled(step, noise, valid, energy, min_edge_step, float(min_snr))
+    else:
+        threshold = otsu_threshold(step[valid]) if min_edge_step == "otsu" else float(min_edge_step)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            edge_jump = valid & (step > threshold)
+            snr = valid & (step > min_snr * noise)
+        failed = ~valid | ~np.isfinite(energy)
+        out = {"edge_jump": edge_jump, "snr": snr, "failed": failed, "mask": edge_jump & snr & ~failed}
     if hasattr(maps, "data_vars"):
         import xarray as xr
 
@@ -82,6 +84,48 @@ def masks(maps: Any, *, min_edge_step: float | str = "otsu", min_snr: float = 5.
         return ds
     out["min_edge_step"] = threshold
     return out
+
+
+def _in_blocks(n: int, func: Any) -> list:
+    """``func(v0, v1)`` over blocks of ``range(n)`` on every core (the kernels release the GIL)."""
+    step = 1 << 20
+    starts = range(0, n, step)
+    threads = min(_kernels.n_threads(), len(starts))
+    if threads <= 1:
+        return [func(s, min(s + step, n)) for s in starts]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(lambda s: func(s, min(s + step, n)), starts))
+
+
+def _masks_compiled(step, noise, valid, energy, min_edge_step, min_snr):
+    """:func:`masks` without temporaries: Otsu's histogram and the four masks in compiled
+    passes over the maps (the same comparisons and counts as the numpy path)."""
+    from skimage.filters import threshold_otsu
+
+    from .._kernels.xanes import finite_min_max, kept_histogram, mask_fields
+
+    shape = step.shape
+    step, noise, energy = (np.ascontiguousarray(a, np.float64).reshape(-1) for a in (step, noise, energy))
+    valid = np.ascontiguousarray(valid, bool).reshape(-1)
+    n = step.size
+    if min_edge_step == "otsu":
+        parts = _in_blocks(n, lambda v0, v1: finite_min_max(step, valid, v0, v1))
+        lo = min((p[0] for p in parts), default=np.inf)
+        hi = max((p[1] for p in parts), default=-np.inf)
+        if sum(p[2] for p in parts) < 2 or lo == hi:
+            threshold = float("inf")
+        else:  # otsu_threshold's bins: numpy.histogram(v, 256) over (min, max)
+            edges = np.linspace(lo, hi, 257, endpoint=True)
+            counts = sum(_in_blocks(n, lambda v0, v1: kept_histogram(step, valid, v0, v1, lo, hi, edges)))
+            threshold = float(threshold_otsu(hist=(counts, (edges[:-1] + edges[1:]) / 2.0)))
+    else:
+        threshold = float(min_edge_step)
+    out = {k: np.empty(n, bool) for k in ("edge_jump", "snr", "failed", "mask")}
+    _in_blocks(n, lambda v0, v1: mask_fields(step, noise, valid, energy, threshold, min_snr, v0, v1,
+                                             out["edge_jump"], out["snr"], out["failed"], out["mask"]))
+    return threshold, {k: v.reshape(shape) for k, v in out.items()}
 
 
 def edge_jump_map(stack: Any, energy: Any = None, *, edge_ev: float = NI_EDGE_EV,
