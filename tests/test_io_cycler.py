@@ -419,3 +419,26 @@ def test_btsda_xlsx_export_reads_like_the_csv_export(tmp_path, fetch_real):
     a, b = read_cycler(csv), read_cycler(xlsx)
     for col in ("test_time_second", "voltage_volt", "current_ampere", "charging_capacity_ah"):
         np.testing.assert_allclose(a[col], b[col], rtol=1e-12, atol=1e-12)
+
+
+def test_step_median_sign_and_cv_hold_rows_match_brute_force():
+    """The count-based median sign and the after-last-peak rows (the vectorized forms the
+    reader uses on 700k-row files) against a per-step np.median and a per-row scan."""
+    from batteryzoom.io.cycler import _after_last_peak, _step_median_sign
+
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        seg_len = rng.integers(1, 9, 40)  # short steps: even lengths with ties are common
+        starts = np.r_[0, np.cumsum(seg_len)[:-1]]
+        x = rng.choice([-2.0, -1.0, 0.0, 0.0, 1.0, 2.0], seg_len.sum())
+        got = _step_median_sign(x, starts, seg_len)
+        want = [np.sign(np.median(x[a : a + m])) for a, m in zip(starts, seg_len)]
+        np.testing.assert_array_equal(got, want)
+
+        absi = np.abs(x) + rng.random(x.size)
+        sid = np.repeat(np.arange(len(starts)), seg_len)
+        peak = np.maximum.reduceat(absi, starts)[sid]
+        ends = np.r_[starts[1:], x.size][sid]
+        brute = np.array([absi[r : ends[r]].max() < 0.98 * peak[r] for r in range(x.size)])
+        np.testing.assert_array_equal(_after_last_peak(absi, starts, sid, peak), brute)
+        assert not brute.all() and brute.any()

@@ -455,12 +455,17 @@ def _read_neware_binary(path: Path, **_: Any) -> tuple[pd.DataFrame, dict]:
     if temps:
         out["temperature_celsius"] = col(temps[0], np.float64)
     meta: dict[str, Any] = {"reader": reader, "instrument": "Neware", "source_units": {"all": "SI (fastnda bdf)"}}
+    meta["metadata"] = _neware_metadata(fastnda, path)
+    return out, meta
+
+
+def _neware_metadata(fastnda: Any, path: Path) -> dict:
+    """Start time, barcode, remark, device and channel of a Neware file ({} if unreadable)."""
     try:
         info = fastnda.read_metadata(path).get("TestInfo", {}).get("TestInfo", {})
-        meta["metadata"] = {k: info[k] for k in ("StartTime", "Barcode", "Remark", "DevID", "ChlID", "StepName") if k in info}
+        return {k: info[k] for k in ("StartTime", "Barcode", "Remark", "DevID", "ChlID", "StepName") if k in info}
     except Exception:  # noqa: BLE001 - metadata is a courtesy
-        meta["metadata"] = {}
-    return out, meta
+        return {}
 
 
 def _from_newarenda(frame: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, dict]:
@@ -1148,9 +1153,8 @@ def _finalize(raw: pd.DataFrame, path: Path, fmt: str, meta: dict, rest_current_
         step_kind = [uniq[nm] for nm in names]
         dirs = np.array([k[0] for k in step_kind])
         seg_len = np.diff(np.r_[starts, n])
-        med = np.array([np.median(x) if len(x) else 0.0 for x in np.split(i, starts[1:])]) if len(starts) < 20000 \
-            else np.add.reduceat(i, starts) / seg_len
-        flip = ((dirs == "discharge") & (med > 0)) | ((dirs == "charge") & (med < 0))
+        med_sign = _step_median_sign(i, starts, seg_len)
+        flip = ((dirs == "discharge") & (med_sign > 0)) | ((dirs == "charge") & (med_sign < 0))
         if flip.any() and fmt != "maccor-txt":
             i = i * np.where(np.repeat(flip, seg_len), -1.0, 1.0)
             repairs.append(f"current sign flipped in {int(flip.sum())} steps so that charge is positive")
@@ -1246,13 +1250,28 @@ def _repair_backwards(t: np.ndarray, time_repairs: list[str], name: str) -> np.n
     return t
 
 
-def _segment_reverse_cummax(x: np.ndarray, sid: np.ndarray) -> np.ndarray:
-    """For each row, the max of ``x`` (>= 0) from that row to the end of its segment."""
-    big = 2.0 * float(x.max(initial=0.0)) + 1.0
-    rev_key = (sid[::-1].max(initial=0) - sid[::-1]).astype(np.float64) * big + x[::-1]
-    # segments appear in increasing key order when reversed, so a running max never
-    # carries over from one segment into the next
-    return (np.maximum.accumulate(rev_key) - (sid[::-1].max(initial=0) - sid[::-1]) * big)[::-1]
+def _step_median_sign(x: np.ndarray, starts: np.ndarray, seg_len: np.ndarray) -> np.ndarray:
+    """The sign (-1, 0, 1) of each step's median of ``x``, from counts; a sort only where
+    they cannot tell.
+
+    With ``p`` values above 0 among ``n``, the median is above 0 when ``2p > n`` and not
+    above it when ``2p < n`` (the middle value or both middle values lie on that side);
+    only ``2p == n`` (n even) leaves it to the two middle values. Likewise below 0.
+    """
+    pos = np.add.reduceat((x > 0).view(np.int8), starts, dtype=np.int64)
+    neg = np.add.reduceat((x < 0).view(np.int8), starts, dtype=np.int64)
+    sign = (2 * pos > seg_len).astype(np.int8) - (2 * neg > seg_len).astype(np.int8)
+    for k in np.flatnonzero((2 * pos == seg_len) | (2 * neg == seg_len)):
+        sign[k] = np.sign(np.median(x[starts[k] : starts[k] + seg_len[k]]))
+    return sign
+
+
+def _after_last_peak(absi: np.ndarray, starts: np.ndarray, sid: np.ndarray, peak: np.ndarray) -> np.ndarray:
+    """Rows after the last row of their step whose ``absi`` reaches 98 % of the step's peak:
+    from there to the step's end, |current| stays below it (the CV hold's first test)."""
+    rows = np.arange(len(absi))
+    last = np.maximum.reduceat(np.where(absi >= 0.98 * peak, rows, -1), starts)
+    return rows > last[sid]
 
 
 _CODE = {t: k for k, t in enumerate(STEP_TYPES)}
@@ -1282,10 +1301,9 @@ def _classify(i, v, starts, n, tol, step_kind) -> np.ndarray:
     out = np.full(n, _CODE["rest"], dtype=np.int8)
     active = ~rest_step[sid]
     if active.any():
-        rev = _segment_reverse_cummax(absi, sid)
         peak = np.maximum.reduceat(absi, starts)[sid]
         last_v = v[np.r_[starts[1:], n] - 1][sid]
-        hold = (rev < 0.98 * peak) & (np.abs(v - last_v) <= 5e-3)
+        hold = _after_last_peak(absi, starts, sid, peak) & (np.abs(v - last_v) <= 5e-3)
         is_cv = hold | (modes == "cv")[sid]
         charge = (med > 0)[sid]
         code = np.where(charge, np.where(is_cv, _CODE["cv_charge"], _CODE["cc_charge"]),
@@ -1363,18 +1381,15 @@ def _capacities(raw, meta, t, v, i, starts, n, charge_rows, dis_rows, derived, r
     if "charging_capacity_ah" in raw and "discharging_capacity_ah" in raw:
         q_ch, q_dis = np.abs(per_step("charging_capacity_ah")), np.abs(per_step("discharging_capacity_ah"))
     elif "step_net_capacity_ah" in raw:
-        q = raw["step_net_capacity_ah"].to_numpy(np.float64)
-        q_ch, q_dis = np.abs(q), np.abs(q)
+        q_ch = q_dis = np.abs(raw["step_net_capacity_ah"].to_numpy(np.float64))
     elif "capacity_ah" in raw:
         q = _per_step_from_cumulative(np.abs(raw["capacity_ah"].to_numpy(np.float64)), starts, n)
         q_ch, q_dis = q, q
     elif "net_capacity_ah" in raw:
         q = raw["net_capacity_ah"].to_numpy(np.float64)
-        dq = q - np.repeat(np.r_[q[0], q[starts[1:] - 1]], seg)
-        q_ch, q_dis = np.abs(dq), np.abs(dq)
+        q_ch = q_dis = np.abs(q - np.repeat(np.r_[q[0], q[starts[1:] - 1]], seg))
     else:
-        q = _cumtrapz_per_step(i, t, starts, n) / 3600.0
-        q_ch, q_dis = np.abs(q), np.abs(q)
+        q_ch = q_dis = np.abs(_cumtrapz_per_step(i, t, starts, n) / 3600.0)
         derived.append("capacities integrated from current over time (trapezoid)")
     if "charging_energy_wh" in raw and "discharging_energy_wh" in raw:
         e_ch, e_dis = np.abs(per_step("charging_energy_wh")), np.abs(per_step("discharging_energy_wh"))
@@ -1388,9 +1403,14 @@ def _capacities(raw, meta, t, v, i, starts, n, charge_rows, dis_rows, derived, r
         e = np.abs(_cumtrapz_per_step(i * v, t, starts, n)) / 3600.0
         e_ch, e_dis = e, e
         derived.append("energies integrated from current x voltage over time (trapezoid)")
-    for name, arr in (("charging_capacity_ah", q_ch), ("discharging_capacity_ah", q_dis),
-                      ("charging_energy_wh", e_ch), ("discharging_energy_wh", e_dis)):
-        _mend_drops(arr, starts, n, name, repairs)
+    # one count shared by both directions (a net or unsigned column) is mended once
+    for ch_name, dis_name, ch, dis in (("charging_capacity_ah", "discharging_capacity_ah", q_ch, q_dis),
+                                       ("charging_energy_wh", "discharging_energy_wh", e_ch, e_dis)):
+        if ch is dis:
+            _mend_drops(ch, starts, n, f"{ch_name} (= {dis_name})", repairs)
+        else:
+            _mend_drops(ch, starts, n, ch_name, repairs)
+            _mend_drops(dis, starts, n, dis_name, repairs)
     # a step's charge column counts only while it charges (and vice versa)
     step_ch = np.repeat(np.logical_or.reduceat(charge_rows, starts), seg)
     step_dis = np.repeat(np.logical_or.reduceat(dis_rows, starts), seg)
