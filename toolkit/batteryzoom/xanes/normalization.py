@@ -49,6 +49,7 @@ the range silently).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -140,7 +141,23 @@ def _interp_matrix(x: np.ndarray, xq: np.ndarray) -> np.ndarray:
 
 
 def _smooth_matrix(x: np.ndarray, xstep: float, sigma: float) -> np.ndarray:
-    """Larch's ``smooth(x, y, sigma, xstep)`` (Lorentzian) as an ``(n, n)`` linear map."""
+    """Larch's ``smooth(x, y, sigma, xstep)`` (Lorentzian) as an ``(n, n)`` linear map.
+
+    Read-only and remembered per grid (building it takes ~10 ms; every stack measured on
+    the same energies, and every block of one stack, needs the same few).
+    """
+    x = np.ascontiguousarray(x, np.float64)
+    return _smooth_matrix_cached(x.tobytes(), float(xstep), float(sigma))
+
+
+@functools.lru_cache(maxsize=64)
+def _smooth_matrix_cached(x_bytes: bytes, xstep: float, sigma: float) -> np.ndarray:
+    out = _build_smooth_matrix(np.frombuffer(x_bytes, np.float64), xstep, sigma)
+    out.flags.writeable = False
+    return out
+
+
+def _build_smooth_matrix(x: np.ndarray, xstep: float, sigma: float) -> np.ndarray:
     npad = 5
     xmin = xstep * int((x.min() - npad * xstep) / xstep)
     xmax = xstep * int((x.max() + npad * xstep) / xstep)
