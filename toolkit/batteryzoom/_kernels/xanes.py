@@ -260,22 +260,26 @@ def uniform_histogram(v, first, last, edges):  # pragma: no cover - compiled
     ``(x - first) / (last - first) * n``, then the one-ulp corrections against the
     ``linspace`` edges; values outside ``[first, last]`` are left out.
     """
-    n = edges.size - 1
-    counts = np.zeros(n, np.int64)
-    denom = last - first
+    counts = np.zeros(edges.size - 1, np.int64)
     for i in range(v.size):
         x = v[i]
-        if not (x >= first and x <= last):
-            continue
-        k = int(((x - first) / denom) * n)
-        if k == n:
-            k -= 1
-        if x < edges[k]:
-            k -= 1
-        if x >= edges[k + 1] and k != n - 1:
-            k += 1
-        counts[k] += 1
+        if x >= first and x <= last:
+            counts[_bin_index(x, first, last, edges)] += 1
     return counts
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bin_index(x, first, last, edges):  # pragma: no cover - compiled
+    """numpy.histogram's equal-bins index of ``first <= x <= last``, one-ulp corrections included."""
+    n = edges.size - 1
+    k = int(((x - first) / (last - first)) * n)
+    if k == n:
+        k -= 1
+    if x < edges[k]:
+        k -= 1
+    if x >= edges[k + 1] and k != n - 1:
+        k += 1
+    return k
 
 
 @njit(cache=True, nogil=True)
@@ -296,21 +300,11 @@ def finite_min_max(values, keep, v0, v1):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True)
 def kept_histogram(values, keep, v0, v1, first, last, edges):  # pragma: no cover - compiled
     """:func:`uniform_histogram` of the finite ``values[v0:v1]`` where ``keep``, no copy."""
-    n = edges.size - 1
-    counts = np.zeros(n, np.int64)
-    denom = last - first
+    counts = np.zeros(edges.size - 1, np.int64)
     for i in range(v0, v1):
         x = values[i]
-        if not (keep[i] and x >= first and x <= last):
-            continue
-        k = int(((x - first) / denom) * n)
-        if k == n:
-            k -= 1
-        if x < edges[k]:
-            k -= 1
-        if x >= edges[k + 1] and k != n - 1:
-            k += 1
-        counts[k] += 1
+        if keep[i] and x >= first and x <= last:
+            counts[_bin_index(x, first, last, edges)] += 1
     return counts
 
 
