@@ -604,14 +604,7 @@ def _kde_peak_width(
 def _run_row_ranges(kernel: Callable[..., None], args: tuple, n_rows: int) -> None:
     """``kernel(*args, r0, r1)`` over row ranges, on one thread per core (GIL released)."""
     threads = min(_kernels.n_threads(), max(1, n_rows // 64))
-    if threads <= 1:
-        kernel(*args, 0, n_rows)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    cuts = np.linspace(0, n_rows, threads + 1).astype(int)
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(lambda i: kernel(*args, int(cuts[i]), int(cuts[i + 1])), range(threads)))
+    _kernels.map_ranges(n_rows, -(-n_rows // threads), lambda r0, r1: kernel(*args, r0, r1))
 
 
 def _kde_peak_width_numpy(counts: np.ndarray, sigma_bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

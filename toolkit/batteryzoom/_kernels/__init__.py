@@ -16,8 +16,10 @@ kernels are tested against).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["enabled", "n_threads"]
+__all__ = ["enabled", "n_threads", "map_ranges"]
 
 
 def enabled() -> bool:
@@ -37,3 +39,18 @@ def n_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def map_ranges(n: int, size: int, func: Callable[[int, int], Any]) -> list:
+    """``[func(v0, v1), ...]`` over ``range(n)`` in ranges of ``size``, in order, on one
+    thread per core (the kernels release the GIL); on the caller's thread when one range
+    or one core."""
+    size = max(1, int(size))
+    starts = range(0, n, size)
+    threads = min(n_threads(), len(starts))
+    if threads <= 1:
+        return [func(s, min(s + size, n)) for s in starts]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(lambda s: func(s, min(s + size, n)), starts))

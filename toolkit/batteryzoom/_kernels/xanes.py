@@ -321,7 +321,7 @@ def mask_fields(step, noise, valid, energy, threshold, min_snr, v0, v1,
         ej = ok & (s > threshold)
         sn = ok & (s > min_snr * noise[i])
         e = energy[i]
-        fl = (not ok) | (not (e - e == 0.0))
+        fl = (not ok) | (e - e != 0.0)
         edge_jump[i] = ej
         snr[i] = sn
         failed[i] = fl

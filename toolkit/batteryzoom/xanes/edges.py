@@ -24,7 +24,6 @@ never crash.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -210,9 +209,11 @@ class _FixedPlan:
         self.step_w64[self.step_idx] = step_row[self.step_idx]
         rel = self.ew - self.e0
         inside = (rel >= window_ev[0]) & (rel <= window_ev[1])
-        rows = np.nonzero(inside[:-1] & inside[1:])[0]
-        # half-step intervals (k, k+1) ranked by distance from e0, nearest first (ties: lower k)
-        order = np.argsort(np.abs(0.5 * (self.ew[rows] + self.ew[rows + 1]) - self.e0), kind="stable")
+        # half-step intervals (k, k+1) of the window (indices into ew), and their order by
+        # distance from e0, nearest first (ties: lower k); both paths search these
+        self.rows = rows = np.nonzero(inside[:-1] & inside[1:])[0]
+        self.interval_order = order = np.argsort(np.abs(0.5 * (self.ew[rows] + self.ew[rows + 1]) - self.e0),
+                                                 kind="stable")
         self.interval_rank = np.full(n, -1, np.int64)
         self.interval_rank[rows[order] + self.w0] = np.arange(rows.size)
         self.win = (int(rows.min()) + self.w0, int(rows.max()) + self.w0 + 2) if rows.size else (0, 0)
@@ -286,10 +287,7 @@ class _FixedPlan:
 
     def _half_step_only(self, num, step, sigma_norm):
         """Half-step crossing without normalizing the whole window: compare with step / 2."""
-        ew, e0 = self.ew, self.e0
-        rel = ew - e0
-        inside = (rel >= self.window_ev[0]) & (rel <= self.window_ev[1])
-        rows = np.nonzero(inside[:-1] & inside[1:])[0]
+        ew, rows = self.ew, self.rows
         nvox = num.shape[1]
         if rows.size == 0:  # no two energies inside the window: no crossing to find
             return {"half_step": np.full(nvox, np.nan), "half_step_err": np.full(nvox, np.nan)}
@@ -298,9 +296,8 @@ class _FixedPlan:
         # each interval weighs more the nearer it is to e0; the largest weight among a
         # voxel's crossings (an elementwise max down the rows: fast) picks the nearest
         nint = len(rows)
-        order = np.argsort(np.abs(0.5 * (ew[rows] + ew[rows + 1]) - e0), kind="stable")
         weight = np.empty(nint, np.int64)
-        weight[order] = np.arange(nint, 0, -1)
+        weight[self.interval_order] = np.arange(nint, 0, -1)
         dtype = np.uint8 if nint < 255 else np.uint16
         best = (cross * weight.astype(dtype)[:, None]).max(axis=0)
         found = best > 0
@@ -458,7 +455,7 @@ def edge_maps(
     if is_dask(array):  # dask schedules the chunks on its own workers
         res = map_spatial(block, array, len(names), np.float64)
     else:
-        res = block(array, threads=os.cpu_count() or 1)
+        res = block(array, threads=_kernels.n_threads())
     parts = {name: res[i] for i, name in enumerate(names)}
     parts["valid"] = parts["valid"] > 0.5
     if "half_step" in methods and not params.nvict and not (use_kernel and kernel_dtype):

@@ -86,17 +86,7 @@ def masks(maps: Any, *, min_edge_step: float | str = "otsu", min_snr: float = 5.
     return out
 
 
-def _in_blocks(n: int, func: Any) -> list:
-    """``func(v0, v1)`` over blocks of ``range(n)`` on every core (the kernels release the GIL)."""
-    step = 1 << 20
-    starts = range(0, n, step)
-    threads = min(_kernels.n_threads(), len(starts))
-    if threads <= 1:
-        return [func(s, min(s + step, n)) for s in starts]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(lambda s: func(s, min(s + step, n)), starts))
+BLOCK = 1 << 20  # voxels per range of the compiled mask passes
 
 
 def _masks_compiled(step, noise, valid, energy, min_edge_step, min_snr):
@@ -111,20 +101,21 @@ def _masks_compiled(step, noise, valid, energy, min_edge_step, min_snr):
     valid = np.ascontiguousarray(valid, bool).reshape(-1)
     n = step.size
     if min_edge_step == "otsu":
-        parts = _in_blocks(n, lambda v0, v1: finite_min_max(step, valid, v0, v1))
+        parts = _kernels.map_ranges(n, BLOCK, lambda v0, v1: finite_min_max(step, valid, v0, v1))
         lo = min((p[0] for p in parts), default=np.inf)
         hi = max((p[1] for p in parts), default=-np.inf)
         if sum(p[2] for p in parts) < 2 or lo == hi:
             threshold = float("inf")
         else:  # otsu_threshold's bins: numpy.histogram(v, 256) over (min, max)
             edges = np.linspace(lo, hi, 257, endpoint=True)
-            counts = sum(_in_blocks(n, lambda v0, v1: kept_histogram(step, valid, v0, v1, lo, hi, edges)))
+            counts = sum(_kernels.map_ranges(
+                n, BLOCK, lambda v0, v1: kept_histogram(step, valid, v0, v1, lo, hi, edges)))
             threshold = float(threshold_otsu(hist=(counts, (edges[:-1] + edges[1:]) / 2.0)))
     else:
         threshold = float(min_edge_step)
     out = {k: np.empty(n, bool) for k in ("edge_jump", "snr", "failed", "mask")}
-    _in_blocks(n, lambda v0, v1: mask_fields(step, noise, valid, energy, threshold, min_snr, v0, v1,
-                                             out["edge_jump"], out["snr"], out["failed"], out["mask"]))
+    _kernels.map_ranges(n, BLOCK, lambda v0, v1: mask_fields(
+        step, noise, valid, energy, threshold, min_snr, v0, v1, out["edge_jump"], out["snr"], out["failed"], out["mask"]))
     return threshold, {k: v.reshape(shape) for k, v in out.items()}
 
 

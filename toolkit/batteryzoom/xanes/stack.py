@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._kernels import enabled, n_threads
+from .._kernels import enabled, map_ranges
 from ..errors import InputError
 
 __all__ = ["optical_density", "check_energy", "split_input", "map_spatial", "is_dask", "mean_spectrum"]
@@ -144,11 +144,11 @@ def mean_spectrum(array: Any) -> np.ndarray:
         if compiled:
             from .._kernels.xanes import row_sums_block
 
-        def block(s: int) -> tuple[np.ndarray, int]:
-            part = flat[:, s : s + step]
+        def block(s: int, stop: int) -> tuple[np.ndarray, int]:
+            part = flat[:, s:stop]
             if compiled:  # one vectorized pass (numpy's float64 sum of float32 casts in buffers)
                 block_sum = np.empty(flat.shape[0])
-                row_sums_block(flat, s, s + part.shape[1], block_sum)
+                row_sums_block(flat, s, stop, block_sum)
             else:
                 block_sum = part.sum(axis=1, dtype=np.float64)
             if np.isfinite(block_sum).all():  # the usual case: one pass, no mask
@@ -156,15 +156,7 @@ def mean_spectrum(array: Any) -> np.ndarray:
             good = np.isfinite(part).all(axis=0)
             return part[:, good].sum(axis=1, dtype=np.float64), int(good.sum())
 
-        starts = range(0, flat.shape[1], step)
-        threads = min(n_threads(), len(starts))
-        if threads > 1:  # numpy's sums release the GIL: blocks on every core
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(threads) as pool:
-                parts = list(pool.map(block, starts))
-        else:
-            parts = [block(s) for s in starts]
+        parts = map_ranges(flat.shape[1], step, block)  # the sums release the GIL: every core
         total, count = np.zeros(flat.shape[0]), 0
         for block_sum, n in parts:  # in block order: the same sum as one thread
             total += block_sum
