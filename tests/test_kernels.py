@@ -243,11 +243,19 @@ def _xanes_pair(monkeypatch, stack, energy, **kw):
 
 
 def _assert_close_to_numpy_fused(got, ref, max_flips=0):
-    """float64 kernel vs float32 numpy path: same pattern, values within float32 rounding."""
+    """float64 kernel vs float32 numpy path: same pattern, values within float32 rounding.
+
+    ``max_flips`` voxels may differ: a noisy spectrum that touches half its step within
+    float32 rounding has a crossing in one path and another (or none: NaN) in the other.
+    """
     np.testing.assert_array_equal(np.asarray(got["valid"]), np.asarray(ref["valid"]))
     for key in got:
         a, b = np.asarray(got[key], float), np.asarray(ref[key], float)
-        np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=key)
+        if max_flips == 0:
+            np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=key)
+        else:
+            assert (np.isnan(a) != np.isnan(b)).sum() <= max_flips, (key, int((np.isnan(a) != np.isnan(b)).sum()))
+            a, b = np.where(np.isnan(a) != np.isnan(b), np.nan, a), np.where(np.isnan(a) != np.isnan(b), np.nan, b)
         if key in ("edge_step", "pre_edge_noise"):
             np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-6, equal_nan=True, err_msg=key)
         elif key.endswith("_ev"):
@@ -260,7 +268,10 @@ def _assert_close_to_numpy_fused(got, ref, max_flips=0):
     method = next(k for k in got if k.startswith("edge_energy_"))[len("edge_energy_") : -3]
     ma, mb = bz.xanes.masks(got, method=method), bz.xanes.masks(ref, method=method)
     for key in ("edge_jump", "snr", "failed", "mask"):
-        np.testing.assert_array_equal(np.asarray(ma[key]), np.asarray(mb[key]), err_msg=key)
+        if max_flips == 0 or key in ("edge_jump", "snr"):
+            np.testing.assert_array_equal(np.asarray(ma[key]), np.asarray(mb[key]), err_msg=key)
+        else:  # a voxel whose crossing flipped to none has failed in one path only
+            assert (np.asarray(ma[key]) != np.asarray(mb[key])).sum() <= max_flips, key
 
 
 def _assert_equal_to_general_path(got, general):
@@ -324,7 +335,7 @@ def test_xanes_kernel_on_the_twin_stack_and_dask_chunks(monkeypatch):
     stack = bz.data.load("twin/particle-xanes").load()
     got, ref = _xanes_pair(monkeypatch, stack, None)
     # noisy particle spectra cross half their step several times: float32 rounding in the
-    # numpy path picks another crossing in a few voxels (45 of 175,616 here)
+    # numpy path picks another crossing (or none) in a few voxels (~45 of 175,616 here)
     n_vox = stack[0].size
     _assert_close_to_numpy_fused(got, ref, max_flips=n_vox // 2000)
     masks = bz.xanes.masks(got)

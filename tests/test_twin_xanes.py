@@ -136,7 +136,7 @@ def test_alignment_recovers_the_applied_shifts(twin, analysed):
     applied = twin["shifts"][["shift_z_px", "shift_y_px", "shift_x_px"]].values
     err = np.abs(analysed["shifts"] - applied)
     print(f"\nshift recovery: max error {err.max():.3f} px, rms {np.sqrt((err ** 2).mean()):.3f} px")
-    assert err.max() < 0.2
+    assert err.max() < 0.01  # the issue asks 0.2; the off-grid refinement gives ~0.004 (grid alone 0.027)
 
 
 def _report(maps, truth, mask, label):
@@ -167,8 +167,13 @@ def test_per_voxel_rmse_and_per_grain_means_against_truth(twin, analysed):
           f" 90th pct {err[big].abs().quantile(0.9):.3f} eV, bias {err[big].mean():+.3f} eV")
     assert err[big].abs().median() < 0.05
     assert abs(err[big].mean()) < 0.03
+    # Fig. S3's grains: within 0.05 eV, or 3 standard errors where the grain's own spread
+    # allows no better (grain 1: FWHM 1.3 eV over ~130 voxels, standard error ~0.05 eV)
+    se = est.groupby("label")["e"].std() / np.sqrt(est.groupby("label").size())
     for name in ("grain 1", "grain 2"):
-        assert abs(err[merged["designation"] == name].iloc[0]) < 0.05, name
+        label = merged.index[merged["designation"] == name][0]
+        print(f"{name}: error {err[label]:+.3f} eV, standard error {se[label]:.3f} eV")
+        assert abs(err[label]) < max(0.05, 3 * se[label]), name
     # the measured FWHM ordering of Fig. S3 survives the noise
     fwhm = est.groupby("label")["e"].std() * 2.3548
     g = twin["model"]["designated"]
@@ -182,6 +187,20 @@ def test_method_error_without_noise_or_misalignment(clean_other_seed):
     rmse = _report(maps, clean["truth"], inside, "noise 0.00, aligned")
     assert rmse["half_step"] < 0.03  # the 1 eV grid's interpolation error only
     assert rmse["white_line"] < 0.35 and rmse["derivative"] < 0.5
+
+
+def test_alignment_round_trip_costs_little_edge_accuracy(clean_other_seed):
+    # the same twin misaligned (noise-free): estimated shifts undone by the odd-length
+    # Fourier shift; what is left is the field of view's crop of the ringing tails
+    moved = twin_xanes.particle_xanes(seed=1, noise=0.0)
+    aligned, shifts = bz.xanes.align(moved["main"], show_progress=False)
+    applied = moved["shifts"][["shift_z_px", "shift_y_px", "shift_x_px"]].values
+    maps = bz.xanes.edge_maps(aligned)
+    use = (clean_other_seed["truth"]["grain_labels"].values > 0) & bz.xanes.masks(maps)["mask"].values
+    rmse = _report(maps, clean_other_seed["truth"], use, "noise 0.00, re-aligned, masked")
+    print(f"shifts: max error {np.abs(shifts - applied).max():.4f} px")
+    assert np.abs(shifts - applied).max() < 0.01
+    assert rmse["half_step"] < 0.09  # 0.056; with even FFT lengths 0.10 (a Nyquist bin lost per shift)
 
 
 def test_large_preset_is_lazy_and_streams_by_chunk():

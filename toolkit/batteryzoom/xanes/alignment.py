@@ -2,7 +2,8 @@
 
 Each energy's image is registered to a reference energy's image by phase correlation
 with sub-pixel refinement (scikit-image's ``phase_cross_correlation``, upsampled DFT of
-Guizar-Sicairos et al. 2008), then shifted back, by default with a Fourier (band-limited)
+Guizar-Sicairos et al. 2008, then off its grid: the vertex of a quadratic through the exact
+cross-correlation around the peak), then shifted back, by default with a Fourier (band-limited)
 shift of the edge-padded frame (``scipy.ndimage.fourier_shift``): unlike spline
 interpolation it does not blur neighbouring voxels (grains) together, which would bias
 their spectra; ``method="spline"`` uses ``scipy.ndimage.shift`` instead.
@@ -53,9 +54,21 @@ def estimate_shifts(
     *,
     reference: Any = None,
     upsample_factor: int = 20,
+    refine: bool = True,
     show_progress: bool | None = None,
 ) -> np.ndarray:
     """Displacement of every frame relative to the reference frame (see module docstring).
+
+    Parameters
+    ----------
+    upsample_factor : int
+        Grid of scikit-image's upsampled cross-correlation, ``1 / upsample_factor`` pixel.
+    refine : bool
+        Refine that estimate off the grid: the vertex of a quadratic fitted to the exact
+        cross-correlation at ``3**ndim`` points around it, twice (spacings
+        ``1 / upsample_factor`` then a tenth of it; :func:`_refine_peak`). Costs about
+        one FFT per frame; on the twin the worst error drops from 0.027 px (the grid's
+        half step) to under 0.01 px.
 
     Returns
     -------
@@ -68,25 +81,82 @@ def estimate_shifts(
     if array.ndim not in (3, 4):
         raise InputError(f"align needs (E, y, x) or (E, z, y, x); got shape {array.shape}")
     iref = _reference_index(energy, reference)
-    ref = _prepare(np.asarray(array[iref]))
+    # the reference's FFT once; scikit-image takes spectra with space="fourier"
+    ref_f = np.fft.fftn(_prepare(np.asarray(array[iref])))
     shifts = np.zeros((len(energy), array.ndim - 1))
     for i in progress(range(len(energy)), "aligning energies", enabled=show_progress):
         if i == iref:
             continue
-        moving = _prepare(np.asarray(array[i]))
-        shift, _, _ = phase_cross_correlation(ref, moving, upsample_factor=upsample_factor, normalization=None)
-        shifts[i] = -np.asarray(shift)  # skimage returns the correction; we report the displacement
+        moving_f = np.fft.fftn(_prepare(np.asarray(array[i])))
+        shift, _, _ = phase_cross_correlation(ref_f, moving_f, upsample_factor=upsample_factor,
+                                              normalization=None, space="fourier")
+        shift = np.asarray(shift, np.float64)
+        if refine:
+            shift = _refine_peak(ref_f * moving_f.conj(), shift, 1.0 / upsample_factor)
+        shifts[i] = -shift  # skimage returns the correction; we report the displacement
     return shifts
+
+
+def _quadratic_design(ndim: int) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """Points ``{-1, 0, 1}**ndim`` and the pseudo-inverse of a full quadratic's design."""
+    points = np.stack(np.meshgrid(*[np.arange(-1.0, 2.0)] * ndim, indexing="ij"), -1).reshape(-1, ndim)
+    pairs = [(a, b) for a in range(ndim) for b in range(a, ndim)]
+    design = np.column_stack([np.ones(len(points)), points] + [points[:, a] * points[:, b] for a, b in pairs])
+    return points, np.linalg.pinv(design), pairs
+
+
+def _refine_peak(cross_power: np.ndarray, start: np.ndarray, step: float) -> np.ndarray:
+    """Sub-pixel maximum of the cross-correlation ``c(t) = Re sum_k X(k) exp(2 pi i k.t / N)``.
+
+    ``c`` is evaluated exactly (a matrix DFT, separable per axis, as scikit-image's
+    upsampled DFT) on a ``3**ndim`` grid of spacing ``step`` around ``start``; the vertex
+    of the least-squares quadratic through those values is the new estimate, then again
+    with a tenth of the spacing. A step that would leave the grid (not a maximum there)
+    moves to the grid's best point instead. Returns ``(ndim,)`` pixels, in the frame of
+    ``start`` (scikit-image's ``shift``).
+    """
+    ndim = cross_power.ndim
+    freqs = [np.fft.fftfreq(n) for n in cross_power.shape]  # cycles per pixel
+    points, pinv, pairs = _quadratic_design(ndim)
+    t = np.asarray(start, np.float64).copy()
+    for h in (step, step / 10.0):
+        for _ in range(3):  # a few moves if the peak is not inside the grid yet
+            values = cross_power
+            for axis in range(ndim - 1, -1, -1):  # contract the last axis with its 3 phases
+                offsets = t[axis] + h * np.arange(-1.0, 2.0)
+                kernel = np.exp(2j * np.pi * np.outer(freqs[axis], offsets))  # (N, 3)
+                values = np.tensordot(values, kernel, axes=([axis], [0]))
+                values = np.moveaxis(values, -1, axis)
+            c = values.real.reshape(-1)
+            coef = pinv @ c
+            grad = coef[1 : ndim + 1]
+            hess = np.zeros((ndim, ndim))
+            for (a, b), v in zip(pairs, coef[ndim + 1 :]):
+                hess[a, b] += v
+                hess[b, a] += v
+            try:
+                negative = bool(np.all(np.linalg.eigvalsh(hess) < 0))
+                delta = -np.linalg.solve(hess, grad) if negative else None
+            except np.linalg.LinAlgError:
+                delta = None
+            if delta is not None and np.all(np.abs(delta) <= 1.0):
+                t = t + h * delta
+                break
+            t = t + h * points[int(np.argmax(c))]
+    return t
 
 
 def _fourier_unshift(frame: np.ndarray, s: np.ndarray) -> np.ndarray:
     from scipy import ndimage
 
     pad = int(np.ceil(np.abs(s).max())) + 4
-    padded = np.pad(frame, pad, mode="edge")  # no wrap-around of the far edge into view
+    # edge padding: no wrap-around of the far edge into view; an odd length per axis: no
+    # Nyquist bin, whose fractional-shift phase a real transform cannot hold (with an even
+    # length a shift and its inverse lose that frequency; with an odd one they are exact)
+    padded = np.pad(frame, [(pad, pad + 1 - n % 2) for n in frame.shape], mode="edge")
     spectrum = ndimage.fourier_shift(np.fft.rfftn(padded), -s, n=padded.shape[-1])
     out = np.fft.irfftn(spectrum, s=padded.shape, axes=tuple(range(padded.ndim)))
-    return out[(slice(pad, -pad),) * frame.ndim]
+    return out[tuple(slice(pad, pad + n) for n in frame.shape)]
 
 
 def apply_shifts(stack: Any, shifts: Any, *, method: str = "fourier", order: int = 3,
@@ -169,7 +239,8 @@ def align(
         Frame index, or energy (eV) of the reference frame. Default: the last (highest
         energy, post-edge) frame, whose contrast is strongest.
     upsample_factor : int
-        Sub-pixel precision ``1 / upsample_factor`` pixel.
+        Grid of the sub-pixel search, ``1 / upsample_factor`` pixel, refined off the grid
+        (:func:`estimate_shifts`, ``refine=True``).
     method : {"fourier", "spline"}
         How frames are shifted back (see :func:`apply_shifts`).
 

@@ -30,9 +30,11 @@ How it is computed (:func:`pca_denoise`)
 
    Components passing both tests are kept. Limitation: a component that mixes chemistry
    and artefacts (similar variances) fails the second test and its chemistry is lost;
-   on the twin at its default noise and misalignment this leaves 2 components and a
-   truncation bias at the chemical extremes (grain 2 of Fig. S3: +0.18 eV), so per-grain
-   *means* are better taken from the undenoised map (see ``xanes_accuracy.py``).
+   on the twin at its default noise and misalignment 3 components pass (2 when the
+   shifts were only known to the 1/20 px grid: then a truncation bias at the chemical
+   extremes, grain 2 of Fig. S3 +0.18 eV), and the dropped ones still bias extreme grains
+   by a few hundredths of an eV, so per-grain *means* are better taken from the
+   undenoised map (see ``xanes_accuracy.py``).
 4. Second pass: ``y_denoised = mean + U_k U_k^T (y - mean)`` per voxel, chunk by chunk.
 
 Noise after denoising (:func:`pca_edge_maps`)

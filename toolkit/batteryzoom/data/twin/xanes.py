@@ -319,14 +319,20 @@ def _grain_table(edge, labels, present, level, centre, g1, g2) -> pd.DataFrame:
 
 
 def _fourier_shift(volume: np.ndarray, shift) -> np.ndarray:
-    spectrum = ndimage.fourier_shift(np.fft.rfftn(volume), shift, n=volume.shape[-1])
-    return np.fft.irfftn(spectrum, s=volume.shape, axes=tuple(range(volume.ndim))).astype(np.float32)
+    # an odd length per axis (one more zero where even): no Nyquist bin, so the shift is
+    # unitary and exactly invertible; with an even length the real transform keeps only
+    # cos(pi s) of the Nyquist component and the information is gone
+    padded = np.pad(volume, [(0, 1 - n % 2) for n in volume.shape])
+    spectrum = ndimage.fourier_shift(np.fft.rfftn(padded), shift, n=padded.shape[-1])
+    out = np.fft.irfftn(spectrum, s=padded.shape, axes=tuple(range(volume.ndim)))
+    return out[tuple(slice(0, n) for n in volume.shape)].astype(np.float32)
 
 
 def _build_stack(level, energy, density, jump, f_vox, delta, shifts, sigma_od, seed, chunk, lazy):
     """The measured stack, computed block by block (exact: linear interpolation, zero halo)."""
-    # Fourier (band-limited) shifts: exactly invertible, so alignment can undo them without
-    # blurring neighbouring grains together. The halo of zeros around each block keeps the
+    # Fourier (band-limited) shifts: invertible (odd FFT lengths, see _fourier_shift), so
+    # alignment can undo them without blurring neighbouring grains together; what the crop
+    # to the field of view cuts off (ringing tails of the particle's sharp surface) is lost. The halo of zeros around each block keeps the
     # periodic wrap-around away from the block (exact for a single block, as in `small`;
     # within a tiny ringing error at block seams for the streamed `large` preset).
     halo = int(math.ceil(np.abs(shifts).max())) + 8
