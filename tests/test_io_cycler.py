@@ -290,11 +290,13 @@ def _bad_inputs(tmp_path: Path, ndax: Path | None) -> dict[str, tuple[Path, str]
 
 
 @pytest.mark.realdata
-def test_bad_input_errors_name_the_file_and_problem_and_write_nothing(tmp_path, fetch_real):
+def test_bad_input_errors_name_the_file_and_problem_and_write_nothing(tmp_path, fetch_real, monkeypatch):
     ndax = fetch_real("real/cycler/neware-interp-test")[0]
     src = tmp_path / "in"
     src.mkdir()
     cases = _bad_inputs(src, ndax)
+    # a cache of its own: other test workers fill the shared one meanwhile
+    monkeypatch.setenv("BATTERYZOOM_CACHE", str(tmp_path / "cache"))
     before = _snapshot(src, bz.data.cache_dir())
     for label, (path, problem) in cases.items():
         with pytest.raises(FileFormatError) as err:
