@@ -15,6 +15,7 @@ reference sits at ``p + shifts[i]`` in frame ``i``. Aligning applies ``-shifts[i
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -97,6 +98,7 @@ def estimate_shifts(
     return shifts
 
 
+@functools.lru_cache(maxsize=None)
 def _quadratic_design(ndim: int) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
     """Points ``{-1, 0, 1}**ndim`` and the pseudo-inverse of a full quadratic's design."""
     points = np.stack(np.meshgrid(*[np.arange(-1.0, 2.0)] * ndim, indexing="ij"), -1).reshape(-1, ndim)

@@ -32,7 +32,13 @@ def otsu_threshold(values: Any) -> float:
 
     lo, hi = v.min(), v.max()
     edges = np.linspace(lo, hi, 257, endpoint=True, dtype=np.result_type(lo, hi, v))
-    counts = uniform_histogram(v, float(lo), float(hi), edges)
+    return _otsu_on_bins(uniform_histogram(v, float(lo), float(hi), edges), edges)
+
+
+def _otsu_on_bins(counts: np.ndarray, edges: np.ndarray) -> float:
+    """scikit-image's Otsu threshold on a histogram given by its counts and bin edges."""
+    from skimage.filters import threshold_otsu
+
     return float(threshold_otsu(hist=(counts, (edges[:-1] + edges[1:]) / 2.0)))
 
 
@@ -92,8 +98,6 @@ BLOCK = 1 << 20  # voxels per range of the compiled mask passes
 def _masks_compiled(step, noise, valid, energy, min_edge_step, min_snr):
     """:func:`masks` without temporaries: Otsu's histogram and the four masks in compiled
     passes over the maps (the same comparisons and counts as the numpy path)."""
-    from skimage.filters import threshold_otsu
-
     from .._kernels.xanes import finite_min_max, kept_histogram, mask_fields
 
     shape = step.shape
@@ -110,7 +114,7 @@ def _masks_compiled(step, noise, valid, energy, min_edge_step, min_snr):
             edges = np.linspace(lo, hi, 257, endpoint=True)
             counts = sum(_kernels.map_ranges(
                 n, BLOCK, lambda v0, v1: kept_histogram(step, valid, v0, v1, lo, hi, edges)))
-            threshold = float(threshold_otsu(hist=(counts, (edges[:-1] + edges[1:]) / 2.0)))
+            threshold = _otsu_on_bins(counts, edges)
     else:
         threshold = float(min_edge_step)
     out = {k: np.empty(n, bool) for k in ("edge_jump", "snr", "failed", "mask")}
