@@ -7,20 +7,17 @@ Cases (group "xanes"):
   chunk, so its peak memory stays far below the stack's size);
 - normalization + half-step edge energy + mask on the large stack in memory, against one
   ``numpy.sum`` pass over the same array (the memory-bandwidth floor; goal <= 3x), then
-  its parts against the same sum: the mean-spectrum pass that sets e0 (a full pass of
-  its own), the compiled edge-map kernel, the masks (Otsu over 16.8 M edge steps), and
-  the numpy fused path (``BATTERYZOOM_NUMBA=0``) the kernels replaced. What bounds the
-  ratio (2026-11-25, 2 shared cores, two runs: 6.4x and 5.3x; the numpy path 15.5x and
-  17.6x in the same runs): the pipeline is two full passes by construction (the mean
-  spectrum must be known before any voxel is normalized: 0.7-0.8x the sum, on both
-  cores), then the edge-map kernel (2.9-4.0x: it keeps ~6 float64 values of state per
-  voxel that each of the 60 energy rows reads and updates from L2, where the sum keeps
-  one register, and writes 48 bytes of float64 maps per voxel against 240 bytes read),
-  then the masks (1.2-1.6x: a compiled Otsu histogram, then numpy's elementwise float64
-  tests and copies over 16.8 M voxels), plus allocation (800 MB of fresh float64 maps)
-  and glue. The <= 3x goal would need the masks fused into the kernel's last step and
-  the kernel's per-voxel state kept in registers across the rows (a few voxels at a
-  time), not in L2;
+  its parts against the same sum: e0 from the mean spectrum of an even 1 M-voxel sample
+  (it must be known before any voxel is normalized; averaging all 16.8 M spectra was a
+  full pass of its own, 0.7-0.8x the sum, for the same e0), the compiled edge-map kernel,
+  the masks (Otsu over 16.8 M edge steps), and the numpy fused path
+  (``BATTERYZOOM_NUMBA=0``) the kernels replaced. What bounds the ratio: the edge-map
+  kernel (2.5-3.5x on 2 shared cores: it keeps ~6 float64 values of state per voxel that
+  each of the 60 energy rows reads and updates from L2, where the sum keeps one
+  register, and writes 48 bytes of float64 maps per voxel against 240 bytes read; 3.8x on
+  one core, of which the half-step search and interpolation are 1.6x), then the masks
+  (0.5-0.7x: min/max, Otsu histogram, the four masks, over float64 maps), plus
+  allocation (800 MB of fresh float64 maps) and glue;
 - the kernel's compile time: first call in a fresh process with an empty numba cache
   (cold) and with the cache the first process wrote (warm; includes importing numba);
 - the same against a per-spectrum loop in the style of existing tools (``numpy.polyfit``
@@ -134,17 +131,18 @@ def pipeline_on_large_stack_vs_numpy_sum_and_per_spectrum_loop():
             else:
                 os.environ["BATTERYZOOM_NUMBA"] = old
 
-    from batteryzoom.xanes.normalization import find_e0
+    from batteryzoom.xanes.normalization import e0_of_mean_spectrum, find_e0
     from batteryzoom.xanes.stack import mean_spectrum
 
-    e0 = float(find_e0(mean_spectrum(stack), energy))
+    e0 = e0_of_mean_spectrum(stack, energy)
+    e0_all_voxels = float(find_e0(mean_spectrum(stack), energy))  # the sample must not move it
     maps = bz.xanes.edge_maps(stack, energy, methods=("half_step",), e0=e0)
     # the machine is shared: every timing is interleaved with the others, round after
     # round, so that a burst of load hits them alike; medians of the rounds
     timed = {
         "ours": ours,
         "sum": lambda: stack.sum(),
-        "mean": lambda: mean_spectrum(stack),  # the parts, each against the same sum
+        "mean": lambda: e0_of_mean_spectrum(stack, energy),  # the parts, each against the same sum
         "maps": lambda: bz.xanes.edge_maps(stack, energy, methods=("half_step",), e0=e0),
         "masks": lambda: bz.xanes.masks(maps),
         "numpy": numpy_path,
@@ -162,8 +160,8 @@ def pipeline_on_large_stack_vs_numpy_sum_and_per_spectrum_loop():
     note = f"{n_vox / 1e6:.1f} M spectra x {len(energy)} energies, {os.cpu_count()} cores"
     return [
         Measurement("normalize + half-step + mask vs one numpy.sum pass", t_ours, t_sum, goal=3.0, note=note),
-        Measurement("  part: mean spectrum for e0 (a full pass) vs numpy.sum", t_mean, t_sum,
-                    note="vectorized numba float64 row sums, blocks on every core"),
+        Measurement("  part: e0 from the mean spectrum (1 M-voxel sample) vs numpy.sum", t_mean, t_sum,
+                    note=f"e0 {e0:.2f} eV; of all voxels' mean {e0_all_voxels:.2f} eV; strided whole rows"),
         Measurement("  part: edge maps, numba kernel (e0 given) vs numpy.sum", t_maps, t_sum,
                     note="one pass; bound by per-voxel float64 state in L2 and 48 B/voxel of float64 maps"),
         Measurement("  part: masks (Otsu + thresholds) vs numpy.sum", t_masks, t_sum,

@@ -365,6 +365,44 @@ def test_mean_spectrum_kernel_equals_numpy_with_non_finite_blocks(monkeypatch):
         np.testing.assert_allclose(got, flat[:, keep].mean(axis=1, dtype=np.float64), rtol=1e-12)
 
 
+def test_mean_spectrum_of_an_even_sample(monkeypatch):
+    from batteryzoom.xanes.stack import even_sample, mean_spectrum
+
+    rng = np.random.default_rng(7)
+    y = rng.normal(1.0, 0.3, (20, 40, 30, 50)).astype(np.float32)  # 60,000 voxels
+    view = even_sample(y, 4000)
+    # stride ceil(sqrt(15)) = 4 on z and y from half a stride in; whole x rows, no copy
+    assert view.shape == (20, 10, 7, 50) and np.shares_memory(view, y)
+    np.testing.assert_array_equal(view, y[:, 2::4, 2::4, :])
+    assert even_sample(y, 60_000) is y and even_sample(y, None) is y
+    flat = rng.normal(size=(5, 10_000))
+    np.testing.assert_array_equal(even_sample(flat, 1000), flat[:, 5::10])  # 1-D space: strided itself
+    y[3, 2, 6, 7] = np.nan  # a sampled voxel that is not finite: left out of the sample's mean
+    sample = y[:, 2::4, 2::4, :].reshape(20, -1)
+    keep = np.isfinite(sample).all(axis=0)
+    want = sample[:, keep].mean(axis=1, dtype=np.float64)
+    for got in (mean_spectrum(y, max_voxels=4000), _numpy_path(monkeypatch, mean_spectrum, y, max_voxels=4000)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    # a sample without one finite spectrum falls back to every voxel
+    y[:, 2::4, 2::4, :] = np.nan
+    rest = y.reshape(20, -1)
+    np.testing.assert_allclose(mean_spectrum(y, max_voxels=4000),
+                               rest[:, np.isfinite(rest).all(axis=0)].mean(axis=1, dtype=np.float64), rtol=1e-12)
+
+
+def test_e0_of_the_sampled_mean_equals_that_of_every_voxel_on_the_twin(monkeypatch):
+    from batteryzoom.xanes import normalization
+    from batteryzoom.xanes.stack import mean_spectrum
+
+    stack = bz.data.load("twin/particle-xanes").load()
+    energy = stack["energy"].values
+    full = float(normalization.find_e0(mean_spectrum(stack.values), energy))
+    monkeypatch.setattr(normalization, "E0_SAMPLE_VOXELS", 3000)  # 175,616 voxels -> a 1 in 64 sample
+    assert normalization.e0_of_mean_spectrum(stack.values, energy) == full
+    sampled = bz.xanes.edge_maps(stack, methods=("half_step",))
+    assert sampled.attrs["e0"] == full
+
+
 def test_otsu_histogram_kernel_equals_numpy_histogram_and_skimage(monkeypatch):
     from batteryzoom._kernels.xanes import uniform_histogram
     from batteryzoom.xanes.masks import otsu_threshold

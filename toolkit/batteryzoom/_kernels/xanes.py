@@ -256,25 +256,31 @@ def row_sums_block(y, v0, v1, out):  # pragma: no cover - compiled
 def uniform_histogram(v, first, last, edges):  # pragma: no cover - compiled
     """``numpy.histogram(v, len(edges) - 1, range=(first, last))`` counts, bin for bin.
 
-    The same arithmetic as numpy's equal-bins path: the index from
-    ``(x - first) / (last - first) * n``, then the one-ulp corrections against the
-    ``linspace`` edges; values outside ``[first, last]`` are left out.
+    numpy's equal-bins path: an index estimate from the value's position in the range,
+    then the one-ulp corrections against the ``linspace`` edges, which settle any
+    estimate within one bin of the right one on the edges' own comparisons (so the
+    estimate may use a reciprocal, not numpy's division); values outside
+    ``[first, last]`` are left out.
     """
-    counts = np.zeros(edges.size - 1, np.int64)
+    counts = np.zeros((4, edges.size - 1), np.int64)
+    scale = (edges.size - 1) / (last - first)
     for i in range(v.size):
         x = v[i]
         if x >= first and x <= last:
-            counts[_bin_index(x, first, last, edges)] += 1
-    return counts
+            counts[i & 3, _bin_index(x, first, scale, edges)] += 1
+    return counts.sum(axis=0)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _bin_index(x, first, last, edges):  # pragma: no cover - compiled
-    """numpy.histogram's equal-bins index of ``first <= x <= last``, one-ulp corrections included."""
+def _bin_index(x, first, scale, edges):  # pragma: no cover - compiled
+    """numpy.histogram's equal-bins index of ``first <= x <= last``, one-ulp corrections included.
+
+    Counts go to four interleaved copies of the histogram (``i & 3``) and are summed at
+    the end: most voxels of a stack are background in one or two bins, and one counter
+    incremented voxel after voxel waits on its own previous store.
+    """
     n = edges.size - 1
-    k = int(((x - first) / (last - first)) * n)
-    if k == n:
-        k -= 1
+    k = min(int((x - first) * scale), n - 1)
     if x < edges[k]:
         k -= 1
     if x >= edges[k + 1] and k != n - 1:
@@ -300,12 +306,13 @@ def finite_min_max(values, keep, v0, v1):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True)
 def kept_histogram(values, keep, v0, v1, first, last, edges):  # pragma: no cover - compiled
     """:func:`uniform_histogram` of the finite ``values[v0:v1]`` where ``keep``, no copy."""
-    counts = np.zeros(edges.size - 1, np.int64)
+    counts = np.zeros((4, edges.size - 1), np.int64)
+    scale = (edges.size - 1) / (last - first)
     for i in range(v0, v1):
         x = values[i]
         if keep[i] and x >= first and x <= last:
-            counts[_bin_index(x, first, last, edges)] += 1
-    return counts
+            counts[i & 3, _bin_index(x, first, scale, edges)] += 1
+    return counts.sum(axis=0)
 
 
 @njit(cache=True, nogil=True)

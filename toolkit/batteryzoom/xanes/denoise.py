@@ -55,8 +55,8 @@ import numpy as np
 
 from ..errors import InputError
 from .edges import edge_maps
-from .normalization import LarchDefaults, find_e0
-from .stack import is_dask, map_spatial, maps_dataset, mean_spectrum, split_input
+from .normalization import LarchDefaults, e0_of_mean_spectrum
+from .stack import is_dask, map_spatial, maps_dataset, split_input
 from .uncertainty import normalization_operators
 
 __all__ = ["PCAModel", "pca_fit", "pca_denoise", "pca_edge_maps"]
@@ -331,7 +331,7 @@ def pca_edge_maps(stack: Any, energy: Any = None, *, n_components: int | str = "
     if e0 is None:
         raise InputError("pca_edge_maps: e0=None (per voxel) is not supported; use 'mean' or a number in eV")
     model = pca_fit(array, energy, n_components=n_components, mask=mask)
-    e0_value = float(find_e0(mean_spectrum(array), energy)) if isinstance(e0, str) else float(e0)
+    e0_value = e0_of_mean_spectrum(array, energy) if isinstance(e0, str) else float(e0)
     if isinstance(e0, str) and e0 != "mean":
         raise InputError(f"e0={e0!r}: use 'mean' or a number in eV")
     params = LarchDefaults(**ranges)

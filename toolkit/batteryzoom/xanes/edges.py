@@ -30,8 +30,8 @@ import numpy as np
 
 from .. import _kernels
 from ..errors import InputError
-from .normalization import LarchDefaults, _normalize_2d, find_e0, pre_edge_ranges
-from .stack import is_dask, map_spatial, maps_dataset, mean_spectrum, split_input
+from .normalization import LarchDefaults, _normalize_2d, e0_of_mean_spectrum, pre_edge_ranges
+from .stack import is_dask, map_spatial, maps_dataset, split_input
 
 __all__ = ["EDGE_METHODS", "edge_energy", "edge_maps"]
 
@@ -147,7 +147,7 @@ def _resolve_e0(array, energy, e0):
     if isinstance(e0, str):
         if e0 != "mean":
             raise InputError(f"e0={e0!r}: use None (per voxel), 'mean', or a number in eV")
-        return float(find_e0(mean_spectrum(array), energy))
+        return e0_of_mean_spectrum(array, energy)
     return e0
 
 
@@ -377,7 +377,8 @@ def edge_maps(
     methods : str or tuple
         Any of :data:`EDGE_METHODS`.
     e0 : "mean", None, float
-        ``"mean"`` (default): Larch's find_e0 of the mean spectrum sets one normalization
+        ``"mean"`` (default): Larch's find_e0 of the mean spectrum (of at most ~1 M voxels,
+        :func:`~batteryzoom.xanes.normalization.e0_of_mean_spectrum`) sets one normalization
         range for every voxel (fast, robust to voxel noise); None: per-voxel find_e0
         (Larch exactly, slower); a float: that e0.
     window_ev : (float, float)

@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .stack import is_dask, map_spatial, mean_spectrum, spatial_frame, split_input
+from .stack import E0_SAMPLE_VOXELS, is_dask, map_spatial, mean_spectrum, spatial_frame, split_input
 
 __all__ = ["LarchDefaults", "find_e0", "normalize", "pre_edge_ranges", "NormRanges"]
 
@@ -426,6 +426,18 @@ def _normalize_2d(energy, mu2d, e0, params, want_curves, e0_exact=None, return_c
     return out
 
 
+def e0_of_mean_spectrum(array: Any, energy: np.ndarray) -> float:
+    """The one e0 (eV) of ``e0="mean"``: Larch's find_e0 of the stack's mean spectrum.
+
+    The mean runs over an even strided sample of at most
+    :data:`~batteryzoom.xanes.stack.E0_SAMPLE_VOXELS` voxels (every voxel of a smaller
+    stack): e0 only places the normalization ranges and is the derivative peak of the
+    mean, which a million spectra fix as well as all of them, while averaging a whole
+    large stack costs most of a pass over it. Pass e0 as a number to set it yourself.
+    """
+    return float(find_e0(mean_spectrum(array, max_voxels=E0_SAMPLE_VOXELS), energy))
+
+
 def find_e0(stack: Any, energy: Any = None) -> Any:
     """Edge energy ``e0`` (eV) per spectrum by Larch's ``find_e0`` rules (module docstring).
 
@@ -518,7 +530,7 @@ def normalize(
     if isinstance(e0, str):
         if e0 != "mean":
             raise InputError(f"e0={e0!r}: use None, 'mean', a number (eV) or an array")
-        e0 = float(find_e0(mean_spectrum(array), energy))
+        e0 = e0_of_mean_spectrum(array, energy)
     if e0 is not None and np.ndim(e0) == 0:
         e0_exact = float(e0)
         pre_edge_ranges(energy, e0_exact, params)  # fail early on bad ranges
