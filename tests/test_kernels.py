@@ -381,7 +381,11 @@ def test_mean_spectrum_of_an_even_sample(monkeypatch):
     sample = y[:, 2::4, 2::4, :].reshape(20, -1)
     keep = np.isfinite(sample).all(axis=0)
     want = sample[:, keep].mean(axis=1, dtype=np.float64)
-    for got in (mean_spectrum(y, max_voxels=4000), _numpy_path(monkeypatch, mean_spectrum, y, max_voxels=4000)):
+    import dask.array as da
+
+    lazy = da.from_array(y, chunks=(20, 16, 30, 25))  # chunked over space: the sample slices them
+    for got in (mean_spectrum(y, max_voxels=4000), _numpy_path(monkeypatch, mean_spectrum, y, max_voxels=4000),
+                mean_spectrum(lazy, max_voxels=4000)):
         np.testing.assert_allclose(got, want, rtol=1e-12)
     # a sample without one finite spectrum falls back to every voxel
     y[:, 2::4, 2::4, :] = np.nan
