@@ -24,9 +24,12 @@ Each voxel's spectrum is ``OD(E) = bg(E) + J * mu(E)``:
 
 Ground truth (parts of ``bz.data.load("twin/particle-xanes", part=...)``):
 
-- ``truth``: per voxel ``edge_energy_ev`` (half-step of the noise-free, aligned spectrum
-  normalized with Larch's default ranges for the stack's e0, crossing found on the
-  continuous model), ``edge_energy_derivative_ev`` and ``edge_energy_white_line_ev``
+- ``truth``: per voxel ``edge_energy_ev`` (half-step of the Ni edge ``mu`` alone, the
+  material's property: noise-free, aligned, without the matrix background, normalized
+  with Larch's default ranges for the stack's e0, crossing found on the continuous
+  model; the background's ``E**-2.7`` curvature moves what a straight pre-edge line
+  measures by -0.007 eV, see :mod:`batteryzoom.xanes.normalization`),
+  ``edge_energy_derivative_ev`` and ``edge_energy_white_line_ev``
   (maxima of the continuous normalized curve and of its derivative), ``grain_labels``,
   ``density``, ``edge_jump``, ``fraction_ni3``.
 - ``grains``: one row per grain: mean, std and FWHM (``2.3548 * std``) of the per-voxel
@@ -291,8 +294,8 @@ def particle_xanes(seed: int, preset: str = "small", noise: float = 0.02, shift_
         "grain_spread_ev": GRAIN_SPREAD_EV,
         "trend_core_minus_surface_ev": TREND_EV,
         "standards_half_step_ev": {"NiO": h0, "LiNiO2": h1},
-        "truth_definition": "half step of the noise-free aligned spectrum, Larch default ranges for "
-                            "normalization_e0_ev on the stack's grid, crossing on the continuous model",
+        "truth_definition": "half step of the noise-free aligned Ni edge without the matrix background, Larch "
+                            "default ranges for normalization_e0_ev on the stack's grid, crossing on the continuous model",
     }
     return {"main": main, "truth": truth_ds, "grains": grain_table, "shifts": shift_table, "model": model}
 
