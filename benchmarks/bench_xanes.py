@@ -233,6 +233,6 @@ def pipeline_on_dask_localcluster_from_zarr():
     return [Measurement(
         "normalize + half-step + mask, dask 2 workers from zarr", info["seconds"],
         note=f"peak per worker {', '.join(f'{p:.0f}' for p in info['peaks_mib'])} MiB; chunk "
-             f"{info['chunk_mib']:.0f} MiB; two passes (mean spectrum for e0, then the maps); "
+             f"{info['chunk_mib']:.0f} MiB; e0 from a 1 M-voxel sample (still a read of every chunk from zarr), then the maps; "
              f"mask keeps {info['kept']:.0%}",
         extra={"worker_peak_mib": info["peaks_mib"]})]
