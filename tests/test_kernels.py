@@ -408,7 +408,7 @@ def test_e0_of_the_sampled_mean_equals_that_of_every_voxel_on_the_twin(monkeypat
 
 
 def test_otsu_histogram_kernel_equals_numpy_histogram_and_skimage(monkeypatch):
-    from batteryzoom._kernels.xanes import uniform_histogram
+    from batteryzoom._kernels.xanes import kept_histogram
     from batteryzoom.xanes.masks import otsu_threshold
 
     rng = np.random.default_rng(8)
@@ -420,8 +420,8 @@ def test_otsu_histogram_kernel_equals_numpy_histogram_and_skimage(monkeypatch):
     ]
     for v in cases:
         edges = np.linspace(v.min(), v.max(), 257)
-        np.testing.assert_array_equal(uniform_histogram(v, float(v.min()), float(v.max()), edges),
-                                      np.histogram(v, 256)[0])
+        np.testing.assert_array_equal(kept_histogram(v, np.ones(v.size, bool), 0, v.size, float(v.min()),
+                                                     float(v.max()), edges), np.histogram(v, 256)[0])
         with_nan = np.r_[v, np.nan, np.inf]
         assert otsu_threshold(with_nan) == _numpy_path(monkeypatch, otsu_threshold, with_nan)
     assert otsu_threshold(np.ones(5)) == float("inf")

@@ -252,33 +252,9 @@ def row_sums_block(y, v0, v1, out):  # pragma: no cover - compiled
         out[e] = acc
 
 
-@njit(cache=True, nogil=True)
-def uniform_histogram(v, first, last, edges):  # pragma: no cover - compiled
-    """``numpy.histogram(v, len(edges) - 1, range=(first, last))`` counts, bin for bin.
-
-    numpy's equal-bins path: an index estimate from the value's position in the range,
-    then the one-ulp corrections against the ``linspace`` edges, which settle any
-    estimate within one bin of the right one on the edges' own comparisons (so the
-    estimate may use a reciprocal, not numpy's division); values outside
-    ``[first, last]`` are left out.
-    """
-    counts = np.zeros((4, edges.size - 1), np.int64)
-    scale = (edges.size - 1) / (last - first)
-    for i in range(v.size):
-        x = v[i]
-        if x >= first and x <= last:
-            counts[i & 3, _bin_index(x, first, scale, edges)] += 1
-    return counts.sum(axis=0)
-
-
 @njit(cache=True, nogil=True, inline="always")
 def _bin_index(x, first, scale, edges):  # pragma: no cover - compiled
-    """numpy.histogram's equal-bins index of ``first <= x <= last``, one-ulp corrections included.
-
-    Counts go to four interleaved copies of the histogram (``i & 3``) and are summed at
-    the end: most voxels of a stack are background in one or two bins, and one counter
-    incremented voxel after voxel waits on its own previous store.
-    """
+    """numpy.histogram's equal-bins index of ``first <= x <= last``, one-ulp corrections included."""
     n = edges.size - 1
     k = min(int((x - first) * scale), n - 1)
     if x < edges[k]:
@@ -305,7 +281,19 @@ def finite_min_max(values, keep, v0, v1):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def kept_histogram(values, keep, v0, v1, first, last, edges):  # pragma: no cover - compiled
-    """:func:`uniform_histogram` of the finite ``values[v0:v1]`` where ``keep``, no copy."""
+    """``numpy.histogram(values[v0:v1][keep], len(edges) - 1, range=(first, last))`` counts,
+    bin for bin, with no copy.
+
+    numpy's equal-bins path: an index estimate from the value's position in the range,
+    then the one-ulp corrections against the ``linspace`` edges, which settle any
+    estimate within one bin of the right one on the edges' own comparisons (so the
+    estimate may use a reciprocal, not numpy's division); values outside
+    ``[first, last]`` (NaN, inf) are left out.
+
+    Counts go to four interleaved copies of the histogram (``i & 3``) and are summed at
+    the end: most voxels of a stack are background in one or two bins, and one counter
+    incremented voxel after voxel waits on its own previous store.
+    """
     counts = np.zeros((4, edges.size - 1), np.int64)
     scale = (edges.size - 1) / (last - first)
     for i in range(v0, v1):

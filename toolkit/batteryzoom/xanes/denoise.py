@@ -57,7 +57,7 @@ from ..errors import InputError
 from .edges import edge_maps
 from .normalization import LarchDefaults, e0_of_mean_spectrum
 from .stack import is_dask, map_spatial, maps_dataset, split_input
-from .uncertainty import normalization_operators
+from .uncertainty import half_step_rows
 
 __all__ = ["PCAModel", "pca_fit", "pca_denoise", "pca_edge_maps"]
 
@@ -251,16 +251,13 @@ def pca_denoise(stack: Any, energy: Any = None, *, n_components: int | str = "au
 def _refine_and_propagate(energy, e0, edge, y, projector, params):
     """Cubic refinement of each half-step crossing, its slope and ``r^T P r`` there.
 
-    The kernels interpolate the crossing linearly between two grid energies, which on a
-    1 eV grid across a curved edge is biased by ~-0.01 eV; a denoised spectrum is smooth
-    enough for the cubic through the four energies around the crossing (Lagrange, two
-    Newton steps from the linear solution, kept inside the interval).
+    The kernels interpolate the crossing linearly between two grid energies, which on the
+    twin's 1 eV grid across the curved edge is biased by -0.004 eV; a denoised spectrum is
+    smooth enough for the cubic through the four energies around the crossing (Lagrange,
+    two Newton steps from the linear solution, kept inside the interval).
     """
-    ops = normalization_operators(energy, e0, params)
+    u, w, ops = half_step_rows(energy, e0, params)
     n = len(energy)
-    rows = np.eye(n) - ops["line"][0][None, :] - energy[:, None] * ops["line"][1][None, :]
-    rows -= 0.5 * ops["step"][None, :]
-    u, w = rows[:-1], rows[1:] - rows[:-1]
     pu, pw = u @ projector, w @ projector
     uu, uw, ww = (pu * u).sum(1), (pu * w).sum(1), (pw * w).sum(1)
     ok = np.isfinite(edge)
@@ -330,10 +327,10 @@ def pca_edge_maps(stack: Any, energy: Any = None, *, n_components: int | str = "
     array, energy, template = split_input(stack, energy)
     if e0 is None:
         raise InputError("pca_edge_maps: e0=None (per voxel) is not supported; use 'mean' or a number in eV")
-    model = pca_fit(array, energy, n_components=n_components, mask=mask)
-    e0_value = e0_of_mean_spectrum(array, energy) if isinstance(e0, str) else float(e0)
     if isinstance(e0, str) and e0 != "mean":
         raise InputError(f"e0={e0!r}: use 'mean' or a number in eV")
+    model = pca_fit(array, energy, n_components=n_components, mask=mask)
+    e0_value = e0_of_mean_spectrum(array, energy) if isinstance(e0, str) else float(e0)
     params = LarchDefaults(**ranges)
     projector = model.projector
     mean32 = model.mean.astype(np.float32)[:, None]

@@ -65,6 +65,17 @@ def _vertex3(x0, x1, x2, y0, y1, y2):
     return np.where(np.isfinite(v), np.clip(v, x0, x2), x1)
 
 
+def _crossing(ew, k, y0, y1, found, sigma_norm) -> dict[str, np.ndarray]:
+    """Half-step edge and its interpolation-only uncertainty, linear between ``ew[k]`` and
+    ``ew[k + 1]`` where the normalized spectrum goes from ``y0`` to ``y1``; NaN where not ``found``."""
+    de = ew[k + 1] - ew[k]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (0.5 - y0) / (y1 - y0)
+        slope = (y1 - y0) / de
+        err = sigma_norm * np.sqrt((1 - t) ** 2 + t**2) / slope
+    return {"half_step": np.where(found, ew[k] + t * de, np.nan), "half_step_err": np.where(found, err, np.nan)}
+
+
 def _edges_from_norm(
     energy: np.ndarray,
     norm_w: np.ndarray,
@@ -89,14 +100,7 @@ def _edges_from_norm(
         dist = np.where(cross, np.abs(mid[:, None] - e0[None, :]), np.inf)
         k = dist.argmin(axis=0)
         found = np.isfinite(dist[k, cols])
-        y0, y1 = lo[k, cols], hi[k, cols]
-        de = ew[k + 1] - ew[k]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = (0.5 - y0) / (y1 - y0)
-            slope = (y1 - y0) / de
-            err = sigma_norm * np.sqrt((1 - t) ** 2 + t**2) / slope
-        out["half_step"] = np.where(found, ew[k] + t * de, np.nan)
-        out["half_step_err"] = np.where(found, err, np.nan)
+        out.update(_crossing(ew, k, lo[k, cols], hi[k, cols], found, sigma_norm))
     if "derivative" in methods:
         op = _gauss_smoother(ew, smooth_ev) @ _gradient_op(ew)
         d = op @ norm_w
@@ -280,10 +284,37 @@ class _FixedPlan:
         else:
             with np.errstate(divide="ignore", invalid="ignore"):
                 num /= np.where(valid, step, np.nan)
-            found = _edges_fixed_e0(self.ew, num, self.e0, sigma_norm, self.methods, self.window_ev, self.smooth_ev)
+            found = self._all_edges(num, sigma_norm)
         found.update(e0=np.full(y.shape[1], self.e0), edge_step=step.astype(np.float64),
                      pre_edge_noise=noise.astype(np.float64), valid=valid)
         return found
+
+    def _all_edges(self, norm_w: np.ndarray, sigma_norm: np.ndarray) -> dict[str, np.ndarray]:
+        """Edge energies of the normalized window ``norm_w`` ``(nw, V)`` by every method asked."""
+        ew, rows = self.ew, self.rows
+        nvox = norm_w.shape[1]
+        out: dict[str, np.ndarray] = {}
+        if "half_step" in self.methods and rows.size == 0:  # no interval in the window: no crossing
+            out["half_step"] = np.full(nvox, np.nan)
+            out["half_step_err"] = np.full(nvox, np.nan)
+        elif "half_step" in self.methods:
+            cols = np.arange(nvox)
+            lo, hi = norm_w[rows], norm_w[rows + 1]
+            cross = (lo < 0.5) & (hi >= 0.5)
+            # crossings ranked by the distance of their interval from e0; nearest wins
+            rank = np.empty(rows.size, np.int16)
+            rank[self.interval_order] = np.arange(rows.size)
+            score = np.where(cross, rank[:, None], np.int16(32000))
+            j = score.argmin(axis=0)
+            found = score[j, cols] < 32000
+            k = rows[j]
+            out.update(_crossing(ew, k, lo[j, cols].astype(np.float64), hi[j, cols].astype(np.float64), found,
+                                 sigma_norm))
+        others = tuple(m for m in self.methods if m != "half_step")
+        if others:
+            out.update(_edges_from_norm(ew, norm_w.astype(np.float64), 0, np.full(nvox, self.e0), sigma_norm,
+                                        others, self.window_ev, self.smooth_ev))
+        return out
 
     def _half_step_only(self, num, step, sigma_norm):
         """Half-step crossing without normalizing the whole window: compare with step / 2."""
@@ -308,49 +339,7 @@ class _FixedPlan:
         with np.errstate(divide="ignore", invalid="ignore"):
             y0 = num[kk, cols].astype(np.float64) / step
             y1 = num[kk + 1, cols].astype(np.float64) / step
-            de = ew[kk + 1] - ew[kk]
-            t = (0.5 - y0) / (y1 - y0)
-            slope = (y1 - y0) / de
-            err = sigma_norm * np.sqrt((1 - t) ** 2 + t**2) / slope
-        return {"half_step": np.where(found, ew[kk] + t * de, np.nan),
-                "half_step_err": np.where(found, err, np.nan)}
-
-
-def _edges_fixed_e0(ew, norm_w, e0, sigma_norm, methods, window_ev, smooth_ev):
-    """Edge energies when every voxel shares e0: the search window is the same rows."""
-    nw, nvox = norm_w.shape
-    cols = np.arange(nvox)
-    rel = ew - e0
-    inside = (rel >= window_ev[0]) & (rel <= window_ev[1])
-    out: dict[str, np.ndarray] = {}
-    if "half_step" in methods and not (inside[:-1] & inside[1:]).any():  # no interval: no crossing
-        out["half_step"] = np.full(nvox, np.nan)
-        out["half_step_err"] = np.full(nvox, np.nan)
-    elif "half_step" in methods:
-        rows = np.nonzero(inside[:-1] & inside[1:])[0]
-        lo, hi = norm_w[rows], norm_w[rows + 1]
-        cross = (lo < 0.5) & (hi >= 0.5)
-        # crossings ranked by the distance of their interval from e0; nearest wins
-        rank = np.argsort(np.argsort(np.abs(0.5 * (ew[rows] + ew[rows + 1]) - e0), kind="stable"), kind="stable")
-        score = np.where(cross, rank.astype(np.int16)[:, None], np.int16(32000))
-        j = score.argmin(axis=0)
-        found = score[j, cols] < 32000
-        k = rows[j]
-        y0, y1 = lo[j, cols].astype(np.float64), hi[j, cols].astype(np.float64)
-        de = ew[k + 1] - ew[k]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = (0.5 - y0) / (y1 - y0)
-            slope = (y1 - y0) / de
-            err = sigma_norm * np.sqrt((1 - t) ** 2 + t**2) / slope
-        out["half_step"] = np.where(found, ew[k] + t * de, np.nan)
-        out["half_step_err"] = np.where(found, err, np.nan)
-    if "derivative" in methods or "white_line" in methods:
-        e0v = np.full(nvox, e0)
-        norm64 = norm_w.astype(np.float64)
-        sub = _edges_from_norm(ew, norm64, 0, e0v, sigma_norm, tuple(m for m in methods if m != "half_step"),
-                               window_ev, smooth_ev)
-        out.update(sub)
-    return out
+        return _crossing(ew, kk, y0, y1, found, sigma_norm)
 
 
 def edge_maps(

@@ -18,21 +18,36 @@ NI_EDGE_EV = 8340.0
 
 def otsu_threshold(values: Any) -> float:
     """Otsu's threshold of the finite values (scikit-image)."""
-    from skimage.filters import threshold_otsu
-
     v = np.asarray(values, np.float64)
+    if _kernels.enabled():  # the same bins and threshold in compiled passes, no copy
+        v = np.ascontiguousarray(v).reshape(-1)
+        return _otsu_compiled(v, np.ones(v.size, bool))
     v = v[np.isfinite(v)]
     if v.size < 2 or v.min() == v.max():
         return float("inf")
-    if not _kernels.enabled():
-        return float(threshold_otsu(v))
-    # scikit-image bins the values with numpy.histogram(v, 256) over (min, max); the
-    # compiled histogram gives the same counts in one pass, and Otsu runs on them
-    from .._kernels.xanes import uniform_histogram
+    from skimage.filters import threshold_otsu
 
-    lo, hi = v.min(), v.max()
-    edges = np.linspace(lo, hi, 257, endpoint=True, dtype=np.result_type(lo, hi, v))
-    return _otsu_on_bins(uniform_histogram(v, float(lo), float(hi), edges), edges)
+    return float(threshold_otsu(v))
+
+
+def _otsu_compiled(values: np.ndarray, keep: np.ndarray) -> float:
+    """:func:`otsu_threshold` of the finite ``values`` where ``keep`` (1-D, contiguous).
+
+    scikit-image bins the values with ``numpy.histogram(v, 256)`` over (min, max); the
+    compiled passes (min/max, then the histogram, blocks on every core) give the same
+    counts, and Otsu runs on them.
+    """
+    from .._kernels.xanes import finite_min_max, kept_histogram
+
+    n = values.size
+    parts = _kernels.map_ranges(n, BLOCK, lambda v0, v1: finite_min_max(values, keep, v0, v1))
+    lo = min((p[0] for p in parts), default=np.inf)
+    hi = max((p[1] for p in parts), default=-np.inf)
+    if sum(p[2] for p in parts) < 2 or lo == hi:
+        return float("inf")
+    edges = np.linspace(lo, hi, 257, endpoint=True)
+    counts = sum(_kernels.map_ranges(n, BLOCK, lambda v0, v1: kept_histogram(values, keep, v0, v1, lo, hi, edges)))
+    return _otsu_on_bins(counts, edges)
 
 
 def _otsu_on_bins(counts: np.ndarray, edges: np.ndarray) -> float:
@@ -98,25 +113,13 @@ BLOCK = 1 << 20  # voxels per range of the compiled mask passes
 def _masks_compiled(step, noise, valid, energy, min_edge_step, min_snr):
     """:func:`masks` without temporaries: Otsu's histogram and the four masks in compiled
     passes over the maps (the same comparisons and counts as the numpy path)."""
-    from .._kernels.xanes import finite_min_max, kept_histogram, mask_fields
+    from .._kernels.xanes import mask_fields
 
     shape = step.shape
     step, noise, energy = (np.ascontiguousarray(a, np.float64).reshape(-1) for a in (step, noise, energy))
     valid = np.ascontiguousarray(valid, bool).reshape(-1)
     n = step.size
-    if min_edge_step == "otsu":
-        parts = _kernels.map_ranges(n, BLOCK, lambda v0, v1: finite_min_max(step, valid, v0, v1))
-        lo = min((p[0] for p in parts), default=np.inf)
-        hi = max((p[1] for p in parts), default=-np.inf)
-        if sum(p[2] for p in parts) < 2 or lo == hi:
-            threshold = float("inf")
-        else:  # otsu_threshold's bins: numpy.histogram(v, 256) over (min, max)
-            edges = np.linspace(lo, hi, 257, endpoint=True)
-            counts = sum(_kernels.map_ranges(
-                n, BLOCK, lambda v0, v1: kept_histogram(step, valid, v0, v1, lo, hi, edges)))
-            threshold = _otsu_on_bins(counts, edges)
-    else:
-        threshold = float(min_edge_step)
+    threshold = _otsu_compiled(step, valid) if min_edge_step == "otsu" else float(min_edge_step)
     out = {k: np.empty(n, bool) for k in ("edge_jump", "snr", "failed", "mask")}
     _kernels.map_ranges(n, BLOCK, lambda v0, v1: mask_fields(
         step, noise, valid, energy, threshold, min_snr, v0, v1, out["edge_jump"], out["snr"], out["failed"], out["mask"]))

@@ -32,7 +32,8 @@ import numpy as np
 
 from .normalization import LarchDefaults, _lstsq_operator, pre_edge_ranges
 
-__all__ = ["half_step_err_quadratic", "half_step_error_factor", "normalization_operators", "propagate_half_step_err"]
+__all__ = ["half_step_err_quadratic", "half_step_error_factor", "half_step_rows", "normalization_operators",
+           "propagate_half_step_err"]
 
 
 def normalization_operators(energy: Any, e0: float, params: LarchDefaults | None = None) -> dict[str, np.ndarray]:
@@ -91,15 +92,24 @@ def half_step_err_quadratic(energy: Any, e0: float, params: LarchDefaults | None
         ``(3, E - 1)`` float64: for the crossing in interval ``(k, k + 1)`` at fraction
         ``t``, ``|r|^2 = q[0, k] + 2 t q[1, k] + t**2 q[2, k]``.
     """
-    energy = np.asarray(energy, np.float64)
-    n = len(energy)
-    ops = normalization_operators(energy, float(e0), params)
-    # row j: e_j - line(E_j) - 0.5 step; on interval k, r = u_k + t w_k is linear in t,
-    # so |r|^2 is a quadratic in t with three coefficients per interval (O(1) per voxel)
-    rows = np.eye(n) - ops["line"][0][None, :] - energy[:, None] * ops["line"][1][None, :]
-    rows -= 0.5 * ops["step"][None, :]
-    u, w = rows[:-1], rows[1:] - rows[:-1]
+    u, w, _ = half_step_rows(energy, e0, params)
     return np.stack([(u * u).sum(1), (u * w).sum(1), (w * w).sum(1)])
+
+
+def half_step_rows(energy: Any, e0: float, params: LarchDefaults | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """``(u, w, ops)``: the row ``r = u[k] + t w[k]`` (module docstring) of every interval.
+
+    Row ``j`` of the identity less the pre-edge line at ``E_j`` less half the edge step
+    is ``e_j - l(E_j) - 0.5 s``; on interval ``(k, k + 1)`` ``r`` is linear in ``t``, so
+    ``u = rows[:-1]`` and ``w = rows[1:] - rows[:-1]``, each ``(E - 1, E)``; ``ops`` is
+    :func:`normalization_operators`' output.
+    """
+    energy = np.asarray(energy, np.float64)
+    ops = normalization_operators(energy, float(e0), params)
+    rows = np.eye(len(energy)) - ops["line"][0][None, :] - energy[:, None] * ops["line"][1][None, :]
+    rows -= 0.5 * ops["step"][None, :]
+    return rows[:-1], rows[1:] - rows[:-1], ops
 
 
 def half_step_error_factor(energy: Any, e0: Any, edge_ev: Any, params: LarchDefaults | None = None) -> np.ndarray:

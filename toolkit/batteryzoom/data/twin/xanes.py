@@ -335,9 +335,10 @@ def _build_stack(level, energy, density, jump, f_vox, delta, shifts, sigma_od, s
     """The measured stack, computed block by block (exact: linear interpolation, zero halo)."""
     # Fourier (band-limited) shifts: invertible (odd FFT lengths, see _fourier_shift), so
     # alignment can undo them without blurring neighbouring grains together; what the crop
-    # to the field of view cuts off (ringing tails of the particle's sharp surface) is lost. The halo of zeros around each block keeps the
-    # periodic wrap-around away from the block (exact for a single block, as in `small`;
-    # within a tiny ringing error at block seams for the streamed `large` preset).
+    # to the field of view cuts off (ringing tails of the particle's sharp surface) is
+    # lost. The halo of zeros around each block keeps the periodic wrap-around away from
+    # the block (exact for a single block, as in `small`; within a tiny ringing error at
+    # block seams for the streamed `large` preset).
     halo = int(math.ceil(np.abs(shifts).max())) + 8
     pad = [(halo, halo)] * 3
     fields = {k: np.pad(v, pad) for k, v in
