@@ -11,14 +11,17 @@ Cases (group "xanes"):
   (it must be known before any voxel is normalized; averaging all 16.8 M spectra was a
   full pass of its own, 0.7-0.8x the sum, for the same e0), the compiled edge-map kernel,
   the masks (Otsu over 16.8 M edge steps), and the numpy fused path
-  (``BATTERYZOOM_NUMBA=0``) the kernels replaced. Measured 2026-11-25 on 2 shared cores:
-  3.87x and 3.73x in two runs (5.0-5.3x with the full mean). What bounds it: the edge-map
-  kernel (2.5-3.5x on 2 shared cores: it keeps ~6 float64 values of state per voxel that
-  each of the 60 energy rows reads and updates from L2, where the sum keeps one
-  register, and writes 48 bytes of float64 maps per voxel against 240 bytes read; 3.8x on
-  one core, of which the half-step search and interpolation are 1.6x), then the masks
-  (0.5-0.7x: min/max, Otsu histogram, the four masks, over float64 maps), plus
-  allocation (800 MB of fresh float64 maps) and glue;
+  (``BATTERYZOOM_NUMBA=0``) the kernels replaced, and the layout's floor: the cheapest
+  per-voxel pass there is over an energy-first stack (one compiled float64 accumulation
+  per value and one float64 written per voxel, in the kernel's tiles of contiguous
+  voxels, every core). numpy.sum streams the array front to back; a per-voxel pass must
+  read 60 strided rows per tile (60 streams, each 67 MB from the next), which a core
+  fetches at ~10 GB/s against the sum's ~25 GB/s. Measured 2026-11-25 on 2 shared cores:
+  3.71x (4.1x the same day before the mask kernels ran from index 0: 3.9-5.3x earlier).
+  What bounds it: the edge-map kernel (2.7-3.0x: the layout's floor is ~1.3-1.6x of it,
+  then the half-step search and interpolation, 1.6x on one core, and 40 bytes of
+  float64 maps per voxel written to fresh pages), the masks (0.4x: min/max, Otsu
+  histogram, the four masks) and e0 (0.2x);
 - the kernel's compile time: first call in a fresh process with an empty numba cache
   (cold) and with the cache the first process wrote (warm; includes importing numba);
 - the same against a per-spectrum loop in the style of existing tools (``numpy.polyfit``
@@ -41,6 +44,7 @@ import numpy as np
 from harness import Measurement, case, median_time
 
 ROOT = Path(__file__).resolve().parents[1]
+TILE_NOTE = "4,096 voxels, float64 sums, 8 B/voxel written"
 LARGE = "twin/particle-xanes"
 
 _GEN = """
@@ -87,6 +91,31 @@ def twin_generation_both_presets():
                  + (" (or cache hit)" if preset == "large" else ""),
             extra={"peak_mib": info["peak_mib"], "stack_mib": size_mib}))
     return rows
+
+
+def _layout_floor(stack2d: np.ndarray, out: np.ndarray) -> None:
+    """One float64 accumulation per value of ``stack2d`` ``(E, V)`` into ``out`` ``(V,)``,
+    in the edge kernel's tiles and blocks, on every core: the cheapest per-voxel pass."""
+    from numba import njit
+
+    from batteryzoom import _kernels
+    from batteryzoom._kernels.xanes import TILE
+
+    global _floor_block
+    if "_floor_block" not in globals():
+        @njit(nogil=True)
+        def _floor_block(y, v0, v1, tile, out):
+            acc = np.empty(tile)
+            for t0 in range(v0, v1, tile):
+                nb = min(tile, v1 - t0)
+                acc[:nb] = 0.0
+                for e in range(y.shape[0]):
+                    row = y[e, t0 : t0 + nb]
+                    for j in range(nb):
+                        acc[j] += np.float64(row[j])
+                out[t0 : t0 + nb] = acc[:nb]
+
+    _kernels.map_ranges(stack2d.shape[1], 1 << 16, lambda v0, v1: _floor_block(stack2d, v0, v1, TILE, out))
 
 
 def _per_spectrum_loop(energy: np.ndarray, spectra: np.ndarray) -> np.ndarray:
@@ -138,6 +167,7 @@ def pipeline_on_large_stack_vs_numpy_sum_and_per_spectrum_loop():
     e0 = e0_of_mean_spectrum(stack, energy)
     e0_all_voxels = float(find_e0(mean_spectrum(stack), energy))  # the sample must not move it
     maps = bz.xanes.edge_maps(stack, energy, methods=("half_step",), e0=e0)
+    flat = stack.reshape(stack.shape[0], -1)
     # the machine is shared: every timing is interleaved with the others, round after
     # round, so that a burst of load hits them alike; medians of the rounds
     timed = {
@@ -147,26 +177,29 @@ def pipeline_on_large_stack_vs_numpy_sum_and_per_spectrum_loop():
         "maps": lambda: bz.xanes.edge_maps(stack, energy, methods=("half_step",), e0=e0),
         "masks": lambda: bz.xanes.masks(maps),
         "numpy": numpy_path,
+        "floor": lambda: _layout_floor(flat, np.empty(n_vox)),
     }
-    ours(), numpy_path(), stack.sum()  # warm-up: compiled kernels loaded, pages touched
+    ours(), numpy_path(), stack.sum(), timed["floor"]()  # warm-up: compiled kernels loaded, pages touched
     rounds: dict[str, list[float]] = {k: [] for k in timed}
     for _ in range(3):
         for key, func in timed.items():
             rounds[key].append(median_time(func, repeat=1, warmup=0))
     del maps
-    t_ours, t_sum, t_mean, t_maps, t_masks, t_numpy = (float(np.median(rounds[k])) for k in timed)
+    t_ours, t_sum, t_mean, t_maps, t_masks, t_numpy, t_floor = (float(np.median(rounds[k])) for k in timed)
     sample = stack.reshape(stack.shape[0], -1)[:, :: n_vox // 1000][:, :1000]
     t_loop = median_time(lambda: _per_spectrum_loop(energy, sample), repeat=3, warmup=0) * n_vox / sample.shape[1]
-    del stack
+    del stack, flat
     note = f"{n_vox / 1e6:.1f} M spectra x {len(energy)} energies, {os.cpu_count()} cores"
     return [
         Measurement("normalize + half-step + mask vs one numpy.sum pass", t_ours, t_sum, goal=3.0, note=note),
         Measurement("  part: e0 from the mean spectrum (1 M-voxel sample) vs numpy.sum", t_mean, t_sum,
                     note=f"e0 {e0:.2f} eV; of all voxels' mean {e0_all_voxels:.2f} eV; strided whole rows"),
         Measurement("  part: edge maps, numba kernel (e0 given) vs numpy.sum", t_maps, t_sum,
-                    note="one pass; bound by per-voxel float64 state in L2 and 48 B/voxel of float64 maps"),
+                    note="one pass; the layout's floor, then the half-step search, 40 B/voxel of float64 maps"),
         Measurement("  part: masks (Otsu + thresholds) vs numpy.sum", t_masks, t_sum,
                     note="compiled passes over the maps (min/max, Otsu histogram, the four masks), blocks on every core"),
+        Measurement("  floor: one compiled per-voxel pass over the E-first stack vs numpy.sum", t_floor, t_sum,
+                    note=f"60 strided rows per tile of {TILE_NOTE}; what any per-voxel pass costs here"),
         Measurement("  before: numpy fused path (BATTERYZOOM_NUMBA=0) vs numpy.sum", t_numpy, t_sum,
                     note=f"the kernel makes the pipeline {t_numpy / t_ours:.1f}x faster"),
         Measurement("same vs per-spectrum loop (1,000 timed, extrapolated)", t_ours, t_loop,

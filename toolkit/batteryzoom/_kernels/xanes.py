@@ -39,7 +39,7 @@ HALF_STEP, HALF_STEP_ERR, E0, EDGE_STEP, PRE_EDGE_NOISE, VALID = range(6)
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, dof, e0,
-                   interval_rank, err_q, do_half, out, out_rows, norm_out, norm_w0):  # pragma: no cover
+                   interval_rank, err_q, do_half, out, out_rows, valid_out, norm_out, norm_w0):  # pragma: no cover
     """Normalization and half-step edge of voxels ``v0:v1`` of ``y`` ``(E, V)``.
 
     Parameters
@@ -62,6 +62,8 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
     do_half : bool, search the half-step crossing
     out : (n_out, V) float64, written at columns v0:v1
     out_rows : (6,) int64, the row of ``out`` of each field HALF_STEP ... VALID (-1: none)
+    valid_out : (V,) uint8 (a bool array's view) or (0,): the valid flags, written at
+        v0:v1 when the VALID row is -1 (a bool map: 1 byte per voxel instead of 8)
     norm_out : (nw, v1 - v0) float64 or (0, 0): normalized rows ``norm_w0 + i`` (NaN if invalid)
     """
     n_e = y.shape[0]
@@ -175,6 +177,10 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
             o = out[r_valid, t0 : t0 + nb]
             for j in range(nb):
                 o[j] = 1.0 if valid[j] else 0.0
+        elif valid_out.size:
+            ov = valid_out[t0 : t0 + nb]
+            for j in range(nb):
+                ov[j] = np.uint8(valid[j])
         if r_e0 >= 0:
             o = out[r_e0, t0 : t0 + nb]
             for j in range(nb):
@@ -266,16 +272,23 @@ def _bin_index(x, first, scale, edges):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def finite_min_max(values, keep, v0, v1):  # pragma: no cover - compiled
-    """Minimum, maximum and count of the finite ``values[v0:v1]`` where ``keep``."""
+    """Minimum, maximum and count of the finite ``values[v0:v1]`` where ``keep`` (uint8).
+
+    The loops of these mask kernels run over slices from index 0: with ``range(v0, v1)``
+    numba cannot prove an index non-negative and checks it for wraparound on every
+    access, which keeps the loop scalar (4-5x slower for :func:`mask_fields`).
+    """
+    x_ = values[v0:v1]
+    k_ = keep[v0:v1]
     lo = np.inf
     hi = -np.inf
     n = 0
-    for i in range(v0, v1):
-        x = values[i]
-        if keep[i] and x - x == 0.0:
-            lo = min(lo, x)
-            hi = max(hi, x)
-            n += 1
+    for i in range(x_.size):
+        x = x_[i]
+        ok = k_[i] & np.uint8(x - x == 0.0)
+        lo = min(lo, x if ok else np.inf)
+        hi = max(hi, x if ok else -np.inf)
+        n += ok
     return lo, hi, n
 
 
@@ -296,9 +309,11 @@ def kept_histogram(values, keep, v0, v1, first, last, edges):  # pragma: no cove
     """
     counts = np.zeros((4, edges.size - 1), np.int64)
     scale = (edges.size - 1) / (last - first)
-    for i in range(v0, v1):
-        x = values[i]
-        if keep[i] and x >= first and x <= last:
+    x_ = values[v0:v1]
+    k_ = keep[v0:v1]
+    for i in range(x_.size):
+        x = x_[i]
+        if k_[i] and x >= first and x <= last:
             counts[i & 3, _bin_index(x, first, scale, edges)] += 1
     return counts.sum(axis=0)
 
@@ -308,16 +323,27 @@ def mask_fields(step, noise, valid, energy, threshold, min_snr, v0, v1,
                 edge_jump, snr, failed, mask):  # pragma: no cover - compiled
     """The four masks of :func:`batteryzoom.xanes.masks` over ``v0:v1``, in one pass.
 
-    The comparisons are the numpy path's, in float64: a NaN compares False.
+    ``valid`` and the four outputs are uint8 views of bool arrays (0/1 arithmetic, no
+    branch: the loop vectorizes). The comparisons are the numpy path's, in float64: a NaN
+    compares False.
     """
-    for i in range(v0, v1):
-        ok = valid[i]
-        s = step[i]
-        ej = ok & (s > threshold)
-        sn = ok & (s > min_snr * noise[i])
-        e = energy[i]
-        fl = (not ok) | (e - e != 0.0)
-        edge_jump[i] = ej
-        snr[i] = sn
-        failed[i] = fl
-        mask[i] = ej & sn & (not fl)
+    s_ = step[v0:v1]
+    n_ = noise[v0:v1]
+    ok_ = valid[v0:v1]
+    e_ = energy[v0:v1]
+    ej_ = edge_jump[v0:v1]
+    sn_ = snr[v0:v1]
+    fl_ = failed[v0:v1]
+    m_ = mask[v0:v1]
+    one = np.uint8(1)
+    for i in range(s_.size):
+        ok = ok_[i]
+        s = s_[i]
+        e = e_[i]
+        ej = ok & np.uint8(s > threshold)
+        sn = ok & np.uint8(s > min_snr * n_[i])
+        fl = (ok ^ one) | np.uint8(e - e != 0.0)
+        ej_[i] = ej
+        sn_[i] = sn
+        fl_[i] = fl
+        m_[i] = ej & sn & (fl ^ one)

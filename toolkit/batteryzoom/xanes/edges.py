@@ -228,11 +228,13 @@ class _FixedPlan:
 
         self.err_q = np.ascontiguousarray(half_step_err_quadratic(energy, e0, params))
 
-    def run_kernel(self, mu: np.ndarray, v0: int, v1: int, res: np.ndarray, names: list[str]) -> None:
+    def run_kernel(self, mu: np.ndarray, v0: int, v1: int, res: np.ndarray, names: list[str],
+                   valid: np.ndarray | None = None) -> None:
         """Voxels ``v0:v1`` of ``mu`` ``(E, V)`` into ``res`` rows ``names`` (the compiled kernel).
 
         Half-step edge, e0, edge step, noise and valid come from the kernel; derivative
         and white-line edges from the normalized window it returns, as in :meth:`run`.
+        ``valid`` (bool ``(V,)``): the valid flags go there instead of a row of ``res``.
         """
         from .._kernels.xanes import fixed_e0_block
 
@@ -240,6 +242,7 @@ class _FixedPlan:
         fields = ("edge_energy_half_step_ev", "edge_energy_half_step_err_ev", "e0_ev", "edge_step",
                   "pre_edge_noise", "valid")
         out_rows = np.array([slot.get(f, -1) for f in fields], np.int64)
+        valid8 = np.empty(0, np.uint8) if valid is None else valid.view(np.uint8)
         others = tuple(m for m in self.methods if m != "half_step")
         n_vox = v1 - v0
         norm = np.empty((self.w1 - self.w0, n_vox) if others else (0, 0))
@@ -249,19 +252,19 @@ class _FixedPlan:
         # normalized window when the other methods need it (it holds the half-step rows)
         late = np.arange(*((self.w0, self.w1) if others else self.win), dtype=np.int64)
         fixed_e0_block(mu, v0, v1, self.early, late, a, b, self.p_pre64, self.energy, self.step_w64,
-                       float(self.dof), self.e0, self.interval_rank, self.err_q, do_half, res, out_rows, norm,
-                       self.w0)
+                       float(self.dof), self.e0, self.interval_rank, self.err_q, do_half, res, out_rows, valid8,
+                       norm, self.w0)
         if "half_step" in self.methods and not do_half:  # no interval inside the window
             res[out_rows[0], v0:v1] = np.nan
             res[out_rows[1], v0:v1] = np.nan
         if others:
-            valid = res[slot["valid"], v0:v1] > 0.5
+            ok = valid[v0:v1] if valid is not None else res[slot["valid"], v0:v1] > 0.5
             with np.errstate(divide="ignore", invalid="ignore"):
                 sigma_norm = res[slot["pre_edge_noise"], v0:v1] / res[slot["edge_step"], v0:v1]
             found = _edges_from_norm(self.ew, norm, 0, np.full(n_vox, self.e0), sigma_norm, others,
                                      self.window_ev, self.smooth_ev)
             for m in others:
-                res[slot[f"edge_energy_{m}_ev"], v0:v1] = np.where(valid, found[m], np.nan)
+                res[slot[f"edge_energy_{m}_ev"], v0:v1] = np.where(ok, found[m], np.nan)
 
     def run(self, y: np.ndarray) -> dict[str, np.ndarray]:
         a, b = self.pre
@@ -420,37 +423,51 @@ def edge_maps(
     # half-step uncertainty itself, the numpy paths leave it to the end of this function
     kernel_dtype = array.dtype in (np.float32, np.float64) and array.dtype.isnative
 
-    def one(mu, res, s):
-        part = mu[:, s : s + block_voxels]
-        if use_kernel and kernel_dtype:
-            plan.run_kernel(mu, s, min(s + block_voxels, mu.shape[1]), res, names)
-        elif plan is not None:
-            res[:, s : s + block_voxels] = _rows(plan.run(part), names)
-        else:
-            res[:, s : s + block_voxels] = _edge_block(energy, part, e0_exact, params, methods, window_ev,
-                                                        smooth_ev, names)
-
-    def block(b, threads=1):
+    def block(b, threads=1, split_valid=False):
+        """``(len(names), *space)`` float64 maps of a block; with ``split_valid`` the float
+        maps without "valid" and the valid flags as a bool array (1 byte per voxel, not 8)."""
         mu = np.asarray(b).reshape(n, -1)
-        res = np.empty((len(names), mu.shape[1]))
+        rows = [x for x in names if x != "valid"] if split_valid else names
+        res = np.empty((len(rows), mu.shape[1]))
+        valid = np.empty(mu.shape[1], bool) if split_valid else None
+        pick = [names.index(x) for x in rows]
+
+        def one(s):
+            stop = min(s + block_voxels, mu.shape[1])
+            if use_kernel and kernel_dtype:
+                plan.run_kernel(mu, s, stop, res, rows, valid)
+                return
+            part = mu[:, s:stop]
+            if plan is not None:
+                full = _rows(plan.run(part), names)
+            else:
+                full = _edge_block(energy, part, e0_exact, params, methods, window_ev, smooth_ev, names)
+            res[:, s:stop] = full[pick] if split_valid else full
+            if split_valid:
+                valid[s:stop] = full[names.index("valid")] > 0.5
+
         starts = range(0, mu.shape[1], block_voxels)
         if threads > 1 and len(starts) > 1:
             # numpy releases the GIL in its array loops: blocks run on every core
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(lambda s: one(mu, res, s), starts))
+                list(pool.map(one, starts))
         else:
             for s in starts:
-                one(mu, res, s)
-        return res.reshape((len(names),) + b.shape[1:])
+                one(s)
+        res = res.reshape((len(rows),) + b.shape[1:])
+        if not split_valid:
+            return res
+        return dict(zip(rows, res)) | {"valid": valid.reshape(b.shape[1:])}
 
     if is_dask(array):  # dask schedules the chunks on its own workers
         res = map_spatial(block, array, len(names), np.float64)
+        parts = {name: res[i] for i, name in enumerate(names)}
+        parts["valid"] = parts["valid"] > 0.5
     else:
-        res = block(array, threads=_kernels.n_threads())
-    parts = {name: res[i] for i, name in enumerate(names)}
-    parts["valid"] = parts["valid"] > 0.5
+        found = block(array, threads=_kernels.n_threads(), split_valid=True)
+        parts = {name: found[name] for name in names}
     if "half_step" in methods and not params.nvict and not (use_kernel and kernel_dtype):
         # the kernels give the interpolation-only sigma; add the pre-edge line's and the edge
         # step's noise (first-order propagation, see .uncertainty: ~1.6x on a beamline grid)

@@ -21,7 +21,7 @@ def otsu_threshold(values: Any) -> float:
     v = np.asarray(values, np.float64)
     if _kernels.enabled():  # the same bins and threshold in compiled passes, no copy
         v = np.ascontiguousarray(v).reshape(-1)
-        return _otsu_compiled(v, np.ones(v.size, bool))
+        return _otsu_compiled(v, np.ones(v.size, np.uint8))
     v = v[np.isfinite(v)]
     if v.size < 2 or v.min() == v.max():
         return float("inf")
@@ -31,7 +31,8 @@ def otsu_threshold(values: Any) -> float:
 
 
 def _otsu_compiled(values: np.ndarray, keep: np.ndarray) -> float:
-    """:func:`otsu_threshold` of the finite ``values`` where ``keep`` (1-D, contiguous).
+    """:func:`otsu_threshold` of the finite ``values`` where ``keep`` (1-D, contiguous;
+    ``keep`` uint8, e.g. a bool array's ``view(np.uint8)``).
 
     scikit-image bins the values with ``numpy.histogram(v, 256)`` over (min, max); the
     compiled passes (min/max, then the histogram, blocks on every core) give the same
@@ -119,10 +120,12 @@ def _masks_compiled(step, noise, valid, energy, min_edge_step, min_snr):
     step, noise, energy = (np.ascontiguousarray(a, np.float64).reshape(-1) for a in (step, noise, energy))
     valid = np.ascontiguousarray(valid, bool).reshape(-1)
     n = step.size
-    threshold = _otsu_compiled(step, valid) if min_edge_step == "otsu" else float(min_edge_step)
+    valid8 = valid.view(np.uint8)  # 0/1 bytes: the kernels compute with them branch-free
+    threshold = _otsu_compiled(step, valid8) if min_edge_step == "otsu" else float(min_edge_step)
     out = {k: np.empty(n, bool) for k in ("edge_jump", "snr", "failed", "mask")}
+    o8 = {k: v.view(np.uint8) for k, v in out.items()}
     _kernels.map_ranges(n, BLOCK, lambda v0, v1: mask_fields(
-        step, noise, valid, energy, threshold, min_snr, v0, v1, out["edge_jump"], out["snr"], out["failed"], out["mask"]))
+        step, noise, valid8, energy, threshold, min_snr, v0, v1, o8["edge_jump"], o8["snr"], o8["failed"], o8["mask"]))
     return threshold, {k: v.reshape(shape) for k, v in out.items()}
 
 
