@@ -307,6 +307,47 @@ def test_xanes_kernel_equals_numpy_paths_for_every_method_combination(monkeypatc
         assert np.asarray(got["valid"]).sum() > 0.9 * stack[0].size
 
 
+@pytest.mark.parametrize("nvict", [3.0, 2.5])
+def test_normalization_operators_reproduce_the_victoreen_pre_edge_and_step(nvict):
+    """With fixed energies a Victoreen pre-edge (a line fitted to mu * E**nvict, divided
+    by E**nvict) is still linear in the spectrum: the operators give normalize's curves."""
+    from batteryzoom.xanes.normalization import LarchDefaults
+    from batteryzoom.xanes.uncertainty import normalization_operators
+
+    energy, stack = _xanes_stack(dtype=np.float64)
+    mu = stack[:, 1:, :].reshape(len(energy), -1)
+    e0 = 8341.0
+    ref = bz.xanes.normalize(mu, energy, e0=e0, nvict=nvict)
+    ops = normalization_operators(energy, e0, LarchDefaults(nvict=nvict))
+    coef = ops["line"] @ mu
+    pre = ops["scale"][:, None] * (coef[0][None] + energy[:, None] * coef[1][None])
+    np.testing.assert_allclose(pre, ref["pre_edge"], rtol=1e-10)
+    np.testing.assert_allclose(np.abs(ops["step"] @ mu), ref["edge_step"], rtol=1e-9)
+    straight = normalization_operators(energy, e0)
+    assert np.all(straight["scale"] == 1.0)
+    assert not np.allclose(np.abs(straight["step"] @ mu), ref["edge_step"], rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_xanes_kernel_with_a_victoreen_pre_edge_equals_the_general_path(monkeypatch, dtype):
+    energy, stack = _xanes_stack(dtype=dtype)
+    for methods in (("half_step",), bz.xanes.EDGE_METHODS):
+        got = bz.xanes.edge_maps(stack, energy, methods=methods, nvict=3, block_voxels=200)
+        general = bz.xanes.edge_maps(stack, energy, methods=methods, nvict=3, fast=False)
+        _assert_equal_to_general_path(got, general)
+        np.testing.assert_array_equal(np.asarray(got["valid"]), np.asarray(general["valid"]))
+        assert not np.asarray(got["valid"])[0, :7].any()  # NaN/inf, all-zero, constant
+        # the scale reached every output: not the straight line's numbers
+        straight = bz.xanes.edge_maps(stack, energy, methods=methods, block_voxels=200)
+        for key in ("edge_step", "pre_edge_noise", "edge_energy_half_step_ev"):
+            a, b = np.asarray(got[key], float), np.asarray(straight[key], float)
+            assert np.nanmedian(np.abs(a - b)) > 1e-6 * np.nanmedian(np.abs(b)), key
+        # without numba: the general path (the float32 fused path has no Victoreen)
+        ref = _numpy_path(monkeypatch, bz.xanes.edge_maps, stack, energy, methods=methods, nvict=3)
+        for key in got:
+            np.testing.assert_array_equal(np.asarray(ref[key]), np.asarray(general[key]), err_msg=key)
+
+
 def test_xanes_kernel_on_pure_noise_another_e0_and_no_interval_in_the_window(monkeypatch):
     energy, stack = _xanes_stack(seed=4)
     noise = np.random.default_rng(1).normal(1.0, 0.5, stack.shape).astype(np.float32)

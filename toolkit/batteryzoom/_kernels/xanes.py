@@ -3,7 +3,9 @@
 With one e0 the normalization is linear in the spectrum, so each voxel needs a few
 linear functionals of its spectrum: the pre-edge line's intercept and slope, the edge
 step (post-edge polynomial minus pre-edge line at e0), and a finiteness check over all
-energies. The stack is energy-first ``(E, V)``: a voxel's spectrum is strided, a row of
+energies. A Victoreen pre-edge (Larch's ``nvict``: the line fitted to ``mu * E**nvict``)
+stays linear: ``E**nvict`` is folded into the line's operator and the line is scaled by
+``E**-nvict`` wherever it is evaluated. The stack is energy-first ``(E, V)``: a voxel's spectrum is strided, a row of
 one energy is contiguous. The kernel takes a tile of contiguous voxels and reads each of
 its ``E`` rows from memory once, in the order that makes every step possible in the same
 pass: the pre-edge rows (the line, then its residual from L1/L2), the other rows of the
@@ -39,7 +41,8 @@ HALF_STEP, HALF_STEP_ERR, E0, EDGE_STEP, PRE_EDGE_NOISE, VALID = range(6)
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, dof, e0,
-                   interval_rank, err_q, do_half, out, out_rows, valid_out, norm_out, norm_w0):  # pragma: no cover
+                   interval_rank, err_q, do_half, out, out_rows, valid_out, norm_out, norm_w0, pre_s, pre_s_e0,
+                   vict):  # pragma: no cover
     """Normalization and half-step edge of voxels ``v0:v1`` of ``y`` ``(E, V)``.
 
     Parameters
@@ -65,6 +68,12 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
     valid_out : (V,) uint8 (a bool array's view) or (0,): the valid flags, written at
         v0:v1 when the VALID row is -1 (a bool map: 1 byte per voxel instead of 8)
     norm_out : (nw, v1 - v0) float64 or (0, 0): normalized rows ``norm_w0 + i`` (NaN if invalid)
+    pre_s : (E,) float64, ``E**-nvict``: the pre-edge at energy ``e`` is
+        ``pre_s[e] * (c0 + E_e * c1)``, the line fitted to ``mu * E**nvict`` (``pre_w``
+        has ``E**nvict`` folded in); ones for Larch's default straight line
+    pre_s_e0 : float, ``e0**-nvict`` (the absorbance level at e0 for the validity check)
+    vict : bool, ``nvict != 0`` (for ``nvict = 0`` the loops skip the scale: the same
+        float64 operations as before it existed)
     """
     n_e = y.shape[0]
     in_early = np.zeros(n_e, np.bool_)
@@ -87,6 +96,10 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
             by_rank[interval_rank[e]] = e
     n_norm = norm_out.shape[0]
     bad = np.empty(TILE, np.uint8)  # 1 once a non-finite value was seen (x - x is NaN)
+    # nvict != 0: 1 while every value equals the first row's (a constant spectrum has a
+    # spurious edge step under the E**-nvict curve; the general path rejects it by its
+    # spread, the straight line's step is zero there)
+    same = np.empty(TILE, np.uint8)
     c0 = np.empty(TILE)
     c1 = np.empty(TILE)
     st = np.empty(TILE)
@@ -103,16 +116,21 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
     q0 = np.empty(TILE)
     q1 = np.empty(TILE)
     q2 = np.empty(TILE)
+    sk = np.empty(TILE)
+    sk1 = np.empty(TILE)
     weight = np.zeros(n_e, np.uint16)
     for e in range(n_e):
         if interval_rank[e] >= 0:
             weight[e] = n_int - interval_rank[e]
+    s_e0 = pre_s_e0 if vict else 1.0
     r_half, r_err, r_e0 = out_rows[HALF_STEP], out_rows[HALF_STEP_ERR], out_rows[E0]
     r_step, r_noise, r_valid = out_rows[EDGE_STEP], out_rows[PRE_EDGE_NOISE], out_rows[VALID]
     nan = np.nan
     for t0 in range(v0, v1, TILE):
         nb = min(TILE, v1 - t0)
         bad[:nb] = 0
+        same[:nb] = 1
+        first = y[early[0] if early.size else 0, t0 : t0 + nb]
         c0[:nb] = 0.0
         c1[:nb] = 0.0
         st[:nb] = 0.0
@@ -121,6 +139,9 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
         # NaN/inf in these rows reaches c0, c1 or the step (w * inf, w * NaN)
         for e in early:
             row = y[e, t0 : t0 + nb]
+            if vict:
+                for j in range(nb):
+                    same[j] &= np.uint8(row[j] == first[j])
             if pre_a <= e < pre_b:
                 w0 = pre_w[0, e - pre_a]
                 w1 = pre_w[1, e - pre_a]
@@ -132,16 +153,23 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
                     for ep in range(pre_a, pre_b):
                         rowp = y[ep, t0 : t0 + nb]
                         ee = e_all[ep]
-                        for j in range(nb):
-                            r = np.float64(rowp[j]) - c0[j] - ee * c1[j]
-                            ns[j] += r * r
+                        if vict:
+                            se = pre_s[ep]
+                            sbe = se * ee
+                            for j in range(nb):
+                                r = np.float64(rowp[j]) - se * c0[j] - sbe * c1[j]
+                                ns[j] += r * r
+                        else:
+                            for j in range(nb):
+                                r = np.float64(rowp[j]) - c0[j] - ee * c1[j]
+                                ns[j] += r * r
             ws = step_w[e]
             if ws != 0.0:
                 for j in range(nb):
                     st[j] += ws * np.float64(row[j])
         for j in range(nb):
             st[j] = abs(st[j])
-            thr[j] = c0[j] + 0.5 * st[j]
+            thr[j] = 0.5 * st[j] if vict else c0[j] + 0.5 * st[j]
         # 2. around the edge: which voxels are below half the step, energy by energy
         for i in range(n_late):
             e = late[i]
@@ -150,28 +178,42 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
                 for j in range(nb):
                     x = np.float64(row[j])
                     bad[j] |= (x - x) != 0.0
+                if vict:
+                    for j in range(nb):
+                        same[j] &= np.uint8(row[j] == first[j])
             if do_half:
                 ee = e_all[e]
                 bi = below[i]
-                for j in range(nb):
-                    bi[j] = np.float64(row[j]) < thr[j] + ee * c1[j]
+                if vict:  # thr is half the step alone; the line scaled to this energy
+                    se = pre_s[e]
+                    sbe = se * ee
+                    for j in range(nb):
+                        bi[j] = np.float64(row[j]) < thr[j] + se * c0[j] + sbe * c1[j]
+                else:
+                    for j in range(nb):
+                        bi[j] = np.float64(row[j]) < thr[j] + ee * c1[j]
             if 0 <= e - norm_w0 < n_norm:
                 ee = e_all[e]
+                se = pre_s[e]
+                sbe = se * ee
                 nrow = norm_out[e - norm_w0, t0 - v0 : t0 - v0 + nb]
-                for j in range(nb):
-                    nrow[j] = (np.float64(row[j]) - c0[j] - ee * c1[j]) / st[j]
+                for j in range(nb):  # se = 1.0 without nvict: the same float64 result
+                    nrow[j] = (np.float64(row[j]) - se * c0[j] - sbe * c1[j]) / st[j]
         # 3. every other row: finiteness only
         for e in rest:
             row = y[e, t0 : t0 + nb]
             for j in range(nb):
                 x = np.float64(row[j])
                 bad[j] |= (x - x) != 0.0
+            if vict:
+                for j in range(nb):
+                    same[j] &= np.uint8(row[j] == first[j])
         # 4. validity and the outputs (bitwise, branch-free: the loop vectorizes);
         # f - f is 0 for a finite f, NaN for NaN/inf, so it catches any non-finite sum
         for j in range(nb):
-            level = abs(c0[j] + e0 * c1[j])
+            level = abs(c0[j] + e0 * c1[j]) * s_e0
             f = c0[j] + c1[j] + st[j]
-            valid[j] = (bad[j] == 0) & (f - f == 0.0) & (st[j] > 1e-5 * level + 1e-12)
+            valid[j] = (bad[j] == 0) & (f - f == 0.0) & (st[j] > 1e-5 * level + 1e-12) & ((same[j] == 0) | (not vict))
             ns[j] = math.sqrt(ns[j] / dof)
         if r_valid >= 0:
             o = out[r_valid, t0 : t0 + nb]
@@ -220,6 +262,8 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
             yb_raw[j] = y[k + 1, t0 + j]
             ek[j] = e_all[k]
             ek1[j] = e_all[k + 1]
+            sk[j] = pre_s[k]
+            sk1[j] = pre_s[k + 1]
             q0[j] = err_q[0, k]
             q1[j] = err_q[1, k]
             q2[j] = err_q[2, k]
@@ -228,8 +272,9 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
         with_err = r_err >= 0
         for j in range(nb):
             step = st[j]
-            ya = (np.float64(ya_raw[j]) - c0[j] - ek[j] * c1[j]) / step
-            yb = (np.float64(yb_raw[j]) - c0[j] - ek1[j] * c1[j]) / step
+            # sk = sk1 = 1.0 without nvict: the same float64 result as the straight line
+            ya = (np.float64(ya_raw[j]) - sk[j] * c0[j] - (sk[j] * ek[j]) * c1[j]) / step
+            yb = (np.float64(yb_raw[j]) - sk1[j] * c0[j] - (sk1[j] * ek1[j]) * c1[j]) / step
             de = ek1[j] - ek[j]
             t = (0.5 - ya) / (yb - ya)
             found = (best[j] > 0) & valid[j]

@@ -268,7 +268,8 @@ def _refine_and_propagate(energy, e0, edge, y, projector, params):
     step = np.abs(ops["step"] @ y)
     with np.errstate(divide="ignore", invalid="ignore"):
         xs = [energy[k + j] for j in (-1, 0, 1, 2)]
-        fs = [(y[k + j, cols] - line[0] - energy[k + j] * line[1]) / step - 0.5 for j in (-1, 0, 1, 2)]
+        fs = [(y[k + j, cols] - ops["scale"][k + j] * (line[0] + energy[k + j] * line[1])) / step - 0.5
+              for j in (-1, 0, 1, 2)]
 
         def cubic(x):  # value and derivative of the Lagrange cubic through (xs, fs)
             val, der = 0.0, 0.0
@@ -311,7 +312,7 @@ def pca_edge_maps(stack: Any, energy: Any = None, *, n_components: int | str = "
     e0 : "mean" or float
         Normalization e0, as :func:`~batteryzoom.xanes.edge_maps` (one for all voxels).
     **ranges
-        Larch parameters, as :func:`~batteryzoom.xanes.edge_maps` (``nvict`` must be 0).
+        Larch parameters, as :func:`~batteryzoom.xanes.edge_maps` (``nvict=3``: a Victoreen pre-edge).
 
     Returns
     -------

@@ -169,30 +169,18 @@ class _FixedPlan:
     """
 
     def __init__(self, energy, e0, params, methods, window_ev, smooth_ev):
-        from .normalization import _lstsq_operator
+        from .uncertainty import normalization_operators
 
         r = pre_edge_ranges(energy, e0, params)
-        if r.nvict:
-            raise NotImplementedError  # the general path handles nvict != 0
         n = len(energy)
         self.e0, self.methods, self.window_ev, self.smooth_ev = float(e0), methods, window_ev, smooth_ev
+        self.nvict = float(r.nvict)  # != 0: the compiled kernel only (see run)
         a, b = r.pre_slice
-        c, d = r.norm_slice
-        if r.npre == 0:
-            p_pre = np.zeros((2, b - a))
-            p_pre[0] = 1.0 / (b - a)
-        else:
-            p_pre = _lstsq_operator(energy[a:b], 1)  # (2, npre): intercept, slope
-
-        def line_rows(e):  # rows mapping Y -> pre-edge line at energies e
-            out = np.zeros((len(e), n))
-            out[:, a:b] = np.stack([np.ones_like(e), e], axis=1) @ p_pre
-            return out
-
-        post = np.zeros((d - c, n))
-        post[np.arange(d - c), np.arange(c, d)] = 1.0
-        post -= line_rows(energy[c:d])
-        step_row = (energy[r.ie0] ** np.arange(r.nnorm + 1)) @ _lstsq_operator(energy[c:d], r.nnorm) @ post
+        # the pre-edge line's operator on mu * E**nvict (E**nvict folded in), the scale
+        # E**-nvict back to mu, the edge step's row: all linear in the spectrum
+        ops = normalization_operators(energy, e0, params)
+        p_pre = ops["line"][:, a:b]
+        step_row = ops["step"]
         lo = np.searchsorted(energy, e0 + min(window_ev[0], 0.0))
         top = window_ev[1] if methods == ("half_step",) else max(window_ev[1], WHITE_LINE_WINDOW_EV)
         hi = np.searchsorted(energy, e0 + top, side="right")
@@ -209,6 +197,7 @@ class _FixedPlan:
         # the compiled kernel's operators, float64 (it accumulates in float64)
         self.energy = np.asarray(energy, np.float64)
         self.p_pre64 = np.ascontiguousarray(p_pre, np.float64)
+        self.pre_scale = np.ascontiguousarray(ops["scale"], np.float64)
         self.step_w64 = np.zeros(n)
         self.step_w64[self.step_idx] = step_row[self.step_idx]
         rel = self.ew - self.e0
@@ -253,7 +242,7 @@ class _FixedPlan:
         late = np.arange(*((self.w0, self.w1) if others else self.win), dtype=np.int64)
         fixed_e0_block(mu, v0, v1, self.early, late, a, b, self.p_pre64, self.energy, self.step_w64,
                        float(self.dof), self.e0, self.interval_rank, self.err_q, do_half, res, out_rows, valid8,
-                       norm, self.w0)
+                       norm, self.w0, self.pre_scale, self.e0 ** -self.nvict, self.nvict != 0.0)
         if "half_step" in self.methods and not do_half:  # no interval inside the window
             res[out_rows[0], v0:v1] = np.nan
             res[out_rows[1], v0:v1] = np.nan
@@ -267,6 +256,8 @@ class _FixedPlan:
                 res[slot[f"edge_energy_{m}_ev"], v0:v1] = np.where(ok, found[m], np.nan)
 
     def run(self, y: np.ndarray) -> dict[str, np.ndarray]:
+        if self.nvict:  # float32 sums of mu * E**3 would cancel: nvict != 0 is the kernel's only
+            raise NotImplementedError("the numpy fused path handles nvict = 0 only")
         a, b = self.pre
         ypre = y[a:b].astype(np.float32, copy=False)
         coef = self.p_pre @ ypre  # (2, V): intercept, slope of the pre-edge line
@@ -390,7 +381,8 @@ def edge_maps(
         Larch parameters ``pre1, pre2, norm1, norm2, nnorm, nvict, npre``. ``nvict=3``
         (a pre-edge line in ``mu * E**3``) follows the matrix background's ``E**-3``
         curvature that Larch's default straight line misses (a few 0.01 eV on the
-        half-step; :mod:`~batteryzoom.xanes.normalization`); it takes the general path.
+        half-step; :mod:`~batteryzoom.xanes.normalization`); the compiled kernel runs it
+        (without numba: the general path).
 
     Returns
     -------
@@ -413,15 +405,14 @@ def edge_maps(
         names.append("edge_energy_half_step_err_ev")
     names += list(_MAP_FIELDS)
 
-    plan = None
-    if fast and e0_exact is not None and not params.nvict:
-        plan = _FixedPlan(energy, e0_exact, params, methods, window_ev, smooth_ev)
-
-    use_kernel = plan is not None and _kernels.enabled()
     # the kernel is compiled for native float32/float64 (ints, float16 or big-endian data
     # take the numpy path rather than a compilation per dtype); it propagates the
     # half-step uncertainty itself, the numpy paths leave it to the end of this function
     kernel_dtype = array.dtype in (np.float32, np.float64) and array.dtype.isnative
+    plan = None
+    if fast and e0_exact is not None and (not params.nvict or (_kernels.enabled() and kernel_dtype)):
+        plan = _FixedPlan(energy, e0_exact, params, methods, window_ev, smooth_ev)
+    use_kernel = plan is not None and _kernels.enabled()
 
     def block(b, threads=1, split_valid=False):
         """``(len(names), *space)`` float64 maps of a block; with ``split_valid`` the float
@@ -468,7 +459,7 @@ def edge_maps(
     else:
         found = block(array, threads=_kernels.n_threads(), split_valid=True)
         parts = {name: found[name] for name in names}
-    if "half_step" in methods and not params.nvict and not (use_kernel and kernel_dtype):
+    if "half_step" in methods and not (use_kernel and kernel_dtype):
         # the kernels give the interpolation-only sigma; add the pre-edge line's and the edge
         # step's noise (first-order propagation, see .uncertainty: ~1.6x on a beamline grid)
         from .uncertainty import propagate_half_step_err

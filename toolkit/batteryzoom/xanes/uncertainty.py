@@ -39,6 +39,10 @@ __all__ = ["half_step_err_quadratic", "half_step_error_factor", "half_step_rows"
 def normalization_operators(energy: Any, e0: float, params: LarchDefaults | None = None) -> dict[str, np.ndarray]:
     """Linear operators of Larch-style normalization for one ``e0``.
 
+    The pre-edge line is fitted to ``mu * E**nvict`` and divided by ``E**nvict`` again:
+    with fixed energies that is still linear in the spectrum, so ``nvict != 0`` only
+    folds ``E**nvict`` into the line's operator and scales the line by ``E**-nvict``.
+
     Parameters
     ----------
     energy : array-like
@@ -46,19 +50,19 @@ def normalization_operators(energy: Any, e0: float, params: LarchDefaults | None
     e0 : float
         Normalization edge energy (eV).
     params : LarchDefaults, optional
-        Ranges (default Larch's rules). ``nvict`` must be 0 (the line is then linear in
-        the spectrum).
+        Ranges (default Larch's rules).
 
     Returns
     -------
     dict
-        ``line`` ``(2, E)``: rows giving the pre-edge line's intercept and slope (per eV)
-        from a spectrum; ``step`` ``(E,)``: the row giving the signed edge step.
+        ``line`` ``(2, E)``: rows giving the intercept and slope (per eV) of the line
+        fitted to ``mu * E**nvict``; ``scale`` ``(E,)``: ``E**-nvict`` (ones for Larch's
+        default), so that the pre-edge at ``E_j`` is
+        ``scale[j] * (line[0] @ mu + E_j * line[1] @ mu)``; ``step`` ``(E,)``: the row
+        giving the signed edge step.
     """
     energy = np.asarray(energy, np.float64)
     r = pre_edge_ranges(energy, e0, params)
-    if r.nvict:
-        raise NotImplementedError("normalization_operators: nvict != 0 makes the pre-edge line non-linear")
     n = len(energy)
     a, b = r.pre_slice
     c, d = r.norm_slice
@@ -67,11 +71,15 @@ def normalization_operators(energy: Any, e0: float, params: LarchDefaults | None
         line[0, a:b] = 1.0 / (b - a)
     else:
         line[:, a:b] = _lstsq_operator(energy[a:b], 1)
+    scale = np.ones(n)
+    if r.nvict:
+        line[:, a:b] *= energy[a:b] ** r.nvict
+        scale = energy ** -float(r.nvict)
     post = np.zeros((d - c, n))
     post[np.arange(d - c), np.arange(c, d)] = 1.0
-    post -= np.stack([np.ones(d - c), energy[c:d]], axis=1) @ line
+    post -= scale[c:d, None] * (np.stack([np.ones(d - c), energy[c:d]], axis=1) @ line)
     step = (energy[r.ie0] ** np.arange(r.nnorm + 1)) @ _lstsq_operator(energy[c:d], r.nnorm) @ post
-    return {"line": line, "step": step}
+    return {"line": line, "scale": scale, "step": step}
 
 
 def half_step_err_quadratic(energy: Any, e0: float, params: LarchDefaults | None = None) -> np.ndarray:
@@ -107,7 +115,8 @@ def half_step_rows(energy: Any, e0: float, params: LarchDefaults | None = None
     """
     energy = np.asarray(energy, np.float64)
     ops = normalization_operators(energy, float(e0), params)
-    rows = np.eye(len(energy)) - ops["line"][0][None, :] - energy[:, None] * ops["line"][1][None, :]
+    pre = ops["line"][0][None, :] + energy[:, None] * ops["line"][1][None, :]
+    rows = np.eye(len(energy)) - ops["scale"][:, None] * pre
     rows -= 0.5 * ops["step"][None, :]
     return rows[:-1], rows[1:] - rows[:-1], ops
 
