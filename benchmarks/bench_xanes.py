@@ -17,7 +17,8 @@ Cases (group "xanes"):
   voxels, every core). numpy.sum streams the array front to back; a per-voxel pass must
   read 60 strided rows per tile (60 streams, each 67 MB from the next), which a core
   fetches at ~10 GB/s against the sum's ~25 GB/s. Measured 2026-11-25 on 2 shared cores:
-  3.71x (4.1x the same day before the mask kernels ran from index 0: 3.9-5.3x earlier).
+  3.71x and 3.70x (4.1x the same day before the mask kernels ran from index 0; 3.9-5.3x
+  earlier; up to 4.6x in runs hit by ~200 ms spikes of the shared host).
   What bounds it: the edge-map kernel (2.7-3.0x: the layout's floor is ~1.3-1.6x of it,
   then the half-step search and interpolation, 1.6x on one core, and 40 bytes of
   float64 maps per voxel written to fresh pages), the masks (0.4x: min/max, Otsu
