@@ -19,7 +19,7 @@ Cases (group "xanes"):
   fetches at ~10 GB/s against the sum's ~25 GB/s. Measured 2026-11-25 on 2 shared cores:
   3.71x and 3.70x (4.1x the same day before the mask kernels ran from index 0; 3.9-5.3x
   earlier; up to 4.6x in runs hit by ~200 ms spikes of the shared host).
-  What bounds it: the edge-map kernel (2.7-3.0x: the layout's floor is ~1.3-1.6x of it,
+  What bounds it: the edge-map kernel (2.7-3.3x: the layout's floor is 1.5-2.0x of it,
   then the half-step search and interpolation, 1.6x on one core, and 40 bytes of
   float64 maps per voxel written to fresh pages), the masks (0.4x: min/max, Otsu
   histogram, the four masks) and e0 (0.2x);
@@ -34,18 +34,17 @@ Cases (group "xanes"):
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 from harness import Measurement, case, median_time
 
 ROOT = Path(__file__).resolve().parents[1]
-TILE_NOTE = "4,096 voxels, float64 sums, 8 B/voxel written"
 LARGE = "twin/particle-xanes"
 
 _GEN = """
@@ -94,29 +93,34 @@ def twin_generation_both_presets():
     return rows
 
 
+@functools.cache
+def _floor_block():
+    """The layout-floor kernel, compiled on first use (numba only when the bench runs)."""
+    from numba import njit
+
+    @njit(nogil=True)
+    def floor_block(y, v0, v1, tile, out):
+        acc = np.empty(tile)
+        for t0 in range(v0, v1, tile):
+            nb = min(tile, v1 - t0)
+            acc[:nb] = 0.0
+            for e in range(y.shape[0]):
+                row = y[e, t0 : t0 + nb]
+                for j in range(nb):
+                    acc[j] += np.float64(row[j])
+            out[t0 : t0 + nb] = acc[:nb]
+
+    return floor_block
+
+
 def _layout_floor(stack2d: np.ndarray, out: np.ndarray) -> None:
     """One float64 accumulation per value of ``stack2d`` ``(E, V)`` into ``out`` ``(V,)``,
     in the edge kernel's tiles and blocks, on every core: the cheapest per-voxel pass."""
-    from numba import njit
-
     from batteryzoom import _kernels
     from batteryzoom._kernels.xanes import TILE
 
-    global _floor_block
-    if "_floor_block" not in globals():
-        @njit(nogil=True)
-        def _floor_block(y, v0, v1, tile, out):
-            acc = np.empty(tile)
-            for t0 in range(v0, v1, tile):
-                nb = min(tile, v1 - t0)
-                acc[:nb] = 0.0
-                for e in range(y.shape[0]):
-                    row = y[e, t0 : t0 + nb]
-                    for j in range(nb):
-                        acc[j] += np.float64(row[j])
-                out[t0 : t0 + nb] = acc[:nb]
-
-    _kernels.map_ranges(stack2d.shape[1], 1 << 16, lambda v0, v1: _floor_block(stack2d, v0, v1, TILE, out))
+    kernel = _floor_block()
+    _kernels.map_ranges(stack2d.shape[1], 1 << 16, lambda v0, v1: kernel(stack2d, v0, v1, TILE, out))
 
 
 def _per_spectrum_loop(energy: np.ndarray, spectra: np.ndarray) -> np.ndarray:
@@ -162,6 +166,7 @@ def pipeline_on_large_stack_vs_numpy_sum_and_per_spectrum_loop():
             else:
                 os.environ["BATTERYZOOM_NUMBA"] = old
 
+    from batteryzoom._kernels.xanes import TILE
     from batteryzoom.xanes.normalization import e0_of_mean_spectrum, find_e0
     from batteryzoom.xanes.stack import mean_spectrum
 
@@ -200,7 +205,8 @@ def pipeline_on_large_stack_vs_numpy_sum_and_per_spectrum_loop():
         Measurement("  part: masks (Otsu + thresholds) vs numpy.sum", t_masks, t_sum,
                     note="compiled passes over the maps (min/max, Otsu histogram, the four masks), blocks on every core"),
         Measurement("  floor: one compiled per-voxel pass over the E-first stack vs numpy.sum", t_floor, t_sum,
-                    note=f"60 strided rows per tile of {TILE_NOTE}; what any per-voxel pass costs here"),
+                    note=f"{len(energy)} strided rows per tile of {TILE:,} voxels, float64 sums, 8 B/voxel "
+                         "written; what any per-voxel pass costs here"),
         Measurement("  before: numpy fused path (BATTERYZOOM_NUMBA=0) vs numpy.sum", t_numpy, t_sum,
                     note=f"the kernel makes the pipeline {t_numpy / t_ours:.1f}x faster"),
         Measurement("same vs per-spectrum loop (1,000 timed, extrapolated)", t_ours, t_loop,

@@ -5,8 +5,8 @@ linear functionals of its spectrum: the pre-edge line's intercept and slope, the
 step (post-edge polynomial minus pre-edge line at e0), and a finiteness check over all
 energies. A Victoreen pre-edge (Larch's ``nvict``: the line fitted to ``mu * E**nvict``)
 stays linear: ``E**nvict`` is folded into the line's operator and the line is scaled by
-``E**-nvict`` wherever it is evaluated. The stack is energy-first ``(E, V)``: a voxel's spectrum is strided, a row of
-one energy is contiguous. The kernel takes a tile of contiguous voxels and reads each of
+``E**-nvict`` wherever it is evaluated. The stack is energy-first ``(E, V)``: a voxel's
+spectrum is strided, a row of one energy is contiguous. The kernel takes a tile of contiguous voxels and reads each of
 its ``E`` rows from memory once, in the order that makes every step possible in the same
 pass: the pre-edge rows (the line, then its residual from L1/L2), the other rows of the
 edge step, then the rows around the edge, each compared with the line plus half the
@@ -72,8 +72,9 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
         ``pre_s[e] * (c0 + E_e * c1)``, the line fitted to ``mu * E**nvict`` (``pre_w``
         has ``E**nvict`` folded in); ones for Larch's default straight line
     pre_s_e0 : float, ``e0**-nvict`` (the absorbance level at e0 for the validity check)
-    vict : bool, ``nvict != 0`` (for ``nvict = 0`` the loops skip the scale: the same
-        float64 operations as before it existed)
+    vict : bool, ``nvict != 0``: also reject constant spectra, and scale the line in the
+        half-step comparison (with ``nvict = 0`` it keeps the threshold precomputed per
+        voxel; elsewhere a scale of 1.0 changes no float64 result)
     """
     n_e = y.shape[0]
     in_early = np.zeros(n_e, np.bool_)
@@ -98,7 +99,7 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
     bad = np.empty(TILE, np.uint8)  # 1 once a non-finite value was seen (x - x is NaN)
     # nvict != 0: 1 while every value equals the first row's (a constant spectrum has a
     # spurious edge step under the E**-nvict curve; the general path rejects it by its
-    # spread, the straight line's step is zero there)
+    # spread; the straight line's step is zero there, so without nvict it stays 0)
     same = np.empty(TILE, np.uint8)
     c0 = np.empty(TILE)
     c1 = np.empty(TILE)
@@ -122,14 +123,13 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
     for e in range(n_e):
         if interval_rank[e] >= 0:
             weight[e] = n_int - interval_rank[e]
-    s_e0 = pre_s_e0 if vict else 1.0
     r_half, r_err, r_e0 = out_rows[HALF_STEP], out_rows[HALF_STEP_ERR], out_rows[E0]
     r_step, r_noise, r_valid = out_rows[EDGE_STEP], out_rows[PRE_EDGE_NOISE], out_rows[VALID]
     nan = np.nan
     for t0 in range(v0, v1, TILE):
         nb = min(TILE, v1 - t0)
         bad[:nb] = 0
-        same[:nb] = 1
+        same[:nb] = 1 if vict else 0
         first = y[early[0] if early.size else 0, t0 : t0 + nb]
         c0[:nb] = 0.0
         c1[:nb] = 0.0
@@ -140,8 +140,7 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
         for e in early:
             row = y[e, t0 : t0 + nb]
             if vict:
-                for j in range(nb):
-                    same[j] &= np.uint8(row[j] == first[j])
+                _still_same(same, row, first, nb)
             if pre_a <= e < pre_b:
                 w0 = pre_w[0, e - pre_a]
                 w1 = pre_w[1, e - pre_a]
@@ -152,17 +151,11 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
                 if e == pre_b - 1:  # the line is known: its residual, from L1/L2
                     for ep in range(pre_a, pre_b):
                         rowp = y[ep, t0 : t0 + nb]
-                        ee = e_all[ep]
-                        if vict:
-                            se = pre_s[ep]
-                            sbe = se * ee
-                            for j in range(nb):
-                                r = np.float64(rowp[j]) - se * c0[j] - sbe * c1[j]
-                                ns[j] += r * r
-                        else:
-                            for j in range(nb):
-                                r = np.float64(rowp[j]) - c0[j] - ee * c1[j]
-                                ns[j] += r * r
+                        se = pre_s[ep]
+                        sbe = se * e_all[ep]
+                        for j in range(nb):
+                            r = np.float64(rowp[j]) - se * c0[j] - sbe * c1[j]
+                            ns[j] += r * r
             ws = step_w[e]
             if ws != 0.0:
                 for j in range(nb):
@@ -179,8 +172,7 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
                     x = np.float64(row[j])
                     bad[j] |= (x - x) != 0.0
                 if vict:
-                    for j in range(nb):
-                        same[j] &= np.uint8(row[j] == first[j])
+                    _still_same(same, row, first, nb)
             if do_half:
                 ee = e_all[e]
                 bi = below[i]
@@ -197,7 +189,7 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
                 se = pre_s[e]
                 sbe = se * ee
                 nrow = norm_out[e - norm_w0, t0 - v0 : t0 - v0 + nb]
-                for j in range(nb):  # se = 1.0 without nvict: the same float64 result
+                for j in range(nb):
                     nrow[j] = (np.float64(row[j]) - se * c0[j] - sbe * c1[j]) / st[j]
         # 3. every other row: finiteness only
         for e in rest:
@@ -206,14 +198,13 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
                 x = np.float64(row[j])
                 bad[j] |= (x - x) != 0.0
             if vict:
-                for j in range(nb):
-                    same[j] &= np.uint8(row[j] == first[j])
+                _still_same(same, row, first, nb)
         # 4. validity and the outputs (bitwise, branch-free: the loop vectorizes);
         # f - f is 0 for a finite f, NaN for NaN/inf, so it catches any non-finite sum
         for j in range(nb):
-            level = abs(c0[j] + e0 * c1[j]) * s_e0
+            level = abs(c0[j] + e0 * c1[j]) * pre_s_e0
             f = c0[j] + c1[j] + st[j]
-            valid[j] = (bad[j] == 0) & (f - f == 0.0) & (st[j] > 1e-5 * level + 1e-12) & ((same[j] == 0) | (not vict))
+            valid[j] = (bad[j] == 0) & (same[j] == 0) & (f - f == 0.0) & (st[j] > 1e-5 * level + 1e-12)
             ns[j] = math.sqrt(ns[j] / dof)
         if r_valid >= 0:
             o = out[r_valid, t0 : t0 + nb]
@@ -272,7 +263,6 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
         with_err = r_err >= 0
         for j in range(nb):
             step = st[j]
-            # sk = sk1 = 1.0 without nvict: the same float64 result as the straight line
             ya = (np.float64(ya_raw[j]) - sk[j] * c0[j] - (sk[j] * ek[j]) * c1[j]) / step
             yb = (np.float64(yb_raw[j]) - sk1[j] * c0[j] - (sk1[j] * ek1[j]) * c1[j]) / step
             de = ek1[j] - ek[j]
@@ -285,6 +275,13 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
                 err = ns[j] / step * math.sqrt(max(q, 0.0)) / slope
                 oe[j] = err if found else nan
             oh[j] = ek[j] + t * de if found else nan
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _still_same(same, row, first, nb):  # pragma: no cover - compiled
+    """``same[j]`` stays 1 only while ``row[j]`` equals ``first[j]`` (constant spectra)."""
+    for j in range(nb):
+        same[j] &= np.uint8(row[j] == first[j])
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc"})

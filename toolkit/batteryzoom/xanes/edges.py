@@ -32,6 +32,7 @@ from .. import _kernels
 from ..errors import InputError
 from .normalization import LarchDefaults, _normalize_2d, e0_of_mean_spectrum, pre_edge_ranges
 from .stack import is_dask, map_spatial, maps_dataset, split_input
+from .uncertainty import half_step_err_quadratic, normalization_operators, propagate_half_step_err
 
 __all__ = ["EDGE_METHODS", "edge_energy", "edge_maps"]
 
@@ -169,8 +170,6 @@ class _FixedPlan:
     """
 
     def __init__(self, energy, e0, params, methods, window_ev, smooth_ev):
-        from .uncertainty import normalization_operators
-
         r = pre_edge_ranges(energy, e0, params)
         n = len(energy)
         self.e0, self.methods, self.window_ev, self.smooth_ev = float(e0), methods, window_ev, smooth_ev
@@ -198,6 +197,7 @@ class _FixedPlan:
         self.energy = np.asarray(energy, np.float64)
         self.p_pre64 = np.ascontiguousarray(p_pre, np.float64)
         self.pre_scale = np.ascontiguousarray(ops["scale"], np.float64)
+        self.pre_scale_e0 = self.e0 ** -self.nvict  # the scale at e0 (not a grid energy)
         self.step_w64 = np.zeros(n)
         self.step_w64[self.step_idx] = step_row[self.step_idx]
         rel = self.ew - self.e0
@@ -213,8 +213,6 @@ class _FixedPlan:
         # the kernel's reading order: pre-edge rows, edge-step rows, then the window
         self.early = np.union1d(np.arange(a, b), np.flatnonzero(self.step_w64)).astype(np.int64)
         # the kernel gives the propagated half-step uncertainty directly (.uncertainty)
-        from .uncertainty import half_step_err_quadratic
-
         self.err_q = np.ascontiguousarray(half_step_err_quadratic(energy, e0, params))
 
     def run_kernel(self, mu: np.ndarray, v0: int, v1: int, res: np.ndarray, names: list[str],
@@ -242,7 +240,7 @@ class _FixedPlan:
         late = np.arange(*((self.w0, self.w1) if others else self.win), dtype=np.int64)
         fixed_e0_block(mu, v0, v1, self.early, late, a, b, self.p_pre64, self.energy, self.step_w64,
                        float(self.dof), self.e0, self.interval_rank, self.err_q, do_half, res, out_rows, valid8,
-                       norm, self.w0, self.pre_scale, self.e0 ** -self.nvict, self.nvict != 0.0)
+                       norm, self.w0, self.pre_scale, self.pre_scale_e0, self.nvict != 0.0)
         if "half_step" in self.methods and not do_half:  # no interval inside the window
             res[out_rows[0], v0:v1] = np.nan
             res[out_rows[1], v0:v1] = np.nan
@@ -414,17 +412,16 @@ def edge_maps(
         plan = _FixedPlan(energy, e0_exact, params, methods, window_ev, smooth_ev)
     use_kernel = plan is not None and _kernels.enabled()
 
-    def block(b, threads=1, split_valid=False):
+    def block(b, parallel=False, split_valid=False):
         """``(len(names), *space)`` float64 maps of a block; with ``split_valid`` the float
         maps without "valid" and the valid flags as a bool array (1 byte per voxel, not 8)."""
         mu = np.asarray(b).reshape(n, -1)
+        n_vox = mu.shape[1]
         rows = [x for x in names if x != "valid"] if split_valid else names
-        res = np.empty((len(rows), mu.shape[1]))
-        valid = np.empty(mu.shape[1], bool) if split_valid else None
-        pick = [names.index(x) for x in rows]
+        res = np.empty((len(rows), n_vox))
+        valid = np.empty(n_vox, bool) if split_valid else None
 
-        def one(s):
-            stop = min(s + block_voxels, mu.shape[1])
+        def one(s, stop):
             if use_kernel and kernel_dtype:
                 plan.run_kernel(mu, s, stop, res, rows, valid)
                 return
@@ -433,20 +430,17 @@ def edge_maps(
                 full = _rows(plan.run(part), names)
             else:
                 full = _edge_block(energy, part, e0_exact, params, methods, window_ev, smooth_ev, names)
-            res[:, s:stop] = full[pick] if split_valid else full
             if split_valid:
+                res[:, s:stop] = full[[names.index(x) for x in rows]]
                 valid[s:stop] = full[names.index("valid")] > 0.5
+            else:
+                res[:, s:stop] = full
 
-        starts = range(0, mu.shape[1], block_voxels)
-        if threads > 1 and len(starts) > 1:
-            # numpy releases the GIL in its array loops: blocks run on every core
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(one, starts))
+        if parallel:  # the kernel and numpy's array loops release the GIL: blocks on every core
+            _kernels.map_ranges(n_vox, block_voxels, one)
         else:
-            for s in starts:
-                one(s)
+            for s in range(0, n_vox, block_voxels):
+                one(s, min(s + block_voxels, n_vox))
         res = res.reshape((len(rows),) + b.shape[1:])
         if not split_valid:
             return res
@@ -457,13 +451,11 @@ def edge_maps(
         parts = {name: res[i] for i, name in enumerate(names)}
         parts["valid"] = parts["valid"] > 0.5
     else:
-        found = block(array, threads=_kernels.n_threads(), split_valid=True)
+        found = block(array, parallel=True, split_valid=True)
         parts = {name: found[name] for name in names}
     if "half_step" in methods and not (use_kernel and kernel_dtype):
         # the kernels give the interpolation-only sigma; add the pre-edge line's and the edge
         # step's noise (first-order propagation, see .uncertainty: ~1.6x on a beamline grid)
-        from .uncertainty import propagate_half_step_err
-
         key = "edge_energy_half_step_err_ev"
         parts[key] = propagate_half_step_err(parts[key], parts["e0_ev"], parts["edge_energy_half_step_ev"],
                                              energy, params)
