@@ -7,7 +7,7 @@ Cases (group "xanes"):
   chunk, so its peak memory stays far below the stack's size);
 - normalization + half-step edge energy + mask on the large stack in memory, against one
   ``numpy.sum`` pass over the same array (the memory-bandwidth floor; goal <= 3x), then
-  its parts against the same sum: e0 from the mean spectrum of an even 1 M-voxel sample
+  its parts against the same sum: e0 from the mean spectrum of an even 262,144-voxel sample
   (it must be known before any voxel is normalized; averaging all 16.8 M spectra was a
   full pass of its own, 0.7-0.8x the sum, for the same e0), the compiled edge-map kernel,
   the masks (Otsu over 16.8 M edge steps), and the numpy fused path
@@ -168,7 +168,7 @@ def pipeline_on_large_stack_vs_numpy_sum_and_per_spectrum_loop():
 
     from batteryzoom._kernels.xanes import TILE
     from batteryzoom.xanes.normalization import e0_of_mean_spectrum, find_e0
-    from batteryzoom.xanes.stack import mean_spectrum
+    from batteryzoom.xanes.stack import E0_SAMPLE_VOXELS, mean_spectrum
 
     e0 = e0_of_mean_spectrum(stack, energy)
     e0_all_voxels = float(find_e0(mean_spectrum(stack), energy))  # the sample must not move it
@@ -198,8 +198,8 @@ def pipeline_on_large_stack_vs_numpy_sum_and_per_spectrum_loop():
     note = f"{n_vox / 1e6:.1f} M spectra x {len(energy)} energies, {os.cpu_count()} cores"
     return [
         Measurement("normalize + half-step + mask vs one numpy.sum pass", t_ours, t_sum, goal=3.0, note=note),
-        Measurement("  part: e0 from the mean spectrum (1 M-voxel sample) vs numpy.sum", t_mean, t_sum,
-                    note=f"e0 {e0:.2f} eV; of all voxels' mean {e0_all_voxels:.2f} eV; strided whole rows"),
+        Measurement(f"  part: e0 from the mean spectrum ({E0_SAMPLE_VOXELS:,}-voxel sample) vs numpy.sum", t_mean,
+                    t_sum, note=f"e0 {e0:.2f} eV; of all voxels' mean {e0_all_voxels:.2f} eV; strided whole rows"),
         Measurement("  part: edge maps, numba kernel (e0 given) vs numpy.sum", t_maps, t_sum,
                     note="one pass; the layout's floor, then the half-step search, 40 B/voxel of float64 maps"),
         Measurement("  part: masks (Otsu + thresholds) vs numpy.sum", t_masks, t_sum,
@@ -273,6 +273,6 @@ def pipeline_on_dask_localcluster_from_zarr():
     return [Measurement(
         "normalize + half-step + mask, dask 2 workers from zarr", info["seconds"],
         note=f"peak per worker {', '.join(f'{p:.0f}' for p in info['peaks_mib'])} MiB; chunk "
-             f"{info['chunk_mib']:.0f} MiB; e0 from a 1 M-voxel sample (still a read of every chunk from zarr), then the maps; "
+             f"{info['chunk_mib']:.0f} MiB; e0 from a 262,144-voxel sample (still a read of every chunk from zarr), then the maps; "
              f"mask keeps {info['kept']:.0%}",
         extra={"worker_peak_mib": info["peaks_mib"]})]

@@ -358,7 +358,7 @@ def edge_maps(
     methods : str or tuple
         Any of :data:`EDGE_METHODS`.
     e0 : "mean", None, float
-        ``"mean"`` (default): Larch's find_e0 of the mean spectrum (of at most ~1 M voxels,
+        ``"mean"`` (default): Larch's find_e0 of the mean spectrum (of at most ~262,000 voxels,
         :func:`~batteryzoom.xanes.normalization.e0_of_mean_spectrum`) sets one normalization
         range for every voxel (fast, robust to voxel noise); None: per-voxel find_e0
         (Larch exactly, slower); a float: that e0.

@@ -445,7 +445,7 @@ def e0_of_mean_spectrum(array: Any, energy: np.ndarray) -> float:
     The mean runs over an even strided sample of at most
     :data:`~batteryzoom.xanes.stack.E0_SAMPLE_VOXELS` voxels (every voxel of a smaller
     stack): e0 only places the normalization ranges and is the derivative peak of the
-    mean, which a million spectra fix as well as all of them, while averaging a whole
+    mean, which a quarter of a million spectra fix as well as all of them, while averaging a whole
     large stack costs most of a pass over it. Pass e0 as a number to set it yourself.
     """
     return float(find_e0(mean_spectrum(array, max_voxels=E0_SAMPLE_VOXELS), energy))
