@@ -268,9 +268,9 @@ def _assert_close_to_numpy_fused(got, ref, max_flips=0):
     method = next(k for k in got if k.startswith("edge_energy_"))[len("edge_energy_") : -3]
     ma, mb = bz.xanes.masks(got, method=method), bz.xanes.masks(ref, method=method)
     for key in ("edge_jump", "snr", "failed", "mask"):
-        if max_flips == 0 or key in ("edge_jump", "snr"):
+        if max_flips == 0:
             np.testing.assert_array_equal(np.asarray(ma[key]), np.asarray(mb[key]), err_msg=key)
-        else:  # a voxel whose crossing flipped to none has failed in one path only
+        else:  # a crossing that flipped to none, or a step/noise ratio at the threshold in float32
             assert (np.asarray(ma[key]) != np.asarray(mb[key])).sum() <= max_flips, key
 
 

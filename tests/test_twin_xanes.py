@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import ndimage
 
 import batteryzoom as bz
 from batteryzoom.data.twin import frames
@@ -76,7 +77,11 @@ def test_ground_truth_is_consistent(twin):
     edge = truth["edge_energy_ev"].values
     inside = labels > 0
     assert np.isfinite(edge[inside]).all() and np.isnan(edge[~inside]).all()
-    np.testing.assert_allclose(truth["edge_jump"].values, 0.5 * truth["density"].values, rtol=1e-6)
+    # the edge jump is the density seen through the microscope's PSF (its far tails cut)
+    seen = ndimage.gaussian_filter(truth["density"].values, twin_xanes.PSF_SIGMA_PX)
+    np.testing.assert_allclose(truth["edge_jump"].values, 0.5 * np.where(seen < 1e-4, 0.0, seen), rtol=1e-5,
+                               atol=1e-7)
+    assert (truth["edge_jump"].values[~inside] > 0.01).any()  # the blurred halo outside the particle
     frame = pd.DataFrame({"label": labels[inside], "e": edge[inside]}).groupby("label")["e"]
     merged = table.set_index("label")
     np.testing.assert_allclose(frame.mean().reindex(merged.index), merged["edge_energy_mean_ev"], atol=1e-4)
@@ -136,7 +141,9 @@ def test_alignment_recovers_the_applied_shifts(twin, analysed):
     applied = twin["shifts"][["shift_z_px", "shift_y_px", "shift_x_px"]].values
     err = np.abs(analysed["shifts"] - applied)
     print(f"\nshift recovery: max error {err.max():.3f} px, rms {np.sqrt((err ** 2).mean()):.3f} px")
-    assert err.max() < 0.01  # the issue asks 0.2; the off-grid refinement gives ~0.004 (grid alone 0.027)
+    # the issue asks 0.2; the off-grid refinement gives 0.011 (0.004 before the twin's PSF
+    # blurred the particle's voxel-sharp surface, whose fine detail pins the correlation)
+    assert err.max() < 0.02
 
 
 def _report(maps, truth, mask, label):
@@ -191,7 +198,7 @@ def test_method_error_without_noise_or_misalignment(clean_other_seed):
 
 def test_alignment_round_trip_costs_little_edge_accuracy(clean_other_seed):
     # the same twin misaligned (noise-free): estimated shifts undone by the odd-length
-    # Fourier shift; what is left is the field of view's crop of the ringing tails
+    # Fourier shift, the band no frame fully covered cut (common field of view)
     moved = twin_xanes.particle_xanes(seed=1, noise=0.0)
     aligned, shifts = bz.xanes.align(moved["main"], show_progress=False)
     applied = moved["shifts"][["shift_z_px", "shift_y_px", "shift_x_px"]].values
@@ -200,7 +207,9 @@ def test_alignment_round_trip_costs_little_edge_accuracy(clean_other_seed):
     rmse = _report(maps, clean_other_seed["truth"], use, "noise 0.00, re-aligned, masked")
     print(f"shifts: max error {np.abs(shifts - applied).max():.4f} px")
     assert np.abs(shifts - applied).max() < 0.01
-    assert rmse["half_step"] < 0.09  # 0.056; with even FFT lengths 0.10 (a Nyquist bin lost per shift)
+    # 0.021 eV (the 1 eV grid's own 0.012 and the shifts' residuals); 0.056 before the twin's
+    # PSF (the voxel-sharp surface rang under every sub-pixel shift), 0.10 with even FFT lengths
+    assert rmse["half_step"] < 0.04
 
 
 def test_large_preset_is_lazy_and_streams_by_chunk():

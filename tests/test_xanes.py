@@ -241,6 +241,33 @@ def test_alignment_recovers_subpixel_shifts_2d():
         bz.xanes.align(frames, np.arange(6.0) + 8330, reference=8400.0)
 
 
+def test_common_field_of_view_is_nan_where_a_frame_had_no_content():
+    from scipy import ndimage
+
+    from batteryzoom.xanes.alignment import common_fov_slices
+
+    rng = np.random.default_rng(3)
+    base = ndimage.gaussian_filter(rng.normal(size=(40, 50)), 2)
+    shifts = np.array([[2.3, -1.2], [-0.4, 3.0], [0.0, 0.0]])
+    # frame i holds at x what the reference holds at x - s: content enters at the low side
+    frames = np.stack([ndimage.shift(base, s, order=1, mode="constant", cval=0.0) for s in shifts])
+    assert common_fov_slices((40, 50), shifts) == (slice(2, 36), slice(3, 46))  # ceil(s) + 1 per side
+    aligned = bz.xanes.apply_shifts(frames, shifts, method="spline", order=1)
+    keep = common_fov_slices((40, 50), shifts)
+    inside = np.zeros((40, 50), bool)
+    inside[keep] = True
+    assert np.isnan(aligned[:, ~inside]).all() and np.isfinite(aligned[:, inside]).all()
+    # inside, every frame holds measured content: the reference's values back
+    np.testing.assert_allclose(aligned[:, inside], np.broadcast_to(base[inside], (3, inside.sum())), atol=0.05)
+    full = bz.xanes.apply_shifts(frames, shifts, method="spline", order=1, fov="full")
+    assert np.isfinite(full).all()
+    assert np.abs(full[0, -2:, :] - base[-2:, :]).max() > 0.1  # the band the common FOV cuts is made up
+    assert np.isfinite(frames).all()  # the input is not touched (the reference frame is copied)
+    assert common_fov_slices((40, 50), np.zeros((3, 2))) == (slice(0, 40), slice(0, 50))
+    with pytest.raises(InputError, match="fov='all'"):
+        bz.xanes.apply_shifts(frames, shifts, fov="all")
+
+
 def _blob_frames(n: int, shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A sharp-edged object with texture in an empty field, moved by the twin's Fourier shift."""
     from scipy import ndimage

@@ -659,9 +659,10 @@ def _grain(source: Source, s: _Scale, ctx: dict) -> None:
         designated = list(_designated_auto(lookup, max(20, int(np.median(stats.table["count"])))))
         design_note = "chosen: grain 2 the most oxidized, grain 1 the least uniform of the well-sampled grains"
     summaries = [lookup.summary(g) for g in designated]
-    # the width without the per-voxel noise: PCA-denoised map, noise variance subtracted
-    # (bz.xanes.regional); the mean stays the raw map's (unbiased by a truncated PCA)
-    pca = xanes.pca_edge_maps(aligned, mask=masks["mask"].values)
+    # the width without the per-voxel noise: PCA-denoised map keeping every detectable
+    # smooth component (a truncated one biases spreads), noise variance subtracted
+    # (bz.xanes.regional); the mean stays the raw map's
+    pca = xanes.pca_edge_maps(aligned, mask=masks["mask"].values, n_components="detectable")
     widths = xanes.region_edge_stats(pca, lab, mask=masks["mask"].values & (lab > 0))
     fwhm_dec = [float(widths["edge_energy_fwhm_deconvolved_ev"].get(sm.label, np.nan)) for sm in summaries]
     for k, sm in enumerate(summaries):

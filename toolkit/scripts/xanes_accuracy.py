@@ -4,9 +4,10 @@ Usage: PYTHONPATH=toolkit python toolkit/scripts/xanes_accuracy.py [noise ...]
 (default noise levels 0, 0.02, 0.05 of the edge jump, misaligned as the twin is, plus 0.02
 without misalignment to separate the alignment's share of the error).
 
-For each case, two methods: ``raw`` (``edge_maps`` of the aligned stack) and ``pca``
+For each case, three methods: ``raw`` (``edge_maps`` of the aligned stack), ``pca``
 (``pca_edge_maps``: PCA-denoised spectra, components chosen by the data-only rule of
-``bz.xanes.denoise``). Reported:
+``bz.xanes.denoise``, ``n_components="auto"``) and ``detectable`` (every smooth component
+above the noise bulk's edge, ``n_components="detectable"``: for widths). Reported:
 
 - per voxel (masked particle voxels): RMSE and bias vs truth of the half-step energy (and,
   for ``raw``, of the derivative and white-line energies), the rms predicted
@@ -98,11 +99,12 @@ def score(noise: float, misaligned: bool = True) -> dict[str, dict]:
         applied = twin["shifts"][["shift_z_px", "shift_y_px", "shift_x_px"]].values
         shift_err_px = float(np.abs(shifts - applied).max())
     pca = bz.xanes.pca_edge_maps(aligned, mask=mask)
+    detectable = bz.xanes.pca_edge_maps(aligned, mask=mask, n_components="detectable")
     out = {}
-    for method, maps in (("raw", raw), ("pca", pca)):
+    for method, maps in (("raw", raw), ("pca", pca), ("detectable", detectable)):
         row = score_maps(maps, mask, truth, labels, twin["grains"], twin["model"]["designated"])
-        if method == "pca":
-            row["pca_components"] = int(pca.attrs["pca_components"])
+        if method != "raw":
+            row["pca_components"] = int(maps.attrs["pca_components"])
         else:  # the other two methods of issue 5, per voxel
             use = mask & (labels > 0)
             for other in ("derivative", "white_line"):

@@ -24,7 +24,7 @@ from .._progress import progress
 from ..errors import InputError
 from .stack import is_dask, split_input
 
-__all__ = ["align", "apply_shifts", "estimate_shifts"]
+__all__ = ["align", "apply_shifts", "common_fov_slices", "estimate_shifts"]
 
 
 def _reference_index(energy: np.ndarray, reference: Any) -> int:
@@ -161,9 +161,40 @@ def _fourier_unshift(frame: np.ndarray, s: np.ndarray) -> np.ndarray:
     return out[tuple(slice(pad, pad + n) for n in frame.shape)]
 
 
+def common_fov_slices(shape: tuple[int, ...], shifts: Any, margin: int = 1) -> tuple[slice, ...]:
+    """The part of the reference frame every displaced frame covered, as slices.
+
+    Frame ``i`` moved by ``s = shifts[i]`` holds at ``x`` what the reference holds at
+    ``x - s``: once moved back, its last ``ceil(s)`` pixels along an axis (its first
+    ``ceil(-s)`` for a negative shift) have no measured content (edge padding or
+    wrap-around stands in), so a spectrum there mixes measured and made-up values. Cut
+    the largest such band over all frames on each side, plus ``margin`` pixels for the
+    interpolation's reach (ringing of the Fourier shift, a spline's support).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Spatial shape of a frame, ``(y, x)`` or ``(z, y, x)``.
+    shifts : array-like
+        ``(E, ndim)`` displacements (pixels), as :func:`estimate_shifts` returns them.
+    margin : int
+        Extra pixels cut on each side that has a band.
+    """
+    shifts = np.asarray(shifts, np.float64).reshape(-1, len(shape))
+    out = []
+    for axis, n in enumerate(shape):
+        s = shifts[:, axis]
+        high = int(np.ceil(max(s.max(), 0.0) - 1e-6))
+        low = int(np.ceil(max(-s.min(), 0.0) - 1e-6))
+        high += margin if high else 0
+        low += margin if low else 0
+        out.append(slice(min(low, n), max(n - high, min(low, n))))
+    return tuple(out)
+
+
 def apply_shifts(stack: Any, shifts: Any, *, method: str = "fourier", order: int = 3,
-                 mode: str = "nearest") -> Any:
-    """Undo displacements: frame ``i`` is moved by ``-shifts[i]`` (spline interpolation).
+                 mode: str = "nearest", fov: str = "common") -> Any:
+    """Undo displacements: frame ``i`` is moved by ``-shifts[i]``.
 
     Parameters
     ----------
@@ -177,6 +208,12 @@ def apply_shifts(stack: Any, shifts: Any, *, method: str = "fourier", order: int
         Spline order of ``scipy.ndimage.shift`` (``method="spline"``).
     mode : str
         Edge handling of ``scipy.ndimage.shift``.
+    fov : {"common", "full"}
+        ``"common"`` (default): NaN outside the field of view every frame covered
+        (:func:`common_fov_slices`), in every frame: near the border some frames' content
+        came from outside the field of view, and the spectra there carry per-energy
+        artefacts (downstream those voxels are invalid, never averaged into a grain or
+        fitted by a PCA). ``"full"``: keep every pixel as shifted.
 
     Returns
     -------
@@ -192,8 +229,16 @@ def apply_shifts(stack: Any, shifts: Any, *, method: str = "fourier", order: int
         raise InputError(f"method={method!r}: use 'fourier' or 'spline'")
     if shifts.shape != (array.shape[0], array.ndim - 1):
         raise InputError(f"shifts has shape {shifts.shape}; expected {(array.shape[0], array.ndim - 1)}")
+    if fov not in ("common", "full"):
+        raise InputError(f"fov={fov!r}: use 'common' (NaN outside the field of view every frame covered) or 'full'")
+    outside = None
+    if fov == "common":
+        outside = np.ones(array.shape[1:], bool)
+        outside[common_fov_slices(array.shape[1:], shifts)] = False
+        if not outside.any():
+            outside = None
 
-    def one(frame, s):
+    def moved_back(frame, s):
         f = np.asarray(frame, np.float32)
         if not np.any(s):
             return f
@@ -206,6 +251,14 @@ def apply_shifts(stack: Any, shifts: Any, *, method: str = "fourier", order: int
         out = out.astype(np.float32)
         out[nan] = np.nan  # a NaN stays visible (masked downstream), at its original place
         return out
+
+    def one(frame, s):
+        f = moved_back(frame, s)
+        if outside is not None:
+            if not np.any(s):
+                f = f.copy()  # the unshifted frame may be the caller's own array
+            f[outside] = np.nan
+        return f
 
     if is_dask(array):
         import dask.array as da
@@ -227,6 +280,7 @@ def align(
     reference: Any = None,
     upsample_factor: int = 20,
     method: str = "fourier",
+    fov: str = "common",
     show_progress: bool | None = None,
 ) -> tuple[Any, np.ndarray]:
     """Register every energy's frame/volume to a reference energy, sub-pixel.
@@ -245,6 +299,9 @@ def align(
         (:func:`estimate_shifts`, ``refine=True``).
     method : {"fourier", "spline"}
         How frames are shifted back (see :func:`apply_shifts`).
+    fov : {"common", "full"}
+        ``"common"`` (default): NaN outside the field of view every frame covered, whose
+        spectra mix measured and padded values (:func:`apply_shifts`).
 
     Returns
     -------
@@ -254,4 +311,4 @@ def align(
     """
     shifts = estimate_shifts(stack, energy, reference=reference, upsample_factor=upsample_factor,
                              show_progress=show_progress)
-    return apply_shifts(stack, shifts, method=method), shifts
+    return apply_shifts(stack, shifts, method=method, fov=fov), shifts

@@ -18,9 +18,18 @@ Each voxel's spectrum is ``OD(E) = bg(E) + J * mu(E)``:
   ``grain 1`` less uniform (wider distribution); their labels are in the ``model`` part.
 - ``J``: edge jump proportional to the local density (the solid fraction of the voxel
   from :func:`.particle.particle_structure`: partial volume at the surface, cracks, pores
-  and grain boundaries); ``bg``: the absorption of the other elements, ``∝ density * E**-2.7``.
+  and grain boundaries) seen through the microscope's point-spread function (a Gaussian
+  of ``PSF_SIGMA_PX`` voxels); ``bg``: the absorption of the other elements,
+  ``∝ density * E**-2.7``, through the same PSF. The PSF acts on the amount of material
+  only: each voxel keeps its own chemistry (so its true edge energy stays its own), and
+  the blurred halo just outside the particle takes the chemistry of the nearest particle
+  voxel. Without a PSF the voxel-sharp surface rings under any sub-pixel shift and the
+  re-aligned frames carry per-energy artefacts no band-limited instrument produces
+  (on the small twin they crowded out the 4th and 5th chemical components of a PCA).
 - measurement: every energy's volume is displaced by a random sub-pixel-to-few-pixel
-  shift (linear interpolation), then Gaussian noise is added.
+  shift (a Fourier shift on odd FFT lengths: band-limited and exactly invertible, but
+  the ringing of the particle's sharp surface beyond the field of view is cropped
+  away), then Gaussian noise is added.
 
 Ground truth (parts of ``bz.data.load("twin/particle-xanes", part=...)``):
 
@@ -31,7 +40,8 @@ Ground truth (parts of ``bz.data.load("twin/particle-xanes", part=...)``):
   measures by -0.007 eV, see :mod:`batteryzoom.xanes.normalization`),
   ``edge_energy_derivative_ev`` and ``edge_energy_white_line_ev``
   (maxima of the continuous normalized curve and of its derivative), ``grain_labels``,
-  ``density``, ``edge_jump``, ``fraction_ni3``.
+  ``density`` (the solid fraction, before the PSF), ``edge_jump`` (``J`` as measured:
+  through the PSF), ``fraction_ni3``.
 - ``grains``: one row per grain: mean, std and FWHM (``2.3548 * std``) of the per-voxel
   edge energy, voxel count, centroid, designation.
 - ``shifts``: the applied displacement of each energy's volume (pixels, z y x); the last
@@ -67,6 +77,7 @@ GRAIN1 = {"mean_ev": 8341.3, "std_ev": 0.55}
 GRAIN2 = {"mean_ev": 8342.5, "std_ev": 0.12}
 JUMP_PER_DENSITY = 0.5  # edge jump (OD per voxel) of fully dense material
 BACKGROUND_PER_DENSITY = 0.7  # non-Ni absorption at the edge (OD per voxel)
+PSF_SIGMA_PX = 1.0  # microscope point-spread function (Gaussian sigma, voxels of the stack)
 MAX_SHIFT_PX = 2.5
 SHIFT_STD_PX = 0.9
 CHUNK = {"small": 56, "large": 64}
@@ -252,12 +263,20 @@ def particle_xanes(seed: int, preset: str = "small", noise: float = 0.02, shift_
         vol = np.full(level.shape, np.nan, np.float32)
         vol[inside] = _interp2(table, key, f_vox[inside], delta[inside])
         truth[key] = vol
-    jump = (JUMP_PER_DENSITY * density).astype(np.float32)
+    # the amount of material as the microscope sees it (PSF); each voxel keeps its own
+    # chemistry, the halo just outside the particle that of the nearest particle voxel
+    seen = ndimage.gaussian_filter(density, PSF_SIGMA_PX).astype(np.float32)
+    seen[seen < 1e-4] = 0.0  # the Gaussian's far tails: no material worth a spectrum
+    nearest = ndimage.distance_transform_edt(~inside, return_distances=False, return_indices=True)
+    f_vox = np.where(inside, f_vox, f_vox[tuple(nearest)])
+    delta = np.where(inside, delta, delta[tuple(nearest)])
+    del nearest
+    jump = (JUMP_PER_DENSITY * seen).astype(np.float32)
 
     shifts = np.clip(rng.normal(0.0, 1.0, (len(energy), 3)) * shift_std_px, -MAX_SHIFT_PX, MAX_SHIFT_PX)
     shifts[-1] = 0.0
     sigma_od = noise * JUMP_PER_DENSITY
-    stack = _build_stack(level, energy, density, jump, f_vox.astype(np.float32), delta.astype(np.float32),
+    stack = _build_stack(level, energy, seen, jump, f_vox.astype(np.float32), delta.astype(np.float32),
                          shifts, sigma_od, seed, CHUNK[preset], lazy=(preset == "large"))
 
     coords = {k: (k, v, {"units": "um"}) for k, v in level.coords().items()}
@@ -274,7 +293,7 @@ def particle_xanes(seed: int, preset: str = "small", noise: float = 0.02, shift_
             "grain_labels": (("z", "y", "x"), labels.astype(np.int32)),
             "density": (("z", "y", "x"), density),
             "edge_jump": (("z", "y", "x"), jump, {"units": "optical density"}),
-            "fraction_ni3": (("z", "y", "x"), f_vox.astype(np.float32)),
+            "fraction_ni3": (("z", "y", "x"), np.where(inside, f_vox, 0.0).astype(np.float32)),
         },
         coords=coords,
         attrs=level.attrs(),
@@ -290,6 +309,7 @@ def particle_xanes(seed: int, preset: str = "small", noise: float = 0.02, shift_
         "noise_od": sigma_od,
         "jump_per_density_od": JUMP_PER_DENSITY,
         "background_per_density_od": BACKGROUND_PER_DENSITY,
+        "psf_sigma_px": PSF_SIGMA_PX,
         "nominal_edge_ev": NOMINAL_EDGE_EV,
         "grain_spread_ev": GRAIN_SPREAD_EV,
         "trend_core_minus_surface_ev": TREND_EV,
@@ -332,7 +352,7 @@ def _fourier_shift(volume: np.ndarray, shift) -> np.ndarray:
 
 
 def _build_stack(level, energy, density, jump, f_vox, delta, shifts, sigma_od, seed, chunk, lazy):
-    """The measured stack, computed block by block (exact: linear interpolation, zero halo)."""
+    """The measured stack, computed block by block (Fourier shifts inside a zero halo)."""
     # Fourier (band-limited) shifts: invertible (odd FFT lengths, see _fourier_shift), so
     # alignment can undo them without blurring neighbouring grains together; what the crop
     # to the field of view cuts off (ringing tails of the particle's sharp surface) is
