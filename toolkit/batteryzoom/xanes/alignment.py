@@ -231,12 +231,9 @@ def apply_shifts(stack: Any, shifts: Any, *, method: str = "fourier", order: int
         raise InputError(f"shifts has shape {shifts.shape}; expected {(array.shape[0], array.ndim - 1)}")
     if fov not in ("common", "full"):
         raise InputError(f"fov={fov!r}: use 'common' (NaN outside the field of view every frame covered) or 'full'")
-    outside = None
-    if fov == "common":
-        outside = np.ones(array.shape[1:], bool)
-        outside[common_fov_slices(array.shape[1:], shifts)] = False
-        if not outside.any():
-            outside = None
+    keep = common_fov_slices(array.shape[1:], shifts) if fov == "common" else None
+    if keep is not None and all(k == slice(0, n) for k, n in zip(keep, array.shape[1:])):
+        keep = None  # every frame covered the whole field
 
     def moved_back(frame, s):
         f = np.asarray(frame, np.float32)
@@ -254,10 +251,13 @@ def apply_shifts(stack: Any, shifts: Any, *, method: str = "fourier", order: int
 
     def one(frame, s):
         f = moved_back(frame, s)
-        if outside is not None:
+        if keep is not None:
             if not np.any(s):
                 f = f.copy()  # the unshifted frame may be the caller's own array
-            f[outside] = np.nan
+            for axis, k in enumerate(keep):  # the bands outside, slab by slab
+                before = (slice(None),) * axis
+                f[before + (slice(0, k.start),)] = np.nan
+                f[before + (slice(k.stop, None),)] = np.nan
         return f
 
     if is_dask(array):

@@ -28,8 +28,9 @@ How it is computed (:func:`pca_denoise`)
      fluctuations -- are structured in space, so they pass the first test, but jump from
      one energy to the next. Keeping them would put them back into every spectrum.
 
-   Components passing both tests are kept (``n_components="auto"``). Limitation: a component that mixes chemistry
-   and artefacts (similar variances) fails the second test and its chemistry is lost;
+   Components passing both tests are kept (``n_components="auto"``). Limitation: a
+   component that mixes chemistry and artefacts (similar variances) fails the second
+   test and its chemistry is lost;
    on the twin at its default noise and misalignment 3 components pass (2 when the
    shifts were only known to the 1/20 px grid: then a truncation bias at the chemical
    extremes, grain 2 of Fig. S3 +0.18 eV), and the dropped ones still bias extreme grains
@@ -42,7 +43,7 @@ How it is computed (:func:`pca_denoise`)
    a grain's extreme voxels in or pushes them out (per-grain FWHM off by up to 40 % on
    the twin, the error correlated with the true value within the grain) while a noise
    variance that is known can be subtracted. On the twin (noise 0.02, misaligned,
-   re-aligned with the common field of view) it keeps 5 components: per-voxel RMSE 0.09
+   re-aligned with the common field of view) it keeps 5 components: per-voxel RMSE 0.098
    instead of 0.066 eV, but every reliable grain's noise-deconvolved FWHM within 10 %.
 4. Second pass: ``y_denoised = mean + U_k U_k^T (y - mean)`` per voxel, chunk by chunk.
 

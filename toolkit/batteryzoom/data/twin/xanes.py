@@ -27,9 +27,8 @@ Each voxel's spectrum is ``OD(E) = bg(E) + J * mu(E)``:
   re-aligned frames carry per-energy artefacts no band-limited instrument produces
   (on the small twin they crowded out the 4th and 5th chemical components of a PCA).
 - measurement: every energy's volume is displaced by a random sub-pixel-to-few-pixel
-  shift (a Fourier shift on odd FFT lengths: band-limited and exactly invertible, but
-  the ringing of the particle's sharp surface beyond the field of view is cropped
-  away), then Gaussian noise is added.
+  shift (a Fourier shift on odd FFT lengths: band-limited and exactly invertible; what
+  moves beyond the field of view is cropped away), then Gaussian noise is added.
 
 Ground truth (parts of ``bz.data.load("twin/particle-xanes", part=...)``):
 
@@ -355,8 +354,8 @@ def _build_stack(level, energy, density, jump, f_vox, delta, shifts, sigma_od, s
     """The measured stack, computed block by block (Fourier shifts inside a zero halo)."""
     # Fourier (band-limited) shifts: invertible (odd FFT lengths, see _fourier_shift), so
     # alignment can undo them without blurring neighbouring grains together; what the crop
-    # to the field of view cuts off (ringing tails of the particle's sharp surface) is
-    # lost. The halo of zeros around each block keeps the periodic wrap-around away from
+    # to the field of view cuts off is lost (alignment's common field of view excludes
+    # it). The halo of zeros around each block keeps the periodic wrap-around away from
     # the block (exact for a single block, as in `small`; within a tiny ringing error at
     # block seams for the streamed `large` preset).
     halo = int(math.ceil(np.abs(shifts).max())) + 8
