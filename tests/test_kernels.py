@@ -275,7 +275,8 @@ def _assert_close_to_numpy_fused(got, ref, max_flips=0):
 
 
 def _assert_equal_to_general_path(got, general):
-    """float64 kernel vs the general float64 path: float64 rounding on the valid voxels."""
+    """float64 kernel vs the general float64 path: float64 rounding on the valid voxels
+    (then float32 rounding for a float32 stack's maps)."""
     both = np.asarray(got["valid"]) & np.asarray(general["valid"])
     assert both.mean() > 0.9
     for key in got:
@@ -283,8 +284,10 @@ def _assert_equal_to_general_path(got, general):
             continue
         a, b = np.asarray(got[key], float)[both], np.asarray(general[key], float)[both]
         np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=key)
-        np.testing.assert_allclose(a, b, rtol=1e-7 if key.endswith("err_ev") else 1e-9, atol=1e-12,
-                                   equal_nan=True, err_msg=key)
+        # float32 maps (a float32 stack's): both rounded once from float64, so at most an ulp apart
+        f32 = np.asarray(got[key]).dtype == np.float32
+        rtol = 2.5e-7 if f32 else 1e-7 if key.endswith("err_ev") else 1e-9
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-12, equal_nan=True, err_msg=key)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -348,6 +351,37 @@ def test_xanes_kernel_with_a_victoreen_pre_edge_equals_the_general_path(monkeypa
             np.testing.assert_array_equal(np.asarray(ref[key]), np.asarray(general[key]), err_msg=key)
 
 
+def test_xanes_maps_keep_a_float32_stacks_precision_rounded_once(monkeypatch):
+    """A float32 stack gives float32 maps (half the memory), each the float64 result rounded
+    once: equal to the maps of the same values as float64, rounded; on every path."""
+    import dask.array as da
+
+    energy, stack = _xanes_stack(seed=5)
+    methods = bz.xanes.EDGE_METHODS
+    m64 = bz.xanes.edge_maps(stack.astype(np.float64), energy, methods=methods)
+    m32 = bz.xanes.edge_maps(stack, energy, methods=methods)
+    lazy = bz.xanes.edge_maps(da.from_array(stack, chunks=(-1, 8, 16)), energy, methods=methods)
+    general = bz.xanes.edge_maps(stack, energy, methods=methods, fast=False)
+    numpy_fused = _numpy_path(monkeypatch, bz.xanes.edge_maps, stack, energy, methods=methods)
+    for key in m64:
+        if key == "valid":
+            continue
+        assert m64[key].dtype == np.float64, key
+        for other in (m32, lazy, general, numpy_fused):
+            assert other[key].dtype == np.float32, key
+        np.testing.assert_array_equal(m32[key], m64[key].astype(np.float32), err_msg=key)
+        np.testing.assert_array_equal(np.asarray(lazy[key]), m32[key], err_msg=key)
+    # the masks compare float32 maps in float64, as after a conversion (no converted copy)
+    as64 = {k: (v if k == "valid" else v.astype(np.float64)) for k, v in m32.items()}
+    got, ref = bz.xanes.masks(m32), bz.xanes.masks(as64)
+    assert got["min_edge_step"] == ref["min_edge_step"]
+    slow = _numpy_path(monkeypatch, bz.xanes.masks, m32)
+    for key in ("edge_jump", "snr", "failed", "mask"):
+        np.testing.assert_array_equal(got[key], ref[key], err_msg=key)
+        np.testing.assert_array_equal(got[key], slow[key], err_msg=key)
+    assert got["mask"].sum() > 0.3 * got["mask"].size
+
+
 def test_xanes_kernel_on_pure_noise_another_e0_and_no_interval_in_the_window(monkeypatch):
     energy, stack = _xanes_stack(seed=4)
     noise = np.random.default_rng(1).normal(1.0, 0.5, stack.shape).astype(np.float32)
@@ -360,8 +394,9 @@ def test_xanes_kernel_on_pure_noise_another_e0_and_no_interval_in_the_window(mon
     for other in (stack.astype(">f4"), (stack * 1000).astype(np.int16)):
         got = bz.xanes.edge_maps(other, energy)
         ref = _numpy_path(monkeypatch, bz.xanes.edge_maps, other.astype(np.float32), energy)
-        for key in got:
-            np.testing.assert_array_equal(got[key], ref[key], err_msg=key)
+        for key in got:  # maps keep a 4-byte float's precision; ints give float64
+            assert got[key].dtype == (bool if key == "valid" else np.float32 if other.dtype.itemsize == 4 else np.float64)
+            np.testing.assert_array_equal(got[key].astype(ref[key].dtype), ref[key], err_msg=key)
     # a window narrower than the energy step holds no interval: NaN half-step, not a crash
     for methods in (("half_step",), bz.xanes.EDGE_METHODS):
         got, ref = _xanes_pair(monkeypatch, stack, energy, methods=methods, window_ev=(0.1, 0.2))
@@ -449,7 +484,7 @@ def test_e0_of_the_sampled_mean_equals_that_of_every_voxel_on_the_twin(monkeypat
 
 
 def test_otsu_histogram_kernel_equals_numpy_histogram_and_skimage(monkeypatch):
-    from batteryzoom._kernels.xanes import kept_histogram
+    from batteryzoom._kernels.xanes import histogram_edges, kept_histogram
     from batteryzoom.xanes.masks import otsu_threshold
 
     rng = np.random.default_rng(8)
@@ -460,12 +495,23 @@ def test_otsu_histogram_kernel_equals_numpy_histogram_and_skimage(monkeypatch):
         np.array([1.0, 2.0]),
     ]
     for v in cases:
-        edges = np.linspace(v.min(), v.max(), 257)
         np.testing.assert_array_equal(kept_histogram(v, np.ones(v.size, bool), 0, v.size, float(v.min()),
-                                                     float(v.max()), edges), np.histogram(v, 256)[0])
+                                                     float(v.max()), 256), np.histogram(v, 256)[0])
         with_nan = np.r_[v, np.nan, np.inf]
         assert otsu_threshold(with_nan) == _numpy_path(monkeypatch, otsu_threshold, with_nan)
     assert otsu_threshold(np.ones(5)) == float("inf")
+    # the kernel computes its edges instead of looking them up: numpy's linspace arithmetic
+    for _ in range(2000):
+        lo = rng.normal() * 10.0 ** rng.integers(-6, 6)
+        hi = lo + (abs(rng.normal()) + 1e-3) * 10.0 ** rng.integers(-8, 6)
+        if hi > lo:
+            np.testing.assert_array_equal(histogram_edges(lo, hi, 256), np.linspace(lo, hi, 257))
+    # masked-out voxels, NaN and values outside the range are left out
+    v = rng.normal(0.0, 1.0, 30_000)
+    keep = rng.random(v.size) > 0.3
+    v[::97] = np.nan
+    got = kept_histogram(v, keep, 0, v.size, -1.5, 2.0, 64)
+    np.testing.assert_array_equal(got, np.histogram(v[keep & np.isfinite(v)], 64, range=(-1.5, 2.0))[0])
 
 
 def test_masks_kernel_equals_numpy_with_invalid_nan_and_fixed_threshold(monkeypatch):

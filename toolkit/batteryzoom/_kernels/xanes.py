@@ -119,6 +119,9 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
     q2 = np.empty(TILE)
     sk = np.empty(TILE)
     sk1 = np.empty(TILE)
+    if not vict:  # Larch's straight line: no scale (two gathers per voxel fewer)
+        sk[:] = 1.0
+        sk1[:] = 1.0
     weight = np.zeros(n_e, np.uint16)
     for e in range(n_e):
         if interval_rank[e] >= 0:
@@ -167,10 +170,10 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
         for i in range(n_late):
             e = late[i]
             row = y[e, t0 : t0 + nb]
-            if not in_early[e]:
+            if not in_early[e]:  # x - x is NaN for NaN/inf, in the row's own dtype
                 for j in range(nb):
-                    x = np.float64(row[j])
-                    bad[j] |= (x - x) != 0.0
+                    d = row[j] - row[j]
+                    bad[j] |= d != d
                 if vict:
                     _still_same(same, row, first, nb)
             if do_half:
@@ -194,9 +197,9 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
         # 3. every other row: finiteness only
         for e in rest:
             row = y[e, t0 : t0 + nb]
-            for j in range(nb):
-                x = np.float64(row[j])
-                bad[j] |= (x - x) != 0.0
+            for j in range(nb):  # in the row's dtype: float32 lanes are twice as wide
+                d = row[j] - row[j]
+                bad[j] |= d != d
             if vict:
                 _still_same(same, row, first, nb)
         # 4. validity and the outputs (bitwise, branch-free: the loop vectorizes);
@@ -253,8 +256,9 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
             yb_raw[j] = y[k + 1, t0 + j]
             ek[j] = e_all[k]
             ek1[j] = e_all[k + 1]
-            sk[j] = pre_s[k]
-            sk1[j] = pre_s[k + 1]
+            if vict:  # else the scales stay 1.0
+                sk[j] = pre_s[k]
+                sk1[j] = pre_s[k + 1]
             q0[j] = err_q[0, k]
             q1[j] = err_q[1, k]
             q2[j] = err_q[2, k]
@@ -300,18 +304,6 @@ def row_sums_block(y, v0, v1, out):  # pragma: no cover - compiled
         out[e] = acc
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _bin_index(x, first, scale, edges):  # pragma: no cover - compiled
-    """numpy.histogram's equal-bins index of ``first <= x <= last``, one-ulp corrections included."""
-    n = edges.size - 1
-    k = min(int((x - first) * scale), n - 1)
-    if x < edges[k]:
-        k -= 1
-    if x >= edges[k + 1] and k != n - 1:
-        k += 1
-    return k
-
-
 @njit(cache=True, nogil=True)
 def finite_min_max(values, keep, v0, v1):  # pragma: no cover - compiled
     """Minimum, maximum and count of the finite ``values[v0:v1]`` where ``keep`` (uint8).
@@ -326,7 +318,7 @@ def finite_min_max(values, keep, v0, v1):  # pragma: no cover - compiled
     hi = -np.inf
     n = 0
     for i in range(x_.size):
-        x = x_[i]
+        x = np.float64(x_[i])
         ok = k_[i] & np.uint8(x - x == 0.0)
         lo = min(lo, x if ok else np.inf)
         hi = max(hi, x if ok else -np.inf)
@@ -334,36 +326,67 @@ def finite_min_max(values, keep, v0, v1):  # pragma: no cover - compiled
     return lo, hi, n
 
 
+# values per chunk of the histogram kernel: its bin indices stay in L1
+HIST_CHUNK = 4096
+
+
 @njit(cache=True, nogil=True)
-def kept_histogram(values, keep, v0, v1, first, last, edges):  # pragma: no cover - compiled
-    """``numpy.histogram(values[v0:v1][keep], len(edges) - 1, range=(first, last))`` counts,
-    bin for bin, with no copy.
+def kept_histogram(values, keep, v0, v1, first, last, n_bins):  # pragma: no cover - compiled
+    """``numpy.histogram(values[v0:v1][keep], n_bins, range=(first, last))`` counts, bin
+    for bin, with no copy.
 
     numpy's equal-bins path: an index estimate from the value's position in the range,
-    then the one-ulp corrections against the ``linspace`` edges, which settle any
-    estimate within one bin of the right one on the edges' own comparisons (so the
-    estimate may use a reciprocal, not numpy's division); values outside
-    ``[first, last]`` (NaN, inf) are left out.
+    then the one-ulp corrections against the edges ``linspace(first, last, n_bins + 1)``,
+    which settle any estimate within one bin of the right one on the edges' own
+    comparisons. The edges are computed, not looked up: ``k * step + first`` (``step =
+    (last - first) / n_bins``) is numpy's own ``linspace`` arithmetic (without fused
+    multiply-add, which numba does not contract without fastmath), its last edge ``last``;
+    so the index loop has no gather and vectorizes (numpy's ``linspace`` against this
+    formula: :func:`histogram_edges`, tested). Values outside ``[first, last]`` (NaN,
+    inf) get the index ``n_bins`` and are left out.
 
     Counts go to four interleaved copies of the histogram (``i & 3``) and are summed at
     the end: most voxels of a stack are background in one or two bins, and one counter
     incremented voxel after voxel waits on its own previous store.
     """
-    counts = np.zeros((4, edges.size - 1), np.int64)
-    scale = (edges.size - 1) / (last - first)
+    counts = np.zeros((4, n_bins + 1), np.int64)
+    scale = n_bins / (last - first)
+    step = (last - first) / n_bins
+    top = n_bins - 1
     x_ = values[v0:v1]
     k_ = keep[v0:v1]
-    for i in range(x_.size):
-        x = x_[i]
-        if k_[i] and x >= first and x <= last:
-            counts[i & 3, _bin_index(x, first, scale, edges)] += 1
-    return counts.sum(axis=0)
+    idx = np.empty(HIST_CHUNK, np.int64)
+    for c0 in range(0, x_.size, HIST_CHUNK):
+        m = min(HIST_CHUNK, x_.size - c0)
+        xc = x_[c0 : c0 + m]
+        kc = k_[c0 : c0 + m]
+        for i in range(m):
+            x = np.float64(xc[i])
+            ok = (kc[i] != 0) & (x >= first) & (x <= last)
+            xs = x if ok else first
+            k = min(np.int64((xs - first) * scale), top)
+            k -= np.int64(xs < np.float64(k) * step + first)
+            e_hi = np.float64(k + 1) * step + first if k < top else last
+            k += np.int64((xs >= e_hi) & (k != top))
+            idx[i] = k if ok else n_bins
+        for i in range(m):
+            counts[i & 3, idx[i]] += 1
+    return counts[:, :n_bins].sum(axis=0)
+
+
+def histogram_edges(first: float, last: float, n_bins: int) -> np.ndarray:
+    """The bin edges :func:`kept_histogram` bins by: ``numpy.linspace(first, last, n_bins + 1)``."""
+    edges = np.arange(n_bins + 1) * ((last - first) / n_bins) + first
+    edges[-1] = last
+    return edges
 
 
 @njit(cache=True, nogil=True)
 def mask_fields(step, noise, valid, energy, threshold, min_snr, v0, v1,
                 edge_jump, snr, failed, mask):  # pragma: no cover - compiled
     """The four masks of :func:`batteryzoom.xanes.masks` over ``v0:v1``, in one pass.
+
+    ``step``, ``noise``, ``energy``: float32 or float64 maps, compared in float64.
 
     ``valid`` and the four outputs are uint8 views of bool arrays (0/1 arithmetic, no
     branch: the loop vectorizes). The comparisons are the numpy path's, in float64: a NaN
@@ -380,10 +403,10 @@ def mask_fields(step, noise, valid, energy, threshold, min_snr, v0, v1,
     one = np.uint8(1)
     for i in range(s_.size):
         ok = ok_[i]
-        s = s_[i]
+        s = np.float64(s_[i])
         e = e_[i]
         ej = ok & np.uint8(s > threshold)
-        sn = ok & np.uint8(s > min_snr * n_[i])
+        sn = ok & np.uint8(s > min_snr * np.float64(n_[i]))
         fl = (ok ^ one) | np.uint8(e - e != 0.0)
         ej_[i] = ej
         sn_[i] = sn

@@ -38,7 +38,7 @@ def _otsu_compiled(values: np.ndarray, keep: np.ndarray) -> float:
     compiled passes (min/max, then the histogram, blocks on every core) give the same
     counts, and Otsu runs on them.
     """
-    from .._kernels.xanes import finite_min_max, kept_histogram
+    from .._kernels.xanes import finite_min_max, histogram_edges, kept_histogram
 
     n = values.size
     parts = _kernels.map_ranges(n, BLOCK, lambda v0, v1: finite_min_max(values, keep, v0, v1))
@@ -46,8 +46,8 @@ def _otsu_compiled(values: np.ndarray, keep: np.ndarray) -> float:
     hi = max((p[1] for p in parts), default=-np.inf)
     if sum(p[2] for p in parts) < 2 or lo == hi:
         return float("inf")
-    edges = np.linspace(lo, hi, 257, endpoint=True)
-    counts = sum(_kernels.map_ranges(n, BLOCK, lambda v0, v1: kept_histogram(values, keep, v0, v1, lo, hi, edges)))
+    counts = sum(_kernels.map_ranges(n, BLOCK, lambda v0, v1: kept_histogram(values, keep, v0, v1, lo, hi, 256)))
+    edges = histogram_edges(lo, hi, 256)
     return _otsu_on_bins(counts, edges)
 
 
@@ -91,6 +91,9 @@ def masks(maps: Any, *, min_edge_step: float | str = "otsu", min_snr: float = 5.
     if _kernels.enabled() and step.shape == noise.shape == valid.shape == energy.shape:
         threshold, out = _masks_compiled(step, noise, valid, energy, min_edge_step, float(min_snr))
     else:
+        # comparisons in float64, as the kernels make them (a float32 map compared with a
+        # Python float would compare in float32)
+        step, noise = np.asarray(step, np.float64), np.asarray(noise, np.float64)
         threshold = otsu_threshold(step[valid]) if min_edge_step == "otsu" else float(min_edge_step)
         with np.errstate(invalid="ignore", divide="ignore"):
             edge_jump = valid & (step > threshold)
@@ -117,7 +120,10 @@ def _masks_compiled(step, noise, valid, energy, min_edge_step, min_snr):
     from .._kernels.xanes import mask_fields
 
     shape = step.shape
-    step, noise, energy = (np.ascontiguousarray(a, np.float64).reshape(-1) for a in (step, noise, energy))
+    # float32 maps (those of a float32 stack) are read as they are: the kernels compare
+    # and bin in float64, as after a conversion, without a converted copy
+    step, noise, energy = (np.ascontiguousarray(a, a.dtype if a.dtype in (np.float32, np.float64) else np.float64)
+                           .reshape(-1) for a in (step, noise, energy))
     valid = np.ascontiguousarray(valid, bool).reshape(-1)
     n = step.size
     valid8 = valid.view(np.uint8)  # 0/1 bytes: the kernels compute with them branch-free
