@@ -17,12 +17,14 @@ Cases (group "xanes"):
   voxels, every core). numpy.sum streams the array front to back; a per-voxel pass must
   read 60 strided rows per tile (60 streams, each 67 MB from the next), which a core
   fetches at ~10 GB/s against the sum's ~25 GB/s. Measured 2026-11-25 on 2 shared cores:
-  3.71x and 3.70x (4.1x the same day before the mask kernels ran from index 0; 3.9-5.3x
+  2.67x and 2.61x (goal met; 3.13-3.39x the same day before the maps kept the stack's
+  float32, the kernel ran in blocks of 65,536 voxels, its finiteness checks ran in
+  float32 lanes and the Otsu histogram's index loop vectorized; 3.7x before that, 3.9-5.3x
   earlier; up to 4.6x in runs hit by ~200 ms spikes of the shared host).
-  What bounds it: the edge-map kernel (2.7-3.3x: the layout's floor is 1.5-2.0x of it,
-  then the half-step search and interpolation, 1.6x on one core, and 40 bytes of
-  float64 maps per voxel written to fresh pages), the masks (0.4x: min/max, Otsu
-  histogram, the four masks) and e0 (0.2x);
+  What bounds it: the edge-map kernel (2.3-2.5x: the layout's floor is 1.5-1.7x of it,
+  then the half-step search and interpolation, and 20 bytes of float32 maps plus the
+  valid byte per voxel written to fresh pages), the masks (0.27x: min/max, Otsu
+  histogram, the four masks) and e0 (0.08x);
 - the kernel's compile time: first call in a fresh process with an empty numba cache
   (cold) and with the cache the first process wrote (warm; includes importing numba);
 - the same against a per-spectrum loop in the style of existing tools (``numpy.polyfit``
@@ -201,7 +203,7 @@ def pipeline_on_large_stack_vs_numpy_sum_and_per_spectrum_loop():
         Measurement(f"  part: e0 from the mean spectrum ({E0_SAMPLE_VOXELS:,}-voxel sample) vs numpy.sum", t_mean,
                     t_sum, note=f"e0 {e0:.2f} eV; of all voxels' mean {e0_all_voxels:.2f} eV; strided whole rows"),
         Measurement("  part: edge maps, numba kernel (e0 given) vs numpy.sum", t_maps, t_sum,
-                    note="one pass; the layout's floor, then the half-step search, 40 B/voxel of float64 maps"),
+                    note="one pass; the layout's floor, then the half-step search, 21 B/voxel of float32 maps + valid"),
         Measurement("  part: masks (Otsu + thresholds) vs numpy.sum", t_masks, t_sum,
                     note="compiled passes over the maps (min/max, Otsu histogram, the four masks), blocks on every core"),
         Measurement("  floor: one compiled per-voxel pass over the E-first stack vs numpy.sum", t_floor, t_sum,

@@ -335,3 +335,11 @@ def test_fused_fixed_e0_kernel_equals_the_general_path():
             if key.startswith("edge_energy") and not key.endswith("err_ev"):
                 np.testing.assert_allclose(fast[key], slow[key], atol=2e-3, equal_nan=True)
         np.testing.assert_allclose(fast["edge_step"], slow["edge_step"], rtol=1e-5, equal_nan=True)
+    # the block size changes no result (default: 65,536 voxels for the kernel); a bad one is named
+    default = bz.xanes.edge_maps(stack, energy, e0=8341.0)
+    small = bz.xanes.edge_maps(stack, energy, e0=8341.0, block_voxels=7)
+    for key in default:
+        np.testing.assert_array_equal(small[key], default[key], err_msg=key)
+    for bad in (0, -5, 2.5, True):
+        with pytest.raises(bz.errors.InputError, match="block_voxels"):
+            bz.xanes.edge_maps(stack, energy, e0=8341.0, block_voxels=bad)
