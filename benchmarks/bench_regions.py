@@ -101,14 +101,16 @@ def region_stats_2000_grains_256cubed():
     labelled = median_time(lambda: np.bincount(flat, weights=v64.ravel()), repeat=3)
     n_rows = int(labels.max()) + 1
     sums = _labelled_floor(values, labels, n_rows)[stats.table.index.to_numpy()]
-    np.testing.assert_allclose(sums, stats.table["edge_energy_ev_mean"] * stats.table["count"], rtol=1e-6)
+    expected = stats.table["edge_energy_ev_mean"] * stats.table["count"]
+    np.testing.assert_allclose(sums, expected, rtol=1e-6)
     floor = median_time(lambda: _labelled_floor(values, labels, n_rows), repeat=5)
     note = f"{n_labels} grains; floor of 3 bincounts/voxel in numpy"
     return [
         Measurement("region_stats 256³, ~2000 grains vs values.sum()", ours, one_pass, goal=2.0, note=note),
         Measurement("region_stats 256³ vs one np.bincount(labels, w)", ours, labelled),
-        Measurement("  floor: one compiled labelled pass (sum, count) vs values.sum()", floor, one_pass,
-                    note="int32 labels + float32 values (2x the sum's bytes), scattered into the rows; every core"),
+        Measurement("  floor: one compiled labelled pass (sum, count) vs values.sum()", floor,
+                    one_pass, note="int32 labels + float32 values (2x the sum's bytes), "
+                                   "scattered into the rows; every core"),
     ]
 
 

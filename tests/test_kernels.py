@@ -395,7 +395,8 @@ def test_xanes_kernel_on_pure_noise_another_e0_and_no_interval_in_the_window(mon
         got = bz.xanes.edge_maps(other, energy)
         ref = _numpy_path(monkeypatch, bz.xanes.edge_maps, other.astype(np.float32), energy)
         for key in got:  # maps keep a 4-byte float's precision; ints give float64
-            assert got[key].dtype == (bool if key == "valid" else np.float32 if other.dtype.itemsize == 4 else np.float64)
+            want = bool if key == "valid" else np.float32 if other.dtype.itemsize == 4 else np.float64
+            assert got[key].dtype == want, key
             np.testing.assert_array_equal(got[key].astype(ref[key].dtype), ref[key], err_msg=key)
     # a window narrower than the energy step holds no interval: NaN half-step, not a crash
     for methods in (("half_step",), bz.xanes.EDGE_METHODS):
@@ -511,7 +512,8 @@ def test_otsu_histogram_kernel_equals_numpy_histogram_and_skimage(monkeypatch):
     keep = rng.random(v.size) > 0.3
     v[::97] = np.nan
     got = kept_histogram(v, keep, 0, v.size, -1.5, 2.0, 64)
-    np.testing.assert_array_equal(got, np.histogram(v[keep & np.isfinite(v)], 64, range=(-1.5, 2.0))[0])
+    want = np.histogram(v[keep & np.isfinite(v)], 64, range=(-1.5, 2.0))[0]
+    np.testing.assert_array_equal(got, want)
 
 
 def test_masks_kernel_equals_numpy_with_invalid_nan_and_fixed_threshold(monkeypatch):

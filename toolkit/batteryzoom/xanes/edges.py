@@ -393,8 +393,9 @@ def edge_maps(
         asked, ``e0_ev``, ``edge_step`` (absorbance), ``pre_edge_noise`` (absorbance),
         ``valid`` (bool). NaN where a spectrum failed. The float maps keep the stack's
         precision: float32 for a float32 stack (computed in float64, rounded once at the
-        end: 0.0005 eV at the Ni K-edge), float64 for any other dtype (ints included); half the memory
-        (and of the page faults of fresh output) for the usual float32 TXM stack.
+        end: 0.0005 eV at the Ni K-edge), float64 for any other dtype (ints included);
+        half the memory (and of the page faults of fresh output) for the usual float32
+        TXM stack.
     """
     methods = _check_methods(methods)
     array, energy, template = split_input(stack, energy)
@@ -417,13 +418,15 @@ def edge_maps(
     if fast and e0_exact is not None and (not params.nvict or (_kernels.enabled() and kernel_dtype)):
         plan = _FixedPlan(energy, e0_exact, params, methods, window_ev, smooth_ev)
     use_kernel = plan is not None and _kernels.enabled()
-    map_dtype = np.dtype(np.float32 if array.dtype.kind == "f" and array.dtype.itemsize == 4 else np.float64)
+    four_byte_float = array.dtype.kind == "f" and array.dtype.itemsize == 4
+    map_dtype = np.dtype(np.float32 if four_byte_float else np.float64)
     # the kernel writes the final maps (its sums are float64) straight into map_dtype; the
     # numpy paths keep float64 until their uncertainty is propagated, then round
     block_dtype = map_dtype if use_kernel and kernel_dtype else np.dtype(np.float64)
     if block_voxels is None:
         block_voxels = 65536 if use_kernel and kernel_dtype else 16384
-    elif not isinstance(block_voxels, (int, np.integer)) or isinstance(block_voxels, bool) or block_voxels < 1:
+    elif (not isinstance(block_voxels, (int, np.integer)) or isinstance(block_voxels, bool)
+          or block_voxels < 1):
         raise InputError(f"block_voxels: must be an integer >= 1, got {block_voxels!r}")
 
     def block(b, parallel=False, split_valid=False):

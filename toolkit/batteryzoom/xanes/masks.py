@@ -46,7 +46,8 @@ def _otsu_compiled(values: np.ndarray, keep: np.ndarray) -> float:
     hi = max((p[1] for p in parts), default=-np.inf)
     if sum(p[2] for p in parts) < 2 or lo == hi:
         return float("inf")
-    counts = sum(_kernels.map_ranges(n, BLOCK, lambda v0, v1: kept_histogram(values, keep, v0, v1, lo, hi, 256)))
+    counts = sum(_kernels.map_ranges(
+        n, BLOCK, lambda v0, v1: kept_histogram(values, keep, v0, v1, lo, hi, 256)))
     edges = histogram_edges(lo, hi, 256)
     return _otsu_on_bins(counts, edges)
 
@@ -122,8 +123,10 @@ def _masks_compiled(step, noise, valid, energy, min_edge_step, min_snr):
     shape = step.shape
     # float32 maps (those of a float32 stack) are read as they are: the kernels compare
     # and bin in float64, as after a conversion, without a converted copy
-    step, noise, energy = (np.ascontiguousarray(a, a.dtype if a.dtype in (np.float32, np.float64) else np.float64)
-                           .reshape(-1) for a in (step, noise, energy))
+    step, noise, energy = (
+        np.ascontiguousarray(a, None if a.dtype in (np.float32, np.float64) else np.float64).reshape(-1)
+        for a in (step, noise, energy)
+    )
     valid = np.ascontiguousarray(valid, bool).reshape(-1)
     n = step.size
     valid8 = valid.view(np.uint8)  # 0/1 bytes: the kernels compute with them branch-free
