@@ -120,6 +120,66 @@ def test_constant_single_voxel_and_all_nan_regions_equal_numpy(monkeypatch):
     assert got.table.loc[3, "count"] == 0 and got.table.loc[3, "n_nan"] == 90
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_range_kernel_reads_float_bits_like_numpy(dtype):
+    """The range pass's integer keys order like the floats: signed zeros, subnormals,
+    huge values, infinities and NaNs of either sign, across several of its slices."""
+    rng = np.random.default_rng(4)
+    n = 3 * 4096 + 123
+    info = np.finfo(dtype)
+    special = np.array([0.0, -0.0, info.smallest_subnormal, -info.smallest_subnormal, info.max, -info.max,
+                        np.inf, -np.inf, np.nan, -np.nan, -3.5, 8342.25], dtype)
+    labels = rng.integers(0, 4, n).astype(np.int32)
+    mask = rng.random(n) < 0.7
+    for values in (
+        rng.choice(special, n),
+        rng.normal(8342, 1, n).astype(dtype),
+        np.full(n, np.nan, dtype),  # no finite value
+        np.where(rng.random(n) < 0.5, -np.nan, rng.normal(-5, 1, n)).astype(dtype),
+    ):
+        for m in (None, mask):
+            got = regions._range_block(values, labels, m)
+            ref = regions._range_block_numpy(values, labels, m)
+            assert got == ref, (got, ref)
+            assert got[6] == np.count_nonzero(np.isfinite(values) & (labels > 0) & (True if m is None else m))
+    assert regions._range_block(special, np.ones(special.size, np.int32), None)[2:4] == (-info.max, info.max)
+
+
+def test_region_stats_skip_the_per_voxel_checks_only_when_every_labelled_value_is_finite(monkeypatch):
+    from batteryzoom._kernels import regions as kernels
+
+    calls = []
+    fast = kernels.stats_block_finite
+    monkeypatch.setattr(kernels, "stats_block_finite", lambda *a: calls.append(1) or fast(*a))
+    rng, values, labels = _random_map(8)
+    values[labels == 0] = np.nan  # background only: still the fast path
+    values[(labels == 0) & (rng.random(values.shape) < 0.3)] = -np.inf
+    got = bz.regions.region_stats(values, labels)
+    assert calls and got.table["n_nan"].sum() == 0
+    _assert_same_stats(got, _numpy_path(monkeypatch, bz.regions.region_stats, values, labels))
+    huge = labels.astype(np.int64) * 1_000_003  # through the lookup table
+    _assert_same_stats(bz.regions.region_stats(values, huge),
+                       _numpy_path(monkeypatch, bz.regions.region_stats, values, huge))
+    calls.clear()
+    values[labels == 5] = np.nan  # a labelled NaN: the checked kernel counts it
+    got = bz.regions.region_stats(values, labels)
+    assert not calls and got.table.loc[5, "n_nan"] == np.count_nonzero(labels == 5)
+    _assert_same_stats(got, _numpy_path(monkeypatch, bz.regions.region_stats, values, labels))
+    assert got.fine_histograms.dtype == np.int32
+
+
+def test_fine_counts_move_to_int64_before_an_int32_could_overflow(monkeypatch):
+    import dask.array as da
+
+    rng, values, labels = _random_map(9)
+    ref = _numpy_path(monkeypatch, bz.regions.region_stats, values, labels)
+    # a thread's int32 counts spill into the int64 total once they could pass the limit
+    monkeypatch.setattr(regions._FineSink, "_LIMIT", 3000)
+    got = bz.regions.region_stats(da.from_array(values, chunks=(4, 12, 30)), da.from_array(labels, chunks=4))
+    assert got.fine_histograms.dtype == np.int64
+    _assert_same_stats(got, ref)
+
+
 def test_twin_grain_map_equal_numpy(monkeypatch):
     """The twin's true edge-energy map over its grains, and a noisy copy with NaN holes."""
     truth = bz.data.load("twin/particle-xanes", part="truth")

@@ -20,7 +20,9 @@ chunks, never the whole dask array at once), by a compiled kernel
 (:mod:`batteryzoom._kernels.regions`, numba; the ``numpy.bincount`` formulation it
 replaces is kept as its reference, ``BATTERYZOOM_NUMBA=0``, and gives identical
 numbers) -- no Python loop over labels touches the volume. A first pass finds the label
-and value ranges (skipped for the values when ``value_range`` is given). Each block of
+and value ranges (for float32/float64 maps on the values' bit patterns, which vectorizes)
+and counts the finite labelled values: when every one is finite and there is no mask,
+the second pass skips its per-voxel checks. Each block of
 the second pass contributes, per label, the count of non-finite values, the sum and
 the sum of squares of ``value - ref`` (``ref`` is the middle of the value range; the shift
 keeps the one-pass variance accurate for maps like edge energies near 8342 eV whose
@@ -78,8 +80,8 @@ __all__ = [
 
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))  # 2.3548: FWHM of a Gaussian / sigma
 
-# Fine-histogram size: at most this many (label x fine bin) cells per block partial
-# (int64: 2**21 cells = 16 MiB), at most _MAX_SUBBINS fine bins per display bin.
+# Fine-histogram size: at most this many (label x fine bin) cells (int32 counts, one
+# array per thread: 8 MiB each), at most _MAX_SUBBINS fine bins per display bin.
 _FINE_CELL_BUDGET = 2**21
 _MAX_SUBBINS = 16
 # numpy inputs are processed in slabs of about this many voxels (temporaries stay small)
@@ -246,19 +248,52 @@ def _flat(x: Any) -> np.ndarray:
 _NO_MASK = np.ones(1, np.bool_)
 
 
+# float dtype -> (its bits' integer type, all bits but the sign, exponent bits)
+_FLOAT_BITS = {
+    np.dtype(np.float32): (np.int32, np.int32(0x7FFFFFFF), np.int32(0x7F800000)),
+    np.dtype(np.float64): (np.int64, np.int64(0x7FFFFFFFFFFFFFFF), np.int64(0x7FF0000000000000)),
+}
+
+
+def _key_to_float(key: int, dtype: np.dtype) -> float:
+    """Invert ``range_block_float``'s order-preserving key of a float's bit pattern."""
+    ity, low, _ = _FLOAT_BITS[dtype]
+    k = ity(key)
+    bits = k ^ low if k < 0 else k
+    return float(np.array([bits], ity).view(dtype)[0])
+
+
 def _range_block(v, lab, m, *, values_needed: bool = True):
     """Label range of the block and the finite value range over its labelled voxels.
 
-    Returns ``(lmin, lmax, vmin, vmax, n_selected, n_mask)`` (n_mask None without a mask).
+    Returns ``(lmin, lmax, vmin, vmax, n_selected, n_mask, n_finite)`` (n_mask None
+    without a mask; n_finite, the finite selected values, None when not counted).
     """
     lab = np.asarray(lab)
     if not _kernels.enabled() or lab.dtype == np.uint64:  # uint64 labels >= 2**63: numpy
         return _range_block_numpy(v, lab, m, values_needed=values_needed)
-    from ._kernels.regions import range_block
+    from ._kernels import regions as kernels
 
     mf = _NO_MASK if m is None else _flat(m)
-    lmin, lmax, vmin, vmax, n_sel, n_mask = range_block(_flat(v), _flat(lab), mf, m is not None, values_needed)
-    return int(lmin), int(lmax), float(vmin), float(vmax), int(n_sel), None if m is None else int(n_mask)
+    v = np.asarray(v)
+    if v.dtype in _FLOAT_BITS and v.dtype.isnative:
+        ity, low, exp_mask = _FLOAT_BITS[v.dtype]
+        bits = _flat(v).view(ity)
+        lmin, lmax, kmin, kmax, n_sel, n_mask, n_fin = kernels.range_block_float(
+            bits, _flat(lab), mf, m is not None, low, exp_mask, ity(8 * v.dtype.itemsize - 1)
+        )
+        if kmin == low:  # no finite selected value
+            vmin, vmax = math.inf, -math.inf
+        else:
+            vmin, vmax = _key_to_float(kmin, v.dtype), _key_to_float(kmax, v.dtype)
+        n_fin = int(n_fin)
+    else:
+        lmin, lmax, vmin, vmax, n_sel, n_mask = kernels.range_block(
+            _flat(v), _flat(lab), mf, m is not None, values_needed
+        )
+        n_fin = None
+    return (int(lmin), int(lmax), float(vmin), float(vmax), int(n_sel), None if m is None else int(n_mask),
+            n_fin)
 
 
 def _range_block_numpy(v, lab, m, *, values_needed: bool = True):
@@ -274,12 +309,12 @@ def _range_block_numpy(v, lab, m, *, values_needed: bool = True):
         n_mask = int(np.count_nonzero(m))
         sel &= m
     if not values_needed:
-        return lmin, lmax, math.inf, -math.inf, int(np.count_nonzero(sel)), n_mask
+        return lmin, lmax, math.inf, -math.inf, int(np.count_nonzero(sel)), n_mask, None
     vs = v[sel]
     vs = vs[np.isfinite(vs)] if vs.dtype.kind == "f" else vs
     if vs.size:
-        return lmin, lmax, float(vs.min()), float(vs.max()), int(sel.sum()), n_mask
-    return lmin, lmax, math.inf, -math.inf, int(sel.sum()), n_mask
+        return lmin, lmax, float(vs.min()), float(vs.max()), int(sel.sum()), n_mask, int(vs.size)
+    return lmin, lmax, math.inf, -math.inf, int(sel.sum()), n_mask, 0
 
 
 def _present_block(lab, m):
@@ -304,6 +339,9 @@ class _Plan:
     upper_clip: int  # n_fine (default range: nothing overflows) or n_fine + 1
     lut: np.ndarray | None  # label value -> row (compacted labels)
     histogram: bool = True
+    # no mask, and every labelled value finite (counted by the range pass): the kernel
+    # can skip those checks per voxel
+    all_finite: bool = False
     sink: _FineSink | None = field(default=None, repr=False, compare=False)
 
     def __getstate__(self):
@@ -315,37 +353,57 @@ class _Plan:
 
 
 class _FineSink:
-    """One dense fine histogram per thread, ``(n_rows * (n_fine + 2),)`` int64.
+    """One dense fine histogram per thread, ``(n_rows * (n_fine + 2),)`` int32.
 
     Blocks running on different threads (the numpy slab pool, dask's threaded scheduler)
     add their counts in place to their own thread's array, without locks or per-block
     copies; the arrays are summed once at the end (integer counts: order-free, exact).
+    int32 halves the cache footprint of the scattered increments against int64; a
+    thread's array is moved into an int64 total before it could hold 2**31 counts.
     """
+
+    _LIMIT = 2**31 - 1
 
     def __init__(self, cells: int):
         import threading
 
         self.cells = cells
         self._lock = threading.Lock()
-        self._arrays: dict[int, np.ndarray] = {}
+        self._arrays: dict[int, list] = {}  # thread -> [int32 counts, voxels added]
+        self._spilled: np.ndarray | None = None
 
-    def get(self) -> np.ndarray:
+    def get(self, n_voxels: int) -> np.ndarray:
+        """This thread's array, with room for ``n_voxels`` more counts in any cell."""
         import threading
 
         key = threading.get_ident()
-        arr = self._arrays.get(key)
-        if arr is None:
+        entry = self._arrays.get(key)
+        if entry is None:
             with self._lock:
-                arr = self._arrays.setdefault(key, np.zeros(self.cells, np.int64))
-        return arr
+                entry = self._arrays.setdefault(key, [np.zeros(self.cells, np.int32), 0])
+        if entry[1] + n_voxels > self._LIMIT:
+            with self._lock:
+                if self._spilled is None:
+                    self._spilled = np.zeros(self.cells, np.int64)
+                self._spilled += entry[0]
+            entry[0][:] = 0
+            entry[1] = 0
+        entry[1] += n_voxels
+        return entry[0]
 
     def total(self) -> np.ndarray:
-        arrays = list(self._arrays.values())
-        if not arrays:
-            return np.zeros(self.cells, np.int64)
-        out = arrays[0]
-        for a in arrays[1:]:
-            out += a
+        """The counts of every thread: int32 (summed into one thread's array) when fewer
+        than 2**31 voxels went in, else int64."""
+        entries = list(self._arrays.values())
+        if not entries:
+            return np.zeros(self.cells, np.int32)
+        if self._spilled is None and sum(n for _, n in entries) <= self._LIMIT:
+            out = entries[0][0]
+        else:
+            out = np.zeros(self.cells, np.int64) if self._spilled is None else self._spilled
+            out += entries[0][0]
+        for arr, _ in entries[1:]:
+            out += arr
         return out
 
 
@@ -360,22 +418,27 @@ def _stats_block(v, lab, m, *, plan: _Plan) -> dict[str, np.ndarray]:
     """
     if not _kernels.enabled():
         return _stats_block_numpy(v, lab, m, plan=plan)
-    from ._kernels.regions import stats_block
+    from ._kernels.regions import stats_block, stats_block_finite
 
     n_rows = plan.n_rows
     width = plan.n_fine + 2
     out = {"nonfinite": np.zeros(n_rows, np.int64), "sum": np.zeros(n_rows), "sumsq": np.zeros(n_rows)}
     count = np.zeros(n_rows if not plan.histogram else 1, np.int64)
+    n_voxels = int(np.size(lab))
     if plan.histogram:
-        fine = plan.sink.get() if plan.sink is not None else np.zeros(n_rows * width, np.int64)
+        fine = plan.sink.get(n_voxels) if plan.sink is not None else np.zeros(n_rows * width, np.int32)
     else:
-        fine = np.zeros(1, np.int64)
+        fine = np.zeros(1, np.int32)
     lut = plan.lut if plan.lut is not None else np.zeros(1, np.intp)
-    stats_block(
-        _flat(v), _flat(lab), _NO_MASK if m is None else _flat(m), m is not None, lut, plan.lut is not None,
-        float(plan.ref), float(plan.scale), float(plan.offset), float(plan.upper_clip), width,
-        plan.histogram, out["nonfinite"], out["sum"], out["sumsq"], count, fine,
-    )
+    affine = (float(plan.ref), float(plan.scale), float(plan.offset), float(plan.upper_clip), width)
+    if plan.histogram and plan.all_finite and m is None:
+        stats_block_finite(_flat(v), _flat(lab), lut, plan.lut is not None, *affine, out["sum"], out["sumsq"], fine)
+    else:
+        stats_block(
+            _flat(v), _flat(lab), _NO_MASK if m is None else _flat(m), m is not None, lut, plan.lut is not None,
+            *affine, plan.histogram, out["nonfinite"], out["sum"], out["sumsq"], count, fine,
+        )
+    out["sum"][0] = out["sumsq"][0] = 0.0  # row 0 (background) is never reported
     if not plan.histogram:
         out["count"] = count
     elif plan.sink is None:  # only the rows this block touched travel back
@@ -767,7 +830,9 @@ class RegionStats:
         The map's name (column prefix).
     subbins : int
         Fine bins per display bin (percentiles, peak, FWHM use the fine histogram).
-    fine_histograms : numpy.ndarray, shape (n_labels, n_bins * subbins), int64
+    fine_histograms : numpy.ndarray, shape (n_labels, n_bins * subbins), int32 or int64
+        Counts on the fine binning: int32 from the compiled kernels for maps of fewer
+        than 2**31 voxels (half the memory), else int64.
     kde_bandwidth : numpy.ndarray, shape (n_labels,)
         The Gaussian kernel bandwidth used per region (value units; NaN where the
         Gaussian-equivalent fallback was used).
@@ -915,7 +980,7 @@ def region_stats(
         Silverman's rule per region (:func:`peak_and_fwhm`).
     subbins : int, optional
         Fine bins per display bin (percentiles, peak, FWHM). Default: as many as keep
-        the fine histogram within ~16 MiB, at most 16 (16 for 2,000 regions and 64 bins).
+        the fine histogram within 2**21 cells, at most 16 (16 for 2,000 regions and 64 bins).
     progress : bool, optional
         Show a progress bar (default: for dask input or more than 2**27 voxels).
 
@@ -1010,9 +1075,11 @@ def _region_stats(v, lab, m, *, bins, value_range, percentiles, name, voxel_size
         # values equal to `hi` there despite the rounding of (v - ref)
         scale *= 1.0 - 1e-12
     offset = 1.0 - (lo - ref) * scale
+    n_finite = [p[6] for p in parts]
+    all_finite = m is None and None not in n_finite and sum(n_finite) == sum(p[4] for p in parts)
     plan = _Plan(
         n_rows=n_rows, n_fine=n_fine, ref=ref, lo=lo, hi=hi, offset=offset, scale=scale,
-        upper_clip=n_fine + 1 if user_range else n_fine, lut=lut, histogram=histogram,
+        upper_clip=n_fine + 1 if user_range else n_fine, lut=lut, histogram=histogram, all_finite=all_finite,
     )
 
     # pass 2: per-label partial sums, block by block
@@ -1081,7 +1148,7 @@ def _region_stats(v, lab, m, *, bins, value_range, percentiles, name, voxel_size
     table["n_nan"] = nonfinite.astype(np.int64)
     edges = np.linspace(lo, hi, bins + 1)
     if histogram:
-        # every row present (the usual case): a view, not a 16 MiB copy
+        # every row present (the usual case): a view, not a copy
         fine_ext = fine_ext[1:] if rows.size == n_rows - 1 else fine_ext[rows]
         table["n_outside"] = (fine_ext[:, 0] + fine_ext[:, -1]).astype(np.int64)
     table[f"{name}_mean"] = mean
@@ -1120,8 +1187,8 @@ def _region_stats(v, lab, m, *, bins, value_range, percentiles, name, voxel_size
         table[f"{name}_peak"] = peak
         table[f"{name}_fwhm"] = width
         table[f"{name}_fwhm_gauss"] = FWHM_PER_SIGMA * std
-        fine = inner.astype(np.int64)
-        hists = fine.reshape(rows.size, bins, k).sum(axis=2)
+        fine = inner  # a view of the counts (int32 below 2**31 voxels), not a copy
+        hists = np.add.reduceat(inner, np.arange(0, n_fine, k), axis=1).astype(np.int64, copy=False)
     else:
         fine = np.zeros((rows.size, 0), np.int64)
         hists = np.zeros((rows.size, 0), np.int64)

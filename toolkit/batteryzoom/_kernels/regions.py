@@ -11,6 +11,14 @@ in the same order as ``bincount``), and the fine-histogram index is the same
 ``clip(d * scale + offset, 0, upper_clip)`` truncated (no fused multiply-add: numba does
 not contract without fastmath).
 
+Two faster forms cover the common case: :func:`range_block_float` reads float32/float64
+values as their bit patterns (integer keys ordered like the floats, so the min/max and
+finiteness reductions vectorize: numba leaves a float min/max reduction scalar), and
+:func:`stats_block_finite` skips the mask and finiteness checks for a map without mask
+whose labelled values are all finite (the range pass counts them); both give the same
+numbers as the general kernels. Loops index slices from 0 (an index ``c0 + j`` makes
+numba check every access for a negative wraparound, which keeps the loop scalar).
+
 The post-processing kernels work per region on the fine histograms: percentiles (the
 same arithmetic as the numpy path, all percentiles in one walk of the cumulative
 counts) and the KDE peak/FWHM (a direct Gaussian convolution over each region's occupied
@@ -66,6 +74,116 @@ def range_block(v, lab, m, use_mask, values_needed):  # pragma: no cover - compi
     return lmin, lmax, vmin, vmax, n_sel, n_mask
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _next_run(row, cur, s, q, sums, sumsq):  # pragma: no cover - compiled
+    """End the run of row ``cur`` (its running sums ``s``, ``q`` back to memory, if any)
+    and start one of ``row``: a run of one region keeps its sums in registers."""
+    if cur >= 0:
+        sums[cur] = s
+        sumsq[cur] = q
+    return row, sums[row], sumsq[row]
+
+
+# voxels per slice of the vectorized range loop (a few pages of each input)
+_RANGE_SLICE = 4096
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def range_block_float(bits, lab, m, use_mask, low, exp_mask, sign_shift):  # pragma: no cover - compiled
+    """:func:`range_block` for float32/float64 values, read as their bit patterns.
+
+    ``bits``: the values viewed as int32 (float32) or int64 (float64); ``low`` (all bits
+    but the sign), ``exp_mask`` (the exponent bits) and ``sign_shift`` (bits - 1) are
+    scalars of that integer type, so the arithmetic stays in its width and vectorizes.
+    ``key = bits ^ ((bits >> sign_shift) & low)`` orders like the floats (negative floats
+    have their magnitude bits flipped); a value is finite when its exponent bits are not
+    all set.
+
+    Returns ``(lmin, lmax, kmin, kmax, n_selected, n_mask, n_finite)``: keys of the
+    smallest and largest finite selected value (``kmin == low`` when there is none) and
+    the count of finite selected voxels; the rest as :func:`range_block`.
+    """
+    n = lab.size
+    lmin = np.int64(0)
+    lmax = np.int64(0)
+    if n:
+        lmin = np.int64(lab[0])
+        lmax = lmin
+    kmin = low
+    kmax = -low
+    n_sel = 0
+    n_mask = 0
+    n_fin = 0
+    for c0 in range(0, n, _RANGE_SLICE):
+        size = min(_RANGE_SLICE, n - c0)
+        lx = lab[c0 : c0 + size]
+        bx = bits[c0 : c0 + size]
+        mx = m[c0 : c0 + size] if use_mask else m
+        a = lx[0]
+        b = lx[0]
+        k_sel = 0
+        k_mask = 0
+        k_fin = 0
+        lo = kmin
+        hi = kmax
+        for j in range(size):
+            li = lx[j]
+            a = li if li < a else a
+            b = li if li > b else b
+            sel = li > 0
+            if use_mask:
+                mj = mx[j] != 0
+                k_mask += mj
+                sel = sel & mj
+            k_sel += sel
+            x = bx[j]
+            key = x ^ ((x >> sign_shift) & low)
+            ok = sel & ((x & exp_mask) != exp_mask)
+            k_fin += ok
+            key_lo = key if ok else low
+            key_hi = key if ok else -low
+            lo = key_lo if key_lo < lo else lo
+            hi = key_hi if key_hi > hi else hi
+        lmin = min(lmin, np.int64(a))
+        lmax = max(lmax, np.int64(b))
+        n_sel += k_sel
+        n_mask += k_mask
+        n_fin += k_fin
+        kmin = lo
+        kmax = hi
+    return lmin, lmax, kmin, kmax, n_sel, n_mask, n_fin
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def stats_block_finite(v, lab, lut, use_lut, ref, scale, offset, upper_clip, width,
+                       sums, sumsq, fine):  # pragma: no cover - compiled
+    """:func:`stats_block` in histogram mode for a block without mask whose labelled
+    (row > 0) values are all finite: no per-voxel mask or finiteness branch.
+
+    Background voxels (row 0) are summed and binned into row 0, which the caller
+    ignores; a non-finite value there lands in a valid cell (a NaN fails both clip
+    comparisons and becomes bin 0). Same sums, in the same order, and the same bins as
+    :func:`stats_block` for every row > 0.
+    """
+    cur = -1
+    s = 0.0
+    q = 0.0
+    for i in range(lab.size):
+        li = np.int64(lab[i])
+        row = np.int64(lut[li]) if use_lut else li
+        d = np.float64(v[i]) - ref
+        if row != cur:
+            cur, s, q = _next_run(row, cur, s, q, sums, sumsq)
+        s += d
+        q += d * d
+        t = d * scale
+        t = t + offset
+        t = t if t > 0.0 else 0.0
+        t = t if t < upper_clip else upper_clip
+        fine[row * width + np.int64(t)] += 1
+    _next_run(0, cur, s, q, sums, sumsq)
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def stats_block(v, lab, m, use_mask, lut, use_lut, ref, scale, offset, upper_clip, width,
                 histogram, nonfinite, sums, sumsq, count, fine):  # pragma: no cover - compiled
@@ -79,7 +197,7 @@ def stats_block(v, lab, m, use_mask, lut, use_lut, ref, scale, offset, upper_cli
     histogram : bool, fill ``fine`` (else ``count``)
     nonfinite, count : int64 (n_rows,), incremented
     sums, sumsq : float64 (n_rows,), sums of ``d`` and ``d*d`` added in voxel order
-    fine : int64 (n_rows * width,), incremented (histogram mode)
+    fine : int32 or int64 (n_rows * width,), incremented (histogram mode)
     """
     n = lab.size
     cur = -1
@@ -97,12 +215,7 @@ def stats_block(v, lab, m, use_mask, lut, use_lut, ref, scale, offset, upper_cli
             nonfinite[row] += 1
             continue
         if row != cur:
-            if cur >= 0:
-                sums[cur] = s
-                sumsq[cur] = q
-            cur = row
-            s = sums[row]
-            q = sumsq[row]
+            cur, s, q = _next_run(row, cur, s, q, sums, sumsq)
         s += d
         q += d * d
         if histogram:
@@ -115,9 +228,7 @@ def stats_block(v, lab, m, use_mask, lut, use_lut, ref, scale, offset, upper_cli
             fine[row * width + np.int64(t)] += 1
         else:
             count[row] += 1
-    if cur >= 0:
-        sums[cur] = s
-        sumsq[cur] = q
+    _next_run(0, cur, s, q, sums, sumsq)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
