@@ -210,14 +210,20 @@ def _map_blocks(
             None if a is None else (a.rechunk(chunks) if _is_dask(a) else da.from_array(a, chunks=chunks))
             for a in arrays
         ]
-        grid = list(np.ndindex(*darrs[0].numblocks))
-        batch = max(2, os.cpu_count() or 2)
+        # one Delayed per chunk, made once (slicing ``a.blocks[idx]`` per task built a new
+        # array graph each time: half the time of a map in 64 small chunks)
+        chunk_tasks = [None if a is None else a.to_delayed().ravel() for a in darrs]
+        n_chunks = next(c for c in chunk_tasks if c is not None).size
+        # the scheduler holds a chunk only while its task runs, so a batch's size bounds
+        # the partial results, not the voxels in memory; batches keep the progress moving
+        batch = max(16, 4 * (os.cpu_count() or 2))
+        call = dask.delayed(func, pure=False, traverse=False)
         total_voxels = int(np.prod(first.shape))
         enabled = progress_enabled(show) and (show is True or total_voxels > 2**24)
-        for i in _progress_bar(range(0, len(grid), batch), desc, enabled=enabled, unit="batch"):
+        for i in _progress_bar(range(0, n_chunks, batch), desc, enabled=enabled, unit="batch"):
             tasks = [
-                dask.delayed(func)(*(None if a is None else a.blocks[idx] for a in darrs))
-                for idx in grid[i : i + batch]
+                call(*(None if c is None else c[j] for c in chunk_tasks))
+                for j in range(i, min(i + batch, n_chunks))
             ]
             yield from dask.compute(*tasks)
         return
@@ -1143,16 +1149,17 @@ def _region_stats(v, lab, m, *, bins, value_range, percentiles, name, voxel_size
     std = np.sqrt(var)
     mean = ref + mean_d
 
-    table = pd.DataFrame(index=pd.Index(ids[rows], name="label"))
-    table["count"] = count.astype(np.int64)
-    table["n_nan"] = nonfinite.astype(np.int64)
+    # columns in table order, framed once at the end (a column at a time costs ~0.4 ms each)
+    columns: dict[str, np.ndarray] = {}
+    columns["count"] = count.astype(np.int64)
+    columns["n_nan"] = nonfinite.astype(np.int64)
     edges = np.linspace(lo, hi, bins + 1)
     if histogram:
         # every row present (the usual case): a view, not a copy
         fine_ext = fine_ext[1:] if rows.size == n_rows - 1 else fine_ext[rows]
-        table["n_outside"] = (fine_ext[:, 0] + fine_ext[:, -1]).astype(np.int64)
-    table[f"{name}_mean"] = mean
-    table[f"{name}_std"] = std
+        columns["n_outside"] = (fine_ext[:, 0] + fine_ext[:, -1]).astype(np.int64)
+    columns[f"{name}_mean"] = mean
+    columns[f"{name}_std"] = std
     fine_w = (hi - lo) / n_fine
     if histogram:
         qs = sorted(set(percentiles) | {50.0, 25.0, 75.0})
@@ -1161,9 +1168,9 @@ def _region_stats(v, lab, m, *, bins, value_range, percentiles, name, voxel_size
         degenerate = (var == 0) & (count > 0)
         for q in qs:
             pvals[q] = np.where(degenerate, mean, pvals[q])
-        table[f"{name}_median"] = pvals[50.0]
+        columns[f"{name}_median"] = pvals[50.0]
         for q in percentiles:
-            table[f"{name}_{_pct_name(q)}"] = pvals[q]
+            columns[f"{name}_{_pct_name(q)}"] = pvals[q]
         inner = fine_ext[:, 1:-1]
         n_in = inner.sum(axis=1)
         use_kde = (n_in >= _MIN_KDE_COUNT) & (std >= _MIN_SPREAD_FINE_BINS * fine_w)
@@ -1184,9 +1191,9 @@ def _region_stats(v, lab, m, *, bins, value_range, percentiles, name, voxel_size
         none = count == 0
         peak[none] = np.nan
         width[none] = np.nan
-        table[f"{name}_peak"] = peak
-        table[f"{name}_fwhm"] = width
-        table[f"{name}_fwhm_gauss"] = FWHM_PER_SIGMA * std
+        columns[f"{name}_peak"] = peak
+        columns[f"{name}_fwhm"] = width
+        columns[f"{name}_fwhm_gauss"] = FWHM_PER_SIGMA * std
         fine = inner  # a view of the counts (int32 below 2**31 voxels), not a copy
         hists = np.add.reduceat(inner, np.arange(0, n_fine, k), axis=1).astype(np.int64, copy=False)
     else:
@@ -1194,7 +1201,8 @@ def _region_stats(v, lab, m, *, bins, value_range, percentiles, name, voxel_size
         hists = np.zeros((rows.size, 0), np.int64)
         bw_out = np.full(rows.size, np.nan)
     if voxel_size is not None:
-        table["volume_um3"] = (count + nonfinite) * float(np.prod(voxel_size))
+        columns["volume_um3"] = (count + nonfinite) * float(np.prod(voxel_size))
+    table = pd.DataFrame(columns, index=pd.Index(ids[rows], name="label"))
     table.attrs.update(
         {"name": name, "value_range": (lo, hi), "bins": bins, "subbins": k,
          "percentile_resolution": fine_w}
