@@ -803,6 +803,22 @@ def _hist_percentiles(
     return out
 
 
+def _fine_row_sums(counts_ext: np.ndarray, bins: int, subbins: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(total, hists)`` of an extended fine histogram ``(n_rows, bins * subbins + 2)``:
+    every count of a row, shape (n_rows,), and its display histogram, (n_rows, bins);
+    both int64."""
+    n_rows = counts_ext.shape[0]
+    if not _kernels.enabled():
+        inner = counts_ext[:, 1:-1]
+        return counts_ext.sum(axis=1), inner.reshape(n_rows, bins, subbins).sum(axis=2)
+    from ._kernels.regions import fine_row_sums
+
+    total = np.empty(n_rows, np.int64)
+    hists = np.empty((n_rows, bins), np.int64)
+    _run_row_ranges(fine_row_sums, (counts_ext, subbins, total, hists), n_rows)
+    return total, hists
+
+
 def _pct_name(q: float) -> str:
     return f"p{q:g}".replace(".", "_") if not float(q).is_integer() else f"p{int(q)}"
 
@@ -1130,7 +1146,7 @@ def _region_stats(v, lab, m, *, bins, value_range, percentiles, name, voxel_size
 
     if histogram:
         fine_ext = fine_acc.reshape(n_rows, n_fine + 2)
-        count = fine_ext.sum(axis=1)
+        count, hists_all = _fine_row_sums(fine_ext, bins, k)
     else:
         fine_ext = None
         count = acc["count"]
@@ -1172,7 +1188,7 @@ def _region_stats(v, lab, m, *, bins, value_range, percentiles, name, voxel_size
         for q in percentiles:
             columns[f"{name}_{_pct_name(q)}"] = pvals[q]
         inner = fine_ext[:, 1:-1]
-        n_in = inner.sum(axis=1)
+        n_in = count - columns["n_outside"]
         use_kde = (n_in >= _MIN_KDE_COUNT) & (std >= _MIN_SPREAD_FINE_BINS * fine_w)
         peak = mean.copy()
         width = FWHM_PER_SIGMA * std
@@ -1195,7 +1211,7 @@ def _region_stats(v, lab, m, *, bins, value_range, percentiles, name, voxel_size
         columns[f"{name}_fwhm"] = width
         columns[f"{name}_fwhm_gauss"] = FWHM_PER_SIGMA * std
         fine = inner  # a view of the counts (int32 below 2**31 voxels), not a copy
-        hists = np.add.reduceat(inner, np.arange(0, n_fine, k), axis=1).astype(np.int64, copy=False)
+        hists = hists_all[rows]
     else:
         fine = np.zeros((rows.size, 0), np.int64)
         hists = np.zeros((rows.size, 0), np.int64)
