@@ -318,13 +318,15 @@ def kde_peak_width(counts, sel, sigma_bins, direct, y_fft, fft_row, pad, length,
         row = sel[r]
         if direct[r]:
             s = sigma_bins[r]
-            b0 = -1
-            b1 = -1
-            for b in range(n):
-                if counts[row, b] != 0:
-                    if b0 < 0:
-                        b0 = b
-                    b1 = b
+            # the occupied bins: scanned in from both ends
+            b0 = 0
+            while b0 < n and counts[row, b0] == 0:
+                b0 += 1
+            if b0 == n:
+                b0 = -1
+            b1 = n - 1
+            while b1 > b0 and counts[row, b1] == 0:
+                b1 -= 1
             if b0 < 0:
                 peak[r] = np.nan
                 width[r] = np.nan
@@ -332,8 +334,10 @@ def kde_peak_width(counts, sel, sigma_bins, direct, y_fft, fft_row, pad, length,
             rad = int(math.ceil(9.0 * s))
             taps = np.empty(2 * rad + 1)
             norm = 1.0 / (s * math.sqrt(2.0 * math.pi))
-            for t in range(-rad, rad + 1):
-                taps[t + rad] = math.exp(-0.5 * (t / s) ** 2) * norm
+            for t in range(rad + 1):  # symmetric: half the exponentials
+                g = math.exp(-0.5 * (t / s) ** 2) * norm
+                taps[rad + t] = g
+                taps[rad - t] = g
             p0 = b0 + pad - rad
             # four bins at a time (taps zero-padded by 3 each side): one pass over y per
             # four bins, a quarter of the loads, stores and loop set-ups (1.3x faster)
