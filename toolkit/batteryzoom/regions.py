@@ -197,8 +197,8 @@ def _map_blocks(
     numpy: slabs along axis 0 of about ``block_voxels`` voxels (views, no copy); with
     ``threaded`` (``func`` releases the GIL) on a pool of one thread per core.
     dask: the chunks of the first dask array (the others are rechunked, or split, to
-    match), computed a few at a time so memory stays bounded by a handful of chunks and
-    partial results.
+    match), in batches of 16+ chunks: the threaded scheduler holds a chunk only while
+    its task runs, so memory stays bounded by a few chunks and the partial results.
     """
     first = arrays[0]
     if any(_is_dask(a) for a in arrays if a is not None):

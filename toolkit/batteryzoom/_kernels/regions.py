@@ -126,7 +126,7 @@ def range_block_float(bits, lab, m, use_mask, low, exp_mask, sign_shift):  # pra
         k_fin = 0
         lo = kmin
         hi = kmax
-        for j in range(size):
+        for j in range(size):  # selects, not min()/max(): numba vectorizes these
             li = lx[j]
             a = li if li < a else a
             b = li if li > b else b
@@ -180,7 +180,7 @@ def stats_block_finite(v, lab, lut, use_lut, ref, scale, offset, upper_clip, wid
         q += d * d
         t = d * scale
         t = t + offset
-        t = t if t > 0.0 else 0.0
+        t = t if t > 0.0 else 0.0  # (not max(): a NaN here must become 0, a valid cell)
         t = t if t < upper_clip else upper_clip
         # an unsigned index: numba then skips the negative-index wraparound (~8 %)
         fine[np.uint64(base + np.int64(t))] += 1
