@@ -16,11 +16,13 @@ Cases (group "xanes"):
   per value and one float64 written per voxel, in the kernel's tiles of contiguous
   voxels, every core). numpy.sum streams the array front to back; a per-voxel pass must
   read 60 strided rows per tile (60 streams, each 67 MB from the next), which a core
-  fetches at ~10 GB/s against the sum's ~25 GB/s. Measured 2026-11-25 on 2 shared cores:
-  2.67x and 2.61x (goal met; 3.13-3.39x the same day before the maps kept the stack's
-  float32, the kernel ran in blocks of 65,536 voxels, its finiteness checks ran in
-  float32 lanes and the Otsu histogram's index loop vectorized; 3.7x before that, 3.9-5.3x
-  earlier; up to 4.6x in runs hit by ~200 ms spikes of the shared host).
+  fetches at ~10 GB/s against the sum's ~25 GB/s. Measured 2026-11-25 on 2 shared cores,
+  in rounds of shuffled order: 2.84-3.17x (median 3.1x, five runs: the goal is not
+  reliably met when the maps land on fresh pages), back to back 2.55-2.73x; in the
+  fixed-order rounds used before 2.61-2.71x (3.13-3.39x the same day before the maps
+  kept the stack's float32, the kernel ran in blocks of 65,536 voxels, its finiteness
+  checks ran in float32 lanes and the Otsu histogram's index loop vectorized; 3.7x
+  before that, 3.9-5.3x earlier; up to 4.6x in runs hit by ~200 ms spikes of the host).
   What bounds it: the edge-map kernel (2.3-2.5x: the layout's floor is 1.5-1.7x of it,
   then the half-step search and interpolation, and 20 bytes of float32 maps plus the
   valid byte per voxel written to fresh pages), the masks (0.27x: min/max, Otsu

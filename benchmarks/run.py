@@ -14,6 +14,7 @@ comparison.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import platform
@@ -63,10 +64,8 @@ def main(argv=None) -> int:
         importlib.import_module(module.stem)
 
     if args.case:  # one case, in this (fresh) process, its rows as JSON for the parent
-        group, name, func = next(c for c in harness.CASES if f"{c[0]}/{c[1]}" == args.case)
-        rows = [{"name": m.name, "ours_s": m.ours_s, "baseline_s": m.baseline_s, "goal": m.goal, "note": m.note,
-                 "extra": m.extra} for m in func()]
-        Path(args.emit).write_text(json.dumps(rows))
+        func = next(c[2] for c in harness.CASES if f"{c[0]}/{c[1]}" == args.case)
+        Path(args.emit).write_text(json.dumps([dataclasses.asdict(m) for m in func()]))
         return 0
 
     rows, failures = [], 0

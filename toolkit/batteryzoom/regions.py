@@ -437,7 +437,7 @@ def _stats_block(v, lab, m, *, plan: _Plan) -> dict[str, np.ndarray]:
         fine = np.zeros(1, np.int32)
     lut = plan.lut if plan.lut is not None else np.zeros(1, np.intp)
     affine = (float(plan.ref), float(plan.scale), float(plan.offset), float(plan.upper_clip), width)
-    if plan.histogram and plan.all_finite and m is None:
+    if plan.histogram and plan.all_finite:  # (all_finite: the map has no mask)
         stats_block_finite(_flat(v), _flat(lab), lut, plan.lut is not None, *affine, out["sum"], out["sumsq"], fine)
     else:
         stats_block(
@@ -1019,8 +1019,8 @@ def region_stats(
 
     Notes
     -----
-    Cost: one range pass (skipped when ``value_range`` is given, apart from the label
-    min/max) and one statistics pass, both compiled kernels run block by block on every
+    Cost: one range pass (label min/max, the finite labelled values counted, their
+    range unless ``value_range`` is given) and one statistics pass, both compiled kernels run block by block on every
     core; a dask map is read chunk by chunk, a few chunks at a time. The first call in a
     fresh environment compiles the kernels (a few seconds, then cached on disk). See the
     module docstring for the precision of each column.
