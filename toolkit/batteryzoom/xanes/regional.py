@@ -18,6 +18,25 @@ When to trust them (rules computed from the measurement alone, never from a refe
   10 % tolerance);
 - both need at least ``MIN_VOXELS`` (10) voxels.
 
+Labels from a segmentation (``bz.segment.segment_grains`` carried onto the XANES grid)
+put some voxels of neighbouring grains into a grain, mostly along its boundary. Their
+edge energies sit a grain-to-grain difference away (0.5 eV rms on the twin, against
+within-grain widths of 0.1-0.4 eV), so a few of them inflate the variance, and with it
+the FWHM, far more than they move the bulk. ``clip_sigma=3`` rejects them the way sigma-
+clipped statistics do (astropy's ``sigma_clipped_stats``): per grain, repeatedly drop
+voxels more than ``clip_sigma`` standard deviations from the mean of the voxels kept,
+until none changes. The kept voxels' variance, divided by that of a normal distribution
+cut at ``±clip_sigma`` (0.973 at 3), estimates the grain's, and the cut is placed with
+that corrected width, so a Gaussian grain keeps its width. On the twin with segmented
+grain labels (``toolkit/scripts/xanes_accuracy.py --segmented``; 89 % of the voxels lie
+in their grain's best match) clipping takes the reliable grains' deconvolved FWHM from
+18 % to 52 % within 10 % (median error 31 % to 9.8 %) and makes 168 grains' means
+reliable instead of 67 (their spread, and so the standard error, shrinks), 96 % of them
+within 0.05 eV; with the true labels it costs little (18 of 19 FWHMs within 10 % instead
+of 19, means unchanged).
+A grain whose distribution is genuinely not Gaussian (two phases) is narrowed by
+clipping: leave it off (the default) to measure what the voxels say.
+
 These rules cover the statistical error only; systematic errors (alignment residuals,
 components a PCA truncated, partial volume) come on top -- see
 ``toolkit/scripts/xanes_accuracy.py`` for their size on the twin. For widths, denoise with
@@ -44,7 +63,8 @@ MIN_VOXELS = 10  # below this a spread (and so a standard error) is not estimate
 
 
 def region_edge_stats(maps: Any, labels: Any, *, mask: Any = None, method: str = "half_step",
-                      max_mean_se_ev: float = 0.02, max_fwhm_rel_se: float = 0.05) -> pd.DataFrame:
+                      max_mean_se_ev: float = 0.02, max_fwhm_rel_se: float = 0.05,
+                      clip_sigma: float | None = None, max_clip_iter: int = 20) -> pd.DataFrame:
     """Per-label mean edge energy and noise-deconvolved FWHM, with reliability flags.
 
     Parameters
@@ -60,11 +80,18 @@ def region_edge_stats(maps: Any, labels: Any, *, mask: Any = None, method: str =
         Whose edge energy to summarize (the uncertainty is the half-step one's).
     max_mean_se_ev, max_fwhm_rel_se : float
         Reliability thresholds (module docstring).
+    clip_sigma : float, optional
+        Reject, per region, voxels more than this many standard deviations from the
+        region's mean, iteratively (sigma clipping, module docstring); 3 is the usual
+        choice for labels from a segmentation. ``None`` (default) keeps every voxel.
+    max_clip_iter : int
+        Clipping rounds at most (they stop earlier once no voxel changes side).
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``label``: ``n_voxels``, ``edge_energy_mean_ev``,
+        Indexed by ``label``: ``n_voxels`` (voxels used: kept by the clipping, if any),
+        ``n_clipped`` (voxels the clipping rejected; 0 without it), ``edge_energy_mean_ev``,
         ``edge_energy_mean_se_ev``, ``edge_energy_std_ev`` (measured), ``noise_std_ev``
         (rms per-voxel error), ``edge_energy_std_deconvolved_ev``, ``edge_energy_fwhm_ev``
         (``2.3548 *`` measured std), ``edge_energy_fwhm_deconvolved_ev``,
@@ -73,7 +100,8 @@ def region_edge_stats(maps: Any, labels: Any, *, mask: Any = None, method: str =
     Notes
     -----
     The per-label sums go through :func:`batteryzoom.regions.region_stats` (one pass over
-    the voxels per map, no loop over labels).
+    the voxels per map, no loop over labels); each clipping round is one ``numpy.bincount``
+    pass over the used voxels.
     """
     from ..regions import region_stats
 
@@ -89,12 +117,21 @@ def region_edge_stats(maps: Any, labels: Any, *, mask: Any = None, method: str =
     use = np.isfinite(value) & np.isfinite(err)
     if mask is not None:
         use &= np.asarray(mask, bool)
+    if clip_sigma is not None and not (np.isfinite(clip_sigma) and clip_sigma > 0):
+        raise InputError(f"clip_sigma={clip_sigma!r}: need a positive number of standard deviations (e.g. 3) or None")
+    n_clipped = None
+    if clip_sigma is not None:
+        kept = _sigma_clip(value, lab, use, float(clip_sigma), int(max_clip_iter))
+        n_clipped = _count_by_label(lab, use & ~kept)
+        use = kept
     value = np.where(use, value, np.nan)
     var_err = np.where(use, err**2, np.nan)
     stats = region_stats(value, lab, name="e", bins=8, percentiles=()).table
     noise = region_stats(var_err, lab, name="v", bins=8, percentiles=()).table
     n = stats["count"].astype(float)
     var = stats["e_std"] ** 2
+    if clip_sigma is not None:
+        var = var / _truncated_normal_variance(float(clip_sigma))
     noise_var = noise["v_mean"].reindex(stats.index)
     var_dec = (var - noise_var).clip(lower=0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -105,15 +142,64 @@ def region_edge_stats(maps: Any, labels: Any, *, mask: Any = None, method: str =
         "n_voxels": stats["count"].astype(int),
         "edge_energy_mean_ev": stats["e_mean"],
         "edge_energy_mean_se_ev": se,
-        "edge_energy_std_ev": stats["e_std"],
+        "edge_energy_std_ev": np.sqrt(var),
         "noise_std_ev": np.sqrt(noise_var),
         "edge_energy_std_deconvolved_ev": np.sqrt(var_dec),
-        "edge_energy_fwhm_ev": FWHM_PER_SIGMA * stats["e_std"],
+        "edge_energy_fwhm_ev": FWHM_PER_SIGMA * np.sqrt(var),
         "edge_energy_fwhm_deconvolved_ev": FWHM_PER_SIGMA * np.sqrt(var_dec),
         "fwhm_rel_se": rel.replace([np.inf], np.nan),
     }, index=stats.index)
+    out.insert(1, "n_clipped", 0 if n_clipped is None else n_clipped.reindex(out.index, fill_value=0).astype(int))
     enough = out["n_voxels"] >= MIN_VOXELS
     out["mean_reliable"] = enough & (out["edge_energy_mean_se_ev"] < max_mean_se_ev).fillna(False)
     out["fwhm_reliable"] = enough & (out["fwhm_rel_se"] < max_fwhm_rel_se).fillna(False)
     out.index.name = "label"
+    return out
+
+
+def _truncated_normal_variance(k: float) -> float:
+    """Variance of a standard normal cut to ``[-k, k]`` (0.9733 at k = 3)."""
+    from scipy.special import ndtr
+
+    inside = 2.0 * ndtr(k) - 1.0
+    return float(1.0 - 2.0 * k * np.exp(-0.5 * k * k) / np.sqrt(2.0 * np.pi) / inside)
+
+
+def _dense_index(lab: np.ndarray) -> tuple[np.ndarray, int]:
+    """Labels as bincount indices: the labels themselves when small and non-negative."""
+    if lab.size and lab.min() >= 0 and lab.max() < max(4 * lab.size, 1 << 16):
+        return lab.astype(np.intp, copy=False), int(lab.max()) + 1
+    uniq, inv = np.unique(lab, return_inverse=True)
+    return inv.ravel(), len(uniq)
+
+
+def _count_by_label(lab: np.ndarray, where: np.ndarray) -> pd.Series:
+    uniq, count = np.unique(lab[where], return_counts=True)
+    return pd.Series(count, index=uniq)
+
+
+def _sigma_clip(value: np.ndarray, lab: np.ndarray, use: np.ndarray, k: float, max_iter: int) -> np.ndarray:
+    """``use`` minus, per label, the voxels more than ``k`` standard deviations from the
+    mean of the kept ones, repeated until nothing changes (or ``max_iter`` rounds)."""
+    flat = np.flatnonzero(use)
+    x = value.ravel()[flat]
+    idx, n_rows = _dense_index(lab.ravel()[flat])
+    keep = np.ones(len(x), bool)
+    # the kept voxels' sd underestimates a Gaussian's by the truncation: scale it back, so
+    # the cut sits at k of the grain's own standard deviations
+    widen = 1.0 / np.sqrt(_truncated_normal_variance(k))
+    for _ in range(max(1, max_iter)):
+        w = keep.astype(np.float64)
+        n = np.bincount(idx, w, n_rows)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = np.bincount(idx, w * x, n_rows) / n
+            d = x - mean[idx]
+            sd = widen * np.sqrt(np.bincount(idx, w * d * d, n_rows) / n)
+        # <= keeps a constant region whole (its sd is 0)
+        new = np.abs(d) <= k * sd[idx]
+        if np.array_equal(new, keep):
+            break
+        keep = new
+    out = np.zeros(use.shape, bool)
+    out.ravel()[flat[keep]] = True
     return out
