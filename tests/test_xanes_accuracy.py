@@ -243,7 +243,7 @@ def test_pca_edge_maps_numpy_dask_and_xarray_agree():
     assert ds["edge_energy_half_step_err_ev"].attrs["units"] == "eV"
 
 
-def test_sigma_clipping_keeps_a_gaussian_grain_and_drops_a_neighbours_voxels():
+def test_sigma_clipping_keeps_a_gaussian_grain_and_drops_a_neighbours_voxels(monkeypatch):
     rng = np.random.default_rng(3)
     lab = np.repeat(np.arange(1, 9), 5000).reshape(8, 50, 100)
     sd = np.repeat(np.linspace(0.1, 0.4, 8), 5000).reshape(lab.shape)
@@ -278,6 +278,19 @@ def test_sigma_clipping_keeps_a_gaussian_grain_and_drops_a_neighbours_voxels():
     assert (rel_fixed.abs() < 0.5 * rel_bad.abs()).all()
     assert (fixed["edge_energy_mean_ev"] - 8345).abs().iloc[:6].max() < 0.01
     assert (fixed["n_clipped"].iloc[:6] >= stray.reshape(8, -1).sum(1)[:6] * 0.95).all()
+    # the compiled rounds equal numpy's, and a constant grain (sd 0) keeps every voxel
+    flat = clean.copy()
+    flat[lab == 8] = 8346.1
+    maps = {"edge_energy_half_step_ev": dirty, "edge_energy_half_step_err_ev": err}
+    some = rng.random(lab.shape) < 0.7
+    compiled = [bz.xanes.region_edge_stats(maps, lab, clip_sigma=3, mask=m) for m in (None, some)]
+    monkeypatch.setenv("BATTERYZOOM_NUMBA", "0")
+    for m, c in zip((None, some), compiled):
+        pd.testing.assert_frame_equal(c, bz.xanes.region_edge_stats(maps, lab, clip_sigma=3, mask=m), rtol=1e-9)
+    monkeypatch.delenv("BATTERYZOOM_NUMBA")
+    const = table(flat, clip_sigma=3)
+    assert const.loc[8, "n_clipped"] == 0 and const.loc[8, "n_voxels"] == 5000
+    assert const.loc[8, "edge_energy_mean_ev"] == pytest.approx(8346.1, abs=1e-9)
     for bad_clip in (0, -1, np.nan):
         with pytest.raises(bz.errors.InputError, match="clip_sigma"):
             table(clean, clip_sigma=bad_clip)

@@ -410,3 +410,26 @@ def kde_peak_width(counts, sel, sigma_bins, direct, y_fft, fft_row, pad, length,
         else:
             peak[r] = np.nan
             width[r] = np.nan
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def clip_moments(x, rows, ref, centre, cut, n, s1, s2):  # pragma: no cover - compiled
+    """One round of per-row sigma clipping: over the values within ``cut[row]`` of
+    ``centre[row]``, add the count and the first two moments of ``x - ref`` (``ref`` a
+    scalar near the values, so the squares keep their precision) into ``n, s1, s2``."""
+    for i in range(x.shape[0]):
+        r = rows[i]
+        xi = x[i]
+        if abs(xi - centre[r]) <= cut[r]:
+            d = xi - ref
+            n[r] += 1
+            s1[r] += d
+            s2[r] += d * d
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def clip_keep(x, rows, centre, cut, keep):  # pragma: no cover - compiled
+    """``keep[i]`` (uint8): ``x[i]`` lies within ``cut`` of ``centre`` of its row."""
+    for i in range(x.shape[0]):
+        r = rows[i]
+        keep[i] = abs(x[i] - centre[r]) <= cut[r]

@@ -178,28 +178,79 @@ def _count_by_label(lab: np.ndarray, where: np.ndarray) -> pd.Series:
     return pd.Series(count, index=uniq)
 
 
+def _clip_moments(x: np.ndarray, rows: np.ndarray, ref: float, centre: np.ndarray, cut: np.ndarray,
+                  n_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row, the count and the sums of ``x - ref`` and its square over the values
+    within ``cut`` of ``centre`` (compiled, one thread per core; numpy when
+    ``BATTERYZOOM_NUMBA=0``)."""
+    from .. import _kernels
+
+    if not _kernels.enabled():
+        inside = np.abs(x - centre[rows]) <= cut[rows]
+        d = np.where(inside, x - ref, 0.0)
+        return (np.bincount(rows, inside, n_rows).astype(np.int64), np.bincount(rows, d, n_rows),
+                np.bincount(rows, d * d, n_rows))
+    from .._kernels.regions import clip_moments
+
+    def part(v0: int, v1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        out = (np.zeros(n_rows, np.int64), np.zeros(n_rows), np.zeros(n_rows))
+        clip_moments(x[v0:v1], rows[v0:v1], ref, centre, cut, *out)
+        return out
+
+    parts = _kernels.map_ranges(len(x), max(1 << 20, -(-len(x) // _kernels.n_threads())), part)
+    return tuple(np.sum([p[k] for p in parts], axis=0) for k in range(3))  # type: ignore[return-value]
+
+
 def _sigma_clip(value: np.ndarray, lab: np.ndarray, use: np.ndarray, k: float, max_iter: int) -> np.ndarray:
     """``use`` minus, per label, the voxels more than ``k`` standard deviations from the
-    mean of the kept ones, repeated until nothing changes (or ``max_iter`` rounds)."""
-    flat = np.flatnonzero(use)
-    x = value.ravel()[flat]
-    idx, n_rows = _dense_index(lab.ravel()[flat])
-    keep = np.ones(len(x), bool)
+    mean of the kept ones, repeated until nothing changes (or ``max_iter`` rounds).
+
+    Each round is one pass (:func:`_clip_moments`) that applies the last round's cut and
+    sums what it keeps; the kept set stopped changing when the sums repeat exactly."""
+    every = bool(use.all())
+    flat = None if every else np.flatnonzero(use)
+    x = value.ravel() if every else value.ravel()[flat]
+    rows, n_rows = _dense_index(lab.ravel() if every else lab.ravel()[flat])
+    if not len(x):
+        return np.zeros(use.shape, bool)
+    sample = x[:: max(1, len(x) // 4096)]
+    ref = float(np.median(sample))
+    # rounding slack: a constant region (sd 0) must keep the voxels its mean rounds away from
+    slack = 1e-12 * max(abs(ref), float(np.max(np.abs(sample - ref))), np.finfo(np.float64).tiny)
+    centre, cut = np.zeros(n_rows), np.full(n_rows, np.inf)
     # the kept voxels' sd underestimates a Gaussian's by the truncation: scale it back, so
     # the cut sits at k of the grain's own standard deviations
     widen = 1.0 / np.sqrt(_truncated_normal_variance(k))
+    last = None
     for _ in range(max(1, max_iter)):
-        w = keep.astype(np.float64)
-        n = np.bincount(idx, w, n_rows)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mean = np.bincount(idx, w * x, n_rows) / n
-            d = x - mean[idx]
-            sd = widen * np.sqrt(np.bincount(idx, w * d * d, n_rows) / n)
-        # <= keeps a constant region whole (its sd is 0)
-        new = np.abs(d) <= k * sd[idx]
-        if np.array_equal(new, keep):
+        n, s1, s2 = _clip_moments(x, rows, ref, centre, cut, n_rows)
+        if last is not None and all(np.array_equal(a, b) for a, b in zip((n, s1, s2), last)):
             break
-        keep = new
+        last = (n, s1, s2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            m = s1 / n
+            sd = np.sqrt(np.maximum(s2 / n - m * m, 0.0))
+        # a row that kept nothing keeps its last cut (never happens: the mean is inside it)
+        ok = n > 0
+        centre[ok] = ref + m[ok]
+        cut[ok] = k * widen * sd[ok] + slack
+    keep = _clip_keep(x, rows, centre, cut)
+    if every:
+        return keep.reshape(use.shape)
     out = np.zeros(use.shape, bool)
     out.ravel()[flat[keep]] = True
     return out
+
+
+def _clip_keep(x: np.ndarray, rows: np.ndarray, centre: np.ndarray, cut: np.ndarray) -> np.ndarray:
+    """Which values lie within ``cut`` of ``centre`` of their row (bool, like ``x``)."""
+    from .. import _kernels
+
+    if not _kernels.enabled():
+        return np.abs(x - centre[rows]) <= cut[rows]
+    from .._kernels.regions import clip_keep
+
+    keep = np.empty(len(x), np.uint8)
+    _kernels.map_ranges(len(x), max(1 << 20, -(-len(x) // _kernels.n_threads())),
+                        lambda v0, v1: clip_keep(x[v0:v1], rows[v0:v1], centre, cut, keep[v0:v1]))
+    return keep.view(bool)
