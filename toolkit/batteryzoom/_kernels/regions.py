@@ -413,23 +413,31 @@ def kde_peak_width(counts, sel, sigma_bins, direct, y_fft, fft_row, pad, length,
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def clip_moments(x, rows, ref, centre, cut, n, s1, s2):  # pragma: no cover - compiled
-    """One round of per-row sigma clipping: over the values within ``cut[row]`` of
-    ``centre[row]``, add the count and the first two moments of ``x - ref`` (``ref`` a
-    scalar near the values, so the squares keep their precision) into ``n, s1, s2``."""
-    for i in range(x.shape[0]):
-        r = rows[i]
-        xi = x[i]
-        if abs(xi - centre[r]) <= cut[r]:
-            d = xi - ref
-            n[r] += 1
-            s1[r] += d
-            s2[r] += d * d
+def clip_moments(v, lab, m, use_mask, lut, use_lut, ref, centre, cut, n, s1, s2):  # pragma: no cover
+    """One round of per-region sigma clipping over a block: for the voxels within
+    ``cut[row]`` of ``centre[row]`` (never NaN/inf: ``cut`` is finite; never row 0: its
+    cut is negative), add the count and the sums of ``v - ref`` and its square (``ref``
+    near the values, so the squares keep their precision) into ``n, s1, s2``."""
+    for i in range(lab.size):
+        if use_mask and not m[i]:
+            continue
+        li = np.int64(lab[i])
+        row = np.int64(lut[li]) if use_lut else li
+        x = np.float64(v[i])
+        if abs(x - centre[row]) <= cut[row]:
+            d = x - ref
+            n[row] += 1
+            s1[row] += d
+            s2[row] += d * d
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def clip_keep(x, rows, centre, cut, keep):  # pragma: no cover - compiled
-    """``keep[i]`` (uint8): ``x[i]`` lies within ``cut`` of ``centre`` of its row."""
-    for i in range(x.shape[0]):
-        r = rows[i]
-        keep[i] = abs(x[i] - centre[r]) <= cut[r]
+def clip_keep(v, lab, m, use_mask, lut, use_lut, centre, cut, keep):  # pragma: no cover - compiled
+    """``keep[i]`` (uint8): voxel ``i`` is unmasked and within ``cut`` of its row's ``centre``."""
+    for i in range(lab.size):
+        if use_mask and not m[i]:
+            keep[i] = 0
+            continue
+        li = np.int64(lab[i])
+        row = np.int64(lut[li]) if use_lut else li
+        keep[i] = abs(np.float64(v[i]) - centre[row]) <= cut[row]

@@ -100,10 +100,10 @@ def region_edge_stats(maps: Any, labels: Any, *, mask: Any = None, method: str =
     Notes
     -----
     The per-label sums go through :func:`batteryzoom.regions.region_stats` (one pass over
-    the voxels per map, no loop over labels); each clipping round is one ``numpy.bincount``
-    pass over the used voxels.
+    the voxels per map, no loop over labels); the clipping is
+    :func:`batteryzoom.regions.sigma_clip` (one compiled pass per round).
     """
-    from ..regions import region_stats
+    from ..regions import _sigma_clip, _truncated_normal_variance, region_stats
 
     key = f"edge_energy_{method}_ev"
     for need in (key, "edge_energy_half_step_err_ev"):
@@ -117,13 +117,10 @@ def region_edge_stats(maps: Any, labels: Any, *, mask: Any = None, method: str =
     use = np.isfinite(value) & np.isfinite(err)
     if mask is not None:
         use &= np.asarray(mask, bool)
-    if clip_sigma is not None and not (np.isfinite(clip_sigma) and clip_sigma > 0):
-        raise InputError(f"clip_sigma={clip_sigma!r}: need a positive number of standard deviations (e.g. 3) or None")
     n_clipped = None
     if clip_sigma is not None:
-        kept = _sigma_clip(value, lab, use, float(clip_sigma), int(max_clip_iter))
-        n_clipped = _count_by_label(lab, use & ~kept)
-        use = kept
+        # one kept set for both maps: the clipping reads the edge energies
+        use, n_clipped = _sigma_clip(value, lab, use, sigma=clip_sigma, max_iter=int(max_clip_iter), show=None)
     value = np.where(use, value, np.nan)
     var_err = np.where(use, err**2, np.nan)
     stats = region_stats(value, lab, name="e", bins=8, percentiles=()).table
@@ -156,101 +153,3 @@ def region_edge_stats(maps: Any, labels: Any, *, mask: Any = None, method: str =
     out.index.name = "label"
     return out
 
-
-def _truncated_normal_variance(k: float) -> float:
-    """Variance of a standard normal cut to ``[-k, k]`` (0.9733 at k = 3)."""
-    from scipy.special import ndtr
-
-    inside = 2.0 * ndtr(k) - 1.0
-    return float(1.0 - 2.0 * k * np.exp(-0.5 * k * k) / np.sqrt(2.0 * np.pi) / inside)
-
-
-def _dense_index(lab: np.ndarray) -> tuple[np.ndarray, int]:
-    """Labels as bincount indices: the labels themselves when small and non-negative."""
-    if lab.size and lab.min() >= 0 and lab.max() < max(4 * lab.size, 1 << 16):
-        return lab.astype(np.intp, copy=False), int(lab.max()) + 1
-    uniq, inv = np.unique(lab, return_inverse=True)
-    return inv.ravel(), len(uniq)
-
-
-def _count_by_label(lab: np.ndarray, where: np.ndarray) -> pd.Series:
-    uniq, count = np.unique(lab[where], return_counts=True)
-    return pd.Series(count, index=uniq)
-
-
-def _clip_moments(x: np.ndarray, rows: np.ndarray, ref: float, centre: np.ndarray, cut: np.ndarray,
-                  n_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row, the count and the sums of ``x - ref`` and its square over the values
-    within ``cut`` of ``centre`` (compiled, one thread per core; numpy when
-    ``BATTERYZOOM_NUMBA=0``)."""
-    from .. import _kernels
-
-    if not _kernels.enabled():
-        inside = np.abs(x - centre[rows]) <= cut[rows]
-        d = np.where(inside, x - ref, 0.0)
-        return (np.bincount(rows, inside, n_rows).astype(np.int64), np.bincount(rows, d, n_rows),
-                np.bincount(rows, d * d, n_rows))
-    from .._kernels.regions import clip_moments
-
-    def part(v0: int, v1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        out = (np.zeros(n_rows, np.int64), np.zeros(n_rows), np.zeros(n_rows))
-        clip_moments(x[v0:v1], rows[v0:v1], ref, centre, cut, *out)
-        return out
-
-    parts = _kernels.map_ranges(len(x), max(1 << 20, -(-len(x) // _kernels.n_threads())), part)
-    return tuple(np.sum([p[k] for p in parts], axis=0) for k in range(3))  # type: ignore[return-value]
-
-
-def _sigma_clip(value: np.ndarray, lab: np.ndarray, use: np.ndarray, k: float, max_iter: int) -> np.ndarray:
-    """``use`` minus, per label, the voxels more than ``k`` standard deviations from the
-    mean of the kept ones, repeated until nothing changes (or ``max_iter`` rounds).
-
-    Each round is one pass (:func:`_clip_moments`) that applies the last round's cut and
-    sums what it keeps; the kept set stopped changing when the sums repeat exactly."""
-    every = bool(use.all())
-    flat = None if every else np.flatnonzero(use)
-    x = value.ravel() if every else value.ravel()[flat]
-    rows, n_rows = _dense_index(lab.ravel() if every else lab.ravel()[flat])
-    if not len(x):
-        return np.zeros(use.shape, bool)
-    sample = x[:: max(1, len(x) // 4096)]
-    ref = float(np.median(sample))
-    # rounding slack: a constant region (sd 0) must keep the voxels its mean rounds away from
-    slack = 1e-12 * max(abs(ref), float(np.max(np.abs(sample - ref))), np.finfo(np.float64).tiny)
-    centre, cut = np.zeros(n_rows), np.full(n_rows, np.inf)
-    # the kept voxels' sd underestimates a Gaussian's by the truncation: scale it back, so
-    # the cut sits at k of the grain's own standard deviations
-    widen = 1.0 / np.sqrt(_truncated_normal_variance(k))
-    last = None
-    for _ in range(max(1, max_iter)):
-        n, s1, s2 = _clip_moments(x, rows, ref, centre, cut, n_rows)
-        if last is not None and all(np.array_equal(a, b) for a, b in zip((n, s1, s2), last)):
-            break
-        last = (n, s1, s2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            m = s1 / n
-            sd = np.sqrt(np.maximum(s2 / n - m * m, 0.0))
-        # a row that kept nothing keeps its last cut (never happens: the mean is inside it)
-        ok = n > 0
-        centre[ok] = ref + m[ok]
-        cut[ok] = k * widen * sd[ok] + slack
-    keep = _clip_keep(x, rows, centre, cut)
-    if every:
-        return keep.reshape(use.shape)
-    out = np.zeros(use.shape, bool)
-    out.ravel()[flat[keep]] = True
-    return out
-
-
-def _clip_keep(x: np.ndarray, rows: np.ndarray, centre: np.ndarray, cut: np.ndarray) -> np.ndarray:
-    """Which values lie within ``cut`` of ``centre`` of their row (bool, like ``x``)."""
-    from .. import _kernels
-
-    if not _kernels.enabled():
-        return np.abs(x - centre[rows]) <= cut[rows]
-    from .._kernels.regions import clip_keep
-
-    keep = np.empty(len(x), np.uint8)
-    _kernels.map_ranges(len(x), max(1 << 20, -(-len(x) // _kernels.n_threads())),
-                        lambda v0, v1: clip_keep(x[v0:v1], rows[v0:v1], centre, cut, keep[v0:v1]))
-    return keep.view(bool)
