@@ -23,7 +23,8 @@ put some voxels of neighbouring grains into a grain, mostly along its boundary. 
 edge energies sit a grain-to-grain difference away (0.5 eV rms on the twin, against
 within-grain widths of 0.1-0.4 eV), so a few of them inflate the variance, and with it
 the FWHM, far more than they move the bulk. ``clip_sigma=3`` rejects them the way sigma-
-clipped statistics do (astropy's ``sigma_clipped_stats``): per grain, repeatedly drop
+clipped statistics do (astropy's ``sigma_clipped_stats``; here
+:func:`batteryzoom.regions.sigma_clip`, one mask for both maps): per grain, repeatedly drop
 voxels more than ``clip_sigma`` standard deviations from the mean of the voxels kept,
 until none changes. The kept voxels' variance, divided by that of a normal distribution
 cut at ``±clip_sigma`` (0.973 at 3), estimates the grain's, and the cut is placed with
