@@ -507,6 +507,9 @@ def test_sigma_clip_mask_is_the_same_on_every_path(monkeypatch):
                                  da.from_array(mask, chunks=12))
     assert isinstance(lazy, da.Array)
     np.testing.assert_array_equal(lazy.compute(), keep)
+    labelled = bz.regions.sigma_clip(xr.DataArray(values, dims=("z", "y", "x")), labels, mask)
+    assert labelled.dims == ("z", "y", "x") and labelled.attrs["clip_sigma"] == 3.0
+    np.testing.assert_array_equal(labelled.values, keep)
     # sparse huge labels (compacted through a lookup table) clip the same
     np.testing.assert_array_equal(bz.regions.sigma_clip(values, labels * 1_000_003, mask), keep)
     monkeypatch.setenv("BATTERYZOOM_NUMBA", "0")

@@ -1302,8 +1302,9 @@ def sigma_clip(
 
     Returns
     -------
-    numpy.ndarray or dask.array.Array, bool, shape S
-        True for the voxels kept (a lazy dask array when ``values`` is dask).
+    numpy.ndarray, dask.array.Array or xarray.DataArray, bool, shape S
+        True for the voxels kept: lazy (dask) when ``values`` is dask, a DataArray on the
+        map's coordinates when it is one.
 
     Raises
     ------
@@ -1315,6 +1316,11 @@ def sigma_clip(
     if not isinstance(max_iter, (int, np.integer)) or isinstance(max_iter, bool) or max_iter < 1:
         raise InputError(f"max_iter: must be an integer >= 1, got {max_iter!r}")
     keep, _ = _sigma_clip(v, lab, m, sigma=sigma, max_iter=int(max_iter), show=progress, argname="sigma")
+    if hasattr(values, "dims") and hasattr(values, "coords"):
+        import xarray as xr
+
+        return xr.DataArray(keep, coords=values.coords, dims=values.dims, name="kept",
+                            attrs={"clip_sigma": float(sigma), "description": "voxels kept by per-region sigma clipping"})
     return keep
 
 
