@@ -288,6 +288,13 @@ def test_sigma_clipping_keeps_a_gaussian_grain_and_drops_a_neighbours_voxels(mon
     for m, c in zip((None, some), compiled):
         pd.testing.assert_frame_equal(c, bz.xanes.region_edge_stats(maps, lab, clip_sigma=3, mask=m), rtol=1e-9)
     monkeypatch.delenv("BATTERYZOOM_NUMBA")
+    # dask maps (as a large stack's) stay lazy and give the same table
+    import dask.array as da
+
+    lazy = {k: da.from_array(x, chunks=(4, 25, 50)) for k, x in maps.items()}
+    pd.testing.assert_frame_equal(bz.xanes.region_edge_stats(lazy, da.from_array(lab, chunks=4), clip_sigma=3,
+                                                             mask=da.from_array(some, chunks=4)),
+                                  compiled[1], rtol=1e-9)
     const = table(flat, clip_sigma=3)
     assert const.loc[8, "n_clipped"] == 0 and const.loc[8, "n_voxels"] == 5000
     assert const.loc[8, "edge_energy_mean_ev"] == pytest.approx(8346.1, abs=1e-9)

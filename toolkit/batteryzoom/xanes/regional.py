@@ -72,7 +72,8 @@ def region_edge_stats(maps: Any, labels: Any, *, mask: Any = None, method: str =
     ----------
     maps : xarray.Dataset or dict
         From :func:`~batteryzoom.xanes.edge_maps` or :func:`~batteryzoom.xanes.pca_edge_maps`:
-        ``edge_energy_<method>_ev`` and ``edge_energy_half_step_err_ev`` (eV) over space.
+        ``edge_energy_<method>_ev`` and ``edge_energy_half_step_err_ev`` (eV) over space;
+        numpy or dask (a large stack's maps stay lazy and are read chunk by chunk).
     labels : array-like of int
         Region labels, same spatial shape (0 = background).
     mask : array-like of bool, optional
@@ -110,14 +111,15 @@ def region_edge_stats(maps: Any, labels: Any, *, mask: Any = None, method: str =
     for need in (key, "edge_energy_half_step_err_ev"):
         if need not in maps:
             raise InputError(f"maps has no {need!r}: compute it with bz.xanes.edge_maps or bz.xanes.pca_edge_maps")
-    value = np.asarray(maps[key], np.float64)
-    err = np.asarray(maps["edge_energy_half_step_err_ev"], np.float64)
-    lab = np.asarray(labels)
+    # numpy or dask (maps of a large stack stay lazy: every step below reads chunk by chunk)
+    value = _array(maps[key]).astype(np.float64, copy=False)
+    err = _array(maps["edge_energy_half_step_err_ev"]).astype(np.float64, copy=False)
+    lab = _array(labels)
     if lab.shape != value.shape:
         raise InputError(f"labels has shape {lab.shape}; the maps' shape is {value.shape}")
     use = np.isfinite(value) & np.isfinite(err)
     if mask is not None:
-        use &= np.asarray(mask, bool)
+        use = use & _array(mask).astype(bool, copy=False)
     n_clipped = None
     if clip_sigma is not None:
         # one kept set for both maps: the clipping reads the edge energies
@@ -154,3 +156,9 @@ def region_edge_stats(maps: Any, labels: Any, *, mask: Any = None, method: str =
     out.index.name = "label"
     return out
 
+
+
+def _array(x: Any) -> Any:
+    """The numpy or dask array inside ``x`` (xarray objects unwrapped, lists read)."""
+    x = getattr(x, "data", x) if hasattr(x, "dims") else x
+    return x if type(x).__module__.split(".")[0] == "dask" else np.asarray(x)
