@@ -522,6 +522,12 @@ def test_sigma_clip_mask_is_the_same_on_every_path(monkeypatch):
             bz.regions.region_stats(values, labels, clip_sigma=bad)
     with pytest.raises(InputError, match="sigma: need a positive"):
         bz.regions.sigma_clip(values, labels, sigma=-3)
+    # out of rounds (one), the clipped counts still describe the mask returned
+    short, n_clipped = regions._sigma_clip(values, labels, mask, sigma=3, max_iter=1, show=False)
+    considered = mask & np.isfinite(values) & (labels > 0)
+    expected = np.bincount(labels[considered & ~short], minlength=9)[1:]
+    assert expected.sum() > 0 and not np.array_equal(short, keep)
+    np.testing.assert_array_equal(n_clipped.reindex(range(1, 9), fill_value=0).to_numpy(), expected)
     with pytest.raises(InputError, match="max_iter"):
         bz.regions.sigma_clip(values, labels, max_iter=0)
     with pytest.raises(InputError, match="no labelled voxel"):

@@ -1357,12 +1357,16 @@ def _sigma_clip(v, lab, m, *, sigma: Any, max_iter: int, show: bool | None,
     widen = k / math.sqrt(_truncated_normal_variance(k))
     # rounding slack, so a constant region keeps the voxels its mean rounds away from
     slack = 1e-12 * max(abs(vmin), abs(vmax), vmax - vmin, np.finfo(np.float64).tiny)
-    first = last = None
-    for _ in range(max_iter):
+    def moments() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         sums = None
         for part in _map_blocks(partial(_clip_moments_block, ref=ref, centre=centre, cut=cut, lut=lut),
                                 [v, lab, m], desc="sigma clipping", show=show, threaded=_kernels.enabled()):
             sums = part if sums is None else tuple(a + b for a, b in zip(sums, part))
+        return sums
+
+    first = last = None
+    for _ in range(max_iter):
+        sums = moments()
         if first is None:
             first = sums[0]
         # the kept set is final when a round's sums repeat exactly
@@ -1376,6 +1380,8 @@ def _sigma_clip(v, lab, m, *, sigma: Any, max_iter: int, show: bool | None,
         sd = np.sqrt(np.maximum(s2[ok] / n[ok] - mean * mean, 0.0))
         centre[ok] = ref + mean
         cut[ok] = widen * sd + slack
+    else:  # out of rounds: count what the last cut keeps
+        last = moments()
     clipped = first - last[0]
     rows = np.flatnonzero(clipped > 0)
     n_clipped = pd.Series(clipped[rows], index=ids[rows])
