@@ -498,10 +498,13 @@ def test_sigma_clip_mask_is_the_same_on_every_path(monkeypatch):
     mask = rng.random(values.shape) < 0.8
     keep = bz.regions.sigma_clip(values, labels, mask)
     assert keep.dtype == bool and keep.shape == values.shape
-    assert not keep[labels == 0].any() and not keep[~mask].any() and not keep[~np.isfinite(values)].any()
+    assert not keep[labels == 0].any() and not keep[~mask].any()
+    # labelled NaN/inf stay in the mask, for region_stats to count them
+    bad = ~np.isfinite(values) & mask & (labels > 0)
+    assert bad.sum() > 0 and keep[bad].all()
     # each region's kept voxels sit within 3 of its (truncation-corrected) sds of its mean
     for i in range(1, 9):
-        x = values[keep & (labels == i)]
+        x = values[keep & (labels == i) & np.isfinite(values)]
         assert np.abs(x - x.mean()).max() <= 3 * x.std() / np.sqrt(0.97334) + 1e-9
     lazy = bz.regions.sigma_clip(da.from_array(values, chunks=(8, 15, 36)), da.from_array(labels, chunks=12),
                                  da.from_array(mask, chunks=12))
@@ -516,7 +519,13 @@ def test_sigma_clip_mask_is_the_same_on_every_path(monkeypatch):
     np.testing.assert_array_equal(bz.regions.sigma_clip(values, labels, mask), keep)
     monkeypatch.delenv("BATTERYZOOM_NUMBA")
     stats = bz.regions.region_stats(values, labels, mask=mask, clip_sigma=3)
-    np.testing.assert_array_equal(stats.table["count"], np.bincount(labels[keep], minlength=9)[1:])
+    finite = np.isfinite(values)
+    np.testing.assert_array_equal(stats.table["count"], np.bincount(labels[keep & finite], minlength=9)[1:])
+    np.testing.assert_array_equal(stats.table["n_nan"], bz.regions.region_stats(values, labels, mask=mask).table["n_nan"])
+    # a region of NaNs only is still reported, its NaNs counted
+    nan_region = np.where(labels == 4, np.nan, values)
+    t = bz.regions.region_stats(nan_region, labels, clip_sigma=3).table
+    assert t.loc[4, "count"] == 0 and t.loc[4, "n_nan"] == (labels == 4).sum() and t.loc[4, "n_clipped"] == 0
     for bad in (0, -1.0, np.nan, np.inf, True, "3"):
         with pytest.raises(InputError, match="clip_sigma"):
             bz.regions.region_stats(values, labels, clip_sigma=bad)
@@ -532,3 +541,7 @@ def test_sigma_clip_mask_is_the_same_on_every_path(monkeypatch):
         bz.regions.sigma_clip(values, labels, max_iter=0)
     with pytest.raises(InputError, match="no labelled voxel"):
         bz.regions.sigma_clip(values, np.zeros_like(labels))
+    with pytest.raises(InputError, match="mask: selects no voxel"):
+        bz.regions.sigma_clip(values, labels, np.zeros(labels.shape, bool))
+    with pytest.raises(InputError, match="no finite value"):
+        bz.regions.region_stats(np.full(labels.shape, np.nan), labels, clip_sigma=3)

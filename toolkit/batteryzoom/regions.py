@@ -1273,6 +1273,9 @@ def sigma_clip(
 ) -> Any:
     """The voxels that survive per-region sigma clipping: a mask for :func:`region_stats`.
 
+    NaN/inf voxels of a region are not values to clip: they stay in the mask (so that
+    :func:`region_stats` still counts them in ``n_nan``) and never enter a mean.
+
     Per region, voxels more than ``sigma`` standard deviations from the mean of the
     voxels kept so far are dropped, and the mean and standard deviation recomputed,
     until no voxel changes side (as astropy's ``sigma_clip``, per label). The standard
@@ -1287,7 +1290,7 @@ def sigma_clip(
     Parameters
     ----------
     values : array_like, numpy or dask (or xarray.DataArray), shape S
-        The scalar map, any real dtype. NaN/inf voxels are never kept.
+        The scalar map, any real dtype.
     labels : array_like of int, shape S
         Region labels, 0 = background (never kept).
     mask : array_like of bool, shape S, optional
@@ -1303,8 +1306,8 @@ def sigma_clip(
     Returns
     -------
     numpy.ndarray, dask.array.Array or xarray.DataArray, bool, shape S
-        True for the voxels kept: lazy (dask) when ``values`` is dask, a DataArray on the
-        map's coordinates when it is one.
+        True for the labelled voxels kept (and the labelled NaN/inf ones): lazy (dask)
+        when ``values`` is dask, a DataArray on the map's coordinates when it is one.
 
     Raises
     ------
@@ -1343,9 +1346,13 @@ def _sigma_clip(v, lab, m, *, sigma: Any, max_iter: int, show: bool | None,
     lmin, lmax = min(p[0] for p in parts), max(p[1] for p in parts)
     if lmin < 0:
         raise InputError(f"labels: negative label {lmin}; labels are 0 (background) or positive ids")
+    if m is not None and sum(p[5] for p in parts) == 0:
+        raise InputError("mask: selects no voxel (it is all False); pass a mask with at least one True voxel")
+    if lmax == 0 or sum(p[4] for p in parts) == 0:
+        raise InputError("labels: no labelled voxel (all background, label 0); nothing to clip")
     vmin, vmax = min(p[2] for p in parts), max(p[3] for p in parts)
-    if lmax == 0 or not math.isfinite(vmin):
-        raise InputError("labels: no labelled voxel with a finite value to clip (all background or NaN)")
+    if not math.isfinite(vmin):
+        raise InputError("values: no finite value inside the labelled regions (all NaN/inf); nothing to clip")
     lut, ids = _labels_plan(lmin, lmax, v, lab, m, show)
     n_rows = ids.size
     ref = 0.5 * (vmin + vmax)
@@ -1429,8 +1436,9 @@ def _clip_keep_block(v, lab, m, *, centre, cut, lut) -> np.ndarray:
     shape = np.shape(v)
     if not _kernels.enabled():
         rows = _rows_numpy(lab, lut)
+        x = np.asarray(v, np.float64).reshape(-1)
         with np.errstate(invalid="ignore"):
-            keep = np.abs(np.asarray(v, np.float64).reshape(-1) - centre[rows]) <= cut[rows]
+            keep = (np.abs(x - centre[rows]) <= cut[rows]) | (~np.isfinite(x) & (rows > 0))
         if m is not None:
             keep &= np.asarray(m).reshape(-1)
         return keep.reshape(shape)

@@ -433,11 +433,13 @@ def clip_moments(v, lab, m, use_mask, lut, use_lut, ref, centre, cut, n, s1, s2)
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def clip_keep(v, lab, m, use_mask, lut, use_lut, centre, cut, keep):  # pragma: no cover - compiled
-    """``keep[i]`` (uint8): voxel ``i`` is unmasked and within ``cut`` of its row's ``centre``."""
+    """``keep[i]`` (uint8): voxel ``i`` is unmasked and within ``cut`` of its row's
+    ``centre``, or a labelled NaN/inf (left for the statistics to count)."""
     for i in range(lab.size):
         if use_mask and not m[i]:
             keep[i] = 0
             continue
         li = np.int64(lab[i])
         row = np.int64(lut[li]) if use_lut else li
-        keep[i] = abs(np.float64(v[i]) - centre[row]) <= cut[row]
+        x = np.float64(v[i])
+        keep[i] = abs(x - centre[row]) <= cut[row] or (row > 0 and not math.isfinite(x))
