@@ -105,21 +105,21 @@ def region_edge_stats(maps: Any, labels: Any, *, mask: Any = None, method: str =
     the voxels per map, no loop over labels); the clipping is
     :func:`batteryzoom.regions.sigma_clip` (one compiled pass per round).
     """
-    from ..regions import _sigma_clip, _truncated_normal_variance, region_stats
+    from ..regions import _sigma_clip, _truncated_normal_variance, _unwrap, region_stats
 
     key = f"edge_energy_{method}_ev"
     for need in (key, "edge_energy_half_step_err_ev"):
         if need not in maps:
             raise InputError(f"maps has no {need!r}: compute it with bz.xanes.edge_maps or bz.xanes.pca_edge_maps")
     # numpy or dask (maps of a large stack stay lazy: every step below reads chunk by chunk)
-    value = _array(maps[key]).astype(np.float64, copy=False)
-    err = _array(maps["edge_energy_half_step_err_ev"]).astype(np.float64, copy=False)
-    lab = _array(labels)
+    value = _unwrap(maps[key], key).astype(np.float64, copy=False)
+    err = _unwrap(maps["edge_energy_half_step_err_ev"], "edge_energy_half_step_err_ev").astype(np.float64, copy=False)
+    lab = _unwrap(labels, "labels")
     if lab.shape != value.shape:
         raise InputError(f"labels has shape {lab.shape}; the maps' shape is {value.shape}")
     use = np.isfinite(value) & np.isfinite(err)
     if mask is not None:
-        use = use & _array(mask).astype(bool, copy=False)
+        use = use & _unwrap(mask, "mask").astype(bool, copy=False)
     n_clipped = None
     if clip_sigma is not None:
         # one kept set for both maps: the clipping reads the edge energies
@@ -155,10 +155,3 @@ def region_edge_stats(maps: Any, labels: Any, *, mask: Any = None, method: str =
     out["fwhm_reliable"] = enough & (out["fwhm_rel_se"] < max_fwhm_rel_se).fillna(False)
     out.index.name = "label"
     return out
-
-
-
-def _array(x: Any) -> Any:
-    """The numpy or dask array inside ``x`` (xarray objects unwrapped, lists read)."""
-    x = getattr(x, "data", x) if hasattr(x, "dims") else x
-    return x if type(x).__module__.split(".")[0] == "dask" else np.asarray(x)
