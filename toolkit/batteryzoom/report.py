@@ -667,8 +667,7 @@ def _grain(source: Source, s: _Scale, ctx: dict) -> None:
     # smooth component (a truncated one biases spreads), noise variance subtracted
     # (bz.xanes.regional); the mean stays the raw map's
     pca = xanes.pca_edge_maps(aligned, mask=masks["mask"].values, n_components="detectable")
-    # segmented labels put some of the neighbours' voxels into a grain: sigma-clip them
-    # out of the width (bz.xanes.regional); given or true labels are used as they are
+    # clipped like the statistics above when the labels are segmented (bz.xanes.regional)
     widths = xanes.region_edge_stats(pca, lab, mask=masks["mask"].values & (lab > 0),
                                      clip_sigma=3.0 if segmented else None)
     fwhm_dec = [float(widths["edge_energy_fwhm_deconvolved_ev"].get(sm.label, np.nan)) for sm in summaries]
