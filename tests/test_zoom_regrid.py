@@ -34,6 +34,33 @@ def test_coarser_grid_takes_the_majority_label():
     np.testing.assert_allclose(out["x"].values, [0.0, 2.0])
 
 
+def test_min_purity_drops_voxels_that_mix_two_labels_and_keeps_surfaces():
+    lab = np.zeros((4, 4, 4), np.int32)
+    lab[:2, :2, :2] = 7                      # pure
+    lab[:2, :2, 2:] = 4
+    lab[0, 0, 2] = lab[0, 1, 2] = 6          # 6 of 8 label 4, 2 of 8 label 6: 0.75
+    lab[2:, :2, :2] = 5
+    lab[3, 1, 1] = 8                         # 7 of 8: 0.875
+    lab[:2, 2:, :2] = 1
+    lab[0, 2:, :] = 2                        # 4 of 1, 4 of 2: a tie across a boundary
+    h = _pair(2.0, (2, 2, 2))
+    plain = h.regrid_labels(lab, "src", "dst").values
+    strict = h.regrid_labels(lab, "src", "dst", min_purity=0.8).values
+    loose = h.regrid_labels(lab, "src", "dst", min_purity=0.75).values
+    assert plain[0, 0, 0] == strict[0, 0, 0] == 7
+    assert plain[0, 0, 1] == loose[0, 0, 1] == 4 and strict[0, 0, 1] == 0
+    assert strict[1, 0, 0] == 5
+    assert plain[0, 1, 0] == 1 and loose[0, 1, 0] == 0  # the 4-4 boundary voxel is mixed
+    # a surface voxel holds one grain: background votes do not make it impure
+    surface = lab.copy()
+    surface[2:, 2:, 2:] = 3
+    surface[3, 3, 2:] = 0                    # 6 of label 3, 2 background
+    assert h.regrid_labels(surface, "src", "dst", min_purity=1.0).values[1, 1, 1] == 3
+    for bad in (0, -0.5, 1.5, "0.75"):
+        with pytest.raises(InputError, match="min_purity"):
+            h.regrid_labels(lab, "src", "dst", min_purity=bad)
+
+
 def test_finer_grid_takes_the_nearest_label_and_outside_is_background():
     lab = np.arange(64, dtype=np.int32).reshape(4, 4, 4) + 1
     out = _pair(0.5, (10, 10, 10)).regrid_labels(lab, "src", "dst")

@@ -519,6 +519,11 @@ def _slab_mask(volume: Any, axis: str, keep: np.ndarray) -> np.ndarray:
     return np.broadcast_to(np.asarray(keep).reshape(shape), volume.shape)
 
 
+# a XANES voxel whose nano-CT sub-voxels are < 75 % one grain mixes two grains' spectra
+# (zoom.Hierarchy.regrid_labels); left out of the per-grain statistics
+_GRAIN_MIN_PURITY = 0.75
+
+
 def _particle(source: Source, s: _Scale, ctx: dict) -> None:
     from . import segment
     from .plots import particle as pp
@@ -561,6 +566,8 @@ def _particle(source: Source, s: _Scale, ctx: dict) -> None:
     h, name, xname = source.hierarchy(), source.level("particle"), source.level("grain")
     if h is not None and name in h and xname in h and h[xname].parent == name:
         ctx["grain_labels_xanes"] = h.regrid_labels(res.labels, name, xname)
+        # for the statistics: without the XANES voxels whose spectrum mixes two grains
+        ctx["grain_labels_xanes_pure"] = h.regrid_labels(res.labels, name, xname, min_purity=_GRAIN_MIN_PURITY)
     s.values.update(n_grains=len(tab), void_fraction=void_fraction)
     s.values["summary"] = (
         f"{len(tab)} primary grains (median {tab['equivalent_diameter_um'].median():.2f} µm); cracks and pores "
@@ -622,7 +629,8 @@ def _grain(source: Source, s: _Scale, ctx: dict) -> None:
     segmented = labels is None and ctx.get("grain_labels_xanes") is not None
     if segmented:
         labels = ctx["grain_labels_xanes"]
-        label_source = "the particle scale's grain segmentation, on the XANES grid (3-sigma clipped per grain)"
+        label_source = ("the particle scale's grain segmentation, on the XANES grid (voxels mixing two grains "
+                        "left out, 3-sigma clipped per grain)")
     if labels is None and truth:
         labels = truth["truth"]["grain_labels"]
         label_source = "the twin's ground truth (no grain segmentation in this version)"
@@ -636,9 +644,11 @@ def _grain(source: Source, s: _Scale, ctx: dict) -> None:
     lab = np.asarray(labels.values)
     finite = edge.values[valid & (lab > 0)]
     lo, hi = np.percentile(finite, [0.1, 99.9])
-    # segmented labels hand each grain some of its neighbours' voxels: clip them per grain
+    # segmented labels hand each grain some of its neighbours' voxels: the statistics leave
+    # out the voxels that mix two grains and clip the strays left, per grain
+    pure = np.asarray(ctx["grain_labels_xanes_pure"].values) > 0 if segmented else None
     stats = regions.region_stats(edge, labels, name="edge_energy_ev", bins=48, value_range=(float(lo), float(hi)),
-                                 clip_sigma=3.0 if segmented else None)
+                                 mask=pure, clip_sigma=3.0 if segmented else None)
     het = regions.heterogeneity(stats)
     lookup = RegionLookup(stats)
     n_grains = int((stats.table["count"] > 0).sum())
@@ -668,10 +678,10 @@ def _grain(source: Source, s: _Scale, ctx: dict) -> None:
     # (bz.xanes.regional); the mean stays the raw map's
     pca = xanes.pca_edge_maps(aligned, mask=masks["mask"].values, n_components="detectable")
     # clipped like the statistics above when the labels are segmented (bz.xanes.regional)
-    widths = xanes.region_edge_stats(pca, lab, mask=masks["mask"].values & (lab > 0),
+    widths = xanes.region_edge_stats(pca, lab, mask=masks["mask"].values & (lab > 0) & (True if pure is None else pure),
                                      clip_sigma=3.0 if segmented else None)
     fwhm_dec = [float(widths["edge_energy_fwhm_deconvolved_ev"].get(sm.label, np.nan)) for sm in summaries]
-    clip_text = ", 3-sigma clipped against the segmentation's stray voxels" if segmented else ""
+    clip_text = ", mixed boundary voxels left out and 3-sigma clipped (segmented labels)" if segmented else ""
     width_note = f"PCA-denoised ({pca.attrs['pca_components']} components), noise variance subtracted{clip_text}"
     for k, sm in enumerate(summaries):
         tr = true_rows.get(k)

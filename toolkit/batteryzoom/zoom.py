@@ -715,7 +715,7 @@ class Hierarchy:
             rows.append(row)
         return pd.DataFrame(rows).set_index("level")
 
-    def regrid_labels(self, labels: Any, src: str, dst: str) -> Any:
+    def regrid_labels(self, labels: Any, src: str, dst: str, *, min_purity: float | None = None) -> Any:
         """A label image of level ``src`` carried onto level ``dst``'s grid (e.g. grains
         segmented in the nano-CT onto the coarser XANES grid of the same particle).
 
@@ -725,12 +725,25 @@ class Hierarchy:
         takes the label of the nearest ``src`` voxel; ``dst`` voxels outside ``src``'s box
         get 0.
 
+        A coarse voxel across a boundary holds two regions: its signal (a XANES spectrum)
+        mixes them, whatever label it gets. ``min_purity`` sets such voxels to 0: those
+        whose label holds less than this fraction of the labelled (non-zero) ``src``
+        centres inside them. For per-grain chemistry, 0.75 (6 of 8 at a 2× voxel ratio)
+        keeps the grains' interiors and their surface voxels and drops the mixed boundary
+        voxels: on the twin, with grains segmented in the nano-CT, it takes the reliable
+        grains' FWHM within 10 % from 52 % to 93 % (with ``clip_sigma=3``,
+        ``toolkit/scripts/xanes_accuracy.py --segmented``). Keep the unfiltered labels
+        for display (morphology).
+
         Parameters
         ----------
         labels : array-like (z, y, x) of int, or DataArray
             On ``src``'s grid.
         src, dst : str
             Level names (both with a known shape).
+        min_purity : float in (0, 1], optional
+            See above; only where ``dst`` is coarser than ``src`` (a finer ``dst`` voxel
+            takes one ``src`` label and is always pure). Default: keep every voxel.
 
         Returns
         -------
@@ -742,6 +755,8 @@ class Hierarchy:
         ls, ld = self[src], self[dst]
         if ls.shape is None or ld.shape is None:
             raise InputError(f"regrid_labels: {src if ls.shape is None else dst} has no known shape")
+        if min_purity is not None and not (isinstance(min_purity, (int, float, np.floating)) and 0 < min_purity <= 1):
+            raise InputError(f"min_purity={min_purity!r}: give a fraction in (0, 1], e.g. 0.75, or None")
         lab = np.asarray(labels.values if hasattr(labels, "dims") else labels)
         if lab.shape != tuple(ls.shape) or not np.issubdtype(lab.dtype, np.integer):
             raise InputError(f"labels: need integer labels of {src}'s shape {ls.shape}, got {lab.dtype} {lab.shape}")
@@ -767,6 +782,12 @@ class Hierarchy:
             first = order[np.r_[True, voxel[order][1:] != voxel[order][:-1]]]
             out = np.zeros(int(np.prod(ld.shape)), np.int64)
             out[voxel[first]] = label[first]
+            if min_purity is not None:
+                # the winner's share of the labelled centres (background votes left out, so
+                # a grain's surface voxels stay: they hold one grain)
+                labelled = np.bincount(voxel[label > 0], weights=counts[label > 0], minlength=out.size)
+                share = counts[first] / np.maximum(labelled[voxel[first]], 1)
+                out[voxel[first][(label[first] > 0) & (share < min_purity)]] = 0
             out = out.reshape(ld.shape)
         else:
             idx = []

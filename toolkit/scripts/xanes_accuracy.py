@@ -7,8 +7,9 @@ without misalignment to separate the alignment's share of the error).
 ``--segmented``: instead, the chain a user runs without ground-truth labels -- grains
 segmented in the twin's nano-CT (``bz.segment.segment_grains``), carried onto the XANES
 grid (``Hierarchy.regrid_labels``), per-grain statistics of the 'detectable' PCA map
-with and without sigma clipping -- each segmented grain scored against the true grain
-it overlaps most.
+with and without sigma clipping, with all voxels or only those not mixing two grains
+(``min_purity=0.75``) -- each segmented grain scored against the true grain it overlaps
+most.
 
 For each case, three methods: ``raw`` (``edge_maps`` of the aligned stack), ``pca``
 (``pca_edge_maps``: PCA-denoised spectra, components chosen by the data-only rule of
@@ -125,7 +126,8 @@ def score(noise: float, misaligned: bool = True) -> dict[str, dict]:
 
 
 def score_segmented() -> pd.DataFrame:
-    """Per-grain scores with segmented grain labels, unclipped and 3-sigma clipped."""
+    """Per-grain scores with segmented grain labels: unclipped or 3-sigma clipped, all
+    voxels or the pure ones."""
     from batteryzoom.zoom import Hierarchy
 
     name = "twin/particle-xanes"
@@ -135,21 +137,24 @@ def score_segmented() -> pd.DataFrame:
     mask = bz.xanes.masks(bz.xanes.edge_maps(aligned))["mask"].values
     pca = bz.xanes.pca_edge_maps(aligned, mask=mask, n_components="detectable")
     seg = bz.segment.segment_grains(bz.data.load("twin/particle-nanoct"))
-    labels = Hierarchy.from_twin("small").regrid_labels(seg.labels, "twin/particle-nanoct", name).values
+    hierarchy = Hierarchy.from_twin("small")
+    labels = hierarchy.regrid_labels(seg.labels, "twin/particle-nanoct", name).values
+    pure = hierarchy.regrid_labels(seg.labels, "twin/particle-nanoct", name, min_purity=0.75).values > 0
     true_labels = truth["grain_labels"].values
     both = (labels > 0) & (true_labels > 0)
     pairs = pd.DataFrame({"seg": labels[both], "true": true_labels[both]}).value_counts().reset_index()
     best = pairs.sort_values("count", ascending=False).drop_duplicates("seg").set_index("seg")
     voxel_match = float(np.mean(best["true"].reindex(labels[both]).to_numpy() == true_labels[both]))
     rows = {}
-    for clip in (None, 3.0):
-        table = bz.xanes.region_edge_stats(pca, labels, mask=mask & (labels > 0), clip_sigma=clip)
+    for clip, only_pure in ((None, False), (3.0, False), (None, True), (3.0, True)):
+        use = mask & (labels > 0) & (pure if only_pure else True)
+        table = bz.xanes.region_edge_stats(pca, labels, mask=use, clip_sigma=clip)
         table = table[table.index.isin(best.index)]
         t = grains.loc[best.loc[table.index, "true"].to_numpy()]
         rel = (table["edge_energy_fwhm_deconvolved_ev"].to_numpy() / t["edge_energy_fwhm_ev"].to_numpy() - 1)
         err = table["edge_energy_mean_ev"].to_numpy() - t["edge_energy_mean_ev"].to_numpy()
         fr, mr = table["fwhm_reliable"].to_numpy(), table["mean_reliable"].to_numpy()
-        rows[f"clip_sigma={clip}"] = {
+        rows[f"clip_sigma={clip}{', min_purity=0.75' if only_pure else ''}"] = {
             "voxels in their grain's best match": voxel_match,
             "fwhm_reliable_grains": int(fr.sum()),
             "fwhm_within_10% deconvolved [reliable]": float(np.mean(np.abs(rel[fr]) < 0.1)),
@@ -157,6 +162,7 @@ def score_segmented() -> pd.DataFrame:
             "mean_reliable_grains": int(mr.sum()),
             "mean_within_0.05 [reliable]": float(np.mean(np.abs(err[mr]) < 0.05)),
             "voxels clipped": int(table["n_clipped"].sum()),
+            "voxels used": int(table["n_voxels"].sum()),
         }
     return pd.DataFrame(rows)
 
