@@ -1364,6 +1364,7 @@ def _sigma_clip(v, lab, m, *, sigma: Any, max_iter: int, show: bool | None,
     widen = k / math.sqrt(_truncated_normal_variance(k))
     # rounding slack, so a constant region keeps the voxels its mean rounds away from
     slack = 1e-12 * max(abs(vmin), abs(vmax), vmax - vmin, np.finfo(np.float64).tiny)
+
     def moments() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         sums = None
         for part in _map_blocks(partial(_clip_moments_block, ref=ref, centre=centre, cut=cut, lut=lut),
@@ -1414,12 +1415,7 @@ def _clip_moments_block(v, lab, m, *, ref, centre, cut, lut) -> tuple[np.ndarray
     ``cut`` of ``centre`` (one block; compiled, or numpy under ``BATTERYZOOM_NUMBA=0``)."""
     n_rows = centre.size
     if not _kernels.enabled():
-        rows = _rows_numpy(lab, lut)
-        x = np.asarray(v, np.float64).reshape(-1)
-        with np.errstate(invalid="ignore"):
-            inside = np.abs(x - centre[rows]) <= cut[rows]
-        if m is not None:
-            inside &= np.asarray(m).reshape(-1)
+        rows, x, inside, _ = _within_cut_numpy(v, lab, m, centre=centre, cut=cut, lut=lut)
         d = np.where(inside, x - ref, 0.0)
         return (np.bincount(rows, inside, n_rows).astype(np.int64), np.bincount(rows, d, n_rows),
                 np.bincount(rows, d * d, n_rows))
@@ -1435,13 +1431,8 @@ def _clip_keep_block(v, lab, m, *, centre, cut, lut) -> np.ndarray:
     """The block's kept voxels (bool, the block's shape)."""
     shape = np.shape(v)
     if not _kernels.enabled():
-        rows = _rows_numpy(lab, lut)
-        x = np.asarray(v, np.float64).reshape(-1)
-        with np.errstate(invalid="ignore"):
-            keep = (np.abs(x - centre[rows]) <= cut[rows]) | (~np.isfinite(x) & (rows > 0))
-        if m is not None:
-            keep &= np.asarray(m).reshape(-1)
-        return keep.reshape(shape)
+        rows, x, inside, use = _within_cut_numpy(v, lab, m, centre=centre, cut=cut, lut=lut)
+        return (inside | (use & ~np.isfinite(x) & (rows > 0))).reshape(shape)
     from ._kernels.regions import clip_keep
 
     keep = np.empty(int(np.prod(shape)), np.uint8)
@@ -1450,9 +1441,16 @@ def _clip_keep_block(v, lab, m, *, centre, cut, lut) -> np.ndarray:
     return keep.view(bool).reshape(shape)
 
 
-def _rows_numpy(lab, lut) -> np.ndarray:
-    lab = np.asarray(lab).reshape(-1).astype(np.intp)
-    return lab if lut is None else lut[lab]
+def _within_cut_numpy(v, lab, m, *, centre, cut, lut):
+    """The numpy reference of the clipping kernels, for one block: ``(rows, values as
+    float64, within the cut and unmasked, unmasked)``, all flat."""
+    rows = np.asarray(lab).reshape(-1).astype(np.intp)
+    rows = rows if lut is None else lut[rows]
+    x = np.asarray(v, np.float64).reshape(-1)
+    use = np.ones(x.size, bool) if m is None else np.asarray(m, bool).reshape(-1)
+    with np.errstate(invalid="ignore"):
+        inside = (np.abs(x - centre[rows]) <= cut[rows]) & use
+    return rows, x, inside, use
 
 
 # --------------------------------------------------------------------------------------
