@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import dask.array as da
 import numpy as np
@@ -250,6 +251,44 @@ def test_bad_input_raises_clear_errors():
         bz.regions.region_stats(values, labels, bins=0)
     with pytest.raises(InputError, match="bandwidth"):
         bz.regions.region_stats(values, labels, bandwidth=-0.1)
+    with pytest.raises(InputError, match="map is empty"):
+        bz.regions.region_stats(np.empty(0), np.empty(0, int))
+    with pytest.raises(InputError, match="got a dict"):
+        bz.regions.heterogeneity({"a": 1}, labels)
+
+
+def test_helpers_reject_bad_input_by_name():
+    edges = np.arange(11.0)
+    with pytest.raises(InputError, match="counts: need a histogram"):
+        bz.regions.peak_and_fwhm(np.array([]), np.array([0.0]))
+    with pytest.raises(InputError, match="bandwidth: give one value or one per row"):
+        bz.regions.peak_and_fwhm(np.ones((3, 10)), edges, bandwidth=np.ones(2))
+    with pytest.raises(InputError, match="counts: dtype complex"):
+        bz.regions.peak_and_fwhm(np.ones(10) + 1j, edges)
+    x = np.random.default_rng(0).normal(0, 1, 500)
+    with pytest.raises(InputError, match="bins: need an integer >= 2"):
+        bz.regions.fwhm(x, bins=0)
+    with pytest.raises(InputError, match="samples: dtype <U1"):
+        bz.regions.fwhm(np.array(["a", "b"]))
+    with pytest.raises(InputError, match="samples: dtype complex"):
+        bz.regions.fwhm(x + 1j)
+
+
+def test_silent_nan_results_come_with_a_warning():
+    rng = np.random.default_rng(1)
+    values = rng.normal(5, 1, (10, 10, 10))
+    labels = np.ones(values.shape, np.int32)
+    labels[:5] = 2
+    with pytest.warns(UserWarning, match=r"value_range: \(0, 1\) holds none of the 1000"):
+        res = bz.regions.region_stats(values, labels, value_range=(0, 1))
+    assert res.table["value_median"].isna().all()
+    with pytest.warns(UserWarning, match="no variance"):
+        het = bz.regions.heterogeneity(np.full(values.shape, 3.0), labels)
+    assert math.isnan(het.between_fraction)
+    # a range holding some of the values: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bz.regions.region_stats(values, labels, value_range=(0, 5))
 
 
 def test_dask_input_matches_numpy_and_is_read_chunk_by_chunk(monkeypatch):

@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -123,6 +124,15 @@ def _unwrap(x: Any, argname: str) -> Any:
         raise InputError(f"{argname}: cannot be read as an array ({exc})") from exc
 
 
+def _real_array(x: Any, argname: str) -> np.ndarray:
+    """``x`` as a float64 numpy array, or an InputError naming ``argname`` when it is not
+    real numbers (complex, strings, objects: numpy would cast or fail deep inside)."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "fiub":
+        raise InputError(f"{argname}: dtype {a.dtype} is not a real number type; pass float or integer values")
+    return a.astype(float, copy=False)
+
+
 def _align_dims(values: Any, other: Any) -> Any:
     """An xarray ``other`` with the values' dims in another order is transposed to match."""
     vd, od = getattr(values, "dims", None), getattr(other, "dims", None)
@@ -137,9 +147,14 @@ def _check_inputs(values: Any, labels: Any, mask: Any) -> tuple[Any, Any, Any]:
     lab = _unwrap(labels, "labels")
     m = _unwrap(mask, "mask")
     if v.ndim == 0:
-        raise InputError("values: a 0-d scalar was given; pass the map as an array (e.g. (z, y, x))")
+        raise InputError(
+            f"values: got a {type(values).__name__} that reads as a 0-d scalar; "
+            "pass the map as an array (e.g. (z, y, x))"
+        )
     if np.dtype(v.dtype).kind not in "fiub":
         raise InputError(f"values: dtype {v.dtype} is not a real number type; pass a float or integer map")
+    if v.size == 0:
+        raise InputError(f"values: the map is empty (shape {v.shape}); pass a map with at least one voxel")
     if lab.shape != v.shape:
         raise InputError(
             f"labels: shape {lab.shape} differs from the values' shape {v.shape}; "
@@ -591,10 +606,15 @@ def peak_and_fwhm(
         (or scalars for a 1-D ``counts``); NaN where a row is empty or its main peak is
         cut by the binning's range.
     """
-    counts = np.asarray(counts, dtype=float)
+    counts = _real_array(counts, "counts")
     one = counts.ndim == 1
     counts = np.atleast_2d(counts)
-    edges = np.asarray(bin_edges, dtype=float)
+    if counts.ndim != 2 or counts.shape[1] == 0:
+        raise InputError(
+            f"counts: need a histogram of shape (n_bins,) or (n_rows, n_bins) with n_bins >= 1, "
+            f"got shape {counts.shape}"
+        )
+    edges = _real_array(bin_edges, "bin_edges")
     if edges.ndim != 1 or edges.size != counts.shape[1] + 1:
         raise InputError(
             f"bin_edges: need {counts.shape[1] + 1} edges for {counts.shape[1]} bins, got shape {edges.shape}"
@@ -618,7 +638,12 @@ def peak_and_fwhm(
     if bandwidth is None:
         bw = _silverman(np.asarray(std, float), np.asarray(iqr, float), n)
     else:
-        bw = np.broadcast_to(np.asarray(bandwidth, float), n.shape).copy()
+        try:
+            bw = np.broadcast_to(_real_array(bandwidth, "bandwidth"), n.shape).copy()
+        except ValueError:
+            raise InputError(
+                f"bandwidth: give one value or one per row ({n.size}), got shape {np.shape(bandwidth)}"
+            ) from None
         if np.any(~np.isfinite(bw)) or np.any(bw < 0):
             raise InputError(f"bandwidth: must be >= 0 in value units, got {bandwidth!r}")
     peak, width_obs = _kde_peak_width(counts, bw / w)
@@ -750,7 +775,9 @@ def fwhm(
     float or (float, float)
         FWHM, or ``(peak, fwhm)`` -- in the values' units.
     """
-    x = np.asarray(samples, dtype=float).ravel()
+    x = _real_array(samples, "samples").ravel()
+    if not isinstance(bins, (int, np.integer)) or isinstance(bins, bool) or bins < 2:
+        raise InputError(f"bins: need an integer >= 2, got {bins!r}")
     x = x[np.isfinite(x)]
     if x.size == 0:
         raise InputError("samples: no finite value to estimate a FWHM from")
@@ -1201,6 +1228,14 @@ def _region_stats(v, lab, m, *, bins, value_range, percentiles, name, voxel_size
         # every row present (the usual case): a view, not a copy
         fine_ext = fine_ext[1:] if rows.size == n_rows - 1 else fine_ext[rows]
         columns["n_outside"] = (fine_ext[:, 0] + fine_ext[:, -1]).astype(np.int64)
+        if user_range and count.sum() > 0 and columns["n_outside"].sum() == count.sum():
+            warnings.warn(
+                f"value_range: ({lo:g}, {hi:g}) holds none of the {int(count.sum())} labelled values, so "
+                "percentiles are NaN and peak/FWHM fall back to mean and 2.3548 std; widen value_range "
+                "or leave it None (the labelled values' range)",
+                UserWarning,
+                stacklevel=3,
+            )
     columns[f"{name}_mean"] = mean
     columns[f"{name}_std"] = std
     fine_w = (hi - lo) / n_fine
@@ -1502,7 +1537,8 @@ def heterogeneity(
     -------
     Heterogeneity
         ``between_var = Σ n_i (mean_i − mean)² / N``, ``within_var = Σ n_i std_i² / N``,
-        their sum and fractions; N counts finite labelled voxels.
+        their sum and fractions; N counts finite labelled voxels. The fractions are NaN
+        (with a warning) when the map has no variance.
     """
     if isinstance(values, RegionStats):
         table, name = values.table, values.name
@@ -1526,6 +1562,13 @@ def heterogeneity(
     between = float(np.sum(n * (mean - grand) ** 2) / total_n)
     within = float(np.sum(n * var) / total_n)
     total = between + within
+    if total <= 0:
+        warnings.warn(
+            "values: the map has no variance inside the labelled regions (every value the same), "
+            "so between_fraction and within_fraction are NaN",
+            UserWarning,
+            stacklevel=2,
+        )
     return Heterogeneity(
         total_var=total,
         between_var=between,
