@@ -451,7 +451,22 @@ def phase_fractions(
 
 
 def porosity(phases: Any, pore: int = 0, *, region: Any = None) -> float:
-    """Pore fraction: voxels with code ``pore`` over all voxels (of ``region``), exactly."""
+    """Pore fraction: voxels with code ``pore`` over all voxels (of ``region``), exactly.
+
+    Parameters
+    ----------
+    phases : array-like or DataArray of int, (z, y, x)
+        A phase map.
+    pore : int
+        The pores' code (0 in :data:`PHASE_CODES`).
+    region : bool array, (z, y, x), optional
+        Count only these voxels.
+
+    Returns
+    -------
+    float
+        Fraction in [0, 1]; 0 when the code is absent.
+    """
     table = phase_fractions(phases, region=region)
     row = table[table["code"] == pore]
     return float(row["fraction"].iloc[0]) if len(row) else 0.0
@@ -779,11 +794,36 @@ def particle_table(
 ) -> pd.DataFrame:
     """One row per labelled particle.
 
-    Columns: ``label``, ``volume_um3``, ``equivalent_diameter_um``, ``sphericity``,
-    ``centroid_{z,y,x}_um`` (the volume's coordinates: index × voxel size, plus the
-    DataArray's first coordinate), ``depth_from_collector_um``
-    and ``depth_from_separator_um`` (along ``thickness_axis``, when the positions are
-    given), ``border`` (touches a face of the volume).
+    Parameters
+    ----------
+    labels : integer array or DataArray, (z, y, x)
+        Particle labels, 0 = background. Ids may be sparse or huge (renumbered
+        internally; the table keeps the original ids).
+    voxel_size_um : float or (dz, dy, dx), optional
+        Default: the DataArray's ``voxel_size_um`` attribute or coordinate spacing.
+    thickness_axis : {"z", "y", "x"} or int
+        Axis along which the depths are measured.
+    collector_um, separator_um : float, optional
+        Positions (µm, the volume's coordinates) of the collector and separator faces.
+    sphericity : bool
+        Compute the Wadell sphericity (marching cubes per particle; the slow part).
+    progress_bar : bool, optional
+        Show progress of the sphericity loop.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``label`` (int32, int64 for ids beyond int32), ``volume_um3``,
+        ``equivalent_diameter_um``, ``sphericity``, ``centroid_{z,y,x}_um`` (the volume's
+        coordinates: index × voxel size, plus the DataArray's first coordinate),
+        ``depth_from_collector_um`` and ``depth_from_separator_um`` (along
+        ``thickness_axis``, when the positions are given), ``border`` (bool: touches a
+        face of the volume).
+
+    Raises
+    ------
+    InputError
+        Non-integer or negative labels, no labelled voxel, unknown voxel size.
     """
     from skimage.measure import regionprops_table
 
@@ -825,7 +865,25 @@ def particle_table(
 
 
 def damage_class(crack_fraction: Any, thresholds: tuple[float, float] = DAMAGE_THRESHOLDS) -> pd.Categorical:
-    """Damage class of each crack fraction: least (< 2 %), mild (2–10 %), severe (≥ 10 %)."""
+    """Damage class of each crack fraction: least (< 2 %), mild (2–10 %), severe (≥ 10 %).
+
+    Parameters
+    ----------
+    crack_fraction : array-like of float
+        Crack fractions in [0, 1] (NaN allowed: no class).
+    thresholds : (float, float)
+        Class boundaries, ``0 ≤ low < high ≤ 1``.
+
+    Returns
+    -------
+    pandas.Categorical
+        Ordered categories :data:`DAMAGE_CLASSES`, same length as the input.
+
+    Raises
+    ------
+    InputError
+        Values outside [0, 1] (percent instead of a fraction?), non-numbers, bad thresholds.
+    """
     try:
         values = np.asarray(crack_fraction, float)
     except (TypeError, ValueError) as exc:
@@ -1031,6 +1089,20 @@ def particle_mask(volume: Any, *, voxel_size_um: Any = None, close_um: float = 0
     Otsu threshold of the volume smoothed by one voxel, closing with a ball of
     ``close_um`` (seals cracks open to the surface), holes filled, largest connected
     component kept.
+
+    Parameters
+    ----------
+    volume : DataArray or array, (z, y, x)
+        Grey levels (bright particle).
+    voxel_size_um : float or (dz, dy, dx), optional
+        Default: the DataArray's attrs or coordinate spacing.
+    close_um : float
+        Radius (µm) of the closing ball; at most 50 voxels.
+
+    Returns
+    -------
+    DataArray, bool, (z, y, x)
+        The particle mask, with the volume's coordinates and ``attrs["voxel_size_um"]``.
     """
     from skimage.filters import threshold_otsu
 
@@ -1066,8 +1138,24 @@ def void_mask(volume: Any, particle: Any, *, threshold: float | None = None,
     fills the pores) — the half-maximum criterion, which keeps the volume of voids wider
     than the blur and underestimates voids thinner than it (on the twin's nano-CT: 3.7 %
     measured for 4.7 % true, precision 92 %). Without voxels outside the particle, Otsu's
-    threshold on the particle's voxels is used. ``attrs["threshold"]`` and
-    ``attrs["void_fraction"]`` record the result.
+    threshold on the particle's voxels is used.
+
+    Parameters
+    ----------
+    volume : DataArray or array, (z, y, x)
+        Grey levels.
+    particle : bool array or DataArray, (z, y, x)
+        The particle mask (e.g. :func:`particle_mask`); 0/1 numbers are accepted, grey
+        levels are not.
+    threshold : float, optional
+        Grey level below which a particle voxel is void (finite).
+    voxel_size_um : float or (dz, dy, dx), optional
+
+    Returns
+    -------
+    DataArray, bool, (z, y, x)
+        Void voxels inside the particle; ``attrs["threshold"]`` (grey level used) and
+        ``attrs["void_fraction"]`` (void voxels over particle voxels).
     """
     from skimage.filters import threshold_otsu
 
@@ -1367,6 +1455,19 @@ def grain_table(labels: Any, particle: Any = None, *, voxel_size_um: Any = None)
     """One row per grain: ``label``, ``volume_um3``, ``equivalent_diameter_um``,
     ``centroid_{z,y,x}_um`` (the volume's coordinates), ``distance_from_surface_um`` (depth of the
     centroid below the particle surface; 0 when the centroid falls outside the particle).
+
+    Parameters
+    ----------
+    labels : integer array or DataArray, (z, y, x)
+        Grain labels, 0 outside.
+    particle : bool array, (z, y, x), optional
+        The particle mask the depths are measured in; default ``labels > 0``.
+    voxel_size_um : float or (dz, dy, dx), optional
+
+    Returns
+    -------
+    DataFrame
+        One row per grain, columns as above (µm, µm³; ``label`` int32).
     """
     from skimage.measure import regionprops_table
 
@@ -1404,6 +1505,18 @@ def adjusted_rand_index(truth: Any, labels: Any, mask: Any = None) -> float:
     1 for identical partitions (up to renaming), ~0 for chance agreement. Computed from
     the contingency table (sparse), over ``mask`` voxels when given (e.g. the truth's
     solid voxels), else over all voxels.
+
+    Parameters
+    ----------
+    truth, labels : integer array-like, same shape
+        The two label images (any ids; 0 is a label like the others).
+    mask : bool array, same shape, optional
+        Voxels to compare.
+
+    Returns
+    -------
+    float
+        The adjusted Rand index (1 = identical partitions).
     """
     from scipy.sparse import coo_matrix
 
