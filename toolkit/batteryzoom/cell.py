@@ -42,6 +42,11 @@ from scipy import ndimage, signal
 
 from ._progress import progress as _progress
 from .errors import InputError
+from .segment import VoxelSizeWarning
+
+# unroll's (radius × angle) grid: beyond this many samples the centre, dr_um or n_angles is
+# wrong (a centre far off the image, a step in the wrong unit); 5e7 samples take ~2 GB
+_MAX_UNROLL_SAMPLES = 50_000_000
 
 __all__ = [
     "Can",
@@ -121,7 +126,12 @@ def _as_slice(image, voxel_size_um=None, name: str | None = None, warn: bool = T
             raise InputError(f"{label}: expected one 2D slice (y, x), got an array of shape {values.shape}")
     if values.size == 0 or min(values.shape) < 16:
         raise InputError(f"{label}: the slice is empty or tiny (shape {values.shape}); a cell CT slice needs many pixels")
+    if values.dtype.kind not in "fiub":
+        raise InputError(f"{label}: dtype {values.dtype} is not a real number type; pass a grey (float or "
+                         "integer) slice")
     values = values.astype(np.float32, copy=False)
+    if not np.isfinite(values).any():
+        raise InputError(f"{label}: no finite pixel (all NaN or inf); nothing to analyse")
     if not np.isfinite(values).all():
         values = np.where(np.isfinite(values), values, np.nanmedian(values)).astype(np.float32)
     unit = "um"
@@ -129,8 +139,34 @@ def _as_slice(image, voxel_size_um=None, name: str | None = None, warn: bool = T
         unit, voxel = "pixel", 1.0
         if warn:
             warnings.warn(f"{label}: voxel size unknown; lengths are reported in pixels "
-                          "(pass voxel_size_um= to get µm)", stacklevel=3)
+                          "(pass voxel_size_um= to get µm)", VoxelSizeWarning, stacklevel=3)
     return _Slice(values, voxel, origin, unit, label)
+
+
+def _check_count(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise InputError(f"{name}={value!r}: give a whole number ≥ {low}")
+
+
+def _check_positive(name: str, value: Any, *, zero_ok: bool = False, unit: str = "µm") -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name}={value!r}: give a number ({unit})") from exc
+    if not np.isfinite(x) or x < 0 or (x == 0 and not zero_ok):
+        raise InputError(f"{name}={value!r}: give a {'non-negative' if zero_ok else 'positive'} finite number ({unit})")
+    return x
+
+
+def _check_track_args(pitch_um, handedness, window=0.3, min_strength=0.4, smooth_angles=2.0) -> None:
+    if pitch_um is not None:
+        _check_positive("pitch_um", pitch_um)
+    if handedness is not None and (isinstance(handedness, bool) or handedness not in (1, -1)):
+        raise InputError(f"handedness={handedness!r}: give +1 (radius grows with the angle), -1, or None to detect it")
+    if not (np.isfinite(window) and 0 < window <= 1):
+        raise InputError(f"window={window!r}: give the search half-window in pitches, in (0, 1] (default 0.3)")
+    _check_positive("min_strength", min_strength, zero_ok=True, unit="fraction of the typical ridge")
+    _check_positive("smooth_angles", smooth_angles, zero_ok=True, unit="angle samples")
 
 
 def _circular_smooth(a: np.ndarray, sigma: float, axis: int = -1) -> np.ndarray:
@@ -329,6 +365,7 @@ def find_can(
     InputError
         No ring-shaped bright object (no can) in the slice.
     """
+    _check_count("n_angles", n_angles, 8)
     sl = _as_slice(image, voxel_size_um, name, warn=False)
     return _find_can(sl, threshold, n_angles, dent_threshold_um)
 
@@ -524,15 +561,46 @@ def _default_n_angles(r_max_px: float) -> int:
 
 def _unroll(sl: _Slice, centre_yx_um, r_max_um, r_min_um, n_angles, dr_um) -> xr.DataArray:
     v = sl.voxel_um
-    cy, cx = sl.to_index(*centre_yx_um)
+    unit = "µm" if sl.unit == "um" else "pixels"
+    try:
+        centre = np.asarray(centre_yx_um, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"centre_yx_um={centre_yx_um!r}: give (y, x) in {unit}") from exc
+    if centre.shape != (2,) or not np.isfinite(centre).all():
+        raise InputError(f"centre_yx_um={centre_yx_um!r}: give two finite numbers (y, x) in {unit}, "
+                         "e.g. (can.centre_y_um, can.centre_x_um)")
+    cy, cx = sl.to_index(*centre)
     ny, nx = sl.values.shape
+    # a centre more than one image size off the image is a unit or frame slip (the radius
+    # grid would grow with the distance: a centre at 1e7 µm asks for terabytes)
+    span = max(ny, nx)
+    if not (-span <= cy <= ny - 1 + span and -span <= cx <= nx - 1 + span):
+        ys, xs = sl.to_um(np.array([0, ny - 1]), np.array([0, nx - 1]))
+        raise InputError(
+            f"centre_yx_um={tuple(float(c) for c in centre)}: the centre lies far outside the slice (y {ys[0]:g}…"
+            f"{ys[1]:g}, x {xs[0]:g}…{xs[1]:g} {unit}); give the cell axis in {unit} in the image's "
+            "frame, e.g. (can.centre_y_um, can.centre_x_um) from find_can"
+        )
+    r_min_um = _check_positive("r_min_um", r_min_um, zero_ok=True)
     if r_max_um is None:
         r_max_px = float(max(np.hypot(cy - py, cx - px) for py in (0, ny - 1) for px in (0, nx - 1)))
     else:
-        r_max_px = float(r_max_um) / v
-    dr = (dr_um / v) if dr_um else 1.0
-    radii = np.arange(r_min_um / v, r_max_px + dr / 2, dr)
+        r_max_px = _check_positive("r_max_um", r_max_um) / v
+    if r_max_px <= r_min_um / v:
+        raise InputError(f"r_min_um={r_min_um:g}, r_max_um={r_max_px * v:g}: the radial range is empty; "
+                         "give r_min_um < r_max_um")
+    if n_angles is not None:
+        _check_count("n_angles", n_angles, 8)
+    dr = (_check_positive("dr_um", dr_um) / v) if dr_um is not None else 1.0
     n = int(n_angles) if n_angles else _default_n_angles(r_max_px)
+    n_r = (r_max_px - r_min_um / v) / dr + 1
+    if n_r * n > _MAX_UNROLL_SAMPLES:
+        raise InputError(
+            f"unroll: {n_r:.3g} radii × {n} angles = {n_r * n:.3g} samples (at most {_MAX_UNROLL_SAMPLES:.0e}); "
+            f"use a coarser dr_um (default one voxel, {v:g} {unit}), fewer n_angles (default ≤ 2048) or a "
+            "smaller r_max_um"
+        )
+    radii = np.arange(r_min_um / v, r_max_px + dr / 2, dr)
     theta = np.arange(n) * TWO_PI / n
     yy = cy + radii[:, None] * np.sin(theta)[None, :]
     xx = cx + radii[:, None] * np.cos(theta)[None, :]
@@ -898,6 +966,13 @@ def track_layers(
     -------
     Layers
     """
+    if not isinstance(unrolled, xr.DataArray) or set(unrolled.dims) != {"radius", "angle"} \
+            or "radius" not in unrolled.coords or "angle" not in unrolled.coords:
+        got = f"a DataArray with dims {unrolled.dims}" if isinstance(unrolled, xr.DataArray) else type(unrolled).__name__
+        raise InputError(f"unrolled: expected the output of bz.cell.unroll (a DataArray with dims ('radius', "
+                         f"'angle') and their coordinates), got {got}")
+    unrolled = unrolled.transpose("radius", "angle")
+    _check_track_args(pitch_um, handedness, window, min_strength, smooth_angles)
     radii_um = np.asarray(unrolled.radius.values, dtype=float)
     theta = np.asarray(unrolled.angle.values, dtype=float)
     v = float(unrolled.attrs.get("voxel_size_um", 1.0))
@@ -924,6 +999,12 @@ def track_layers(
         pitch_px = _estimate_pitch(Us, dr, 3.0, (rr[-1] - rr[0]) / 3)
     else:
         pitch_px = float(pitch_um) / v
+        lo, hi = 2 * dr, (rr[-1] - rr[0]) / 2
+        if not lo <= pitch_px <= hi:
+            raise InputError(
+                f"pitch_um={pitch_um:g}: outside the range this unrolled slice can hold ({lo * v:g} to {hi * v:g} "
+                f"{'µm' if unit == 'um' else 'pixels'}: two radial samples up to half the radial range); give "
+                "the winding pitch in the same unit as the radius, or None to measure it")
     # a light radial smoothing (an eighth of a pitch) rounds flat-topped layers, so each
     # ridge has one well-defined maximum at its mid-plane
     Us = ndimage.gaussian_filter1d(Us, max(0.5, pitch_px / 8 / dr), axis=0, mode="nearest")
@@ -1471,6 +1552,13 @@ def find_defects(
         One row per defect, columns :data:`DEFECT_COLUMNS` (positions in µm in the image
         frame) plus ``weight`` (for linking across slices).
     """
+    if not isinstance(layers, Layers):
+        raise InputError(f"layers: expected the Layers of bz.cell.track_layers, got {type(layers).__name__}")
+    if not isinstance(unrolled, xr.DataArray) or set(unrolled.dims) != {"radius", "angle"}:
+        raise InputError("unrolled: expected the DataArray of bz.cell.unroll the layers were tracked on, "
+                         f"got {type(unrolled).__name__}")
+    if can is not None and not isinstance(can, Can):
+        raise InputError(f"can: expected the Can of bz.cell.find_can or None, got {type(can).__name__}")
     sl = _as_slice(image, voxel_size_um, warn=False)
     return _find_defects(sl, can, layers, unrolled, buckling_threshold_um, gap_threshold_um, inclusion_factor)[0]
 
@@ -1637,6 +1725,9 @@ def analyze_slice(
     UserWarning
         Unknown voxel size (lengths in pixels); a can that runs outside the image.
     """
+    _check_track_args(pitch_um, handedness)
+    if n_angles is not None:
+        _check_count("n_angles", n_angles, 8)
     sl = _as_slice(image, voxel_size_um, name)
     given_centre = centre_yx_um is not None
     found_can = _find_can(sl, threshold, 720, None, can_prior) if can else None
@@ -1820,9 +1911,15 @@ def line_image(mask: Any, sigma_px: float = 1.5, bin: int = 1) -> xr.DataArray:
     from skimage.measure import block_reduce
 
     attrs = dict(mask.attrs) if isinstance(mask, xr.DataArray) else {}
-    m = np.asarray(mask.values if isinstance(mask, xr.DataArray) else mask).astype(np.float32)
+    m = np.asarray(mask.values if isinstance(mask, xr.DataArray) else mask)
     if m.ndim != 2:
         raise InputError(f"line_image: expected a 2D mask, got shape {m.shape}")
+    if m.dtype != bool and not (m.dtype.kind in "fiu" and np.isin(m, (0, 1)).all()):
+        raise InputError(f"mask: expected a bool or 0/1 line mask, got dtype {m.dtype} with other values; "
+                         "threshold or skeletonize the slice first (e.g. skimage.morphology.skeletonize(img > t))")
+    m = m.astype(np.float32)
+    _check_count("bin", bin, 1)
+    _check_positive("sigma_px", sigma_px, zero_ok=True, unit="pixels")
     if bin > 1:
         m = block_reduce(m, (bin, bin), np.max)
         if attrs.get("voxel_size_um") is not None:
@@ -1929,16 +2026,40 @@ def analyze_volume(
     if 0 in shape:
         raise InputError(f"{name}: the volume is empty (shape {shape}); nothing to analyse")
     v3 = voxel_size_um if voxel_size_um is not None else (volume.attrs.get("voxel_size_um") if isinstance(volume, xr.DataArray) else None)
+    if v3 is not None:
+        # validated once here: a bad voxel size would otherwise fail (and warn) slice by slice
+        try:
+            vv = np.atleast_1d(np.asarray(v3, dtype=float))
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"voxel_size_um={v3!r}: give one number or (dz, dy, dx) in µm") from exc
+        if vv.ndim != 1 or vv.size not in (1, 3):
+            raise InputError(f"voxel_size_um={v3!r}: give one number (cubic voxels) or three (dz, dy, dx) in µm "
+                             f"for a 3D volume, not {vv.size}")
+        if not np.all(np.isfinite(vv)) or np.any(vv <= 0):
+            raise InputError(f"voxel_size_um={v3!r}: give positive sizes in µm")
+        if vv.size == 3 and not np.isclose(vv[1], vv[2]):
+            raise InputError(f"voxel_size_um={v3!r}: pixels must be square in the slice plane (dy = dx)")
+    if n_angles is not None:
+        _check_count("n_angles", n_angles, 8)
+    _check_count("min_slices", min_slices, 1)
     vz = float(np.atleast_1d(v3)[0]) if v3 is not None else 1.0
     v_xy = float(np.atleast_1d(v3)[-1]) if v3 is not None else None
     if isinstance(volume, xr.DataArray) and "z" in volume.coords:
         z_coord = np.asarray(volume.z.values, dtype=float)
     else:
         z_coord = np.arange(shape[0]) * vz
-    index = np.arange(shape[0])[slices] if slices is not None else np.arange(shape[0])
+    try:
+        index = np.arange(shape[0])[slices] if slices is not None else np.arange(shape[0])
+    except (IndexError, TypeError, ValueError) as exc:
+        raise InputError(f"slices={slices!r}: not a valid selection of the volume's {shape[0]} slices "
+                         f"(0 to {shape[0] - 1}): {exc}") from exc
     index = np.atleast_1d(index)
+    if index.size == 0:
+        raise InputError(f"slices={slices!r}: selects no slice of the volume's {shape[0]}")
     if v3 is None:
-        warnings.warn(f"{name}: voxel size unknown; lengths are reported in pixels", stacklevel=2)
+        warnings.warn(f"{name}: voxel size unknown; lengths are reported in pixels (pass voxel_size_um=(dz, dy, dx) "
+                      "in µm, or read the volume with bz.io.read_volume(path, voxel_size_um=...))",
+                      VoxelSizeWarning, stacklevel=2)
     rows, dets, res_list, rad_list = [], [], [], []
     fixed: dict = {}
     prior: Can | None = None
@@ -2053,7 +2174,24 @@ def link_defects(
         ``size_um``, ``magnitude_um`` and ``severity`` (their maxima), ``z_min_um``,
         ``z_max_um``, ``n_slices``, ``detail``.
     """
-    v = np.atleast_1d(np.asarray(voxel_size_um, dtype=float))
+    if not isinstance(detections, pd.DataFrame):
+        raise InputError(f"detections: expected the per-slice detections DataFrame "
+                         f"(analyze_volume(...).detections), got {type(detections).__name__}")
+    need = ["slice", "type", "y_um", "x_um", "z_um", "size_um", "magnitude_um", "weight", "severity",
+            "radius_um", "angle_rad", "turn", "detail"]
+    missing = [c for c in need if c not in detections.columns]
+    if missing and not detections.empty:
+        raise InputError(f"detections: missing column(s) {missing}; pass analyze_volume(...).detections")
+    try:
+        v = np.atleast_1d(np.asarray(voxel_size_um, dtype=float))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"voxel_size_um={voxel_size_um!r}: give one number or (dz, dy, dx) in µm") from exc
+    if v.size not in (1, 3) or not np.all(np.isfinite(v)) or np.any(v <= 0):
+        raise InputError(f"voxel_size_um={voxel_size_um!r}: give one positive number or three (dz, dy, dx) in µm")
+    if pitch_um is not None:
+        _check_positive("pitch_um", pitch_um)
+    _check_count("max_skip", max_skip, 0)
+    _check_count("min_slices", min_slices, 1)
     vz, vxy = (v[0], v[-1]) if v.size > 1 else (v[0], v[0])
     cols = ["defect_id", "type", "z_um", "y_um", "x_um", "radius_um", "angle_rad", "turn", "size_um",
             "magnitude_um", "severity", "z_min_um", "z_max_um", "n_slices", "detail"]
@@ -2128,6 +2266,16 @@ def score_defects(found: pd.DataFrame, truth: pd.DataFrame, tolerance_um: float)
         ``defect_id``, or "missed") and one per unmatched found defect
         (``status`` "false alarm").
     """
+    for arg, df in (("found", found), ("truth", truth)):
+        if not isinstance(df, pd.DataFrame):
+            raise InputError(f"{arg}: expected a DataFrame of defects, got {type(df).__name__}")
+        missing = [c for c in ("type", "z_um", "y_um", "x_um") if c not in df.columns]
+        if arg == "found" and len(df):
+            missing += [c for c in ("magnitude_um",) if c not in df.columns]
+        if missing and (len(df) or arg == "truth"):
+            raise InputError(f"{arg}: missing column(s) {missing}; pass a defects table "
+                             "(analyze_volume(...).defects, or the twin's defects part)")
+    _check_positive("tolerance_um", tolerance_um)
     rows = []
     used = set()
     fpos = found[["z_um", "y_um", "x_um"]].to_numpy(float) if len(found) else np.zeros((0, 3))

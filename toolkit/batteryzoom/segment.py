@@ -46,6 +46,7 @@ from ._progress import progress
 from .errors import InputError
 
 __all__ = [
+    "VoxelSizeWarning",
     "PHASE_CODES",
     "DAMAGE_CLASSES",
     "DAMAGE_THRESHOLDS",
@@ -79,13 +80,34 @@ DAMAGE_THRESHOLDS = (0.02, 0.10)
 _AXES = ("z", "y", "x")
 
 
+# Structuring elements and iteration counts larger than this many voxels (radius) are
+# refused: they come from a voxel size in the wrong unit (mm or nm given as µm), and a
+# ball that large takes hours or all the memory (1e-4 µm voxels: a 58 TiB ball).
+_MAX_RADIUS_VOXELS = 50
+_MAX_STEPS_VOXELS = 500
+# multi-Otsu is combinatorial in the number of classes: 3.3 s at 5, 92 s at 6 (96k voxels)
+_MAX_OTSU_PHASES = 5
+_PIXEL_UNITS = ("pixel", "pixels", "px", "voxel", "voxels")
+
+
+class VoxelSizeWarning(UserWarning):
+    """The voxel size is unknown, so one voxel is taken as 1 µm: lengths passed in µm
+    are then in voxels, and results labelled µm are in voxels."""
+
+
 # --------------------------------------------------------------------------- helpers
 
 
 def _voxel_size(volume: Any, voxel_size_um: Any, name: str) -> tuple[float, float, float]:
     """The (z, y, x) voxel size in µm: the argument, else the DataArray's
-    ``voxel_size_um`` attribute, else the spacing of its (uniform) z/y/x coordinates."""
+    ``voxel_size_um`` attribute, else the spacing of its (uniform) z/y/x coordinates.
+
+    A DataArray whose voxel size is recorded as unknown (``attrs["voxel_size_um"] is
+    None``, as :func:`batteryzoom.io.read_volume` writes it, or coordinates in pixels)
+    is measured in voxels, with a :class:`VoxelSizeWarning`.
+    """
     given = voxel_size_um
+    unknown = False
     if given is None and isinstance(volume, xr.DataArray):
         given = volume.attrs.get("voxel_size_um")
         if given is None and all(d in volume.coords and volume.sizes[d] > 1 for d in _AXES):
@@ -93,15 +115,65 @@ def _voxel_size(volume: Any, voxel_size_um: Any, name: str) -> tuple[float, floa
             steps = [np.diff(np.asarray(volume[d].values, float)) for d in _AXES]
             if all(np.allclose(st, st[0], rtol=1e-6) and st[0] > 0 for st in steps):
                 given = [float(st[0]) for st in steps]
+                unknown = "voxel_size_um" in volume.attrs or any(
+                    str(volume[d].attrs.get("units", "")).lower() in _PIXEL_UNITS for d in _AXES)
     if given is None:
         raise InputError(
             f"{name}: the voxel size is unknown. Pass voxel_size_um=(dz, dy, dx) in µm "
             "(or one number for cubic voxels); pass 1.0 to work in voxel units."
         )
-    size = np.broadcast_to(np.asarray(given, float), (3,))
+    try:
+        size = np.broadcast_to(np.asarray(given, float), (3,))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"voxel_size_um={given!r}: give one number or three (dz, dy, dx) in µm, "
+                         "e.g. 0.5 or (1.0, 0.5, 0.5)") from exc
     if not np.all(np.isfinite(size)) or np.any(size <= 0):
         raise InputError(f"voxel_size_um={given!r}: give positive sizes in µm, e.g. (0.5, 0.5, 0.5)")
+    if unknown:
+        warnings.warn(
+            f"{name}: the voxel size is unknown (no voxel_size_um; the coordinates are pixel indices), "
+            "so one voxel is taken as 1 µm: the µm parameters are applied in voxels and the µm results "
+            "are in voxels. Pass voxel_size_um=(dz, dy, dx) in µm, or read the volume with "
+            "bz.io.read_volume(path, voxel_size_um=...).",
+            VoxelSizeWarning, stacklevel=3)
     return tuple(float(s) for s in size)
+
+
+def _length(name: str, value: Any, *, zero_ok: bool = False) -> float:
+    """A finite length (µm) argument, positive (or ≥ 0 when ``zero_ok``)."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name}={value!r}: give a length in µm (a number)") from exc
+    if not np.isfinite(x) or x < 0 or (x == 0 and not zero_ok):
+        need = "zero or positive" if zero_ok else "positive"
+        raise InputError(f"{name}={value!r}: must be a {need} length in µm")
+    return x
+
+
+def _check_voxels(name: str, value_um: float, voxel: tuple, limit: int = _MAX_RADIUS_VOXELS) -> None:
+    """Refuse a length that spans more than ``limit`` voxels (a unit slip, before allocating)."""
+    n = value_um / min(voxel)
+    if n <= limit:
+        return
+    hint = (" The voxel size looks like it is in mm (or another unit), not µm."
+            if min(voxel) < 5e-3 else "")
+    raise InputError(
+        f"{name}={value_um:g} µm spans {n:.3g} voxels at voxel_size_um={list(voxel)} µm (at most {limit} "
+        f"are supported: a larger structuring element takes hours or all the memory).{hint} Give "
+        f"voxel_size_um in µm (e.g. 0.5 for 500 nm voxels) or a smaller {name}."
+    )
+
+
+def _mask(obj: Any, name: str) -> np.ndarray:
+    """A boolean mask argument (bool, or numbers that are all 0 or 1); grey levels are refused."""
+    arr = _array(obj, name)
+    if arr.dtype == bool:
+        return arr
+    if np.isin(arr, (0, 1)).all():
+        return arr.astype(bool)
+    raise InputError(f"{name}: expected a boolean mask, got dtype {arr.dtype} with values other than 0 and 1; "
+                     f"threshold it first (e.g. {name} > t) or pass a mask from bz.segment")
 
 
 def _array(volume: Any, name: str) -> np.ndarray:
@@ -109,7 +181,12 @@ def _array(volume: Any, name: str) -> np.ndarray:
     data = volume.data if isinstance(volume, xr.DataArray) else volume
     if hasattr(data, "compute") and not isinstance(data, np.ndarray):
         data = data.compute()
-    arr = np.asarray(data)
+    try:
+        arr = np.asarray(data)
+    except Exception as exc:  # noqa: BLE001 - the message names the argument
+        raise InputError(f"{name}: cannot be read as an array ({exc})") from exc
+    if arr.dtype.kind not in "fiub":
+        raise InputError(f"{name}: dtype {arr.dtype} is not a real number type; pass a float or integer volume")
     if arr.ndim != 3:
         raise InputError(f"{name}: expected a 3D volume (z, y, x), got shape {arr.shape}")
     if arr.size == 0:
@@ -210,9 +287,13 @@ def phase_thresholds(
     """
     from skimage.filters import threshold_multiotsu
 
-    if n_phases < 2:
-        raise InputError(f"n_phases={n_phases}: need at least 2 phases")
+    n_phases = _n_phases(n_phases)
+    if isinstance(max_samples, bool) or not isinstance(max_samples, (int, np.integer)) or max_samples < 1:
+        raise InputError(f"max_samples={max_samples!r}: give a positive whole number of voxels (default 2000000)")
     arr = _array(volume, "volume")
+    if arr.dtype == bool:
+        raise InputError("volume: a boolean mask has no grey levels to threshold; pass the grey-level volume "
+                         "(or use the mask itself as the phase map)")
     step = max(1, int(np.ceil((arr.size / max_samples) ** (1 / 3))))
     sample = arr[::step, ::step, ::step].astype(np.float64).ravel()
     sample = sample[np.isfinite(sample)]
@@ -222,6 +303,31 @@ def phase_thresholds(
     edges = np.concatenate([[-np.inf], thresholds, [np.inf]])
     means = [sample[(sample > lo) & (sample <= hi)].mean() for lo, hi in zip(edges[:-1], edges[1:])]
     return (np.asarray(means[:-1]) + np.asarray(means[1:])) / 2
+
+
+def _n_phases(n_phases: Any) -> int:
+    if isinstance(n_phases, bool) or not isinstance(n_phases, (int, np.integer)) \
+            or not 2 <= n_phases <= _MAX_OTSU_PHASES:
+        raise InputError(
+            f"n_phases={n_phases!r}: give a whole number from 2 to {_MAX_OTSU_PHASES} (multi-Otsu's cost grows "
+            f"combinatorially: 6 phases take minutes). For more phases pass the thresholds yourself "
+            "(classify_phases(volume, thresholds=[...]))."
+        )
+    return int(n_phases)
+
+
+def _thresholds(thresholds: Any, name: str = "thresholds") -> np.ndarray:
+    """Grey-level thresholds: finite, strictly increasing, at least one."""
+    try:
+        t = np.asarray(thresholds, float).ravel()
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name}={thresholds!r}: give increasing grey-level numbers") from exc
+    if t.size == 0 or not np.all(np.isfinite(t)):
+        raise InputError(f"{name}={thresholds!r}: give one or more finite grey levels")
+    if np.any(np.diff(t) <= 0):
+        raise InputError(f"{name}={thresholds!r}: the thresholds must increase (dark to bright); "
+                         f"pass them sorted, e.g. {sorted(t.tolist())}")
+    return t
 
 
 def classify_phases(
@@ -259,14 +365,18 @@ def classify_phases(
     """
     arr = _array(volume, "volume")
     voxel = _voxel_size(volume, voxel_size_um, "volume")
+    if denoise_sigma_um is not None:
+        denoise_sigma_um = _length("denoise_sigma_um", denoise_sigma_um, zero_ok=True)
     if thresholds is None:
         thresholds = phase_thresholds(arr, n_phases)
-    thresholds = np.sort(np.asarray(thresholds, float).ravel())
+    thresholds = _thresholds(thresholds)
     n_classes = len(thresholds) + 1
     if codes is None:
         codes = (0, 2, 1) if n_classes == 3 else tuple(range(n_classes))
     if len(codes) != n_classes:
         raise InputError(f"codes={codes!r}: need {n_classes} codes for {len(thresholds)} thresholds")
+    if not all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) and 0 <= c <= 255 for c in codes):
+        raise InputError(f"codes={codes!r}: phase codes are stored as uint8; give whole numbers from 0 to 255")
     smooth = _denoise(arr, voxel, denoise_sigma_um)
     nan = ~np.isfinite(smooth)
     n_nan = int(nan.sum())
@@ -323,7 +433,7 @@ def phase_fractions(
         raise InputError(f"phases: expected integer phase codes, got dtype {arr.dtype}; classify grey levels "
                          "first with bz.segment.classify_phases")
     if region is not None:
-        region = _array(region, "region").astype(bool)
+        region = _mask(region, "region")
         if region.shape != arr.shape:
             raise InputError(f"region: shape {region.shape} differs from the phase map's {arr.shape}")
         arr = arr[region]
@@ -341,7 +451,22 @@ def phase_fractions(
 
 
 def porosity(phases: Any, pore: int = 0, *, region: Any = None) -> float:
-    """Pore fraction: voxels with code ``pore`` over all voxels (of ``region``), exactly."""
+    """Pore fraction: voxels with code ``pore`` over all voxels (of ``region``), exactly.
+
+    Parameters
+    ----------
+    phases : array-like or DataArray of int, (z, y, x)
+        A phase map.
+    pore : int
+        The pores' code (0 in :data:`PHASE_CODES`).
+    region : bool array, (z, y, x), optional
+        Count only these voxels.
+
+    Returns
+    -------
+    float
+        Fraction in [0, 1]; 0 when the code is absent.
+    """
     table = phase_fractions(phases, region=region)
     row = table[table["code"] == pore]
     return float(row["fraction"].iloc[0]) if len(row) else 0.0
@@ -390,8 +515,10 @@ def find_coating(solid: Any, *, axis: str | int = "x", voxel_size_um: Any = None
         DataArray's first coordinate) of the first and last occupied slabs. A volume cut
         entirely inside the coating returns its own faces.
     """
-    arr = _array(solid, "solid").astype(bool)
+    arr = _mask(solid, "solid")
     voxel = _voxel_size(solid, voxel_size_um, "solid")
+    if not 0 < min_fraction <= 1:
+        raise InputError(f"min_fraction={min_fraction!r}: give a fraction of the fullest slab in (0, 1], e.g. 0.02")
     ax = _axis_index(axis)
     other = tuple(i for i in range(3) if i != ax)
     profile = arr.mean(axis=other)
@@ -529,10 +656,16 @@ def segment_particles(
     voxel = _voxel_size(volume, voxel_size_um, "volume")
     if collector_side not in ("low", "high"):
         raise InputError(f"collector_side={collector_side!r}: choose 'low' or 'high'")
-    for name, value in (("h_um", h_um), ("opening_radius_um", opening_radius_um),
-                        ("crack_depth_um", crack_depth_um)):
-        if not value > 0:
-            raise InputError(f"{name}={value}: must be a positive length in µm")
+    h_um = _length("h_um", h_um)
+    opening_radius_um = _length("opening_radius_um", opening_radius_um)
+    crack_depth_um = _length("crack_depth_um", crack_depth_um)
+    min_volume_um3 = _length("min_volume_um3", min_volume_um3, zero_ok=True)
+    # before any work: a voxel size in the wrong unit makes these huge
+    _check_voxels("opening_radius_um", opening_radius_um, voxel)
+    _check_voxels("crack_depth_um", crack_depth_um, voxel, _MAX_STEPS_VOXELS)
+    for name, value in (("collector_um", collector_um), ("separator_um", separator_um)):
+        if value is not None and not np.isfinite(value):
+            raise InputError(f"{name}={value!r}: give a finite position in µm, or None to find the coating")
     n_nan = 0
     used_thresholds = None
     grey = None
@@ -552,7 +685,7 @@ def segment_particles(
         if thresholds is None:
             used_thresholds = phase_thresholds(grey, 3)
         else:
-            used_thresholds = np.sort(np.asarray(thresholds, float).ravel())
+            used_thresholds = _thresholds(thresholds)
         smooth = _denoise(grey, voxel, None)
         with np.errstate(invalid="ignore"):
             solid = smooth > used_thresholds[-1]
@@ -631,6 +764,24 @@ def _sphericity(mask: np.ndarray, voxel: tuple) -> float:
     return float(np.pi ** (1 / 3) * (6 * volume) ** (2 / 3) / area)
 
 
+def _compact_labels(lab: np.ndarray, name: str = "labels") -> tuple[np.ndarray, np.ndarray | None]:
+    """Labels renumbered 1..n when they are sparse (ids far above the object count), with
+    ``ids[k]`` the original id of new label k (None when left as they are)."""
+    if lab.min() < 0:
+        raise InputError(f"{name}: negative label values (min {int(lab.min())}); labels are 0 (background) "
+                         "and positive ids")
+    top = int(lab.max())
+    if top <= 0:
+        raise InputError(f"{name}: no labelled object (all voxels are 0)")
+    if top <= max(2 * lab.size, 1 << 16):
+        return lab, None
+    ids, inverse = np.unique(lab, return_inverse=True)
+    if ids[0] != 0:
+        ids = np.concatenate([[0], ids])
+        inverse = inverse + 1
+    return inverse.reshape(lab.shape).astype(np.int64), ids
+
+
 def particle_table(
     labels: Any,
     *,
@@ -643,11 +794,36 @@ def particle_table(
 ) -> pd.DataFrame:
     """One row per labelled particle.
 
-    Columns: ``label``, ``volume_um3``, ``equivalent_diameter_um``, ``sphericity``,
-    ``centroid_{z,y,x}_um`` (the volume's coordinates: index × voxel size, plus the
-    DataArray's first coordinate), ``depth_from_collector_um``
-    and ``depth_from_separator_um`` (along ``thickness_axis``, when the positions are
-    given), ``border`` (touches a face of the volume).
+    Parameters
+    ----------
+    labels : integer array or DataArray, (z, y, x)
+        Particle labels, 0 = background. Ids may be sparse or huge (renumbered
+        internally; the table keeps the original ids).
+    voxel_size_um : float or (dz, dy, dx), optional
+        Default: the DataArray's ``voxel_size_um`` attribute or coordinate spacing.
+    thickness_axis : {"z", "y", "x"} or int
+        Axis along which the depths are measured.
+    collector_um, separator_um : float, optional
+        Positions (µm, the volume's coordinates) of the collector and separator faces.
+    sphericity : bool
+        Compute the Wadell sphericity (marching cubes per particle; the slow part).
+    progress_bar : bool, optional
+        Show progress of the sphericity loop.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``label`` (int32, int64 for ids beyond int32), ``volume_um3``,
+        ``equivalent_diameter_um``, ``sphericity``, ``centroid_{z,y,x}_um`` (the volume's
+        coordinates: index × voxel size, plus the DataArray's first coordinate),
+        ``depth_from_collector_um`` and ``depth_from_separator_um`` (along
+        ``thickness_axis``, when the positions are given), ``border`` (bool: touches a
+        face of the volume).
+
+    Raises
+    ------
+    InputError
+        Non-integer or negative labels, no labelled voxel, unknown voxel size.
     """
     from skimage.measure import regionprops_table
 
@@ -655,8 +831,7 @@ def particle_table(
     if not np.issubdtype(lab.dtype, np.integer):
         raise InputError(f"labels: expected an integer label image, got dtype {lab.dtype}")
     voxel = _voxel_size(labels, voxel_size_um, "labels")
-    if lab.max() <= 0:
-        raise InputError("labels: no labelled object (all voxels are 0)")
+    lab, ids = _compact_labels(lab)
     props = pd.DataFrame(regionprops_table(lab, properties=("label", "area", "centroid"), spacing=voxel))
     props = props.rename(columns={"area": "volume_um3", "centroid-0": "centroid_z_um",
                                   "centroid-1": "centroid_y_um", "centroid-2": "centroid_x_um"})
@@ -681,7 +856,8 @@ def particle_table(
         for face in (0, -1):
             border[np.unique(np.take(lab, face, axis=axis))] = True
     props["border"] = border[props["label"].to_numpy()]
-    props["label"] = props["label"].astype(np.int32)
+    props["label"] = props["label"].to_numpy() if ids is None else ids[props["label"].to_numpy()]
+    props["label"] = props["label"].astype(np.int32 if props["label"].max() <= np.iinfo(np.int32).max else np.int64)
     return props.reset_index(drop=True)
 
 
@@ -689,8 +865,33 @@ def particle_table(
 
 
 def damage_class(crack_fraction: Any, thresholds: tuple[float, float] = DAMAGE_THRESHOLDS) -> pd.Categorical:
-    """Damage class of each crack fraction: least (< 2 %), mild (2–10 %), severe (≥ 10 %)."""
-    values = np.asarray(crack_fraction, float)
+    """Damage class of each crack fraction: least (< 2 %), mild (2–10 %), severe (≥ 10 %).
+
+    Parameters
+    ----------
+    crack_fraction : array-like of float
+        Crack fractions in [0, 1] (NaN allowed: no class).
+    thresholds : (float, float)
+        Class boundaries, ``0 ≤ low < high ≤ 1``.
+
+    Returns
+    -------
+    pandas.Categorical
+        Ordered categories :data:`DAMAGE_CLASSES`, same length as the input.
+
+    Raises
+    ------
+    InputError
+        Values outside [0, 1] (percent instead of a fraction?), non-numbers, bad thresholds.
+    """
+    try:
+        values = np.asarray(crack_fraction, float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"crack_fraction: cannot be read as numbers ({exc}); pass fractions in [0, 1]") from exc
+    bad = np.isfinite(values) & ((values < 0) | (values > 1)) | np.isinf(values)
+    if bad.any():
+        raise InputError(f"crack_fraction: {int(bad.sum())} value(s) outside [0, 1] (e.g. {values[bad].flat[0]:g}); "
+                         "a crack fraction is a volume fraction (percent? divide by 100)")
     lo, hi = thresholds
     if not 0 <= lo < hi <= 1:
         raise InputError(f"thresholds={thresholds!r}: need 0 ≤ low < high ≤ 1")
@@ -736,10 +937,14 @@ def crack_analysis(
         ``damage_class``.
     """
     lab = _array(labels, "labels")
-    sol = _array(solid, "solid").astype(bool)
+    sol = _mask(solid, "solid")
     if sol.shape != lab.shape:
         raise InputError(f"solid: shape {sol.shape} differs from labels' {lab.shape}")
     voxel = _voxel_size(labels, voxel_size_um, "labels")
+    if not np.issubdtype(lab.dtype, np.integer):
+        raise InputError(f"labels: expected an integer label image, got dtype {lab.dtype}")
+    close_um = _length("close_um", close_um, zero_ok=True)
+    _check_voxels("close_um", close_um, voxel)
     ball = _ellipsoid(close_um, voxel)
     pad = np.asarray(ball.shape) // 2 + 1
     face_area = [voxel[1] * voxel[2], voxel[0] * voxel[2], voxel[0] * voxel[1]]
@@ -788,12 +993,20 @@ def damage_depth_profile(
         ``mean_crack_fraction``, ``median_crack_fraction``, and ``fraction_<class>`` for
         each damage class.
     """
+    if not isinstance(table, pd.DataFrame):
+        raise InputError(f"table: expected a DataFrame (segment_particles(...).table), got {type(table).__name__}")
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+        raise InputError(f"n_bins={n_bins!r}: give a whole number of depth bins ≥ 1, e.g. 4")
     for col in (depth_column, "crack_fraction", "damage_class"):
         if col not in table.columns:
             raise InputError(f"table: no column {col!r}; use a table from segment_particles or crack_analysis")
     data = table[~table["border"]] if exclude_border and "border" in table.columns else table
     if data.empty:
-        raise InputError("table: no particles to profile (all on the border?)")
+        raise InputError("table: no particles to profile (all on the border?); pass exclude_border=False")
+    if not np.isfinite(data[depth_column].to_numpy(float)).any():
+        raise InputError(f"table: column {depth_column!r} has no finite depth; give collector_um/separator_um "
+                         "to segment_particles or particle_table")
+    data = data[np.isfinite(data[depth_column].to_numpy(float))]
     edges = np.linspace(data[depth_column].min(), data[depth_column].max(), n_bins + 1)
     idx = np.clip(np.digitize(data[depth_column], edges[1:-1]), 0, n_bins - 1)
     rows = []
@@ -876,11 +1089,27 @@ def particle_mask(volume: Any, *, voxel_size_um: Any = None, close_um: float = 0
     Otsu threshold of the volume smoothed by one voxel, closing with a ball of
     ``close_um`` (seals cracks open to the surface), holes filled, largest connected
     component kept.
+
+    Parameters
+    ----------
+    volume : DataArray or array, (z, y, x)
+        Grey levels (bright particle).
+    voxel_size_um : float or (dz, dy, dx), optional
+        Default: the DataArray's attrs or coordinate spacing.
+    close_um : float
+        Radius (µm) of the closing ball; at most 50 voxels.
+
+    Returns
+    -------
+    DataArray, bool, (z, y, x)
+        The particle mask, with the volume's coordinates and ``attrs["voxel_size_um"]``.
     """
     from skimage.filters import threshold_otsu
 
     arr = _array(volume, "volume").astype(np.float32)
     voxel = _voxel_size(volume, voxel_size_um, "volume")
+    close_um = _length("close_um", close_um, zero_ok=True)
+    _check_voxels("close_um", close_um, voxel)
     smooth = _denoise(arr, voxel, float(np.mean(voxel)))
     finite = np.isfinite(smooth)
     if not finite.any() or np.ptp(smooth[finite]) == 0:
@@ -909,13 +1138,29 @@ def void_mask(volume: Any, particle: Any, *, threshold: float | None = None,
     fills the pores) — the half-maximum criterion, which keeps the volume of voids wider
     than the blur and underestimates voids thinner than it (on the twin's nano-CT: 3.7 %
     measured for 4.7 % true, precision 92 %). Without voxels outside the particle, Otsu's
-    threshold on the particle's voxels is used. ``attrs["threshold"]`` and
-    ``attrs["void_fraction"]`` record the result.
+    threshold on the particle's voxels is used.
+
+    Parameters
+    ----------
+    volume : DataArray or array, (z, y, x)
+        Grey levels.
+    particle : bool array or DataArray, (z, y, x)
+        The particle mask (e.g. :func:`particle_mask`); 0/1 numbers are accepted, grey
+        levels are not.
+    threshold : float, optional
+        Grey level below which a particle voxel is void (finite).
+    voxel_size_um : float or (dz, dy, dx), optional
+
+    Returns
+    -------
+    DataArray, bool, (z, y, x)
+        Void voxels inside the particle; ``attrs["threshold"]`` (grey level used) and
+        ``attrs["void_fraction"]`` (void voxels over particle voxels).
     """
     from skimage.filters import threshold_otsu
 
     arr = _array(volume, "volume").astype(np.float32)
-    mask = _array(particle, "particle").astype(bool)
+    mask = _mask(particle, "particle")
     if mask.shape != arr.shape:
         raise InputError(f"particle: shape {mask.shape} differs from the volume's {arr.shape}")
     if not mask.any():
@@ -926,7 +1171,12 @@ def void_mask(volume: Any, particle: Any, *, threshold: float | None = None,
     inside = smooth[mask & finite]
     outside = smooth[~mask & finite]
     if threshold is not None:
-        t = float(threshold)
+        try:
+            t = float(threshold)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"threshold={threshold!r}: give a grey level (a number) or None") from exc
+        if not np.isfinite(t):
+            raise InputError(f"threshold={threshold!r}: give a finite grey level, or None for the default")
     elif outside.size:
         t = float(np.median(inside) + np.median(outside)) / 2
     else:
@@ -1019,14 +1269,16 @@ def segment_grains(
     if particle is None:
         mask = particle_mask(arr, voxel_size_um=voxel).values
     else:
-        mask = _array(particle, "particle").astype(bool)
+        mask = _mask(particle, "particle")
         if mask.shape != arr.shape:
             raise InputError(f"particle: shape {mask.shape} differs from the volume's {arr.shape}")
     if not mask.any():
         raise InputError("particle: the mask is empty; no grains to segment")
     mask = mask & ~nan
-    sigma_um = float(np.mean(voxel)) if sigma_um is None else sigma_um
-    h_um = 0.3 * float(np.mean(voxel)) if h_um is None else h_um
+    sigma_um = float(np.mean(voxel)) if sigma_um is None else _length("sigma_um", sigma_um)
+    h_um = 0.3 * float(np.mean(voxel)) if h_um is None else _length("h_um", h_um)
+    if not (np.isfinite(dark_weight) and dark_weight >= 0):
+        raise InputError(f"dark_weight={dark_weight!r}: give a weight ≥ 0 (0 uses the Hessian term alone)")
     if not 0 < interior_percentile < 100:
         raise InputError(f"interior_percentile={interior_percentile}: give a percentile in (0, 100)")
     boundary = _boundary_map(arr, mask, voxel, sigma_um, dark_weight)
@@ -1105,11 +1357,17 @@ def segment_grains_chemical(
 
     energy = _array(edge_energy_ev, "edge_energy_ev").astype(np.float64)
     voxel = _voxel_size(edge_energy_ev, voxel_size_um, "edge_energy_ev")
+    supervoxel_um = _length("supervoxel_um", supervoxel_um)
+    smooth_um = _length("smooth_um", smooth_um, zero_ok=True)
+    if not (np.isfinite(compactness) and compactness > 0):
+        raise InputError(f"compactness={compactness!r}: give a positive weight (eV per µm), e.g. 0.2")
+    if not (np.isfinite(merge_z) and merge_z >= 0):
+        raise InputError(f"merge_z={merge_z!r}: give a z-score ≥ 0 (0 merges nothing), e.g. 3")
     finite = np.isfinite(energy)
     if particle is None:
         mask = finite
     else:
-        mask = _array(particle, "particle").astype(bool)
+        mask = _mask(particle, "particle")
         if mask.shape != energy.shape:
             raise InputError(f"particle: shape {mask.shape} differs from the map's {energy.shape}")
         mask = mask & finite
@@ -1197,14 +1455,33 @@ def grain_table(labels: Any, particle: Any = None, *, voxel_size_um: Any = None)
     """One row per grain: ``label``, ``volume_um3``, ``equivalent_diameter_um``,
     ``centroid_{z,y,x}_um`` (the volume's coordinates), ``distance_from_surface_um`` (depth of the
     centroid below the particle surface; 0 when the centroid falls outside the particle).
+
+    Parameters
+    ----------
+    labels : integer array or DataArray, (z, y, x)
+        Grain labels, 0 outside.
+    particle : bool array, (z, y, x), optional
+        The particle mask the depths are measured in; default ``labels > 0``.
+    voxel_size_um : float or (dz, dy, dx), optional
+
+    Returns
+    -------
+    DataFrame
+        One row per grain, columns as above (µm, µm³; ``label`` int32).
     """
     from skimage.measure import regionprops_table
 
     lab = _array(labels, "labels")
+    if not np.issubdtype(lab.dtype, np.integer):
+        raise InputError(f"labels: expected an integer label image, got dtype {lab.dtype}; "
+                         "pass e.g. labels.astype(np.int32)")
     voxel = _voxel_size(labels, voxel_size_um, "labels")
+    if lab.min() < 0:
+        raise InputError(f"labels: negative label values (min {int(lab.min())}); labels are 0 (background) "
+                         "and positive ids")
     if lab.max() <= 0:
         raise InputError("labels: no labelled grain (all voxels are 0)")
-    mask = lab > 0 if particle is None else _array(particle, "particle").astype(bool)
+    mask = lab > 0 if particle is None else _mask(particle, "particle")
     if mask.shape != lab.shape:
         raise InputError(f"particle: shape {mask.shape} differs from the labels' {lab.shape}")
     props = pd.DataFrame(regionprops_table(lab, properties=("label", "area", "centroid"), spacing=voxel))
@@ -1228,6 +1505,18 @@ def adjusted_rand_index(truth: Any, labels: Any, mask: Any = None) -> float:
     1 for identical partitions (up to renaming), ~0 for chance agreement. Computed from
     the contingency table (sparse), over ``mask`` voxels when given (e.g. the truth's
     solid voxels), else over all voxels.
+
+    Parameters
+    ----------
+    truth, labels : integer array-like, same shape
+        The two label images (any ids; 0 is a label like the others).
+    mask : bool array, same shape, optional
+        Voxels to compare.
+
+    Returns
+    -------
+    float
+        The adjusted Rand index (1 = identical partitions).
     """
     from scipy.sparse import coo_matrix
 

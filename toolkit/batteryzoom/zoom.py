@@ -367,7 +367,11 @@ class Hierarchy:
             The level as stored.
         """
         if level is None:
-            level = Level(**fields)
+            try:
+                level = Level(**fields)
+            except TypeError as exc:
+                raise InputError(f"add: cannot build a Level from {sorted(fields)} ({exc}); pass add(Level(...)) "
+                                 "or at least name=, shape= and voxel_size_um=") from exc
         elif fields:
             level = replace(level, **fields)
         self._add(level)
@@ -595,9 +599,34 @@ class Hierarchy:
         return pts + off
 
     def to_index(self, name: str, points_um: Any, *, round: bool = True) -> np.ndarray:
-        """Voxel indices of ``name`` at local-frame points (µm); rounded to int by default."""
+        """Voxel indices of ``name`` at local-frame points (µm).
+
+        Parameters
+        ----------
+        name : str
+            The level.
+        points_um : array-like, shape (..., ndim)
+            Points in the level's local frame (µm; voxel centres at ``index × voxel``).
+        round : bool
+            Round to the nearest voxel (int64); ``False`` returns fractional float indices.
+
+        Returns
+        -------
+        numpy.ndarray, shape (..., ndim)
+            int64 indices (or float with ``round=False``). Points outside the level's box
+            give indices outside ``[0, shape)``; they are not clipped.
+
+        Raises
+        ------
+        InputError
+            Unknown level, wrong last axis, non-numeric points, or (with ``round``) a
+            non-finite point, which has no voxel.
+        """
         lv = self[name]
         idx = _as_points(points_um, lv.ndim) / np.asarray(lv.voxel_size_um)
+        if round and not np.isfinite(idx).all():
+            raise InputError(f"points_um: {int((~np.isfinite(idx)).any(axis=-1).sum())} point(s) are NaN or "
+                             "infinite and have no voxel index; drop them, or pass round=False")
         return np.rint(idx).astype(np.int64) if round else idx
 
     def index_to_um(self, name: str, index: Any) -> np.ndarray:
@@ -668,10 +697,20 @@ class Hierarchy:
 
         Parameters
         ----------
+        name : str
+            The level.
         leading_dims : int
             Non-spatial axes in front of the spatial ones (e.g. 1 for an
             ``(energy, z, y, x)`` stack): they get scale 1 and translate 0.
+
+        Returns
+        -------
+        dict
+            ``{"scale": tuple of float, "translate": tuple of float}``, each of length
+            ``leading_dims + ndim`` (µm for the spatial axes, world frame).
         """
+        if isinstance(leading_dims, bool) or not isinstance(leading_dims, (int, np.integer)) or leading_dims < 0:
+            raise InputError(f"leading_dims={leading_dims!r}: give the number of non-spatial axes (0, 1, ...)")
         lv = self[name]
         scale = (1.0,) * leading_dims + tuple(lv.voxel_size_um)
         translate = (0.0,) * leading_dims + tuple(float(x) for x in self.offset_um(name))
