@@ -32,6 +32,18 @@ def test_notebook_cells_stay_thin(path):
             assert "def " not in source and "class " not in source, f"{path.name} cell {i} defines code"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_cells_have_unique_ids(path):
+    """nbformat 4.5 gives every cell an id (a missing one is a validation warning today,
+    an error in future nbformat; JupyterLab's collaboration and links rely on them)."""
+    nb = json.loads(path.read_text())
+    assert (nb["nbformat"], nb["nbformat_minor"]) >= (4, 5), f"{path.name}: nbformat < 4.5 has no cell ids"
+    ids = [cell.get("id") for cell in nb["cells"]]
+    missing = [i for i, cid in enumerate(ids) if not cid]
+    assert not missing, f"{path.name}: cells {missing} have no id; run nbformat.validator.normalize on it"
+    assert len(set(ids)) == len(ids), f"{path.name}: repeated cell ids"
+
+
 SERIES = ["00_zoom", "01_electrochemistry", "02_cell_ct", "03_electrode", "04_particle", "05_grains"]
 
 
