@@ -176,6 +176,7 @@ def region_stats_2000_grains_256cubed():
     read_both = median_time(
         lambda: _per_core(flat_v.size, lambda a, b: read_kernel(flat_v, flat_l, a, b)), repeat=7
     )
+    read_one_core = median_time(lambda: read_kernel(flat_v, flat_l, 0, flat_v.size), repeat=7)
     # region_stats' own affine map value -> fine bin (regions._region_stats: default range)
     lo, hi = stats.table.attrs["value_range"]
     n_fine = stats.fine_histograms.shape[1]
@@ -198,6 +199,10 @@ def region_stats_2000_grains_256cubed():
                                    "scattered into the rows; every core"),
         Measurement("  floor: read values + labels once (compiled, every core) vs values.sum()",
                     read_both, one_pass, note="the bytes every per-region pass reads"),
+        Measurement("  floor: read values + labels on every core vs on one core", read_both,
+                    read_one_core, note=f"{_kernels.n_threads()} cores: " + (
+                        "memory-bound, more threads read no faster here" if read_both > 0.75 * read_one_core
+                        else "the read scales with cores here")),
         Measurement("  floor: fine histogram alone (known range, every core) vs values.sum()",
                     hist_floor, one_pass,
                     note=f"{n_fine} fine bins x {n_labels} labels, equal to region_stats'; "
