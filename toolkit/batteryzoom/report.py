@@ -694,11 +694,8 @@ def _grain(source: Source, s: _Scale, ctx: dict) -> None:
                   None if tr is None else tr["edge_energy_fwhm_ev"], fmt=".3f",
                   note=width_note)
     closed = [pg.grain_closed_surface(labels, sm.label, values=edge) for sm in summaries]
+    # the colour bar lies under the two morphologies (bz.plots.grains.comparison_coloraxis)
     s3 = pg.comparison_figure([(sm, *c) for sm, c in zip(summaries, closed)], title="Two grains (Fig. S3)", height=480)
-    # the colour bar under the two morphologies, clear of the distributions' axis
-    s3.update_traces(selector=dict(type="mesh3d"), colorbar=dict(orientation="h", x=0.3, xanchor="center", y=-0.12,
-                                                                  len=0.45, thickness=14))
-    s3.update_layout(margin=dict(b=70))
     s.figure("S3_two_grains", s3,
              "Fig. S3 — the two grains' 3D morphology coloured voxel by voxel by Ni K-edge energy, and their "
              "distributions of edge energy with mean (solid) and FWHM (dotted).", width=1200, height=480)
