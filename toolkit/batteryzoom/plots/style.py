@@ -50,7 +50,7 @@ def _register() -> None:
         title=dict(font=dict(size=16), x=0.02, xanchor="left"),
         colorway=COLORWAY,
         margin=dict(l=70, r=30, t=60, b=60),
-        legend=dict(bgcolor="rgba(255,255,255,0.8)", borderwidth=0, itemsizing="constant"),
+        legend=dict(bgcolor="rgba(255,255,255,0.8)", borderwidth=0),
         hoverlabel=dict(font_size=12),
         # decimal point, no thousands separator: plotly's default ".," separates only the
         # numbers with decimals among 4-digit ones ("8342" next to "8,341.5")
