@@ -36,7 +36,7 @@ SCALE_COLORS = {
 EDGE_ENERGY_COLORSCALE = "Viridis"
 # Text drawn over images (labels of boxes, scale bars) keeps a dark outline: readable on
 # bright and dark pixels alike (plotly's ``textfont.shadow``)
-LABEL_SHADOW = "0px 0px 2px #000, 0px 0px 3px #000"
+LABEL_SHADOW = "1px 1px 1px #000, -1px -1px 1px #000, 1px -1px 1px #000, -1px 1px 1px #000"
 # Figure sizes (px) for static export
 DEFAULT_WIDTH = 900
 DEFAULT_HEIGHT = 560
