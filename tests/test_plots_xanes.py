@@ -18,9 +18,9 @@ def _edge_map() -> xr.DataArray:
 def test_edge_energy_map_titles_give_the_slice_in_um():
     edge = _edge_map()
     # the default and a title of one's own both say where the slice lies, in µm
-    assert px.edge_energy_map(edge).layout.title.text == "Ni K-edge energy (z = 0.88 µm)"
+    assert px.edge_energy_map(edge).layout.title.text == "Ni K-edge energy (z = 0.875 µm)"
     fig = px.edge_energy_map(edge, index=2, title="Ni K-edge energy (half-step), middle slice")
-    assert fig.layout.title.text == "Ni K-edge energy (half-step), middle slice (z = 0.62 µm)"
+    assert fig.layout.title.text == "Ni K-edge energy (half-step), middle slice (z = 0.625 µm)"
     assert "(" not in px.edge_energy_map(edge.isel(z=0)).layout.title.text  # a 2D map: no slice to name
 
 
