@@ -122,3 +122,32 @@ def artifact_dir() -> Path:
     path = PROJECT_ROOT / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+def _assert_uniform_ticks(tickformat: str | None, lo: float, hi: float, nticks: int | None = None) -> None:
+    """Every tick plotly can choose on [lo, hi] (a step of 1, 2 or 5 × 10ⁿ, at most ten
+    ticks or ``nticks``) is printed exactly by ``tickformat``, all with the same decimals."""
+    import re
+
+    import numpy as np
+
+    assert tickformat, "no tickformat: plotly drops trailing zeros (4 beside 4.05, 8342 beside 8341.5)"
+    m = re.fullmatch(r"\.(\d+)f", tickformat)
+    assert m, f"tickformat {tickformat!r} does not fix the decimals"
+    decimals = int(m.group(1))
+    span = hi - lo
+    for power in range(-8, 8):
+        for mult in (1, 2, 5):
+            step = mult * 10.0**power
+            if not span / (nticks or 10) <= step <= span:
+                continue
+            for t in np.arange(np.ceil(lo / step), np.floor(hi / step) + 1) * step:
+                text = f"{t:.{decimals}f}"
+                assert abs(float(text) - t) <= step * 1e-6, f"{tickformat}: tick {t} at step {step} prints {text}"
+
+
+@pytest.fixture(scope="session")
+def assert_uniform_ticks():
+    """``assert_uniform_ticks(tickformat, lo, hi, nticks=None)``: the tick labels plotly can
+    draw on ``[lo, hi]`` all carry the same decimals and print their values exactly."""
+    return _assert_uniform_ticks

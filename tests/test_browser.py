@@ -505,9 +505,9 @@ def test_click_a_grain_updates_its_histogram(ui, jupyter, page, artifact_dir):
         assert after != before
         # it came through the relay, not plotly's own click (which a slow kernel can lose)
         assert page.evaluate("() => window.__bzWire.relayed") >= 1
-        name = after[0][0]  # "grain N"
-        assert name.startswith("grain ")
-        grain = int(name.split()[1])
+        name = after[0][0]  # "grain 1 (#N)"
+        assert name.startswith("grain 1 (#")
+        grain = int(name.split("#")[1].rstrip(")"))
         with step("the click's grain is shown"):
             page.wait_for_function("([el, text]) => el.innerText.includes(text)", arg=[explorer, f"grain {grain}: mean"],
                                    timeout=ANSWER_MS)
@@ -525,8 +525,8 @@ def test_click_a_grain_updates_its_histogram(ui, jupyter, page, artifact_dir):
             page.wait_for_function("(gd) => gd.data[3].y && gd.data[3].y.length > 0", arg=histogram, timeout=ANSWER_MS)
             page.wait_for_function("(gd) => gd.data[1].x && gd.data[1].x.length > 0", arg=comparison, timeout=ANSWER_MS)
         titles = comparison.evaluate("(gd) => gd.layout.annotations.map(a => a.text)")
-        assert titles[0].startswith(f"grain {grain}<br>mean")
-        assert titles[1].startswith(f"grain {int(second.split()[0])}<br>mean")
+        assert titles[0].startswith(f"grain 1 (#{grain})<br>mean")
+        assert titles[1].startswith(f"grain 2 (#{int(second.split()[0])})<br>mean")
         explorer.screenshot(path=str(artifact_dir / f"{ui}_grain_explorer_after_click.png"))
         # errors thrown by the widgets' code (extensions: jupyter-widgets, anywidget, plotly)
         # fail the test; the front end's own boot errors (Notebook 7 throws one from its

@@ -29,13 +29,36 @@ def test_slice_figure_overlays_can_windings_and_defects(twin_slice):
     heat = fig.data[0]
     assert heat.type == "heatmap" and np.asarray(heat.z).shape == (368, 368)  # binned 2x for display
     assert heat.x[0] == pytest.approx(12.5) and heat.x[-1] == pytest.approx(735 * 25 - 12.5)  # µm, bin centres
-    assert "can (fitted ellipse)" in names and "windings" in names
+    assert "can (fitted ellipse)" in names
+    # both colours of the tracked windings are in the legend (yellow lines were unexplained)
+    windings = [t for t in fig.data if (t.name or "").startswith("windings")]
+    assert len(windings) == 2 and all(t.showlegend is not False for t in windings)
+    assert len({t.line.color for t in windings}) == 2
     for kind in res.defects.type.unique():
         assert kind in names
         tr = fig.data[names.index(kind)]
         assert len(tr.x) == int((res.defects.type == kind).sum())
     assert {f"true {k}" for k in near.type} <= set(names)
-    assert fig.layout.yaxis.autorange == "reversed" and fig.layout.yaxis.scaleanchor == "x"
+    assert fig.layout.yaxis.scaleanchor == "x"
+    # y down, and the frame ends where the image ends: no blank bands inside the axes
+    (y_top, y_bottom), (x_left, x_right) = fig.layout.yaxis.range, fig.layout.xaxis.range
+    assert y_top > y_bottom
+    half = (heat.x[1] - heat.x[0]) / 2
+    assert (x_left, x_right) == pytest.approx((heat.x[0] - half, heat.x[-1] + half))
+    assert (y_bottom, y_top) == pytest.approx((heat.y[0] - half, heat.y[-1] + half))
+    assert fig.layout.xaxis.constrain == "domain" and fig.layout.yaxis.constrain == "domain"
+
+
+def test_defect_markers_show_whole_at_the_ends_of_the_angle_axis(twin_slice):
+    _, res, _ = twin_slice
+    dfig = pcell.deformation_figure(res.layers, defects=res.defects)
+    markers = [t for t in dfig.data if t.type == "scatter"]
+    assert markers, "the slice has defects to mark"
+    # an inclusion at 359° sat half outside the plot, clipped at 360°
+    assert all(t.cliponaxis is False for t in markers)
+    # the colour bar names its quantity and sign, not only the unit
+    title = dfig.data[0].colorbar.title.text
+    assert "µm" in title and "displacement" in title and "outward" in title
 
 
 def test_unrolled_and_deformation_figures(twin_slice):

@@ -62,3 +62,55 @@ def test_dqdv_and_cycle_summary_figures(one_cycle):
     assert [t.name for t in fig2.data] == ["charge capacity", "discharge capacity", "coulombic efficiency",
                                            "energy efficiency"]
     assert fig2.data[2].y[0] == pytest.approx(s["coulombic_efficiency"].iloc[0] * 100)
+
+
+# ------------------------------------------------------------------ as a reader sees them
+
+
+def test_fig_s1_ticks_carry_the_same_decimals(one_cycle, assert_uniform_ticks):
+    fig = pc.voltage_capacity(one_cycle)
+    v = np.concatenate([np.asarray(t.y, float) for t in fig.data])
+    q = np.concatenate([np.asarray(t.x, float) for t in fig.data])
+    # 4.0 beside 4.2, not 4 beside 4.2
+    assert_uniform_ticks(fig.layout.yaxis.tickformat, v.min(), v.max())
+    assert_uniform_ticks(fig.layout.xaxis.tickformat, q.min(), q.max())
+
+
+def test_fig_s2_draws_the_fit_over_the_data(sd_result, assert_uniform_ticks):
+    fig = pc.self_discharge(sd_result)
+    # plotly draws every WebGL trace above every SVG trace: a fit or K-value line in SVG
+    # hides under the data points it fits, whatever the trace order
+    types = [t.type for t in fig.data]
+    first_gl = types.index("scattergl")
+    assert all(t == "scattergl" for t in types[first_gl:]), types
+    names = [t.name for t in fig.data]
+    assert names.index("SN-defect fit") > 0 and names.index("SN-defect K-value line") > 0
+    v = np.asarray(fig.data[0].y, float)
+    assert_uniform_ticks(fig.layout.yaxis.tickformat, v.min(), v.max())  # 4.00, 4.05, 4.10: not 4, 4.05, 4.1
+
+
+def test_population_threshold_label_sits_at_the_threshold_on_the_log_axis():
+    pop = bz.data.load("twin/cycling-population")
+    table, _ = cycling.screen_population(pop)
+    fig = pc.population(table)
+    thr = float(table["threshold_mv_per_day"].iloc[0])
+    assert fig.layout.yaxis.type == "log"
+    line = [s for s in fig.layout.shapes if s.y0 == s.y1][0]
+    assert line.y0 == pytest.approx(thr)
+    label = [a for a in fig.layout.annotations if "threshold" in a.text][0]
+    # an annotation's y on a log axis is log10 of the value (add_hline's label sat at 10**thr)
+    assert label.yref == "y" and 10 ** label.y == pytest.approx(thr)
+    # points with their intervals, not bars: a bar's length on a log axis depends on where
+    # the axis starts
+    assert not any(t.type == "bar" for t in fig.data)
+    # the range spans the intervals and the threshold, not decades of nothing
+    lo, hi = fig.layout.yaxis.range
+    values = np.r_[table["k_ci_low_mv_per_day"], table["k_ci_high_mv_per_day"], thr]
+    assert lo <= np.log10(values.min()) and hi >= np.log10(values.max())
+    assert hi - lo <= np.log10(values.max() / values.min()) + 0.5
+    # tick labels say their value: plotly's own minor log ticks print 0.3 as "3" beside "1"
+    ax = fig.layout.yaxis
+    assert ax.tickvals is not None and [float(x) for x in ax.ticktext] == pytest.approx(list(ax.tickvals))
+    # the colours of the verdicts are in the legend
+    legend = {t.name for t in fig.data if t.showlegend is not False}
+    assert set(table["verdict"]) <= legend

@@ -43,6 +43,15 @@ def test_labelled_slice_places_the_image_in_um(volume):
         pe.labelled_slice(grey, axis="z", index=6)
 
 
+def test_slice_titles_say_where_the_slice_is(volume):
+    grey, labels = volume
+    # a title of one's own keeps the slice's position (which slice of the volume is it?)
+    fig = pe.labelled_slice(grey, labels, axis="z", index=3, title="Electrode CT: segmented particles")
+    assert fig.layout.title.text == "Electrode CT: segmented particles (z = 1.5 µm)"
+    grains = pp.grain_slice(grey, labels, title="Particle nano-CT: segmented primary grains")
+    assert grains.layout.title.text.endswith("(z = 1.5 µm)")
+
+
 def test_size_distribution_and_damage_figures():
     table = pd.DataFrame({
         "label": [1, 2, 3, 4], "equivalent_diameter_um": [8.0, 10.0, 12.0, 3.0],

@@ -58,6 +58,21 @@ def test_every_scale_runs_on_the_twin_with_its_figures(twin_report):
     assert f["truth"].notna().sum() >= 6
 
 
+def test_figures_name_things_as_the_report_text_does(twin_report):
+    # Fig. S3's panels are grain 1 and grain 2, as in the study and the summary, with labels
+    g1, g2 = twin_report.value("grain", "grain_labels")
+    s3 = twin_report.figure("S3_two_grains")
+    titles = [a.text for a in s3.layout.annotations]
+    assert titles[0].startswith(f"grain 1 (#{g1})<br>") and titles[1].startswith(f"grain 2 (#{g2})<br>")
+    assert f"grain 1 (#{g1})" in twin_report.summary_text() and f"grain 2 (#{g2})" in twin_report.summary_text()
+    # a child's box is labelled for a reader, not with its dataset's name
+    for name in ("cell_zoom", "electrode_zoom", "particle_zoom"):
+        boxes = [t for t in twin_report.figure(name).data if t.type == "scatter"]
+        assert boxes, name
+        for box in boxes:
+            assert box.text[-1] and box.text[-1] != box.name.split("/")[-1], (name, box.text[-1])
+
+
 def test_summary_agrees_with_the_twin_truth(twin_report):
     truth = bz.data.load("twin/cycling-self-discharge", part="truth")
     k = twin_report.value("cycler", "k_value_mv_per_day")

@@ -162,12 +162,14 @@ def test_second_selection_gives_the_fig_s3_comparison(explorer, surface):
         explorer.select(g)
     assert explorer.selected == [a, b]
     comp = explorer.comparison
-    assert comp.data[0].name == f"grain {a}" and comp.data[1].name == f"grain {b}"
+    # named as the study names them: grain 1 and grain 2, with their labels
+    assert comp.data[0].name == f"grain 1 (#{a})" and comp.data[1].name == f"grain 2 (#{b})"
     # each morphology is coloured by that grain's own voxels
     np.testing.assert_allclose(comp.data[0].intensity, np.float32(8340.0 + a * 0.001))
     np.testing.assert_allclose(comp.data[1].intensity, np.float32(8340.0 + b * 0.001))
     titles = [ann.text for ann in comp.layout.annotations]
-    assert titles[0].startswith(f"grain {a}<br>mean") and titles[1].startswith(f"grain {b}<br>mean")
+    assert titles[0].startswith(f"grain 1 (#{a})<br>mean") and titles[1].startswith(f"grain 2 (#{b})<br>mean")
+    assert [t.name for t in explorer.histogram.data[0:6:3]] == [f"grain 1 (#{a})", f"grain 2 (#{b})"]
     assert "Δmean" in explorer.status.value
     # both distributions are drawn, in the two selection colours
     assert explorer.histogram.data[3].line.color == pg.SELECTION_COLORS[1]

@@ -220,6 +220,10 @@ class _Scale:
 # ------------------------------------------------------------------------ helpers
 
 
+# what a child's box on its parent's slice is called (not the dataset's file name)
+_BOX_LABELS = {"electrode": "electrode CT", "particle": "particle nano-CT", "grain": "3D XANES field of view"}
+
+
 def _level_figure(source: Source, scale: str, volume: Any, title: str) -> Any | None:
     """A slice of ``scale``'s volume in µm, with its child's box (where the zoom goes next)."""
     from .plots import style
@@ -237,7 +241,9 @@ def _level_figure(source: Source, scale: str, volume: Any, title: str) -> Any | 
         lo, hi = h.box_in(kid, name)
         if k == 0:  # the plane through the first child's centre, so its box shows cut
             index = int(np.clip(np.rint((lo[0] + hi[0]) / 2 / lv.voxel_size_um[0]), 0, lv.shape[0] - 1))
-        boxes.append((kid, lo, hi, style.SCALE_COLORS.get(h[kid].scale or "", style.COLORWAY[0]), True))
+        scale_of_kid = h[kid].scale or ""
+        boxes.append((kid, lo, hi, style.SCALE_COLORS.get(scale_of_kid, style.COLORWAY[0]), True,
+                      _BOX_LABELS.get(scale_of_kid, kid.split("/")[-1])))
     data = volume.data if hasattr(volume, "data") else volume
     plane = np.asarray(data[index], dtype=np.float32)
     z_um = index * lv.voxel_size_um[0]
@@ -694,11 +700,8 @@ def _grain(source: Source, s: _Scale, ctx: dict) -> None:
                   None if tr is None else tr["edge_energy_fwhm_ev"], fmt=".3f",
                   note=width_note)
     closed = [pg.grain_closed_surface(labels, sm.label, values=edge) for sm in summaries]
+    # the colour bar lies under the two morphologies (bz.plots.grains.comparison_coloraxis)
     s3 = pg.comparison_figure([(sm, *c) for sm, c in zip(summaries, closed)], title="Two grains (Fig. S3)", height=480)
-    # the colour bar under the two morphologies, clear of the distributions' axis
-    s3.update_traces(selector=dict(type="mesh3d"), colorbar=dict(orientation="h", x=0.3, xanchor="center", y=-0.12,
-                                                                  len=0.45, thickness=14))
-    s3.update_layout(margin=dict(b=70))
     s.figure("S3_two_grains", s3,
              "Fig. S3 — the two grains' 3D morphology coloured voxel by voxel by Ni K-edge energy, and their "
              "distributions of edge energy with mean (solid) and FWHM (dotted).", width=1200, height=480)

@@ -94,6 +94,7 @@ def _defect_traces(defects: pd.DataFrame, x: str, y: str, name_prefix: str = "",
             marker=dict(symbol=f"{symbol}-open" if truth else symbol, size=16 if truth else 11, color=color,
                         line=dict(width=2 if truth else 1, color=color if truth else "white")),
             text=text, hoverinfo="text+x+y", legendgroup=f"{name_prefix}{kind}",
+            cliponaxis=False,  # a defect at 0° or 360° (an axis' end) shows whole, not halved
         ))
     return traces
 
@@ -159,15 +160,18 @@ def slice_figure(
                     xx += list(rx[k, ::step]) + [None]
                     yy += list(ry[k, ::step]) + [None]
                 fig.add_trace(go.Scatter(
-                    x=xx, y=yy, mode="lines", name="windings" if parity == 0 else "windings (odd turns)",
+                    x=xx, y=yy, mode="lines", name="windings (even turns)" if parity == 0 else "windings (odd turns)",
                     line=dict(color=_RIDGE_COLORS[parity], width=1), connectgaps=False, hoverinfo="skip",
-                    legendgroup="windings", showlegend=parity == 0))
+                    legendgroup="windings"))
         for tr in _defect_traces(result.defects, "x_um", "y_um"):
             fig.add_trace(tr)
     for tr in _defect_traces(truth, "x_um", "y_um", name_prefix="true ", truth=True):
         fig.add_trace(tr)
-    fig.update_xaxes(title_text=f"x ({unit})", constrain="domain")
-    fig.update_yaxes(title_text=f"y ({unit})", autorange="reversed", scaleanchor="x", scaleratio=1)
+    # the axes end where the image ends (no blank bands inside the frame)
+    x_edges = [float(xs[0] - f * v / 2), float(xs[-1] + f * v / 2)]
+    y_edges = [float(ys[0] - f * v / 2), float(ys[-1] + f * v / 2)]
+    fig.update_xaxes(title_text=f"x ({unit})", constrain="domain", range=x_edges)
+    fig.update_yaxes(title_text=f"y ({unit})", range=y_edges[::-1], scaleanchor="x", scaleratio=1, constrain="domain")
     fig.update_layout(height=650, legend=dict(itemsizing="constant"))
     return fig
 
@@ -254,7 +258,7 @@ def deformation_figure(
     what = f"turn {turn}" if turn is not None else ("largest displacement over the turns" if ylabel.startswith("z") else "")
     fig = figure(title or f"Deformation: distance from the fitted spiral {('(' + what + ')') if what else ''}".strip())
     fig.add_trace(go.Heatmap(z=res, x=ang, y=yvals, colorscale="RdBu_r", zmid=0, zmin=-lim, zmax=lim,
-                             colorbar=dict(title=f"{unit}"),
+                             colorbar=dict(title=dict(text=f"radial displacement<br>({unit}, + outward)", side="right")),
                              hovertemplate=f"%{{x:.1f}}°<br>{ylabel.split(' (')[0]} %{{y}}<br>%{{z:.1f}} {unit}<extra></extra>"))
     if defects is not None and len(defects):
         d = defects.dropna(subset=[ycol]) if ycol in defects else defects.iloc[0:0]

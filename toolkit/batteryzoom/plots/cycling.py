@@ -23,7 +23,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .. import cycling as _cycling
-from .style import COLORWAY, apply, figure
+from .style import COLORWAY, apply, figure, tick_format
 
 __all__ = ["voltage_capacity", "self_discharge", "dqdv", "cycle_summary", "population"]
 
@@ -66,9 +66,16 @@ def voltage_capacity(df: pd.DataFrame, cycles: Sequence[int] | None = None,
                 line=dict(color=color, dash=_DIRECTION_DASH[direction], width=2),
                 hovertemplate="%{x:.4f} Ah<br>%{y:.4f} V<extra>" + f"cycle {cyc} {direction}</extra>",
             ))
-    fig.update_xaxes(title_text="Capacity (Ah)")
-    fig.update_yaxes(title_text="Voltage (V)")
+    fig.update_xaxes(title_text="Capacity (Ah)", tickformat=_span_format(vq["capacity_ah"]))
+    fig.update_yaxes(title_text="Voltage (V)", tickformat=_span_format(vq["voltage_volt"]))
     return fig
+
+
+def _span_format(values) -> str | None:
+    """:func:`~.style.tick_format` for an axis showing ``values`` (NaN ignored)."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    return tick_format(v.min(), v.max()) if v.size else None
 
 
 def self_discharge(results, title: str = "Self-discharge (Fig. S2)", show_fit: bool = True,
@@ -98,17 +105,19 @@ def self_discharge(results, title: str = "Self-discharge (Fig. S2)", show_fit: b
         label = r.cell_id or "cell"
         fig.add_trace(go.Scattergl(
             x=c["time_day"], y=c["voltage_volt"], mode="markers" if not many else "lines",
-            marker=dict(size=3, color=color), line=dict(color=color, width=2.5 if strong else 1),
+            marker=dict(size=5, color=color), line=dict(color=color, width=2.5 if strong else 1),
             name=f"{label} (K = {r.k_value_mv_per_day:.2f} mV/day)", legendgroup=label,
             hovertemplate="day %{x:.3f}<br>%{y:.4f} V<extra>" + label + "</extra>",
         ))
         if show_fit and (strong or not many):
-            fig.add_trace(go.Scatter(x=c["time_day"], y=c["fit_volt"], mode="lines", name=f"{label} fit",
-                                     legendgroup=label, line=dict(color=COLORWAY[2], width=2)))
+            # WebGL like the data: plotly draws every WebGL trace above every SVG one, so an
+            # SVG fit would hide under the 4000 data points it fits
+            fig.add_trace(go.Scattergl(x=c["time_day"], y=c["fit_volt"], mode="lines", name=f"{label} fit",
+                                       legendgroup=label, line=dict(color=COLORWAY[2], width=1.5)))
             w = (c["time_day"] >= r.window_start_day) & (c["time_day"] <= r.window_end_day)
-            fig.add_trace(go.Scatter(x=c.loc[w, "time_day"], y=c.loc[w, "linear_volt"], mode="lines",
-                                     name=f"{label} K-value line", legendgroup=label,
-                                     line=dict(color=COLORWAY[3], width=2, dash="dash")))
+            fig.add_trace(go.Scattergl(x=c.loc[w, "time_day"], y=c.loc[w, "linear_volt"], mode="lines",
+                                       name=f"{label} K-value line", legendgroup=label,
+                                       line=dict(color=COLORWAY[3], width=2, dash="dash")))
     if not many or highlight is not None:
         r = results[0] if not many else next((x for x in results if x.cell_id == highlight), results[0])
         text = (f"K = {r.k_value_mv_per_day:.2f} mV/day "
@@ -118,7 +127,8 @@ def self_discharge(results, title: str = "Self-discharge (Fig. S2)", show_fit: b
         fig.add_annotation(xref="paper", yref="paper", x=0.98, y=0.98, xanchor="right", yanchor="top",
                            text=text, showarrow=False, align="right", bgcolor="rgba(255,255,255,0.85)")
     fig.update_xaxes(title_text="Time at rest (days)")
-    fig.update_yaxes(title_text="Voltage (V)")
+    fig.update_yaxes(title_text="Voltage (V)",
+                     tickformat=_span_format(np.concatenate([r.curve["voltage_volt"].to_numpy(float) for r in results])))
     return fig
 
 
@@ -174,24 +184,49 @@ def cycle_summary(summary: pd.DataFrame, title: str = "Cycle summary") -> go.Fig
     return fig
 
 
-def population(table: pd.DataFrame, title: str = "Self-discharge screen") -> go.Figure:
-    """K-value per cell (bars, with the confidence interval), the QC threshold and the
-    population verdict, from :func:`batteryzoom.cycling.screen_population`."""
+def population(table: pd.DataFrame, title: str = "Self-discharge screen: K-value per cell") -> go.Figure:
+    """K-value per cell (a point with its confidence interval, log scale), the QC threshold
+    and the population verdict, from :func:`batteryzoom.cycling.screen_population`.
+
+    Trace 0 holds every cell in ascending K-value, coloured by verdict; the verdicts have
+    legend entries of their own. Points, not bars: a bar's length on a log axis depends on
+    where the axis happens to start.
+    """
     t = table.sort_values("k_value_mv_per_day")
-    colors = np.where(t["verdict"] == "fail", COLORWAY[1],
-                      np.where(t["verdict"] == "pass", COLORWAY[0], "#999999"))
+    verdict_colors = {"fail": COLORWAY[1], "pass": COLORWAY[0], "inconclusive": "#999999"}
+    colors = [verdict_colors.get(v, "#999999") for v in t["verdict"]]
     fig = figure(title)
-    fig.add_trace(go.Bar(
-        x=t.index.astype(str), y=t["k_value_mv_per_day"], marker_color=colors, name="K-value",
-        error_y=dict(type="data", symmetric=False,
+    fig.add_trace(go.Scatter(
+        x=t.index.astype(str), y=t["k_value_mv_per_day"], mode="markers", name="K-value", showlegend=False,
+        marker=dict(color=colors, size=11, line=dict(color="white", width=1)),
+        error_y=dict(type="data", symmetric=False, color="#444", thickness=1.5, width=6,
                      array=t["k_ci_high_mv_per_day"] - t["k_value_mv_per_day"],
                      arrayminus=t["k_value_mv_per_day"] - t["k_ci_low_mv_per_day"]),
         customdata=np.c_[t["robust_z"], t["leakage_current_a"] * 1e6, t["verdict"]],
         hovertemplate="%{x}<br>K = %{y:.3f} mV/day<br>robust z = %{customdata[0]:.1f}"
                       "<br>leakage %{customdata[1]:.1f} µA<br>%{customdata[2]}<extra></extra>",
     ))
+    for verdict in [v for v in verdict_colors if v in set(t["verdict"])]:  # legend entries only
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=verdict,
+                                 marker=dict(color=verdict_colors[verdict], size=11)))
     thr = float(t["threshold_mv_per_day"].iloc[0])
-    fig.add_hline(y=thr, line=dict(color=COLORWAY[1], dash="dash"), annotation_text=f"threshold {thr:g} mV/day")
-    fig.update_yaxes(title_text="K-value (mV/day)", type="log")
+    fig.add_hline(y=thr, line=dict(color=COLORWAY[1], dash="dash"))
+    # on a log axis an annotation's y is log10 of the value (add_hline's own label would sit
+    # at 10**thr)
+    fig.add_annotation(x=0, xref="paper", xanchor="left", y=float(np.log10(thr)), yref="y", yanchor="bottom",
+                       text=f"threshold {thr:g} mV/day", showarrow=False, font=dict(color=COLORWAY[1]))
+    values = np.r_[t["k_ci_low_mv_per_day"], t["k_ci_high_mv_per_day"], t["k_value_mv_per_day"], thr]
+    values = values[np.isfinite(values) & (values > 0)]
+    y_range = [float(np.log10(values.min())) - 0.1, float(np.log10(values.max())) + 0.1] if values.size else None
+    ticks = {}
+    if y_range is not None:
+        # whole values at 1-2-5 steps: plotly's own log ticks label 0.3 as "3" below "1"
+        decades = np.arange(np.floor(y_range[0]), np.ceil(y_range[1]) + 1)
+        vals = [m * 10.0**d for d in decades for m in (1, 2, 5) if y_range[0] <= np.log10(m * 10.0**d) <= y_range[1]]
+        ticks = dict(tickvals=vals, ticktext=[f"{v:g}" for v in vals])
+    fig.update_yaxes(title_text="K-value (mV/day)", type="log", range=y_range, **ticks)
     fig.update_xaxes(title_text="Cell")
+    # the low-K cells sit bottom left: the legend goes top left, clear of them and of the labels
+    fig.update_layout(legend=dict(title_text="verdict", x=0.01, xanchor="left", y=0.99, yanchor="top",
+                                  bordercolor="#ccc", borderwidth=1))
     return fig

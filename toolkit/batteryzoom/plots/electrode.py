@@ -71,6 +71,8 @@ def labelled_slice(
         their names go in the title.
     axis, index : str, int
         Slice normal to ``axis`` at ``index`` (default the middle).
+    title : str, optional
+        The slice's position is appended (``"(z = 32 µm)"``).
     """
     if np.ndim(volume) != 3:
         raise InputError(f"volume: expected a 3D (z, y, x) volume, got {np.ndim(volume)} dimensions")
@@ -87,7 +89,8 @@ def labelled_slice(
     dx = float(x[1] - x[0]) if len(x) > 1 else 1.0
     dy = float(y[1] - y[0]) if len(y) > 1 else 1.0
     place = dict(x0_um=float(x[0]), dx_um=dx, y0_um=float(y[0]), dy_um=dy)
-    fig = style.figure(title or f"slice {axis} = {coords[axis][index]:.2f} µm")
+    where = f"{axis} = {coords[axis][index]:.4g} µm"  # as the zoom figures print it
+    fig = style.figure(f"{title} ({where})" if title else f"slice {where}")
     fig.add_trace(zoom.image_trace(zoom.gray_png_uri(plane, lo, hi), name="grey", **place))
     if labels is not None:
         lab = _plane(labels, axis, index)

@@ -309,14 +309,31 @@ def _columns(vertices_um: np.ndarray, faces: np.ndarray) -> dict:
                 i=np.ascontiguousarray(f[:, 0]), j=np.ascontiguousarray(f[:, 1]), k=np.ascontiguousarray(f[:, 2]))
 
 
-def _scene(title_unit: str = "µm") -> dict:
+def _scene(title_unit: str = "µm", *, distance: float = 1.0, font_size: int | None = None,
+           nticks: int | None = None, lift: float = 0.0, shift: float = 0.0) -> dict:
+    """A 3D scene in µm (a µm is a µm on every axis).
+
+    ``distance`` scales the camera's distance from the default view: a small scene (the
+    comparison's) needs the camera further out so that its tick labels and axis titles,
+    drawn outside the box, stay inside the viewport; ``font_size`` and ``nticks`` thin the
+    tick labels of such a scene; ``lift`` and ``shift`` move the box up and right in the
+    viewport (in box units), as the tick labels and axis titles hang below and left of it.
+    """
     axis = dict(showbackground=False, showgrid=True, gridcolor="#ddd", zeroline=False)
+    if font_size is not None:
+        axis.update(tickfont=dict(size=font_size))
+    if nticks is not None:
+        axis.update(nticks=nticks)
+    titles = {a: dict(text=f"{a} ({title_unit})", **({"font": dict(size=font_size + 1)} if font_size else {}))
+              for a in "xyz"}
     return dict(
         aspectmode="data",
-        xaxis=dict(title=f"x ({title_unit})", **axis),
-        yaxis=dict(title=f"y ({title_unit})", **axis),
-        zaxis=dict(title=f"z ({title_unit})", **axis),
-        camera=dict(eye=dict(x=1.5, y=1.5, z=1.1)),
+        xaxis=dict(title=titles["x"], **axis),
+        yaxis=dict(title=titles["y"], **axis),
+        zaxis=dict(title=titles["z"], **axis),
+        # the view looks along -(1.5, 1.5, 1.1); the screen's right is (-1, 1, 0) / √2
+        camera=dict(eye=dict(x=1.5 * distance + shift, y=1.5 * distance - shift, z=1.1 * distance - lift),
+                    center=dict(x=shift, y=-shift, z=-lift)),
     )
 
 
@@ -361,7 +378,7 @@ def surface_trace(
         colorscale=colorscale,
         cmin=cmin,
         cmax=cmax,
-        colorbar=dict(title=dict(text=colorbar_title, side="right"), len=0.75),
+        colorbar=dict(title=dict(text=colorbar_title, side="right"), len=0.75, **style.colorbar_ticks(cmin, cmax)),
         flatshading=False,
         lighting=dict(ambient=0.7, diffuse=0.5, specular=0.05, roughness=0.9),
         hoverinfo="none",
@@ -428,11 +445,23 @@ def particle_figure(
     return fig
 
 
-def histogram_data(summary: RegionSummary | None, name: str | None = None) -> list[dict]:
-    """Data (x, y, name) of the three traces of :func:`histogram_traces` for ``summary``."""
+def grain_name(label: int, slot: int | None = None) -> str:
+    """How figures name a grain: ``"grain 1 (#343)"`` in a slot (grain 1 or 2 of Fig. S3),
+    ``"grain 343"`` without one."""
+    return f"grain {label}" if slot is None else f"grain {slot + 1} (#{label})"
+
+
+def histogram_data(summary: RegionSummary | None, name: str | None = None, *, slot: int | None = None,
+                   unit: str = "eV") -> list[dict]:
+    """Data (x, y, name) of the three traces of :func:`histogram_traces` for ``summary``.
+
+    The distribution is named ``name``, else after the grain (:func:`grain_name`, with its
+    ``slot`` when given); the mean and FWHM traces carry their value and ``unit``.
+    """
     if summary is None:
         return [dict(x=[], y=[], name="") for _ in range(3)]
-    name = name or f"grain {summary.label}"
+    name = name or grain_name(summary.label, slot)
+    unit = f" {unit}" if unit else ""
     density = summary.density
     edges = summary.bin_edges
     # a step outline: each bin drawn flat from its left to its right edge
@@ -444,8 +473,8 @@ def histogram_data(summary: RegionSummary | None, name: str | None = None) -> li
     half = summary.fwhm / 2
     return [
         dict(x=x, y=y, name=name),
-        dict(x=[summary.mean, summary.mean], y=[0.0, peak_height * 1.05], name=f"mean {summary.mean:.2f}"),
-        dict(x=[centre - half, centre + half], y=[peak_height / 2] * 2, name=f"FWHM {summary.fwhm:.2f}"),
+        dict(x=[summary.mean, summary.mean], y=[0.0, peak_height * 1.05], name=f"mean {summary.mean:.2f}{unit}"),
+        dict(x=[centre - half, centre + half], y=[peak_height / 2] * 2, name=f"FWHM {summary.fwhm:.2f}{unit}"),
     ]
 
 
@@ -455,6 +484,8 @@ def histogram_traces(
     color: str = SELECTION_COLORS[0],
     name: str | None = None,
     value_label: str = "edge energy (eV)",
+    slot: int | None = None,
+    unit: str = "eV",
 ) -> list[dict]:
     """Three scatter-trace property dicts for one region's distribution (Fig. S3, right):
 
@@ -465,8 +496,8 @@ def histogram_traces(
 
     With ``summary=None``, three empty traces (a free slot, styled for its colour).
     """
-    data = histogram_data(summary, name)
-    group = name or (f"grain {summary.label}" if summary is not None else "")
+    data = histogram_data(summary, name, slot=slot, unit=unit)
+    group = data[0]["name"]
     styles = [
         dict(mode="lines", line=dict(color=color, width=2), fill="tozeroy",
              hovertemplate=f"{value_label}: %{{x:.2f}}<br>p: %{{y:.3f}}<extra></extra>"),
@@ -476,6 +507,11 @@ def histogram_traces(
     ]
     return [dict(type="scatter", legendgroup=group, showlegend=summary is not None, **d, **st)
             for d, st in zip(data, styles)]
+
+
+def _unit_of(value_label: str) -> str:
+    """The unit in a label such as ``"edge energy (eV)"`` (``""`` when none is given)."""
+    return value_label[value_label.rfind("(") + 1:-1] if value_label.endswith(")") and "(" in value_label else ""
 
 
 def _x_range(summaries: Sequence[RegionSummary | None]) -> list[float] | None:
@@ -503,7 +539,8 @@ def histogram_figure(
     """Distributions of up to two grains, with their means and FWHMs (three traces each)."""
     fig = style.figure(title=title, height=height, width=width)
     for k, s in enumerate(summaries):
-        for props in histogram_traces(s, color=SELECTION_COLORS[k % 2], value_label=value_label):
+        for props in histogram_traces(s, color=SELECTION_COLORS[k % 2], value_label=value_label, slot=k,
+                                      unit=_unit_of(value_label)):
             fig.add_trace(go.Scatter(**{key: v for key, v in props.items() if key != "type"}))
     fig.update_layout(
         xaxis_title=value_label, yaxis_title="probability (1/eV)" if "eV" in value_label else "probability",
@@ -530,7 +567,7 @@ def spectrum_figure(
         fig.add_trace(go.Scatter(
             x=energy_ev if has else [], y=s.spectrum if has else [], mode="lines",
             line=dict(color=SELECTION_COLORS[k % 2], width=2),
-            name=f"grain {s.label}" if s is not None else "",
+            name=grain_name(s.label, k) if s is not None else "",
         ))
     fig.update_layout(xaxis_title="energy (eV)", yaxis_title="norm. absorption",
                       legend=dict(x=0.98, xanchor="right", y=0.05, yanchor="bottom"),
@@ -540,12 +577,14 @@ def spectrum_figure(
 
 def comparison_mesh_data(
     grain: tuple[RegionSummary, np.ndarray, np.ndarray, np.ndarray | None] | None,
+    slot: int | None = None,
 ) -> dict:
-    """Geometry and per-vertex values of one grain for the comparison (empty when None)."""
+    """Geometry and per-vertex values of one grain for the comparison (empty when None),
+    named after the grain and its ``slot`` (:func:`grain_name`)."""
     if grain is None:
         return dict(x=[], y=[], z=[], i=[], j=[], k=[], intensity=None, name="")
     summary, verts, faces, vv = grain
-    return dict(_columns(verts, faces), intensity=vv, name=f"grain {summary.label}")
+    return dict(_columns(verts, faces), intensity=vv, name=grain_name(summary.label, slot))
 
 
 def comparison_mesh(
@@ -556,18 +595,28 @@ def comparison_mesh(
     """Mesh3d properties of one grain's closed surface for the comparison (empty when None):
     coloured voxel by voxel on the figure's shared colour axis when its vertex values are
     given, else in its slot's colour."""
-    return dict(comparison_mesh_data(grain), hoverinfo="none", flatshading=False,
+    return dict(comparison_mesh_data(grain, slot), hoverinfo="none", flatshading=False,
                 lighting=dict(ambient=0.6, diffuse=0.6, specular=0.1), color=SELECTION_COLORS[slot % 2],
                 coloraxis="coloraxis", intensitymode="vertex")
+
+
+# where the comparison puts its panels (paper fractions): two scenes, then the distributions
+_COMPARISON_COLUMNS = ((0.0, 0.27), (0.29, 0.56), (0.64, 1.0))
+_COMPARISON_SCENE_BOTTOM = 0.13  # the scenes end above the colour bar
 
 
 def comparison_coloraxis(cmin: float | None, cmax: float | None, value_label: str = "edge energy (eV)") -> dict:
     """The comparison's shared colour axis: one scale (and colour bar) for both grains.
 
-    The colour bar keeps plotly's default place, right of the figure.
+    The colour bar lies horizontally under the two morphologies it colours (beside the
+    distributions it would read as theirs); its ticks share one number of decimals.
     """
+    (left, _), (_, right), _ = _COMPARISON_COLUMNS
     return dict(colorscale=style.EDGE_ENERGY_COLORSCALE, cmin=cmin, cmax=cmax,
-                colorbar=dict(title=dict(text=value_label, side="right"), len=0.8, thickness=12))
+                colorbar=dict(title=dict(text=value_label, side="top"), orientation="h",
+                              x=(left + right) / 2, xanchor="center", len=0.8 * (right - left), lenmode="fraction",
+                              y=_COMPARISON_SCENE_BOTTOM - 0.02, yanchor="top", yref="paper", thickness=10,
+                              tickfont=dict(size=11), **style.colorbar_ticks(cmin, cmax)))
 
 
 def shared_range(*arrays: np.ndarray | None, percentiles: tuple[float, float] = (2, 98)) -> tuple[float | None, float | None]:
@@ -586,9 +635,11 @@ def shared_range(*arrays: np.ndarray | None, percentiles: tuple[float, float] = 
 
 
 def comparison_titles(summaries: Sequence[RegionSummary | None], unit: str = "eV") -> list[str]:
-    """Subplot titles of the comparison: each grain's mean and FWHM."""
+    """Subplot titles of the comparison: grain 1 and grain 2 (as the study calls them) with
+    their labels, means and FWHMs."""
     return [
-        f"grain {s.label}<br>mean {s.mean:.2f} {unit} · FWHM {s.fwhm:.2f} {unit}" if s is not None else f"grain {k + 1}: —"
+        f"{grain_name(s.label, k)}<br>mean {s.mean:.2f} {unit} · FWHM {s.fwhm:.2f} {unit}" if s is not None
+        else f"grain {k + 1}: —"
         for k, s in enumerate(summaries)
     ] + ["distributions"]
 
@@ -630,21 +681,36 @@ def comparison_figure(
     summaries = [g[0] if g is not None else None for g in grains]
     fig = make_subplots(
         rows=1, cols=3, specs=[[{"type": "scene"}, {"type": "scene"}, {"type": "xy"}]],
-        column_widths=[0.27, 0.27, 0.46], horizontal_spacing=0.1,
         subplot_titles=comparison_titles(summaries, unit),
     )
     style.apply(fig, title)
     for k, g in enumerate(grains):
         fig.add_trace(go.Mesh3d(**comparison_mesh(g, slot=k)), row=1, col=k + 1)
     for k, s in enumerate(summaries):
-        for props in histogram_traces(s, color=SELECTION_COLORS[k % 2], value_label=value_label):
+        for props in histogram_traces(s, color=SELECTION_COLORS[k % 2], value_label=value_label, slot=k, unit=unit):
             fig.add_trace(go.Scatter(**{key: v for key, v in props.items() if key != "type"}), row=1, col=3)
-    fig.update_layout(scene=_scene(), scene2=_scene(), coloraxis=comparison_coloraxis(cmin, cmax, value_label))
+    # small scenes: the camera further out and fewer, smaller tick labels, so the axis
+    # titles and ticks (drawn outside the box) stay inside each scene's viewport
+    small = dict(distance=1.5, nticks=3, lift=0.15, shift=0.1)
+    (a0, a1), (b0, b1), (h0, h1) = _COMPARISON_COLUMNS
+    fig.update_layout(
+        scene=dict(_scene(**small), domain=dict(x=[a0, a1], y=[_COMPARISON_SCENE_BOTTOM, 1.0])),
+        scene2=dict(_scene(**small), domain=dict(x=[b0, b1], y=[_COMPARISON_SCENE_BOTTOM, 1.0])),
+        coloraxis=comparison_coloraxis(cmin, cmax, value_label),
+    )
+    fig.update_xaxes(domain=[h0, h1], row=1, col=3)
+    # subplot titles over the panels they name
+    for annotation, (c0, c1) in zip(fig.layout.annotations, _COMPARISON_COLUMNS):
+        annotation.x = (c0 + c1) / 2
+        annotation.font.size = 13
     xr = _x_range(summaries)
     fig.update_xaxes(title_text=value_label, row=1, col=3, **({"range": xr} if xr else {}))
-    fig.update_yaxes(title_text="probability (1/eV)" if unit == "eV" else "probability", row=1, col=3)
-    fig.update_layout(height=height, width=width, legend=dict(orientation="h", y=-0.3, x=1.0, xanchor="right"),
-                      margin=dict(l=10, r=90, t=90, b=40))
-    for annotation in fig.layout.annotations:
-        annotation.font.size = 13
+    densities = [s.density for s in summaries if s is not None and s.density.size]
+    top = max((float(d.max()) for d in densities), default=0.0) * 1.05
+    fig.update_yaxes(title_text="probability (1/eV)" if unit == "eV" else "probability", row=1, col=3,
+                     tickformat=style.tick_format(0.0, top) if top > 0 else None)
+    fig.update_layout(height=height, width=width,
+                      legend=dict(x=1.02, xanchor="left", y=1.0, yanchor="top", tracegroupgap=12,
+                                  font=dict(size=12)),
+                      margin=dict(l=10, r=10, t=90, b=50))
     return fig

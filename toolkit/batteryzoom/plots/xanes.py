@@ -17,6 +17,16 @@ from . import style
 __all__ = ["edge_energy_map", "edge_jump_map", "spectra", "normalization_check", "alignment_shifts"]
 
 
+def _slice_text(values: Any, axis: str, index: int | None) -> str:
+    """Where a slice of a 3D map lies, for a title: ``"z = 4.38 µm"`` (or the index without
+    coordinates); ``""`` for a 2D map."""
+    if index is None or np.ndim(values) != 3:
+        return ""
+    if hasattr(values, "dims") and axis in getattr(values, "coords", {}):
+        return f"{axis} = {float(values[axis].values[index]):.4g} µm"  # as the zoom figures print it
+    return f"{axis} index {index}"
+
+
 def _plane(values: Any, axis: str, index: int | None):
     """A 2D plane of a 2D/3D map (DataArray or array) and its axis coordinates (µm or px)."""
     if hasattr(values, "dims"):
@@ -60,6 +70,8 @@ def edge_energy_map(
         For 3D input: the slicing axis and index (default the middle).
     zmin, zmax : float, optional
         Colour range (default the 2nd-98th percentiles of the shown voxels).
+    title : str, optional
+        For 3D input the slice's position is appended (``"(z = 4.38 µm)"``).
     """
     values, y, x, dims, unit, index = _plane(edge_energy_ev, axis, index)
     if mask is not None:
@@ -69,9 +81,10 @@ def edge_energy_map(
     if finite.size:
         zmin = np.percentile(finite, 2) if zmin is None else zmin
         zmax = np.percentile(finite, 98) if zmax is None else zmax
-    fig = style.figure(title or "Ni K-edge energy" + (f" ({axis} = {index})" if index is not None else ""))
+    where = _slice_text(edge_energy_ev, axis, index)
+    fig = style.figure((title or "Ni K-edge energy") + (f" ({where})" if where else ""))
     fig.add_heatmap(z=values, x=x, y=y, zmin=zmin, zmax=zmax, colorscale=style.EDGE_ENERGY_COLORSCALE,
-                    colorbar=dict(title="edge energy (eV)"),
+                    colorbar=dict(title="edge energy (eV)", **style.colorbar_ticks(zmin, zmax)),
                     hovertemplate=f"{dims[1]} %{{x}} {unit}<br>{dims[0]} %{{y}} {unit}<br>%{{z:.2f}} eV<extra></extra>")
     fig.update_xaxes(title_text=f"{dims[1]} ({unit})", constrain="domain")
     fig.update_yaxes(title_text=f"{dims[0]} ({unit})", scaleanchor="x", autorange="reversed")

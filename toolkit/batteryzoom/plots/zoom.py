@@ -181,9 +181,11 @@ def scale_bar(
     Returns
     -------
     shape : dict
-        A plotly layout line shape near the bottom-left corner (y axis pointing down).
+        A plotly layout shape near the bottom-left corner (y axis pointing down): a bar
+        in ``color`` outlined in its contrast colour, so its ends show on bright and dark
+        pixels alike (a white bar over a white particle has no end).
     annotation : dict
-        Its label, e.g. ``"2 µm"``.
+        Its label, e.g. ``"2 µm"``, on a translucent backing of the contrast colour.
     length_um : float
         The bar's length (a round number close to ``fraction`` of the width).
     """
@@ -192,12 +194,37 @@ def scale_bar(
     length = nice_length(x1 - x0, fraction)
     left = x0 + 0.05 * (x1 - x0)
     y = y1 - 0.06 * (y1 - y0)  # near the bottom edge of an image drawn with y down
-    shape = dict(type="line", xref=xref, yref=yref, x0=left, x1=left + length, y0=y, y1=y,
-                 line=dict(color=color, width=4), name="scale bar")
+    half = 0.006 * (y1 - y0)  # the bar's half thickness
+    contrast = _contrast(color)
+    shape = dict(type="rect", xref=xref, yref=yref, x0=left, x1=left + length, y0=y - half, y1=y + half,
+                 fillcolor=color, line=dict(color=contrast, width=1), name="scale bar")
+    r, g, b = _rgb(contrast)
     annotation = dict(xref=xref, yref=yref, x=left + length / 2, y=y - 0.03 * (y1 - y0),
                       text=format_length(length), showarrow=False, yanchor="bottom",
-                      font=dict(color=color, size=12), name="scale bar")
+                      font=dict(color=color, size=12), bgcolor=f"rgba({r},{g},{b},0.55)", borderpad=1,
+                      name="scale bar")
     return shape, annotation, length
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    """``"#rrggbb"``, ``"#rgb"``, ``"white"``/``"black"`` or ``"rgb(r, g, b)"`` as integers."""
+    named = {"white": (255, 255, 255), "black": (0, 0, 0)}
+    c = color.strip().lower()
+    if c in named:
+        return named[c]
+    if c.startswith("#") and len(c) == 4:  # "#333"
+        c = "#" + "".join(ch * 2 for ch in c[1:])
+    if c.startswith("#") and len(c) == 7:
+        return tuple(int(c[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+    if c.startswith("rgb"):
+        return tuple(int(float(v)) for v in c[c.index("(") + 1:c.index(")")].split(",")[:3])  # type: ignore[return-value]
+    raise InputError(f"color={color!r}: give '#rrggbb', '#rgb', 'rgb(r, g, b)', 'white' or 'black'")
+
+
+def _contrast(color: str) -> str:
+    """Black for a light colour, white for a dark one."""
+    r, g, b = _rgb(color)
+    return "#000000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#ffffff"
 
 
 def box_trace(
@@ -213,7 +240,8 @@ def box_trace(
     The centre marker has a fixed size on screen, so a child far smaller than its parent
     (a 64 µm electrode region in an 18 mm cell) still shows and can be clicked; it is the
     trace's last point, labelled with ``text`` (default: the part of ``name`` after the
-    last ``/``).
+    last ``/``) in the box's colour with a dark outline, readable on any grey. The box is
+    not clipped at the axes, so a box as large as its parent's image still shows whole.
     """
     (a0, d0), (a1, d1) = lo_um, hi_um
     label = text if text is not None else name.split("/")[-1]
@@ -221,8 +249,9 @@ def box_trace(
         x=[a0, a1, a1, a0, a0, None, (a0 + a1) / 2], y=[d0, d0, d1, d1, d0, None, (d0 + d1) / 2],
         mode="lines+markers+text", line=dict(color=color, width=3), name=name,
         marker=dict(size=[0, 0, 0, 0, 0, 0, 16], color=color, symbol="circle-open", line=dict(width=3)),
-        text=[""] * 6 + [label], textposition="top right", textfont=dict(color=color, size=13),
-        hovertext=[name] * 7, hoverinfo="text", showlegend=False,
+        text=[""] * 6 + [label], textposition="top right",
+        textfont=dict(color=color, size=13, shadow=style.LABEL_SHADOW),
+        hovertext=[name] * 7, hoverinfo="text", showlegend=False, cliponaxis=False,
     )
 
 
@@ -251,10 +280,11 @@ def level_figure(
         The level's grid ``(z, y, x)`` (only needed without ``slice2d``).
     voxel_size_um, origin_um : (3,) floats, (z, y, x)
         The level's voxel size and where its voxel 0 centre sits (µm).
-    boxes : sequence of ``(name, lo_um, hi_um, colour, cut)``
+    boxes : sequence of ``(name, lo_um, hi_um, colour, cut)`` or ``(..., cut, label)``
         Children's boxes: ``lo``/``hi`` are (z, y, x) corners in this level's frame;
         ``cut`` says whether the slice's plane passes through the box (solid outline) or
-        not (dotted: the box's footprint only).
+        not (dotted: the box's footprint only); ``label``, the text shown beside the box
+        (default: the part of ``name`` after the last ``/``).
 
     Returns
     -------
@@ -286,8 +316,9 @@ def level_figure(
     fig = style.figure(title=title, height=height, width=width)
     fig.add_trace(image_trace(uri, x0_um=x_range[0] + dx / 2, dx_um=dx, y0_um=y_range[0] + dy / 2, dy_um=dy,
                               name="slice"))
-    for name, blo, bhi, color, cut in boxes:
-        trace = box_trace((blo[ia], blo[idn]), (bhi[ia], bhi[idn]), name=name, color=color)
+    for name, blo, bhi, color, cut, *label in boxes:
+        trace = box_trace((blo[ia], blo[idn]), (bhi[ia], bhi[idn]), name=name, color=color,
+                          text=label[0] if label else None)
         trace.line.dash = "solid" if cut else "dot"
         fig.add_trace(trace)
     bar_color = "white" if slice2d is not None else "#333"

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from .._selection import RegionLookup, RegionSummary
 from ..errors import InputError
 from ..plots import grains as pg
+from ..plots import style
 from ._clicks import on_click
 
 __all__ = ["GrainExplorer"]
@@ -298,7 +299,7 @@ class GrainExplorer(widgets.VBox):
         summaries: list[RegionSummary | None] = current + [None] * (2 - len(current))
         labels = [s.label if s is not None else None for s in summaries]
         self._restyle(self.particle, {1 + k: pg.highlight_data(self.surface, labels[k]) for k in range(2)})
-        hist = [pg.histogram_data(s) for s in summaries]
+        hist = [pg.histogram_data(s, slot=k, unit=self.unit) for k, s in enumerate(summaries)]
         xr = pg._x_range(summaries)
         hist_traces = {3 * k + j: dict(hist[k][j], showlegend=labels[k] is not None) for k in range(2) for j in range(3)}
         self._restyle(self.histogram, hist_traces, {"xaxis.range": xr} if xr else None)
@@ -307,19 +308,21 @@ class GrainExplorer(widgets.VBox):
             for k, s in enumerate(summaries):
                 has = s is not None and s.spectrum is not None
                 spectra[k] = dict(x=self.lookup.spectra_energy_ev if has else [], y=s.spectrum if has else [],
-                                  name=f"grain {s.label}" if s is not None else "")
+                                  name=pg.grain_name(s.label, k) if s is not None else "")
             self._restyle(self.spectrum, spectra)
         grains = [(s, *self._closed_surface(s.label)) if s is not None else None for s in summaries]
         cmin, cmax = pg.shared_range(*[g[3] for g in grains if g is not None])
         if cmin is None:
             cmin, cmax = self.cmin, self.cmax
-        comp = {k: pg.comparison_mesh_data(grains[k]) for k in range(2)}
+        comp = {k: pg.comparison_mesh_data(grains[k], slot=k) for k in range(2)}
         comp.update({2 + j: v for j, v in hist_traces.items()})
         relayout = {f"annotations[{k}].text": text
                     for k, text in enumerate(pg.comparison_titles(summaries, self.unit)[:2])}
         if xr:
             relayout["xaxis.range"] = xr
         relayout.update({"coloraxis.cmin": cmin, "coloraxis.cmax": cmax})
+        # the colour bar's ticks keep one number of decimals over the new range
+        relayout.update({f"coloraxis.colorbar.{key}": v for key, v in style.colorbar_ticks(cmin, cmax).items()})
         self._restyle(self.comparison, comp, relayout)
         self.status.value = self._status_text(current)
         self.table.value = self._table_html(current)

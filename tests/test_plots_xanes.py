@@ -1,0 +1,32 @@
+"""bz.plots.xanes: edge-energy maps say which slice they show and print their scale alike."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from batteryzoom.plots import xanes as px
+
+
+def _edge_map() -> xr.DataArray:
+    rng = np.random.default_rng(1)
+    values = 8341.2 + rng.normal(0.0, 0.6, (7, 12, 14))
+    coords = {"z": 0.125 + np.arange(7) * 0.25, "y": np.arange(12) * 0.25, "x": np.arange(14) * 0.25}
+    return xr.DataArray(values, dims=("z", "y", "x"), coords=coords, attrs={"units": "eV"})
+
+
+def test_edge_energy_map_titles_give_the_slice_in_um():
+    edge = _edge_map()
+    # the default and a title of one's own both say where the slice lies, in µm
+    assert px.edge_energy_map(edge).layout.title.text == "Ni K-edge energy (z = 0.875 µm)"
+    fig = px.edge_energy_map(edge, index=2, title="Ni K-edge energy (half-step), middle slice")
+    assert fig.layout.title.text == "Ni K-edge energy (half-step), middle slice (z = 0.625 µm)"
+    assert "(" not in px.edge_energy_map(edge.isel(z=0)).layout.title.text  # a 2D map: no slice to name
+
+
+def test_edge_energy_colour_bar_prints_every_tick_alike(assert_uniform_ticks):
+    fig = px.edge_energy_map(_edge_map())
+    heat = fig.data[0]
+    # "8341.5" beside "8342.0" (the house template drops the thousands separator)
+    assert_uniform_ticks(heat.colorbar.tickformat, heat.zmin, heat.zmax, heat.colorbar.nticks)
+    assert fig.layout.template.layout.separators == "."
