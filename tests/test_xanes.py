@@ -152,6 +152,30 @@ def test_failed_spectra_are_masked_not_crashing():
     assert np.isnan(norm["e0_ev"][0, :4]).all() and np.isfinite(norm["e0_ev"][1:]).all()
 
 
+@pytest.mark.parametrize("call", ["normalize_mean_e0", "normalize_per_voxel", "find_e0", "edge_maps"])
+def test_nan_outside_the_common_field_of_view_raises_no_warning(call):
+    """An aligned stack is NaN outside the frames' common field of view (``align``'s
+    default): normalizing it is routine and must not warn "All-NaN slice encountered"
+    (notebook 05's mean spectra per grain printed it)."""
+    import warnings
+
+    energy, stack, _ = _edge_stack((6, 7), noise=0.002)
+    stack[:, :2, :] = np.nan  # a band no frame fully covered
+    stack[:, :, -1] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        if call == "normalize_mean_e0":
+            out = bz.xanes.normalize(stack, energy, e0="mean")["norm"]
+        elif call == "normalize_per_voxel":
+            out = bz.xanes.normalize(stack, energy)["norm"]
+        elif call == "find_e0":
+            out = bz.xanes.find_e0(stack, energy)[None]
+        else:
+            out = bz.xanes.edge_maps(stack, energy)["edge_energy_half_step_ev"][None]
+    assert np.isnan(out[:, :2]).all() and np.isnan(out[:, :, -1]).all()
+    assert np.isfinite(out[:, 2:, :-1]).all()
+
+
 def test_bad_input_raises_clear_errors():
     energy, stack, _ = _edge_stack((3, 3))
     with pytest.raises(InputError, match="strictly increasing.*repeated"):

@@ -259,9 +259,20 @@ def _find_e0_block(energy: np.ndarray, mu: np.ndarray) -> np.ndarray:
 
 
 def _valid_columns(mu: np.ndarray) -> np.ndarray:
+    """Columns of ``mu`` ``(n, V)`` that are finite and not constant.
+
+    The spread is taken over the finite columns only: NaN columns are common (the voxels
+    outside an aligned stack's common field of view), and ``np.nanmax`` over them warned
+    "All-NaN slice encountered" although nothing was wrong.
+    """
     finite = np.isfinite(mu).all(axis=0)
-    spread = np.nanmax(mu, axis=0) - np.nanmin(mu, axis=0) if mu.size else np.zeros(mu.shape[1])
-    return finite & (spread > 0)
+    valid = finite.copy()
+    if mu.shape[0] and finite.any():
+        sub = mu[:, finite]
+        valid[finite] = sub.max(axis=0) > sub.min(axis=0)
+    else:
+        valid[:] = False
+    return valid
 
 
 def pre_edge_ranges(energy: Any, e0: float, params: LarchDefaults | None = None) -> NormRanges:
