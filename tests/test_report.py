@@ -145,6 +145,25 @@ def test_findings_table_prints_truth_beside_each_number(twin_report):
     assert row["truth_text"] == f"{row['truth']:.3f}" and len(row["text"].split(".")[1]) == 3
 
 
+def test_table_shows_the_truth_as_the_page_does(twin_report):
+    """``report.table()`` (what notebook 00 displays) shows the truth as the HTML page does,
+    with the value's precision ("236", not "236.000000"), blank where the twin has none."""
+    t = twin_report.table()
+    f = twin_report.findings
+    assert list(t["truth"]) == list(f["truth_text"])
+    shown = t[t["truth"] != ""]
+    assert len(shown) >= 6
+    for value, truth in zip(shown["value"], shown["truth"]):
+        decimals = len(value.split(".")[1]) if "." in value else 0
+        assert (len(truth.split(".")[1]) if "." in truth else 0) == decimals, (value, truth)
+    # the electrode's particle count counts every particle and says how many are whole
+    row = twin_report.table("electrode").iloc[0]
+    assert row["finding"].startswith("particles") and "not cut" not in row["finding"]
+    assert int(row["value"]) == twin_report.value("electrode", "n_particles")
+    whole = int(row["note"].split()[0])
+    assert 0 < whole < int(row["value"]) and row["note"].endswith("not cut by the faces")
+
+
 def test_html_is_one_self_contained_page_with_every_figure(written, twin_report):
     files, out = written
     html = files.index.read_text(encoding="utf-8")

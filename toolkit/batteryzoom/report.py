@@ -159,10 +159,12 @@ class ZoomReport:
         return self.figures[name].figure
 
     def table(self, scale: str | None = None) -> pd.DataFrame:
-        """The findings (of one scale), as shown: value with unit, the twin's truth, note."""
+        """The findings (of one scale), as shown: value with unit, the twin's truth with the
+        value's precision (blank where the twin has none), note. Numbers as numbers are in
+        :attr:`findings` (``value``, ``truth``)."""
         f = self.findings if scale is None else self.findings[self.findings["scale"] == scale]
-        cols = ["scale", "finding", "text", "unit"] + (["truth"] if self.is_twin else []) + ["note"]
-        return f[cols].rename(columns={"text": "value"}).reset_index(drop=True)
+        cols = ["scale", "finding", "text", "unit"] + (["truth_text"] if self.is_twin else []) + ["note"]
+        return f[cols].rename(columns={"text": "value", "truth_text": "truth"}).reset_index(drop=True)
 
     def summary_lines(self) -> list[str]:
         """One line per scale: the short text summary that ``batteryzoom report`` prints."""
@@ -457,8 +459,8 @@ def _electrode(source: Source, s: _Scale, ctx: dict) -> None:
     t_tab = truth.get("particle_table")
     if t_tab is not None:
         t_tab = t_tab[t_tab["volume_um3"] >= p["min_volume_um3"]]
-    s.finding("particles (not cut by the border)", len(tab), "",
-              None if t_tab is None else len(t_tab), note=f"{len(interior)} interior")
+    s.finding("particles (those cut by the field's faces included)", len(tab), "",
+              None if t_tab is None else len(t_tab), note=f"{len(interior)} not cut by the faces")
     s.finding("median equivalent diameter", tab["equivalent_diameter_um"].median(), "µm",
               None if t_tab is None else t_tab["equivalent_diameter_um"].median(), fmt=".2f")
     # porosity inside the coating (between collector and separator), from the phase map
