@@ -351,3 +351,15 @@ def test_tables_use_the_volume_coordinates():
     np.testing.assert_allclose(grains["centroid_x_um"].sort_values().to_numpy(),
                                res.table["centroid_x_um"].sort_values().to_numpy())
     assert (grains["distance_from_surface_um"] > 2).all()
+
+
+def test_progress_bars_count_particles(capsys):
+    """The per-particle loops' bars say what they count ("particle/s", not tqdm's "it/s")."""
+    labels = np.zeros((12, 12, 12), np.int32)
+    labels[1:5, 1:5, 1:5] = 1
+    labels[6:11, 6:11, 6:11] = 2
+    segment.particle_table(labels, voxel_size_um=1.0, progress_bar=True)
+    segment.crack_analysis(labels, labels > 0, voxel_size_um=1.0, progress_bar=True)
+    err = capsys.readouterr().err
+    assert "sphericity" in err and "cracks" in err
+    assert "particle/s" in err and "it/s" not in err

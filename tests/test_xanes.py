@@ -304,6 +304,15 @@ def _blob_frames(n: int, shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return base, np.stack([_fourier_shift(base, s) for s in shifts]).astype(np.float64)
 
 
+def test_alignment_progress_counts_energies(capsys):
+    """The alignment's bar says what it counts ("energy/s", not tqdm's "it/s")."""
+    rng = np.random.default_rng(4)
+    frames = np.repeat(rng.normal(size=(1, 24, 24)), 4, axis=0)
+    bz.xanes.align(frames, np.arange(4.0) + 8330, show_progress=True)
+    err = capsys.readouterr().err
+    assert "aligning energies" in err and "energy/s" in err and "it/s" not in err
+
+
 def test_alignment_refines_off_the_upsampling_grid():
     rng = np.random.default_rng(3)
     shifts = rng.uniform(-2.5, 2.5, (8, 2))

@@ -841,7 +841,8 @@ def particle_table(
     if sphericity:
         slices = ndimage.find_objects(lab)
         values = []
-        for row in progress(props.itertuples(), "sphericity", total=len(props), enabled=progress_bar):
+        for row in progress(props.itertuples(), "sphericity", total=len(props), enabled=progress_bar,
+                            unit="particle"):
             sl = slices[row.label - 1]
             values.append(_sphericity(lab[sl] == row.label, voxel))
         props["sphericity"] = values
@@ -951,7 +952,7 @@ def crack_analysis(
     vvox = float(np.prod(voxel))
     slices = ndimage.find_objects(lab)
     rows = []
-    for l, sl in progress(list(enumerate(slices, start=1)), "cracks", enabled=progress_bar):
+    for l, sl in progress(list(enumerate(slices, start=1)), "cracks", enabled=progress_bar, unit="particle"):
         if sl is None:
             continue
         lo = [max(0, s.start - p) for s, p in zip(sl, pad)]

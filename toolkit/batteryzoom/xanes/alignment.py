@@ -85,7 +85,7 @@ def estimate_shifts(
     # the reference's FFT once; scikit-image takes spectra with space="fourier"
     ref_f = np.fft.fftn(_prepare(np.asarray(array[iref])))
     shifts = np.zeros((len(energy), array.ndim - 1))
-    for i in progress(range(len(energy)), "aligning energies", enabled=show_progress):
+    for i in progress(range(len(energy)), "aligning energies", enabled=show_progress, unit="energy"):
         if i == iref:
             continue
         moving_f = np.fft.fftn(_prepare(np.asarray(array[i])))
