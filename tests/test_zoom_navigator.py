@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import ipywidgets
 import numpy as np
 import pytest
@@ -82,3 +84,18 @@ def test_navigator_dropdown_zoom_buttons_and_plane(twin_hierarchy):
         nav.go("twin/nowhere")
     with pytest.raises(InputError, match="outside"):
         nav.set_index(10_000)
+
+
+def test_navigator_writes_positions_in_um_without_exponents(twin_hierarchy):
+    """The electrode's box in the cell sits 14 mm out along x: the info line said
+    "(755.5, 9156, 1.415e+04) µm"; it prints every coordinate the same way."""
+    from batteryzoom.widgets import ZoomNavigator
+
+    h, data = twin_hierarchy
+    exponent = re.compile(r"\de[+-]\d")
+    nav = ZoomNavigator(h, data, start="twin/electrode-ct")
+    assert not exponent.search(nav.info.value)
+    lo, _ = h.box_in("twin/electrode-ct", "twin/cell-ct")
+    assert f"at ({lo[0]:.1f}, {lo[1]:.0f}, {lo[2]:.0f}) µm" in nav.info.value
+    nav.go("twin/particle-nanoct")
+    assert not exponent.search(nav.info.value) and not exponent.search(nav.figure.layout.title.text)
