@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -50,6 +52,18 @@ def test_slice_titles_say_where_the_slice_is(volume):
     assert fig.layout.title.text == "Electrode CT: segmented particles (z = 1.5 µm)"
     grains = pp.grain_slice(grey, labels, title="Particle nano-CT: segmented primary grains")
     assert grains.layout.title.text.endswith("(z = 1.5 µm)")
+
+
+def test_mask_colours_are_named_in_words(volume):
+    """The overlays' colours are named for a reader ("cracks in orange"), not as the
+    "cracks in rgb(213, 94, 0)" notebook 04's title printed."""
+    grey, labels = volume
+    cracks = np.zeros(labels.shape, bool)
+    fig = pp.grain_slice(grey, labels, cracks=cracks, pores=cracks)
+    title = fig.layout.title.text
+    assert "cracks in <span" in title and ">orange</span>" in title and ">sky blue</span>" in title
+    shown = re.sub(r"<[^>]+>", "", title)  # what the reader sees
+    assert "rgb" not in shown and shown.endswith("cracks in orange, pores in sky blue")
 
 
 def test_size_distribution_and_damage_figures():

@@ -21,6 +21,8 @@ __all__ = ["labelled_slice", "size_distribution", "depth_profile", "damage_vs_de
 
 _DAMAGE_COLORS = {"least": style.COLORWAY[2], "mild": style.COLORWAY[4], "severe": style.COLORWAY[1]}
 _MASK_COLORS = ((213, 94, 0), (86, 180, 233), (240, 228, 66))
+# their names in the title, where a reader looks for them (Okabe-Ito: vermillion, sky blue, yellow)
+_MASK_COLOR_NAMES = ("orange", "sky blue", "yellow")
 
 
 def _plane(values: Any, axis: str, index: int) -> np.ndarray:
@@ -99,7 +101,8 @@ def labelled_slice(
         fig.add_trace(zoom.image_trace(_mask_png(_plane(mask, axis, index).astype(bool), rgb), name=name, **place))
     if masks:
         fig.update_layout(title_text=fig.layout.title.text + " — " + ", ".join(
-            f"{name} in rgb{rgb}" for name, rgb in zip(masks, _MASK_COLORS)))
+            f"{name} in <span style='color:rgb{rgb}'>{colour}</span>"
+            for name, rgb, colour in zip(masks, _MASK_COLORS, _MASK_COLOR_NAMES)))
     shape, annotation, _ = zoom.scale_bar((x[0] - dx / 2, x[-1] + dx / 2), (y[0] - dy / 2, y[-1] + dy / 2))
     fig.add_shape(**shape)
     fig.add_annotation(**annotation)
