@@ -41,6 +41,20 @@ def test_self_discharge_figure_annotates_the_k_value(sd_result):
     assert np.max(fig.data[0].x) == pytest.approx(25.0)
 
 
+def test_an_inconclusive_rest_is_not_annotated_as_a_k_value(sd_result):
+    """A rest too short for the relaxation to end (notebook 01's 2 h LG M50 rest) gave
+    "K = 49.66 mV/day [48.32, 51.01] (95%) ... relaxation over after 0.07 d": a K-value
+    with a tight interval, and a relaxation called over that the result says is not."""
+    import dataclasses
+
+    short = dataclasses.replace(sd_result, relaxation_complete=False, verdict="inconclusive",
+                                relaxation_end_day=sd_result.rest_duration_day)
+    text = pc.self_discharge(short).layout.annotations[0].text
+    assert "relaxation not over" in text and "relaxation over after" not in text
+    assert "inconclusive" in text and "K = " not in text and "(95%)" not in text
+    assert "not a K-value to screen by" in text
+
+
 def test_population_and_overlay_figures():
     pop = bz.data.load("twin/cycling-population")
     table, results = cycling.screen_population(pop[pop["cell_id"].isin(["SN-0001", "SN-0002", "SN-0003",

@@ -492,3 +492,23 @@ def test_cycle_explorer_draws_bz_cycling_results_for_the_choices():
     assert any("fit" in n for n in names) and any("K-value" in n for n in names)
     with pytest.raises(InputError, match=r"cycles \[7\] are not in the record"):
         CycleExplorer(one, rest, cycles=[7])
+
+
+def test_cycle_explorer_says_when_a_rest_is_too_short_for_a_k_value():
+    """Two hours of the twin's rest: the relaxation is not over, so the explorer shows no
+    K-value with an interval, does not call the relaxation over, and does not colour the
+    inconclusive verdict like a pass."""
+    import batteryzoom as bz
+    from batteryzoom.widgets import CycleExplorer
+
+    one = bz.data.load("twin/cycling-one-cycle")
+    rest = bz.data.load("twin/cycling-self-discharge")
+    step = int(bz.cycling.find_rests(rest).index[0])
+    start = rest.loc[rest["step_count"] == step, "test_time_second"].iloc[0]
+    short = rest[rest["test_time_second"] <= start + 2 * 3600].reset_index(drop=True)
+    assert bz.cycling.self_discharge(short).verdict == "inconclusive"
+    ce = CycleExplorer(one, short)
+    html = ce.summary.value
+    assert "inconclusive" in html and "not over" in html and "relaxation over after" not in html
+    assert "#009E73" not in html  # the pass colour
+    assert "relaxation over after" not in ce.rest_figure.layout.annotations[0].text

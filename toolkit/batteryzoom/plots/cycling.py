@@ -120,10 +120,17 @@ def self_discharge(results, title: str = "Self-discharge (Fig. S2)", show_fit: b
                                        line=dict(color=COLORWAY[3], width=2, dash="dash")))
     if not many or highlight is not None:
         r = results[0] if not many else next((x for x in results if x.cell_id == highlight), results[0])
-        text = (f"K = {r.k_value_mv_per_day:.2f} mV/day "
-                f"[{r.k_ci_low_mv_per_day:.2f}, {r.k_ci_high_mv_per_day:.2f}] ({r.confidence:.0%})<br>"
-                f"leakage ≈ {r.leakage_current_a * 1e3:.3f} mA, lost {r.capacity_lost_ah * 1e3:.0f} mAh<br>"
-                f"relaxation over after {r.relaxation_end_day:.2f} d — verdict: <b>{r.verdict}</b>")
+        if r.relaxation_complete:
+            text = (f"K = {r.k_value_mv_per_day:.2f} mV/day "
+                    f"[{r.k_ci_low_mv_per_day:.2f}, {r.k_ci_high_mv_per_day:.2f}] ({r.confidence:.0%})<br>"
+                    f"leakage ≈ {r.leakage_current_a * 1e3:.3f} mA, lost {r.capacity_lost_ah * 1e3:.0f} mAh<br>"
+                    f"relaxation over after {r.relaxation_end_day:.2f} d — verdict: <b>{r.verdict}</b>")
+        else:
+            # the leakage has not separated from the relaxation: its numbers are the fit's
+            # extrapolation, not a production K-value, and the relaxation is not "over"
+            text = (f"relaxation not over within the {r.rest_duration_day:.2g} d rest — verdict: <b>{r.verdict}</b><br>"
+                    f"the fit's leakage term only (not a K-value to screen by): "
+                    f"{r.k_value_mv_per_day:.3g} mV/day, {r.leakage_current_a * 1e3:.3g} mA")
         fig.add_annotation(xref="paper", yref="paper", x=0.98, y=0.98, xanchor="right", yanchor="top",
                            text=text, showarrow=False, align="right", bgcolor="rgba(255,255,255,0.85)")
     fig.update_xaxes(title_text="Time at rest (days)")

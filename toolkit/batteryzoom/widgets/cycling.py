@@ -135,14 +135,24 @@ class CycleExplorer(widgets.VBox):
         self.rest_figure = go.FigureWidget(pc.self_discharge(result))
         self.rest_figure.update_layout(width=640, height=420)
         self.rest_box.children = [self.rest_figure]
-        verdict_color = "#b00020" if result.verdict == "fail" else "#009E73"
+        verdict_color = {"fail": "#b00020", "pass": "#009E73"}.get(result.verdict, "#555555")
+        if result.relaxation_complete:
+            rows = (
+                f"<tr><th style='text-align:left'>K-value</th><td>{result.k_value_mv_per_day:.3f} mV/day "
+                f"[{result.k_ci_low_mv_per_day:.3f}, {result.k_ci_high_mv_per_day:.3f}]</td></tr>"
+                f"<tr><th style='text-align:left'>leakage current</th><td>{result.leakage_current_a * 1e3:.3f} mA</td></tr>"
+                f"<tr><th style='text-align:left'>capacity lost</th><td>{result.capacity_lost_ah * 1e3:.1f} mAh</td></tr>"
+                f"<tr><th style='text-align:left'>relaxation over after</th><td>{result.relaxation_end_day:.2f} days</td></tr>"
+            )
+        else:  # the leakage has not separated from the relaxation: no K-value to screen by
+            rows = (
+                f"<tr><th style='text-align:left'>relaxation</th><td>not over within the "
+                f"{result.rest_duration_day:.2g}-day rest: a longer rest is needed for a K-value</td></tr>"
+                f"<tr><th style='text-align:left'>the fit's leakage term only</th>"
+                f"<td>{result.k_value_mv_per_day:.3g} mV/day, {result.leakage_current_a * 1e3:.3g} mA</td></tr>"
+            )
         self.summary.value = (
-            "<table style='margin:1em'>"
-            f"<tr><th style='text-align:left'>K-value</th><td>{result.k_value_mv_per_day:.3f} mV/day "
-            f"[{result.k_ci_low_mv_per_day:.3f}, {result.k_ci_high_mv_per_day:.3f}]</td></tr>"
-            f"<tr><th style='text-align:left'>leakage current</th><td>{result.leakage_current_a * 1e3:.3f} mA</td></tr>"
-            f"<tr><th style='text-align:left'>capacity lost</th><td>{result.capacity_lost_ah * 1e3:.1f} mAh</td></tr>"
-            f"<tr><th style='text-align:left'>relaxation over after</th><td>{result.relaxation_end_day:.2f} days</td></tr>"
-            f"<tr><th style='text-align:left'>verdict (threshold {result.threshold_mv_per_day:g} mV/day)</th>"
+            "<table style='margin:1em'>" + rows
+            + f"<tr><th style='text-align:left'>verdict (threshold {result.threshold_mv_per_day:g} mV/day)</th>"
             f"<td><b style='color:{verdict_color}'>{result.verdict}</b></td></tr></table>"
         )
