@@ -459,7 +459,7 @@ def _electrode(source: Source, s: _Scale, ctx: dict) -> None:
     t_tab = truth.get("particle_table")
     if t_tab is not None:
         t_tab = t_tab[t_tab["volume_um3"] >= p["min_volume_um3"]]
-    s.finding("particles (those cut by the field's faces included)", len(tab), "",
+    s.finding("particles (including those cut by the faces)", len(tab), "",
               None if t_tab is None else len(t_tab), note=f"{len(interior)} not cut by the faces")
     s.finding("median equivalent diameter", tab["equivalent_diameter_um"].median(), "µm",
               None if t_tab is None else t_tab["equivalent_diameter_um"].median(), fmt=".2f")
