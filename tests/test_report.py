@@ -429,3 +429,23 @@ def test_unknown_scale_and_dataset_are_rejected():
         rp.run_zoom("twin", scales=["cycler", "atoms"])
     with pytest.raises(InputError, match="pass 'twin' or the path"):
         rp.run_zoom(42)
+
+
+def test_a_rest_too_short_for_a_k_value_gets_no_k_value_and_no_verdict(tmp_path):
+    """A user's folder whose rest lasts 2 h (the relaxation is not over): the report said
+    "loses 37.96 mV/day once the relaxation is over (after 2.0 h) ... Something inside the
+    can is draining it". It now says there is no K-value yet, and why."""
+    rest = bz.data.load("twin/cycling-self-discharge")
+    step = int(bz.cycling.find_rests(rest).index[0])
+    start = rest.loc[rest["step_count"] == step, "test_time_second"].iloc[0]
+    rest[rest["test_time_second"] <= start + 2 * 3600].to_csv(tmp_path / "rest.csv", index=False)
+    _write_yaml(tmp_path, "name: a short rest\ncycler:\n  self_discharge: rest.csv\n")
+    report = rp.run_zoom(tmp_path, progress=False)
+    res = report.scales["cycler"]
+    assert res.status == "done" and report.value("cycler", "verdict") == "inconclusive"
+    said = res.text + " " + report.summary_text()
+    assert "relaxation is over" not in said and "draining" not in said
+    assert "no K-value" in said and "INCONCLUSIVE" in said
+    table = report.table("cycler").set_index("finding")
+    assert table.loc["K-value (voltage drop after relaxation)", "value"] == "not determined"
+    assert "relaxation over after" not in table.index or table.loc["relaxation over after", "value"] == "not within the rest"

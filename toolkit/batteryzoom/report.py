@@ -302,14 +302,25 @@ def _cycler(source: Source, s: _Scale, ctx: dict) -> None:
     if result is None:
         return
     tsd = truth.get("self_discharge", {})
-    s.finding("K-value (voltage drop after relaxation)", result.k_value_mv_per_day, "mV/day",
-              tsd.get("k_value_mv_per_day"), note=f"{result.confidence:.0%} CI [{result.k_ci_low_mv_per_day:.2f}, "
-              f"{result.k_ci_high_mv_per_day:.2f}]; window from day {result.window_start_day:.2f}", fmt=".3f")
-    s.finding("leakage current", result.leakage_current_a * 1e3, "mA",
-              None if "leakage_current_a" not in tsd else tsd["leakage_current_a"] * 1e3, fmt=".3f")
-    s.finding("capacity lost over the rest", result.capacity_lost_ah * 1e3, "mAh",
-              None if "capacity_lost_ah" not in tsd else tsd["capacity_lost_ah"] * 1e3, fmt=".1f")
-    s.finding("relaxation over after", result.relaxation_end_day * 24, "h", fmt=".1f")
+    complete = result.relaxation_complete
+    rest_h = result.rest_duration_day * 24
+    if complete:
+        s.finding("K-value (voltage drop after relaxation)", result.k_value_mv_per_day, "mV/day",
+                  tsd.get("k_value_mv_per_day"), note=f"{result.confidence:.0%} CI [{result.k_ci_low_mv_per_day:.2f}, "
+                  f"{result.k_ci_high_mv_per_day:.2f}]; window from day {result.window_start_day:.2f}", fmt=".3f")
+        s.finding("leakage current", result.leakage_current_a * 1e3, "mA",
+                  None if "leakage_current_a" not in tsd else tsd["leakage_current_a"] * 1e3, fmt=".3f")
+        s.finding("capacity lost over the rest", result.capacity_lost_ah * 1e3, "mAh",
+                  None if "capacity_lost_ah" not in tsd else tsd["capacity_lost_ah"] * 1e3, fmt=".1f")
+        s.finding("relaxation over after", result.relaxation_end_day * 24, "h", fmt=".1f")
+    else:
+        # the leakage has not separated from the relaxation: its numbers are the fit's
+        # extrapolation, not a K-value to screen by
+        s.finding("K-value (voltage drop after relaxation)", "not determined", "",
+                  note=f"the fit's leakage term alone: {result.k_value_mv_per_day:.3g} mV/day, "
+                  f"{result.leakage_current_a * 1e3:.3g} mA")
+        s.finding("relaxation over after", "not within the rest", "",
+                  note=f"a {rest_h:.3g} h rest; a K-value needs days")
     verdict = result.verdict
     z = n_lot = None
     if table is not None:
@@ -317,15 +328,16 @@ def _cycler(source: Source, s: _Scale, ctx: dict) -> None:
             z = float(table.loc[cell_id, "robust_z"])
             verdict = str(table.loc[cell_id, "verdict"])
             n_lot = len(table)
-        else:
+        elif complete:
             ks = np.r_[table["k_value_mv_per_day"].to_numpy(float), result.k_value_mv_per_day]
             z = float(cycling.robust_zscore(ks)[-1])
             z_thr = float(table.attrs.get("z_threshold", 3.5))
             if result.verdict == "pass" and z > z_thr:
                 verdict = "fail"
             n_lot = len(table) + 1
-        s.finding("robust z-score of the K-value in its lot", z, "", note=f"{n_lot} cells; outlier above "
-                  f"{table.attrs.get('z_threshold', 3.5)}", fmt=".1f")
+        if z is not None:
+            s.finding("robust z-score of the K-value in its lot", z, "", note=f"{n_lot} cells; outlier above "
+                      f"{table.attrs.get('z_threshold', 3.5)}", fmt=".1f")
         lot_fails = table.index[table["verdict"] == "fail"].tolist()
         t_pop = truth.get("population")
         true_def = t_pop.loc[t_pop["defective"], "cell_id"].tolist() if t_pop is not None else None
@@ -346,6 +358,16 @@ def _cycler(source: Source, s: _Scale, ctx: dict) -> None:
         verdict=verdict, robust_z=z, threshold_mv_per_day=thr,
     )
     lot = f"; robust z {z:.1f} among {n_lot} cells of its lot" if z is not None else ""
+    if not complete:
+        s.values["summary"] = (
+            f"{cell_id}: no K-value: the {rest_h:.3g} h rest ends before the relaxation does — QC verdict "
+            f"{verdict.upper()} (a K-value needs days of rest)"
+        )
+        s.text.append(
+            f"The rest after the charge lasts {rest_h:.3g} h and ends before the voltage has relaxed: the leakage "
+            "cannot yet be told from the relaxation, so there is no K-value to screen by and no verdict "
+            f"(<b>{verdict}</b>). A production screen rests the cell for days.")
+        return
     s.values["summary"] = (
         f"{cell_id}: K = {result.k_value_mv_per_day:.2f} mV/day [{result.k_ci_low_mv_per_day:.2f}, "
         f"{result.k_ci_high_mv_per_day:.2f}], leakage {result.leakage_current_a * 1e3:.2f} mA — QC verdict "
@@ -355,7 +377,8 @@ def _cycler(source: Source, s: _Scale, ctx: dict) -> None:
         f"At rest after a full charge the cell loses {result.k_value_mv_per_day:.2f} mV/day once the relaxation is "
         f"over (after {result.relaxation_end_day * 24:.1f} h): a leakage of {result.leakage_current_a * 1e3:.2f} mA"
         + (f", a robust z-score of {z:.1f} against its lot" if z is not None else "")
-        + f". Verdict: <b>{verdict}</b>. Something inside the can is draining it; the next scales look for what.")
+        + f". Verdict: <b>{verdict}</b>."
+        + (" Something inside the can is draining it; the next scales look for what." if verdict == "fail" else ""))
 
 
 def _cell(source: Source, s: _Scale, ctx: dict) -> None:
