@@ -97,6 +97,28 @@ def test_self_discharge_truth_is_consistent_with_the_record():
     assert early * 1e3 > 4 * truth["k_value_mv_per_day"] * 0.25
 
 
+def test_rest_truth_gives_the_truth_over_any_window():
+    """part rest_truth is the noise-free rest behind the record: over days 2-25 it gives the
+    headline truth exactly, over an earlier window a steeper K (the short drains less as
+    the voltage falls), and it follows the noisy record within its noise."""
+    df = bz.data.load("twin/cycling-self-discharge")
+    truth = bz.data.load("twin/cycling-self-discharge", part="truth")
+    rest = bz.data.load("twin/cycling-self-discharge", part="rest_truth")
+    headline = twin.window_truth(rest, 2.0, 25.0)
+    assert headline["k_value_mv_per_day"] == pytest.approx(truth["k_value_mv_per_day"], rel=1e-12)
+    assert headline["leakage_current_a"] == pytest.approx(truth["leakage_current_a"], rel=1e-12)
+    early = twin.window_truth(rest, 1.0)
+    assert early["k_value_mv_per_day"] > headline["k_value_mv_per_day"]
+    assert early["leakage_current_a"] > headline["leakage_current_a"]
+    noisy = df[df["step_count"] == df["step_count"].max()]["voltage_volt"].to_numpy()
+    assert len(noisy) == len(rest)
+    assert np.abs(noisy - rest["voltage_volt"].to_numpy()).max() < 1e-3  # 0.1 mV noise, 0.1 mV steps
+    with pytest.raises(ValueError, match="need at least 2"):
+        twin.window_truth(rest, 30.0)
+    lot = bz.data.load("twin/cycling-population", part="rest_truth")
+    assert lot["cell_id"].nunique() == 13
+
+
 def test_population_has_one_defective_cell_among_healthy_ones():
     pop = bz.data.load("twin/cycling-population")
     truth = bz.data.load("twin/cycling-population", part="truth")

@@ -26,7 +26,11 @@ charge:
 Ground truth (part ``truth``): the cell's capacity between 2.5 and 4.2 V of OCV, the
 capacities the test delivered, the leakage current (mean over days 2–25 of the rest) and
 the K-value (mV/day: least-squares slope of the noise-free voltage over days 2–25, after
-the relaxation, which is below 1 µV by day 2), the model parameters and the OCV peaks.
+the relaxation, which is below 1 µV by day 2), the model parameters and the OCV peaks. The
+leakage-driven decay is not a straight line (the short drains less as the voltage falls and
+dQ/dV changes along the OCV), so a K-value depends on its window: part ``rest_truth`` holds
+the noise-free rest (voltage, OCV, leakage current over time) and :func:`window_truth`
+gives the true K-value and mean leakage over any window, e.g. the one an analysis chose.
 
 Generators (registered in ``data_manifest.yaml``):
 
@@ -34,11 +38,11 @@ Generators (registered in ``data_manifest.yaml``):
   CC 4 A to 2.5 V (Fig. S1). Parts: ``main`` (BDF table), ``truth``, ``btsda.csv`` (a
   BTSDA *three-level* export).
 - :func:`self_discharge` → ``twin/cycling-self-discharge``: the defective cell: CC 1 A to
-  4.2 V, then a 25-day rest (Fig. S2). Parts: ``main``, ``truth``, ``btsda.csv`` (flat
-  export, mA / mAh / mWh, ``h:mm:ss.ms`` times).
+  4.2 V, then a 25-day rest (Fig. S2). Parts: ``main``, ``truth``, ``rest_truth``,
+  ``btsda.csv`` (flat export, mA / mAh / mWh, ``h:mm:ss.ms`` times).
 - :func:`population` → ``twin/cycling-population``: the defective cell among
   ``n_healthy`` healthy cells (column ``cell_id``). Parts: ``main``, ``truth`` (one row per
-  cell), ``btsda-<cell_id>.csv`` for every cell.
+  cell), ``rest_truth`` (column ``cell_id``), ``btsda-<cell_id>.csv`` for every cell.
 
 Same seed, same bytes: every random draw comes from ``numpy.random.default_rng([seed, k])``.
 """
@@ -59,6 +63,7 @@ __all__ = [
     "CellParams",
     "ocv_curve",
     "ocv_dqdv_peaks",
+    "window_truth",
     "OCV_PEAKS",
     "NOMINAL_CAPACITY_AH",
 ]
@@ -452,8 +457,11 @@ def _sd_cells(seed: int, n_healthy: int, defect_leakage_a: float) -> tuple[list[
     return ids, cells, defective
 
 
-def _sd_record(cell: CellParams, rng: np.random.Generator, preset: str) -> tuple[pd.DataFrame, dict]:
-    """CC 1 A to 4.2 V from a relaxed 2.5 V, then the 25-day rest."""
+def _sd_record(
+    cell: CellParams, rng: np.random.Generator, preset: str
+) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """CC 1 A to 4.2 V from a relaxed 2.5 V, then the 25-day rest; the record, its truth and
+    the noise-free rest (``rest_truth``)."""
     sim = _Sim(cell, _soc_at_ocv(2.5), rng)
     sim.rest(600, [(600, 60)], index=1)
     sim.cc(1.0, V_MAX, 2.0, 5, index=2)
@@ -483,7 +491,46 @@ def _sd_record(cell: CellParams, rng: np.random.Generator, preset: str) -> tuple
         "rest_start_voltage_volt": float(v_clean[0]),
         "relaxation_tau_hour": [cell.tau1_s / 3600, cell.tau2_s / 3600],
     }
-    return df, truth
+    rest_truth = pd.DataFrame({
+        "time_day": t_day,
+        "voltage_volt": v_clean,
+        "ocv_volt": ocv,
+        "leakage_current_a": ocv / cell.r_short_ohm,
+    })
+    return df, truth, rest_truth
+
+
+def window_truth(rest_truth: pd.DataFrame, start_day: float, end_day: float | None = None) -> dict:
+    """The true K-value and mean leakage current of a rest over a window of it.
+
+    Parameters
+    ----------
+    rest_truth : pandas.DataFrame
+        Part ``rest_truth`` of ``twin/cycling-self-discharge`` (or one cell's rows of
+        ``twin/cycling-population``'s): ``time_day``, ``voltage_volt`` (noise-free),
+        ``leakage_current_a``.
+    start_day, end_day : float
+        The window in days after the rest began (``end_day``: default the rest's end), e.g.
+        a :class:`batteryzoom.cycling.SelfDischargeResult`'s ``window_start_day`` and
+        ``window_end_day``.
+
+    Returns
+    -------
+    dict
+        ``k_value_mv_per_day`` (least-squares slope of the noise-free voltage over the
+        window, mV/day, positive for a falling voltage) and ``leakage_current_a`` (the mean
+        leakage current over it, A).
+    """
+    t = rest_truth["time_day"].to_numpy(np.float64)
+    end = float(t[-1]) if end_day is None else float(end_day)
+    win = (t >= float(start_day) - 1e-9) & (t <= end + 1e-9)
+    if win.sum() < 2:
+        raise ValueError(
+            f"window [{start_day}, {end}] days holds {int(win.sum())} samples of the rest; need at least 2"
+        )
+    slope = np.polyfit(t[win], rest_truth["voltage_volt"].to_numpy(np.float64)[win], 1)[0]
+    return {"k_value_mv_per_day": float(-slope * 1e3),
+            "leakage_current_a": float(np.mean(rest_truth["leakage_current_a"].to_numpy(np.float64)[win]))}
 
 
 def self_discharge(seed: int = 18650, preset: str = "small", n_healthy: int = 12,
@@ -496,13 +543,14 @@ def self_discharge(seed: int = 18650, preset: str = "small", n_healthy: int = 12
     Returns
     -------
     dict
-        ``main`` (BDF DataFrame), ``truth`` (dict), ``btsda.csv`` (flat export text).
+        ``main`` (BDF DataFrame), ``truth`` (dict), ``rest_truth`` (the noise-free rest: see
+        :func:`window_truth`), ``btsda.csv`` (flat export text).
     """
     ids, cells, k = _sd_cells(seed, n_healthy, defect_leakage_a)
-    df, truth = _sd_record(cells[k], np.random.default_rng([seed, 200 + k]), preset)
+    df, truth, rest_truth = _sd_record(cells[k], np.random.default_rng([seed, 200 + k]), preset)
     df.attrs.update(source="batteryzoom twin", test="self-discharge: CC 1 A to 4.2 V, 25-day rest", cell=ids[k])
     truth.update(cell_id=ids[k], defective=True)
-    return {"main": df, "truth": truth, "btsda.csv": _btsda_flat(df)}
+    return {"main": df, "truth": truth, "rest_truth": rest_truth, "btsda.csv": _btsda_flat(df)}
 
 
 def population(seed: int = 18650, preset: str = "small", n_healthy: int = 12,
@@ -515,16 +563,19 @@ def population(seed: int = 18650, preset: str = "small", n_healthy: int = 12,
     dict
         ``main`` (BDF rows of every cell, column ``cell_id``), ``truth`` (DataFrame, one row
         per cell: ``cell_id``, ``defective``, ``leakage_current_a``, ``k_value_mv_per_day``,
-        ``capacity_ah``, ``capacity_lost_ah``), ``btsda-<cell_id>.csv`` per cell.
+        ``capacity_ah``, ``capacity_lost_ah``), ``rest_truth`` (every cell's noise-free rest,
+        column ``cell_id``: see :func:`window_truth`), ``btsda-<cell_id>.csv`` per cell.
     """
     if not 3 <= n_healthy <= 200:
         raise ValueError(f"n_healthy must be between 3 and 200 (a population), got {n_healthy}")
     if not 0.3e-3 <= defect_leakage_a <= 1e-3:
         raise ValueError(f"defect_leakage_a must be 0.3-1 mA (the study's defect), got {defect_leakage_a}")
     ids, cells, k_def = _sd_cells(seed, n_healthy, defect_leakage_a)
-    frames, rows, parts = [], [], {}
+    frames, rows, parts, rests = [], [], {}, []
     for k, (cid, cell) in enumerate(zip(ids, cells)):
-        df, truth = _sd_record(cell, np.random.default_rng([seed, 200 + k]), preset)
+        df, truth, rest_truth = _sd_record(cell, np.random.default_rng([seed, 200 + k]), preset)
+        rest_truth.insert(0, "cell_id", cid)
+        rests.append(rest_truth)
         parts[f"btsda-{cid}.csv"] = _btsda_flat(df)
         df.insert(0, "cell_id", cid)
         frames.append(df)
@@ -536,4 +587,6 @@ def population(seed: int = 18650, preset: str = "small", n_healthy: int = 12,
     main.attrs.update(source="batteryzoom twin", test="self-discharge population: CC 1 A to 4.2 V, 25-day rest")
     truth = pd.DataFrame(rows)
     truth.attrs["truth_window_day"] = list(TRUTH_WINDOW_DAYS)
-    return {"main": main, "truth": truth, **parts}
+    rest_truth = pd.concat(rests, ignore_index=True)
+    rest_truth["cell_id"] = pd.Categorical(rest_truth["cell_id"], categories=ids)
+    return {"main": main, "truth": truth, "rest_truth": rest_truth, **parts}
