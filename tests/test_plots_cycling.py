@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import batteryzoom as bz
@@ -128,3 +129,23 @@ def test_population_threshold_label_sits_at_the_threshold_on_the_log_axis():
     # the colours of the verdicts are in the legend
     legend = {t.name for t in fig.data if t.showlegend is not False}
     assert set(table["verdict"]) <= legend
+
+
+def test_efficiency_axis_ticks_are_round_with_uniform_decimals(assert_uniform_ticks):
+    """Notebook 01's LG M50T summary read 100.39, 98.65, 96.91 % on the efficiency axis:
+    plotly syncs an overlaying axis' ticks to the primary axis' gridlines unless told not to."""
+    rng = np.random.default_rng(0)
+    n = 8
+    charge = 4.7 + rng.normal(0, 0.01, n)
+    summary = pd.DataFrame({"charge_capacity_ah": charge, "discharge_capacity_ah": charge * 0.995,
+                            "coulombic_efficiency": rng.uniform(0.9, 1.004, n),
+                            "energy_efficiency": rng.uniform(0.91, 0.94, n)},
+                           index=pd.RangeIndex(1, n + 1, name="cycle_count"))
+    fig = pc.cycle_summary(summary)
+    right = fig.layout.yaxis2
+    assert right.overlaying == "y" and right.title.text == "Efficiency (%)"
+    assert right.tickmode == "auto", "the efficiency axis picks round ticks of its own, not the capacity axis' grid"
+    eff = np.concatenate([np.asarray(t.y, float) for t in fig.data if t.yaxis == "y2"])
+    assert_uniform_ticks(right.tickformat, eff.min(), eff.max())
+    cap = np.concatenate([np.asarray(t.y, float) for t in fig.data if t.yaxis == "y"])
+    assert_uniform_ticks(fig.layout.yaxis.tickformat, cap.min(), cap.max())

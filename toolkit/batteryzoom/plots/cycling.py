@@ -186,8 +186,13 @@ def cycle_summary(summary: pd.DataFrame, title: str = "Cycle summary") -> go.Fig
                              name="energy efficiency", line=dict(dash="dot")), secondary_y=True)
     apply(fig, title)
     fig.update_xaxes(title_text="Cycle", dtick=1)
-    fig.update_yaxes(title_text="Capacity (Ah)", secondary_y=False)
-    fig.update_yaxes(title_text="Efficiency (%)", secondary_y=True, showgrid=False)
+    capacity = summary[["charge_capacity_ah", "discharge_capacity_ah"]].to_numpy(float).ravel()
+    efficiency = summary[["coulombic_efficiency", "energy_efficiency"]].to_numpy(float).ravel() * 100
+    fig.update_yaxes(title_text="Capacity (Ah)", secondary_y=False, tickformat=_span_format(capacity))
+    # ticks of its own (plotly syncs an overlaying axis' ticks to the primary's gridlines:
+    # 91.71, 93.44, ... 100.39 %), round and printed with the same decimals
+    fig.update_yaxes(title_text="Efficiency (%)", secondary_y=True, showgrid=False, tickmode="auto",
+                     tickformat=_span_format(efficiency))
     return fig
 
 
