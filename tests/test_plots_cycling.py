@@ -56,6 +56,28 @@ def test_an_inconclusive_rest_is_not_annotated_as_a_k_value(sd_result):
     assert "not a K-value to screen by" in text
 
 
+def test_an_inconclusive_rest_has_no_k_value_in_its_legend(sd_result):
+    """Notebook 01's 2 h LG M50 rest kept a legend entry 'LG M50 (real) (K = 49.66 mV/day)'
+    and a 'K-value line' beside an annotation saying there is no K-value."""
+    import dataclasses
+
+    short = dataclasses.replace(sd_result, relaxation_complete=False, verdict="inconclusive",
+                                relaxation_end_day=sd_result.rest_duration_day)
+    other = dataclasses.replace(sd_result, cell_id="SN-other")
+    for fig in (pc.self_discharge(short), pc.self_discharge([other, short], highlight="SN-defect")):
+        names = [t.name for t in fig.data if t.legendgroup == "SN-defect"]
+        assert not any("K =" in n or "K-value" in n for n in names), names
+        assert "SN-defect" in names and "SN-defect fit's leakage term" in names
+        text = " ".join(a.text for a in fig.layout.annotations)
+        assert "K = " not in text and "no K-value" in text
+    # in a lot, a cell whose rest measured one keeps its K-value
+    lot = [t.name for t in fig.data if t.legendgroup == "SN-other"]
+    assert lot == [f"SN-other (K = {sd_result.k_value_mv_per_day:.2f} mV/day)"]
+    # a measured one keeps its K-value
+    names = [t.name for t in pc.self_discharge(sd_result).data]
+    assert names[0] == f"SN-defect (K = {sd_result.k_value_mv_per_day:.2f} mV/day)" and "SN-defect K-value line" in names
+
+
 def test_population_and_overlay_figures():
     pop = bz.data.load("twin/cycling-population")
     table, results = cycling.screen_population(pop[pop["cell_id"].isin(["SN-0001", "SN-0002", "SN-0003",
