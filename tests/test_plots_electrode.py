@@ -84,6 +84,39 @@ def test_size_distribution_and_damage_figures():
         pe.damage_vs_depth(table.drop(columns="crack_fraction"))
 
 
+def test_d50_labels_of_close_medians_do_not_overlap(assert_uniform_ticks):
+    """Notebooks 03 and 04 printed 'D50 9.52 µm' and 'D50 9.80 µm' (segmented vs truth) on top
+    of each other: both labels sat at the top of their lines, on one row."""
+    rng = np.random.default_rng(1)
+    tables = {name: pd.DataFrame({"equivalent_diameter_um": rng.normal(centre, 2.5, 150), "border": False})
+              for name, centre in (("segmented", 9.5), ("truth", 9.8), ("other", 9.9))}
+    for shown in (dict(list(tables.items())[:2]), tables):
+        fig = pe.size_distribution(shown)
+        labels = [a for a in fig.layout.annotations if "D50" in a.text]
+        assert len(labels) == len(shown)
+        # each on a row of its own: shifted from one anchor by at least a line of text
+        rows = sorted(a.yshift or 0.0 for a in labels)
+        size = fig.layout.template.layout.font.size
+        assert all(b - a >= size for a, b in zip(rows, rows[1:])), f"labels on one row: {rows}"
+        assert {(a.yref, a.y, a.yanchor) for a in labels} == {("paper", 1.0, "top")}
+        # each says whose it is, in its histogram's colour, at its dashed line
+        bars = {t.name.split(" (n =")[0]: t for t in fig.data if t.type == "histogram"}
+        lines = {s.line.color: s.x0 for s in fig.layout.shapes}
+        for a in labels:
+            name = a.text.split(":")[0]
+            median = float(np.median(shown[name]["equivalent_diameter_um"]))
+            assert a.font.color == bars[name].marker.color and lines[a.font.color] == pytest.approx(median)
+            assert a.x == pytest.approx(median) and f"D50 {median:.2f} µm" in a.text
+        # shared bins, the bars below the label rows
+        assert len({(t.xbins.start, t.xbins.size) for t in bars.values()}) == 1
+        b = next(iter(bars.values())).xbins
+        edges = np.arange(b.start, b.end + b.size / 2, b.size)
+        top = max(np.histogram(t.x, edges, density=True)[0].max() for t in bars.values())
+        y0, y1 = fig.layout.yaxis.range
+        assert top <= y1 * (1 - 20 * len(labels) / 300), "a bar reaches into the rows of labels"
+        assert_uniform_ticks(fig.layout.yaxis.tickformat, y0, y1)
+
+
 def test_profiles_and_phase_bars():
     profile = pd.DataFrame({"position_um": [0, 1, 2], "pore_fraction": [1.0, 0.3, 0.2],
                             "nmc_fraction": [0.0, 0.7, 0.8]})
