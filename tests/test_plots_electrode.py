@@ -66,6 +66,38 @@ def test_mask_colours_are_named_in_words(volume):
     assert "rgb" not in shown and shown.endswith("cracks in orange, pores in sky blue")
 
 
+def test_outlines_and_masks_take_colours_told_apart_and_named(volume):
+    """Notebook 04 drew the true grains' outlines in a palette holding orange and sky blue,
+    under a title saying 'cracks in orange, pores in sky blue'."""
+    grey, labels = volume
+    cracks = np.zeros(labels.shape, bool)
+    cracks[:, 9, 16:22] = True
+    pores = np.zeros(labels.shape, bool)
+    pores[:, 10:12, 7:9] = True
+    fig = pp.grain_slice(grey, labels, cracks=cracks, pores=pores)
+    images = {t.name: zoom.decode_png_uri(t.source) for t in fig.data if t.type == "image"}
+
+    def colours(image):
+        return {tuple(int(c) for c in px[:3]) for px in image[image[..., 3] > 0]}
+
+    drawn = {name: colours(images[name]) for name in ("labels", "cracks", "pores")}
+    assert drawn["labels"] and drawn["cracks"] and drawn["pores"]
+    for mask in ("cracks", "pores"):
+        gap = min(np.linalg.norm(np.subtract(a, b, dtype=float)) for a in drawn["labels"] for b in drawn[mask])
+        assert gap > 100, f"grain outlines and {mask} drawn in colours alike ({gap:.0f} apart in RGB)"
+    # the title names every colour, each word in the colour of what it names
+    title = fig.layout.title.text
+    named = {what.strip(): (int(r), int(g), int(b), word) for what, r, g, b, word in re.findall(
+        r"([\w ]+) in <span style='color:rgb\((\d+), (\d+), (\d+)\)'>([\w ]+)</span>", title)}
+    assert set(named) == {"grain outlines", "cracks", "pores"}, title
+    assert {named["grain outlines"][:3]} == drawn["labels"]
+    assert {named["cracks"][:3]} == drawn["cracks"] and {named["pores"][:3]} == drawn["pores"]
+    assert len({w[3] for w in named.values()}) == 3
+    # without masks each grain keeps its own colour (neighbours told apart)
+    alone = zoom.decode_png_uri(pp.grain_slice(grey, labels).data[1].source)
+    assert len(colours(alone)) == 2
+
+
 def test_size_distribution_and_damage_figures():
     table = pd.DataFrame({
         "label": [1, 2, 3, 4], "equivalent_diameter_um": [8.0, 10.0, 12.0, 3.0],

@@ -23,6 +23,9 @@ _DAMAGE_COLORS = {"least": style.COLORWAY[2], "mild": style.COLORWAY[4], "severe
 _MASK_COLORS = ((213, 94, 0), (86, 180, 233), (240, 228, 66))
 # their names in the title, where a reader looks for them (Okabe-Ito: vermillion, sky blue, yellow)
 _MASK_COLOR_NAMES = ("orange", "sky blue", "yellow")
+# label outlines beside masks: one colour none of the masks uses (Okabe-Ito bluish green);
+# the palette the labels cycle through otherwise holds the masks' orange and sky blue
+_OUTLINE_COLOR, _OUTLINE_COLOR_NAME = (0, 158, 115), "green"
 
 
 def _plane(values: Any, axis: str, index: int) -> np.ndarray:
@@ -59,6 +62,7 @@ def labelled_slice(
     boundaries: bool = True,
     voxel_size_um: Any = None,
     title: str | None = None,
+    labels_name: str | None = None,
 ) -> go.Figure:
     """One slice of a grey volume with label outlines (or fills) and coloured masks.
 
@@ -75,6 +79,11 @@ def labelled_slice(
         Slice normal to ``axis`` at ``index`` (default the middle).
     title : str, optional
         The slice's position is appended (``"(z = 32 µm)"``).
+    labels_name : str, optional
+        What the labels are, for the title when masks are drawn too (default ``"outlines"``
+        or ``"labels"``). With masks, the labels take one colour that no mask uses, named in
+        the title beside the masks' (``"grain outlines in green, cracks in orange"``);
+        without, each label its own colour.
     """
     if np.ndim(volume) != 3:
         raise InputError(f"volume: expected a 3D (z, y, x) volume, got {np.ndim(volume)} dimensions")
@@ -94,15 +103,22 @@ def labelled_slice(
     where = f"{axis} = {coords[axis][index]:.4g} µm"  # as the zoom figures print it
     fig = style.figure(f"{title} ({where})" if title else f"slice {where}")
     fig.add_trace(zoom.image_trace(zoom.gray_png_uri(plane, lo, hi), name="grey", **place))
+    named = []  # (what, rgb, colour name) in the title
     if labels is not None:
         lab = _plane(labels, axis, index)
-        fig.add_trace(zoom.image_trace(zoom.labels_png_uri(lab, boundaries=boundaries), name="labels", **place))
-    for (name, mask), rgb in zip((masks or {}).items(), _MASK_COLORS):
+        one = _OUTLINE_COLOR if masks else None
+        fig.add_trace(zoom.image_trace(zoom.labels_png_uri(lab, boundaries=boundaries, color=one), name="labels",
+                                       **place))
+        if masks:
+            named.append((labels_name or ("outlines" if boundaries else "labels"), _OUTLINE_COLOR, _OUTLINE_COLOR_NAME))
+    for (name, mask), rgb, colour in zip((masks or {}).items(), _MASK_COLORS, _MASK_COLOR_NAMES):
         fig.add_trace(zoom.image_trace(_mask_png(_plane(mask, axis, index).astype(bool), rgb), name=name, **place))
+        named.append((name, rgb, colour))
     if masks:
-        fig.update_layout(title_text=fig.layout.title.text + " — " + ", ".join(
-            f"{name} in <span style='color:rgb{rgb}'>{colour}</span>"
-            for name, rgb, colour in zip(masks, _MASK_COLORS, _MASK_COLOR_NAMES)))
+        # the colour key on a line of its own under the title (one line ran out of the figure)
+        key = ", ".join(f"{name} in <span style='color:rgb{rgb}'>{colour}</span>" for name, rgb, colour in named)
+        fig.update_layout(title_text=f"{fig.layout.title.text}<br><span style='font-size:13px'>{key}</span>",
+                          margin_t=84)
     shape, annotation, _ = zoom.scale_bar((x[0] - dx / 2, x[-1] + dx / 2), (y[0] - dy / 2, y[-1] + dy / 2))
     fig.add_shape(**shape)
     fig.add_annotation(**annotation)
