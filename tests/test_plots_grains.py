@@ -63,6 +63,20 @@ def test_comparison_titles_and_legend_name_each_grain_by_slot_and_label(two_grai
 def test_empty_slots_still_say_which_grain_goes_there():
     titles = pg.comparison_titles([None, None])
     assert titles[:2] == ["grain 1: —", "grain 2: —"]
+    assert pg.comparison_titles([None, None], slots=pg.SLOT_NAMES)[:2] == ["selection A: —", "selection B: —"]
+
+
+def test_grains_that_are_not_the_studys_are_named_by_their_label(two_grains):
+    """'grain 1' and 'grain 2' are the study's designated grains; another grain in a slot of
+    the comparison is 'grain #1311', never 'grain 1 (#1311)' nor a bare 'grain 1311'."""
+    (s1, *_), (s2, *_) = two_grains
+    assert pg.grain_name(s1.label) == f"grain #{s1.label}" and pg.grain_name(s1.label, 0) == f"grain 1 (#{s1.label})"
+    fig = pg.comparison_figure(two_grains, names=[pg.grain_name(s1.label), None])
+    titles = _labels_of(fig)
+    assert titles[0].startswith(f"grain #{s1.label}<br>") and titles[1].startswith(f"grain 2 (#{s2.label})<br>")
+    assert fig.data[0].name == f"grain #{s1.label}"
+    names = [t.name for t in fig.data if t.showlegend is not False and t.type == "scatter"]
+    assert f"grain #{s1.label}" in names and f"grain 1 (#{s1.label})" not in names
 
 
 def test_comparison_colour_bar_sits_under_the_morphologies_it_colours(two_grains):
