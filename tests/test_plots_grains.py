@@ -79,6 +79,19 @@ def test_grains_that_are_not_the_studys_are_named_by_their_label(two_grains):
     assert f"grain #{s1.label}" in names and f"grain 1 (#{s1.label})" not in names
 
 
+@pytest.mark.parametrize("width", [1200, 900])  # the report's export, a notebook's output area
+def test_comparison_legend_sits_inside_the_figure(two_grains, width):
+    """The legend hung beyond the paper (x = 1.02), where only a right margin plotly widens on
+    its own held it; in the explorer, cut off. It has a column of its own inside the figure."""
+    fig = pg.comparison_figure(two_grains, width=width)
+    legend = fig.layout.legend
+    assert legend.xanchor == "right" and legend.x <= 1.0
+    paper = width - fig.layout.margin.l - fig.layout.margin.r
+    names = [t.name for t in fig.data if t.type == "scatter" and t.showlegend is not False]
+    needed = max(len(n) for n in names) * 0.62 * legend.font.size + 45  # DejaVu Sans ~0.62 em a character
+    assert needed <= (legend.x - fig.layout.xaxis.domain[1]) * paper
+
+
 def test_comparison_colour_bar_sits_under_the_morphologies_it_colours(two_grains):
     fig = pg.comparison_figure(two_grains)
     bar = fig.layout.coloraxis.colorbar

@@ -237,6 +237,33 @@ def test_only_the_studys_designated_grains_are_called_grain_1_and_2(particle, su
         GrainExplorer(labels, stats, voxel_size_um=level.voxel_size_um, surface=surface, designated=[a, 10**9])
 
 
+def _legend_fits(fig, paper_px: float) -> None:
+    """The legend sits inside the figure's paper, its right edge at most at the paper's, and
+    its longest entry (DejaVu Sans: ~0.62 em a character, plus ~45 px of symbol and padding)
+    fits between the distributions' axis and that edge."""
+    legend = fig.layout.legend
+    assert legend.xanchor == "right" and legend.x <= 1.0, (
+        f"legend at x = {legend.x} ({legend.xanchor}): beyond the paper only a margin plotly widens on its own "
+        "holds it, and a notebook narrower than the figure cuts it off")
+    names = [t.name for t in fig.data if t.type == "scatter" and t.showlegend is not False and t.name]
+    assert names
+    needed = max(len(n) for n in names) * 0.62 * legend.font.size + 45
+    room = (legend.x - fig.layout.xaxis.domain[1]) * paper_px
+    assert needed <= room, f"legend ~{needed:.0f} px wide, {room:.0f} px beside the distributions"
+
+
+def test_comparison_legend_fits_inside_the_explorers_figure(explorer, surface):
+    """The Fig. S3 comparison's legend hung beyond the figure's paper (x = 1.02), held only by
+    plotly widening the right margin: the explorer's figure clipped it."""
+    for i in (10, 300):
+        explorer.select(int(surface.labels[i]))
+    comp = explorer.comparison
+    margin = comp.layout.margin
+    _legend_fits(comp, comp.layout.width - margin.l - margin.r)
+    # the explorer's figures are no wider than the explorer (the comparison spans it)
+    assert comp.layout.width == explorer.particle.layout.width + explorer.histogram.layout.width
+
+
 def test_dropdowns_select_and_stay_in_sync(explorer):
     labels = explorer.lookup.labels
     a, b = int(labels[5]), int(labels[50])

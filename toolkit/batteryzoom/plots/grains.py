@@ -617,8 +617,13 @@ def comparison_mesh(
                 coloraxis="coloraxis", intensitymode="vertex")
 
 
-# where the comparison puts its panels (paper fractions): two scenes, then the distributions
-_COMPARISON_COLUMNS = ((0.0, 0.27), (0.29, 0.56), (0.64, 1.0))
+# where the comparison puts its panels (paper fractions): two scenes, then the distributions;
+# the legend has the last column to itself, inside the figure: a legend beyond the paper
+# relies on plotly widening the right margin, and an explorer narrower than its figure
+# (a notebook's output area) cut it off
+_COMPARISON_COLUMNS = ((0.0, 0.26), (0.28, 0.54), (0.61, 0.83))
+_COMPARISON_LEGEND_X = 1.0  # the legend's right edge (paper)
+_COMPARISON_LEGEND_FONT = 11
 _COMPARISON_SCENE_BOTTOM = 0.13  # the scenes end above the colour bar
 
 
@@ -745,7 +750,7 @@ def comparison_figure(
     fig.update_yaxes(title_text="probability (1/eV)" if unit == "eV" else "probability", row=1, col=3,
                      tickformat=style.tick_format(0.0, top) if top > 0 else None)
     fig.update_layout(height=height, width=width,
-                      legend=dict(x=1.02, xanchor="left", y=1.0, yanchor="top", tracegroupgap=12,
-                                  font=dict(size=12)),
+                      legend=dict(x=_COMPARISON_LEGEND_X, xanchor="right", y=1.0, yanchor="top", tracegroupgap=12,
+                                  font=dict(size=_COMPARISON_LEGEND_FONT)),
                       margin=dict(l=10, r=10, t=90, b=50))
     return fig
