@@ -486,6 +486,16 @@ def test_click_a_grain_updates_its_histogram(ui, jupyter, page, artifact_dir):
             page.wait_for_function("(gd) => !!gd.dataset.batteryzoomClicks", arg=particle, timeout=PAGE_MS)
             opened = _read_hist(histogram)
             assert opened[0][1] > 0 and opened[3][1] > 0, "the notebook opens on the two designated grains"
+        with step("the explorer fits the output area"):
+            # a figure wider than the notebook's output area is cut at its right edge, where
+            # the comparison's legend and the histogram's last ticks are
+            past = explorer.evaluate("""(el) => {
+                const area = el.closest('.jp-OutputArea-output') || el.parentElement;
+                const right = area.getBoundingClientRect().right;
+                return Array.from(el.querySelectorAll('.js-plotly-plot .main-svg, .js-plotly-plot .legend'))
+                    .map(e => e.getBoundingClientRect().right - right).filter(d => d > 0.5);
+            }""")
+            assert not past, f"the explorer's figures run up to {max(past):.0f} px past the output area"
         if ui == "jupyterlab":
             explorer.screenshot(path=str(artifact_dir / "grain_explorer.png"))  # Fig. S3's two grains (README)
 

@@ -163,7 +163,7 @@ def _cut_at_the_edge(png: np.ndarray, box: tuple[int, int, int, int]) -> dict[st
     return {side: int(np.any(px[..., :3] != _BG, axis=-1).sum()) for side, px in edges.items()}
 
 
-@pytest.mark.parametrize("width, height", [(1200, 480), (1080, 420)])  # the report's and the explorer's sizes
+@pytest.mark.parametrize("width, height", [(1200, 480), (1040, 420)])  # the report's and the explorer's sizes
 def test_comparison_scenes_hold_their_axis_titles_and_ticks(two_grains, width, height, chromium_path, tmp_path,
                                                             monkeypatch):
     png = _render(pg.comparison_figure(two_grains), width, height, chromium_path, tmp_path, monkeypatch)

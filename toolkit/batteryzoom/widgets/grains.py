@@ -66,6 +66,8 @@ class GrainExplorer(widgets.VBox):
         A precomputed :func:`batteryzoom.plots.grains.grain_surface` of ``labels``.
     width, height : int
         Size in pixels of the whole explorer (3D view half of the width) and of the 3D view.
+        The default width fits JupyterLab's output area in a 1500 px window (Notebook 7's is
+        wider); a narrower notebook needs a smaller width, or it cuts the figures' right edge.
     designated : dict of name -> label, or two labels, optional
         The study's designated grains: ``{"grain 1": 343, "grain 2": 317}`` (as the twin's
         ``model["designated"]``), or ``[343, 317]`` for grain 1 and grain 2. They are named
@@ -88,7 +90,7 @@ class GrainExplorer(widgets.VBox):
         name: str | None = None,
         cut: str | None = "octant",
         surface: pg.GrainSurface | None = None,
-        width: int = 1080,
+        width: int = 1040,
         height: int = 520,
         designated: Mapping[str, int] | Sequence[int] | None = None,
     ):
