@@ -264,6 +264,26 @@ def test_comparison_legend_fits_inside_the_explorers_figure(explorer, surface):
     assert comp.layout.width == explorer.particle.layout.width + explorer.histogram.layout.width
 
 
+def test_histogram_legend_sits_under_its_axis_title(explorer, surface, assert_uniform_ticks):
+    """The explorer's histogram put its legend at y = -0.3 of a 300 px figure's plot: its rows
+    ran into the 'edge energy (eV)' axis title; its density ticks read 0, 0.5, 1."""
+    for i in (10, 300):
+        explorer.select(int(surface.labels[i]))
+    hist = explorer.histogram
+    legend, margin = hist.layout.legend, hist.layout.margin
+    # anchored to the figure's bottom, below the plot whatever its height
+    assert (legend.yref, legend.y, legend.yanchor, legend.orientation) == ("container", 0.0, "bottom", "h")
+    # a row per grain (distribution, mean, FWHM side by side), under the ticks and the title
+    shown = [t for t in hist.data if t.showlegend is not False and t.name]
+    per_row = round(1 / legend.entrywidth) if legend.entrywidthmode == "fraction" else None
+    assert per_row == 3 and len(shown) == 6
+    rows = -(-len(shown) // per_row)
+    assert margin.b - rows * (legend.font.size + 8) >= 44, "no room left for the x ticks and the axis title"
+    top = max(float(np.max(t.y)) for t in hist.data if t.y is not None and len(t.y))
+    assert_uniform_ticks(hist.layout.yaxis.tickformat, 0.0, top)
+    assert_uniform_ticks(explorer.comparison.layout.yaxis.tickformat, 0.0, top)
+
+
 def test_dropdowns_select_and_stay_in_sync(explorer):
     labels = explorer.lookup.labels
     a, b = int(labels[5]), int(labels[50])

@@ -537,6 +537,12 @@ def _x_range(summaries: Sequence[RegionSummary | None]) -> list[float] | None:
     return [float(lo - pad), float(hi + pad)]
 
 
+# the explorer's histogram: x ticks and title under the plot, then a legend row per grain (px)
+_HISTOGRAM_AXIS_PX = 48
+_HISTOGRAM_LEGEND_ROW_PX = 20
+_HISTOGRAM_LEGEND_FONT = 11
+
+
 def histogram_figure(
     summaries: Sequence[RegionSummary | None] = (None, None),
     *,
@@ -554,9 +560,16 @@ def histogram_figure(
         for props in histogram_traces(s, color=SELECTION_COLORS[k % 2], value_label=value_label, slot=k,
                                       unit=_unit_of(value_label), name=names[k]):
             fig.add_trace(go.Scatter(**{key: v for key, v in props.items() if key != "type"}))
+    # the legend under the axis title, anchored to the figure's bottom: one row per grain
+    # (distribution, mean, FWHM), the bottom margin holding the ticks, the title and the rows
+    # (at y = -0.3 of the plot it ran into the axis title)
+    rows = max(len(summaries), 1)
     fig.update_layout(
         xaxis_title=value_label, yaxis_title="probability (1/eV)" if "eV" in value_label else "probability",
-        legend=dict(orientation="h", y=-0.3), margin=dict(l=60, r=20, t=50, b=40),
+        legend=dict(orientation="h", x=0.0, xanchor="left", yref="container", y=0.0, yanchor="bottom",
+                    entrywidth=1 / 3, entrywidthmode="fraction", tracegroupgap=0,
+                    font=dict(size=_HISTOGRAM_LEGEND_FONT)),
+        margin=dict(l=60, r=20, t=45, b=_HISTOGRAM_AXIS_PX + rows * _HISTOGRAM_LEGEND_ROW_PX),
     )
     xr = _x_range(summaries)
     if xr:

@@ -343,7 +343,10 @@ class GrainExplorer(widgets.VBox):
         hist = [pg.histogram_data(s, names[k], unit=self.unit) for k, s in enumerate(summaries)]
         xr = pg._x_range(summaries)
         hist_traces = {3 * k + j: dict(hist[k][j], showlegend=labels[k] is not None) for k in range(2) for j in range(3)}
-        self._restyle(self.histogram, hist_traces, {"xaxis.range": xr} if xr else None)
+        # the density axes print their ticks alike over the new range (0.0, 0.5, 1.0: not 0, 0.5, 1)
+        top = max((float(s.density.max()) * 1.05 for s in current if s.density.size), default=0.0)
+        density = {"yaxis.tickformat": style.tick_format(0.0, top)} if top > 0 else {}
+        self._restyle(self.histogram, hist_traces, ({"xaxis.range": xr} if xr else {}) | density or None)
         if self.spectrum is not None:
             spectra = {}
             for k, s in enumerate(summaries):
@@ -362,6 +365,7 @@ class GrainExplorer(widgets.VBox):
                                                                   slots=pg.SLOT_NAMES)[:2])}
         if xr:
             relayout["xaxis.range"] = xr
+        relayout.update(density)
         relayout.update({"coloraxis.cmin": cmin, "coloraxis.cmax": cmax})
         # the colour bar's ticks keep one number of decimals over the new range
         relayout.update({f"coloraxis.colorbar.{key}": v for key, v in style.colorbar_ticks(cmin, cmax).items()})
