@@ -150,13 +150,15 @@ class GrainExplorer(widgets.VBox):
         ]
         self.dropdowns = [
             widgets.Dropdown(options=options, value=None, description=pg.SLOT_NAMES[k],
-                             style={"description_width": "initial"}, layout=widgets.Layout(width="250px"))
+                             style={"description_width": "initial"},
+                             # room for "1398 · 8341.35 eV (grain 1)" beside its description
+                             layout=widgets.Layout(width="290px", min_width="290px"))
             for k in range(2)
         ]
         for k, dd in enumerate(self.dropdowns):
             dd.observe(lambda change, k=k: self._on_dropdown(k, change["new"]), names="value")
         self.clear_button = widgets.Button(description="clear", icon="times", tooltip="clear the selection",
-                                           layout=widgets.Layout(width="90px"))
+                                           layout=widgets.Layout(width="90px", min_width="90px"))
         self.clear_button.on_click(lambda _: self.clear())
         self.status = widgets.HTML(self._status_text())
         self.table = widgets.HTML()
