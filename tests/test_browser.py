@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -485,6 +486,16 @@ def test_click_a_grain_updates_its_histogram(ui, jupyter, page, artifact_dir):
             page.wait_for_function("(gd) => !!gd.dataset.batteryzoomClicks", arg=particle, timeout=PAGE_MS)
             opened = _read_hist(histogram)
             assert opened[0][1] > 0 and opened[3][1] > 0, "the notebook opens on the two designated grains"
+        with step("the explorer fits the output area"):
+            # a figure wider than the notebook's output area is cut at its right edge, where
+            # the comparison's legend and the histogram's last ticks are
+            past = explorer.evaluate("""(el) => {
+                const area = el.closest('.jp-OutputArea-output') || el.parentElement;
+                const right = area.getBoundingClientRect().right;
+                return Array.from(el.querySelectorAll('.js-plotly-plot .main-svg, .js-plotly-plot .legend'))
+                    .map(e => e.getBoundingClientRect().right - right).filter(d => d > 0.5);
+            }""")
+            assert not past, f"the explorer's figures run up to {max(past):.0f} px past the output area"
         if ui == "jupyterlab":
             explorer.screenshot(path=str(artifact_dir / "grain_explorer.png"))  # Fig. S3's two grains (README)
 
@@ -505,17 +516,18 @@ def test_click_a_grain_updates_its_histogram(ui, jupyter, page, artifact_dir):
         assert after != before
         # it came through the relay, not plotly's own click (which a slow kernel can lose)
         assert page.evaluate("() => window.__bzWire.relayed") >= 1
-        name = after[0][0]  # "grain 1 (#N)"
-        assert name.startswith("grain 1 (#")
-        grain = int(name.split("#")[1].rstrip(")"))
+        # "grain #N" by its label; "grain 1 (#N)" only for one of the study's designated grains
+        name = after[0][0]
+        assert re.fullmatch(r"grain #\d+|grain [12] \(#\d+\)", name), name
+        grain = int(re.search(r"#(\d+)", name).group(1))
         with step("the click's grain is shown"):
-            page.wait_for_function("([el, text]) => el.innerText.includes(text)", arg=[explorer, f"grain {grain}: mean"],
+            page.wait_for_function("([el, text]) => el.innerText.includes(text)", arg=[explorer, f"{name}: mean"],
                                    timeout=ANSWER_MS)
             assert explorer.evaluate("(el) => el.querySelector('.batteryzoom-grain-table') !== null")
             assert plots[2].evaluate("(gd) => gd.data[0].y.length") > 10, "the clicked grain's mean spectrum is drawn"
         page.screenshot(path=str(artifact_dir / f"{ui}_grain_click.png"), full_page=False)
 
-        # a second grain, chosen in the "grain 2" dropdown (the keyboard-accessible path),
+        # a second grain, chosen in the "selection B" dropdown (the keyboard-accessible path),
         # fills the Fig. S3 comparison
         with step("choose a second grain"):
             select = explorer.query_selector_all("select")[1]
@@ -525,8 +537,10 @@ def test_click_a_grain_updates_its_histogram(ui, jupyter, page, artifact_dir):
             page.wait_for_function("(gd) => gd.data[3].y && gd.data[3].y.length > 0", arg=histogram, timeout=ANSWER_MS)
             page.wait_for_function("(gd) => gd.data[1].x && gd.data[1].x.length > 0", arg=comparison, timeout=ANSWER_MS)
         titles = comparison.evaluate("(gd) => gd.layout.annotations.map(a => a.text)")
-        assert titles[0].startswith(f"grain 1 (#{grain})<br>mean")
-        assert titles[1].startswith(f"grain 2 (#{int(second.split()[0])})<br>mean")
+        assert titles[0].startswith(f"{name}<br>mean")
+        study = re.search(r"\((grain [12])\)$", second)  # the list marks the study's designated grains
+        label = int(second.split()[0])
+        assert titles[1].startswith((f"{study.group(1)} (#{label})" if study else f"grain #{label}") + "<br>mean")
         explorer.screenshot(path=str(artifact_dir / f"{ui}_grain_explorer_after_click.png"))
         # errors thrown by the widgets' code (extensions: jupyter-widgets, anywidget, plotly)
         # fail the test; the front end's own boot errors (Notebook 7 throws one from its

@@ -85,9 +85,33 @@ def test_volume_deformation_summary_and_can_figures(twin_slice):
     one = pcell.deformation_figure(out.residual, turn=10)
     assert np.nanmax(np.abs(np.asarray(one.data[0].z, float))) < 25
     sfig = pcell.summary_figure(out.summary)
-    assert {"n_windings", "can_diameter_um", "buckling", "dent"} <= {t.name for t in sfig.data}
+    assert {"windings", "can diameter (µm)", "buckling", "dent"} <= {t.name for t in sfig.data}
     cfig = pcell.can_figure(res.can)
     assert len(cfig.layout.shapes) == len(res.can.dents) == 1
+
+
+def test_summary_figure_says_what_each_row_shows_in_words_with_units():
+    """Notebook 02's slice-by-slice figure titled its rows 'n_windings', 'can_diameter_um',
+    'residual_robust_um': the table's column names, not what they measure."""
+    import pandas as pd
+
+    z = np.arange(0.0, 100.0, 25.0)
+    columns = ["n_windings", "can_diameter_um", "residual_robust_um", "pitch_um", "can_eccentricity"]
+    summary = pd.DataFrame({"z_um": z, **{c: np.linspace(1, 2, z.size) for c in columns},
+                            "n_buckling": [0, 1, 1, 0], "n_dent": [0, 0, 1, 0]})
+    for length, unit in (("um", "µm"), ("pixel", "px")):
+        summary.attrs["length_unit"] = length
+        fig = pcell.summary_figure(summary, columns=columns)
+        titles = [fig.layout[f"yaxis{i if i > 1 else ''}"].title.text for i in range(1, len(columns) + 2)]
+        names = [t.name for t in fig.data]
+        for text in titles + names:
+            assert "_" not in text, f"a column name shown as is: {text!r}"
+        # lengths carry their unit, counts and ratios none
+        for i, c in enumerate(columns):
+            assert (f"({unit})" in titles[i].replace("<br>", " ")) == c.endswith("_um"), titles[i]
+            assert (f"({unit})" in names[i]) == c.endswith("_um"), names[i]
+        assert titles[0] == "windings" and names[1] == f"can diameter ({unit})"
+        assert titles[-1] == "defects found" and {"buckling", "dent"} <= set(names)
 
 
 def test_bad_input_is_refused():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import batteryzoom as bz
@@ -53,6 +54,28 @@ def test_an_inconclusive_rest_is_not_annotated_as_a_k_value(sd_result):
     assert "relaxation not over" in text and "relaxation over after" not in text
     assert "inconclusive" in text and "K = " not in text and "(95%)" not in text
     assert "not a K-value to screen by" in text
+
+
+def test_an_inconclusive_rest_has_no_k_value_in_its_legend(sd_result):
+    """Notebook 01's 2 h LG M50 rest kept a legend entry 'LG M50 (real) (K = 49.66 mV/day)'
+    and a 'K-value line' beside an annotation saying there is no K-value."""
+    import dataclasses
+
+    short = dataclasses.replace(sd_result, relaxation_complete=False, verdict="inconclusive",
+                                relaxation_end_day=sd_result.rest_duration_day)
+    other = dataclasses.replace(sd_result, cell_id="SN-other")
+    for fig in (pc.self_discharge(short), pc.self_discharge([other, short], highlight="SN-defect")):
+        names = [t.name for t in fig.data if t.legendgroup == "SN-defect"]
+        assert not any("K =" in n or "K-value" in n for n in names), names
+        assert "SN-defect" in names and "SN-defect fit's leakage term" in names
+        text = " ".join(a.text for a in fig.layout.annotations)
+        assert "K = " not in text and "no K-value" in text
+    # in a lot, a cell whose rest measured one keeps its K-value
+    lot = [t.name for t in fig.data if t.legendgroup == "SN-other"]
+    assert lot == [f"SN-other (K = {sd_result.k_value_mv_per_day:.2f} mV/day)"]
+    # a measured one keeps its K-value
+    names = [t.name for t in pc.self_discharge(sd_result).data]
+    assert names[0] == f"SN-defect (K = {sd_result.k_value_mv_per_day:.2f} mV/day)" and "SN-defect K-value line" in names
 
 
 def test_population_and_overlay_figures():
@@ -128,3 +151,23 @@ def test_population_threshold_label_sits_at_the_threshold_on_the_log_axis():
     # the colours of the verdicts are in the legend
     legend = {t.name for t in fig.data if t.showlegend is not False}
     assert set(table["verdict"]) <= legend
+
+
+def test_efficiency_axis_ticks_are_round_with_uniform_decimals(assert_uniform_ticks):
+    """Notebook 01's LG M50T summary read 100.39, 98.65, 96.91 % on the efficiency axis:
+    plotly syncs an overlaying axis' ticks to the primary axis' gridlines unless told not to."""
+    rng = np.random.default_rng(0)
+    n = 8
+    charge = 4.7 + rng.normal(0, 0.01, n)
+    summary = pd.DataFrame({"charge_capacity_ah": charge, "discharge_capacity_ah": charge * 0.995,
+                            "coulombic_efficiency": rng.uniform(0.9, 1.004, n),
+                            "energy_efficiency": rng.uniform(0.91, 0.94, n)},
+                           index=pd.RangeIndex(1, n + 1, name="cycle_count"))
+    fig = pc.cycle_summary(summary)
+    right = fig.layout.yaxis2
+    assert right.overlaying == "y" and right.title.text == "Efficiency (%)"
+    assert right.tickmode == "auto", "the efficiency axis picks round ticks of its own, not the capacity axis' grid"
+    eff = np.concatenate([np.asarray(t.y, float) for t in fig.data if t.yaxis == "y2"])
+    assert_uniform_ticks(right.tickformat, eff.min(), eff.max())
+    cap = np.concatenate([np.asarray(t.y, float) for t in fig.data if t.yaxis == "y"])
+    assert_uniform_ticks(fig.layout.yaxis.tickformat, cap.min(), cap.max())

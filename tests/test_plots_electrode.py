@@ -66,6 +66,38 @@ def test_mask_colours_are_named_in_words(volume):
     assert "rgb" not in shown and shown.endswith("cracks in orange, pores in sky blue")
 
 
+def test_outlines_and_masks_take_colours_told_apart_and_named(volume):
+    """Notebook 04 drew the true grains' outlines in a palette holding orange and sky blue,
+    under a title saying 'cracks in orange, pores in sky blue'."""
+    grey, labels = volume
+    cracks = np.zeros(labels.shape, bool)
+    cracks[:, 9, 16:22] = True
+    pores = np.zeros(labels.shape, bool)
+    pores[:, 10:12, 7:9] = True
+    fig = pp.grain_slice(grey, labels, cracks=cracks, pores=pores)
+    images = {t.name: zoom.decode_png_uri(t.source) for t in fig.data if t.type == "image"}
+
+    def colours(image):
+        return {tuple(int(c) for c in px[:3]) for px in image[image[..., 3] > 0]}
+
+    drawn = {name: colours(images[name]) for name in ("labels", "cracks", "pores")}
+    assert drawn["labels"] and drawn["cracks"] and drawn["pores"]
+    for mask in ("cracks", "pores"):
+        gap = min(np.linalg.norm(np.subtract(a, b, dtype=float)) for a in drawn["labels"] for b in drawn[mask])
+        assert gap > 100, f"grain outlines and {mask} drawn in colours alike ({gap:.0f} apart in RGB)"
+    # the title names every colour, each word in the colour of what it names
+    title = fig.layout.title.text
+    named = {what.strip(): (int(r), int(g), int(b), word) for what, r, g, b, word in re.findall(
+        r"([\w ]+) in <span style='color:rgb\((\d+), (\d+), (\d+)\)'>([\w ]+)</span>", title)}
+    assert set(named) == {"grain outlines", "cracks", "pores"}, title
+    assert {named["grain outlines"][:3]} == drawn["labels"]
+    assert {named["cracks"][:3]} == drawn["cracks"] and {named["pores"][:3]} == drawn["pores"]
+    assert len({w[3] for w in named.values()}) == 3
+    # without masks each grain keeps its own colour (neighbours told apart)
+    alone = zoom.decode_png_uri(pp.grain_slice(grey, labels).data[1].source)
+    assert len(colours(alone)) == 2
+
+
 def test_size_distribution_and_damage_figures():
     table = pd.DataFrame({
         "label": [1, 2, 3, 4], "equivalent_diameter_um": [8.0, 10.0, 12.0, 3.0],
@@ -82,6 +114,39 @@ def test_size_distribution_and_damage_figures():
     assert list(dmg.data[2].y) == [20.0]  # percent
     with pytest.raises(InputError, match="crack_fraction"):
         pe.damage_vs_depth(table.drop(columns="crack_fraction"))
+
+
+def test_d50_labels_of_close_medians_do_not_overlap(assert_uniform_ticks):
+    """Notebooks 03 and 04 printed 'D50 9.52 µm' and 'D50 9.80 µm' (segmented vs truth) on top
+    of each other: both labels sat at the top of their lines, on one row."""
+    rng = np.random.default_rng(1)
+    tables = {name: pd.DataFrame({"equivalent_diameter_um": rng.normal(centre, 2.5, 150), "border": False})
+              for name, centre in (("segmented", 9.5), ("truth", 9.8), ("other", 9.9))}
+    for shown in (dict(list(tables.items())[:2]), tables):
+        fig = pe.size_distribution(shown)
+        labels = [a for a in fig.layout.annotations if "D50" in a.text]
+        assert len(labels) == len(shown)
+        # each on a row of its own: shifted from one anchor by at least a line of text
+        rows = sorted(a.yshift or 0.0 for a in labels)
+        size = fig.layout.template.layout.font.size
+        assert all(b - a >= size for a, b in zip(rows, rows[1:])), f"labels on one row: {rows}"
+        assert {(a.yref, a.y, a.yanchor) for a in labels} == {("paper", 1.0, "top")}
+        # each says whose it is, in its histogram's colour, at its dashed line
+        bars = {t.name.split(" (n =")[0]: t for t in fig.data if t.type == "histogram"}
+        lines = {s.line.color: s.x0 for s in fig.layout.shapes}
+        for a in labels:
+            name = a.text.split(":")[0]
+            median = float(np.median(shown[name]["equivalent_diameter_um"]))
+            assert a.font.color == bars[name].marker.color and lines[a.font.color] == pytest.approx(median)
+            assert a.x == pytest.approx(median) and f"D50 {median:.2f} µm" in a.text
+        # shared bins, the bars below the label rows
+        assert len({(t.xbins.start, t.xbins.size) for t in bars.values()}) == 1
+        b = next(iter(bars.values())).xbins
+        edges = np.arange(b.start, b.end + b.size / 2, b.size)
+        top = max(np.histogram(t.x, edges, density=True)[0].max() for t in bars.values())
+        y0, y1 = fig.layout.yaxis.range
+        assert top <= y1 * (1 - 20 * len(labels) / 300), "a bar reaches into the rows of labels"
+        assert_uniform_ticks(fig.layout.yaxis.tickformat, y0, y1)
 
 
 def test_profiles_and_phase_bars():

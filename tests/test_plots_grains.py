@@ -63,6 +63,33 @@ def test_comparison_titles_and_legend_name_each_grain_by_slot_and_label(two_grai
 def test_empty_slots_still_say_which_grain_goes_there():
     titles = pg.comparison_titles([None, None])
     assert titles[:2] == ["grain 1: —", "grain 2: —"]
+    assert pg.comparison_titles([None, None], slots=pg.SLOT_NAMES)[:2] == ["selection A: —", "selection B: —"]
+
+
+def test_grains_that_are_not_the_studys_are_named_by_their_label(two_grains):
+    """'grain 1' and 'grain 2' are the study's designated grains; another grain in a slot of
+    the comparison is 'grain #1311', never 'grain 1 (#1311)' nor a bare 'grain 1311'."""
+    (s1, *_), (s2, *_) = two_grains
+    assert pg.grain_name(s1.label) == f"grain #{s1.label}" and pg.grain_name(s1.label, 0) == f"grain 1 (#{s1.label})"
+    fig = pg.comparison_figure(two_grains, names=[pg.grain_name(s1.label), None])
+    titles = _labels_of(fig)
+    assert titles[0].startswith(f"grain #{s1.label}<br>") and titles[1].startswith(f"grain 2 (#{s2.label})<br>")
+    assert fig.data[0].name == f"grain #{s1.label}"
+    names = [t.name for t in fig.data if t.showlegend is not False and t.type == "scatter"]
+    assert f"grain #{s1.label}" in names and f"grain 1 (#{s1.label})" not in names
+
+
+@pytest.mark.parametrize("width", [1200, 900])  # the report's export, a notebook's output area
+def test_comparison_legend_sits_inside_the_figure(two_grains, width):
+    """The legend hung beyond the paper (x = 1.02), where only a right margin plotly widens on
+    its own held it; in the explorer, cut off. It has a column of its own inside the figure."""
+    fig = pg.comparison_figure(two_grains, width=width)
+    legend = fig.layout.legend
+    assert legend.xanchor == "right" and legend.x <= 1.0
+    paper = width - fig.layout.margin.l - fig.layout.margin.r
+    names = [t.name for t in fig.data if t.type == "scatter" and t.showlegend is not False]
+    needed = max(len(n) for n in names) * 0.62 * legend.font.size + 45  # DejaVu Sans ~0.62 em a character
+    assert needed <= (legend.x - fig.layout.xaxis.domain[1]) * paper
 
 
 def test_comparison_colour_bar_sits_under_the_morphologies_it_colours(two_grains):
@@ -136,7 +163,7 @@ def _cut_at_the_edge(png: np.ndarray, box: tuple[int, int, int, int]) -> dict[st
     return {side: int(np.any(px[..., :3] != _BG, axis=-1).sum()) for side, px in edges.items()}
 
 
-@pytest.mark.parametrize("width, height", [(1200, 480), (1080, 420)])  # the report's and the explorer's sizes
+@pytest.mark.parametrize("width, height", [(1200, 480), (1040, 420)])  # the report's and the explorer's sizes
 def test_comparison_scenes_hold_their_axis_titles_and_ticks(two_grains, width, height, chromium_path, tmp_path,
                                                             monkeypatch):
     png = _render(pg.comparison_figure(two_grains), width, height, chromium_path, tmp_path, monkeypatch)

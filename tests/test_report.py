@@ -449,3 +449,7 @@ def test_a_rest_too_short_for_a_k_value_gets_no_k_value_and_no_verdict(tmp_path)
     table = report.table("cycler").set_index("finding")
     assert table.loc["K-value (voltage drop after relaxation)", "value"] == "not determined"
     assert "relaxation over after" not in table.index or table.loc["relaxation over after", "value"] == "not within the rest"
+    # nor does Fig. S2: its caption and legend name the dashed line the fit's leakage term
+    s2 = report.figures["S2_self_discharge"]
+    assert "K-value line" not in s2.caption and "leakage term" in s2.caption
+    assert not any("K =" in t.name or "K-value" in t.name for t in s2.figure.data)

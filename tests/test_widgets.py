@@ -141,7 +141,7 @@ def test_selecting_a_grain_shows_its_own_statistics(explorer):
     assert np.mean(fwhm.x) == pytest.approx(row["edge_energy_ev_peak"])  # centred on the peak
     assert fwhm.y[0] == pytest.approx(density.max() / 2)
     # its table row and the status line
-    assert f"grain {g}" in explorer.table.value and f"{row['edge_energy_ev_fwhm']:.3f}" in explorer.table.value
+    assert f"grain #{g}" in explorer.table.value and f"{row['edge_energy_ev_fwhm']:.3f}" in explorer.table.value
     assert f"mean {row['edge_energy_ev_mean']:.2f} eV" in explorer.status.value
     assert explorer.dropdowns[0].value == g and explorer.dropdowns[1].value is None
 
@@ -162,19 +162,19 @@ def test_second_selection_gives_the_fig_s3_comparison(explorer, surface):
         explorer.select(g)
     assert explorer.selected == [a, b]
     comp = explorer.comparison
-    # named as the study names them: grain 1 and grain 2, with their labels
-    assert comp.data[0].name == f"grain 1 (#{a})" and comp.data[1].name == f"grain 2 (#{b})"
+    # named by their labels: no grain here is the study's grain 1 or 2 (none designated)
+    assert comp.data[0].name == f"grain #{a}" and comp.data[1].name == f"grain #{b}"
     # each morphology is coloured by that grain's own voxels
     np.testing.assert_allclose(comp.data[0].intensity, np.float32(8340.0 + a * 0.001))
     np.testing.assert_allclose(comp.data[1].intensity, np.float32(8340.0 + b * 0.001))
     titles = [ann.text for ann in comp.layout.annotations]
-    assert titles[0].startswith(f"grain 1 (#{a})<br>mean") and titles[1].startswith(f"grain 2 (#{b})<br>mean")
-    assert [t.name for t in explorer.histogram.data[0:6:3]] == [f"grain 1 (#{a})", f"grain 2 (#{b})"]
+    assert titles[0].startswith(f"grain #{a}<br>mean") and titles[1].startswith(f"grain #{b}<br>mean")
+    assert [t.name for t in explorer.histogram.data[0:6:3]] == [f"grain #{a}", f"grain #{b}"]
     assert "Δmean" in explorer.status.value
     # both distributions are drawn, in the two selection colours
     assert explorer.histogram.data[3].line.color == pg.SELECTION_COLORS[1]
     assert len(explorer.histogram.data[3].y) > 0
-    # a third click: grain 2 becomes grain 1 and the new grain takes slot 2
+    # a third click: selection B becomes selection A and the new grain takes slot B
     explorer.select(c)
     assert explorer.selected == [b, c]
     explorer.clear()
@@ -182,10 +182,112 @@ def test_second_selection_gives_the_fig_s3_comparison(explorer, surface):
     assert len(explorer.comparison.data[0].x) == 0
 
 
+def test_only_the_studys_designated_grains_are_called_grain_1_and_2(particle, surface):
+    """After a click the explorer named whichever grain landed in the first slot 'grain 1
+    (#1311)', which a reader took for the study's grain 1 (#343)."""
+    import re
+
+    from batteryzoom.widgets import GrainExplorer
+
+    level, labels = particle
+    stats = _constructed_stats(labels)
+    a, b, c = (int(surface.labels[i]) for i in (10, 300, 500))
+
+    def shown(ex) -> str:
+        """Every name the explorer shows: status, table, dropdowns, titles, trace names."""
+        figs = (ex.particle, ex.histogram, ex.comparison)
+        texts = [ex.status.value, ex.table.value] + [d.description for d in ex.dropdowns]
+        texts += [str(t.name) for f in figs for t in f.data] + [str(x.text) for f in figs for x in f.layout.annotations]
+        return " | ".join(texts)
+
+    # none designated: a selection is named by its label, a slot by a letter
+    ex = GrainExplorer(labels, stats, voxel_size_um=level.voxel_size_um, surface=surface)
+    assert not re.search(r"grain \d", shown(ex))
+    ex.select(c)
+    assert ex.histogram.data[0].name == f"grain #{c}" and f"grain #{c}</b>" in ex.status.value
+    assert ex.comparison.layout.annotations[1].text == "selection B: —"
+    ex.select(a)
+    assert not re.search(r"grain \d", shown(ex)), shown(ex)
+    assert [d.description for d in ex.dropdowns] == ["selection A", "selection B"]
+    assert [t.name for t in ex.particle.data[1:3]] == ["selection A", "selection B"]
+
+    # the study's grains keep their names in whichever slot they land; the others do not take them
+    ex = GrainExplorer(labels, stats, voxel_size_um=level.voxel_size_um, surface=surface,
+                       designated={"grain 1": a, "grain 2": b})
+    ex.select(c)
+    ex.select(a)  # grain 1 of the study lands in slot B
+    assert ex.selected == [c, a]
+    comp = ex.comparison
+    assert [t.name for t in comp.data[:2]] == [f"grain #{c}", f"grain 1 (#{a})"]
+    titles = [x.text for x in comp.layout.annotations]
+    assert titles[0].startswith(f"grain #{c}<br>") and titles[1].startswith(f"grain 1 (#{a})<br>")
+    assert [t.name for t in ex.histogram.data[0:6:3]] == [f"grain #{c}", f"grain 1 (#{a})"]
+    assert f"grain 1 (#{a})</b>" in ex.status.value and f"grain #{c}</b>" in ex.status.value
+    assert f"grain 1 (#{c})" not in shown(ex) and f"grain 2 (#{a})" not in shown(ex)
+    ex.select(b)
+    assert [t.name for t in ex.comparison.data[:2]] == [f"grain 1 (#{a})", f"grain 2 (#{b})"]
+    # the lists say which entries are the study's grains
+    options = dict((v, k) for k, v in ex.dropdowns[0].options)
+    assert options[a].endswith("(grain 1)") and options[b].endswith("(grain 2)") and "(grain" not in options[c]
+    # as a list of two labels, too; a label not in the statistics says so
+    ex = GrainExplorer(labels, stats, voxel_size_um=level.voxel_size_um, surface=surface, designated=[b, a])
+    ex.select(a)
+    assert ex.histogram.data[0].name == f"grain 2 (#{a})"
+    with pytest.raises(InputError, match="designated"):
+        GrainExplorer(labels, stats, voxel_size_um=level.voxel_size_um, surface=surface, designated=[a, 10**9])
+
+
+def _legend_fits(fig, paper_px: float) -> None:
+    """The legend sits inside the figure's paper, its right edge at most at the paper's, and
+    its longest entry (DejaVu Sans: ~0.62 em a character, plus ~45 px of symbol and padding)
+    fits between the distributions' axis and that edge."""
+    legend = fig.layout.legend
+    assert legend.xanchor == "right" and legend.x <= 1.0, (
+        f"legend at x = {legend.x} ({legend.xanchor}): beyond the paper only a margin plotly widens on its own "
+        "holds it, and a notebook narrower than the figure cuts it off")
+    names = [t.name for t in fig.data if t.type == "scatter" and t.showlegend is not False and t.name]
+    assert names
+    needed = max(len(n) for n in names) * 0.62 * legend.font.size + 45
+    room = (legend.x - fig.layout.xaxis.domain[1]) * paper_px
+    assert needed <= room, f"legend ~{needed:.0f} px wide, {room:.0f} px beside the distributions"
+
+
+def test_comparison_legend_fits_inside_the_explorers_figure(explorer, surface):
+    """The Fig. S3 comparison's legend hung beyond the figure's paper (x = 1.02), held only by
+    plotly widening the right margin: the explorer's figure clipped it."""
+    for i in (10, 300):
+        explorer.select(int(surface.labels[i]))
+    comp = explorer.comparison
+    margin = comp.layout.margin
+    _legend_fits(comp, comp.layout.width - margin.l - margin.r)
+    # the explorer's figures are no wider than the explorer (the comparison spans it)
+    assert comp.layout.width == explorer.particle.layout.width + explorer.histogram.layout.width
+
+
+def test_histogram_legend_sits_under_its_axis_title(explorer, surface, assert_uniform_ticks):
+    """The explorer's histogram put its legend at y = -0.3 of a 300 px figure's plot: its rows
+    ran into the 'edge energy (eV)' axis title; its density ticks read 0, 0.5, 1."""
+    for i in (10, 300):
+        explorer.select(int(surface.labels[i]))
+    hist = explorer.histogram
+    legend, margin = hist.layout.legend, hist.layout.margin
+    # anchored to the figure's bottom, below the plot whatever its height
+    assert (legend.yref, legend.y, legend.yanchor, legend.orientation) == ("container", 0.0, "bottom", "h")
+    # a row per grain (distribution, mean, FWHM side by side), under the ticks and the title
+    shown = [t for t in hist.data if t.showlegend is not False and t.name]
+    per_row = round(1 / legend.entrywidth) if legend.entrywidthmode == "fraction" else None
+    assert per_row == 3 and len(shown) == 6
+    rows = -(-len(shown) // per_row)
+    assert margin.b - rows * (legend.font.size + 8) >= 44, "no room left for the x ticks and the axis title"
+    top = max(float(np.max(t.y)) for t in hist.data if t.y is not None and len(t.y))
+    assert_uniform_ticks(hist.layout.yaxis.tickformat, 0.0, top)
+    assert_uniform_ticks(explorer.comparison.layout.yaxis.tickformat, 0.0, top)
+
+
 def test_dropdowns_select_and_stay_in_sync(explorer):
     labels = explorer.lookup.labels
     a, b = int(labels[5]), int(labels[50])
-    explorer.dropdowns[1].value = b  # grain 2 chosen first: it becomes grain 1
+    explorer.dropdowns[1].value = b  # selection B chosen first: it becomes selection A
     assert explorer.selected == [b]
     explorer.dropdowns[1].value = a
     assert explorer.selected == [b, a]
@@ -459,7 +561,7 @@ def test_relayed_click_on_the_mesh_selects_the_grain(explorer, surface):
     _relay_message(explorer.clicks, {"event": "click", "points": [
         {"trace": 0, "point": int(surface.vertex_start[i]) + 2, "x": 1.0, "y": 2.0, "z": 3.0}]})
     assert explorer.selected == [g]
-    assert f"grain {g}" in explorer.table.value
+    assert f"grain #{g}" in explorer.table.value
 
 
 # -------------------------------------------------------------- CycleExplorer

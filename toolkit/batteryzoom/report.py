@@ -352,7 +352,8 @@ def _cycler(source: Source, s: _Scale, ctx: dict) -> None:
     s.finding("QC verdict", verdict, "", true_verdict)
     s.figure("S2_self_discharge", pc.self_discharge(result, title=f"Self-discharge of {cell_id} (Fig. S2)"),
              "Fig. S2 — the voltage over the rest after the charge, with the relaxation + leakage fit and the "
-             "K-value line over the relaxed part.")
+             + ("K-value line over the relaxed part." if result.relaxation_complete else
+                "fit's leakage term (dashed): the relaxation is not over, so its slope is no K-value."))
     s.values.update(
         cell_id=cell_id, k_value_mv_per_day=result.k_value_mv_per_day, leakage_current_a=result.leakage_current_a,
         verdict=verdict, robust_z=z, threshold_mv_per_day=thr,

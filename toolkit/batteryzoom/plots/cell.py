@@ -290,25 +290,84 @@ def can_figure(can: Any, title: str | None = None) -> go.Figure:
     return fig
 
 
+# what a summary column measures, in words (its unit comes from the name: ``_um`` -> µm)
+_SUMMARY_WORDS = {
+    "n_windings": "windings",
+    "n_layers": "layers",
+    "pitch_um": "winding pitch",
+    "spiral_a_um": "spiral radius at its start",
+    "spiral_b_um_per_rad": "spiral growth",
+    "spiral_centre_y_um": "spiral centre y",
+    "spiral_centre_x_um": "spiral centre x",
+    "residual_rms_um": "spiral residual, RMS",
+    "residual_robust_um": "spiral residual, robust SD",
+    "ovality_um": "roll ovality",
+    "thickness_um": "layer thickness",
+    "gap_um": "gap between layers",
+    "can_centre_y_um": "can centre y",
+    "can_centre_x_um": "can centre x",
+    "can_diameter_um": "can diameter",
+    "can_semi_major_um": "can semi-major axis",
+    "can_semi_minor_um": "can semi-minor axis",
+    "can_orientation_rad": "can orientation",
+    "can_eccentricity": "can eccentricity",
+    "can_wall_um": "can wall",
+    "can_residual_rms_um": "can off its ellipse, RMS",
+    "n_dents": "dents",
+    "max_dent_um": "deepest dent",
+}
+_SUMMARY_UNITS = {"_um_per_rad": "{length}/rad", "_um": "{length}", "_rad": "rad", "_deg": "°"}
+
+
+def _summary_words(column: str, length: str = "µm") -> tuple[str, str]:
+    """A summary column in words and its unit: ``"residual_robust_um"`` -> ``("spiral
+    residual, robust SD", "µm")``; unknown columns lose their unit suffix and underscores."""
+    unit = ""
+    stem = column
+    for suffix, u in _SUMMARY_UNITS.items():
+        if column.endswith(suffix):
+            stem, unit = column[: -len(suffix)], u.format(length=length)
+            break
+    words = _SUMMARY_WORDS.get(column)
+    if words is None:
+        words = stem[2:] + " (count)" if stem.startswith("n_") and not unit else stem
+        words = words.replace("_", " ")
+    return words, unit
+
+
 def summary_figure(summary: pd.DataFrame, columns: Sequence[str] = ("n_windings", "can_diameter_um", "residual_robust_um"),
                    title: str | None = None) -> go.Figure:
-    """Per-slice summary of a volume along z: chosen columns and the defects found per slice."""
+    """Per-slice summary of a volume along z: chosen columns and the defects found per slice.
+
+    Each row's axis title says what it shows in words with its unit (``can diameter
+    (µm)``; ``px`` when the summary's lengths are in pixels), as do the legend entries.
+    """
     cols = [c for c in columns if c in summary]
     kinds = [c for c in summary.columns if c.startswith("n_") and c[2:] in DEFECT_STYLE]
     rows = len(cols) + (1 if kinds else 0)
     if rows == 0:
         raise InputError(f"summary_figure: none of {list(columns)} in the summary")
+    length = "µm" if summary.attrs.get("length_unit", "um") == "um" else "px"
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.04)
     z = summary.z_um.to_numpy(float)
     for i, c in enumerate(cols, start=1):
-        fig.add_trace(go.Scatter(x=z, y=summary[c], mode="lines+markers", name=c, marker=dict(size=4),
+        words, unit = _summary_words(c, length)
+        name = f"{words} ({unit})" if unit else words
+        fig.add_trace(go.Scatter(x=z, y=summary[c], mode="lines+markers", name=name, marker=dict(size=4),
                                  line=dict(color=COLORWAY[(i - 1) % len(COLORWAY)])), row=i, col=1)
-        fig.update_yaxes(title_text=c, row=i, col=1)
+        # a row is ~150 px high: a long title goes on two lines
+        axis_title = name
+        if len(name) > 20:
+            head, _, tail = words.partition(", ")
+            axis_title = f"{head}<br>{tail} ({unit})" if tail else f"{words}<br>({unit})"
+            axis_title = axis_title.replace(" ()", "").replace("<br>()", "")
+        fig.update_yaxes(title_text=axis_title, row=i, col=1)
     if kinds:
         for c in kinds:
             fig.add_trace(go.Bar(x=z, y=summary[c], name=c[2:], marker_color=DEFECT_STYLE[c[2:]][1]), row=rows, col=1)
-        fig.update_yaxes(title_text="defects", row=rows, col=1)
-        fig.update_layout(barmode="stack")
+        fig.update_yaxes(title_text="defects found", row=rows, col=1)
+        # the legend in the figure's order (plotly reverses it for stacked bars)
+        fig.update_layout(barmode="stack", legend_traceorder="normal")
     fig.update_xaxes(title_text="z (µm)" if summary.attrs.get("length_unit", "um") == "um" else "z (slice)", row=rows, col=1)
     apply(fig, title or "Slice by slice")
     fig.update_layout(height=180 * rows + 120)

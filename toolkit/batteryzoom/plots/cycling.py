@@ -87,7 +87,8 @@ def self_discharge(results, title: str = "Self-discharge (Fig. S2)", show_fit: b
     results : SelfDischargeResult or a sequence / dict of them
         From :func:`batteryzoom.cycling.self_discharge` or ``screen_population``.
     show_fit : bool
-        Draw the relaxation + leakage fit and the K-value line over its window.
+        Draw the relaxation + leakage fit and the K-value line over its window (named the
+        fit's leakage term when the relaxation is not over: then it is no K-value).
     highlight : str, optional
         A ``cell_id`` drawn on top in a strong colour (e.g. the flagged cell); the others
         are drawn thin and grey.
@@ -103,10 +104,13 @@ def self_discharge(results, title: str = "Self-discharge (Fig. S2)", show_fit: b
         strong = (not many) or (highlight is not None and r.cell_id == highlight)
         color = COLORWAY[0] if not many else (COLORWAY[1] if strong else "#9a9a9a")
         label = r.cell_id or "cell"
+        # a K-value only where the rest measured one: with the relaxation not over, the
+        # slope of the fit's leakage term is an extrapolation, not a K-value
+        measured = bool(r.relaxation_complete)
         fig.add_trace(go.Scattergl(
             x=c["time_day"], y=c["voltage_volt"], mode="markers" if not many else "lines",
             marker=dict(size=5, color=color), line=dict(color=color, width=2.5 if strong else 1),
-            name=f"{label} (K = {r.k_value_mv_per_day:.2f} mV/day)", legendgroup=label,
+            name=f"{label} (K = {r.k_value_mv_per_day:.2f} mV/day)" if measured else label, legendgroup=label,
             hovertemplate="day %{x:.3f}<br>%{y:.4f} V<extra>" + label + "</extra>",
         ))
         if show_fit and (strong or not many):
@@ -116,7 +120,8 @@ def self_discharge(results, title: str = "Self-discharge (Fig. S2)", show_fit: b
                                        legendgroup=label, line=dict(color=COLORWAY[2], width=1.5)))
             w = (c["time_day"] >= r.window_start_day) & (c["time_day"] <= r.window_end_day)
             fig.add_trace(go.Scattergl(x=c.loc[w, "time_day"], y=c.loc[w, "linear_volt"], mode="lines",
-                                       name=f"{label} K-value line", legendgroup=label,
+                                       name=f"{label} K-value line" if measured else f"{label} fit's leakage term",
+                                       legendgroup=label,
                                        line=dict(color=COLORWAY[3], width=2, dash="dash")))
     if not many or highlight is not None:
         r = results[0] if not many else next((x for x in results if x.cell_id == highlight), results[0])
@@ -128,9 +133,11 @@ def self_discharge(results, title: str = "Self-discharge (Fig. S2)", show_fit: b
         else:
             # the leakage has not separated from the relaxation: its numbers are the fit's
             # extrapolation, not a production K-value, and the relaxation is not "over"
-            text = (f"relaxation not over within the {r.rest_duration_day:.2g} d rest — verdict: <b>{r.verdict}</b><br>"
-                    f"the fit's leakage term only (not a K-value to screen by): "
-                    f"{r.k_value_mv_per_day:.3g} mV/day, {r.leakage_current_a * 1e3:.3g} mA")
+            # (short lines: the box sits inside the plot, beside the legend)
+            text = (f"relaxation not over within the {r.rest_duration_day:.2g} d rest<br>"
+                    f"verdict: <b>{r.verdict}</b> — no K-value<br>"
+                    f"the fit's leakage term: {r.k_value_mv_per_day:.3g} mV/day, {r.leakage_current_a * 1e3:.3g} mA<br>"
+                    f"(not a K-value to screen by)")
         fig.add_annotation(xref="paper", yref="paper", x=0.98, y=0.98, xanchor="right", yanchor="top",
                            text=text, showarrow=False, align="right", bgcolor="rgba(255,255,255,0.85)")
     fig.update_xaxes(title_text="Time at rest (days)")
@@ -186,8 +193,13 @@ def cycle_summary(summary: pd.DataFrame, title: str = "Cycle summary") -> go.Fig
                              name="energy efficiency", line=dict(dash="dot")), secondary_y=True)
     apply(fig, title)
     fig.update_xaxes(title_text="Cycle", dtick=1)
-    fig.update_yaxes(title_text="Capacity (Ah)", secondary_y=False)
-    fig.update_yaxes(title_text="Efficiency (%)", secondary_y=True, showgrid=False)
+    capacity = summary[["charge_capacity_ah", "discharge_capacity_ah"]].to_numpy(float).ravel()
+    efficiency = summary[["coulombic_efficiency", "energy_efficiency"]].to_numpy(float).ravel() * 100
+    fig.update_yaxes(title_text="Capacity (Ah)", secondary_y=False, tickformat=_span_format(capacity))
+    # ticks of its own (plotly syncs an overlaying axis' ticks to the primary's gridlines:
+    # 91.71, 93.44, ... 100.39 %), round and printed with the same decimals
+    fig.update_yaxes(title_text="Efficiency (%)", secondary_y=True, showgrid=False, tickmode="auto",
+                     tickformat=_span_format(efficiency))
     return fig
 
 

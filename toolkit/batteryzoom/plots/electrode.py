@@ -23,6 +23,9 @@ _DAMAGE_COLORS = {"least": style.COLORWAY[2], "mild": style.COLORWAY[4], "severe
 _MASK_COLORS = ((213, 94, 0), (86, 180, 233), (240, 228, 66))
 # their names in the title, where a reader looks for them (Okabe-Ito: vermillion, sky blue, yellow)
 _MASK_COLOR_NAMES = ("orange", "sky blue", "yellow")
+# label outlines beside masks: one colour none of the masks uses (Okabe-Ito bluish green);
+# the palette the labels cycle through otherwise holds the masks' orange and sky blue
+_OUTLINE_COLOR, _OUTLINE_COLOR_NAME = (0, 158, 115), "green"
 
 
 def _plane(values: Any, axis: str, index: int) -> np.ndarray:
@@ -59,6 +62,7 @@ def labelled_slice(
     boundaries: bool = True,
     voxel_size_um: Any = None,
     title: str | None = None,
+    labels_name: str | None = None,
 ) -> go.Figure:
     """One slice of a grey volume with label outlines (or fills) and coloured masks.
 
@@ -75,6 +79,11 @@ def labelled_slice(
         Slice normal to ``axis`` at ``index`` (default the middle).
     title : str, optional
         The slice's position is appended (``"(z = 32 µm)"``).
+    labels_name : str, optional
+        What the labels are, for the title when masks are drawn too (default ``"outlines"``
+        or ``"labels"``). With masks, the labels take one colour that no mask uses, named in
+        the title beside the masks' (``"grain outlines in green, cracks in orange"``);
+        without, each label its own colour.
     """
     if np.ndim(volume) != 3:
         raise InputError(f"volume: expected a 3D (z, y, x) volume, got {np.ndim(volume)} dimensions")
@@ -94,21 +103,33 @@ def labelled_slice(
     where = f"{axis} = {coords[axis][index]:.4g} µm"  # as the zoom figures print it
     fig = style.figure(f"{title} ({where})" if title else f"slice {where}")
     fig.add_trace(zoom.image_trace(zoom.gray_png_uri(plane, lo, hi), name="grey", **place))
+    named = []  # (what, rgb, colour name) in the title
     if labels is not None:
         lab = _plane(labels, axis, index)
-        fig.add_trace(zoom.image_trace(zoom.labels_png_uri(lab, boundaries=boundaries), name="labels", **place))
-    for (name, mask), rgb in zip((masks or {}).items(), _MASK_COLORS):
+        one = _OUTLINE_COLOR if masks else None
+        fig.add_trace(zoom.image_trace(zoom.labels_png_uri(lab, boundaries=boundaries, color=one), name="labels",
+                                       **place))
+        if masks:
+            named.append((labels_name or ("outlines" if boundaries else "labels"), _OUTLINE_COLOR, _OUTLINE_COLOR_NAME))
+    for (name, mask), rgb, colour in zip((masks or {}).items(), _MASK_COLORS, _MASK_COLOR_NAMES):
         fig.add_trace(zoom.image_trace(_mask_png(_plane(mask, axis, index).astype(bool), rgb), name=name, **place))
+        named.append((name, rgb, colour))
     if masks:
-        fig.update_layout(title_text=fig.layout.title.text + " — " + ", ".join(
-            f"{name} in <span style='color:rgb{rgb}'>{colour}</span>"
-            for name, rgb, colour in zip(masks, _MASK_COLORS, _MASK_COLOR_NAMES)))
+        # the colour key on a line of its own under the title (one line ran out of the figure)
+        key = ", ".join(f"{name} in <span style='color:rgb{rgb}'>{colour}</span>" for name, rgb, colour in named)
+        fig.update_layout(title_text=f"{fig.layout.title.text}<br><span style='font-size:13px'>{key}</span>",
+                          margin_t=84)
     shape, annotation, _ = zoom.scale_bar((x[0] - dx / 2, x[-1] + dx / 2), (y[0] - dy / 2, y[-1] + dy / 2))
     fig.add_shape(**shape)
     fig.add_annotation(**annotation)
     fig.update_xaxes(title_text=f"{across} (µm)", showgrid=False)
     fig.update_yaxes(title_text=f"{down} (µm)", showgrid=False, autorange="reversed", scaleanchor="x")
     return fig
+
+
+# a D50 label's row at the top of a size histogram (px; a plot area is >= ~300 px high)
+_LABEL_ROW_PX = 20
+_LABEL_ROW_FRACTION = 0.075
 
 
 def size_distribution(
@@ -121,12 +142,19 @@ def size_distribution(
 ) -> go.Figure:
     """Histograms (probability density) of a size column, one per table, with their medians.
 
+    The tables share one set of bins (densities compare bin by bin). Each median (D50) is a
+    dashed line in its table's colour, labelled in that colour on a row of its own at the
+    top of the plot, above the bars (the y range leaves room for the rows): two close
+    medians never print their labels over each other.
+
     Parameters
     ----------
     tables : DataFrame or dict of name -> DataFrame
         Per-object tables (e.g. ``segment_particles(...).table`` of several electrodes).
     column : str
         The size column; its unit is read from the name (``_um`` → µm).
+    bins : int
+        Number of bins over the range of all the tables' values.
     exclude_border : bool
         Leave out objects cut by the volume's faces (their size is not their size).
     """
@@ -134,18 +162,46 @@ def size_distribution(
         tables = {"particles": tables}
     unit = "µm" if column.endswith("_um") else ("µm³" if column.endswith("_um3") else "")
     fig = style.figure(title)
-    for i, (name, table) in enumerate(tables.items()):
+    shown: dict[str, pd.Series] = {}
+    for name, table in tables.items():
         if column not in table.columns:
             raise InputError(f"tables[{name!r}]: no column {column!r}")
         data = table[~table["border"]] if exclude_border and "border" in table.columns else table
-        values = data[column].dropna()
+        shown[name] = data[column].dropna().astype(float)
+    every = np.concatenate([v.to_numpy() for v in shown.values()]) if shown else np.empty(0)
+    every = every[np.isfinite(every)]
+    edges = np.histogram_bin_edges(every, bins=bins) if every.size else None
+    top = 0.0
+    medians = []
+    for i, (name, values) in enumerate(shown.items()):
         color = style.COLORWAY[i % len(style.COLORWAY)]
-        fig.add_histogram(x=values, nbinsx=bins, histnorm="probability density", name=f"{name} (n = {len(values)})",
-                          opacity=0.6, marker_color=color)
+        binning = {}
+        if edges is not None:
+            binning = dict(xbins=dict(start=float(edges[0]), end=float(edges[-1]), size=float(edges[1] - edges[0])),
+                           autobinx=False)
+            if len(values):
+                top = max(top, float(np.histogram(values, edges, density=True)[0].max()))
+        fig.add_histogram(x=values, histnorm="probability density", name=f"{name} (n = {len(values)})",
+                          opacity=0.6, marker_color=color, **binning)
         if len(values):
-            fig.add_vline(x=float(values.median()), line=dict(color=color, dash="dash"),
-                          annotation_text=f"D50 {values.median():.2f} {unit}", annotation_position="top")
+            medians.append((float(values.median()), color, name))
+    # one row per label, lowest median first; each label on the side of its line with more room
+    lo, hi = (float(edges[0]), float(edges[-1])) if edges is not None else (0.0, 1.0)
+    for row, (median, color, name) in enumerate(sorted(medians, key=lambda m: m[0])):
+        fig.add_vline(x=median, line=dict(color=color, dash="dash"))
+        right = median <= (lo + hi) / 2
+        text = f"D50 {median:.2f} {unit}".strip()
+        fig.add_annotation(x=median, xref="x", y=1.0, yref="paper", yanchor="top", yshift=-4 - _LABEL_ROW_PX * row,
+                           xanchor="left" if right else "right", xshift=4 if right else -4, showarrow=False,
+                           text=text if len(medians) == 1 else f"{name}: {text}", font=dict(color=color),
+                           bgcolor="rgba(255,255,255,0.8)", name=f"D50 {name}")
     fig.update_layout(barmode="overlay")
+    if top > 0:
+        # the label rows sit above the tallest bar
+        y_top = top / (1 - 0.03 - _LABEL_ROW_FRACTION * len(medians))
+        fig.update_yaxes(range=[0.0, y_top], tickformat=style.tick_format(0.0, y_top))
+    if edges is not None:
+        fig.update_xaxes(tickformat=style.tick_format(lo, hi))
     fig.update_xaxes(title_text=f"{column.removesuffix('_um').replace('_', ' ')} ({unit})")
     fig.update_yaxes(title_text="probability density")
     return fig

@@ -51,11 +51,16 @@ __all__ = [
     "comparison_mesh",
     "comparison_titles",
     "shared_range",
+    "grain_name",
     "SELECTION_COLORS",
+    "SLOT_NAMES",
 ]
 
 # Selected grains: grain 1, grain 2 (Okabe–Ito orange and bluish green, readable on Viridis)
 SELECTION_COLORS = ("#D55E00", "#CC79A7")
+# What an explorer's two selection slots are called: not "grain 1" and "grain 2", which
+# name the study's designated grains (a clicked grain in the first slot is not grain 1)
+SLOT_NAMES = ("selection A", "selection B")
 
 
 def _labels_array(labels: Any) -> np.ndarray:
@@ -435,20 +440,24 @@ def particle_figure(
     n_highlights: int = 2,
     height: int = 520,
     width: int | None = None,
+    slots: Sequence[str] = SLOT_NAMES,
 ) -> go.Figure:
-    """3D view of a particle's grains (trace 0) plus ``n_highlights`` empty overlay slots."""
+    """3D view of a particle's grains (trace 0) plus ``n_highlights`` empty overlay slots,
+    named after ``slots``."""
     fig = style.figure(title=title, height=height, width=width)
     fig.add_trace(surface_trace(surface, labels=labels, values=values, cmin=cmin, cmax=cmax))
     for k in range(n_highlights):
-        fig.add_trace(go.Mesh3d(**highlight_trace(color=SELECTION_COLORS[k % 2], name=f"grain {k + 1}")))
+        fig.add_trace(go.Mesh3d(**highlight_trace(color=SELECTION_COLORS[k % 2],
+                                                  name=slots[k] if k < len(slots) else f"selection {k + 1}")))
     fig.update_layout(scene=_scene(), margin=dict(l=0, r=0, t=40, b=0), showlegend=False)
     return fig
 
 
 def grain_name(label: int, slot: int | None = None) -> str:
-    """How figures name a grain: ``"grain 1 (#343)"`` in a slot (grain 1 or 2 of Fig. S3),
-    ``"grain 343"`` without one."""
-    return f"grain {label}" if slot is None else f"grain {slot + 1} (#{label})"
+    """How figures name a grain: ``"grain 1 (#343)"`` for the study's grain ``slot + 1`` (grain
+    1 or 2 of Fig. S3), ``"grain #1311"`` for any other (its label, never a bare number that
+    reads as the study's grain 1 or 2)."""
+    return f"grain #{label}" if slot is None else f"grain {slot + 1} (#{label})"
 
 
 def histogram_data(summary: RegionSummary | None, name: str | None = None, *, slot: int | None = None,
@@ -528,6 +537,12 @@ def _x_range(summaries: Sequence[RegionSummary | None]) -> list[float] | None:
     return [float(lo - pad), float(hi + pad)]
 
 
+# the explorer's histogram: x ticks and title under the plot, then a legend row per grain (px)
+_HISTOGRAM_AXIS_PX = 48
+_HISTOGRAM_LEGEND_ROW_PX = 20
+_HISTOGRAM_LEGEND_FONT = 11
+
+
 def histogram_figure(
     summaries: Sequence[RegionSummary | None] = (None, None),
     *,
@@ -535,16 +550,26 @@ def histogram_figure(
     title: str | None = "Edge-energy distribution",
     height: int = 300,
     width: int | None = None,
+    names: Sequence[str | None] | None = None,
 ) -> go.Figure:
-    """Distributions of up to two grains, with their means and FWHMs (three traces each)."""
+    """Distributions of up to two grains, with their means and FWHMs (three traces each);
+    ``names`` as in :func:`comparison_figure`."""
     fig = style.figure(title=title, height=height, width=width)
+    names = list(names) if names is not None else [None] * len(summaries)
     for k, s in enumerate(summaries):
         for props in histogram_traces(s, color=SELECTION_COLORS[k % 2], value_label=value_label, slot=k,
-                                      unit=_unit_of(value_label)):
+                                      unit=_unit_of(value_label), name=names[k]):
             fig.add_trace(go.Scatter(**{key: v for key, v in props.items() if key != "type"}))
+    # the legend under the axis title, anchored to the figure's bottom: one row per grain
+    # (distribution, mean, FWHM), the bottom margin holding the ticks, the title and the rows
+    # (at y = -0.3 of the plot it ran into the axis title)
+    rows = max(len(summaries), 1)
     fig.update_layout(
         xaxis_title=value_label, yaxis_title="probability (1/eV)" if "eV" in value_label else "probability",
-        legend=dict(orientation="h", y=-0.3), margin=dict(l=60, r=20, t=50, b=40),
+        legend=dict(orientation="h", x=0.0, xanchor="left", yref="container", y=0.0, yanchor="bottom",
+                    entrywidth=1 / 3, entrywidthmode="fraction", tracegroupgap=0,
+                    font=dict(size=_HISTOGRAM_LEGEND_FONT)),
+        margin=dict(l=60, r=20, t=45, b=_HISTOGRAM_AXIS_PX + rows * _HISTOGRAM_LEGEND_ROW_PX),
     )
     xr = _x_range(summaries)
     if xr:
@@ -559,15 +584,18 @@ def spectrum_figure(
     title: str | None = "Mean spectrum",
     height: int = 300,
     width: int | None = None,
+    names: Sequence[str | None] | None = None,
 ) -> go.Figure:
-    """Mean spectra of up to two grains (one trace per slot)."""
+    """Mean spectra of up to two grains (one trace per slot); ``names`` as in
+    :func:`comparison_figure`."""
     fig = style.figure(title=title, height=height, width=width)
+    names = list(names) if names is not None else [None] * len(summaries)
     for k, s in enumerate(summaries):
         has = s is not None and s.spectrum is not None and energy_ev is not None
         fig.add_trace(go.Scatter(
             x=energy_ev if has else [], y=s.spectrum if has else [], mode="lines",
             line=dict(color=SELECTION_COLORS[k % 2], width=2),
-            name=grain_name(s.label, k) if s is not None else "",
+            name=(names[k] or grain_name(s.label, k)) if s is not None else "",
         ))
     fig.update_layout(xaxis_title="energy (eV)", yaxis_title="norm. absorption",
                       legend=dict(x=0.98, xanchor="right", y=0.05, yanchor="bottom"),
@@ -578,30 +606,37 @@ def spectrum_figure(
 def comparison_mesh_data(
     grain: tuple[RegionSummary, np.ndarray, np.ndarray, np.ndarray | None] | None,
     slot: int | None = None,
+    name: str | None = None,
 ) -> dict:
     """Geometry and per-vertex values of one grain for the comparison (empty when None),
-    named after the grain and its ``slot`` (:func:`grain_name`)."""
+    named ``name``, else after the grain and its ``slot`` (:func:`grain_name`)."""
     if grain is None:
         return dict(x=[], y=[], z=[], i=[], j=[], k=[], intensity=None, name="")
     summary, verts, faces, vv = grain
-    return dict(_columns(verts, faces), intensity=vv, name=grain_name(summary.label, slot))
+    return dict(_columns(verts, faces), intensity=vv, name=name or grain_name(summary.label, slot))
 
 
 def comparison_mesh(
     grain: tuple[RegionSummary, np.ndarray, np.ndarray, np.ndarray | None] | None,
     *,
     slot: int = 0,
+    name: str | None = None,
 ) -> dict:
     """Mesh3d properties of one grain's closed surface for the comparison (empty when None):
     coloured voxel by voxel on the figure's shared colour axis when its vertex values are
     given, else in its slot's colour."""
-    return dict(comparison_mesh_data(grain, slot), hoverinfo="none", flatshading=False,
+    return dict(comparison_mesh_data(grain, slot, name), hoverinfo="none", flatshading=False,
                 lighting=dict(ambient=0.6, diffuse=0.6, specular=0.1), color=SELECTION_COLORS[slot % 2],
                 coloraxis="coloraxis", intensitymode="vertex")
 
 
-# where the comparison puts its panels (paper fractions): two scenes, then the distributions
-_COMPARISON_COLUMNS = ((0.0, 0.27), (0.29, 0.56), (0.64, 1.0))
+# where the comparison puts its panels (paper fractions): two scenes, then the distributions;
+# the legend has the last column to itself, inside the figure: a legend beyond the paper
+# relies on plotly widening the right margin, and an explorer narrower than its figure
+# (a notebook's output area) cut it off
+_COMPARISON_COLUMNS = ((0.0, 0.26), (0.28, 0.54), (0.61, 0.83))
+_COMPARISON_LEGEND_X = 1.0  # the legend's right edge (paper)
+_COMPARISON_LEGEND_FONT = 11
 _COMPARISON_SCENE_BOTTOM = 0.13  # the scenes end above the colour bar
 
 
@@ -634,12 +669,20 @@ def shared_range(*arrays: np.ndarray | None, percentiles: tuple[float, float] = 
     return float(lo), float(hi)
 
 
-def comparison_titles(summaries: Sequence[RegionSummary | None], unit: str = "eV") -> list[str]:
-    """Subplot titles of the comparison: grain 1 and grain 2 (as the study calls them) with
-    their labels, means and FWHMs."""
+def comparison_titles(summaries: Sequence[RegionSummary | None], unit: str = "eV", *,
+                      names: Sequence[str | None] | None = None,
+                      slots: Sequence[str] = ("grain 1", "grain 2")) -> list[str]:
+    """Subplot titles of the comparison: each grain's name with its mean and FWHM.
+
+    ``names`` name the grains of the two slots; by default they are the study's grain 1 and
+    grain 2 with their labels (:func:`grain_name`). An empty slot reads ``"<slot>: —"``
+    after ``slots``.
+    """
+    names = list(names) if names is not None else [None, None]
     return [
-        f"{grain_name(s.label, k)}<br>mean {s.mean:.2f} {unit} · FWHM {s.fwhm:.2f} {unit}" if s is not None
-        else f"grain {k + 1}: —"
+        f"{(names[k] if k < len(names) and names[k] else grain_name(s.label, k))}<br>"
+        f"mean {s.mean:.2f} {unit} · FWHM {s.fwhm:.2f} {unit}" if s is not None
+        else f"{slots[k]}: —"
         for k, s in enumerate(summaries)
     ] + ["distributions"]
 
@@ -654,6 +697,8 @@ def comparison_figure(
     title: str | None = "Two grains (as in Fig. S3)",
     height: int = 420,
     width: int | None = None,
+    names: Sequence[str | None] | None = None,
+    slots: Sequence[str] = ("grain 1", "grain 2"),
 ) -> go.Figure:
     """Side-by-side comparison of two grains, as in the study's Fig. S3.
 
@@ -665,6 +710,12 @@ def comparison_figure(
         given, else in its selection colour). None leaves the slot empty.
     cmin, cmax : float, optional
         Shared colour range of the two morphologies (default: both grains' 2–98 % range).
+    names : two str or None, optional
+        The grains' names in titles, legend and hover; by default the study's grain 1 and
+        grain 2 with their labels (``"grain 1 (#343)"``): give others for grains that are
+        not the study's designated ones (``"grain #1311"``).
+    slots : two str
+        What an empty slot's title calls it.
 
     Returns
     -------
@@ -679,15 +730,17 @@ def comparison_figure(
         cmin = lo if cmin is None else cmin
         cmax = hi if cmax is None else cmax
     summaries = [g[0] if g is not None else None for g in grains]
+    names = list(names) if names is not None else [None, None]
     fig = make_subplots(
         rows=1, cols=3, specs=[[{"type": "scene"}, {"type": "scene"}, {"type": "xy"}]],
-        subplot_titles=comparison_titles(summaries, unit),
+        subplot_titles=comparison_titles(summaries, unit, names=names, slots=slots),
     )
     style.apply(fig, title)
     for k, g in enumerate(grains):
-        fig.add_trace(go.Mesh3d(**comparison_mesh(g, slot=k)), row=1, col=k + 1)
+        fig.add_trace(go.Mesh3d(**comparison_mesh(g, slot=k, name=names[k])), row=1, col=k + 1)
     for k, s in enumerate(summaries):
-        for props in histogram_traces(s, color=SELECTION_COLORS[k % 2], value_label=value_label, slot=k, unit=unit):
+        for props in histogram_traces(s, color=SELECTION_COLORS[k % 2], value_label=value_label, slot=k, unit=unit,
+                                      name=names[k]):
             fig.add_trace(go.Scatter(**{key: v for key, v in props.items() if key != "type"}), row=1, col=3)
     # small scenes: the camera further out and fewer, smaller tick labels, so the axis
     # titles and ticks (drawn outside the box) stay inside each scene's viewport
@@ -710,7 +763,7 @@ def comparison_figure(
     fig.update_yaxes(title_text="probability (1/eV)" if unit == "eV" else "probability", row=1, col=3,
                      tickformat=style.tick_format(0.0, top) if top > 0 else None)
     fig.update_layout(height=height, width=width,
-                      legend=dict(x=1.02, xanchor="left", y=1.0, yanchor="top", tracegroupgap=12,
-                                  font=dict(size=12)),
+                      legend=dict(x=_COMPARISON_LEGEND_X, xanchor="right", y=1.0, yanchor="top", tracegroupgap=12,
+                                  font=dict(size=_COMPARISON_LEGEND_FONT)),
                       margin=dict(l=10, r=10, t=90, b=50))
     return fig

@@ -30,10 +30,15 @@ def grain_slice(
     index: int | None = None,
     title: str | None = None,
 ) -> go.Figure:
-    """A nano-CT slice with grain outlines and the crack and pore masks in colour."""
+    """A nano-CT slice with grain outlines and the crack and pore masks in colour.
+
+    With masks the outlines take one colour of their own, and the title names each colour
+    (``"grain outlines in green, cracks in orange, pores in sky blue"``).
+    """
     masks = {name: m for name, m in (("cracks", cracks), ("pores", pores)) if m is not None}
     return labelled_slice(volume, grains, masks=masks, axis=axis, index=index, boundaries=True,
-                          title=title or "Particle nano-CT: grains" + (", cracks and pores" if masks else ""))
+                          title=title or "Particle nano-CT: grains" + (", cracks and pores" if masks else ""),
+                          labels_name="grain outlines")
 
 
 def grain_size_distribution(tables: Mapping[str, pd.DataFrame] | pd.DataFrame, *, bins: int = 40,

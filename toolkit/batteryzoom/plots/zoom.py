@@ -124,11 +124,14 @@ def gray_png_uri(slice2d: Any, lo: float, hi: float) -> str:
     return _png_uri(np.clip(np.rint(scaled), 0, 255).astype(np.uint8))
 
 
-def labels_png_uri(labels2d: Any, *, alpha: float = 0.45, boundaries: bool = False) -> str:
+def labels_png_uri(labels2d: Any, *, alpha: float = 0.45, boundaries: bool = False,
+                   color: tuple[int, int, int] | None = None) -> str:
     """A 2D label slice as translucent colours (label 0 transparent) in a PNG data URI.
 
-    Colours cycle through a colour-blind-safe palette by label value; with
-    ``boundaries=True`` only each region's outline is drawn (opaque).
+    Colours cycle through a colour-blind-safe palette by label value, or every label takes
+    one ``color`` (RGB); with ``boundaries=True`` only each region's outline is drawn (opaque):
+    in its own colour on either side of a boundary between two regions, or, in one
+    ``color``, one pixel wide (on the side of the larger label).
     """
     lab = np.asarray(labels2d)
     if not np.issubdtype(lab.dtype, np.integer):
@@ -138,8 +141,19 @@ def labels_png_uri(labels2d: Any, *, alpha: float = 0.45, boundaries: bool = Fal
     if boundaries:
         from skimage.segmentation import find_boundaries
 
-        show = find_boundaries(lab, mode="inner") & show
-    colors = _LABEL_COLORS[(lab[show].astype(np.int64) - 1) % len(_LABEL_COLORS)]
+        if color is None:
+            show = find_boundaries(lab, mode="inner") & show
+        else:
+            # one line per boundary: a pixel marks it when a 4-neighbour has a smaller label
+            # (the background's 0 included), so two touching regions draw it once
+            padded = np.pad(lab, 1, mode="edge")
+            centre = padded[1:-1, 1:-1]
+            smaller = np.zeros(lab.shape, bool)
+            for dy, dx in ((0, 1), (2, 1), (1, 0), (1, 2)):
+                smaller |= padded[dy:dy + lab.shape[0], dx:dx + lab.shape[1]] < centre
+            show = smaller & show
+    colors = (np.asarray(color, np.uint8) if color is not None
+              else _LABEL_COLORS[(lab[show].astype(np.int64) - 1) % len(_LABEL_COLORS)])
     rgba[show, :3] = colors
     rgba[show, 3] = 255 if boundaries else int(round(alpha * 255))
     return _png_uri(rgba)

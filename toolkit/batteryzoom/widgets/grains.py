@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ipywidgets as widgets
@@ -31,12 +31,16 @@ def _value_label(name: str) -> tuple[str, str]:
 class GrainExplorer(widgets.VBox):
     """The particle's grains in 3D, coloured by mean edge energy; click to inspect.
 
-    Clicking a grain (or choosing it in the "grain 1" / "grain 2" dropdowns) shows, beside
-    the 3D view, that grain's distribution of edge energy with its mean and FWHM, its mean
-    spectrum (when spectra are given) and its row of the statistics table. A second selection
-    adds the side-by-side comparison of the study's Fig. S3: both grains' morphologies
-    coloured voxel by voxel, and their two distributions. Clicks fill grain 1, then grain 2;
-    a further click moves grain 2 to grain 1 and takes its place.
+    Clicking a grain (or choosing it in the "selection A" / "selection B" dropdowns) shows,
+    beside the 3D view, that grain's distribution of edge energy with its mean and FWHM, its
+    mean spectrum (when spectra are given) and its row of the statistics table. A second
+    selection adds the side-by-side comparison of the study's Fig. S3: both grains'
+    morphologies coloured voxel by voxel, and their two distributions. Clicks fill selection
+    A, then B; a further click moves B to A and takes its place.
+
+    Only the study's designated grains (``designated``) are called "grain 1" and "grain 2"
+    (``"grain 1 (#343)"``), in whichever slot they are; any other grain is named by its label
+    (``"grain #1311"``), so a clicked grain is never taken for the study's grain 1.
 
     All per-grain numbers come from the statistics given (``bz.regions.region_stats``):
     a selection only looks them up, so it costs the same for 20 grains or 2,000.
@@ -62,6 +66,12 @@ class GrainExplorer(widgets.VBox):
         A precomputed :func:`batteryzoom.plots.grains.grain_surface` of ``labels``.
     width, height : int
         Size in pixels of the whole explorer (3D view half of the width) and of the 3D view.
+        The default width fits JupyterLab's output area in a 1500 px window (Notebook 7's is
+        wider); a narrower notebook needs a smaller width, or it cuts the figures' right edge.
+    designated : dict of name -> label, or two labels, optional
+        The study's designated grains: ``{"grain 1": 343, "grain 2": 317}`` (as the twin's
+        ``model["designated"]``), or ``[343, 317]`` for grain 1 and grain 2. They are named
+        so (``"grain 1 (#343)"``) wherever they show.
 
     Examples
     --------
@@ -80,10 +90,12 @@ class GrainExplorer(widgets.VBox):
         name: str | None = None,
         cut: str | None = "octant",
         surface: pg.GrainSurface | None = None,
-        width: int = 1080,
+        width: int = 1040,
         height: int = 520,
+        designated: Mapping[str, int] | Sequence[int] | None = None,
     ):
         self.lookup = RegionLookup(stats, name=name, spectra=spectra)
+        self.designated = self._designated_names(designated)
         self._labels = pg._labels_array(labels)
         self._voxel_size_um = pg._voxel_size(labels, voxel_size_um)
         self._values = None
@@ -115,7 +127,7 @@ class GrainExplorer(widgets.VBox):
         # -- figures (built once; a selection only updates their traces)
         self.particle = go.FigureWidget(pg.particle_figure(
             self.surface, self.lookup.labels, self.lookup.mean, cmin=self.cmin, cmax=self.cmax, height=height,
-            width=width // 2,
+            width=width // 2, slots=pg.SLOT_NAMES,
         ))
         # clicks come through a relay: a FigureWidget's own click can be lost on a busy kernel
         self.clicks = on_click(self.particle, self._on_mesh_click)
@@ -126,24 +138,27 @@ class GrainExplorer(widgets.VBox):
             if self.lookup.spectra_energy_ev is not None else None
         self.comparison = go.FigureWidget(pg.comparison_figure(
             (None, None), value_label=self.value_label, unit=self.unit, cmin=self.cmin, cmax=self.cmax,
-            width=width,
+            width=width, slots=pg.SLOT_NAMES,
         ))
 
         # -- controls (keyboard- and screen-reader-friendly selection)
         order = np.argsort(self.lookup.labels)
         options = [("—", None)] + [
-            (f"{lab} · {mean:.2f} {self.unit}".strip(), int(lab))
+            (f"{lab} · {mean:.2f} {self.unit}".strip()
+             + (f" ({self.designated[int(lab)].split(' (#')[0]})" if int(lab) in self.designated else ""), int(lab))
             for lab, mean in zip(self.lookup.labels[order], self.lookup.mean[order])
         ]
         self.dropdowns = [
-            widgets.Dropdown(options=options, value=None, description=f"grain {k + 1}",
-                             layout=widgets.Layout(width="220px"))
+            widgets.Dropdown(options=options, value=None, description=pg.SLOT_NAMES[k],
+                             style={"description_width": "initial"},
+                             # room for "1398 · 8341.35 eV (grain 1)" beside its description
+                             layout=widgets.Layout(width="290px", min_width="290px"))
             for k in range(2)
         ]
         for k, dd in enumerate(self.dropdowns):
             dd.observe(lambda change, k=k: self._on_dropdown(k, change["new"]), names="value")
         self.clear_button = widgets.Button(description="clear", icon="times", tooltip="clear the selection",
-                                           layout=widgets.Layout(width="90px"))
+                                           layout=widgets.Layout(width="90px", min_width="90px"))
         self.clear_button.on_click(lambda _: self.clear())
         self.status = widgets.HTML(self._status_text())
         self.table = widgets.HTML()
@@ -157,6 +172,32 @@ class GrainExplorer(widgets.VBox):
         ])
         self.add_class("batteryzoom-grain-explorer")
 
+    def _designated_names(self, designated: Mapping[str, int] | Sequence[int] | None) -> dict[int, str]:
+        """``{label: "grain 1 (#343)"}`` for the study's designated grains."""
+        if designated is None:
+            return {}
+        if isinstance(designated, Mapping):
+            pairs = [(str(k), v) for k, v in designated.items()]
+        elif isinstance(designated, (str, bytes)) or not isinstance(designated, Sequence):
+            raise InputError(f"designated={designated!r}: give {{'grain 1': label, 'grain 2': label}} or two labels")
+        else:
+            pairs = [(f"grain {k + 1}", v) for k, v in enumerate(designated)]
+        names = {}
+        for study_name, label in pairs:
+            try:
+                label = int(label)
+                self.lookup.row(label)
+            except (TypeError, ValueError, InputError) as exc:
+                raise InputError(f"designated[{study_name!r}] = {label!r}: not a grain of the statistics "
+                                 "table; give labels of grains the explorer shows") from exc
+            names[label] = f"{study_name} (#{label})"
+        return names
+
+    def name(self, label: int) -> str:
+        """How the explorer names a grain: ``"grain 1 (#343)"`` for a designated grain of the
+        study, ``"grain #1311"`` for any other."""
+        return self.designated.get(int(label)) or pg.grain_name(int(label))
+
     # ------------------------------------------------------------------ API
     @property
     def summaries(self) -> list[RegionSummary]:
@@ -164,7 +205,7 @@ class GrainExplorer(widgets.VBox):
         return [self.lookup.summary(lab) for lab in self.selected]
 
     def select(self, label: int, slot: int | None = None) -> None:
-        """Select ``label`` as grain 1 or 2 (``slot`` 0 or 1), or as the next click would.
+        """Select ``label`` as selection A or B (``slot`` 0 or 1), or as the next click would.
 
         Raises
         ------
@@ -179,7 +220,7 @@ class GrainExplorer(widgets.VBox):
             sel = (self.selected + [label])[-2:]
         else:
             if slot not in (0, 1):
-                raise InputError(f"slot={slot!r}: 0 (grain 1) or 1 (grain 2)")
+                raise InputError(f"slot={slot!r}: 0 (selection A) or 1 (selection B)")
             cur: list[int | None] = list(self.selected) + [None] * (2 - len(self.selected))
             if cur[1 - slot] == label:
                 cur[1 - slot] = None
@@ -237,7 +278,7 @@ class GrainExplorer(widgets.VBox):
         if not summaries:
             return "<i>Click a grain in the 3D view (or choose one) to see its distribution.</i>"
         parts = [
-            f"<b style='color:{pg.SELECTION_COLORS[k]}'>grain {s.label}</b>: mean {s.mean:.2f} {self.unit}, "
+            f"<b style='color:{pg.SELECTION_COLORS[k]}'>{self.name(s.label)}</b>: mean {s.mean:.2f} {self.unit}, "
             f"FWHM {s.fwhm:.2f} {self.unit}"
             for k, s in enumerate(summaries)
         ]
@@ -262,7 +303,8 @@ class GrainExplorer(widgets.VBox):
             return str(v)
 
         columns = [c for c in self.lookup.table.columns if c in self.table_columns]
-        head = "".join(f"<th style='color:{pg.SELECTION_COLORS[k]}'>grain {s.label}</th>" for k, s in enumerate(summaries))
+        head = "".join(f"<th style='color:{pg.SELECTION_COLORS[k]}'>{self.name(s.label)}</th>"
+                       for k, s in enumerate(summaries))
         rows = "".join(
             f"<tr><th style='text-align:left'>{col}</th>" + "".join(f"<td>{cell(col, s.table_row[col])}</td>" for s in summaries)
             + "</tr>"
@@ -298,28 +340,34 @@ class GrainExplorer(widgets.VBox):
         current = [self.lookup.summary(lab) for lab in self.selected]
         summaries: list[RegionSummary | None] = current + [None] * (2 - len(current))
         labels = [s.label if s is not None else None for s in summaries]
+        names = [self.name(lab) if lab is not None else None for lab in labels]
         self._restyle(self.particle, {1 + k: pg.highlight_data(self.surface, labels[k]) for k in range(2)})
-        hist = [pg.histogram_data(s, slot=k, unit=self.unit) for k, s in enumerate(summaries)]
+        hist = [pg.histogram_data(s, names[k], unit=self.unit) for k, s in enumerate(summaries)]
         xr = pg._x_range(summaries)
         hist_traces = {3 * k + j: dict(hist[k][j], showlegend=labels[k] is not None) for k in range(2) for j in range(3)}
-        self._restyle(self.histogram, hist_traces, {"xaxis.range": xr} if xr else None)
+        # the density axes print their ticks alike over the new range (0.0, 0.5, 1.0: not 0, 0.5, 1)
+        top = max((float(s.density.max()) * 1.05 for s in current if s.density.size), default=0.0)
+        density = {"yaxis.tickformat": style.tick_format(0.0, top)} if top > 0 else {}
+        self._restyle(self.histogram, hist_traces, ({"xaxis.range": xr} if xr else {}) | density or None)
         if self.spectrum is not None:
             spectra = {}
             for k, s in enumerate(summaries):
                 has = s is not None and s.spectrum is not None
                 spectra[k] = dict(x=self.lookup.spectra_energy_ev if has else [], y=s.spectrum if has else [],
-                                  name=pg.grain_name(s.label, k) if s is not None else "")
+                                  name=names[k] or "")
             self._restyle(self.spectrum, spectra)
         grains = [(s, *self._closed_surface(s.label)) if s is not None else None for s in summaries]
         cmin, cmax = pg.shared_range(*[g[3] for g in grains if g is not None])
         if cmin is None:
             cmin, cmax = self.cmin, self.cmax
-        comp = {k: pg.comparison_mesh_data(grains[k], slot=k) for k in range(2)}
+        comp = {k: pg.comparison_mesh_data(grains[k], name=names[k]) for k in range(2)}
         comp.update({2 + j: v for j, v in hist_traces.items()})
         relayout = {f"annotations[{k}].text": text
-                    for k, text in enumerate(pg.comparison_titles(summaries, self.unit)[:2])}
+                    for k, text in enumerate(pg.comparison_titles(summaries, self.unit, names=names,
+                                                                  slots=pg.SLOT_NAMES)[:2])}
         if xr:
             relayout["xaxis.range"] = xr
+        relayout.update(density)
         relayout.update({"coloraxis.cmin": cmin, "coloraxis.cmax": cmax})
         # the colour bar's ticks keep one number of decimals over the new range
         relayout.update({f"coloraxis.colorbar.{key}": v for key, v in style.colorbar_ticks(cmin, cmax).items()})
