@@ -149,8 +149,27 @@ def test_population_threshold_label_sits_at_the_threshold_on_the_log_axis():
     ax = fig.layout.yaxis
     assert ax.tickvals is not None and [float(x) for x in ax.ticktext] == pytest.approx(list(ax.tickvals))
     # the colours of the verdicts are in the legend
-    legend = {t.name for t in fig.data if t.showlegend is not False}
-    assert set(table["verdict"]) <= legend
+    legend = [t.name for t in fig.data if t.showlegend is not False]
+    assert all(any(name.startswith(v) for name in legend) for v in set(table["verdict"]))
+
+
+def test_population_draws_a_cell_without_k_value_as_one():
+    """A cell whose relaxation did not end within its rest has no K-value: its point (the
+    fitted leakage term's slope) is open, its hover and the legend say so."""
+    pop = bz.data.load("twin/cycling-population")
+    table, _ = cycling.screen_population(pop)
+    short = table.index[0]
+    table.loc[short, ["relaxation_complete", "verdict"]] = [False, "inconclusive"]
+    fig = pc.population(table)
+    cells = fig.data[0]
+    order = list(cells.x)
+    symbols = list(cells.marker.symbol)
+    assert symbols[order.index(str(short))] == "circle-open"
+    assert {s for i, s in enumerate(symbols) if order[i] != str(short)} == {"circle"}
+    hover = cells.customdata[order.index(str(short))][3]
+    assert hover.startswith("no K-value") and cells.customdata[order.index(str(table.index[1]))][3] == "K = "
+    legend = [t.name for t in fig.data if t.showlegend is not False]
+    assert any(name.startswith("inconclusive: no K-value") for name in legend)
 
 
 def test_efficiency_axis_ticks_are_round_with_uniform_decimals(assert_uniform_ticks):

@@ -214,20 +214,27 @@ def population(table: pd.DataFrame, title: str = "Self-discharge screen: K-value
     t = table.sort_values("k_value_mv_per_day")
     verdict_colors = {"fail": COLORWAY[1], "pass": COLORWAY[0], "inconclusive": "#999999"}
     colors = [verdict_colors.get(v, "#999999") for v in t["verdict"]]
+    # a cell whose relaxation did not end within its rest has no K-value: its point is the
+    # fitted leakage term's slope, drawn open and said to be that
+    relaxed = t["relaxation_complete"].to_numpy(bool) if "relaxation_complete" in t else np.ones(len(t), bool)
+    what = np.where(relaxed, "K = ", "no K-value (relaxation not over); fitted leakage term ")
     fig = figure(title)
     fig.add_trace(go.Scatter(
         x=t.index.astype(str), y=t["k_value_mv_per_day"], mode="markers", name="K-value", showlegend=False,
-        marker=dict(color=colors, size=11, line=dict(color="white", width=1)),
+        marker=dict(color=colors, size=11, line=dict(color="white", width=1),
+                    symbol=np.where(relaxed, "circle", "circle-open").tolist()),
         error_y=dict(type="data", symmetric=False, color="#444", thickness=1.5, width=6,
                      array=t["k_ci_high_mv_per_day"] - t["k_value_mv_per_day"],
                      arrayminus=t["k_value_mv_per_day"] - t["k_ci_low_mv_per_day"]),
-        customdata=np.c_[t["robust_z"], t["leakage_current_a"] * 1e6, t["verdict"]],
-        hovertemplate="%{x}<br>K = %{y:.3f} mV/day<br>robust z = %{customdata[0]:.1f}"
+        customdata=np.c_[t["robust_z"], t["leakage_current_a"] * 1e6, t["verdict"], what],
+        hovertemplate="%{x}<br>%{customdata[3]}%{y:.3f} mV/day<br>robust z = %{customdata[0]:.1f}"
                       "<br>leakage %{customdata[1]:.1f} µA<br>%{customdata[2]}<extra></extra>",
     ))
     for verdict in [v for v in verdict_colors if v in set(t["verdict"])]:  # legend entries only
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=verdict,
-                                 marker=dict(color=verdict_colors[verdict], size=11)))
+        name = "inconclusive: no K-value (relaxation not over)" if verdict == "inconclusive" else verdict
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name,
+                                 marker=dict(color=verdict_colors[verdict], size=11,
+                                             symbol="circle-open" if verdict == "inconclusive" else "circle")))
     thr = float(t["threshold_mv_per_day"].iloc[0])
     fig.add_hline(y=thr, line=dict(color=COLORWAY[1], dash="dash"))
     # on a log axis an annotation's y is log10 of the value (add_hline's own label would sit
