@@ -614,3 +614,27 @@ def test_cycle_explorer_says_when_a_rest_is_too_short_for_a_k_value():
     assert "inconclusive" in html and "not over" in html and "relaxation over after" not in html
     assert "#009E73" not in html  # the pass colour
     assert "relaxation over after" not in ce.rest_figure.layout.annotations[0].text
+
+
+def test_spectrum_ticks_print_alike_before_and_after_a_selection(particle, surface, assert_uniform_ticks):
+    """The mean-spectrum panel read 0, 0.5, 1, 1.5 (plotly drops trailing zeros): its axis
+    takes one number of decimals over the shown spectra, at build and after each selection."""
+    from batteryzoom.widgets import GrainExplorer
+
+    level, labels = particle
+    stats = _constructed_stats(labels)
+    ids = stats.table.index.to_numpy()
+    energy = np.linspace(8320.0, 8370.0, 26)
+    step = 1 / (1 + np.exp(-(energy - 8342.0) / 2.0))
+    # each grain's spectrum a step to 1.0 with a white line of its own height (up to ~1.6)
+    base = step * (1.0 + 0.6 * np.exp(-((energy - 8350.0) / 3.0) ** 2))
+    spectra = pd.DataFrame(np.outer(np.linspace(1.0, 1.02, len(ids)), base), index=ids, columns=energy)
+    explorer = GrainExplorer(labels, stats, spectra=spectra, voxel_size_um=level.voxel_size_um, surface=surface)
+    explorer.select(int(ids[0]))
+    explorer.select(int(ids[-1]))
+    y = np.concatenate([np.asarray(t.y, float) for t in explorer.spectrum.data if t.y is not None and len(t.y)])
+    assert y.size and y.max() > 1.5
+    assert_uniform_ticks(explorer.spectrum.layout.yaxis.tickformat, y.min(), y.max())
+    # the figure builder alone does the same
+    fig = pg.spectrum_figure(energy, explorer.summaries)
+    assert_uniform_ticks(fig.layout.yaxis.tickformat, y.min(), y.max())

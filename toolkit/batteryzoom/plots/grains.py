@@ -599,8 +599,20 @@ def spectrum_figure(
         ))
     fig.update_layout(xaxis_title="energy (eV)", yaxis_title="norm. absorption",
                       legend=dict(x=0.98, xanchor="right", y=0.05, yanchor="bottom"),
-                      margin=dict(l=60, r=20, t=50, b=40))
+                      margin=dict(l=60, r=20, t=50, b=40), **spectrum_tick_layout(summaries))
     return fig
+
+
+def spectrum_tick_layout(summaries: Sequence[RegionSummary | None]) -> dict:
+    """The spectrum axis' tick format over the given grains' spectra (``0.0, 0.5, 1.0, 1.5``,
+    not ``0, 0.5, 1, 1.5``), as a layout update; empty without spectra."""
+    ys = [np.asarray(s.spectrum, float) for s in summaries if s is not None and s.spectrum is not None]
+    ys = [y[np.isfinite(y)] for y in ys]
+    ys = [y for y in ys if y.size]
+    if not ys:
+        return {}
+    fmt = style.tick_format(min(float(y.min()) for y in ys), max(float(y.max()) for y in ys))
+    return {"yaxis_tickformat": fmt} if fmt else {}
 
 
 def comparison_mesh_data(

@@ -355,7 +355,8 @@ class GrainExplorer(widgets.VBox):
                 has = s is not None and s.spectrum is not None
                 spectra[k] = dict(x=self.lookup.spectra_energy_ev if has else [], y=s.spectrum if has else [],
                                   name=names[k] or "")
-            self._restyle(self.spectrum, spectra)
+            ticks = {k.replace("_", ".", 1): v for k, v in pg.spectrum_tick_layout(summaries).items()}
+            self._restyle(self.spectrum, spectra, ticks or None)
         grains = [(s, *self._closed_surface(s.label)) if s is not None else None for s in summaries]
         cmin, cmax = pg.shared_range(*[g[3] for g in grains if g is not None])
         if cmin is None:
