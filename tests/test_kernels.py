@@ -370,6 +370,25 @@ def test_xanes_kernel_equals_numpy_paths_for_every_method_combination(monkeypatc
         assert np.asarray(got["valid"]).sum() > 0.9 * stack[0].size
 
 
+@pytest.mark.parametrize("noise", ["voxel", 0.012])
+def test_xanes_kernel_equals_numpy_paths_with_each_voxels_or_a_given_noise(monkeypatch, noise):
+    """The kernel's uncertainty uses the noise asked for (pooled by default, tested above;
+    each voxel's own; a given level), as the numpy paths do."""
+    energy, stack = _xanes_stack()
+    got, ref = _xanes_pair(monkeypatch, stack, energy, methods=("half_step",), noise=noise, block_voxels=200)
+    _assert_close_to_numpy_fused(got, ref)
+    _assert_equal_to_general_path(got, bz.xanes.edge_maps(stack, energy, methods=("half_step",), noise=noise,
+                                                          fast=False))
+    pooled = bz.xanes.edge_maps(stack, energy, methods=("half_step",))
+    ratio = np.asarray(got["edge_energy_half_step_err_ev"], float) / np.asarray(pooled["edge_energy_half_step_err_ev"],
+                                                                                 float)
+    ok = np.isfinite(ratio)
+    if noise == "voxel":  # each voxel's own residual: scattered about the pooled level
+        assert 0.05 < np.std(ratio[ok]) < 0.6
+    else:  # one level for all: proportional to the pooled one
+        assert np.std(ratio[ok]) < 1e-5 * np.mean(ratio[ok])
+
+
 @pytest.mark.parametrize("nvict", [3.0, 2.5])
 def test_normalization_operators_reproduce_the_victoreen_pre_edge_and_step(nvict):
     """With fixed energies a Victoreen pre-edge (a line fitted to mu * E**nvict, divided

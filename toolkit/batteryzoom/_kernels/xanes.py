@@ -41,8 +41,8 @@ HALF_STEP, HALF_STEP_ERR, E0, EDGE_STEP, PRE_EDGE_NOISE, VALID = range(6)
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, dof, e0,
-                   interval_rank, err_q, do_half, out, out_rows, valid_out, norm_out, norm_w0, pre_s, pre_s_e0,
-                   vict):  # pragma: no cover
+                   interval_rank, err_q, noise_fixed, do_half, out, out_rows, valid_out, norm_out, norm_w0, pre_s,
+                   pre_s_e0, vict):  # pragma: no cover
     """Normalization and half-step edge of voxels ``v0:v1`` of ``y`` ``(E, V)``.
 
     Parameters
@@ -62,6 +62,9 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
         from e0 (0 = nearest), -1 where k starts no interval
     err_q : (3, E - 1) float64, per-interval coefficients of the half-step uncertainty's
         ``|r|^2`` (``batteryzoom.xanes.uncertainty.half_step_err_quadratic``)
+    noise_fixed : float, the noise (absorbance per energy) the uncertainty propagates for
+        every voxel (``edge_maps(noise=...)``: the pooled or a given level); 0 or less:
+        each voxel's own pre-edge residual
     do_half : bool, search the half-step crossing
     out : (n_out, V) float64, written at columns v0:v1
     out_rows : (6,) int64, the row of ``out`` of each field HALF_STEP ... VALID (-1: none)
@@ -119,6 +122,7 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
     q2 = np.empty(TILE)
     sk = np.empty(TILE)
     sk1 = np.empty(TILE)
+    own_noise = not noise_fixed > 0.0
     if not vict:  # Larch's straight line: no scale (two gathers per voxel fewer)
         sk[:] = 1.0
         sk1[:] = 1.0
@@ -128,6 +132,7 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
             weight[e] = n_int - interval_rank[e]
     r_half, r_err, r_e0 = out_rows[HALF_STEP], out_rows[HALF_STEP_ERR], out_rows[E0]
     r_step, r_noise, r_valid = out_rows[EDGE_STEP], out_rows[PRE_EDGE_NOISE], out_rows[VALID]
+    with_err = r_err >= 0
     nan = np.nan
     for t0 in range(v0, v1, TILE):
         nb = min(TILE, v1 - t0)
@@ -264,7 +269,6 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
             q2[j] = err_q[2, k]
         oh = out[r_half, t0 : t0 + nb]
         oe = out[r_err if r_err >= 0 else r_half, t0 : t0 + nb]
-        with_err = r_err >= 0
         for j in range(nb):
             step = st[j]
             ya = (np.float64(ya_raw[j]) - sk[j] * c0[j] - (sk[j] * ek[j]) * c1[j]) / step
@@ -273,10 +277,11 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
             t = (0.5 - ya) / (yb - ya)
             found = (best[j] > 0) & valid[j]
             if with_err:
+                noise = (ns[j] if own_noise else noise_fixed) / step
                 slope = (yb - ya) / de
                 # propagated: the two interpolated points, the pre-edge line and the step
                 q = q0[j] + 2.0 * t * q1[j] + t * t * q2[j]
-                err = ns[j] / step * math.sqrt(max(q, 0.0)) / slope
+                err = noise * math.sqrt(max(q, 0.0)) / slope
                 oe[j] = err if found else nan
             oh[j] = ek[j] + t * de if found else nan
 

@@ -361,7 +361,8 @@ def pca_edge_maps(stack: Any, energy: Any = None, *, n_components: int | str = "
     def voxels(y: np.ndarray) -> np.ndarray:  # (E, V) -> (len(names), V)
         y = np.asarray(y, np.float32)
         d = mean32 + basis32 @ (basis32.T @ (y - mean32))
-        found = edge_maps(d, energy, methods=("half_step",), e0=e0_value, **ranges)
+        # the crossing only: its uncertainty is propagated through the projection below
+        found = edge_maps(d, energy, methods=("half_step",), e0=e0_value, noise="voxel", **ranges)
         d64 = d.astype(np.float64)
         resid = y.astype(np.float64) - d64
         sig = np.sqrt(np.einsum("ij,ij->j", resid, resid) / dof)

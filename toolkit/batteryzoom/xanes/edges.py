@@ -3,13 +3,14 @@
 - ``"half_step"``: where the normalized spectrum crosses 0.5, linearly interpolated
   between the two grid energies around the crossing; when noise makes several upward
   crossings, the one nearest ``e0`` (Larch's steepest point) counts. Uncertainty:
-  ``sigma_norm * |r| / slope``, with ``sigma_norm`` the rms residual of the pre-edge line
-  over the edge step, ``slope`` the normalized spectrum's slope (1/eV) across the crossing
-  and ``|r|`` the first-order propagation of white noise through the two interpolated
-  points, the extrapolated pre-edge line and the edge step (:mod:`.uncertainty`; the
-  numpy paths compute the interpolation-only part ``sqrt((1 - t)**2 + t**2)``, ``t`` the
-  interpolation fraction, and :func:`edge_maps` scales it; the compiled kernel computes
-  ``|r|`` itself).
+  ``sigma_norm * |r| / slope``, with ``sigma_norm`` the noise over the edge step (by
+  default the stack's pre-edge noise pooled over its voxels: :func:`edge_maps`'s
+  ``noise``, and :mod:`.uncertainty` for why), ``slope`` the normalized spectrum's slope
+  (1/eV) across the crossing and ``|r|`` the first-order propagation of white noise
+  through the two interpolated points, the extrapolated pre-edge line and the edge step
+  (:mod:`.uncertainty`; the numpy paths compute the interpolation-only part
+  ``sqrt((1 - t)**2 + t**2)``, ``t`` the interpolation fraction, and :func:`edge_maps`
+  scales it; the compiled kernel computes ``|r|`` itself).
 - ``"derivative"``: the maximum of the derivative of the normalized spectrum smoothed by
   a Gaussian of ``smooth_ev`` (eV, on the non-uniform grid), refined by the vertex of the
   parabola through the maximum and its two neighbours.
@@ -32,7 +33,7 @@ from .. import _kernels
 from ..errors import InputError
 from .normalization import LarchDefaults, _normalize_2d, e0_of_mean_spectrum, pre_edge_ranges
 from .stack import is_dask, map_spatial, maps_dataset, split_input
-from .uncertainty import half_step_err_quadratic, normalization_operators, propagate_half_step_err
+from .uncertainty import half_step_err_quadratic, normalization_operators, pooled_noise, propagate_half_step_err
 
 __all__ = ["EDGE_METHODS", "edge_energy", "edge_maps"]
 
@@ -214,6 +215,8 @@ class _FixedPlan:
         self.early = np.union1d(np.arange(a, b), np.flatnonzero(self.step_w64)).astype(np.int64)
         # the kernel gives the propagated half-step uncertainty directly (.uncertainty)
         self.err_q = np.ascontiguousarray(half_step_err_quadratic(energy, e0, params))
+        # the noise (absorbance per energy) the uncertainty propagates; None: each voxel's own
+        self.noise_od: float | None = None
 
     def run_kernel(self, mu: np.ndarray, v0: int, v1: int, res: np.ndarray, names: list[str],
                    valid: np.ndarray | None = None) -> None:
@@ -239,7 +242,8 @@ class _FixedPlan:
         # normalized window when the other methods need it (it holds the half-step rows)
         late = np.arange(*((self.w0, self.w1) if others else self.win), dtype=np.int64)
         fixed_e0_block(mu, v0, v1, self.early, late, a, b, self.p_pre64, self.energy, self.step_w64,
-                       float(self.dof), self.e0, self.interval_rank, self.err_q, do_half, res, out_rows, valid8,
+                       float(self.dof), self.e0, self.interval_rank, self.err_q,
+                       -1.0 if self.noise_od is None else self.noise_od, do_half, res, out_rows, valid8,
                        norm, self.w0, self.pre_scale, self.pre_scale_e0, self.nvict != 0.0)
         if "half_step" in self.methods and not do_half:  # no interval inside the window
             res[out_rows[0], v0:v1] = np.nan
@@ -267,7 +271,7 @@ class _FixedPlan:
         level = np.abs(coef[0] + np.float32(self.e0) * coef[1])
         valid = np.isfinite(y.sum(axis=0, dtype=np.float32)) & np.isfinite(step) & (step > 1e-5 * level + 1e-12)
         with np.errstate(divide="ignore", invalid="ignore"):
-            sigma_norm = noise / step
+            sigma_norm = (noise if self.noise_od is None else np.float32(self.noise_od)) / step
         num = y[self.w0 : self.w1].astype(np.float32, copy=True)  # mu - pre-edge line
         num -= coef[0]
         num -= self.ew32 * coef[1]
@@ -344,6 +348,7 @@ def edge_maps(
     smooth_ev: float = 1.0,
     block_voxels: int | None = None,
     fast: bool = True,
+    noise: str | float = "pooled",
     **ranges: Any,
 ) -> Any:
     """Normalization, edge energies and masks' inputs per voxel, in one pass over the stack.
@@ -378,6 +383,17 @@ def edge_maps(
         only the energies around the edge; within float32 rounding of the general path,
         ~1e-2 eV at worst, except where rounding moves a noisy spectrum across half its
         step, which can pick another crossing). False forces the general float64 path.
+    noise : "pooled", "voxel" or float
+        The noise (absorbance per energy) the half-step uncertainty propagates.
+        ``"pooled"`` (default): one level for every voxel, from the pre-edge residuals of
+        an even sample's voxels with an edge
+        (:func:`~batteryzoom.xanes.uncertainty.pooled_noise`; each voxel's own when the
+        sample holds fewer than 100): calibrated where the noise is the same everywhere, as
+        in a tomographic reconstruction. ``"voxel"``: each voxel's own pre-edge residual,
+        for noise that varies from voxel to voxel (2D transmission maps of very uneven
+        thickness); it rests on ~5 degrees of freedom, so those error bars scatter by
+        ~30 % and their robust spread reads 1.08x. A number > 0: that level, e.g. from
+        the detector's counts. ``pre_edge_noise`` is each voxel's own in every case.
     **ranges
         Larch parameters ``pre1, pre2, norm1, norm2, nnorm, nvict, npre``. ``nvict=3``
         (a pre-edge line in ``mu * E**3``) follows the matrix background's ``E**-3``
@@ -395,7 +411,9 @@ def edge_maps(
         precision: float32 for a float32 stack (computed in float64, rounded once at the
         end: 0.0005 eV at the Ni K-edge), float64 for any other dtype (ints included);
         half the memory (and of the page faults of fresh output) for the usual float32
-        TXM stack.
+        TXM stack. The Dataset's attributes include ``noise`` (``"pooled"``, ``"voxel"``
+        or ``"given"``) and ``noise_od`` (the level propagated, absorbance per energy;
+        NaN where each voxel's own was).
     """
     methods = _check_methods(methods)
     array, energy, template = split_input(stack, energy)
@@ -404,6 +422,7 @@ def edge_maps(
     e0_exact = float(e0) if e0 is not None else None
     if e0_exact is not None:
         pre_edge_ranges(energy, e0_exact, params)
+    noise_od = _noise_level(noise, array, energy, e0_exact, params, window_ev, methods)
     n = len(energy)
     names = [f"edge_energy_{m}_ev" for m in methods]
     if "half_step" in methods:
@@ -417,6 +436,7 @@ def edge_maps(
     plan = None
     if fast and e0_exact is not None and (not params.nvict or (_kernels.enabled() and kernel_dtype)):
         plan = _FixedPlan(energy, e0_exact, params, methods, window_ev, smooth_ev)
+        plan.noise_od = noise_od
     use_kernel = plan is not None and _kernels.enabled()
     four_byte_float = array.dtype.kind == "f" and array.dtype.itemsize == 4
     map_dtype = np.dtype(np.float32 if four_byte_float else np.float64)
@@ -446,7 +466,7 @@ def edge_maps(
             if plan is not None:
                 full = _rows(plan.run(part), names)
             else:
-                full = _edge_block(energy, part, e0_exact, params, methods, window_ev, smooth_ev, names)
+                full = _edge_block(energy, part, e0_exact, params, methods, window_ev, smooth_ev, names, noise_od)
             if split_valid:
                 res[:, s:stop] = full[[names.index(x) for x in rows]]
                 valid[s:stop] = full[names.index("valid")] > 0.5
@@ -480,10 +500,32 @@ def edge_maps(
     if template is None:
         return parts
     return maps_dataset(template, parts, {"methods": list(methods), "window_ev": list(window_ev),
-                                          "smooth_ev": smooth_ev, "e0": "per voxel" if e0_exact is None else e0_exact})
+                                          "smooth_ev": smooth_ev, "e0": "per voxel" if e0_exact is None else e0_exact,
+                                          "noise": noise if isinstance(noise, str) else "given",
+                                          "noise_od": np.nan if noise_od is None else noise_od})
 
 
-def _edge_block(energy, mu, e0_exact, params, methods, window_ev, smooth_ev, names):
+def _noise_level(noise, array, energy, e0_exact, params, window_ev, methods) -> float | None:
+    """:func:`edge_maps`'s ``noise`` checked and turned into the level the half-step
+    uncertainty propagates (absorbance per energy; None: each voxel's own)."""
+    if isinstance(noise, str):
+        if noise not in ("pooled", "voxel"):
+            raise InputError(f"noise={noise!r}: not a choice; use noise='pooled' (one level for the stack, the "
+                             "default), 'voxel' (each voxel's own) or a noise level > 0 in absorbance units")
+        if noise == "voxel" or "half_step" not in methods:
+            return None
+        return pooled_noise(array, energy, e0_exact, params, window_ev)
+    try:
+        level = float(noise)
+    except (TypeError, ValueError):
+        level = np.nan
+    if isinstance(noise, bool) or not np.isfinite(level) or level <= 0:
+        raise InputError(f"noise={noise!r}: a given noise level must be one finite number > 0 (absorbance per "
+                         "energy); or use noise='pooled' or 'voxel'")
+    return level
+
+
+def _edge_block(energy, mu, e0_exact, params, methods, window_ev, smooth_ev, names, noise_od=None):
     n = len(energy)
     mu = mu.astype(np.float64, copy=False)
     norm = _normalize_2d(energy, mu, e0_exact, params, want_curves=False, e0_exact=e0_exact, return_coefs=True)
@@ -500,7 +542,7 @@ def _edge_block(energy, mu, e0_exact, params, methods, window_ev, smooth_ev, nam
         if np.any(norm["nvict"]):
             pre = pre * ew[:, None] ** (-norm["nvict"][None])
         norm_w = (mu[w0:w1] - pre) / norm["edge_step"][None]
-        sigma_norm = norm["pre_edge_noise"] / norm["edge_step"]
+        sigma_norm = (norm["pre_edge_noise"] if noise_od is None else noise_od) / norm["edge_step"]
     e0_safe = np.where(valid, e0v, energy[0])
     found = _edges_from_norm(energy, norm_w, w0, e0_safe, sigma_norm, methods, window_ev, smooth_ev)
     found.update(e0=e0v, valid=valid, edge_step=norm["edge_step"], pre_edge_noise=norm["pre_edge_noise"])

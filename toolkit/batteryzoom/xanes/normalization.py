@@ -48,7 +48,7 @@ the half-step edge energy moves with it. On the twin (background ``∝ E**-2.7``
 edge jump) the shift is -0.0065 eV (NiO) to -0.010 eV (LiNiO2) against the Ni edge alone;
 ``nvict=3`` fits ``mu * E**3`` instead and removes it (noise-free twin: mean half-step
 error -0.011 -> -0.004 eV, the rest being the linear interpolation between grid points;
-at noise 0.02, 19 of 20 reliable grains within 0.05 eV against 13 of 15). The default
+at noise 0.02, 16 of 16 reliable grains within 0.05 eV against 13 of 14). The default
 stays Larch's. With fixed energies the Victoreen line is still linear in the spectrum
 (``E**nvict`` folds into the line's operator, ``E**-nvict`` scales it back), so with one
 e0 ``nvict != 0`` runs the fused kernel too (1.2x the straight line's time; the float32
