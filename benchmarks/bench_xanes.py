@@ -23,10 +23,14 @@ Cases (group "xanes"):
   kept the stack's float32, the kernel ran in blocks of 65,536 voxels, its finiteness
   checks ran in float32 lanes and the Otsu histogram's index loop vectorized; 3.7x
   before that, 3.9-5.3x earlier; up to 4.6x in runs hit by ~200 ms spikes of the host).
+  2026-12-07, five runs on a host whose page faults were slow (up to 65 s of system time
+  in a 100 s run): shuffled 4.0-6.1x, back to back 2.6-3.0x (median 2.9x), the same with
+  and without the pooled noise level (interleaved runs of both trees).
   What bounds it: the edge-map kernel (2.3-2.5x: the layout's floor is 1.5-1.7x of it,
   then the half-step search and interpolation, and 20 bytes of float32 maps plus the
   valid byte per voxel written to fresh pages), the masks (0.27x: min/max, Otsu
-  histogram, the four masks) and e0 (0.08x);
+  histogram, the four masks), e0 (0.08x) and the error bars' pooled noise level
+  (0.09-0.11x: the edge search on an even 8,192-voxel sample);
 - the kernel's compile time: first call in a fresh process with an empty numba cache
   (cold) and with the cache the first process wrote (warm; includes importing numba);
 - the same against a per-spectrum loop in the style of existing tools (``numpy.polyfit``
@@ -173,6 +177,7 @@ def pipeline_on_large_stack_vs_numpy_sum_and_per_spectrum_loop():
     from batteryzoom._kernels.xanes import TILE
     from batteryzoom.xanes.normalization import e0_of_mean_spectrum, find_e0
     from batteryzoom.xanes.stack import E0_SAMPLE_VOXELS, mean_spectrum
+    from batteryzoom.xanes.uncertainty import NOISE_SAMPLE_VOXELS, pooled_noise
 
     e0 = e0_of_mean_spectrum(stack, energy)
     e0_all_voxels = float(find_e0(mean_spectrum(stack), energy))  # the sample must not move it
@@ -186,6 +191,7 @@ def pipeline_on_large_stack_vs_numpy_sum_and_per_spectrum_loop():
         "mean": lambda: e0_of_mean_spectrum(stack, energy),  # the parts, each against the same sum
         "maps": lambda: bz.xanes.edge_maps(stack, energy, methods=("half_step",), e0=e0),
         "masks": lambda: bz.xanes.masks(maps),
+        "noise": lambda: pooled_noise(stack, energy, e0),
         "floor": lambda: _layout_floor(flat, np.empty(n_vox)),
     }
     ours(), stack.sum(), timed["floor"]()  # warm-up: compiled kernels loaded, pages touched
@@ -197,7 +203,7 @@ def pipeline_on_large_stack_vs_numpy_sum_and_per_spectrum_loop():
     for _ in range(7):
         for key in order.permutation(list(timed)):
             rounds[key].append(median_time(timed[key], repeat=1, warmup=0))
-    t_ours, t_sum, t_mean, t_maps, t_masks, t_floor = (float(np.median(rounds[k])) for k in timed)
+    t_ours, t_sum, t_mean, t_maps, t_masks, t_noise, t_floor = (float(np.median(rounds[k])) for k in timed)
     # the numpy path after the rounds, not inside them: its GiB-sized temporaries, freed
     # and mapped again, disturbed the timings next to it (the maps part read 3.5-5x
     # there against 2.3-2.4x alone); at ~30x the sum, its own noise does not matter
@@ -219,6 +225,8 @@ def pipeline_on_large_stack_vs_numpy_sum_and_per_spectrum_loop():
                     t_sum, note=f"e0 {e0:.2f} eV; of all voxels' mean {e0_all_voxels:.2f} eV; strided whole rows"),
         Measurement("  part: edge maps, numba kernel (e0 given) vs numpy.sum", t_maps, t_sum,
                     note="one pass; the layout's floor, then the half-step search, 21 B/voxel of float32 maps + valid"),
+        Measurement(f"  part: pooled noise level ({NOISE_SAMPLE_VOXELS:,}-voxel sample) vs numpy.sum", t_noise,
+                    t_sum, note="edge_maps' default noise='pooled': the error bars' one noise level"),
         Measurement("  part: masks (Otsu + thresholds) vs numpy.sum", t_masks, t_sum,
                     note="compiled passes over the maps (min/max, Otsu histogram, the four masks), blocks on every core"),
         Measurement("  floor: one compiled per-voxel pass over the E-first stack vs numpy.sum", t_floor, t_sum,
