@@ -250,7 +250,7 @@ def _level_figure(source: Source, scale: str, volume: Any, title: str) -> Any | 
     plane = np.asarray(data[index], dtype=np.float32)
     z_um = index * lv.voxel_size_um[0]
     return pz.level_figure(plane, axis="z", voxel_size_um=lv.voxel_size_um, boxes=boxes,
-                           title=f"{title} (z = {z_um:.4g} µm)", height=560)
+                           title=f"{title} (z = {style.um_text(z_um)} µm)", height=560)
 
 
 def _match_label(truth_labels: np.ndarray, labels: np.ndarray, label: int) -> int | None:

@@ -100,7 +100,7 @@ def labelled_slice(
     dx = float(x[1] - x[0]) if len(x) > 1 else 1.0
     dy = float(y[1] - y[0]) if len(y) > 1 else 1.0
     place = dict(x0_um=float(x[0]), dx_um=dx, y0_um=float(y[0]), dy_um=dy)
-    where = f"{axis} = {coords[axis][index]:.4g} µm"  # as the zoom figures print it
+    where = f"{axis} = {style.um_text(coords[axis][index])} µm"  # as the zoom figures print it
     fig = style.figure(f"{title} ({where})" if title else f"slice {where}")
     fig.add_trace(zoom.image_trace(zoom.gray_png_uri(plane, lo, hi), name="grey", **place))
     named = []  # (what, rgb, colour name) in the title

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 __all__ = ["TEMPLATE", "COLORWAY", "EDGE_ENERGY_COLORSCALE", "SCALE_COLORS", "LABEL_SHADOW", "figure", "apply",
-           "tick_format", "colorbar_ticks"]
+           "tick_format", "colorbar_ticks", "um_text"]
 
 TEMPLATE = "batteryzoom"
 
@@ -81,6 +81,13 @@ def figure(title: str | None = None, **layout) -> go.Figure:
     if title is not None:
         fig.update_layout(title_text=title)
     return fig
+
+
+def um_text(value: float) -> str:
+    """A length or position in µm as a person writes it, for titles and labels: 4
+    significant digits, never in exponent notation (14148, not 1.415e+04; 755.5; 0.08)."""
+    v = float(value)
+    return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.4g}"
 
 
 def tick_format(lo: float, hi: float, max_ticks: int = 10) -> str | None:

@@ -23,7 +23,7 @@ def _slice_text(values: Any, axis: str, index: int | None) -> str:
     if index is None or np.ndim(values) != 3:
         return ""
     if hasattr(values, "dims") and axis in getattr(values, "coords", {}):
-        return f"{axis} = {float(values[axis].values[index]):.4g} µm"  # as the zoom figures print it
+        return f"{axis} = {style.um_text(values[axis].values[index])} µm"  # as the zoom figures print it
     return f"{axis} index {index}"
 
 

@@ -145,7 +145,7 @@ class GrainExplorer(widgets.VBox):
         order = np.argsort(self.lookup.labels)
         options = [("—", None)] + [
             (f"{lab} · {mean:.2f} {self.unit}".strip()
-             + (f" ({self.designated[int(lab)].split(' (#')[0]})" if int(lab) in self.designated else ""), int(lab))
+             + (f" ({self.designated[int(lab)]})" if int(lab) in self.designated else ""), int(lab))
             for lab, mean in zip(self.lookup.labels[order], self.lookup.mean[order])
         ]
         self.dropdowns = [
@@ -173,7 +173,7 @@ class GrainExplorer(widgets.VBox):
         self.add_class("batteryzoom-grain-explorer")
 
     def _designated_names(self, designated: Mapping[str, int] | Sequence[int] | None) -> dict[int, str]:
-        """``{label: "grain 1 (#343)"}`` for the study's designated grains."""
+        """``{label: "grain 1"}``: the study's names of its designated grains."""
         if designated is None:
             return {}
         if isinstance(designated, Mapping):
@@ -190,13 +190,14 @@ class GrainExplorer(widgets.VBox):
             except (TypeError, ValueError, InputError) as exc:
                 raise InputError(f"designated[{study_name!r}] = {label!r}: not a grain of the statistics "
                                  "table; give labels of grains the explorer shows") from exc
-            names[label] = f"{study_name} (#{label})"
+            names[label] = study_name
         return names
 
     def name(self, label: int) -> str:
         """How the explorer names a grain: ``"grain 1 (#343)"`` for a designated grain of the
         study, ``"grain #1311"`` for any other."""
-        return self.designated.get(int(label)) or pg.grain_name(int(label))
+        label = int(label)
+        return f"{self.designated[label]} (#{label})" if label in self.designated else pg.grain_name(label)
 
     # ------------------------------------------------------------------ API
     @property

@@ -18,13 +18,6 @@ from .slices import _array, _take
 __all__ = ["ZoomNavigator"]
 
 
-def _um(value: float) -> str:
-    """A length or position in µm as a person writes it: 4 significant digits, never in
-    exponent notation (14148, not 1.415e+04; 755.5; 0.08)."""
-    v = float(value)
-    return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.4g}"
-
-
 def _scale_color(scale: str | None) -> str:
     return style.SCALE_COLORS.get(scale or "", style.COLORWAY[0])
 
@@ -238,7 +231,7 @@ class ZoomNavigator(widgets.VBox):
         fig = pz.level_figure(
             s, axis=self.axis, shape=lv.shape, voxel_size_um=lv.voxel_size_um,
             window_lo_hi=self._windows.get(self.level), boxes=self._boxes(self.level, self.position_um()),
-            title=f"{self.level} — {self.axis} = {_um(self.position_um())} µm", height=self.panel_px,
+            title=f"{self.level} — {self.axis} = {style.um_text(self.position_um())} µm", height=self.panel_px,
         )
         self.figure = go.FigureWidget(fig)
         # clicks through a relay (a FigureWidget's own click can be lost on a busy kernel);
@@ -261,7 +254,7 @@ class ZoomNavigator(widgets.VBox):
                 self.figure.data[0].source = pz.gray_png_uri(s, *self._windows[self.level])
             for trace, (_, _, _, _, cut) in zip(self.figure.data[1:], boxes):
                 trace.line.dash = "solid" if cut else "dot"
-            self.figure.layout.title.text = f"{self.level} — {self.axis} = {_um(self.position_um())} µm"
+            self.figure.layout.title.text = f"{self.level} — {self.axis} = {style.um_text(self.position_um())} µm"
 
     def _draw_info(self) -> None:
         lv = self.hierarchy[self.level]
@@ -270,6 +263,6 @@ class ZoomNavigator(widgets.VBox):
         if lv.parent is not None:
             lo, hi = self.hierarchy.box_in(self.level, lv.parent)
             size = hi - lo
-            parts.append(f"box in {lv.parent}: {' × '.join(_um(v) for v in size)} µm at "
-                         f"({', '.join(_um(v) for v in lo)}) µm")
+            parts.append(f"box in {lv.parent}: {' × '.join(style.um_text(v) for v in size)} µm at "
+                         f"({', '.join(style.um_text(v) for v in lo)}) µm")
         self.info.value = " · ".join(parts)

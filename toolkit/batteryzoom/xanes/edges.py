@@ -170,7 +170,7 @@ class _FixedPlan:
     around the edge: about the work of reading the block once.
     """
 
-    def __init__(self, energy, e0, params, methods, window_ev, smooth_ev):
+    def __init__(self, energy, e0, params, methods, window_ev, smooth_ev, noise_od=None):
         r = pre_edge_ranges(energy, e0, params)
         n = len(energy)
         self.e0, self.methods, self.window_ev, self.smooth_ev = float(e0), methods, window_ev, smooth_ev
@@ -216,7 +216,7 @@ class _FixedPlan:
         # the kernel gives the propagated half-step uncertainty directly (.uncertainty)
         self.err_q = np.ascontiguousarray(half_step_err_quadratic(energy, e0, params))
         # the noise (absorbance per energy) the uncertainty propagates; None: each voxel's own
-        self.noise_od: float | None = None
+        self.noise_od: float | None = noise_od
 
     def run_kernel(self, mu: np.ndarray, v0: int, v1: int, res: np.ndarray, names: list[str],
                    valid: np.ndarray | None = None) -> None:
@@ -435,8 +435,7 @@ def edge_maps(
     kernel_dtype = array.dtype in (np.float32, np.float64) and array.dtype.isnative
     plan = None
     if fast and e0_exact is not None and (not params.nvict or (_kernels.enabled() and kernel_dtype)):
-        plan = _FixedPlan(energy, e0_exact, params, methods, window_ev, smooth_ev)
-        plan.noise_od = noise_od
+        plan = _FixedPlan(energy, e0_exact, params, methods, window_ev, smooth_ev, noise_od)
     use_kernel = plan is not None and _kernels.enabled()
     four_byte_float = array.dtype.kind == "f" and array.dtype.itemsize == 4
     map_dtype = np.dtype(np.float32 if four_byte_float else np.float64)
