@@ -27,7 +27,7 @@ demo: setup
 	$(BIN)/batteryzoom report --dataset twin --out report
 
 test: setup
-	$(BIN)/python -m pytest -n 2 --dist loadfile --timeout=900 --nbval-lax --nbval-current-env tests $(wildcard notebooks/*.ipynb) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --timeout=900 --nbval-lax --nbval-current-env --doctest-modules tests toolkit/batteryzoom $(wildcard notebooks/*.ipynb) $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)

@@ -50,6 +50,28 @@ def fetch_real():
 
 
 @pytest.fixture(scope="session")
+def twin():
+    """``twin(name, part=None)``: a dataset of the small synthetic twin (``"cell-ct"``,
+    ``"electrode-ct"``, ``"particle-nanoct"``, ``"particle-xanes"``, ``"cycling-..."``),
+    loaded once per test session (per xdist worker) and shared by every test that asks.
+
+    Treat what it returns as read-only: copy before changing it in a test.
+    """
+    import batteryzoom as bz
+
+    cache: dict = {}
+
+    def _load(name: str, part: str | None = None):
+        full = name if name.startswith("twin/") else f"twin/{name}"
+        key = (full, part)
+        if key not in cache:
+            cache[key] = bz.data.load(full, part=part) if part else bz.data.load(full)
+        return cache[key]
+
+    return _load
+
+
+@pytest.fixture(scope="session")
 def chromium_path() -> str:
     """Path of the system chromium (Debian's package); never a downloaded browser."""
     path = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -6,10 +6,13 @@ static export (needs chromium) and once with chromium hidden.
 
 from __future__ import annotations
 
+import io
 import re
+from pathlib import Path
 import xml.etree.ElementTree as ET
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import batteryzoom as bz
@@ -456,3 +459,17 @@ def test_a_rest_too_short_for_a_k_value_gets_no_k_value_and_no_verdict(tmp_path)
     s2 = report.figures["S2_self_discharge"]
     assert "K-value line" not in s2.caption and "leakage term" in s2.caption
     assert not any("K =" in t.name or "K-value" in t.name for t in s2.figure.data)
+
+
+def test_findings_on_the_twin_are_those_of_the_reference(twin_report):
+    """The twin's findings table, cell for cell, against ``reference/report_findings_twin.csv``
+    (written by ``run_zoom("twin").table().to_csv(..., index=False)``). A change that moves a
+    number on purpose rewrites the file in the same commit, so the diff shows what moved;
+    a reorganisation of the code must leave it as it is."""
+    ref = pd.read_csv(Path(__file__).parent / "reference" / "report_findings_twin.csv", dtype=str,
+                      keep_default_na=False)
+    ours = pd.read_csv(io.StringIO(twin_report.table().to_csv(index=False)), dtype=str, keep_default_na=False)
+    assert list(ours.columns) == list(ref.columns)
+    assert ours[["scale", "finding"]].values.tolist() == ref[["scale", "finding"]].values.tolist()
+    diff = ours.ne(ref).any(axis=1)
+    assert not diff.any(), "findings moved:\n" + pd.concat({"ours": ours[diff], "reference": ref[diff]}).to_string()

@@ -1,9 +1,11 @@
 """The main job: run the whole zoom on a dataset and write one report.
 
->>> import batteryzoom as bz
->>> report = bz.report.run_zoom("twin")                     # doctest: +SKIP
->>> print(report.summary_text())                             # doctest: +SKIP
->>> bz.report.write_report(report, "report")                 # doctest: +SKIP
+.. code-block:: python
+
+    import batteryzoom as bz
+    report = bz.report.run_zoom("twin")      # ~30 s on two cores
+    print(report.summary_text())
+    bz.report.write_report(report, "report")
 
 or, from a shell, ``batteryzoom report --dataset twin --out report`` (``make demo``).
 

@@ -261,7 +261,7 @@ def read_txm_scan(
         No frames, an energy with samples but no flat field (or vice versa), frames of
         different shapes or pixel sizes.
     """
-    from ..xanes import optical_density
+    from .._transmission import optical_density
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -397,7 +397,7 @@ def read_xanes_hdf5(
     """
     import h5py
 
-    from ..xanes import optical_density
+    from .._transmission import optical_density
 
     path = Path(path)
     layout = {**FXI_LAYOUT, **(layout or {})}

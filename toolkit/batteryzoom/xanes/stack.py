@@ -12,14 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from .._blocks import is_dask
 from .._kernels import enabled, map_ranges
+from .._transmission import optical_density
 from ..errors import InputError
 
 __all__ = ["optical_density", "check_energy", "split_input", "map_spatial", "is_dask", "mean_spectrum", "even_sample"]
-
-
-def is_dask(array: Any) -> bool:
-    return type(array).__module__.startswith("dask")
 
 
 def check_energy(energy: Any, n_frames: int | None = None, name: str = "energy") -> np.ndarray:
@@ -221,34 +219,3 @@ def mean_spectrum(array: Any, max_voxels: int | None = None) -> np.ndarray:
         raise InputError("no voxel has a finite spectrum (every one holds NaN or inf): nothing to analyse")
     return np.asarray(total, np.float64) / count
 
-
-def optical_density(sample: Any, flat: Any, dark: Any = None) -> Any:
-    """Optical density ``-ln((I - D) / (I0 - D))`` of transmission images.
-
-    Parameters
-    ----------
-    sample : array-like
-        Transmitted intensity ``I`` (any shape, e.g. ``(E, y, x)``), counts or counts/s.
-    flat : array-like
-        Flat field ``I0`` (same shape, or broadcastable: one flat for every energy).
-    dark : array-like, optional
-        Dark signal ``D`` (broadcastable), same units.
-
-    Returns
-    -------
-    array
-        float32 (numpy or dask, as the input), dimensionless. Pixels where ``I - D`` or
-        ``I0 - D`` is not positive are NaN: no log of a non-positive number.
-    """
-    xp = np
-    if any(is_dask(a) for a in (sample, flat, dark) if a is not None):
-        import dask.array as xp  # type: ignore[no-redef]
-
-    i = sample.astype(np.float32) if hasattr(sample, "astype") else np.asarray(sample, np.float32)
-    i0 = flat.astype(np.float32) if hasattr(flat, "astype") else np.asarray(flat, np.float32)
-    if dark is not None:
-        d = dark.astype(np.float32) if hasattr(dark, "astype") else np.asarray(dark, np.float32)
-        i, i0 = i - d, i0 - d
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = xp.where((i > 0) & (i0 > 0), i / xp.where(i0 > 0, i0, 1), np.nan)
-        return (-xp.log(ratio)).astype(np.float32)

@@ -1,0 +1,339 @@
+"""The physical frame of an array: voxel size and origin in µm, one rule for reading them.
+
+Every dataset batteryzoom handles sits in a physical frame, so a zoom from the cell (mm) to
+a grain (tens of nm) is a real zoom. This module is the single place that says how a frame
+is read from an object or given by the caller; every compute entry point, the twin, the
+zoom hierarchy, the plots and the viewer call :func:`frame_of`.
+
+Conventions
+-----------
+- Spatial axes are ``(z, y, x)`` (or ``(y, x)`` for 2-D data); spectral stacks put
+  ``energy`` first and it is not a spatial axis. All lengths are in µm.
+- ``voxel_size_um`` is the size of one voxel per spatial axis; anisotropic voxels are
+  fine everywhere (``(dz, dy, dx)``).
+- ``origin_um`` is the position of the centre of voxel ``(0, 0, 0)`` in the object's own
+  coordinates: the first value of each xarray coordinate (0 for a twin dataset, the crop's
+  start for a cropped one). Voxel index ``i`` sits at ``origin_um + i * voxel_size_um``.
+- ``placement_um`` (``attrs["origin_um"]``) is where the object's coordinate zero sits in
+  its *parent's* frame (``attrs["parent"]``): the zoom hierarchy's business
+  (:mod:`batteryzoom.zoom`). A voxel's position in the parent is
+  ``placement_um + origin_um + i * voxel_size_um``.
+
+Where the voxel size comes from, first match wins
+-------------------------------------------------
+1. the ``voxel_size_um`` argument (one number, or one per spatial axis; ``"px"`` to work
+   in voxels on purpose);
+2. an xarray object's ``attrs["voxel_size_um"]``; a recorded ``None`` means *unknown*
+   (:func:`batteryzoom.io.read_volume` writes that when the file holds no size);
+3. the spacing of the object's ``z``/``y``/``x`` coordinates, when every one is evenly
+   spaced, increasing, and not marked as pixel indices (``units`` attribute ``"pixel"``
+   or ``"px"``): the design's coordinates are µm.
+
+The policy for an unknown size (one for the whole package)
+----------------------------------------------------------
+A length is reported in µm only when the voxel size is known; nothing is ever silently
+taken as 1 µm. When it is unknown:
+
+- ``missing="raise"`` (the default; functions whose *parameters* are lengths in µm, such
+  as segmentation and the cell analysis): an :class:`~batteryzoom.errors.InputError` that
+  names the object and says how to give the size.
+- ``missing="px"`` (functions that only *report* lengths, such as per-region statistics
+  and the figures): the frame is in voxels, ``unit == "px"``, and every length the caller
+  reports carries the suffix :attr:`Frame.length_suffix` (``volume_px3``, not
+  ``volume_um3``), so the unit is visible in the result.
+- ``voxel_size_um="px"`` given by the caller: the same voxel frame, on purpose, in any
+  function (µm parameters are then read as voxels: the caller asked for it).
+
+Examples
+--------
+>>> import numpy as np, xarray as xr
+>>> from batteryzoom.frames import frame_of
+>>> vol = xr.DataArray(np.zeros((4, 5, 6)), dims=("z", "y", "x"),
+...                    coords={"z": np.arange(4) * 2.0, "y": np.arange(5) * 0.5,
+...                            "x": 10 + np.arange(6) * 0.5})
+>>> f = frame_of(vol)
+>>> f.voxel_size_um, f.origin_um, f.unit
+((2.0, 0.5, 0.5), (0.0, 0.0, 10.0), 'um')
+>>> f.to_um([1, 2, 3])
+array([ 2. ,  1. , 11.5])
+>>> frame_of(np.zeros((8, 8)), missing="px").length_suffix
+'_px'
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+
+__all__ = ["Frame", "frame_of", "VoxelSizeWarning", "warn_voxels", "SPATIAL_DIMS", "PIXEL_UNITS", "is_xarray"]
+
+SPATIAL_DIMS = ("z", "y", "x")
+#: ``units`` attribute values that mark a coordinate as pixel indices, not µm
+PIXEL_UNITS = frozenset({"pixel", "pixels", "px", "voxel", "voxels", "index"})
+_PX_WORDS = frozenset({"px", "pixel", "pixels", "voxel", "voxels"})
+_MISSING = ("raise", "px")
+
+
+class VoxelSizeWarning(UserWarning):
+    """A length is measured in voxels because the voxel size is unknown."""
+
+
+def is_xarray(obj: Any) -> bool:
+    """Whether ``obj`` is an xarray DataArray/Dataset (duck-typed: no xarray import)."""
+    return hasattr(obj, "dims") and hasattr(obj, "attrs") and hasattr(obj, "coords")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The physical frame of an array's spatial axes.
+
+    Parameters
+    ----------
+    voxel_size_um : tuple of float
+        Voxel size per spatial axis (µm; voxels when ``unit == "px"``), all > 0.
+    origin_um : tuple of float
+        Centre of voxel ``(0, ...)`` in the object's own coordinates (µm), one per axis.
+    dims : tuple of str
+        Spatial axis names, e.g. ``("z", "y", "x")``.
+    unit : {"um", "px"}
+        ``"um"`` when the voxel size is known; ``"px"`` when lengths are in voxels.
+    placement_um : tuple of float or None
+        Where the coordinate zero sits in the parent's frame (``attrs["origin_um"]``).
+    parent : str or None
+        The parent level's name (``attrs["parent"]``), if recorded.
+    """
+
+    voxel_size_um: tuple[float, ...]
+    origin_um: tuple[float, ...]
+    dims: tuple[str, ...]
+    unit: str = "um"
+    placement_um: tuple[float, ...] | None = None
+    parent: str | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.dims)
+        if len(self.voxel_size_um) != n or len(self.origin_um) != n:
+            raise InputError(f"Frame: {n} dims {self.dims} but voxel_size_um={self.voxel_size_um} "
+                             f"and origin_um={self.origin_um}; give one value per spatial axis")
+        if self.unit not in ("um", "px"):
+            raise InputError(f"Frame: unit={self.unit!r} must be 'um' or 'px'")
+
+    @property
+    def ndim(self) -> int:
+        """Number of spatial axes."""
+        return len(self.dims)
+
+    @property
+    def known(self) -> bool:
+        """Whether lengths are in µm (the voxel size is known)."""
+        return self.unit == "um"
+
+    @property
+    def length_suffix(self) -> str:
+        """``"_um"`` or ``"_px"``: the suffix of a length column measured in this frame."""
+        return "_um" if self.known else "_px"
+
+    @property
+    def isotropic(self) -> bool:
+        """Whether the voxels are cubes (square pixels in 2-D), to 1e-6 relative."""
+        v = np.asarray(self.voxel_size_um)
+        return bool(np.allclose(v, v[0], rtol=1e-6, atol=0))
+
+    @property
+    def voxel_volume_um3(self) -> float:
+        """Volume (3-D) or area (2-D) of one voxel, in µm³ / µm² (voxels when ``px``)."""
+        return float(np.prod(self.voxel_size_um))
+
+    def to_um(self, index: Any) -> np.ndarray:
+        """Positions (µm, own coordinates) of voxel indices ``(..., ndim)``."""
+        return np.asarray(self.origin_um) + np.asarray(index, dtype=float) * np.asarray(self.voxel_size_um)
+
+    def to_index(self, position_um: Any) -> np.ndarray:
+        """Fractional voxel indices of positions ``(..., ndim)`` in own coordinates (µm)."""
+        return (np.asarray(position_um, dtype=float) - np.asarray(self.origin_um)) / np.asarray(self.voxel_size_um)
+
+    def coords(self, shape: Sequence[int]) -> dict[str, np.ndarray]:
+        """Coordinates per spatial axis for an array of ``shape`` (spatial axes only)."""
+        if len(shape) != self.ndim:
+            raise InputError(f"shape {tuple(shape)}: need {self.ndim} spatial axes {self.dims}")
+        return {d: o + np.arange(n) * v for d, n, o, v in zip(self.dims, shape, self.origin_um, self.voxel_size_um)}
+
+    def attrs(self) -> dict[str, Any]:
+        """The frame as xarray attributes (``voxel_size_um`` None when unknown)."""
+        out: dict[str, Any] = {"voxel_size_um": list(self.voxel_size_um) if self.known else None}
+        if self.placement_um is not None:
+            out["origin_um"] = list(self.placement_um)
+        if self.parent:
+            out["parent"] = self.parent
+        return out
+
+
+def _spatial_dims(obj: Any, ndim: int | None) -> tuple[str, ...]:
+    if is_xarray(obj):
+        dims = tuple(d for d in SPATIAL_DIMS if d in obj.dims)
+        if dims:
+            return dims
+    if ndim is None:
+        shape = np.shape(obj) if not hasattr(obj, "shape") else obj.shape
+        ndim = min(len(shape), 3)
+    if not 1 <= ndim <= 3:
+        raise InputError(f"ndim={ndim}: a frame has 1 to 3 spatial axes")
+    return SPATIAL_DIMS[3 - ndim:]
+
+
+def _vector(value: Any, n: int, argname: str, positive: bool) -> tuple[float, ...]:
+    try:
+        arr = np.atleast_1d(np.asarray(value, dtype=float))
+    except (TypeError, ValueError):
+        raise InputError(f"{argname}={value!r}: give one number or {n} (one per axis {SPATIAL_DIMS[3 - n:]}), "
+                         "in µm") from None
+    if arr.ndim != 1 or arr.size not in (1, n):
+        raise InputError(f"{argname}={value!r}: give one number or {n} (one per axis {SPATIAL_DIMS[3 - n:]}), "
+                         "in µm")
+    if not np.all(np.isfinite(arr)) or (positive and np.any(arr <= 0)):
+        kind = "positive, finite" if positive else "finite"
+        raise InputError(f"{argname}={value!r}: sizes must be {kind} numbers in µm, e.g. 0.5 or (1.0, 0.5, 0.5)")
+    return tuple(float(x) for x in np.broadcast_to(arr, (n,)))
+
+
+def _coord_spacing(obj: Any, dims: tuple[str, ...]) -> tuple[tuple[float, ...] | None, bool]:
+    """``(spacing, pixel_marked)`` of an xarray object's spatial coordinates."""
+    spacing, pixel = [], False
+    for d in dims:
+        if d not in obj.coords:
+            return None, pixel
+        c = obj[d]
+        if str(c.attrs.get("units", "")).strip().lower() in PIXEL_UNITS:
+            pixel = True
+        values = np.asarray(c.values, dtype=float)
+        if values.size < 2:
+            return None, pixel
+        step = (values[-1] - values[0]) / (values.size - 1)
+        if not np.isfinite(step) or step <= 0 or not np.allclose(np.diff(values), step, rtol=1e-6, atol=0):
+            return None, pixel
+        spacing.append(float(f"{step:.12g}"))  # drop the rounding of arange(n) * v
+    return tuple(spacing), pixel
+
+
+def _origin_from_coords(obj: Any, dims: tuple[str, ...]) -> tuple[float, ...] | None:
+    if not all(d in obj.coords and obj.sizes[d] > 0 for d in dims):
+        return None
+    return tuple(float(np.asarray(obj[d].values[0], dtype=float)) for d in dims)
+
+
+def _attr_vector(attrs: Mapping, key: str, n: int, label: str) -> tuple[float, ...] | None:
+    value = attrs.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _vector(value, n, f"{label}: attrs[{key!r}]", positive=(key == "voxel_size_um"))
+
+
+def frame_of(
+    obj: Any,
+    voxel_size_um: Any = None,
+    origin_um: Any = None,
+    *,
+    ndim: int | None = None,
+    missing: str = "raise",
+    name: str | None = None,
+) -> Frame:
+    """The frame of ``obj``'s spatial axes: voxel size and origin in µm.
+
+    Parameters
+    ----------
+    obj : xarray.DataArray, xarray.Dataset, numpy.ndarray, dask.array.Array or tuple
+        The data. xarray objects give their spatial dims (``z``, ``y``, ``x`` present),
+        attributes and coordinates; arrays give their shape (the last ``ndim`` axes, at
+        most three, are spatial). A tuple is taken as a shape.
+    voxel_size_um : float, sequence of float or "px", optional
+        Overrides what ``obj`` records: one number (cubic voxels) or one per spatial axis,
+        in µm; ``"px"`` works in voxels on purpose.
+    origin_um : float or sequence of float, optional
+        Overrides the origin (centre of voxel 0 in own coordinates, µm); default: the
+        first coordinate values of an xarray object, else zeros.
+    ndim : int, optional
+        Number of spatial axes of a plain array (default: ``min(obj.ndim, 3)``).
+    missing : {"raise", "px"}
+        What to do when the voxel size is unknown (module docstring: the policy).
+    name : str, optional
+        How to call the object in messages (default: its ``attrs["level"]``, its name,
+        else ``"the volume"``).
+
+    Returns
+    -------
+    Frame
+
+    Raises
+    ------
+    InputError
+        The size is unknown and ``missing="raise"``; a given or recorded size or origin is
+        not one positive number or one per axis; ``missing`` is not a choice.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> frame_of(np.zeros((10, 20, 30)), voxel_size_um=(1.0, 0.5, 0.5)).voxel_size_um
+    (1.0, 0.5, 0.5)
+    >>> frame_of(np.zeros((10, 20, 30)), name="electrode.tif")
+    Traceback (most recent call last):
+    ...
+    batteryzoom.errors.InputError: electrode.tif: the voxel size is unknown. Pass voxel_size_um=... in µm (one number, or (dz, dy, dx)), or voxel_size_um="px" to measure in voxels (lengths are then reported in columns ending in _px).
+    """
+    if missing not in _MISSING:
+        raise InputError(f"missing={missing!r}: choose one of {_MISSING}")
+    if isinstance(obj, tuple) and all(isinstance(s, (int, np.integer)) for s in obj):
+        obj = np.broadcast_to(np.float32(0), obj)  # a shape: a zero-stride stand-in
+    dims = _spatial_dims(obj, ndim)
+    n = len(dims)
+    xa = is_xarray(obj)
+    attrs = obj.attrs if xa else {}
+    label = name or (attrs.get("level") or getattr(obj, "name", None) if xa else None) or "the volume"
+
+    unit = "um"
+    size: tuple[float, ...] | None
+    if isinstance(voxel_size_um, str):
+        if voxel_size_um.strip().lower() not in _PX_WORDS:
+            raise InputError(f"voxel_size_um={voxel_size_um!r}: give a size in µm (a number or one per axis), "
+                             "or 'px' to work in voxels")
+        size, unit = (1.0,) * n, "px"
+    elif voxel_size_um is not None:
+        size = _vector(voxel_size_um, n, "voxel_size_um", positive=True)
+    elif xa and "voxel_size_um" in attrs:
+        size = _attr_vector(attrs, "voxel_size_um", n, str(label))  # None: recorded as unknown
+    else:
+        size = None
+        if xa:
+            spacing, pixel = _coord_spacing(obj, dims)
+            size = None if pixel else spacing
+    if size is None:
+        if missing == "raise":
+            raise InputError(
+                f"{label}: the voxel size is unknown. Pass voxel_size_um=... in µm (one number, or "
+                f"{'(dz, dy, dx)' if n == 3 else 'one per axis'}), or voxel_size_um=\"px\" to measure in "
+                "voxels (lengths are then reported in columns ending in _px).")
+        size, unit = (1.0,) * n, "px"
+
+    if origin_um is not None:
+        origin = _vector(origin_um, n, "origin_um", positive=False)
+    elif xa and unit == "um":
+        origin = _origin_from_coords(obj, dims) or (0.0,) * n
+    else:
+        origin = (0.0,) * n  # in voxels, voxel 0 is at 0 whatever the coordinates say
+
+    placement = _attr_vector(attrs, "origin_um", n, str(label)) if xa else None
+    parent = (attrs.get("parent") or None) if xa else None
+    return Frame(voxel_size_um=size, origin_um=origin, dims=dims, unit=unit,
+                 placement_um=placement, parent=str(parent) if parent else None)
+
+
+def warn_voxels(name: str, stacklevel: int = 3) -> None:
+    """Warn that ``name`` is measured in voxels (for callers that chose ``missing="px"``
+    and still want the user told, e.g. a figure whose axes would otherwise read µm)."""
+    warnings.warn(f"{name}: the voxel size is unknown, so lengths are in voxels (px); pass voxel_size_um=... "
+                  "in µm to get µm", VoxelSizeWarning, stacklevel=stacklevel)
