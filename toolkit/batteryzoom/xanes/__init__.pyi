@@ -19,10 +19,13 @@ __all__ = [
     "edge_jump_map",
     "particle_mask",
     "linear_combination",
+    "grain_chemistry",
+    "GrainChemistry",
 ]
 
-from . import alignment, denoise, edges, fitting, normalization, regional, stack, uncertainty
+from . import alignment, chemistry, denoise, edges, fitting, normalization, regional, stack, uncertainty
 from .alignment import align, apply_shifts
+from .chemistry import GrainChemistry, grain_chemistry
 from .denoise import PCAModel, pca_denoise, pca_edge_maps, pca_fit
 from .edges import EDGE_METHODS, edge_energy, edge_maps
 from .fitting import linear_combination
