@@ -82,6 +82,19 @@ def masks(maps: Any, *, min_edge_step: float | str = "otsu", min_snr: float = 5.
     same kind as ``maps``
         ``edge_jump``, ``snr``, ``failed`` (NaN/inf or constant spectrum, or no edge
         found) and ``mask`` = edge_jump & snr & ~failed, each bool over space.
+
+    Examples
+    --------
+    A 20 x 20 map whose first five rows hold no edge (background):
+
+    >>> import numpy as np, batteryzoom as bz
+    >>> energy = np.arange(8200.0, 8601.0, 2.0)
+    >>> rng = np.random.default_rng(0)
+    >>> stack = 0.6 + np.arctan((energy[:, None, None] - 8342.0) / 1.5) / np.pi + rng.normal(0, 0.01, (energy.size, 20, 20))
+    >>> stack[:, :5] = 0.4 + rng.normal(0, 0.01, (energy.size, 5, 20))
+    >>> mask = bz.xanes.masks(bz.xanes.edge_maps(stack, energy))["mask"]
+    >>> int(mask.sum()), bool(mask[:5].any())
+    (300, False)
     """
     step = np.asarray(maps["edge_step"])
     noise = np.asarray(maps["pre_edge_noise"])

@@ -108,6 +108,22 @@ def region_edge_stats(maps: Any, labels: Any, *, mask: Any = None, method: str =
     The per-label sums go through :func:`batteryzoom.regions.region_stats` (one pass over
     the voxels per map, no loop over labels); the clipping is
     :func:`batteryzoom.regions.sigma_clip` (one compiled pass per round).
+
+    Examples
+    --------
+    Two grains of 200 voxels, edges spread by 0.5 eV (sd), each voxel's error 0.1 eV:
+
+    >>> import numpy as np, batteryzoom as bz
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([1, 2], 200).reshape(20, 20)
+    >>> true_ev = np.where(labels == 1, 8341.0, 8342.5) + rng.normal(0, 0.5, labels.shape)
+    >>> maps = {"edge_energy_half_step_ev": true_ev + rng.normal(0, 0.1, labels.shape),
+    ...         "edge_energy_half_step_err_ev": np.full(labels.shape, 0.1)}
+    >>> tab = bz.xanes.region_edge_stats(maps, labels)
+    >>> tab["edge_energy_mean_ev"].round(2).tolist(), tab["edge_energy_fwhm_deconvolved_ev"].round(2).tolist()
+    ([8341.01, 8342.45], [1.15, 1.23])
+    >>> tab["mean_reliable"].tolist()  # standard error 0.5 / sqrt(200) = 0.035 eV > 0.02
+    [False, False]
     """
     key = f"edge_energy_{method}_ev"
     if clip_sigma is not None and not (isinstance(clip_sigma, (int, float, np.integer, np.floating))
