@@ -57,7 +57,7 @@ def surface_distance_um(
     ``k`` voxels below a plane face is at ``(k + 1/2) · voxel_size`` exactly, and inside
     a sphere of 4 µm the error stays within 0.6 of the coarsest voxel edge (a voxel
     centred just inside a curved surface still gets half a voxel), and deep inside it
-    reads up to 0.4 voxel shallow (tests/test_regions.py). The
+    reads up to 0.4 voxel shallow (tests/regions/test_profiles.py). The
     array's border counts as outside (a cut object is measured from the cut).
 
     Parameters

@@ -87,7 +87,7 @@ def peak_and_fwhm(
 
     Bias and scatter (FWHM / truth − 1, mean and 1σ over many regions, default
     settings; measured by tests/reference/regions_fwhm_bias.py, the 20,000 case is
-    checked in tests/test_regions.py):
+    checked in tests/regions/test_stats.py):
 
     ============  ===============  ===============  ===============  ===============
     values        50               1,000            5,000            20,000

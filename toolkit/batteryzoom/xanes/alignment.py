@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from .._blocks import is_dask
 from .._progress import progress
 from ..errors import InputError
-from .stack import is_dask, split_input
+from .stack import split_input
 
 __all__ = ["align", "apply_shifts", "common_fov_slices", "estimate_shifts"]
 

@@ -63,10 +63,11 @@ from typing import Any
 
 import numpy as np
 
+from .._blocks import is_dask, map_spatial
 from ..errors import InputError
 from .edges import edge_maps
 from .normalization import LarchDefaults, e0_of_mean_spectrum
-from .stack import is_dask, map_spatial, maps_dataset, split_input
+from .stack import maps_dataset, split_input
 from .uncertainty import half_step_rows
 
 __all__ = ["PCAModel", "pca_fit", "pca_denoise", "pca_edge_maps"]

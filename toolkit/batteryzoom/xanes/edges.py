@@ -34,12 +34,12 @@ from typing import Any
 import numpy as np
 
 from .. import _kernels
-from .._blocks import map_ranges
+from .._blocks import is_dask, map_ranges, map_spatial
 from ..errors import InputError
 from ._fused import _FixedPlan
 from ._general import DEFAULT_WINDOW_EV, EDGE_METHODS, _edge_block, _rows
 from .normalization import LarchDefaults, e0_of_mean_spectrum, pre_edge_ranges
-from .stack import is_dask, map_spatial, maps_dataset, split_input
+from .stack import maps_dataset, split_input
 from .uncertainty import pooled_noise, propagate_half_step_err
 
 __all__ = ["EDGE_METHODS", "edge_energy", "edge_maps"]

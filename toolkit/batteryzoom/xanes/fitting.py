@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from .._blocks import map_spatial
 from ..errors import InputError
-from .stack import map_spatial, spatial_frame, split_input
+from .stack import spatial_frame, split_input
 
 __all__ = ["linear_combination", "MAX_REFERENCES"]
 

@@ -69,8 +69,9 @@ from typing import Any
 
 import numpy as np
 
+from .._blocks import is_dask, map_spatial
 from ..errors import InputError
-from .stack import E0_SAMPLE_VOXELS, is_dask, map_spatial, mean_spectrum, spatial_frame, split_input
+from .stack import E0_SAMPLE_VOXELS, mean_spectrum, spatial_frame, split_input
 
 __all__ = ["LarchDefaults", "find_e0", "normalize", "pre_edge_ranges", "NormRanges"]
 
