@@ -30,7 +30,9 @@ Precision
   defaults). Regions with one voxel or no spread get exact percentiles (the value).
 - peak and FWHM: see :func:`peak_and_fwhm` (binned Gaussian KDE, Silverman bandwidth,
   bandwidth and binning removed in quadrature: unbiased for Gaussian distributions).
-
+- volume: every voxel of the region times the voxel volume, in ``volume_um3`` when the
+  map's frame is known (:func:`batteryzoom.frames.frame_of`), else in voxels,
+  ``volume_px3`` (the frame's policy for a length that is only reported).
 """
 
 from __future__ import annotations
