@@ -16,6 +16,8 @@ One module per technique (each name below imports from ``batteryzoom.cycling``):
   the function's Notes).
 - ``population``: :func:`screen_population` (every cell of a lot, robust z-score of the
   K-value: Iglewicz and Hoaglin), :func:`robust_zscore`.
+- ``qc``: :func:`cycler_qc` and :class:`CyclerQC`, the cycler scale's pipeline (one-cycle
+  test, self-discharge, lot, verdict) that the report and notebook 01 both run.
 
 Submodules load on first use (``lazy_loader``, names listed in ``__init__.pyi``).
 """

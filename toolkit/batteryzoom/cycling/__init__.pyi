@@ -5,6 +5,8 @@ from .curves import find_dqdv_peaks as find_dqdv_peaks
 from .curves import vq_curves as vq_curves
 from .population import robust_zscore as robust_zscore
 from .population import screen_population as screen_population
+from .qc import CyclerQC as CyclerQC
+from .qc import cycler_qc as cycler_qc
 from .self_discharge import SelfDischargeResult as SelfDischargeResult
 from .self_discharge import self_discharge as self_discharge
 from .steps import find_rests as find_rests
@@ -23,4 +25,6 @@ __all__ = [
     "screen_population",
     "robust_zscore",
     "SelfDischargeResult",
+    "cycler_qc",
+    "CyclerQC",
 ]
