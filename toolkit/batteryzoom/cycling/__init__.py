@@ -18,6 +18,8 @@ One module per technique (each name below imports from ``batteryzoom.cycling``):
   K-value: Iglewicz and Hoaglin), :func:`robust_zscore`.
 - ``qc``: :func:`cycler_qc` and :class:`CyclerQC`, the cycler scale's pipeline (one-cycle
   test, self-discharge, lot, verdict) that the report and notebook 01 both run.
+- ``record``: :func:`analyze_record` and :class:`RecordAnalysis`, what
+  :class:`batteryzoom.widgets.CycleExplorer` shows of a record (dQ/dV and rest fits on demand).
 
 Submodules load on first use (``lazy_loader``, names listed in ``__init__.pyi``).
 """

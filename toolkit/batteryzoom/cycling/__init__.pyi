@@ -7,6 +7,8 @@ from .population import robust_zscore as robust_zscore
 from .population import screen_population as screen_population
 from .qc import CyclerQC as CyclerQC
 from .qc import cycler_qc as cycler_qc
+from .record import RecordAnalysis as RecordAnalysis
+from .record import analyze_record as analyze_record
 from .self_discharge import SelfDischargeResult as SelfDischargeResult
 from .self_discharge import self_discharge as self_discharge
 from .steps import find_rests as find_rests
@@ -27,4 +29,6 @@ __all__ = [
     "SelfDischargeResult",
     "cycler_qc",
     "CyclerQC",
+    "analyze_record",
+    "RecordAnalysis",
 ]
