@@ -142,3 +142,70 @@ def test_duplicate_names_in_yaml_are_rejected(tmp_path):
     path.write_text("datasets:\n" + body + body)
     with pytest.raises(ManifestError, match="defined twice"):
         read_manifest(path)
+
+
+# ------------------------------------------------------------------ what a manifest may name
+
+
+@pytest.mark.parametrize(
+    "field, changes",
+    [
+        ("loader.function", {"loader": {"function": "os:remove"}}),
+        ("loader.function", {"loader": {"function": "shutil:rmtree"}}),
+        ("loader.function", {"loader": {"function": "batteryzoomer.io:read"}}),  # a look-alike name
+        ("generator", {"files": None, "generator": "os:system", "seed": 1}),
+        ("generator", {"files": None, "generator": "subprocess:run", "seed": 1}),
+    ],
+)
+def test_callables_outside_batteryzoom_are_refused(field, changes):
+    with pytest.raises(ManifestError, match=rf"'real/test'.*'{field}'.*batteryzoom.*batteryzoom\.loaders"):
+        parse_manifest(_manifest_with(**changes))
+
+
+def test_callables_inside_batteryzoom_are_accepted():
+    entry = parse_manifest(_manifest_with(loader={"function": "batteryzoom.io:read_cycler"}))["real/test"]
+    assert entry.loader["function"] == "batteryzoom.io:read_cycler"
+    entry = parse_manifest(_manifest_with(files=None, generator="batteryzoom.data.twin.cell:cell_ct", seed=1))
+    assert entry["real/test"].generator == "batteryzoom.data.twin.cell:cell_ct"
+
+
+@pytest.mark.parametrize(
+    "url, problem",
+    [
+        ("https://evil.example.com/o/r/raw/abc/x.csv", "host 'evil.example.com' is not one of"),
+        ("https://github.com.evil.example.com/x.csv", "host 'github.com.evil.example.com' is not one of"),
+        ("https://user:secret@github.com/o/r/raw/abc/x.csv", "credentials"),
+        ("https://token@github.com/o/r/raw/abc/x.csv", "credentials"),
+        ("https://raw.githubusercontent.com/o/r/abc/x.csv?token=GHSAT0AAA", "credentials"),
+        ("https://zenodo.org/records/1/files/x.csv?access_token=abc&download=1", "credentials"),
+        ("https://github.com:8443/o/r/raw/abc/x.csv", "port"),
+    ],
+)
+def test_urls_off_the_host_allowlist_or_with_credentials_are_refused(url, problem):
+    with pytest.raises(ManifestError, match=rf"'real/test'.*files\[0\]\.url.*{problem}"):
+        parse_manifest(_manifest_with(files=[dict(GOOD_FILE, url=url)]))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://github.com/o/r/raw/abc/x.csv",
+        "https://raw.githubusercontent.com/o/r/abc/x.csv",
+        "https://zenodo.org/records/1/files/x.csv?download=1",
+        "https://GitHub.com/o/r/raw/abc/x.csv",  # host names are case-insensitive
+    ],
+)
+def test_urls_on_the_default_hosts_are_accepted(url):
+    assert parse_manifest(_manifest_with(files=[dict(GOOD_FILE, url=url)]))["real/test"].files[0].url == url
+
+
+def test_the_manifest_extends_the_host_allowlist_in_one_place():
+    raw = _manifest_with(files=[dict(GOOD_FILE, url="https://data.example.org/x.csv")])
+    with pytest.raises(ManifestError, match="data.example.org"):
+        parse_manifest(raw)
+    manifest = parse_manifest({"download_hosts": ["data.example.org"], **raw})
+    assert manifest["real/test"].files[0].url == "https://data.example.org/x.csv"
+    assert "data.example.org" in manifest.download_hosts and "github.com" in manifest.download_hosts
+    for bad in (["https://data.example.org"], ["data.example.org/path"], "data.example.org", [""]):
+        with pytest.raises(ManifestError, match="download_hosts"):
+            parse_manifest({"download_hosts": bad, **raw})
