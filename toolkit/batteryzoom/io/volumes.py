@@ -37,7 +37,7 @@ import xarray as xr
 from .._progress import progress as _progress
 from ..errors import FileFormatError, InputError
 
-__all__ = ["read_volume", "natural_sort", "EAGER_LIMIT_BYTES"]
+__all__ = ["read_volume", "natural_sort", "EAGER_LIMIT_BYTES", "UNIT_TO_UM"]
 
 PathLike = str | os.PathLike
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -55,6 +55,7 @@ _UNIT_TO_UM = {
     "centimetre": 1e4, "m": 1e6, "meter": 1e6, "metre": 1e6, "a": 1e-4, "å": 1e-4,
     "angstrom": 1e-4,
 }
+UNIT_TO_UM = _UNIT_TO_UM  # public: io.tomo reads detector pixel sizes written in these units
 # attribute names that hold a voxel size in µm (HDF5 / zarr), in order of preference;
 # element_size_um is the ilastik / Fiji HDF5 convention
 _UM_ATTRS = ("voxel_size_um", "element_size_um", "pixel_size_um", "voxel_um", "pixel_um")
