@@ -112,3 +112,17 @@ def test_lazy_series_is_dask_and_equal(fetch_real):
     lazy = read_tiff_series(folder, lazy=True)
     assert is_dask(lazy.projections.data)
     np.testing.assert_array_equal(lazy.projections[::30].values, read_tiff_series(folder).projections[::30].values)
+
+
+def test_a_truncated_projection_or_flat_is_named(fetch_real, tmp_path):
+    scan = _copy(_folder(fetch_real), tmp_path)
+    raw = scan / "tiffs" / "raw_00005.tiff"
+    good = raw.read_bytes()
+    raw.write_bytes(good[:20000])  # the header reads, the pixels are cut short
+    with pytest.raises(FileFormatError, match=r"raw_00005\.tiff: cannot be read .* truncated or corrupt"):
+        read_tiff_series(scan)
+    raw.write_bytes(good)
+    flat = scan / "flat_00001.tiff"
+    flat.write_bytes(flat.read_bytes()[:100])
+    with pytest.raises(FileFormatError, match=r"flat_00001\.tiff: is not a readable TIFF"):
+        read_tiff_series(scan)

@@ -343,17 +343,22 @@ def _read_tiff_sequence(files: list[Path], chunks, progress, check_gaps: bool):
     # a slice file records (y, x) only, unless ImageJ wrote a z spacing
     meta = {"format": "tiff-sequence", **_tiff_voxel_size(files[0])}
     shape = (len(files),) + first_shape
+
+    def _one(f):
+        try:
+            return tifffile.imread(f).reshape(first_shape)
+        except Exception as exc:  # a header that reads but pixels cut short: a truncated copy
+            raise FileFormatError(f, f"cannot be read ({type(exc).__name__}: {exc})",
+                                  "the file is truncated or corrupt: copy it again") from exc
+
     nbytes = int(np.prod(shape, dtype=np.int64)) * first_dtype.itemsize
     if chunks is False or (chunks is None and nbytes <= EAGER_LIMIT_BYTES):
         out = np.empty(shape, dtype=first_dtype)
         for i, f in enumerate(_progress(files, "reading TIFF sequence", total=len(files), enabled=progress, unit="slice")):
-            out[i] = tifffile.imread(f).reshape(first_shape)
+            out[i] = _one(f)
         return out, meta
     import dask
     import dask.array as da
-
-    def _one(f):
-        return tifffile.imread(f).reshape(first_shape)
 
     lazy = [da.from_delayed(dask.delayed(_one)(f), first_shape, dtype=first_dtype) for f in files]
     return da.stack(lazy), meta
