@@ -82,6 +82,9 @@ def test_a_multi_energy_fxi_file(tmp_path):
     assert acq.projections.dims == ("energy", "angle", "row", "col") and acq.projections.shape == (3, 5, 6, 8)
     assert acq.energy.values.tolist() == [8330.0, 8340.0, 8350.0]
     assert acq.flats.shape == (3, 10, 6, 8) and "angle_by_energy" not in acq.coords
+    lazy = read_fxi(path, lazy=True)
+    assert lazy.projections.data.chunks[0] == (1, 1, 1)  # one energy per chunk, never all at once
+    np.testing.assert_array_equal(lazy.projections.values, acq.projections.values)
     with h5py.File(path, "r+") as f:
         del f["X_eng"]
         f["X_eng"] = [8.33, 8.34]

@@ -115,7 +115,9 @@ def frames(source: H5Frames, lazy: bool | None, index: Any = None):
     if want_lazy(lazy, nbytes):
         import dask.array as da
 
-        arr = da.from_array(source, chunks=("auto",) + (-1,) * (source.ndim - 1), name=False)
+        # whole frames per chunk; a 4D (energy, angle, ...) stack one energy at a time
+        lead = (1, "auto") if source.ndim == 4 else ("auto",)
+        arr = da.from_array(source, chunks=lead + (-1,) * (source.ndim - len(lead)), name=False)
     else:
         arr = source[()]
     return arr if index is None else arr[index]

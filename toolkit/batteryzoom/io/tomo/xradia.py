@@ -99,6 +99,8 @@ def read_xradia(
                                "ImageInfo/PixelSize", path, low=PIXEL_RANGE_UM[0], high=PIXEL_RANGE_UM[1],
                                unit="µm", arg="pixel_size_um")
     exposures = header.exposures_s
+    if exposures is not None and np.any(exposures > 0):
+        exposures = exposures[exposures > 0]  # Xradia pads per-image streams with zeros
     exposure, exposure_from = choose("exposure", exposure_s, exposures, "ImageInfo/ExpTimes", path,
                                      low=1e-9, high=np.inf, unit="s", arg="exposure_s")
     deg, how = resolve_angles(path, header.angles_deg, "ImageInfo/Angles", "deg", convention=True,
