@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import shutil
 import tracemalloc
 
@@ -45,6 +46,8 @@ def test_lazy_read_is_dask_and_equal(fetch_real):
     lazy = read_dxchange(path, lazy=True)
     assert is_dask(lazy.projections.data)
     np.testing.assert_array_equal(lazy.projections.values, read_dxchange(path).projections.values)
+    # no open file handle inside: the graph pickles, as a dask.distributed worker needs
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(lazy.projections.data)).compute(), lazy.projections.values)
 
 
 def _write(path, data, theta, white=None, dark=None, theta_units="degrees", **meta):

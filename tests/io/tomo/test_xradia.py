@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import olefile
 import pytest
@@ -65,6 +67,8 @@ def test_txrm_lazy_reads_image_by_image(fetch_real):
     (path,) = fetch_real(TXRM)
     lazy = read_xradia(path, flats="absent", lazy=True)
     assert is_dask(lazy.projections.data)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(lazy.projections.data))[6].compute(),
+                                  lazy.projections.values[6])
     np.testing.assert_array_equal(lazy.projections[2:5].values, read_xradia(path, flats="absent").projections[2:5].values)
 
 
