@@ -173,3 +173,27 @@ def assert_uniform_ticks():
     """``assert_uniform_ticks(tickformat, lo, hi, nticks=None)``: the tick labels plotly can
     draw on ``[lo, hi]`` all carry the same decimals and print their values exactly."""
     return _assert_uniform_ticks
+
+
+@pytest.fixture(scope="session")
+def unchanged():
+    """``with unchanged(*paths): ...``: the files (or every file below a folder) have the
+    same SHA-256 after the block as before it (readers never modify their sources)."""
+    import contextlib
+    import hashlib
+
+    def _digests(paths) -> dict:
+        files = []
+        for p in map(Path, paths):
+            files.extend(sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p])
+        assert files, f"nothing to hash in {paths}"
+        return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+    @contextlib.contextmanager
+    def _unchanged(*paths):
+        before = _digests(paths)
+        yield
+        after = _digests(paths)
+        assert after == before, f"source files changed: {[f for f in before if after.get(f) != before[f]]}"
+
+    return _unchanged

@@ -61,3 +61,16 @@ def test_multi_energy_layout_and_acquisition_order():
 def test_check_acquisition_refuses_other_objects():
     with pytest.raises(InputError, match="expected an acquisition Dataset"):
         check_acquisition(np.zeros((3, 3, 3)))
+
+
+def test_flats_knowingly_absent_are_marked_and_pass_the_check():
+    proj = np.full((3, 2, 2), 900, np.uint16)
+    acq = make_acquisition(proj, [0, 60, 120], angle_unit="deg", allow_no_flats=True)
+    assert acq.attrs["flats_absent"] is True and not acq.attrs["normalized"] and "flats" not in acq
+    assert check_acquisition(acq) is acq
+    stripped = acq.copy()
+    del stripped.attrs["flats_absent"]
+    with pytest.raises(InputError, match="raw projections without flats"):
+        check_acquisition(stripped)
+    with_flats = make_acquisition(proj, [0, 60, 120], flats=proj[:1], angle_unit="deg", allow_no_flats=True)
+    assert "flats_absent" not in with_flats.attrs

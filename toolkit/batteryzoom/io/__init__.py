@@ -24,6 +24,7 @@ _EXPORTS = {
     "read_xanes_zarr": "txm",
     "read_spectrum": "spectra",
     "read_volume": "volumes",
+    "read_acquisition": "tomo",
 }
 _SUBMODULES = set(_EXPORTS.values())
 

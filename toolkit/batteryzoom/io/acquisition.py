@@ -19,7 +19,11 @@ indices with ``units="px"``), and the acquisition order of every frame
 (``projection_order``, ``flat_order``, ``dark_order``: integer frame numbers in the scan,
 so flats taken before and after the projections can be interpolated in time). ``flats``
 and ``darks`` may be absent (e.g. an already-normalised sinogram): then
-``attrs["normalized"]`` says whether ``projections`` already hold ``-ln(I/I0)``.
+``attrs["normalized"]`` says whether ``projections`` already hold ``-ln(I/I0)``, and
+``attrs["flats_absent"]`` (True) marks raw projections read knowingly without flats (a
+``.txrm`` without reference): normalising them needs flats from elsewhere. A multi-energy
+scan whose angles differ slightly between energies keeps them all in the 2D coordinate
+``angle_by_energy`` ``(energy, angle)`` (``angle`` is then their mean).
 
 Attributes: ``pixel_size_um`` (float or None), ``energy_ev`` (single-energy scans, or
 None), ``source_path``, ``format`` (e.g. ``"dxchange"``, ``"xradia-txrm"``,
@@ -27,7 +31,8 @@ None), ``source_path``, ``format`` (e.g. ``"dxchange"``, ``"xradia-txrm"``,
 (e.g. ``"theta in degrees (dataset attribute units=deg)"``, ``"detected: span 3.14 rad
 over 181 frames"``, ``"given: angle_unit='rad'"``), ``normalized`` (bool), ``scan_range_deg``
 (the angular span, 180 or 360 for a full scan), and any provenance the file records
-(``exposure_s``, ``date``, ``instrument``, ...).
+(``exposure_s``, ``flat_exposure_s`` when flats were exposed differently, ``date``,
+``instrument``, ...).
 
 :func:`make_acquisition` builds and validates one (the readers call it; so can a user
 holding arrays); :func:`check_acquisition` validates one made elsewhere. Angles are never
@@ -137,6 +142,7 @@ def make_acquisition(
     pixel_size_um: float | None = None,
     order: Mapping[str, Any] | None = None,
     normalized: bool = False,
+    allow_no_flats: bool = False,
     source_path: str | None = None,
     fmt: str = "arrays",
     attrs: Mapping[str, Any] | None = None,
@@ -160,6 +166,10 @@ def make_acquisition(
         ...}``; default: darks, flats, then projections.
     normalized : bool
         Whether ``projections`` already hold ``-ln(I/I0)`` (no flats needed).
+    allow_no_flats : bool
+        Accept raw projections without flats (a ``.txrm`` without reference read for
+        inspection): ``attrs["flats_absent"]`` is then True, and whoever normalises must
+        bring flats.
     source_path, fmt, attrs
         Provenance (file, format name, anything else the file records).
 
@@ -196,7 +206,7 @@ def make_acquisition(
                          f"{0 if energy is None else energy.size} values")
     if pixel_size_um is not None and not (np.isfinite(pixel_size_um) and pixel_size_um > 0):
         raise InputError(f"{where}: pixel_size_um={pixel_size_um!r} must be a positive size in µm")
-    if flats is None and not normalized:
+    if flats is None and not normalized and not allow_no_flats:
         raise InputError(f"{where}: raw projections need flat fields to normalise; pass flats=, or "
                          "normalized=True when the projections already hold -ln(I/I0)")
     data = {"projections": proj}
@@ -241,6 +251,7 @@ def make_acquisition(
         "angle_unit_source": how,
         "normalized": bool(normalized),
         "scan_range_deg": round(span + (span / max(n_angle - 1, 1)), 6) if n_angle > 1 else 0.0,
+        **({"flats_absent": True} if flats is None and not normalized else {}),
         **dict(attrs or {}),
     }
     return check_acquisition(xr.Dataset(data, coords=coords, attrs=out_attrs))
@@ -253,7 +264,8 @@ def check_acquisition(acq: Any, name: str = "acquisition") -> xr.Dataset:
     ------
     InputError
         Not a Dataset, no ``projections``, dims or coordinates missing, angles not finite,
-        raw projections without flats.
+        raw projections without flats (unless ``attrs["flats_absent"]`` says they are
+        knowingly absent).
     """
     if not isinstance(acq, xr.Dataset):
         raise InputError(f"{name}: expected an acquisition Dataset (bz.io.read_acquisition or "
@@ -266,6 +278,6 @@ def check_acquisition(acq: Any, name: str = "acquisition") -> xr.Dataset:
                          "(energy, angle, row, col)")
     if "angle" not in acq.coords or not np.all(np.isfinite(acq.angle.values)):
         raise InputError(f"{name}: the angle coordinate (degrees) is missing or not finite")
-    if "flats" not in acq and not acq.attrs.get("normalized", False):
+    if "flats" not in acq and not acq.attrs.get("normalized", False) and not acq.attrs.get("flats_absent", False):
         raise InputError(f"{name}: raw projections without flats; add flats or set attrs['normalized']=True")
     return acq

@@ -26,6 +26,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import FileFormatError, InputError, MissingDependencyError
+from ._xradia import read_header, read_images
 
 __all__ = [
     "XrmFrame",
@@ -38,8 +39,6 @@ __all__ = [
     "FXI_LAYOUT",
 ]
 
-# Xradia ImageInfo/DataType codes -> numpy dtypes
-_XRM_DTYPES = {5: np.uint16, 10: np.float32, 3: np.uint8, 6: np.int16, 7: np.int32, 8: np.uint32}
 # "..._08324.0_eV_..." (SSRL 6-2c) or "..._8250_0eV.xrm" (APS, underscore as decimal point)
 _ENERGY_IN_NAME = re.compile(r"(?<![\d.])(\d{3,6}(?:[._]\d+)?)_?eV", re.IGNORECASE)
 # two frames whose energies differ by less than this (eV) were taken at the same energy
@@ -126,49 +125,10 @@ def _frame_array(frame: XrmFrame) -> xr.DataArray:
 
 
 def _read_frame(path: str | os.PathLike) -> XrmFrame:
-    import olefile
-
     path = Path(path)
-    if not path.is_file():
-        raise FileFormatError(path, "no such file")
-    if not olefile.isOleFile(str(path)):
-        raise FileFormatError(path, "not an OLE2 compound file, so not an Xradia .xrm frame",
-                              "check the file (a truncated copy?) or pass a .txrm/.xrm file")
-    with olefile.OleFileIO(str(path)) as ole:
-        def stream(name: str, dtype, required: bool = True):
-            if not ole.exists(name):
-                if required:
-                    raise FileFormatError(path, f"stream {name!r} is missing", "is this an Xradia .xrm file?")
-                return None
-            return np.frombuffer(ole.openstream(name).read(), dtype=dtype)
-
-        width = int(stream("ImageInfo/ImageWidth", "<i4")[0])
-        height = int(stream("ImageInfo/ImageHeight", "<i4")[0])
-        code = int(stream("ImageInfo/DataType", "<i4")[0])
-        if code not in _XRM_DTYPES:
-            raise FileFormatError(path, f"unknown ImageInfo/DataType {code}",
-                                  f"known codes: {sorted(_XRM_DTYPES)}")
-        dtype = np.dtype(_XRM_DTYPES[code]).newbyteorder("<")
-        images = []
-        n = 1
-        while ole.exists(f"ImageData{(n - 1) // 100 + 1}/Image{n}"):
-            raw = stream(f"ImageData{(n - 1) // 100 + 1}/Image{n}", dtype)
-            if raw.size != width * height:
-                raise FileFormatError(path, f"Image{n} holds {raw.size} values, expected {height}x{width}",
-                                      "the file is truncated or corrupt")
-            images.append(raw.reshape(height, width).astype(dtype.newbyteorder("="), copy=True))
-            n += 1
-        if not images:
-            raise FileFormatError(path, "no ImageData1/Image1 stream", "is this an Xradia .xrm file?")
-        energies = stream("ImageInfo/Energy", "<f4", required=False)
-        pixel = stream("ImageInfo/PixelSize", "<f4", required=False)
-        exposure = stream("ImageInfo/ExpTimes", "<f4", required=False)
-        if exposure is None or not np.isfinite(exposure[0]) or exposure[0] <= 0:
-            exposure = stream("AcquisitionSettings/ExpTime", "<f4", required=False)
-        date = ""
-        if ole.exists("ImageInfo/Date"):
-            date = ole.openstream("ImageInfo/Date").read().split(b"\0")[0].decode("ascii", "replace")
-    energy = float(energies[0]) if energies is not None and energies.size else 0.0
+    header = read_header(path)
+    images = read_images(path, header)
+    energy = float(header.energies_ev[0]) if header.energies_ev is not None else 0.0
     source = "header"
     if not np.isfinite(energy) or energy <= 0:
         parsed = energy_from_filename(path.name)
@@ -176,16 +136,16 @@ def _read_frame(path: str | os.PathLike) -> XrmFrame:
             raise FileFormatError(path, "ImageInfo/Energy is 0 and the file name carries no energy",
                                   "rename the file with its energy (e.g. *_8333.0_eV_*.xrm) or set it by hand")
         energy, source = parsed, "filename"
-    image = images[0] if len(images) == 1 else np.stack(images)
+    exposure = header.exposures_s
     return XrmFrame(
-        image=image,
+        image=images[0] if len(images) == 1 else images,
         energy_ev=energy,
         energy_source=source,
-        pixel_size_um=float(pixel[0]) if pixel is not None and pixel.size else float("nan"),
-        exposure_s=float(exposure[0]) if exposure is not None and exposure.size else float("nan"),
-        date=date,
+        pixel_size_um=header.pixel_size_um,
+        exposure_s=float(exposure[0]) if exposure is not None else float("nan"),
+        date=header.dates[0] if header.dates else "",
         path=path,
-        extra={"n_images": len(images)},
+        extra={"n_images": header.n_images},
     )
 
 

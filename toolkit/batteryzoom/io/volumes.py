@@ -37,7 +37,7 @@ import xarray as xr
 from .._progress import progress as _progress
 from ..errors import FileFormatError, InputError
 
-__all__ = ["read_volume", "natural_sort", "EAGER_LIMIT_BYTES"]
+__all__ = ["read_volume", "natural_sort", "EAGER_LIMIT_BYTES", "UNIT_TO_UM"]
 
 PathLike = str | os.PathLike
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -55,6 +55,7 @@ _UNIT_TO_UM = {
     "centimetre": 1e4, "m": 1e6, "meter": 1e6, "metre": 1e6, "a": 1e-4, "å": 1e-4,
     "angstrom": 1e-4,
 }
+UNIT_TO_UM = _UNIT_TO_UM  # public: io.tomo reads detector pixel sizes written in these units
 # attribute names that hold a voxel size in µm (HDF5 / zarr), in order of preference;
 # element_size_um is the ilastik / Fiji HDF5 convention
 _UM_ATTRS = ("voxel_size_um", "element_size_um", "pixel_size_um", "voxel_um", "pixel_um")
@@ -342,17 +343,22 @@ def _read_tiff_sequence(files: list[Path], chunks, progress, check_gaps: bool):
     # a slice file records (y, x) only, unless ImageJ wrote a z spacing
     meta = {"format": "tiff-sequence", **_tiff_voxel_size(files[0])}
     shape = (len(files),) + first_shape
+
+    def _one(f):
+        try:
+            return tifffile.imread(f).reshape(first_shape)
+        except Exception as exc:  # a header that reads but pixels cut short: a truncated copy
+            raise FileFormatError(f, f"cannot be read ({type(exc).__name__}: {exc})",
+                                  "the file is truncated or corrupt: copy it again") from exc
+
     nbytes = int(np.prod(shape, dtype=np.int64)) * first_dtype.itemsize
     if chunks is False or (chunks is None and nbytes <= EAGER_LIMIT_BYTES):
         out = np.empty(shape, dtype=first_dtype)
         for i, f in enumerate(_progress(files, "reading TIFF sequence", total=len(files), enabled=progress, unit="slice")):
-            out[i] = tifffile.imread(f).reshape(first_shape)
+            out[i] = _one(f)
         return out, meta
     import dask
     import dask.array as da
-
-    def _one(f):
-        return tifffile.imread(f).reshape(first_shape)
 
     lazy = [da.from_delayed(dask.delayed(_one)(f), first_shape, dtype=first_dtype) for f in files]
     return da.stack(lazy), meta
