@@ -197,3 +197,32 @@ def unchanged():
         assert after == before, f"source files changed: {[f for f in before if after.get(f) != before[f]]}"
 
     return _unchanged
+
+
+# ------------------------------------------------------------------ the cell scale (tests/cell)
+
+
+def spiral_image(shape=(300, 300), centre=(151.3, 148.6), a=18.0, pitch=9.0, turns=11.5, hand=1, width=1.6,
+                 start=0.4):
+    """An ideal bright spiral ``r = a + pitch·Θ/2π`` (Θ from ``start``; pixels) drawn with a
+    Gaussian profile of sd ``width``, winding with the angle (``hand=1``) or against it."""
+    import numpy as np
+
+    yy, xx = np.indices(shape, dtype=float)
+    dy, dx = yy - centre[0], xx - centre[1]
+    r, phi = np.hypot(dy, dx), np.arctan2(dy, dx) % (2 * np.pi)
+    s = (r - a) / pitch - (phi if hand > 0 else (2 * np.pi - phi) % (2 * np.pi)) / (2 * np.pi)
+    k = np.round(s)
+    theta = 2 * np.pi * k + (phi if hand > 0 else (2 * np.pi - phi) % (2 * np.pi))
+    on = (theta >= start) & (theta <= start + 2 * np.pi * turns)
+    d = (s - k) * pitch
+    return np.where(on, np.exp(-0.5 * (d / width) ** 2), 0.0).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def cell_twin_findings(twin):
+    """The twin's whole cell CT through ``bz.cell.cell_pipeline`` (scored against its planted
+    defects), once per session: ``.volume`` is ``analyze_volume`` of the whole twin."""
+    from batteryzoom import cell
+
+    return cell.cell_pipeline(twin("cell-ct"), truth=twin("cell-ct", part="defects"), progress=False)

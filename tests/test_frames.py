@@ -107,6 +107,18 @@ def test_placement_and_parent_come_from_the_attributes():
     assert f.attrs() == {"voxel_size_um": [2.0, 0.5, 0.25], "origin_um": [100.0, 200.0, 300.0], "parent": "cell"}
 
 
+def test_a_slice_of_a_volume_keeps_the_frame_of_the_axes_it_kept():
+    v = _vol(start=(10.0, -3.0, 0.5), attrs={"voxel_size_um": [2.0, 0.5, 0.25], "origin_um": [100.0, 200.0, 300.0]})
+    f = frame_of(v.isel(z=2))  # the volume's three values; z now a scalar coordinate
+    assert f.dims == ("y", "x") and f.voxel_size_um == (0.5, 0.25) and f.origin_um == (-3.0, 0.5)
+    assert f.placement_um == (200.0, 300.0)
+    assert frame_of(v.isel(y=1)).voxel_size_um == (2.0, 0.25)
+    # a 2-D map that is no slice (no scalar coordinate of the missing axis) still needs its own size
+    plain = xr.DataArray(np.zeros((5, 6)), dims=("y", "x"), attrs={"voxel_size_um": [2.0, 0.5, 0.25]})
+    with pytest.raises(InputError, match="voxel_size_um"):
+        frame_of(plain)
+
+
 @pytest.mark.parametrize("bad", [0, -1.0, np.nan, (1.0, 2.0), (1, 1, 1, 1), "abc", [[1, 2, 3]]])
 def test_bad_sizes_name_the_argument_and_the_fix(bad):
     with pytest.raises(InputError, match="voxel_size_um"):
