@@ -145,3 +145,12 @@ def test_frame_checks_its_own_lengths_and_unit():
     f = Frame(voxel_size_um=(1.0, 2.0), origin_um=(0.0, 0.0), dims=("y", "x"))
     assert f.voxel_volume_um3 == 2.0
     np.testing.assert_allclose(f.coords((2, 3))["x"], [0.0, 2.0, 4.0])
+
+
+def test_pixel_index_coordinates_give_the_origin_in_the_frames_unit():
+    crop = _vol(step=(1.0, 1.0, 1.0), start=(10.0, 20.0, 30.0), units="px", attrs={"voxel_size_um": None})
+    assert frame_of(crop, missing="px").origin_um == (10.0, 20.0, 30.0)  # a crop keeps its offset
+    f = frame_of(crop, voxel_size_um=0.5)  # a µm size for a pixel-indexed crop: indices scaled
+    assert f.origin_um == (5.0, 10.0, 15.0) and f.unit == "um"
+    um = _vol(start=(1.0, 2.0, 3.0), attrs={"voxel_size_um": None})  # µm coordinates, size unknown
+    assert frame_of(um, missing="px").origin_um == (0.0, 0.0, 0.0)

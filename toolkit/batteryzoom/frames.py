@@ -229,6 +229,24 @@ def _origin_from_coords(obj: Any, dims: tuple[str, ...]) -> tuple[float, ...] | 
     return tuple(float(np.asarray(obj[d].values[0], dtype=float)) for d in dims)
 
 
+def _origin(obj: Any, dims: tuple[str, ...], size: tuple[float, ...], unit: str) -> tuple[float, ...]:
+    """Voxel 0's position in the frame's unit, from the first coordinate values.
+
+    Coordinates marked as pixel indices are indices whatever the frame: in a µm frame
+    (a size given for a pixel-indexed volume) they are scaled by the voxel size, in a
+    voxel frame taken as they are (a crop keeps its offset). Unmarked coordinates are µm:
+    they give the origin of a µm frame, and nothing in a voxel frame (where µm cannot be
+    turned into voxels).
+    """
+    first = _origin_from_coords(obj, dims)
+    if first is None:
+        return (0.0,) * len(dims)
+    pixel = [str(obj[d].attrs.get("units", "")).strip().lower() in PIXEL_UNITS for d in dims]
+    if unit == "um":
+        return tuple(f * s if p else f for f, s, p in zip(first, size, pixel))
+    return tuple(f if p else 0.0 for f, p in zip(first, pixel))
+
+
 def _kept_axes(obj: Any, dims: tuple[str, ...]) -> list[int] | None:
     """Which entries of a ``(z, y, x)`` attribute vector a slice of a volume keeps.
 
@@ -342,10 +360,8 @@ def frame_of(
 
     if origin_um is not None:
         origin = _vector(origin_um, n, "origin_um", positive=False)
-    elif xa and unit == "um":
-        origin = _origin_from_coords(obj, dims) or (0.0,) * n
     else:
-        origin = (0.0,) * n  # in voxels, voxel 0 is at 0 whatever the coordinates say
+        origin = _origin(obj, dims, size, unit) if xa else (0.0,) * n
 
     placement = _attr_vector(attrs, "origin_um", n, str(label), kept) if xa else None
     parent = (attrs.get("parent") or None) if xa else None
