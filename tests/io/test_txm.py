@@ -9,7 +9,8 @@ import pytest
 import xarray as xr
 
 import batteryzoom as bz
-from batteryzoom.errors import FileFormatError
+from batteryzoom.errors import FileFormatError, InputError
+from batteryzoom.frames import frame_of
 from batteryzoom.io import txm
 
 pytestmark = pytest.mark.realdata
@@ -37,6 +38,24 @@ def test_read_xrm_aps_takes_energy_from_the_header(fetch_real):
     assert frame.attrs["energy_source"] == "header"
     assert float(frame["energy"]) == pytest.approx(8353.03, abs=0.01)
     assert frame.attrs["pixel_size_um"] == pytest.approx(0.03895, abs=1e-5)
+
+
+def test_a_frame_without_a_pixel_size_is_in_pixels_never_taken_as_um(tmp_path, fetch_real):
+    import olefile
+
+    src = next(p for p in fetch_real("real/xanes/aps-frames") if p.name == "fov07_xanessoc01_8353_0eV.xrm")
+    assert frame_of(bz.io.read_xrm(src)).voxel_size_um == pytest.approx((0.03895, 0.03895), abs=1e-5)
+    path = tmp_path / src.name
+    path.write_bytes(src.read_bytes())
+    with olefile.OleFileIO(str(path), write_mode=True) as ole:  # PixelSize 0: not recorded
+        n = len(ole.openstream("ImageInfo/PixelSize").read())
+        ole.write_stream("ImageInfo/PixelSize", np.zeros(n // 4, "<f4").tobytes())
+    frame = bz.io.read_xrm(path)
+    assert frame.attrs["voxel_size_um"] is None and frame["x"].attrs["units"] == "pixel"
+    np.testing.assert_array_equal(frame["x"].values[:3], [0.0, 1.0, 2.0])
+    assert frame_of(frame, missing="px").unit == "px"
+    with pytest.raises(InputError, match="voxel size is unknown"):
+        frame_of(frame)
 
 
 def test_energy_from_filename_patterns():
@@ -161,6 +180,11 @@ def test_read_xanes_tiff_stack_and_folder(tmp_path):
     tifffile.imwrite(folder / "f99.tif", np.zeros((3, 3), np.float32))
     with pytest.raises(FileFormatError, match="different shapes"):
         bz.io.read_xanes_tiff(folder, list(range(8300, 8306)))
+    # a given pixel size is the frame read back; a bad one is refused
+    sized = bz.io.read_xanes_tiff(tmp_path / "stack.tif", energies, pixel_size_um=0.05)
+    assert frame_of(sized).voxel_size_um == (0.05, 0.05)
+    with pytest.raises(InputError, match="positive"):
+        bz.io.read_xanes_tiff(tmp_path / "stack.tif", energies, pixel_size_um=-0.05)
 
 
 def test_read_xanes_zarr_round_trip(tmp_path):
