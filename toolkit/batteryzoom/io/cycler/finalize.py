@@ -401,8 +401,8 @@ def _count_cycles(step_type: np.ndarray, starts: np.ndarray, n: int) -> np.ndarr
 def _capacities(raw, meta, t, v, i, starts, n, step_type, notes: _Notes):
     """Charge and discharge capacity (Ah) and energy (Wh) per step, >= 0, each counting only
     in steps of its direction."""
-    q_ch, q_dis = _capacity_columns(raw, meta, t, i, starts, n, notes)
-    e_ch, e_dis = _energy_columns(raw, meta, t, v, i, starts, n, notes)
+    q_ch, q_dis = _count_columns(raw, meta, "capacity", lambda: i, t, starts, n, notes)
+    e_ch, e_dis = _count_columns(raw, meta, "energy", lambda: i * v, t, starts, n, notes)
     # one count shared by both directions (a net or unsigned column) is mended once
     for ch_name, dis_name, ch, dis in (("charging_capacity_ah", "discharging_capacity_ah", q_ch, q_dis),
                                        ("charging_energy_wh", "discharging_energy_wh", e_ch, e_dis)):
@@ -428,37 +428,34 @@ def _per_step(raw, meta, col, starts, n) -> np.ndarray:
         else np.nan_to_num(q)
 
 
-def _capacity_columns(raw, meta, t, i, starts, n, notes: _Notes) -> tuple[np.ndarray, np.ndarray]:
-    """``(charge, discharge)`` capacity counts (the same array twice for one shared count)."""
-    if "charging_capacity_ah" in raw and "discharging_capacity_ah" in raw:
-        return (np.abs(_per_step(raw, meta, "charging_capacity_ah", starts, n)),
-                np.abs(_per_step(raw, meta, "discharging_capacity_ah", starts, n)))
-    if "step_net_capacity_ah" in raw:
-        q = np.abs(raw["step_net_capacity_ah"].to_numpy(np.float64))
-    elif "capacity_ah" in raw:
-        q = _per_step_from_cumulative(np.abs(raw["capacity_ah"].to_numpy(np.float64)), starts, n)
-    elif "net_capacity_ah" in raw:
-        net = raw["net_capacity_ah"].to_numpy(np.float64)
-        q = np.abs(net - np.repeat(np.r_[net[0], net[starts[1:] - 1]], np.diff(np.r_[starts, n])))
+# the reader's columns a count may come from, most direct first: per direction, per step
+# (unsigned), unsigned carried on, signed net (over the test or the cycle)
+_COUNT_COLUMNS = {
+    "capacity": ("charging_capacity_ah", "discharging_capacity_ah", "step_net_capacity_ah", "capacity_ah",
+                 "net_capacity_ah", "capacities integrated from current over time (trapezoid)"),
+    "energy": ("charging_energy_wh", "discharging_energy_wh", "step_net_energy_wh", "energy_wh",
+               None, "energies integrated from current x voltage over time (trapezoid)"),
+}
+
+
+def _count_columns(raw, meta, quantity: str, integrand, t, starts, n, notes: _Notes) -> tuple[np.ndarray, np.ndarray]:
+    """``(charge, discharge)`` counts of ``quantity`` per step (the same array twice for one
+    shared count); without a column, ``integrand()`` (A or W) integrated over time."""
+    charge, discharge, step_net, unsigned, net, derived = _COUNT_COLUMNS[quantity]
+    if charge in raw and discharge in raw:
+        return (np.abs(_per_step(raw, meta, charge, starts, n)),
+                np.abs(_per_step(raw, meta, discharge, starts, n)))
+    if step_net in raw:
+        q = np.abs(raw[step_net].to_numpy(np.float64))
+    elif unsigned in raw:
+        q = _per_step_from_cumulative(np.abs(raw[unsigned].to_numpy(np.float64)), starts, n)
+    elif net is not None and net in raw:
+        values = raw[net].to_numpy(np.float64)
+        q = np.abs(values - np.repeat(np.r_[values[0], values[starts[1:] - 1]], np.diff(np.r_[starts, n])))
     else:
-        q = np.abs(_cumtrapz_per_step(i, t, starts, n) / 3600.0)
-        notes.derived.append("capacities integrated from current over time (trapezoid)")
+        q = np.abs(_cumtrapz_per_step(integrand(), t, starts, n)) / 3600.0
+        notes.derived.append(derived)
     return q, q
-
-
-def _energy_columns(raw, meta, t, v, i, starts, n, notes: _Notes) -> tuple[np.ndarray, np.ndarray]:
-    """``(charge, discharge)`` energy counts (the same array twice for one shared count)."""
-    if "charging_energy_wh" in raw and "discharging_energy_wh" in raw:
-        return (np.abs(_per_step(raw, meta, "charging_energy_wh", starts, n)),
-                np.abs(_per_step(raw, meta, "discharging_energy_wh", starts, n)))
-    if "step_net_energy_wh" in raw:
-        e = np.abs(raw["step_net_energy_wh"].to_numpy(np.float64))
-    elif "energy_wh" in raw:
-        e = _per_step_from_cumulative(np.abs(raw["energy_wh"].to_numpy(np.float64)), starts, n)
-    else:
-        e = np.abs(_cumtrapz_per_step(i * v, t, starts, n)) / 3600.0
-        notes.derived.append("energies integrated from current x voltage over time (trapezoid)")
-    return e, e
 
 
 def _per_step_from_cumulative(q: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
