@@ -102,3 +102,15 @@ def test_detect_format_reads_only_the_head_of_a_text_file(tmp_path):
     assert len(sample.text) <= 8192 and sample.container == "text"
     assert detect_format(path) == "csv"
     assert bz.io.cycler.detect_format is detect_format
+
+
+def test_the_package_table_lists_every_format_with_its_module_and_rank():
+    """The table in the io.cycler docstring is the users' list of supported variants: it
+    must say what the registry does."""
+    import re
+
+    doc = bz.io.cycler.__doc__
+    table = doc[doc.index("Supported makes"):doc.index("Layout (as xarray")]
+    rows = re.findall(r"^``([\w-]+)``\s+.*?\s``(\w+)``\s+(\d+)$", table, flags=re.M)
+    assert {name: (module, int(rank)) for name, module, rank in rows} == {
+        f.name: (f.module.rpartition(".")[2], f.priority) for f in formats().values()}

@@ -45,40 +45,41 @@ Supported makes and variants
 ``format=`` names (``"auto"`` sniffs them, in the order of the last column's rank: the
 first match wins), what in the content identifies each, and the module that reads it:
 
-=====================  ==================================================  ================  ====
-``format=``            file and header variant (what the sniffer matches)  module            rank
-=====================  ==================================================  ================  ====
-``neware-ndax``        BTS 8+ binary: a zip holding ``.ndc`` members;       ``neware``        10
-                       fastnda, NewareNDA as the fallback
-``neware-nda``         BTS 7 binary: ``NEWARE`` magic bytes                 ``neware``        10
-``biologic-mpr``       EC-Lab binary: ``BIO-LOGIC MODULAR FILE`` magic      ``biologic``      10
-                       (galvani, extra ``gpl``)
-``arbin-res``          MS Access ``.res`` (Jet/ACE magic), ``mdb-export``   ``arbin``         10
-``pyprobe-parquet``    parquet with ``Time [s]`` and ``Voltage [V]``         ``pyprobe``       10
-                       (no ``test_time_second``)
-``bdf-parquet``        any other parquet (BDF machine names or labels)      ``bdf``           15
-``arbin-xlsx``         workbook with ``Channel_*`` or ``Global_Info``        ``arbin``         20
-                       sheets
-``biologic-mpt``       EC-Lab text: ``EC-Lab ASCII FILE`` first line or     ``biologic``      20
-                       ``Nb header lines``
-``maccor-txt``         text/raw ``.0NN``: a ``Rec#`` header line with       ``maccor``        30
-                       ``Cyc#`` in the first 12 lines (preamble allowed);
-                       unsigned ``Amps`` signed by ``State``
-``neware-btsda-3level``  BTSDA "regular" export: ``Cycle ID`` header,       ``neware``        40
-                       ``Record ID`` on the third line
-``neware-btsda``       BTSDA flat export: CSV header with ``DataPoint`` and  ``neware``        50
-                       ``Step Type``/``Step Index``, or a workbook with
-                       ``record``/``detail``/``step``/``cycle`` sheets;
-                       units in the headers (A/mA/µA, V/mV, Ah/mAh/mAs,
-                       Wh/mWh/mWs), ``h:mm:ss.ms`` clocks
-``bdf-csv``            header with ``test_time_second`` or                  ``bdf``           60
-                       ``Test Time / s``
-``arbin-csv``          header with ``Test_Time(s)`` and ``Step_Index``      ``arbin``         70
-``csv``                any text table with one separator count per line     ``generic_csv``   90
-                       (``,``, tab, ``;``): columns by name, the unit in
-                       the header or the cells, or ``column_map=``
-``xlsx``               any other workbook (same as ``csv``)                 ``generic_csv``   90
-=====================  ==================================================  ================  ====
+======================= ================================================== =============== ====
+``format=``             file and header variant (what the sniffer matches) module          rank
+======================= ================================================== =============== ====
+``neware-ndax``         BTS 8+ binary: a zip holding ``.ndc`` members;     ``neware``      10
+                        fastnda, NewareNDA as the fallback
+``neware-nda``          BTS 7 binary: ``NEWARE`` magic bytes               ``neware``      10
+``biologic-mpr``        EC-Lab binary: ``BIO-LOGIC MODULAR FILE`` magic    ``biologic``    10
+                        (galvani, extra ``gpl``)
+``arbin-res``           MS Access ``.res`` (Jet/ACE magic), ``mdb-export`` ``arbin``       10
+``pyprobe-parquet``     parquet with ``Time [s]`` and ``Voltage [V]``      ``pyprobe``     10
+                        (no ``test_time_second``)
+``bdf-parquet``         any other parquet (BDF machine names or labels)    ``bdf``         15
+``arbin-xlsx``          workbook with ``Channel_*`` or ``Global_Info``     ``arbin``       20
+                        sheets
+``biologic-mpt``        EC-Lab text: ``EC-Lab ASCII FILE`` first line or   ``biologic``    20
+                        ``Nb header lines``
+``maccor-txt``          text or raw ``.0NN``: a ``Rec#`` header line with  ``maccor``      30
+                        ``Cyc#`` in the first 12 lines (after a
+                        preamble); unsigned ``Amps`` signed by ``State``
+``neware-btsda-3level`` BTSDA "regular" export: ``Cycle ID`` header,       ``neware``      40
+                        ``Record ID`` on the third line
+``neware-btsda``        BTSDA flat export: CSV header with ``DataPoint``   ``neware``      50
+                        and ``Step Type``/``Step Index``, or a workbook
+                        with ``record``/``detail``/``step``/``cycle``
+                        sheets; units in the headers (A/mA/µA, V/mV,
+                        Ah/mAh/mAs, Wh/mWh/mWs), ``h:mm:ss.ms`` clocks
+``bdf-csv``             header with ``test_time_second`` or                ``bdf``         60
+                        ``Test Time / s``
+``arbin-csv``           header with ``Test_Time(s)`` and ``Step_Index``    ``arbin``       70
+``csv``                 any text table with one separator count per        ``generic_csv`` 90
+                        line (``,``, tab, ``;``): columns by name, the
+                        unit in the header or the cells, or
+                        ``column_map=``
+``xlsx``                any other workbook (as ``csv``)                    ``generic_csv`` 90
+======================= ================================================== =============== ====
 
 Layout (as xarray's ``backends/``): ``_registry`` (how a format registers: its name, what
 it matches, its reader, its rank), ``sniff`` (:func:`detect_format`), one module per make
