@@ -7,6 +7,8 @@ raises :class:`~batteryzoom.errors.FileFormatError` naming the file, the problem
   :func:`read_xanes_hdf5`, :func:`read_xanes_tiff`, :func:`read_xanes_zarr` (``io.txm``)
 - spectra: :func:`read_spectrum` (``io.spectra``)
 - volumes (TIFF stack/sequence, HDF5, zarr, npz, raw): :func:`read_volume` (``io.volumes``)
+- raw tomography acquisitions (projections, flats, darks, angles): the model in
+  ``io.acquisition``
 
 Submodules load on first use (``lazy_loader``, names in ``__init__.pyi``), so
 ``import batteryzoom`` stays light.

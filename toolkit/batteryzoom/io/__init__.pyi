@@ -1,5 +1,5 @@
 # Public names of batteryzoom.io, loaded lazily (lazy_loader.attach_stub).
-from . import cycler, spectra, txm, volumes
+from . import acquisition, cycler, spectra, txm, volumes
 from .cycler import read_cycler
 from .spectra import read_spectrum
 from .txm import read_txm_scan, read_xanes_hdf5, read_xanes_tiff, read_xanes_zarr, read_xrm

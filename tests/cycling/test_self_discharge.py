@@ -1,22 +1,15 @@
-"""bz.cycling scored against the twin's ground truth, and on the real LG M50 rest."""
+"""bz.cycling.self_discharge scored against the twin's ground truth, and on the real LG M50 rest."""
 
 from __future__ import annotations
 
-
-import numpy as np
 import pandas as pd
 import pytest
 
 import batteryzoom as bz
 from batteryzoom import cycling
+from batteryzoom.cycling.self_discharge import _verdict
 from batteryzoom.data.twin import cycling as twin
 from batteryzoom.errors import InputError
-from batteryzoom.io.cycler import STEP_TYPES
-
-
-@pytest.fixture(scope="module")
-def one_cycle():
-    return bz.data.load("twin/cycling-one-cycle"), bz.data.load("twin/cycling-one-cycle", part="truth")
 
 
 @pytest.fixture(scope="module")
@@ -30,75 +23,6 @@ def screened():
     truth = bz.data.load("twin/cycling-population", part="truth").set_index("cell_id")
     table, results = cycling.screen_population(pop)
     return table, results, truth
-
-
-def _slow_record(current_a: float = 0.04) -> pd.DataFrame:
-    """A C/50 charge along the twin's OCV (no resistance): dQ/dV shows the OCV's peaks."""
-    ocv = twin.ocv_curve()
-    cap = 2.0
-    q = np.linspace(0, cap, 20001)
-    v = np.interp(q / cap, ocv["soc"], ocv["voltage_volt"])
-    t = q / current_a * 3600
-    return pd.DataFrame({
-        "test_time_second": t, "step_time_second": t, "voltage_volt": v, "current_ampere": current_a,
-        "step_count": 1, "step_index": 1, "cycle_count": 1,
-        "step_type": pd.Categorical(["cc_charge"] * len(t), categories=STEP_TYPES),
-        "charging_capacity_ah": q, "discharging_capacity_ah": 0.0,
-        "charging_energy_wh": np.r_[0, np.cumsum(0.5 * (v[1:] + v[:-1]) * np.diff(q))], "discharging_energy_wh": 0.0,
-    })
-
-
-def test_cycle_summary_matches_twin_truth(one_cycle):
-    df, truth = one_cycle
-    s = cycling.cycle_summary(df)
-    assert len(s) == 1
-    row = s.iloc[0]
-    assert row["charge_capacity_ah"] == pytest.approx(truth["charge_capacity_ah"], rel=1e-6)
-    assert row["discharge_capacity_ah"] == pytest.approx(truth["discharge_capacity_ah"], rel=1e-6)
-    assert row["charge_energy_wh"] == pytest.approx(truth["charge_energy_wh"], rel=1e-6)
-    assert row["discharge_energy_wh"] == pytest.approx(truth["discharge_energy_wh"], rel=1e-6)
-    assert row["coulombic_efficiency"] == pytest.approx(truth["discharge_capacity_ah"] / truth["charge_capacity_ah"])
-    assert row["cv_charge_share"] == pytest.approx(truth["cv_charge_capacity_ah"] / truth["charge_capacity_ah"],
-                                                   abs=2e-3)
-    # the 4 A discharge runs at a lower mean voltage than the 2 A charge (overpotential)
-    assert row["mean_discharge_voltage_volt"] < row["mean_charge_voltage_volt"] - 0.1
-    st = cycling.steps(df)
-    assert list(st["step_type"]) == ["rest", "cccv_charge", "rest", "cc_discharge", "rest"]
-
-
-def test_vq_curves_end_at_the_cycle_capacities(one_cycle):
-    df, truth = one_cycle
-    vq = cycling.vq_curves(df)
-    ch = vq[vq["direction"] == "charge"]
-    dis = vq[vq["direction"] == "discharge"]
-    assert np.all(np.diff(ch["capacity_ah"]) >= 0) and np.all(np.diff(dis["capacity_ah"]) >= 0)
-    assert ch["capacity_ah"].iloc[-1] == pytest.approx(truth["charge_capacity_ah"], rel=1e-6)
-    assert dis["capacity_ah"].iloc[-1] == pytest.approx(truth["discharge_capacity_ah"], rel=1e-6)
-
-
-@pytest.mark.parametrize("method", ["binned", "savgol"])
-def test_dqdv_peaks_at_the_ocv_features(method):
-    rec = _slow_record()
-    curve = cycling.dqdv(rec, direction="charge", method=method)
-    # the curve integrates back to the capacity it came from
-    dv = np.gradient(curve["voltage_volt"].to_numpy())
-    assert float(np.sum(curve["dqdv_ah_per_v"] * dv)) == pytest.approx(2.0, rel=0.02)
-    peaks = cycling.find_dqdv_peaks(curve, prominence=0.02)
-    found = peaks["voltage_volt"].to_numpy()
-    # the model's dQ/dV maxima with a prominence above 2 % are found within 5 mV
-    truth = twin.ocv_dqdv_peaks()
-    for centre in truth.loc[truth["relative_prominence"] > 0.02, "voltage_volt"]:
-        assert np.min(np.abs(found - centre)) < 0.005, (centre, found)
-    assert len(found) <= 4
-    assert curve.attrs["method"]
-
-
-def test_dvdq_integrates_to_the_voltage_span(one_cycle):
-    df, _ = one_cycle
-    d = cycling.dvdq(df, direction="discharge")
-    dq = np.gradient(d["capacity_ah"].to_numpy())
-    span = d["voltage_volt"].iloc[0] - d["voltage_volt"].iloc[-1]
-    assert -float(np.sum(d["dvdq_v_per_ah"] * dq)) == pytest.approx(span, rel=0.02)
 
 
 def test_self_discharge_of_the_defective_twin_cell(defective):
@@ -128,24 +52,6 @@ def test_linear_method_with_a_fixed_start_day(defective):
     assert r.k_value_mv_per_day == pytest.approx(truth["k_value_mv_per_day"], rel=0.005)
     assert r.leakage_current_a == pytest.approx(truth["leakage_current_a"], rel=0.10)
     assert r.window_start_day >= 2.0
-
-
-def test_population_screen_flags_the_defective_cell_only(screened):
-    table, results, truth = screened
-    assert set(table.index) == set(truth.index)
-    flagged = set(table.index[table["verdict"] == "fail"])
-    assert flagged == set(truth.index[truth["defective"]])
-    assert (table["verdict"] == "pass").sum() == 12
-    d = truth.index[truth["defective"]][0]
-    assert table.loc[d, "robust_z"] > 3.5 and table.loc[d, "population_outlier"]
-    healthy = table.drop(index=d)
-    assert (healthy["robust_z"] < 3.5).all()
-    # every cell scored against its truth
-    k_err = (table["k_value_mv_per_day"] / truth["k_value_mv_per_day"] - 1).abs()
-    leak_err = (table["leakage_current_a"] / truth["leakage_current_a"] - 1).abs()
-    assert k_err.max() < 0.05, k_err
-    assert leak_err.max() < 0.10, leak_err
-    assert results[d].verdict == "fail"
 
 
 @pytest.fixture(scope="module")
@@ -194,14 +100,6 @@ def test_linear_method_leakage_uses_the_shifted_charge_curve(screened, rest_trut
     assert (half > 0.01).all(), half  # the charge curve's noise is in the interval
 
 
-def test_population_verdict_needs_no_threshold_to_find_the_outlier(screened):
-    table, _, truth = screened
-    relaxed = table["k_value_mv_per_day"].to_numpy()
-    z = cycling.robust_zscore(relaxed)
-    assert np.argmax(z) == list(table.index).index(truth.index[truth["defective"]][0])
-    assert cycling.robust_zscore(np.array([1.0, 1.0, 1.0]))[0] == 0.0
-
-
 @pytest.mark.realdata
 def test_real_lgm50_rest_relaxation_fit_converges(fetch_real):
     fetch_real("real/cycler/lgm50-rest")
@@ -219,21 +117,19 @@ def test_real_lgm50_rest_relaxation_fit_converges(fetch_real):
     assert any("relaxation not over" in n for n in r.notes)
 
 
-def test_bad_inputs_raise_input_errors(one_cycle, defective):
-    df, _ = one_cycle
-    with pytest.raises(InputError, match="lacks the BDF columns"):
-        cycling.cycle_summary(df.drop(columns=["current_ampere"]))
+def test_bad_inputs_raise_input_errors(defective):
+    df = defective[0]
     with pytest.raises(InputError, match="method must be"):
-        cycling.self_discharge(defective[0], method="magic")
+        cycling.self_discharge(df, method="magic")
     with pytest.raises(InputError, match="rest_step=2 is not a rest step"):
-        cycling.self_discharge(defective[0], rest_step=2)
+        cycling.self_discharge(df, rest_step=2)
     no_rest = df[df["step_type"] != "rest"].reset_index(drop=True)
     with pytest.raises(InputError, match="no rest that follows a charge"):
         cycling.self_discharge(no_rest)
-    with pytest.raises(InputError, match="direction must be"):
-        cycling.dqdv(df, direction="up")
-    with pytest.raises(InputError, match="no column 'cell'"):
-        cycling.screen_population(df, by="cell")
+    with pytest.raises(InputError, match="n_exp must be 1, 2 or 3"):
+        cycling.self_discharge(df, n_exp=4)
+    with pytest.raises(InputError, match=r"confidence must be in \(0, 1\)"):
+        cycling.self_discharge(df, confidence=95)
 
 
 @pytest.mark.parametrize("seed,leak_a", [(1, 0.3e-3), (2, 1.0e-3)])
@@ -244,3 +140,26 @@ def test_self_discharge_across_the_defect_range(seed, leak_a):
     assert r.k_value_mv_per_day == pytest.approx(rec["truth"]["k_value_mv_per_day"], rel=0.05)
     assert r.leakage_current_a == pytest.approx(rec["truth"]["leakage_current_a"], rel=0.10)
     assert r.verdict == "fail"
+
+
+def test_a_rest_too_short_for_the_relaxation_gives_no_verdict(defective):
+    """Two hours of the twin's 25-day rest: the relaxation is not over, so the K-value is the
+    fit's leakage term (said in a note), the window is the whole rest and the verdict is
+    inconclusive, not a fail at ~38 mV/day."""
+    df, _ = defective
+    step = int(cycling.find_rests(df).index[0])
+    start = df.loc[df["step_count"] == step, "test_time_second"].iloc[0]
+    short = df[df["test_time_second"] <= start + 2 * 3600].reset_index(drop=True)
+    r = cycling.self_discharge(short)
+    assert r.fit_converged and not r.relaxation_complete and r.verdict == "inconclusive"
+    assert r.window_start_day == 0.0 and r.window_end_day == pytest.approx(2 / 24)
+    assert any("relaxation not over" in n for n in r.notes)
+    with pytest.raises(InputError, match="too short for a K-value window"):
+        cycling.self_discharge(short, method="linear")
+
+
+def test_the_verdict_rule():
+    assert _verdict(False, 50.0, 2.0) == "inconclusive"
+    assert _verdict(True, 2.5, 2.0) == "fail" and _verdict(True, 1.5, 2.0) == "pass"
+    assert _verdict(True, 1.5, 2.0, outlier=True) == "fail"
+    assert _verdict(False, 1.5, 2.0, outlier=True) == "inconclusive"
