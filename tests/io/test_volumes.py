@@ -16,6 +16,7 @@ import zarr
 
 import batteryzoom as bz
 from batteryzoom.errors import FileFormatError, InputError
+from batteryzoom.frames import frame_of
 from batteryzoom.io import volumes
 
 
@@ -126,6 +127,30 @@ def test_multipage_tiff_reads_imagej_spacing_and_unit(tmp_path, vol):
     np.testing.assert_allclose(out.z.values[-1], 11 * 1.3)
     # an explicit size wins over the file's
     assert bz.io.read_volume(path, voxel_size_um=[2, 1, 1]).attrs["voxel_size_um"] == [2.0, 1.0, 1.0]
+
+
+def test_the_frame_written_is_the_one_bz_frames_reads_back(tmp_path, vol):
+    path = tmp_path / "v.npy"
+    np.save(path, vol)
+    out = bz.io.read_volume(path, voxel_size_um=(1.0, 0.5, 0.25))
+    assert frame_of(out).voxel_size_um == (1.0, 0.5, 0.25) and frame_of(out).origin_um == (0.0, 0.0, 0.0)
+    np.testing.assert_array_equal(out.x.values, np.arange(vol.shape[2]) * 0.25)
+    # one slice given (z, y, x): keeps (y, x)
+    np.save(tmp_path / "s.npy", vol[0])
+    assert frame_of(bz.io.read_volume(tmp_path / "s.npy", voxel_size_um=[2, 1, 1])).voxel_size_um == (1.0, 1.0)
+    # unknown: recorded as None with pixel coordinates, so a length in µm is refused downstream
+    unknown = bz.io.read_volume(path)
+    assert unknown.attrs["voxel_size_um"] is None and unknown.x.attrs["units"] == "pixel"
+    assert frame_of(unknown, missing="px").unit == "px"
+    with pytest.raises(InputError, match="voxel size is unknown"):
+        frame_of(unknown)
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, [1.0, 2.0], float("nan"), "px"])
+def test_a_bad_voxel_size_argument_is_refused(tmp_path, vol, bad):
+    np.save(tmp_path / "v.npy", vol)
+    with pytest.raises(InputError, match="voxel_size_um="):
+        bz.io.read_volume(tmp_path / "v.npy", voxel_size_um=bad)
 
 
 def test_imagej_in_mm_and_tiff_resolution_in_cm_are_converted(tmp_path, vol):

@@ -1,4 +1,4 @@
-"""bz.io TXM and spectra readers: real SSRL 6-2c and APS frames, Ni standards, synthetic files."""
+"""bz.io TXM readers (io/txm.py): real SSRL 6-2c and APS frames, synthetic HDF5/TIFF/zarr stacks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import xarray as xr
 
 import batteryzoom as bz
 from batteryzoom.errors import FileFormatError, InputError
-from batteryzoom.io import spectra, txm
+from batteryzoom.frames import frame_of
+from batteryzoom.io import txm
 
 pytestmark = pytest.mark.realdata
 
@@ -37,6 +38,24 @@ def test_read_xrm_aps_takes_energy_from_the_header(fetch_real):
     assert frame.attrs["energy_source"] == "header"
     assert float(frame["energy"]) == pytest.approx(8353.03, abs=0.01)
     assert frame.attrs["pixel_size_um"] == pytest.approx(0.03895, abs=1e-5)
+
+
+def test_a_frame_without_a_pixel_size_is_in_pixels_never_taken_as_um(tmp_path, fetch_real):
+    import olefile
+
+    src = next(p for p in fetch_real("real/xanes/aps-frames") if p.name == "fov07_xanessoc01_8353_0eV.xrm")
+    assert frame_of(bz.io.read_xrm(src)).voxel_size_um == pytest.approx((0.03895, 0.03895), abs=1e-5)
+    path = tmp_path / src.name
+    path.write_bytes(src.read_bytes())
+    with olefile.OleFileIO(str(path), write_mode=True) as ole:  # PixelSize 0: not recorded
+        n = len(ole.openstream("ImageInfo/PixelSize").read())
+        ole.write_stream("ImageInfo/PixelSize", np.zeros(n // 4, "<f4").tobytes())
+    frame = bz.io.read_xrm(path)
+    assert frame.attrs["voxel_size_um"] is None and frame["x"].attrs["units"] == "pixel"
+    np.testing.assert_array_equal(frame["x"].values[:3], [0.0, 1.0, 2.0])
+    assert frame_of(frame, missing="px").unit == "px"
+    with pytest.raises(InputError, match="voxel size is unknown"):
+        frame_of(frame)
 
 
 def test_energy_from_filename_patterns():
@@ -161,6 +180,11 @@ def test_read_xanes_tiff_stack_and_folder(tmp_path):
     tifffile.imwrite(folder / "f99.tif", np.zeros((3, 3), np.float32))
     with pytest.raises(FileFormatError, match="different shapes"):
         bz.io.read_xanes_tiff(folder, list(range(8300, 8306)))
+    # a given pixel size is the frame read back; a bad one is refused
+    sized = bz.io.read_xanes_tiff(tmp_path / "stack.tif", energies, pixel_size_um=0.05)
+    assert frame_of(sized).voxel_size_um == (0.05, 0.05)
+    with pytest.raises(InputError, match="positive"):
+        bz.io.read_xanes_tiff(tmp_path / "stack.tif", energies, pixel_size_um=-0.05)
 
 
 def test_read_xanes_zarr_round_trip(tmp_path):
@@ -170,54 +194,3 @@ def test_read_xanes_zarr_round_trip(tmp_path):
     out = bz.io.read_xanes_zarr(tmp_path / "s.zarr")
     np.testing.assert_array_equal(out.values, od)
     assert out.chunks is not None  # lazy
-
-
-# ----------------------------------------------------------------------------- spectra
-
-
-def test_reference_spectra_are_read_in_ev(fetch_real):
-    fetch_real("real/xanes/ref-nio")
-    nio = bz.data.load("real/xanes/ref-nio")
-    assert nio.attrs["energy_unit_in_file"] == "keV"
-    assert nio["energy"].values[0] == pytest.approx(8200.0) and nio["energy"].values[-1] == pytest.approx(9000.0)
-    foil = bz.data.load("real/xanes/ni-foil")
-    assert foil.name == "mutrans" and "i0" in foil.coords and foil.attrs["Element.symbol"] == "Ni"
-    assert foil["energy"].values[0] == pytest.approx(8133.0)
-
-
-def test_read_spectrum_formats_and_errors(tmp_path):
-    e = np.linspace(8.3, 8.4, 11)
-    mu = np.linspace(0, 1, 11)
-    kev = tmp_path / "two.txt"
-    np.savetxt(kev, np.column_stack([e, mu]))
-    assert bz.io.read_spectrum(kev)["energy"].values[0] == pytest.approx(8300.0)
-    csv = tmp_path / "s.csv"
-    csv.write_text("energy_ev,norm,extra\n" + "\n".join(f"{x * 1000},{y},{2 * y}" for x, y in zip(e, mu)))
-    s = bz.io.read_spectrum(csv)
-    assert s.name == "norm" and "extra" in s.coords and s["energy"].values[-1] == pytest.approx(8400.0)
-    assert bz.io.read_spectrum(csv, column="extra").values[-1] == pytest.approx(2.0)
-    desc = tmp_path / "desc.tsv"
-    desc.write_text("\n".join(f"{x * 1000}\t{y}" for x, y in zip(e[::-1], mu[::-1])))
-    np.testing.assert_allclose(bz.io.read_spectrum(desc).values, mu)  # reversed, not rejected
-    dup = tmp_path / "dup.txt"
-    dup.write_text("8300 0.1\n8301 0.2\n8301 0.3\n8302 0.4\n")
-    with pytest.raises(FileFormatError, match="not strictly increasing"):
-        bz.io.read_spectrum(dup)
-    one = tmp_path / "one.txt"
-    one.write_text("8300\n8301\n")
-    with pytest.raises(FileFormatError, match="at least two columns"):
-        bz.io.read_spectrum(one)
-    with pytest.raises(FileFormatError, match="no column named"):
-        bz.io.read_spectrum(csv, column="mu")
-    assert spectra.KEV_THRESHOLD == 200.0
-
-
-def test_stack_functions_reject_bad_energy_lists():
-    from batteryzoom.xanes.stack import check_energy
-
-    with pytest.raises(InputError, match="repeated"):
-        check_energy([8300, 8301, 8301])
-    with pytest.raises(InputError, match="decreasing"):
-        check_energy([8300, 8302, 8301])
-    with pytest.raises(InputError, match="3 frames .* 2 values"):
-        check_energy([8300, 8301], 3)
