@@ -33,6 +33,10 @@ One module per technique:
 ``chemical``
     :func:`segment_grains_chemical` (supervoxels on an edge-energy map merged by
     similarity).
+``pipelines``
+    One per scale, the recipes the report and the notebooks share:
+    :func:`electrode_damage` (particles, porosity, cracks, damage vs depth) and
+    :func:`particle_structure` (grains, voids; scored against the truth when given).
 
 Whole-volume operations (watershed, distance transforms) need the volume in memory: a
 dask-backed input is computed first (the electrode and particle volumes of the study are

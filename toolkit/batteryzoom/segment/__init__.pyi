@@ -27,6 +27,14 @@ from .phases import (
     phase_thresholds,
     porosity,
 )
+from .pipelines import (
+    DamageCensus,
+    ElectrodeDamage,
+    GrainCensus,
+    ParticleStructure,
+    electrode_damage,
+    particle_structure,
+)
 
 __all__ = [
     "VoxelSizeWarning",
@@ -53,4 +61,10 @@ __all__ = [
     "segment_grains_chemical",
     "grain_table",
     "adjusted_rand_index",
+    "DamageCensus",
+    "ElectrodeDamage",
+    "GrainCensus",
+    "ParticleStructure",
+    "electrode_damage",
+    "particle_structure",
 ]
