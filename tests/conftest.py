@@ -227,6 +227,7 @@ def cell_twin_findings(twin):
 
     return cell.cell_pipeline(twin("cell-ct"), truth=twin("cell-ct", part="defects"), progress=False)
 
+
 # ------------------------------------------------------------------ segmentation of the twin
 
 

@@ -76,6 +76,17 @@ def test_lengths_in_voxels_are_named_px(two_balls):
     assert px.attrs["voxel_size_um"] is None and px["x"].attrs["units"] == "px"
 
 
+def test_a_crop_of_a_pixel_indexed_volume_keeps_its_offset(tmp_path, two_balls):
+    """Positions follow bz.frames: a crop starting at voxel 5 starts at 5 px, or at 2.5 µm
+    when a 0.5 µm size is given for the pixel-indexed volume."""
+    np.save(tmp_path / "phases.npy", two_balls)
+    crop = bz.io.read_volume(tmp_path / "phases.npy")[:, :, 5:]
+    assert segment.depth_profile(crop, voxel_size_um="px")["position_px"].iloc[0] == 5
+    assert segment.depth_profile(crop, voxel_size_um=0.5)["position_um"].iloc[0] == 2.5
+    low, _ = segment.find_coating(crop == 1, voxel_size_um=0.5)
+    assert low == 0.5 * segment.find_coating(crop == 1, voxel_size_um="px")[0]
+
+
 def test_anisotropic_voxels_place_the_slabs():
     solid = np.zeros((4, 6, 10), bool)
     solid[:, :, 3:7] = True

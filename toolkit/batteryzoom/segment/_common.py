@@ -51,13 +51,9 @@ def size_arg(frame: Frame) -> tuple[float, ...] | str:
 
 
 def axis_positions(volume: Any, frame: Frame, axis: int) -> np.ndarray:
-    """Centre of every slab along ``axis`` in the volume's coordinates: a DataArray's own
-    coordinate values (µm frames), else ``origin + index * voxel size``."""
-    dim = AXES[axis]
-    if frame.known and isinstance(volume, xr.DataArray) and dim in volume.coords:
-        return np.asarray(volume[dim].values, float)
-    n = np.shape(volume)[axis]
-    return frame.origin_um[axis] + np.arange(n) * frame.voxel_size_um[axis]
+    """Centre of every slab along ``axis`` in the volume's coordinates (the frame's unit):
+    ``origin + index * voxel size``, as :func:`batteryzoom.frames.frame_of` reads them."""
+    return frame.origin_um[axis] + np.arange(np.shape(volume)[axis]) * frame.voxel_size_um[axis]
 
 
 def lengths_named(table: pd.DataFrame, frame: Frame) -> pd.DataFrame:
