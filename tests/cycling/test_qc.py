@@ -97,3 +97,18 @@ def test_parts_without_a_record_are_none(twin):
     assert rest.cell_id == "SN-0009" and rest.robust_z is None and rest.verdict == "fail"
     with pytest.raises(InputError, match="cycler_qc needs a record"):
         cycling.cycler_qc()
+
+
+def test_a_lot_whose_rests_are_too_short_decides_nothing(twin):
+    """Every rest of the lot cut to 12 h: no K-value, so no z-score, nobody flagged and
+    every verdict inconclusive (it was a fail for all 13)."""
+    from batteryzoom.data.twin.cycling import cut_rest
+
+    lot = twin("cycling-population")
+    five = lot[lot["cell_id"].isin(["SN-0001", "SN-0002", "SN-0003", "SN-0004", "SN-0009"])]
+    cut = pd.concat([cut_rest(g.drop(columns="cell_id").reset_index(drop=True), 0.5)[0].assign(cell_id=cid)
+                     for cid, g in five.groupby("cell_id", observed=True)], ignore_index=True)
+    qc = cycling.cycler_qc(population=cut)
+    assert (qc.population["verdict"] == "inconclusive").all() and qc.flagged == []
+    assert qc.population["robust_z"].isna().all() and not qc.population["population_outlier"].any()
+    assert qc.verdict == "inconclusive" and qc.robust_z is None and qc.lot_size == 0
