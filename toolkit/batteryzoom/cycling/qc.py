@@ -38,7 +38,8 @@ class CyclerQC:
     cycles : pandas.DataFrame or None
         :func:`~batteryzoom.cycling.cycle_summary` of the one-cycle record.
     cycle : int or None
-        The cycle whose numbers follow (the record's first).
+        The cycle whose numbers follow: the record's first complete one (a charge and a
+        discharge; a note says so when it is not cycle 1); ``None`` when there is none.
     charge_capacity_ah, discharge_capacity_ah, coulombic_efficiency : float or None
         That cycle's capacities (Ah) and discharge / charge (a fraction, not %).
     cell_id : str or None
@@ -195,10 +196,22 @@ def cycler_qc(
 
 
 def _one_cycle(qc: CyclerQC, one_cycle: pd.DataFrame) -> None:
-    """The one-cycle test's summary and its first cycle's numbers, into ``qc``."""
+    """The one-cycle test's summary and the numbers of its first complete cycle (one with a
+    charge and a discharge), into ``qc``; a note when earlier cycles are not complete or
+    none is (the numbers then stay ``None``: a coulombic efficiency needs both)."""
     qc.cycles = cycle_summary(one_cycle)
-    first = qc.cycles.iloc[0]
-    qc.cycle = int(qc.cycles.index[0])
+    c = qc.cycles
+    complete = c.index[(c["charge_capacity_ah"] > 0) & (c["discharge_capacity_ah"] > 0)]
+    if len(complete) == 0:
+        qc.notes.append(f"the one-cycle record holds no complete cycle (a charge and a discharge) among its "
+                        f"{len(c)} cycle(s): no capacities or coulombic efficiency")
+        return
+    qc.cycle = int(complete[0])
+    skipped = [int(x) for x in c.index[c.index < qc.cycle]]
+    if skipped:
+        qc.notes.append(f"cycle {qc.cycle} is the one-cycle test's: the first with both a charge and a discharge "
+                        f"(cycle {', '.join(map(str, skipped))} before it holds only one of them)")
+    first = c.loc[qc.cycle]
     qc.charge_capacity_ah = float(first["charge_capacity_ah"])
     qc.discharge_capacity_ah = float(first["discharge_capacity_ah"])
     qc.coulombic_efficiency = float(first["coulombic_efficiency"])
