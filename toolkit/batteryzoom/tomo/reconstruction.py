@@ -256,9 +256,15 @@ def _dfi(s: np.ndarray, a: np.ndarray, c: float, filter_name: str, size: int | N
 
     if filter_name not in _DFI_FILTERS:
         raise InputError(f"filter_name={filter_name!r}: the Fourier method takes {tuple(_DFI_FILTERS)}")
-    if size is not None and int(size) != s.shape[-1]:
-        raise InputError(f"size={size!r}: the Fourier method reconstructs on the detector width "
-                         f"({s.shape[-1]} px); use method='fbp' for another size")
+    width = s.shape[-1]
+    n = width if size is None else int(size)
+    # algotom's DFI reconstructs on the sinogram's width, centred on the axis: pad the
+    # detector (edge values) to the size asked, or to the parity of a smaller size and crop
+    grow = max(n - width, (n - width) % 2)
+    if grow:
+        left = grow // 2
+        s = np.pad(s, ((0, 0), (0, 0), (left, grow - left)), mode="edge")
+        c += left
     order = np.argsort(a, kind="stable")
     a, s = a[order], s[order]
     steps = np.diff(a)
@@ -271,7 +277,9 @@ def _dfi(s: np.ndarray, a: np.ndarray, c: float, filter_name: str, size: int | N
                                  filter_name=_DFI_FILTERS[filter_name], apply_log=False,
                                  ncore=_kernels.n_threads())
     rec = np.asarray(rec, np.float32)
-    return np.ascontiguousarray(np.moveaxis(rec, 1, 0)) if rec.ndim == 3 else rec[None]
+    rec = np.moveaxis(rec, 1, 0) if rec.ndim == 3 else rec[None]
+    k = (rec.shape[-1] - n) // 2
+    return np.ascontiguousarray(rec[:, k:k + n, k:k + n])
 
 
 def _iradon(s: np.ndarray, a: np.ndarray, c: float, filter_name: str, size: int | None, where: str) -> np.ndarray:
