@@ -78,3 +78,53 @@ def poisson_od(line_integrals, counts, seed):
 def noisy():
     """``noisy(line_integrals, counts, seed)``: Poisson optical densities (see poisson_od)."""
     return poisson_od
+
+
+def synthetic_scan(*, centre=33.4, ncol=64, rows=10, n_angle=90, span=180.0, energies=None, counts=2e4,
+                   pixel_size_um=0.5, seed=0, lazy_chunks=None):
+    """A raw acquisition of three balls (attenuation 0.02-0.04 /px) whose axis sits at
+    ``centre`` (detector columns): 5 flats before and 5 after the projections with a beam
+    fading 10 % over the scan, 3 darks of 100 counts, Poisson noise. Returns
+    ``(acquisition, truth)``, truth ``(rows, n, n)`` in 1/px on the grid of the detector
+    width centred on the axis (``(energy, rows, n, n)`` with ``energies``, attenuation
+    scaled by 1 + 0.1·index)."""
+    from batteryzoom.io.acquisition import make_acquisition
+    from batteryzoom.tomo import project
+
+    n = ncol
+    zz, yy, xx = np.mgrid[:rows, :n, :n] - np.array([rows / 2, (n - 1) / 2, (n - 1) / 2])[:, None, None, None]
+    truth = (0.02 * (np.sqrt(yy ** 2 + (xx - 4) ** 2 + zz ** 2 / 4) < 14)
+             + 0.02 * (np.sqrt((yy + 6) ** 2 + (xx + 5) ** 2 + zz ** 2) < 5)
+             + 0.03 * (np.hypot(yy - 7, xx + 2) < 3)).astype(np.float32)
+    angles = np.linspace(0, span, n_angle, endpoint=False)
+    rng = np.random.default_rng(seed)
+    order = {"darks": np.arange(3), "flats": np.r_[np.arange(3, 8), np.arange(8 + n_angle, 13 + n_angle)],
+             "projections": np.arange(8, 8 + n_angle)}
+    beam = lambda t: counts * (1 - 0.1 * (t - 5) / (n_angle + 5))  # noqa: E731
+    scales = [1.0] if energies is None else [1 + 0.1 * i for i in range(len(energies))]
+    proj, flats = [], []
+    for s in scales:
+        line = project(truth * s, angles, centre, ncol)  # (angle, row, col)
+        proj.append(rng.poisson(beam(order["projections"])[:, None, None] * np.exp(-line)) + 100)
+        flats.append(rng.poisson(np.broadcast_to(beam(order["flats"])[:, None, None], (10, rows, ncol))) + 100)
+    darks = np.full((3, rows, ncol), 100.0)
+    if energies is None:
+        data, fl, dk, tr = proj[0], flats[0], darks, truth
+    else:
+        data, fl, dk = np.stack(proj), np.stack(flats), np.stack([darks] * len(scales))
+        tr = np.stack([truth * s for s in scales])
+    data = data.astype(np.uint16)
+    if lazy_chunks is not None:
+        import dask.array as da
+
+        data = da.from_array(data, chunks=data.shape[:-2] + (lazy_chunks, ncol))
+    acq = make_acquisition(data, angles, flats=fl.astype(np.uint16), darks=dk.astype(np.uint16), angle_unit="deg",
+                           energy_ev=energies, pixel_size_um=pixel_size_um, order=order,
+                           source_path="synthetic-scan", fmt="arrays")
+    return acq, tr
+
+
+@pytest.fixture(scope="session")
+def scan():
+    """``scan(**kw) -> (acquisition, truth)``: see :func:`synthetic_scan`."""
+    return synthetic_scan
