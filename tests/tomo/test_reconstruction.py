@@ -87,7 +87,7 @@ def test_twin_particle_slices_reconstruct_within_the_noise(particle_slices, nois
     inside = np.hypot(yy, xx) < 0.45 * n
     print("\ntwin particle, 8 slices, 180 angles, 2e4 counts: RMSE (1/px) noise-free / noisy")
     for method in ("fbp", "fourier", "sirt"):
-        kw = {"iterations": 50} if method == "sirt" else {}
+        kw = {"iterations": 30} if method == "sirt" else {}
         bias = float(np.sqrt(np.mean((reconstruct_slices(clean, angles, c, method=method, **kw)
                                       - truth)[:, inside] ** 2)))
         err = float(np.sqrt(np.mean((reconstruct_slices(od, angles, c, method=method, **kw)
