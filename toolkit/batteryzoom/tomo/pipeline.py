@@ -8,7 +8,8 @@ client when one is active, unchanged), so the memory in use is a few blocks of s
 and slices, never the acquisition or the volume; with ``out=`` each task writes its
 slices straight into the zarr store (one zarr chunk per block) and the store is renamed
 into place at the end (atomic: an interrupted run leaves no partial volume under the
-name). A progress bar counts energies and slices.
+name). Progress bars count the energies prepared (flats, centre) and the slices
+reconstructed.
 
 Steps that need whole projections (Paganin phase retrieval couples the rows; jitter
 correction shifts projections vertically) first *stage* one energy's optical densities,
@@ -498,7 +499,9 @@ class _Run:
             tmp_stage = Path(tempfile.mkdtemp(prefix=".bz-tomo-stage-", dir=(out.parent if out else None)))
         tmp_out = None
         try:
-            prepared = [self._prepare(e, tmp_stage) for e in range(self.n_energy)]
+            energies = _progress(range(self.n_energy), "flats and centres", total=self.n_energy,
+                                 enabled=self.progress, unit="energy")
+            prepared = [self._prepare(e, tmp_stage) for e in energies]
             # prepared: (source, refs, row centres) per energy; the grid needs every centre
             self.plan.size = self._grid([p[2] for p in prepared])
             attrs = self._attrs()
