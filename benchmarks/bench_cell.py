@@ -11,7 +11,6 @@ whole twin volume analysed slice by slice.
 from __future__ import annotations
 
 import time
-import warnings
 
 import numpy as np
 from harness import Measurement, case, median_time
@@ -26,19 +25,18 @@ def _polar_baseline(values: np.ndarray, centre_px: tuple[float, float], n_r: int
     return lambda: warp_polar(values, center=centre_px, radius=n_r - 1, output_shape=(n_a, n_r), order=1)
 
 
-def _slice_rows(label: str, image, voxel_um: float | None, can: bool) -> list[Measurement]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # pixel units for the real slice
-        res = cell.analyze_slice(image, voxel_um, can=can)
+def _slice_rows(label: str, image, voxel_um: float | str | None, can: bool) -> list[Measurement]:
+    res = cell.analyze_slice(image, voxel_um, can=can)
     L = res.layers
     v = L.extra["voxel_um"]
+    size = "px" if L.length_unit == "px" else v  # the slice's frame, as analysed
     values = np.asarray(image.values if hasattr(image, "values") else image, np.float32)
     centre = (L.unroll_centre_yx_um[0] / v, L.unroll_centre_yx_um[1] / v)
     r_max = float(res.unrolled.radius.values[-1])
     n_a = L.angle_rad.size
 
     def unroll():
-        return cell.unroll(values, L.unroll_centre_yx_um, v, r_max_um=r_max, n_angles=n_a)
+        return cell.unroll(values, L.unroll_centre_yx_um, size, r_max_um=r_max, n_angles=n_a)
 
     U = unroll()
 
@@ -48,7 +46,7 @@ def _slice_rows(label: str, image, voxel_um: float | None, can: bool) -> list[Me
     base = median_time(_polar_baseline(values, centre, U.sizes["radius"], n_a), repeat=5)
     t_unroll = median_time(unroll, repeat=5)
     t_track = median_time(unroll_and_track, repeat=3)
-    t_full = median_time(lambda: cell.analyze_slice(values, v, can=can), repeat=3)
+    t_full = median_time(lambda: cell.analyze_slice(values, size, can=can), repeat=3)
     shape = f"{values.shape[0]}²"
     note = f"{U.sizes['radius']}x{n_a} samples, {L.n_turns} turns"
     return [
@@ -62,7 +60,7 @@ def _slice_rows(label: str, image, voxel_um: float | None, can: bool) -> list[Me
 @case("cell")
 def unroll_and_track_real_576():
     im = bz.data.load("real/ct/cell-slice-im1")
-    return _slice_rows("im_1", im, None, can=True)
+    return _slice_rows("im_1", im, "px", can=True)  # no pixel size upstream
 
 
 @case("cell")

@@ -175,6 +175,117 @@ def assert_uniform_ticks():
     return _assert_uniform_ticks
 
 
+@pytest.fixture(scope="session")
+def unchanged():
+    """``with unchanged(*paths): ...``: the files (or every file below a folder) have the
+    same SHA-256 after the block as before it (readers never modify their sources)."""
+    import contextlib
+    import hashlib
+
+    def _digests(paths) -> dict:
+        files = []
+        for p in map(Path, paths):
+            files.extend(sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p])
+        assert files, f"nothing to hash in {paths}"
+        return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+    @contextlib.contextmanager
+    def _unchanged(*paths):
+        before = _digests(paths)
+        yield
+        after = _digests(paths)
+        assert after == before, f"source files changed: {[f for f in before if after.get(f) != before[f]]}"
+
+    return _unchanged
+
+
+# ------------------------------------------------------------------ the cell scale (tests/cell)
+
+
+def spiral_image(shape=(300, 300), centre=(151.3, 148.6), a=18.0, pitch=9.0, turns=11.5, hand=1, width=1.6,
+                 start=0.4):
+    """An ideal bright spiral ``r = a + pitch·Θ/2π`` (Θ from ``start``; pixels) drawn with a
+    Gaussian profile of sd ``width``, winding with the angle (``hand=1``) or against it."""
+    import numpy as np
+
+    yy, xx = np.indices(shape, dtype=float)
+    dy, dx = yy - centre[0], xx - centre[1]
+    r, phi = np.hypot(dy, dx), np.arctan2(dy, dx) % (2 * np.pi)
+    s = (r - a) / pitch - (phi if hand > 0 else (2 * np.pi - phi) % (2 * np.pi)) / (2 * np.pi)
+    k = np.round(s)
+    theta = 2 * np.pi * k + (phi if hand > 0 else (2 * np.pi - phi) % (2 * np.pi))
+    on = (theta >= start) & (theta <= start + 2 * np.pi * turns)
+    d = (s - k) * pitch
+    return np.where(on, np.exp(-0.5 * (d / width) ** 2), 0.0).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def cell_twin_findings(twin):
+    """The twin's whole cell CT through ``bz.cell.cell_pipeline`` (scored against its planted
+    defects), once per session: ``.volume`` is ``analyze_volume`` of the whole twin."""
+    from batteryzoom import cell
+
+    return cell.cell_pipeline(twin("cell-ct"), truth=twin("cell-ct", part="defects"), progress=False)
+
+
+# ------------------------------------------------------------------ segmentation of the twin
+
+
+@pytest.fixture(scope="session")
+def twin_electrode(twin):
+    """``(grey, truth, table)`` of the twin's electrode CT, in memory: the grey volume, the
+    true ``particles``/``phases``/``cracks`` as numpy, the true particle table."""
+    import batteryzoom as bz
+
+    grey = bz.data.load("twin/electrode-ct", lazy=False)
+    truth = {part: bz.data.load("twin/electrode-ct", part=part, lazy=False).values
+             for part in ("particles", "phases", "cracks")}
+    return grey, truth, twin("electrode-ct", "particle_table")
+
+
+@pytest.fixture(scope="session")
+def twin_particles(twin_electrode):
+    """``bz.segment.segment_particles`` of the twin's electrode CT, default parameters."""
+    from batteryzoom import segment
+
+    return segment.segment_particles(twin_electrode[0])
+
+
+@pytest.fixture(scope="session")
+def twin_matched(twin_electrode, twin_particles):
+    """Interior true particles joined to the segmented particle overlapping them most
+    (segmented columns suffixed ``_seg``)."""
+    import pandas as pd
+
+    _, truth, table = twin_electrode
+    seg = twin_particles.labels.values
+    both = (truth["particles"] > 0) & (seg > 0)
+    pairs = pd.DataFrame({"label": truth["particles"][both], "seg": seg[both]}).value_counts().reset_index()
+    best = pairs.sort_values("count").groupby("label").last().reset_index()
+    joined = table.merge(best, on="label").merge(twin_particles.table, left_on="seg", right_on="label",
+                                                 suffixes=("", "_seg"))
+    return joined[~joined["border"]]
+
+
+@pytest.fixture(scope="session")
+def two_balls():
+    """Two touching balls of radius 6 voxels (phase code 1) in pore (0), uint8 (20, 20, 28)."""
+    import numpy as np
+
+    z, y, x = np.mgrid[:20, :20, :28]
+    balls = ((z - 10) ** 2 + (y - 10) ** 2 + (x - 8) ** 2 <= 36) | ((z - 10) ** 2 + (y - 10) ** 2 + (x - 19) ** 2 <= 36)
+    return balls.astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def two_balls_grey(two_balls):
+    """:func:`two_balls` as grey levels: 0 and 1 plus Gaussian noise of 0.05, float32."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    return (two_balls * 1.0 + rng.normal(0, 0.05, two_balls.shape)).astype(np.float32)
+
+
 def _xanes_edge_stack(shape=(6, 7), seed=1, noise=0.0):
     """Arctan edges at known energies on a beamline-like grid; (E, *shape)."""
     import numpy as np

@@ -107,6 +107,18 @@ def test_placement_and_parent_come_from_the_attributes():
     assert f.attrs() == {"voxel_size_um": [2.0, 0.5, 0.25], "origin_um": [100.0, 200.0, 300.0], "parent": "cell"}
 
 
+def test_a_slice_of_a_volume_keeps_the_frame_of_the_axes_it_kept():
+    v = _vol(start=(10.0, -3.0, 0.5), attrs={"voxel_size_um": [2.0, 0.5, 0.25], "origin_um": [100.0, 200.0, 300.0]})
+    f = frame_of(v.isel(z=2))  # the volume's three values; z now a scalar coordinate
+    assert f.dims == ("y", "x") and f.voxel_size_um == (0.5, 0.25) and f.origin_um == (-3.0, 0.5)
+    assert f.placement_um == (200.0, 300.0)
+    assert frame_of(v.isel(y=1)).voxel_size_um == (2.0, 0.25)
+    # a 2-D map that is no slice (no scalar coordinate of the missing axis) still needs its own size
+    plain = xr.DataArray(np.zeros((5, 6)), dims=("y", "x"), attrs={"voxel_size_um": [2.0, 0.5, 0.25]})
+    with pytest.raises(InputError, match="voxel_size_um"):
+        frame_of(plain)
+
+
 @pytest.mark.parametrize("bad", [0, -1.0, np.nan, (1.0, 2.0), (1, 1, 1, 1), "abc", [[1, 2, 3]]])
 def test_bad_sizes_name_the_argument_and_the_fix(bad):
     with pytest.raises(InputError, match="voxel_size_um"):
@@ -133,3 +145,12 @@ def test_frame_checks_its_own_lengths_and_unit():
     f = Frame(voxel_size_um=(1.0, 2.0), origin_um=(0.0, 0.0), dims=("y", "x"))
     assert f.voxel_volume_um3 == 2.0
     np.testing.assert_allclose(f.coords((2, 3))["x"], [0.0, 2.0, 4.0])
+
+
+def test_pixel_index_coordinates_give_the_origin_in_the_frames_unit():
+    crop = _vol(step=(1.0, 1.0, 1.0), start=(10.0, 20.0, 30.0), units="px", attrs={"voxel_size_um": None})
+    assert frame_of(crop, missing="px").origin_um == (10.0, 20.0, 30.0)  # a crop keeps its offset
+    f = frame_of(crop, voxel_size_um=0.5)  # a µm size for a pixel-indexed crop: indices scaled
+    assert f.origin_um == (5.0, 10.0, 15.0) and f.unit == "um"
+    um = _vol(start=(1.0, 2.0, 3.0), attrs={"voxel_size_um": None})  # µm coordinates, size unknown
+    assert frame_of(um, missing="px").origin_um == (0.0, 0.0, 0.0)

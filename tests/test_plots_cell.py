@@ -114,6 +114,21 @@ def test_summary_figure_says_what_each_row_shows_in_words_with_units():
         assert titles[-1] == "defects found" and {"buckling", "dent"} <= set(names)
 
 
+def test_results_in_pixels_draw_with_px_axes(twin_slice):
+    """bz.cell names its lengths ..._px in a voxel frame: the figures read them and say px."""
+    sl, _, _ = twin_slice
+    res = cell.analyze_slice(sl.values, "px")
+    fig = pcell.slice_figure(sl.values, res, max_pixels=368)
+    assert fig.layout.xaxis.title.text == "x (px)" and "buckling" in {t.name for t in fig.data}
+    assert [t.name for t in pcell.can_figure(res.can).data] == ["outer surface - ellipse", "wall thickness"]
+    dfig = pcell.deformation_figure(res.layers, defects=res.defects)
+    assert "px" in dfig.data[0].colorbar.title.text and "buckling" in {t.name for t in dfig.data}
+    out = cell.analyze_volume(sl.values[None], "px", progress=False, link=False)
+    sfig = pcell.summary_figure(out.summary, columns=("n_windings", "can_diameter_px"))
+    assert "can diameter (px)" in {t.name for t in sfig.data}
+    assert pcell.summary_figure(out.summary).data[1].name == "can diameter (px)"  # the µm-named defaults
+
+
 def test_bad_input_is_refused():
     with pytest.raises(bz.errors.InputError):
         pcell.slice_figure(np.zeros((3, 4, 5)))

@@ -564,58 +564,6 @@ def test_relayed_click_on_the_mesh_selects_the_grain(explorer, surface):
     assert f"grain #{g}" in explorer.table.value
 
 
-# -------------------------------------------------------------- CycleExplorer
-
-
-def test_cycle_explorer_draws_bz_cycling_results_for_the_choices():
-    import batteryzoom as bz
-    from batteryzoom.widgets import CycleExplorer
-
-    one = bz.data.load("twin/cycling-one-cycle")
-    rest = bz.data.load("twin/cycling-self-discharge")
-    truth = bz.data.load("twin/cycling-self-discharge", part="truth")
-    ce = CycleExplorer(one, rest)
-    assert ce.available_cycles == [1]
-    assert [t.name for t in ce.vq_figure.data] == ["cycle 1 charge", "cycle 1 discharge"]
-    vq = bz.cycling.vq_curves(one, [1])
-    charge = vq[vq["direction"] == "charge"]
-    assert max(ce.vq_figure.data[0].x) == pytest.approx(charge["capacity_ah"].max())
-    # dQ/dV of the chosen direction is bz.cycling's curve
-    np.testing.assert_allclose(ce.dqdv_figure.data[0].y, bz.cycling.dqdv(one, cycle=1, direction="discharge")["dqdv_ah_per_v"])
-    ce.direction.value = "charge"
-    np.testing.assert_allclose(ce.dqdv_figure.data[0].y, bz.cycling.dqdv(one, cycle=1, direction="charge")["dqdv_ah_per_v"])
-    # the rest after the charge: bz.cycling.self_discharge's fit, K-value and verdict
-    step = ce.rest_select.value
-    result = bz.cycling.self_discharge(rest, rest_step=step)
-    assert f"{result.k_value_mv_per_day:.3f} mV/day" in ce.summary.value
-    assert result.k_value_mv_per_day == pytest.approx(truth["k_value_mv_per_day"], rel=0.05)
-    assert ">fail<" in ce.summary.value  # the defective cell fails QC
-    names = [t.name for t in ce.rest_figure.data]
-    assert any("fit" in n for n in names) and any("K-value" in n for n in names)
-    with pytest.raises(InputError, match=r"cycles \[7\] are not in the record"):
-        CycleExplorer(one, rest, cycles=[7])
-
-
-def test_cycle_explorer_says_when_a_rest_is_too_short_for_a_k_value():
-    """Two hours of the twin's rest: the relaxation is not over, so the explorer shows no
-    K-value with an interval, does not call the relaxation over, and does not colour the
-    inconclusive verdict like a pass."""
-    import batteryzoom as bz
-    from batteryzoom.widgets import CycleExplorer
-
-    one = bz.data.load("twin/cycling-one-cycle")
-    rest = bz.data.load("twin/cycling-self-discharge")
-    step = int(bz.cycling.find_rests(rest).index[0])
-    start = rest.loc[rest["step_count"] == step, "test_time_second"].iloc[0]
-    short = rest[rest["test_time_second"] <= start + 2 * 3600].reset_index(drop=True)
-    assert bz.cycling.self_discharge(short).verdict == "inconclusive"
-    ce = CycleExplorer(one, short)
-    html = ce.summary.value
-    assert "inconclusive" in html and "not over" in html and "relaxation over after" not in html
-    assert "#009E73" not in html  # the pass colour
-    assert "relaxation over after" not in ce.rest_figure.layout.annotations[0].text
-
-
 def test_spectrum_ticks_print_alike_before_and_after_a_selection(particle, surface, assert_uniform_ticks):
     """The mean-spectrum panel read 0, 0.5, 1, 1.5 (plotly drops trailing zeros): its axis
     takes one number of decimals over the shown spectra, at build and after each selection."""

@@ -219,7 +219,7 @@ def test_manifest_problems_are_reported(tmp_path):
 
     base = {
         "scale": "electrode", "modality": "m", "description": "d", "licence": "l", "citation": "c",
-        "units": {}, "generator": "a.b:c", "seed": 1,
+        "units": {}, "generator": "batteryzoom.data.twin.particle:particle_nanoct", "seed": 1,
     }
     raw = {"datasets": {
         "p": {**base, "frame": {"voxel_size_um": [1.0, 1.0, 1.0], "origin_um": [0.0, 0.0, 0.0]}},

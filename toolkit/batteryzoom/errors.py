@@ -53,16 +53,18 @@ class ManifestError(BatteryZoomError):
 
 
 class ChecksumError(BatteryZoomError):
-    """A file's SHA-256 differs from the one the manifest records."""
+    """A file's SHA-256 (or size) differs from the one the manifest records.
 
-    def __init__(self, path, expected: str, actual: str, fix: str | None = None):
+    ``outcome`` says what became of the file: a cache or mirror copy is left untouched
+    (the default); a download that does not match is removed, and the message says so.
+    """
+
+    def __init__(self, path, expected: str, actual: str, fix: str | None = None, *,
+                 kind: str = "SHA-256", outcome: str = "The file was left untouched."):
         self.path = str(path)
         self.expected = expected
         self.actual = actual
-        msg = (
-            f"{self.path}: SHA-256 mismatch (expected {expected}, got {actual}). "
-            "The file was left untouched."
-        )
+        msg = f"{self.path}: {kind} mismatch (expected {expected}, got {actual}). {outcome}"
         if fix:
             msg += f" {fix}"
         super().__init__(msg)

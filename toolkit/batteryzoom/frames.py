@@ -24,7 +24,9 @@ Where the voxel size comes from, first match wins
 1. the ``voxel_size_um`` argument (one number, or one per spatial axis; ``"px"`` to work
    in voxels on purpose);
 2. an xarray object's ``attrs["voxel_size_um"]``; a recorded ``None`` means *unknown*
-   (:func:`batteryzoom.io.read_volume` writes that when the file holds no size);
+   (:func:`batteryzoom.io.read_volume` writes that when the file holds no size); a slice
+   of a volume (``vol.isel(z=k)``: the volume's three values, ``z`` a scalar coordinate)
+   takes the values of the axes it kept;
 3. the spacing of the object's ``z``/``y``/``x`` coordinates, when every one is evenly
    spaced, increasing, and not marked as pixel indices (``units`` attribute ``"pixel"``
    or ``"px"``): the design's coordinates are µm.
@@ -227,10 +229,46 @@ def _origin_from_coords(obj: Any, dims: tuple[str, ...]) -> tuple[float, ...] | 
     return tuple(float(np.asarray(obj[d].values[0], dtype=float)) for d in dims)
 
 
-def _attr_vector(attrs: Mapping, key: str, n: int, label: str) -> tuple[float, ...] | None:
+def _origin(obj: Any, dims: tuple[str, ...], size: tuple[float, ...], unit: str) -> tuple[float, ...]:
+    """Voxel 0's position in the frame's unit, from the first coordinate values.
+
+    Coordinates marked as pixel indices are indices whatever the frame: in a µm frame
+    (a size given for a pixel-indexed volume) they are scaled by the voxel size, in a
+    voxel frame taken as they are (a crop keeps its offset). Unmarked coordinates are µm:
+    they give the origin of a µm frame, and nothing in a voxel frame (where µm cannot be
+    turned into voxels).
+    """
+    first = _origin_from_coords(obj, dims)
+    if first is None:
+        return (0.0,) * len(dims)
+    pixel = [str(obj[d].attrs.get("units", "")).strip().lower() in PIXEL_UNITS for d in dims]
+    if unit == "um":
+        return tuple(f * s if p else f for f, s, p in zip(first, size, pixel))
+    return tuple(f if p else 0.0 for f, p in zip(first, pixel))
+
+
+def _kept_axes(obj: Any, dims: tuple[str, ...]) -> list[int] | None:
+    """Which entries of a ``(z, y, x)`` attribute vector a slice of a volume keeps.
+
+    ``vol.isel(z=k)`` keeps the volume's attributes (three values) and the dropped axis as
+    a scalar coordinate: its frame is the volume's for the axes it kept.
+    """
+    dropped = [d for d in SPATIAL_DIMS if d not in dims]
+    if not dropped or not all(d in obj.coords and obj[d].ndim == 0 for d in dropped):
+        return None
+    return [SPATIAL_DIMS.index(d) for d in dims]
+
+
+def _attr_vector(attrs: Mapping, key: str, n: int, label: str,
+                 kept: list[int] | None = None) -> tuple[float, ...] | None:
     value = attrs.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if kept is not None and np.size(value) == len(SPATIAL_DIMS):
+        try:
+            value = np.asarray(value, dtype=float).ravel()[kept]
+        except (TypeError, ValueError):
+            pass  # not numbers: _vector names the attribute
     return _vector(value, n, f"{label}: attrs[{key!r}]", positive=(key == "voxel_size_um"))
 
 
@@ -293,6 +331,7 @@ def frame_of(
     n = len(dims)
     xa = is_xarray(obj)
     attrs = obj.attrs if xa else {}
+    kept = _kept_axes(obj, dims) if xa else None
     label = name or (attrs.get("level") or getattr(obj, "name", None) if xa else None) or "the volume"
 
     unit = "um"
@@ -305,7 +344,7 @@ def frame_of(
     elif voxel_size_um is not None:
         size = _vector(voxel_size_um, n, "voxel_size_um", positive=True)
     elif xa and "voxel_size_um" in attrs:
-        size = _attr_vector(attrs, "voxel_size_um", n, str(label))  # None: recorded as unknown
+        size = _attr_vector(attrs, "voxel_size_um", n, str(label), kept)  # None: recorded as unknown
     else:
         size = None
         if xa:
@@ -321,12 +360,10 @@ def frame_of(
 
     if origin_um is not None:
         origin = _vector(origin_um, n, "origin_um", positive=False)
-    elif xa and unit == "um":
-        origin = _origin_from_coords(obj, dims) or (0.0,) * n
     else:
-        origin = (0.0,) * n  # in voxels, voxel 0 is at 0 whatever the coordinates say
+        origin = _origin(obj, dims, size, unit) if xa else (0.0,) * n
 
-    placement = _attr_vector(attrs, "origin_um", n, str(label)) if xa else None
+    placement = _attr_vector(attrs, "origin_um", n, str(label), kept) if xa else None
     parent = (attrs.get("parent") or None) if xa else None
     return Frame(voxel_size_um=size, origin_um=origin, dims=dims, unit=unit,
                  placement_um=placement, parent=str(parent) if parent else None)

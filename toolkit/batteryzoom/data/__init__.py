@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ __all__ = [
 cache_dir = store.cache_dir
 mirror_dir = store.mirror_dir
 
-_MANIFESTS: dict[tuple[str, int], Manifest] = {}
+_MANIFESTS: dict[tuple, Manifest] = {}
 
 
 def manifest(path: str | os.PathLike | None = None) -> Manifest:
@@ -52,7 +53,9 @@ def manifest(path: str | os.PathLike | None = None) -> Manifest:
 
     path = Path(path) if path is not None else default_manifest_path()
     try:
-        key = (str(path.resolve()), path.stat().st_mtime_ns)
+        st = path.stat()
+        # the ctime too: an edit that keeps the size and the mtime still moves it
+        key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     except FileNotFoundError:
         key = (str(path), 0)
     if key not in _MANIFESTS:
@@ -131,13 +134,29 @@ def _generated_folder(entry: Entry, params: dict) -> Path:
 def _ensure_generated(entry: Entry, overrides: dict) -> Path:
     params = {**entry.params, **overrides}
     folder = _generated_folder(entry, params)
-    if not (folder / "checksums.json").is_file():
-        generator = store.call_generator(entry.generator)
-        result = generator(seed=entry.seed, **params)
-        store.store_generated(
-            folder,
-            result,
-            {"name": entry.name, "generator": entry.generator, "params": params, "seed": entry.seed},
+    store.remove_stale_temporaries(folder.parent)  # an interrupted generation's half-written folder
+    if folder.is_dir():
+        problem = store.record_problem(folder)
+        if problem is None:
+            return folder
+        # the record is the only way to verify the parts: make the dataset again, in its place
+        warnings.warn(
+            f"{entry.name}: {folder / 'checksums.json'} {problem}; regenerating the dataset and "
+            "replacing the damaged copy",
+            stacklevel=3,
+        )
+    generator = store.resolve_callable(entry.generator, entry.name, "generator")
+    result = generator(seed=entry.seed, **params)
+    store.store_generated(
+        folder,
+        result,
+        {"name": entry.name, "generator": entry.generator, "params": params, "seed": entry.seed},
+    )
+    problem = store.record_problem(folder)
+    if problem is not None:
+        raise BatteryZoomError(
+            f"{entry.name}: regenerated into {folder}, but its checksums.json {problem}. Check the "
+            f"disk holding the cache (space, permissions), delete {folder}, and load again."
         )
     return folder
 
@@ -169,7 +188,8 @@ def load(
         For stored volumes: return dask-backed arrays (True) or load into memory (False).
         Default: lazy above 256 MiB.
     verify : bool
-        Check the cached files' SHA-256 before reading (real files are always checked).
+        Check the cached files' SHA-256 before reading (real files are always checked, in
+        full, on every call).
     **params
         Overrides of a generator's parameters (e.g. ``preset="large"``); they are part of
         the cache key.
@@ -187,14 +207,9 @@ def load(
         raise BatteryZoomError(f"{name} is a real dataset; it takes no generator parameters {sorted(params)}")
     if entry.loader is None:
         raise BatteryZoomError(f"{name} has no loader in the manifest; use bz.data.fetch({name!r}) for its paths")
-    paths = fetch(name)
     loader = entry.loader
-    try:
-        func = store.call_generator(loader["function"])
-    except (ImportError, AttributeError) as exc:
-        raise BatteryZoomError(
-            f"{name}: its loader {loader['function']} is not available in this version ({exc})"
-        ) from exc
+    func = store.resolve_callable(loader["function"], name, "loader.function")
+    paths = fetch(name)
     if loader.get("folder"):
         target: Any = paths[0].parent
     elif "file" in loader:

@@ -25,9 +25,31 @@
         parent: twin/particle-nanoct    # optional: where it sits in another dataset
         box_um: {min: [z, y, x], max: [z, y, x]}   # its box in the parent's frame (µm)
         frame: {voxel_size_um: [z, y, x], origin_um: [z, y, x]}
+    download_hosts: [data.example.org]  # optional, top level: more hosts downloads may use
 
 :func:`read_manifest` parses and validates it; every problem raises
 :class:`~batteryzoom.errors.ManifestError` naming the entry and the field.
+
+What a manifest may point at (it is data, and ``load()`` acts on it):
+
+- ``loader.function`` and ``generator`` name a function of batteryzoom
+  (``batteryzoom.<module>:<function>``), or a function a plugin package registers in the
+  entry point group ``batteryzoom.loaders``, under any name, with the same
+  ``module:function`` value the manifest uses::
+
+      # the plugin's pyproject.toml
+      [project.entry-points."batteryzoom.loaders"]
+      read_mylab = "mylab.readers:read_mylab"
+
+  Anything else (``os:remove``, ``subprocess:run``) is refused when the manifest is read;
+  at call time the object must be a function defined in batteryzoom (not a module or a
+  class it imports) or the registered plugin function.
+- ``files[].url`` is ``https://`` on a host of :data:`DEFAULT_DOWNLOAD_HOSTS` (GitHub,
+  raw.githubusercontent.com, Zenodo) or of the manifest's top-level ``download_hosts``
+  list (the one place to add a host), on the default port, without credentials (no
+  ``user:password@``, no ``token=``-like query parameter): a manifest is shared, and every
+  file it lists is public.
+- ``files[].size`` is compared with the file found or downloaded before it is hashed.
 """
 
 from __future__ import annotations
@@ -38,12 +60,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
 from ..errors import ManifestError
 
-__all__ = ["Entry", "FileSpec", "Manifest", "read_manifest", "default_manifest_path", "SCALES"]
+__all__ = [
+    "Entry",
+    "FileSpec",
+    "Manifest",
+    "read_manifest",
+    "default_manifest_path",
+    "SCALES",
+    "DEFAULT_DOWNLOAD_HOSTS",
+    "PLUGIN_GROUP",
+]
 
 SCALES = ("cycler", "cell", "electrode", "particle", "grain")
 REQUIRED_FIELDS = ("scale", "modality", "description", "licence", "citation", "units")
@@ -62,6 +94,13 @@ OPTIONAL_FIELDS = (
 )
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _DOTTED = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+DEFAULT_DOWNLOAD_HOSTS = ("github.com", "raw.githubusercontent.com", "zenodo.org")
+PLUGIN_GROUP = "batteryzoom.loaders"
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
+# query parameters that carry a secret (GitHub's raw ?token=, S3/GCS signed URLs, API keys)
+_SECRET_PARAMS = ("token", "secret", "password", "passwd", "api_key", "apikey", "auth", "sig",
+                  "signature", "credential", "x-amz-security-token")
 
 
 @dataclass(frozen=True)
@@ -108,6 +147,7 @@ class Manifest:
 
     path: Path
     entries: dict[str, Entry]
+    download_hosts: tuple[str, ...] = DEFAULT_DOWNLOAD_HOSTS
 
     def __getitem__(self, name: str) -> Entry:
         try:
@@ -187,7 +227,69 @@ def _check_vec3(value: Any, entry: str, field_name: str) -> list[float]:
     return [float(v) for v in value]
 
 
-def _parse_files(raw: Any, name: str) -> tuple[FileSpec, ...]:
+def check_url(url: Any, hosts: tuple[str, ...], entry: str, field_name: str) -> str:
+    """Return ``url`` if downloads may use it (see the module docstring), else raise."""
+    if not isinstance(url, str) or not url.startswith("https://"):
+        raise ManifestError(entry, field_name, f"must be an https:// URL, got {url!r}")
+    parts = urlsplit(url)
+    public = f"https://{parts.hostname or ''}{parts.path}"  # never echo a secret back
+    secret = [k for k, _ in parse_qsl(parts.query, keep_blank_values=True)
+              if any(word in k.lower() for word in _SECRET_PARAMS)]
+    if "@" in parts.netloc or secret:
+        what = "user:password@ before the host" if "@" in parts.netloc else f"the query parameter {secret[0]!r}"
+        raise ManifestError(
+            entry, field_name,
+            f"{public} carries credentials ({what}); a manifest is shared and its files are public: "
+            "give the file's public URL",
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port not in (None, 443):
+        raise ManifestError(entry, field_name, f"{public} names the port {parts.netloc.rpartition(':')[2]!r}; "
+                                               "downloads use the https default port (443): remove it")
+    host = (parts.hostname or "").lower()
+    if host not in hosts:
+        raise ManifestError(
+            entry, field_name,
+            f"host {host!r} is not one of the download hosts {list(hosts)}; if it is a trusted public "
+            "archive, add it to 'download_hosts' at the top of the manifest",
+        )
+    return url
+
+
+def in_batteryzoom(dotted: str) -> bool:
+    """Whether ``module:function`` names a module of batteryzoom itself."""
+    module = dotted.partition(":")[0]
+    return module == "batteryzoom" or module.startswith("batteryzoom.")
+
+
+def plugin_functions() -> dict[str, str]:
+    """``{"module:function": entry point name}`` registered in :data:`PLUGIN_GROUP`."""
+    from importlib.metadata import entry_points
+
+    return {ep.value.replace(" ", ""): ep.name for ep in entry_points(group=PLUGIN_GROUP)}
+
+
+def check_callable(value: Any, entry: str, field_name: str) -> str:
+    """Return ``value`` if a manifest may call it (see the module docstring), else raise."""
+    if not isinstance(value, str) or not _DOTTED.match(value):
+        raise ManifestError(entry, field_name, f"must be 'package.module:function', got {value!r}")
+    if value.partition(":")[2].startswith("_"):
+        raise ManifestError(entry, field_name, f"{value!r} is a private function; name a public one")
+    # the entry points are only looked up for a name outside the package (a scan of sys.path)
+    if not in_batteryzoom(value) and value not in plugin_functions():
+        raise ManifestError(
+            entry, field_name,
+            f"{value!r} is outside batteryzoom: a manifest may call a function of batteryzoom "
+            f"(e.g. batteryzoom.io:read_cycler) or one a plugin registers in the entry point group "
+            f"{PLUGIN_GROUP!r} (see help(batteryzoom.data.manifest))",
+        )
+    return value
+
+
+def _parse_files(raw: Any, name: str, hosts: tuple[str, ...] = DEFAULT_DOWNLOAD_HOSTS) -> tuple[FileSpec, ...]:
     if not isinstance(raw, list) or not raw:
         raise ManifestError(name, "files", "must be a non-empty list of {path, url, sha256, size}")
     specs = []
@@ -199,9 +301,7 @@ def _parse_files(raw: Any, name: str) -> tuple[FileSpec, ...]:
             if key not in item:
                 raise ManifestError(name, f"{where}.{key}", "is missing")
         path = check_relative_path(item["path"], name, f"{where}.path")
-        url = item["url"]
-        if not isinstance(url, str) or not url.startswith("https://"):
-            raise ManifestError(name, f"{where}.url", f"must be an https:// URL, got {url!r}")
+        url = check_url(item["url"], hosts, name, f"{where}.url")
         sha = item["sha256"]
         if not isinstance(sha, str) or not _SHA256.match(sha):
             raise ManifestError(name, f"{where}.sha256", f"must be 64 lowercase hex digits, got {sha!r}")
@@ -215,7 +315,7 @@ def _parse_files(raw: Any, name: str) -> tuple[FileSpec, ...]:
     return tuple(specs)
 
 
-def _parse_entry(name: Any, raw: Any) -> Entry:
+def _parse_entry(name: Any, raw: Any, hosts: tuple[str, ...] = DEFAULT_DOWNLOAD_HOSTS) -> Entry:
     if not isinstance(name, str) or not re.match(r"^[a-z0-9][a-z0-9_./-]*$", name) or ".." in name:
         raise ManifestError(str(name), None, "names are lowercase words joined by '/', '-' or '_'")
     if not isinstance(raw, Mapping):
@@ -242,7 +342,7 @@ def _parse_entry(name: Any, raw: Any) -> Entry:
     params: dict = {}
     seed = None
     if has_files:
-        files = _parse_files(raw["files"], name)
+        files = _parse_files(raw["files"], name, hosts)
         for key in ("params", "seed"):
             if key in raw:
                 raise ManifestError(name, key, "only generator entries take params and seed")
@@ -258,6 +358,7 @@ def _parse_entry(name: Any, raw: Any) -> Entry:
         seed = raw["seed"]
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ManifestError(name, "seed", f"must be an integer >= 0, got {seed!r}")
+        check_callable(generator, name, "generator")
 
     box = raw.get("box_um")
     if box is not None:
@@ -280,8 +381,7 @@ def _parse_entry(name: Any, raw: Any) -> Entry:
     if loader is not None:
         if not isinstance(loader, Mapping) or "function" not in loader:
             raise ManifestError(name, "loader", "must be {function: package.module:function, ...}")
-        if not _DOTTED.match(str(loader["function"])):
-            raise ManifestError(name, "loader.function", f"must be 'package.module:function', got {loader['function']!r}")
+        check_callable(loader["function"], name, "loader.function")
         if "file" in loader and loader["file"] not in [f.path for f in files]:
             raise ManifestError(name, "loader.file", f"{loader['file']!r} is not one of the entry's files")
     tags = raw.get("tags") or []
@@ -307,11 +407,26 @@ def _parse_entry(name: Any, raw: Any) -> Entry:
     )
 
 
+def _parse_hosts(raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list):
+        raise ManifestError(None, "download_hosts", f"must be a list of host names, got {raw!r}")
+    hosts = []
+    for host in raw:
+        if not isinstance(host, str) or not _HOSTNAME.match(host.lower()):
+            raise ManifestError(
+                None, "download_hosts",
+                f"{host!r} is not a host name; write it bare (data.example.org), without https:// or a path",
+            )
+        hosts.append(host.lower())
+    return tuple(hosts)
+
+
 def parse_manifest(raw: Any, path: Path | str = "<memory>") -> Manifest:
     """Validate a manifest already parsed from YAML (a mapping with ``datasets``)."""
     if not isinstance(raw, Mapping) or not isinstance(raw.get("datasets"), Mapping):
         raise ManifestError(None, "datasets", f"{path} must hold a mapping 'datasets: {{name: entry}}'")
-    entries = {name: _parse_entry(name, body) for name, body in raw["datasets"].items()}
+    hosts = DEFAULT_DOWNLOAD_HOSTS + _parse_hosts(raw.get("download_hosts", []))
+    entries = {name: _parse_entry(name, body, hosts) for name, body in raw["datasets"].items()}
     for entry in entries.values():
         if entry.parent is not None and entry.parent not in entries:
             raise ManifestError(entry.name, "parent", f"{entry.parent!r} is not a dataset in the manifest")
@@ -322,7 +437,7 @@ def parse_manifest(raw: Any, path: Path | str = "<memory>") -> Manifest:
             if spec.path in owner:
                 raise ManifestError(entry.name, "files", f"{spec.path!r} is already listed by {owner[spec.path]!r}")
             owner[spec.path] = entry.name
-    return Manifest(path=Path(path), entries=entries)
+    return Manifest(path=Path(path), entries=entries, download_hosts=hosts)
 
 
 def read_manifest(path: str | os.PathLike | None = None) -> Manifest:

@@ -1,46 +1,19 @@
 """Readers, by family. Every reader returns the design's objects (DataFrame / xarray) and
 raises :class:`~batteryzoom.errors.FileFormatError` naming the file, the problem and the fix.
 
-- cycler files -> one BDF table: :func:`read_cycler` (``io.cycler``)
+- cycler files -> one BDF table: :func:`read_cycler` (``io.cycler``: one module per make
+  around a reader registry, with the sniffing and the shared finalisation)
 - TXM frames and XANES stacks: :func:`read_xrm`, :func:`read_txm_scan`,
   :func:`read_xanes_hdf5`, :func:`read_xanes_tiff`, :func:`read_xanes_zarr` (``io.txm``)
 - spectra: :func:`read_spectrum` (``io.spectra``)
 - volumes (TIFF stack/sequence, HDF5, zarr, npz, raw): :func:`read_volume` (``io.volumes``)
+- raw tomography acquisitions (projections, flats, darks, angles): :func:`read_acquisition`
+  (``io.tomo``, one module per format; the model in ``io.acquisition``)
 
-Submodules load on first use, so ``import batteryzoom`` stays light.
+Submodules load on first use (``lazy_loader``, names in ``__init__.pyi``), so
+``import batteryzoom`` stays light.
 """
 
-from __future__ import annotations
+import lazy_loader as _lazy
 
-import importlib
-
-# public name -> submodule that defines it
-_EXPORTS = {
-    "read_cycler": "cycler",
-    "read_xrm": "txm",
-    "read_txm_scan": "txm",
-    "read_xanes_hdf5": "txm",
-    "read_xanes_tiff": "txm",
-    "read_xanes_zarr": "txm",
-    "read_spectrum": "spectra",
-    "read_volume": "volumes",
-}
-_SUBMODULES = set(_EXPORTS.values())
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    if name in _SUBMODULES:
-        module = importlib.import_module(f"{__name__}.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'batteryzoom.io' has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)

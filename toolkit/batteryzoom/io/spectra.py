@@ -5,9 +5,9 @@ float64, strictly increasing) holding the absorbance column; other numeric colum
 file ride along as coordinates on the same ``energy`` dimension.
 
 >>> import batteryzoom as bz
->>> nio = bz.io.read_spectrum("ni_references/pyxas_ref_NiO.txt")   # doctest: +SKIP
->>> nio.energy.values[:2]                                           # doctest: +SKIP
-array([8200., 8205.])
+>>> nio = bz.io.read_spectrum(bz.data.fetch("real/xanes/ref-nio")[0])  # two columns, energy in keV
+>>> nio.energy.values[:2], nio.attrs["energy_unit_in_file"]
+(array([8200., 8205.]), 'keV')
 """
 
 from __future__ import annotations
@@ -115,6 +115,18 @@ def read_spectrum(
     FileFormatError
         Unreadable, non-numeric, fewer than two columns, unknown column, or energies that
         repeat or go back and forth (a descending scan is reversed, not rejected).
+
+    Examples
+    --------
+    An XDI file of a Ni foil (APS 13-ID-C): ``mutrans`` is the absorbance, the other
+    columns ride along, the header's fields become attrs:
+
+    >>> import batteryzoom as bz
+    >>> foil = bz.io.read_spectrum(bz.data.fetch("real/xanes/ni-foil")[0])
+    >>> foil.name, foil.sizes["energy"], list(foil.coords), foil.attrs["Element.symbol"]
+    ('mutrans', 418, ['energy', 'i0'], 'Ni')
+    >>> float(foil.energy[0]), foil.attrs["energy_unit_in_file"]
+    (8133.0, 'eV')
     """
     path = Path(path)
     try:
@@ -122,40 +134,60 @@ def read_spectrum(
     except OSError as exc:
         raise FileFormatError(path, f"cannot read: {exc}") from exc
     lines = text.splitlines()
-    is_xdi = bool(lines) and lines[0].lstrip("#").strip().upper().startswith("XDI")
     attrs: dict = {"source": str(path)}
-    names: list[str] | None
-    if is_xdi:
-        cols, meta = _xdi_columns(path, lines)
-        attrs.update({k: v for k, v in meta.items() if len(v) < 200})
-        data_lines = [ln for ln in lines if not ln.startswith("#")]
-        _, table = _parse_table(path, data_lines)
-        names = [cols.get(i + 1, (f"col{i + 1}", ""))[0] for i in range(table.shape[1])]
-        if energy_unit is None:
-            unit = cols.get(1, ("energy", "eV"))[1]
-            energy_unit = "keV" if unit.lower() == "kev" else ("eV" if unit.lower() == "ev" else None)
-        if column is None:
-            lowered = [n.lower() for n in names]
-            column = next((lowered.index(c) for c in _XDI_PREFERRED if c in lowered), 1)
+    if bool(lines) and lines[0].lstrip("#").strip().upper().startswith("XDI"):
+        names, table, xdi_unit, default_column = _read_xdi(path, lines, attrs)
+        energy_unit = energy_unit if energy_unit is not None else xdi_unit
     else:
         names, table = _parse_table(path, lines)
         if names is not None and len(names) != table.shape[1]:
             names = None
         names = names or ["energy", "absorbance"] + [f"col{i}" for i in range(2, table.shape[1])]
-        if column is None:
-            column = 1
+        default_column = 1
+    column = _column_index(path, names, table.shape[1], default_column if column is None else column)
+    energy, energy_unit, order = _energy_ev(path, table[:, 0], energy_unit)
+    table = table[order]
+    coords = {"energy": ("energy", energy, {"units": "eV"})}
+    for i, name in enumerate(names):
+        if i not in (0, column) and name not in coords:
+            coords[name] = ("energy", table[:, i])
+    attrs.update({"energy_unit_in_file": energy_unit, "column": names[column]})
+    return xr.DataArray(table[:, column], dims=("energy",), coords=coords, name=names[column], attrs=attrs)
+
+
+def _read_xdi(path: Path, lines: list[str], attrs: dict) -> tuple[list[str], np.ndarray, str | None, int]:
+    """An XDI file's column names, table, energy unit (from ``Column.1``; None when it
+    says neither eV nor keV) and default absorbance column; its header fields go to attrs."""
+    cols, meta = _xdi_columns(path, lines)
+    attrs.update({k: v for k, v in meta.items() if len(v) < 200})
+    _, table = _parse_table(path, [ln for ln in lines if not ln.startswith("#")])
+    names = [cols.get(i + 1, (f"col{i + 1}", ""))[0] for i in range(table.shape[1])]
+    unit = cols.get(1, ("energy", "eV"))[1]
+    energy_unit = "keV" if unit.lower() == "kev" else ("eV" if unit.lower() == "ev" else None)
+    lowered = [n.lower() for n in names]
+    default_column = next((lowered.index(c) for c in _XDI_PREFERRED if c in lowered), 1)
+    return names, table, energy_unit, default_column
+
+
+def _column_index(path: Path, names: list[str], width: int, column: str | int) -> int:
+    """The absorbance column's index (by name, case-insensitive, or index; never 0)."""
     if isinstance(column, str):
         lowered = [n.lower() for n in names]
         if column.lower() not in lowered:
             raise FileFormatError(path, f"no column named {column!r}; columns are {names}",
                                   "pass column= one of those names or a 0-based index")
         column = lowered.index(column.lower())
-    if not 0 < int(column) < table.shape[1]:
-        raise FileFormatError(path, f"column={column} is out of range 1..{table.shape[1] - 1}",
+    if not 0 < int(column) < width:
+        raise FileFormatError(path, f"column={column} is out of range 1..{width - 1}",
                               "column 0 is the energy; pick another")
-    column = int(column)
+    return int(column)
 
-    energy = table[:, 0].copy()
+
+def _energy_ev(path: Path, energy: np.ndarray, energy_unit: str | None) -> tuple[np.ndarray, str, slice]:
+    """``(energy in eV, increasing; the unit in the file; the row order that sorts it)``:
+    keV detected below :data:`KEV_THRESHOLD`; a descending scan is reversed, any other
+    non-increasing step is refused."""
+    energy = energy.copy()
     if energy_unit is None:
         energy_unit = "keV" if np.nanmedian(energy) < KEV_THRESHOLD else "eV"
     if energy_unit.lower() not in ("ev", "kev"):
@@ -174,11 +206,4 @@ def read_spectrum(
             f"by {energy[bad + 1]:.3f} eV",
             "merge or remove repeated points (e.g. average duplicates) before reading",
         )
-    energy = energy[order]
-    table = table[order]
-    coords = {"energy": ("energy", energy, {"units": "eV"})}
-    for i, name in enumerate(names):
-        if i not in (0, column) and name not in coords:
-            coords[name] = ("energy", table[:, i])
-    attrs.update({"energy_unit_in_file": energy_unit, "column": names[column]})
-    return xr.DataArray(table[:, column], dims=("energy",), coords=coords, name=names[column], attrs=attrs)
+    return energy[order], energy_unit, order

@@ -26,6 +26,8 @@ import numpy as np
 import xarray as xr
 
 from ..errors import FileFormatError, InputError, MissingDependencyError
+from ..frames import Frame, frame_of
+from ._xradia import read_header, read_images
 
 __all__ = [
     "XrmFrame",
@@ -38,8 +40,6 @@ __all__ = [
     "FXI_LAYOUT",
 ]
 
-# Xradia ImageInfo/DataType codes -> numpy dtypes
-_XRM_DTYPES = {5: np.uint16, 10: np.float32, 3: np.uint8, 6: np.int16, 7: np.int32, 8: np.uint32}
 # "..._08324.0_eV_..." (SSRL 6-2c) or "..._8250_0eV.xrm" (APS, underscore as decimal point)
 _ENERGY_IN_NAME = re.compile(r"(?<![\d.])(\d{3,6}(?:[._]\d+)?)_?eV", re.IGNORECASE)
 # two frames whose energies differ by less than this (eV) were taken at the same energy
@@ -79,7 +79,15 @@ class XrmFrame:
 
 def energy_from_filename(name: str) -> float | None:
     """Energy (eV) written in a TXM file name, e.g. ``..._08324.0_eV_001of003.xrm`` or
-    ``..._8250_0eV.xrm``; None when the name carries none."""
+    ``..._8250_0eV.xrm``; None when the name carries none.
+
+    Examples
+    --------
+    >>> energy_from_filename("rep01_000051_ref_x_08324.0_eV_001of010.xrm")
+    8324.0
+    >>> energy_from_filename("fov07_xanessoc01_8250_0eV.xrm")
+    8250.0
+    """
     found = _ENERGY_IN_NAME.findall(Path(name).name)
     if not found:
         return None
@@ -107,68 +115,54 @@ def read_xrm(path: str | os.PathLike) -> xr.DataArray:
     ------
     FileFormatError
         Not an OLE2 file, missing image streams, unknown data type, or no energy anywhere.
+
+    Examples
+    --------
+    A frame of the APS 32-ID TXM (the energy in its header, pixels of 38.9 nm):
+
+    >>> import batteryzoom as bz
+    >>> frames = bz.data.fetch("real/xanes/aps-frames")
+    >>> frame = bz.io.read_xrm(next(p for p in frames if p.name == "fov07_xanessoc01_8353_0eV.xrm"))
+    >>> frame.dims, frame.shape, frame.dtype.name
+    (('y', 'x'), (1024, 1024), 'uint16')
+    >>> round(float(frame["energy"]), 2), frame.attrs["energy_source"], frame.attrs["voxel_size_um"]
+    (8353.03, 'header', [0.038947..., 0.038947...])
     """
     return _frame_array(_read_frame(path))
 
 
+def _pixel_frame(shape: Sequence[int], pixel_size_um: float) -> Frame:
+    """The frame of an image's spatial axes from a recorded pixel size: in µm when the file
+    records one (finite, > 0), else in pixels (``voxel_size_um`` None, the frames policy)."""
+    n = len(shape)
+    if np.isfinite(pixel_size_um) and pixel_size_um > 0:
+        return frame_of(tuple(shape), voxel_size_um=float(pixel_size_um), ndim=n)
+    return frame_of(tuple(shape), voxel_size_um="px", ndim=n)
+
+
+def _spatial_coords(frame: Frame, shape: Sequence[int]) -> dict:
+    """xarray coordinates of a frame's axes (``units`` "um", or "pixel" when unknown)."""
+    unit = "um" if frame.known else "pixel"
+    return {dim: (dim, c, {"units": unit}) for dim, c in frame.coords(shape).items()}
+
+
 def _frame_array(frame: XrmFrame) -> xr.DataArray:
     image = frame.image
-    pixel = frame.pixel_size_um if np.isfinite(frame.pixel_size_um) else 1.0
     dims = ("y", "x") if image.ndim == 2 else ("image", "y", "x")
-    coords = {"y": ("y", np.arange(image.shape[-2]) * pixel, {"units": "um"}),
-              "x": ("x", np.arange(image.shape[-1]) * pixel, {"units": "um"}),
-              "energy": ((), frame.energy_ev, {"units": "eV"})}
+    space = _pixel_frame(image.shape[-2:], frame.pixel_size_um)
+    coords = {**_spatial_coords(space, image.shape[-2:]), "energy": ((), frame.energy_ev, {"units": "eV"})}
     attrs = {"energy_ev": frame.energy_ev, "energy_source": frame.energy_source,
-             "pixel_size_um": frame.pixel_size_um, "voxel_size_um": [frame.pixel_size_um] * 2,
+             "pixel_size_um": frame.pixel_size_um, **space.attrs(),
              "exposure_s": frame.exposure_s, "date": frame.date, "source": str(frame.path),
              "units": "counts"}
     return xr.DataArray(image, dims=dims, coords=coords, name="intensity", attrs=attrs)
 
 
 def _read_frame(path: str | os.PathLike) -> XrmFrame:
-    import olefile
-
     path = Path(path)
-    if not path.is_file():
-        raise FileFormatError(path, "no such file")
-    if not olefile.isOleFile(str(path)):
-        raise FileFormatError(path, "not an OLE2 compound file, so not an Xradia .xrm frame",
-                              "check the file (a truncated copy?) or pass a .txrm/.xrm file")
-    with olefile.OleFileIO(str(path)) as ole:
-        def stream(name: str, dtype, required: bool = True):
-            if not ole.exists(name):
-                if required:
-                    raise FileFormatError(path, f"stream {name!r} is missing", "is this an Xradia .xrm file?")
-                return None
-            return np.frombuffer(ole.openstream(name).read(), dtype=dtype)
-
-        width = int(stream("ImageInfo/ImageWidth", "<i4")[0])
-        height = int(stream("ImageInfo/ImageHeight", "<i4")[0])
-        code = int(stream("ImageInfo/DataType", "<i4")[0])
-        if code not in _XRM_DTYPES:
-            raise FileFormatError(path, f"unknown ImageInfo/DataType {code}",
-                                  f"known codes: {sorted(_XRM_DTYPES)}")
-        dtype = np.dtype(_XRM_DTYPES[code]).newbyteorder("<")
-        images = []
-        n = 1
-        while ole.exists(f"ImageData{(n - 1) // 100 + 1}/Image{n}"):
-            raw = stream(f"ImageData{(n - 1) // 100 + 1}/Image{n}", dtype)
-            if raw.size != width * height:
-                raise FileFormatError(path, f"Image{n} holds {raw.size} values, expected {height}x{width}",
-                                      "the file is truncated or corrupt")
-            images.append(raw.reshape(height, width).astype(dtype.newbyteorder("="), copy=True))
-            n += 1
-        if not images:
-            raise FileFormatError(path, "no ImageData1/Image1 stream", "is this an Xradia .xrm file?")
-        energies = stream("ImageInfo/Energy", "<f4", required=False)
-        pixel = stream("ImageInfo/PixelSize", "<f4", required=False)
-        exposure = stream("ImageInfo/ExpTimes", "<f4", required=False)
-        if exposure is None or not np.isfinite(exposure[0]) or exposure[0] <= 0:
-            exposure = stream("AcquisitionSettings/ExpTime", "<f4", required=False)
-        date = ""
-        if ole.exists("ImageInfo/Date"):
-            date = ole.openstream("ImageInfo/Date").read().split(b"\0")[0].decode("ascii", "replace")
-    energy = float(energies[0]) if energies is not None and energies.size else 0.0
+    header = read_header(path)
+    images = read_images(path, header)
+    energy = float(header.energies_ev[0]) if header.energies_ev is not None else 0.0
     source = "header"
     if not np.isfinite(energy) or energy <= 0:
         parsed = energy_from_filename(path.name)
@@ -176,16 +170,16 @@ def _read_frame(path: str | os.PathLike) -> XrmFrame:
             raise FileFormatError(path, "ImageInfo/Energy is 0 and the file name carries no energy",
                                   "rename the file with its energy (e.g. *_8333.0_eV_*.xrm) or set it by hand")
         energy, source = parsed, "filename"
-    image = images[0] if len(images) == 1 else np.stack(images)
+    exposure = header.exposures_s
     return XrmFrame(
-        image=image,
+        image=images[0] if len(images) == 1 else images,
         energy_ev=energy,
         energy_source=source,
-        pixel_size_um=float(pixel[0]) if pixel is not None and pixel.size else float("nan"),
-        exposure_s=float(exposure[0]) if exposure is not None and exposure.size else float("nan"),
-        date=date,
+        pixel_size_um=header.pixel_size_um,
+        exposure_s=float(exposure[0]) if exposure is not None else float("nan"),
+        date=header.dates[0] if header.dates else "",
         path=path,
-        extra={"n_images": len(images)},
+        extra={"n_images": header.n_images},
     )
 
 
@@ -260,65 +254,35 @@ def read_txm_scan(
     FileFormatError
         No frames, an energy with samples but no flat field (or vice versa), frames of
         different shapes or pixel sizes.
+
+    Examples
+    --------
+    The APS scan folder: a sample and a flat-field frame at two energies, below and above
+    the Ni K-edge:
+
+    >>> import batteryzoom as bz
+    >>> folder = bz.data.fetch("real/xanes/aps-frames")[0].parent
+    >>> od = bz.io.read_txm_scan(folder)
+    >>> od.dims, od.shape, od["energy"].values.round(1).tolist()
+    (('energy', 'y', 'x'), (2, 1024, 1024), [8249.9, 8353.0])
+    >>> od.attrs["exposures"], od.attrs["voxel_size_um"]
+    ([1, 1], [0.038947, 0.038947])
     """
     from .._transmission import optical_density
 
     folder = Path(folder)
-    if not folder.is_dir():
-        raise FileFormatError(folder, "not a folder", "pass the scan folder holding the .xrm frames")
-    paths = sorted(folder.glob(pattern))
-    if not paths:
-        raise FileFormatError(folder, f"no files match {pattern!r}", "is this a TXM scan folder?")
-    frames = [_read_frame(p) for p in paths]
-    shapes = {f.image.shape for f in frames}
-    if len(shapes) > 1:
-        detail = ", ".join(f"{f.path.name}: {f.image.shape}" for f in frames[:6])
-        raise FileFormatError(folder, f"frames have different shapes ({detail})",
-                              "crop or bin them to one shape, or read them separately with read_xrm")
-    pixels = {round(f.pixel_size_um, 6) for f in frames if np.isfinite(f.pixel_size_um)}
-    if len(pixels) > 1:
-        raise FileFormatError(folder, f"frames have different pixel sizes {sorted(pixels)} µm",
-                              "read frames of one magnification together")
-    by_role: dict[str, list[XrmFrame]] = {"sample": [], "flat": [], "dark": []}
-    for f in frames:
-        by_role[_role(f.path.name)].append(f)
-    if not by_role["sample"] or not by_role["flat"]:
-        raise FileFormatError(
-            folder,
-            f"found {len(by_role['sample'])} sample and {len(by_role['flat'])} flat-field frames",
-            "a scan needs both; flat-field frames carry 'ref' (or 'flat', 'bkg') in their names",
-        )
-    samples = _group_by_energy(by_role["sample"])
-    flats = _group_by_energy(by_role["flat"])
-    e_sample = [g[0].energy_ev for g in samples]
-    e_flat = [g[0].energy_ev for g in flats]
-    if len(e_sample) != len(e_flat) or not np.allclose(e_sample, e_flat, atol=ENERGY_TOLERANCE_EV):
-        raise FileFormatError(folder, f"sample energies {e_sample} and flat-field energies {e_flat} differ",
-                              "every energy needs both sample and ref frames")
-    if dark is None and by_role["dark"]:
-        dark_rate = _mean_rate(by_role["dark"])
-    elif isinstance(dark, (str, os.PathLike)):
-        dark_rate = _mean_rate([_read_frame(dark)])
-    elif dark is not None:
-        dark_rate = np.asarray(dark, np.float64)
-        if dark_rate.shape != frames[0].image.shape[-2:]:
-            raise InputError(f"dark has shape {dark_rate.shape}; the frames are {frames[0].image.shape[-2:]}")
-    else:
-        dark_rate = None
+    frames, pixel = _scan_frames(folder, pattern)
+    samples, flats, darks = _scan_groups(folder, frames)
+    dark_rate = _dark_rate(dark, darks, frames[0].image.shape[-2:])
     sample_rate = np.stack([_mean_rate(g) for g in samples]).astype(np.float32)
     flat_rate = np.stack([_mean_rate(g) for g in flats]).astype(np.float32)
     with np.errstate(divide="ignore", invalid="ignore"):
         od = optical_density(sample_rate, flat_rate, None if dark_rate is None else dark_rate.astype(np.float32))
-    pixel = pixels.pop() if pixels else float("nan")
-    ny, nx = od.shape[1:]
-    energy = np.asarray(e_sample, np.float64)
-    coords = {
-        "energy": ("energy", energy, {"units": "eV"}),
-        "y": ("y", np.arange(ny) * pixel, {"units": "um"}),
-        "x": ("x", np.arange(nx) * pixel, {"units": "um"}),
-    }
+    space = _pixel_frame(od.shape[1:], pixel)
+    energy = np.asarray([g[0].energy_ev for g in samples], np.float64)
+    coords = {"energy": ("energy", energy, {"units": "eV"}), **_spatial_coords(space, od.shape[1:])}
     attrs = {
-        "voxel_size_um": [pixel, pixel],
+        **space.attrs(),
         "exposures": [len(g) for g in samples],
         "flat_exposures": [len(g) for g in flats],
         "exposure_s": [float(g[0].exposure_s) for g in samples],
@@ -342,6 +306,64 @@ def read_txm_scan(
     )
 
 
+def _scan_frames(folder: Path, pattern: str) -> tuple[list[XrmFrame], float]:
+    """Every frame of a scan folder, checked to share one shape and one pixel size (µm,
+    rounded to 1e-6; NaN when no frame records one)."""
+    if not folder.is_dir():
+        raise FileFormatError(folder, "not a folder", "pass the scan folder holding the .xrm frames")
+    paths = sorted(folder.glob(pattern))
+    if not paths:
+        raise FileFormatError(folder, f"no files match {pattern!r}", "is this a TXM scan folder?")
+    frames = [_read_frame(p) for p in paths]
+    shapes = {f.image.shape for f in frames}
+    if len(shapes) > 1:
+        detail = ", ".join(f"{f.path.name}: {f.image.shape}" for f in frames[:6])
+        raise FileFormatError(folder, f"frames have different shapes ({detail})",
+                              "crop or bin them to one shape, or read them separately with read_xrm")
+    pixels = {round(f.pixel_size_um, 6) for f in frames if np.isfinite(f.pixel_size_um)}
+    if len(pixels) > 1:
+        raise FileFormatError(folder, f"frames have different pixel sizes {sorted(pixels)} µm",
+                              "read frames of one magnification together")
+    return frames, (pixels.pop() if pixels else float("nan"))
+
+
+def _scan_groups(folder: Path, frames: list[XrmFrame]):
+    """``(samples, flats, darks)``: sample and flat-field frames grouped by energy (the
+    same energies for both), and the dark frames."""
+    by_role: dict[str, list[XrmFrame]] = {"sample": [], "flat": [], "dark": []}
+    for f in frames:
+        by_role[_role(f.path.name)].append(f)
+    if not by_role["sample"] or not by_role["flat"]:
+        raise FileFormatError(
+            folder,
+            f"found {len(by_role['sample'])} sample and {len(by_role['flat'])} flat-field frames",
+            "a scan needs both; flat-field frames carry 'ref' (or 'flat', 'bkg') in their names",
+        )
+    samples = _group_by_energy(by_role["sample"])
+    flats = _group_by_energy(by_role["flat"])
+    e_sample = [g[0].energy_ev for g in samples]
+    e_flat = [g[0].energy_ev for g in flats]
+    if len(e_sample) != len(e_flat) or not np.allclose(e_sample, e_flat, atol=ENERGY_TOLERANCE_EV):
+        raise FileFormatError(folder, f"sample energies {e_sample} and flat-field energies {e_flat} differ",
+                              "every energy needs both sample and ref frames")
+    return samples, flats, by_role["dark"]
+
+
+def _dark_rate(dark, darks: list[XrmFrame], shape: tuple[int, ...]) -> np.ndarray | None:
+    """The dark count rate (counts/s): the argument (a frame file or an array), else the
+    folder's dark frames, else None (no dark subtraction)."""
+    if dark is None and darks:
+        return _mean_rate(darks)
+    if isinstance(dark, (str, os.PathLike)):
+        return _mean_rate([_read_frame(dark)])
+    if dark is not None:
+        dark_rate = np.asarray(dark, np.float64)
+        if dark_rate.shape != shape:
+            raise InputError(f"dark has shape {dark_rate.shape}; the frames are {shape}")
+        return dark_rate
+    return None
+
+
 def _energy_ev(values, where: str) -> np.ndarray:
     energy = np.asarray(values, dtype=np.float64).ravel()
     if energy.size and np.nanmedian(energy) < 200.0:  # FXI writes keV
@@ -363,9 +385,10 @@ def _stack_array(image: np.ndarray, energy: np.ndarray, where, pixel_size_um, na
     dims = ("energy", "y", "x") if image.ndim == 3 else ("energy", "z", "y", "x")
     coords: dict = {"energy": ("energy", energy, {"units": "eV"})}
     if pixel_size_um is not None:
-        for dim, n in zip(dims[1:], image.shape[1:]):
-            coords[dim] = (dim, np.arange(n) * float(pixel_size_um), {"units": "um"})
-        attrs = {**attrs, "voxel_size_um": [float(pixel_size_um)] * (image.ndim - 1)}
+        # the given size, checked by bz.frames (one positive number: cubic voxels)
+        space = frame_of(image.shape[1:], voxel_size_um=pixel_size_um, ndim=image.ndim - 1)
+        coords.update(_spatial_coords(space, image.shape[1:]))
+        attrs = {**attrs, **space.attrs()}
     return xr.DataArray(image, dims=dims, coords=coords, name=name, attrs=attrs)
 
 
@@ -394,6 +417,25 @@ def read_xanes_hdf5(
     xarray.DataArray
         float32: the optical density ``-ln((I - D)/(I0 - D))`` when a flat field is
         present, else the stored values. ``energy`` in eV.
+
+    Examples
+    --------
+    A tiny FXI-style file (energies in keV, one flat per energy, two darks):
+
+    >>> import pathlib, shutil, tempfile
+    >>> import h5py, numpy as np
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> od_true = np.full((3, 4, 5), 0.5, np.float32)
+    >>> flat = np.full((3, 4, 5), 5000.0, np.float32)
+    >>> with h5py.File(tmp / "fxi.h5", "w") as fh:
+    ...     fh["img_xanes"] = (flat - 100) * np.exp(-od_true) + 100
+    ...     fh["img_bkg"] = flat
+    ...     fh["img_dark"] = np.full((2, 4, 5), 100.0, np.float32)
+    ...     fh["X_eng"] = [8.30, 8.33, 8.36]
+    >>> od = read_xanes_hdf5(tmp / "fxi.h5", pixel_size_um=0.02)
+    >>> od.name, od["energy"].values.tolist(), round(float(od.mean()), 4), od.attrs["voxel_size_um"]
+    ('optical_density', [8300.0, 8330.0, 8360.0], 0.5, [0.02, 0.02])
+    >>> shutil.rmtree(tmp)
     """
     import h5py
 
@@ -468,6 +510,17 @@ def read_xanes_tiff(
     FileFormatError
         Unreadable file, frames of different shapes, frame count differing from the
         number of energies.
+
+    Examples
+    --------
+    >>> import pathlib, shutil, tempfile
+    >>> import numpy as np, tifffile
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> tifffile.imwrite(tmp / "stack.tif", np.ones((3, 4, 5), np.float32), photometric="minisblack")
+    >>> stack = read_xanes_tiff(tmp / "stack.tif", [8.30, 8.33, 8.36])  # keV, detected
+    >>> stack.dims, stack["energy"].values.tolist()
+    (('energy', 'y', 'x'), [8300.0, 8330.0, 8360.0])
+    >>> shutil.rmtree(tmp)
     """
     import tifffile
 
@@ -506,6 +559,19 @@ def read_xanes_zarr(path: str | os.PathLike, *, variable: str | None = None) -> 
     -------
     xarray.DataArray
         Dask-backed; ``energy`` in eV.
+
+    Examples
+    --------
+    >>> import pathlib, shutil, tempfile
+    >>> import numpy as np, xarray as xr
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> stack = xr.DataArray(np.zeros((3, 4, 5), np.float32), dims=("energy", "y", "x"),
+    ...                      coords={"energy": [8300.0, 8330.0, 8360.0]}, name="od")
+    >>> _ = stack.to_dataset().to_zarr(tmp / "s.zarr", consolidated=False)
+    >>> lazy = read_xanes_zarr(tmp / "s.zarr")
+    >>> lazy.name, lazy.chunks is not None, lazy["energy"].values.tolist()
+    ('od', True, [8300.0, 8330.0, 8360.0])
+    >>> shutil.rmtree(tmp)
     """
     path = Path(path)
     try:

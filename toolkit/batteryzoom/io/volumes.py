@@ -36,8 +36,9 @@ import xarray as xr
 
 from .._progress import progress as _progress
 from ..errors import FileFormatError, InputError
+from ..frames import Frame, frame_of
 
-__all__ = ["read_volume", "natural_sort", "EAGER_LIMIT_BYTES"]
+__all__ = ["read_volume", "natural_sort", "EAGER_LIMIT_BYTES", "UNIT_TO_UM"]
 
 PathLike = str | os.PathLike
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -55,6 +56,7 @@ _UNIT_TO_UM = {
     "centimetre": 1e4, "m": 1e6, "meter": 1e6, "metre": 1e6, "a": 1e-4, "å": 1e-4,
     "angstrom": 1e-4,
 }
+UNIT_TO_UM = _UNIT_TO_UM  # public: io.tomo reads detector pixel sizes written in these units
 # attribute names that hold a voxel size in µm (HDF5 / zarr), in order of preference;
 # element_size_um is the ilastik / Fiji HDF5 convention
 _UM_ATTRS = ("voxel_size_um", "element_size_um", "pixel_size_um", "voxel_um", "pixel_um")
@@ -132,9 +134,30 @@ def read_volume(
 
     Examples
     --------
-    >>> vol = read_volume("scan/", voxel_size_um=6.5)              # doctest: +SKIP
-    >>> vol = read_volume("tomo.h5", dataset="/exchange/data")     # doctest: +SKIP
-    >>> vol = read_volume("vol.raw", shape=(100, 512, 512), dtype="<u2")  # doctest: +SKIP
+    A folder of TIFF slices, an HDF5 dataset with its voxel size in an attribute, and a raw
+    file (tiny files written for the example):
+
+    >>> import pathlib, shutil, tempfile
+    >>> import h5py, numpy as np, tifffile
+    >>> from batteryzoom.io import read_volume
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> vol = np.arange(4 * 5 * 6, dtype=np.uint16).reshape(4, 5, 6)
+    >>> (tmp / "scan").mkdir()
+    >>> for k, plane in enumerate(vol):
+    ...     tifffile.imwrite(tmp / "scan" / f"slice{k:03d}.tif", plane)
+    >>> ct = read_volume(tmp / "scan", voxel_size_um=6.5)
+    >>> ct.dims, ct.shape, ct.attrs["voxel_size_um"], float(ct["x"][-1])
+    (('z', 'y', 'x'), (4, 5, 6), [6.5, 6.5, 6.5], 32.5)
+    >>> with h5py.File(tmp / "tomo.h5", "w") as fh:
+    ...     fh["exchange/data"] = vol
+    ...     fh["exchange/data"].attrs["voxel_size_um"] = [2.0, 1.0, 1.0]
+    >>> read_volume(tmp / "tomo.h5", dataset="/exchange/data").attrs["voxel_size_um"]
+    [2.0, 1.0, 1.0]
+    >>> vol.astype("<u2").tofile(tmp / "vol.raw")
+    >>> raw = read_volume(tmp / "vol.raw", shape=(4, 5, 6), dtype="<u2")
+    >>> bool((raw.values == vol).all()), raw.attrs["voxel_size_um"], raw["x"].attrs["units"]
+    (True, None, 'pixel')
+    >>> shutil.rmtree(tmp)
     """
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
@@ -205,7 +228,7 @@ def _to_dataarray(data, meta: dict, voxel_size_um, chunks, source: str) -> xr.Da
         raise FileFormatError(source, f"is empty (shape {tuple(data.shape)})", "check that the export finished")
     dims = ("z", "y", "x")[-ndim:]
 
-    size, size_from = _resolve_voxel_size(voxel_size_um, meta, ndim, source)
+    size, size_from = _resolve_voxel_size(voxel_size_um, meta, data.shape, source)
 
     nbytes = int(np.prod(data.shape, dtype=np.int64)) * np.dtype(data.dtype).itemsize
     is_dask = isinstance(data, da.Array)
@@ -221,15 +244,14 @@ def _to_dataarray(data, meta: dict, voxel_size_um, chunks, source: str) -> xr.Da
     if meta.get("close") is not None and not isinstance(arr, da.Array):
         meta["close"]()
 
-    coords = {}
-    for i, dim in enumerate(dims):
-        index = np.arange(arr.shape[i], dtype=np.float64)
-        if size is None:
-            coords[dim] = xr.Variable(dim, index, attrs={"units": "pixel"})
-        else:
-            coords[dim] = xr.Variable(dim, index * size[i], attrs={"units": "µm"})
+    # the frame written into the result: coordinates index x size in µm, or pixel indices
+    # (and voxel_size_um None) when the size is unknown, as bz.frames reads them back
+    frame = Frame(voxel_size_um=tuple(size) if size is not None else (1.0,) * ndim, origin_um=(0.0,) * ndim,
+                  dims=dims, unit="um" if size is not None else "px")
+    unit = "µm" if frame.known else "pixel"
+    coords = {dim: xr.Variable(dim, c, attrs={"units": unit}) for dim, c in frame.coords(arr.shape).items()}
     attrs = {
-        "voxel_size_um": size,
+        **frame.attrs(),
         "voxel_size_from": size_from,
         "source": source,
         "format": meta.get("format", ""),
@@ -239,19 +261,17 @@ def _to_dataarray(data, meta: dict, voxel_size_um, chunks, source: str) -> xr.Da
     return xr.DataArray(arr, dims=dims, coords=coords, attrs=attrs, name=meta.get("name") or "volume")
 
 
-def _resolve_voxel_size(given, meta: dict, ndim: int, source: str) -> tuple[list[float] | None, str | None]:
+def _resolve_voxel_size(given, meta: dict, shape: tuple[int, ...], source: str) -> tuple[list[float] | None, str | None]:
+    """The voxel size (µm per dim, or None when unknown) and where it came from: the
+    argument (checked by :func:`batteryzoom.frames.frame_of`), else the file's metadata."""
+    ndim = len(shape)
     if given is not None:
-        values = np.atleast_1d(np.asarray(given, dtype=np.float64)).ravel()
-        if values.size == 1:
-            values = np.repeat(values, ndim)
-        elif values.size == 3 and ndim == 2:
-            values = values[1:]  # (z, y, x) given for a single slice: keep (y, x)
-        if values.size != ndim or not np.all(np.isfinite(values)) or np.any(values <= 0):
-            raise InputError(
-                f"voxel_size_um={given!r}: give one positive number or one per dimension "
-                f"({ndim} for this {ndim}D data from {source})"
-            )
-        return values.tolist(), "argument"
+        if isinstance(given, str):  # frame_of's "px" means pixels on purpose: not a size to record
+            raise InputError(f"voxel_size_um={given!r}: give the voxel size of {source} in µm, one "
+                             f"number or one per dimension ({ndim} for this {ndim}D data)")
+        if np.ndim(given) == 1 and np.size(given) == 3 and ndim == 2:
+            given = list(given)[1:]  # (z, y, x) given for a single slice: keep (y, x)
+        return list(frame_of(tuple(shape), voxel_size_um=given, ndim=ndim).voxel_size_um), "argument"
     found = meta.get("voxel_size_um")
     if found is None:
         return None, None
@@ -342,17 +362,22 @@ def _read_tiff_sequence(files: list[Path], chunks, progress, check_gaps: bool):
     # a slice file records (y, x) only, unless ImageJ wrote a z spacing
     meta = {"format": "tiff-sequence", **_tiff_voxel_size(files[0])}
     shape = (len(files),) + first_shape
+
+    def _one(f):
+        try:
+            return tifffile.imread(f).reshape(first_shape)
+        except Exception as exc:  # a header that reads but pixels cut short: a truncated copy
+            raise FileFormatError(f, f"cannot be read ({type(exc).__name__}: {exc})",
+                                  "the file is truncated or corrupt: copy it again") from exc
+
     nbytes = int(np.prod(shape, dtype=np.int64)) * first_dtype.itemsize
     if chunks is False or (chunks is None and nbytes <= EAGER_LIMIT_BYTES):
         out = np.empty(shape, dtype=first_dtype)
         for i, f in enumerate(_progress(files, "reading TIFF sequence", total=len(files), enabled=progress, unit="slice")):
-            out[i] = tifffile.imread(f).reshape(first_shape)
+            out[i] = _one(f)
         return out, meta
     import dask
     import dask.array as da
-
-    def _one(f):
-        return tifffile.imread(f).reshape(first_shape)
 
     lazy = [da.from_delayed(dask.delayed(_one)(f), first_shape, dtype=first_dtype) for f in files]
     return da.stack(lazy), meta

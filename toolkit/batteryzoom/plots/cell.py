@@ -14,12 +14,13 @@ image for display, the outline of a fitted ellipse).
 - :func:`can_figure`: the can's outer surface against its fitted ellipse, dents shaded.
 - :func:`summary_figure`: the per-slice summary of a volume along z.
 
-Lengths are µm (the tables' ``length_unit`` says "pixel" when the voxel size was unknown;
-axis titles follow it).
+Lengths are µm (in a voxel frame, ``voxel_size_um="px"``, the tables name them ``..._px`` and
+their ``length_unit`` says "px"; axis titles follow it).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -51,10 +52,21 @@ DEFECT_STYLE = {
 _RIDGE_COLORS = ("#56B4E9", "#F0E442")
 
 
+_PX_NAME = re.compile(r"_px(?=$|_per_)")
+
+
 def _unit(obj: Any) -> str:
     attrs = getattr(obj, "attrs", {}) or {}
     unit = attrs.get("length_unit", getattr(obj, "length_unit", "um"))
-    return "px" if unit == "pixel" else "µm"
+    return "px" if unit in ("pixel", "px") else "µm"
+
+
+def _um_names(table: Any) -> Any:
+    """A table of bz.cell in a voxel frame (``pitch_px``) read under its µm names (its unit
+    stays in ``attrs["length_unit"]``): one drawing code for both frames."""
+    if table is None or not isinstance(table, pd.DataFrame):
+        return table
+    return table.rename(columns=lambda c: _PX_NAME.sub("_um", c) if isinstance(c, str) else c)
 
 
 def _bin_image(values: np.ndarray, max_pixels: int) -> tuple[np.ndarray, int]:
@@ -82,6 +94,7 @@ def _defect_traces(defects: pd.DataFrame, x: str, y: str, name_prefix: str = "",
     traces = []
     if defects is None or len(defects) == 0:
         return traces
+    defects = _um_names(defects)
     for kind, g in defects.groupby("type", sort=False):
         symbol, color = DEFECT_STYLE.get(kind, ("circle", "#000000"))
         text = [
@@ -243,7 +256,7 @@ def deformation_figure(
         data = np.asarray(source.values, float)
         ang = np.degrees(np.asarray(source.angle.values, float))
         yvals = np.asarray(source.z.values, float)
-        unit = "px" if source.attrs.get("units") == "pixel" else "µm"
+        unit = "px" if source.attrs.get("units") in ("pixel", "px") else "µm"
         if turn is not None:
             res = data[:, turn, :]
         else:
@@ -261,6 +274,7 @@ def deformation_figure(
                              colorbar=dict(title=dict(text=f"radial displacement<br>({unit}, + outward)", side="right")),
                              hovertemplate=f"%{{x:.1f}}°<br>{ylabel.split(' (')[0]} %{{y}}<br>%{{z:.1f}} {unit}<extra></extra>"))
     if defects is not None and len(defects):
+        defects = _um_names(defects)
         d = defects.dropna(subset=[ycol]) if ycol in defects else defects.iloc[0:0]
         for tr in _defect_traces(d, xcol, ycol, xscale=180 / np.pi):
             fig.add_trace(tr)
@@ -271,15 +285,15 @@ def deformation_figure(
 
 def can_figure(can: Any, title: str | None = None) -> go.Figure:
     """The can's outer surface minus its fitted ellipse, against the angle; dents shaded."""
-    p = can.profile
-    unit = _unit(p)
+    p = _um_names(can.profile)
+    unit = _unit(can.profile)
     fig = figure(title or "Can: outer surface against its fitted ellipse")
     ok = p.valid.to_numpy()
     fig.add_trace(go.Scatter(x=np.degrees(p.angle_rad[ok]), y=p.residual_um[ok], mode="lines", name="outer surface - ellipse",
                              line=dict(color=COLORWAY[0])))
     fig.add_trace(go.Scatter(x=np.degrees(p.angle_rad[ok]), y=p.wall_um[ok], mode="lines", name="wall thickness",
                              line=dict(color=COLORWAY[2], dash="dot"), yaxis="y2"))
-    for d in can.dents.itertuples():
+    for d in _um_names(can.dents).itertuples():
         lo, hi = np.degrees(d.angle_rad - d.width_rad / 2), np.degrees(d.angle_rad + d.width_rad / 2)
         fig.add_vrect(x0=lo, x1=hi, fillcolor=DEFECT_STYLE["dent"][1], opacity=0.15, line_width=0)
         fig.add_annotation(x=np.degrees(d.angle_rad), y=-d.depth_um, text=f"dent {d.depth_um:.1f} {unit}",
@@ -342,12 +356,13 @@ def summary_figure(summary: pd.DataFrame, columns: Sequence[str] = ("n_windings"
     Each row's axis title says what it shows in words with its unit (``can diameter
     (µm)``; ``px`` when the summary's lengths are in pixels), as do the legend entries.
     """
-    cols = [c for c in columns if c in summary]
+    length = "µm" if summary.attrs.get("length_unit", "um") == "um" else "px"
+    summary = _um_names(summary)  # in pixels: pitch_px read as pitch_um, titled with "px"
+    cols = [c for c in (_PX_NAME.sub("_um", c) for c in columns) if c in summary]
     kinds = [c for c in summary.columns if c.startswith("n_") and c[2:] in DEFECT_STYLE]
     rows = len(cols) + (1 if kinds else 0)
     if rows == 0:
         raise InputError(f"summary_figure: none of {list(columns)} in the summary")
-    length = "µm" if summary.attrs.get("length_unit", "um") == "um" else "px"
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.04)
     z = summary.z_um.to_numpy(float)
     for i, c in enumerate(cols, start=1):
@@ -368,7 +383,7 @@ def summary_figure(summary: pd.DataFrame, columns: Sequence[str] = ("n_windings"
         fig.update_yaxes(title_text="defects found", row=rows, col=1)
         # the legend in the figure's order (plotly reverses it for stacked bars)
         fig.update_layout(barmode="stack", legend_traceorder="normal")
-    fig.update_xaxes(title_text="z (µm)" if summary.attrs.get("length_unit", "um") == "um" else "z (slice)", row=rows, col=1)
+    fig.update_xaxes(title_text="z (µm)" if length == "µm" else "z (slice)", row=rows, col=1)
     apply(fig, title or "Slice by slice")
     fig.update_layout(height=180 * rows + 120)
     return fig

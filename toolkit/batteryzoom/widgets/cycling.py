@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import ipywidgets as widgets
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -21,39 +20,49 @@ class CycleExplorer(widgets.VBox):
     Pick cycles to see their voltage–capacity curves (Fig. S1) and their differential
     capacity (charge or discharge), and pick a rest after a charge to see the self-discharge
     fit (Fig. S2) with its K-value, leakage current and verdict. The analyses are
-    :mod:`batteryzoom.cycling`'s, run once per choice and kept (a second look is free).
+    :func:`batteryzoom.cycling.analyze_record`'s, run once per choice and kept (a second
+    look is free); the explorer only draws them.
 
     Parameters
     ----------
-    record : pandas.DataFrame
-        A BDF table (``bz.io.read_cycler``, ``bz.data.load("twin/cycling-one-cycle")``).
+    record : pandas.DataFrame or batteryzoom.cycling.RecordAnalysis
+        A BDF table (``bz.io.read_cycler``, ``bz.data.load("twin/cycling-one-cycle")``),
+        or the analysis of one (``bz.cycling.analyze_record(record, rest_record)``).
     rest_record : pandas.DataFrame, optional
         A record holding the self-discharge test, when it is not in ``record`` (e.g.
-        ``bz.data.load("twin/cycling-self-discharge")``).
-    threshold_mv_per_day : float
-        The QC threshold on the K-value (mV/day) for the verdict.
+        ``bz.data.load("twin/cycling-self-discharge")``); with an analysis, give it to
+        :func:`~batteryzoom.cycling.analyze_record` instead.
+    threshold_mv_per_day : float, optional
+        The QC threshold on the K-value (mV/day) for the verdict (default 2.0, or the
+        analysis's).
     cycles : list of int, optional
         The cycles shown first (default: the first three).
     """
 
     def __init__(
         self,
-        record: pd.DataFrame,
+        record: pd.DataFrame | cycling.RecordAnalysis,
         rest_record: pd.DataFrame | None = None,
         *,
-        threshold_mv_per_day: float = 2.0,
+        threshold_mv_per_day: float | None = None,
         cycles: list[int] | None = None,
     ):
-        self.record = record
-        self.rest_record = rest_record if rest_record is not None else record
-        self.threshold_mv_per_day = threshold_mv_per_day
-        curves = cycling.vq_curves(record)
-        self.available_cycles = sorted(int(c) for c in curves["cycle_count"].unique())
-        if not self.available_cycles:
-            raise InputError("record has no charge or discharge steps: nothing to plot as V–Q")
-        self.rests = cycling.find_rests(self.rest_record)
-        self._dqdv: dict[tuple[int, str], pd.DataFrame] = {}
-        self._results: dict[int, cycling.SelfDischargeResult] = {}
+        if isinstance(record, cycling.RecordAnalysis):
+            if rest_record is not None:
+                raise InputError("rest_record goes to bz.cycling.analyze_record(record, rest_record), "
+                                 "not beside an analysis")
+            if threshold_mv_per_day is not None and threshold_mv_per_day != record.threshold_mv_per_day:
+                raise InputError(f"threshold_mv_per_day={threshold_mv_per_day} differs from the analysis's "
+                                 f"{record.threshold_mv_per_day}; pass it to bz.cycling.analyze_record")
+            self.analysis = record
+        else:
+            self.analysis = cycling.analyze_record(
+                record, rest_record, threshold_mv_per_day=2.0 if threshold_mv_per_day is None else threshold_mv_per_day)
+        self.record = self.analysis.record
+        self.rest_record = self.analysis.rest_record
+        self.threshold_mv_per_day = self.analysis.threshold_mv_per_day
+        self.available_cycles = self.analysis.cycles
+        self.rests = self.analysis.rests
 
         chosen = cycles if cycles is not None else self.available_cycles[:3]
         unknown = sorted(set(chosen) - set(self.available_cycles))
@@ -88,18 +97,12 @@ class CycleExplorer(widgets.VBox):
 
     # ------------------------------------------------------------- analyses
     def dqdv(self, cycle: int, direction: str) -> pd.DataFrame:
-        """``bz.cycling.dqdv`` of one half-cycle (computed once, then kept)."""
-        key = (int(cycle), direction)
-        if key not in self._dqdv:
-            self._dqdv[key] = cycling.dqdv(self.record, cycle=int(cycle), direction=direction)
-        return self._dqdv[key]
+        """The analysis's dQ/dV of one half-cycle (``bz.cycling.dqdv``, computed once)."""
+        return self.analysis.dqdv(cycle, direction)
 
     def self_discharge(self, rest_step: int) -> cycling.SelfDischargeResult:
-        """``bz.cycling.self_discharge`` of one rest (computed once, then kept)."""
-        if rest_step not in self._results:
-            self._results[rest_step] = cycling.self_discharge(
-                self.rest_record, rest_step=int(rest_step), threshold_mv_per_day=self.threshold_mv_per_day)
-        return self._results[rest_step]
+        """The analysis's fit of one rest (``bz.cycling.self_discharge``, computed once)."""
+        return self.analysis.self_discharge(rest_step)
 
     # -------------------------------------------------------------- drawing
     def _draw_cycles(self) -> None:
@@ -144,10 +147,15 @@ class CycleExplorer(widgets.VBox):
                 f"<tr><th style='text-align:left'>capacity lost</th><td>{result.capacity_lost_ah * 1e3:.1f} mAh</td></tr>"
                 f"<tr><th style='text-align:left'>relaxation over after</th><td>{result.relaxation_end_day:.2f} days</td></tr>"
             )
-        else:  # the leakage has not separated from the relaxation: no K-value to screen by
+        else:  # the rest does not identify the relaxation: no K-value to screen by
+            need = result.rest_needed_day
             rows = (
-                f"<tr><th style='text-align:left'>relaxation</th><td>not over within the "
-                f"{result.rest_duration_day:.2g}-day rest: a longer rest is needed for a K-value</td></tr>"
+                f"<tr><th style='text-align:left'>relaxation</th><td>not over as far as the "
+                f"{result.rest_duration_day:.2g}-day rest shows (not identified): "
+                + (f"a rest of about {need:.2g} days is needed" if np.isfinite(need) else "a longer rest is needed")
+                + " for a K-value</td></tr>"
+                f"<tr><th style='text-align:left'>K-value</th><td>only bounded: {result.k_ci_low_mv_per_day:.3g} to "
+                f"{result.k_ci_high_mv_per_day:.3g} mV/day</td></tr>"
                 f"<tr><th style='text-align:left'>the fit's leakage term only</th>"
                 f"<td>{result.k_value_mv_per_day:.3g} mV/day, {result.leakage_current_a * 1e3:.3g} mA</td></tr>"
             )

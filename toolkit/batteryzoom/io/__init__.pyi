@@ -1,0 +1,19 @@
+# Public names of batteryzoom.io, loaded lazily (lazy_loader.attach_stub).
+from . import acquisition, cycler, spectra, tomo, txm, volumes
+from .cycler import read_cycler
+from .spectra import read_spectrum
+from .tomo import read_acquisition
+from .txm import read_txm_scan, read_xanes_hdf5, read_xanes_tiff, read_xanes_zarr, read_xrm
+from .volumes import read_volume
+
+__all__ = [
+    "read_acquisition",
+    "read_cycler",
+    "read_spectrum",
+    "read_txm_scan",
+    "read_volume",
+    "read_xanes_hdf5",
+    "read_xanes_tiff",
+    "read_xanes_zarr",
+    "read_xrm",
+]

@@ -1,0 +1,15 @@
+# Public names of batteryzoom.io.cycler, loaded lazily (lazy_loader.attach_stub).
+from . import api, arbin, bdf, biologic, finalize, generic_csv, maccor, neware, pyprobe, sniff
+from .api import FORMATS, read_cycler
+from .finalize import BDF_COLUMNS, OPTIONAL_COLUMNS, STEP_TYPES, TimeRepairWarning
+from .sniff import detect_format
+
+__all__ = [
+    "read_cycler",
+    "detect_format",
+    "FORMATS",
+    "BDF_COLUMNS",
+    "OPTIONAL_COLUMNS",
+    "STEP_TYPES",
+    "TimeRepairWarning",
+]
