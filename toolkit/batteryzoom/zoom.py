@@ -15,8 +15,8 @@ and give napari layers the ``scale``/``translate`` that put every level in one w
 >>> h.map_points([0.0, 0.0, 0.0], "twin/particle-nanoct", "twin/cell-ct")  # voxel 0, in the cell
 array([  783.06,  9183.06, 14201.06])
 
-Frames (the conventions of :mod:`batteryzoom.data.twin.frames`)
-----------------------------------------------------------------
+Frames (the conventions of :mod:`batteryzoom.frames`)
+------------------------------------------------------
 - Axes ``(z, y, x)`` (or ``(y, x)`` for 2-D levels); all lengths in µm.
 - A level's *local frame* has its zero at the centre of voxel ``(0, 0, 0)``: voxel index
   ``i`` sits at ``i * voxel_size_um`` (the xarray coordinates of a level's data).
@@ -42,13 +42,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from .errors import InputError
+from .frames import Level
 
 __all__ = ["Level", "Hierarchy", "BoxOutsideParentWarning", "WORLD"]
 
@@ -65,177 +66,6 @@ _TWIN_SCALES = {
 
 class BoxOutsideParentWarning(UserWarning):
     """A level's box sticks out of its parent's box by more than half a parent voxel."""
-
-
-def _vector(value: Any, argname: str, n: int | None = None) -> tuple[float, ...]:
-    try:
-        arr = np.atleast_1d(np.asarray(value, dtype=float))
-    except (TypeError, ValueError):
-        raise InputError(f"{argname}: must be numbers (µm), got {value!r}") from None
-    if arr.ndim != 1 or arr.size == 0 or (n is not None and arr.size not in (1, n)):
-        want = f"{n} numbers (one per axis)" if n else "a list of numbers"
-        raise InputError(f"{argname}: must be one number or {want}, got {value!r}")
-    if not np.all(np.isfinite(arr)):
-        raise InputError(f"{argname}: must be finite, got {value!r}")
-    if n is not None and arr.size == 1:
-        arr = np.repeat(arr, n)
-    return tuple(float(x) for x in arr)
-
-
-@dataclass(frozen=True)
-class Level:
-    """One level of the zoom: a grid, and where it sits in its parent.
-
-    Parameters
-    ----------
-    name : str
-        Unique name, e.g. a manifest name (``"twin/electrode-ct"``) or your own.
-    shape : tuple of int, optional
-        Grid shape ``(z, y, x)`` (or ``(y, x)``); None when unknown (no box then).
-    voxel_size_um : float or tuple of float
-        Voxel size per axis (µm), > 0; anisotropic voxels are fine.
-    origin_um : tuple of float, optional
-        Where this level's voxel ``(0, 0, 0)`` centre sits in the parent's local frame
-        (µm); for a root level, in the world frame. Default zeros.
-    parent : str, optional
-        Name of the parent level; None for a root.
-    scale : str, optional
-        ``"cell"``, ``"electrode"``, ``"particle"``, ``"grain"`` (for colours and labels).
-    data : optional
-        The level's data (numpy, dask or xarray), if attached; its spatial shape must
-        equal ``shape``.
-    """
-
-    name: str
-    shape: tuple[int, ...] | None
-    voxel_size_um: tuple[float, ...]
-    origin_um: tuple[float, ...] | None = None
-    parent: str | None = None
-    scale: str | None = None
-    data: Any = field(default=None, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise InputError(f"name: a level needs a non-empty name, got {self.name!r}")
-        if self.parent is not None and not isinstance(self.parent, str):
-            raise InputError(f"{self.name}: parent must be a level name or None, got {self.parent!r}")
-        if self.parent == self.name:
-            raise InputError(f"{self.name}: a level cannot be its own parent")
-        ndim = None
-        if self.shape is None and self.origin_um is not None and np.size(self.origin_um) > 1:
-            ndim = int(np.size(self.origin_um))  # no shape: the origin tells the axes
-        if self.shape is not None:
-            shape = tuple(np.atleast_1d(np.asarray(self.shape)).tolist())
-            if not all(isinstance(s, int) and s > 0 for s in shape) or not 1 <= len(shape) <= 3:
-                raise InputError(f"{self.name}: shape must be 1-3 positive integers, got {self.shape!r}")
-            object.__setattr__(self, "shape", shape)
-            ndim = len(shape)
-        vs = _vector(self.voxel_size_um, f"{self.name}: voxel_size_um", ndim)
-        if any(v <= 0 for v in vs):
-            raise InputError(f"{self.name}: voxel_size_um must be > 0 µm on every axis, got {self.voxel_size_um!r}")
-        object.__setattr__(self, "voxel_size_um", vs)
-        origin = (0.0,) * len(vs) if self.origin_um is None else self.origin_um
-        object.__setattr__(self, "origin_um", _vector(origin, f"{self.name}: origin_um", len(vs)))
-        if self.data is not None and self.shape is not None:
-            spatial = _spatial_shape(self.data, self.ndim)
-            if spatial != self.shape:
-                raise InputError(
-                    f"{self.name}: data has spatial shape {spatial}, the level's shape is {self.shape}"
-                )
-
-    @property
-    def ndim(self) -> int:
-        """Number of spatial axes."""
-        return len(self.voxel_size_um)
-
-    @property
-    def dims(self) -> tuple[str, ...]:
-        """Axis names: ``("z", "y", "x")``, ``("y", "x")`` or ``("x",)``."""
-        return ("z", "y", "x")[3 - self.ndim :]
-
-    @property
-    def extent_um(self) -> np.ndarray | None:
-        """Edge-to-edge size per axis (µm), or None when the shape is unknown."""
-        if self.shape is None:
-            return None
-        return np.asarray(self.shape) * np.asarray(self.voxel_size_um)
-
-    @property
-    def box_um(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """``(min, max)`` corners in the parent's frame (µm, voxel edges), or None."""
-        return self.box_in_own_frame(np.asarray(self.origin_um))
-
-    def box_in_own_frame(self, origin: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-        """``(min, max)`` of the grid with voxel 0's centre at ``origin`` (default 0)."""
-        if self.shape is None:
-            return None
-        v = np.asarray(self.voxel_size_um)
-        o = np.zeros(self.ndim) if origin is None else np.asarray(origin, float)
-        return o - v / 2, o + (np.asarray(self.shape) - 0.5) * v
-
-    def coords(self) -> dict[str, np.ndarray]:
-        """Local coordinates (µm) per axis, for an xarray object of this level."""
-        if self.shape is None:
-            raise InputError(f"{self.name}: shape unknown; attach data or give a shape")
-        return {d: np.arange(n) * v for d, n, v in zip(self.dims, self.shape, self.voxel_size_um)}
-
-    @classmethod
-    def from_xarray(
-        cls,
-        obj: Any,
-        *,
-        name: str | None = None,
-        parent: str | None = None,
-        origin_um: Sequence[float] | None = None,
-        scale: str | None = None,
-        keep_data: bool = True,
-    ) -> Level:
-        """A level from an xarray object's frame attributes and spatial dims.
-
-        Reads ``attrs``: ``level`` (name), ``parent``, ``voxel_size_um``, ``origin_um``
-        (the attributes every twin dataset and :func:`batteryzoom.io.read_volume` result
-        carries); the voxel size falls back to the spacing of the ``z``/``y``/``x``
-        coordinates. Keyword arguments override the attributes.
-        """
-        if not hasattr(obj, "dims") or not hasattr(obj, "attrs"):
-            raise InputError("obj: pass an xarray DataArray/Dataset with dims (z, y, x)")
-        dims = [d for d in ("z", "y", "x") if d in obj.dims]
-        if not dims:
-            raise InputError(f"obj: no spatial dims among {tuple(obj.dims)}; expected some of (z, y, x)")
-        attrs = obj.attrs
-        shape = tuple(int(obj.sizes[d]) for d in dims)
-        vs = attrs.get("voxel_size_um")
-        if vs is None:
-            spacing = []
-            for d in dims:
-                c = np.asarray(obj[d]) if d in obj.coords else None
-                if c is None or c.size < 2:
-                    raise InputError(
-                        f"obj: no voxel_size_um attribute and no {d!r} coordinate to read the spacing from; "
-                        "pass an object with attrs['voxel_size_um']"
-                    )
-                step = (c[-1] - c[0]) / (c.size - 1)
-                if step <= 0 or not np.allclose(np.diff(c), step, rtol=1e-6, atol=0):
-                    raise InputError(f"obj: the {d!r} coordinate is not evenly increasing; pass attrs['voxel_size_um']")
-                spacing.append(float(f"{step:.12g}"))  # drop the rounding of arange(n) * v
-            vs = spacing
-        lname = name or attrs.get("level") or attrs.get("name")
-        if not lname:
-            raise InputError("name: the object has no 'level' attribute; pass name=...")
-        par = parent if parent is not None else (attrs.get("parent") or None)
-        origin = origin_um if origin_um is not None else attrs.get("origin_um")
-        return cls(
-            name=str(lname), shape=shape, voxel_size_um=vs, origin_um=origin, parent=par,
-            scale=scale or attrs.get("scale"), data=obj if keep_data else None,
-        )
-
-
-def _spatial_shape(data: Any, ndim: int) -> tuple[int, ...]:
-    if hasattr(data, "dims") and hasattr(data, "sizes"):
-        dims = [d for d in ("z", "y", "x") if d in data.dims]
-        if dims:
-            return tuple(int(data.sizes[d]) for d in dims)
-    return tuple(int(s) for s in np.shape(data)[-ndim:])
 
 
 def _as_points(points_um: Any, ndim: int, argname: str = "points_um") -> np.ndarray:
@@ -393,14 +223,7 @@ class Hierarchy:
         """
         from .data.twin import frames
 
-        levels = []
-        for lv in frames.levels(preset).values():
-            levels.append(
-                Level(
-                    name=lv.name, shape=lv.shape, voxel_size_um=lv.voxel_size_um,
-                    origin_um=lv.origin_um, parent=lv.parent, scale=_twin_scale(lv.name),
-                )
-            )
+        levels = [replace(lv, scale=_twin_scale(lv.name)) for lv in frames.levels(preset).values()]
         return cls(levels, strict=strict)
 
     @classmethod
@@ -726,8 +549,7 @@ class Hierarchy:
         if lv.parent is not None:
             out["parent"] = lv.parent
             if lv.shape is not None:
-                lo, hi = lv.box_um
-                out["box_um"] = {"min": lo.round(6).tolist(), "max": hi.round(6).tolist()}
+                out["box_um"] = lv.box_record()
         return out
 
     # ---------------------------------------------------------------- display
