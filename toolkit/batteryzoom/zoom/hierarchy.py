@@ -1,42 +1,5 @@
-"""The hierarchy of scales: every dataset in one physical frame, from the cell to a grain.
-
-A :class:`Hierarchy` holds :class:`Level` objects -- a cell CT, an electrode region of
-interest inside it, a particle nano-tomogram inside that, a 3D XANES field of view on the
-particle -- each with its grid (shape, voxel size) and where it sits in its parent. With
-it you can draw a child's box on its parent, map a point (a clicked voxel, a defect, a
-particle centre) between any two levels, follow the path from the cell down to a grain,
-and give napari layers the ``scale``/``translate`` that put every level in one world.
-
->>> import batteryzoom as bz
->>> h = bz.zoom.Hierarchy.from_twin("small")
->>> h.path("twin/particle-xanes")
-['twin/cell-ct', 'twin/electrode-ct', 'twin/particle-nanoct', 'twin/particle-xanes']
->>> lo, hi = h.box_in("twin/electrode-ct", "twin/cell-ct")   # µm, in the cell's frame
->>> h.map_points([0.0, 0.0, 0.0], "twin/particle-nanoct", "twin/cell-ct")  # voxel 0, in the cell
-array([  783.06,  9183.06, 14201.06])
-
-Frames (the conventions of :mod:`batteryzoom.frames`)
-------------------------------------------------------
-- Axes ``(z, y, x)`` (or ``(y, x)`` for 2-D levels); all lengths in µm.
-- A level's *local frame* has its zero at the centre of voxel ``(0, 0, 0)``: voxel index
-  ``i`` sits at ``i * voxel_size_um`` (the xarray coordinates of a level's data).
-- ``origin_um`` is where that zero sits in the *parent's* local frame; for a root level
-  the parent is the world frame (for the twin: the cell's axis at ``y = x = 0``, ``z``
-  the height above the can's bottom).
-- Frames differ by translations only (every level is axis-aligned with its parent).
-- A level's box is its extent in voxel *edges*: ``origin - voxel/2`` to
-  ``origin + (shape - 1/2) * voxel`` in the parent's frame.
-
-Validation
-----------
-Unknown parents, cycles, duplicate names, dimension mismatches and non-positive or
-non-finite voxel sizes raise :class:`~batteryzoom.errors.InputError`. A child box that
-lies *entirely* outside its parent raises too (that is almost always a unit or frame
-mistake: origin in voxels or mm, or measured from the parent's corner instead of its
-voxel 0's centre). A box that sticks out *partly* -- by more than half a parent voxel --
-warns with :class:`BoxOutsideParentWarning`: real fields of view do overhang the volume
-they were registered to; pass ``strict=True`` to make it an error.
-"""
+"""The hierarchy of scales: levels nested in one physical frame, and the mapping of points,
+boxes and grids between them (see :mod:`batteryzoom.zoom` for the frames)."""
 
 from __future__ import annotations
 
@@ -48,37 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
-from .frames import Level
+from ..errors import InputError
+from .building import levels_from_manifest, twin_levels
+from .levels import WORLD, BoxOutsideParentWarning, Level, as_points
+from .regrid import regrid_labels
 
-__all__ = ["Level", "Hierarchy", "BoxOutsideParentWarning", "WORLD"]
-
-WORLD = "world"  # the frame of the root levels' origins; also accepted as None
-
-# the twin's levels and the scale each belongs to (used when the manifest lacks them)
-_TWIN_SCALES = {
-    "twin/cell-ct": "cell",
-    "twin/electrode-ct": "electrode",
-    "twin/particle-nanoct": "particle",
-    "twin/particle-xanes": "grain",
-}
-
-
-class BoxOutsideParentWarning(UserWarning):
-    """A level's box sticks out of its parent's box by more than half a parent voxel."""
-
-
-def _as_points(points_um: Any, ndim: int, argname: str = "points_um") -> np.ndarray:
-    try:
-        pts = np.asarray(points_um, dtype=float)
-    except (TypeError, ValueError):
-        raise InputError(f"{argname}: must be numbers (µm)") from None
-    if pts.ndim == 0 or pts.shape[-1] != ndim:
-        raise InputError(
-            f"{argname}: last axis must hold {ndim} coordinates ({', '.join(('z', 'y', 'x')[3 - ndim:])}), "
-            f"got shape {pts.shape}"
-        )
-    return pts
+__all__ = ["Hierarchy"]
 
 
 class Hierarchy:
@@ -221,10 +159,7 @@ class Hierarchy:
         Built from :func:`batteryzoom.data.twin.frames.levels`: cell CT ⊃ electrode ROI
         at the inclusion ⊃ the particle's nano-CT ⊃ its XANES field of view.
         """
-        from .data.twin import frames
-
-        levels = [replace(lv, scale=_twin_scale(lv.name)) for lv in frames.levels(preset).values()]
-        return cls(levels, strict=strict)
+        return cls(twin_levels(preset), strict=strict)
 
     @classmethod
     def from_manifest(
@@ -259,56 +194,7 @@ class Hierarchy:
         InputError
             An entry's box and frame disagree, or a kept entry's parent is not spatial.
         """
-        from . import data as bzdata
-        from .data.manifest import Manifest
-
-        if not isinstance(manifest, Manifest):
-            manifest = bzdata.manifest(manifest)
-        levels: dict[str, Level] = {}
-        problems: dict[str, tuple[str | None, str]] = {}  # (parent, message): raised if kept
-        for entry in manifest:
-            if entry.frame is None and entry.parent is None:
-                continue
-            try:
-                lv = _level_from_entry(entry)
-            except InputError as exc:
-                problems[entry.name] = (entry.parent, str(exc))
-                continue
-            if lv is not None:
-                levels[lv.name] = lv
-        if names is not None:
-            keep = set(names)
-            for n in sorted(keep & set(problems)):
-                raise InputError(problems[n][1])
-            missing = keep - set(levels)
-            if missing:
-                raise InputError(f"names: {sorted(missing)} have no frame in the manifest")
-            levels = {n: lv for n, lv in levels.items() if n in keep}
-        if root is not None:
-            if root not in levels:
-                raise InputError(f"root: {root!r} has no frame in the manifest (levels: {sorted(levels)})")
-            keep = {root}
-            changed = True
-            while changed:
-                changed = False
-                for n, lv in levels.items():
-                    if n not in keep and lv.parent in keep:
-                        keep.add(n)
-                        changed = True
-            levels = {n: lv for n, lv in levels.items() if n in keep}
-            levels[root] = replace(levels[root], parent=None) if levels[root].parent not in keep else levels[root]
-        for n, (parent, msg) in problems.items():
-            if names is None and (root is None or parent in levels):
-                raise InputError(msg)  # a broken entry inside what was asked for
-        for lv in levels.values():
-            if lv.parent in problems:
-                raise InputError(problems[lv.parent][1])
-            if lv.parent is not None and lv.parent not in levels:
-                raise InputError(
-                    f"{lv.name}: its parent {lv.parent!r} has no frame (voxel_size_um/origin_um) in the manifest; "
-                    "give the parent a frame or leave this entry out (names=..., root=...)"
-                )
-        return cls(levels.values(), strict=strict)
+        return cls(levels_from_manifest(manifest, root=root, names=names), strict=strict)
 
     # ---------------------------------------------------------------- navigation
 
@@ -387,12 +273,12 @@ class Hierarchy:
 
     def to_world(self, name: str, points_um: Any) -> np.ndarray:
         """Points from ``name``'s local frame (µm, ``(..., ndim)``) to the world frame."""
-        pts = _as_points(points_um, self[name].ndim)
+        pts = as_points(points_um, self[name].ndim)
         return pts + self.offset_um(name)
 
     def from_world(self, name: str, points_um: Any) -> np.ndarray:
         """Points from the world frame to ``name``'s local frame (µm, ``(..., ndim)``)."""
-        pts = _as_points(points_um, self[name].ndim)
+        pts = as_points(points_um, self[name].ndim)
         return pts - self.offset_um(name)
 
     def map_points(self, points_um: Any, src: str | None, dst: str | None) -> np.ndarray:
@@ -414,7 +300,7 @@ class Hierarchy:
         ndim = self[s].ndim if s is not None else (self[d].ndim if d is not None else None)
         if ndim is None:
             return np.asarray(points_um, float).copy()
-        pts = _as_points(points_um, ndim)
+        pts = as_points(points_um, ndim)
         off = np.zeros(ndim)
         if s is not None:
             off += self.offset_um(s)
@@ -447,7 +333,7 @@ class Hierarchy:
             non-finite point, which has no voxel.
         """
         lv = self[name]
-        idx = _as_points(points_um, lv.ndim) / np.asarray(lv.voxel_size_um)
+        idx = as_points(points_um, lv.ndim) / np.asarray(lv.voxel_size_um)
         if round and not np.isfinite(idx).all():
             raise InputError(f"points_um: {int((~np.isfinite(idx)).any(axis=-1).sum())} point(s) are NaN or "
                              "infinite and have no voxel index; drop them, or pass round=False")
@@ -456,7 +342,7 @@ class Hierarchy:
     def index_to_um(self, name: str, index: Any) -> np.ndarray:
         """Local-frame position (µm) of voxel indices of ``name`` (fractional allowed)."""
         lv = self[name]
-        return _as_points(index, lv.ndim, "index") * np.asarray(lv.voxel_size_um)
+        return as_points(index, lv.ndim, "index") * np.asarray(lv.voxel_size_um)
 
     def box_in(self, name: str, frame: str | None) -> tuple[np.ndarray, np.ndarray]:
         """``(min, max)`` of level ``name``'s box in another level's local frame (µm).
@@ -500,7 +386,7 @@ class Hierarchy:
         The deepest choice for a click on a slice of ``name``: None when no child's box
         holds the point; the smallest box when several do.
         """
-        pt = _as_points(point_um, self[name].ndim, "point_um").reshape(-1)
+        pt = as_points(point_um, self[name].ndim, "point_um").reshape(-1)
         best, best_vol = None, math.inf
         for child in self.children(name):
             if self._levels[child].shape is None:
@@ -612,58 +498,7 @@ class Hierarchy:
         xarray.DataArray, int32, dims ``(z, y, x)``
             On ``dst``'s grid, coordinates in µm (its local frame), ``attrs["voxel_size_um"]``.
         """
-        import xarray as xr
-
-        ls, ld = self[src], self[dst]
-        if ls.shape is None or ld.shape is None:
-            raise InputError(f"regrid_labels: {src if ls.shape is None else dst} has no known shape")
-        if min_purity is not None and not (isinstance(min_purity, (int, float, np.floating)) and 0 < min_purity <= 1):
-            raise InputError(f"min_purity={min_purity!r}: give a fraction in (0, 1], e.g. 0.75, or None")
-        lab = np.asarray(labels.values if hasattr(labels, "dims") else labels)
-        if lab.shape != tuple(ls.shape) or not np.issubdtype(lab.dtype, np.integer):
-            raise InputError(f"labels: need integer labels of {src}'s shape {ls.shape}, got {lab.dtype} {lab.shape}")
-        vs, vd = np.asarray(ls.voxel_size_um), np.asarray(ld.voxel_size_um)
-        off = self.map_points(np.zeros(ls.ndim), src, dst)  # src voxel 0's centre, in dst's frame
-        if np.all(vd >= vs):
-            # dst index of every src voxel centre, per axis (-1 when outside dst)
-            axes = []
-            for a in range(ls.ndim):
-                i = np.floor((off[a] + np.arange(ls.shape[a]) * vs[a]) / vd[a] + 0.5).astype(np.int64)
-                axes.append(np.where((i >= 0) & (i < ld.shape[a]), i, -1))
-            grids = np.meshgrid(*axes, indexing="ij")
-            inside = np.all([g >= 0 for g in grids], axis=0)
-            flat = np.ravel_multi_index(tuple(g[inside] for g in grids), ld.shape)
-            values = lab[inside]
-            if values.min(initial=0) < 0:
-                raise InputError("labels: negative labels; labels are 0 (background) or positive")
-            # count (dst voxel, label) pairs, then keep the most counted label of each dst voxel
-            n_labels = int(values.max(initial=0)) + 1
-            pairs, counts = np.unique(flat * n_labels + values.astype(np.int64), return_counts=True)
-            voxel, label = np.divmod(pairs, n_labels)
-            order = np.lexsort((-counts, voxel))  # by voxel, most votes first (ties: smaller label)
-            first = order[np.r_[True, voxel[order][1:] != voxel[order][:-1]]]
-            out = np.zeros(int(np.prod(ld.shape)), np.int64)
-            out[voxel[first]] = label[first]
-            if min_purity is not None:
-                # the winner's share of the labelled centres (background votes left out, so
-                # a grain's surface voxels stay: they hold one grain)
-                labelled = np.bincount(voxel[label > 0], weights=counts[label > 0], minlength=out.size)
-                share = counts[first] / np.maximum(labelled[voxel[first]], 1)
-                out[voxel[first][(label[first] > 0) & (share < min_purity)]] = 0
-            out = out.reshape(ld.shape)
-        else:
-            idx = []
-            for a in range(ld.ndim):
-                i = np.rint((np.arange(ld.shape[a]) * vd[a] - off[a]) / vs[a]).astype(np.int64)
-                idx.append(i)
-            grids = np.meshgrid(*idx, indexing="ij")
-            inside = np.all([(g >= 0) & (g < n) for g, n in zip(grids, ls.shape)], axis=0)
-            out = np.zeros(ld.shape, np.int64)
-            out[inside] = lab[tuple(g[inside] for g in grids)]
-        coords = {d: np.arange(n) * v for d, n, v in zip(ld.dims, ld.shape, ld.voxel_size_um)}
-        return xr.DataArray(out.astype(np.int32), dims=ld.dims, coords=coords, name="labels",
-                            attrs={"voxel_size_um": [float(v) for v in ld.voxel_size_um], "level": dst,
-                                   "regridded_from": src})
+        return regrid_labels(self, labels, src, dst, min_purity=min_purity)
 
     def __repr__(self) -> str:
         lines = [f"Hierarchy ({len(self)} levels)"]
@@ -685,50 +520,3 @@ class Hierarchy:
         for r in self.roots:
             walk(r, "", True, True)
         return "\n".join(lines)
-
-
-def _twin_scale(name: str) -> str | None:
-    try:
-        from . import data as bzdata
-
-        return bzdata.info(name).scale
-    except Exception:  # noqa: BLE001 - no manifest entry: fall back to the known twin levels
-        return _TWIN_SCALES.get(name)
-
-
-def _level_from_entry(entry: Any) -> Level | None:
-    frame = entry.frame or {}
-    vs = frame.get("voxel_size_um") or entry.extra.get("voxel_size_um")
-    if vs is None:
-        if entry.parent is not None:
-            raise InputError(
-                f"{entry.name}: has a parent but no voxel size (frame.voxel_size_um) in the manifest; add a frame"
-            )
-        return None
-    vs = np.asarray(vs, float)
-    origin = frame.get("origin_um")
-    shape = None
-    box = entry.box_um
-    if box is not None:
-        lo, hi = np.asarray(box["min"], float), np.asarray(box["max"], float)
-        if lo.size != vs.size:
-            raise InputError(f"{entry.name}: box_um has {lo.size} axes, the voxel size {vs.size}")
-        n = (hi - lo) / vs
-        shape = tuple(int(x) for x in np.rint(n))
-        tol = 1e-6 * np.maximum(1.0, np.abs(hi - lo))
-        if np.any(np.abs(n - np.rint(n)) * vs > tol) or min(shape) < 1:
-            raise InputError(
-                f"{entry.name}: box_um spans {(hi - lo).tolist()} µm, not a whole number of "
-                f"{vs.tolist()} µm voxels; fix box_um or frame.voxel_size_um in the manifest"
-            )
-        if origin is None:
-            origin = lo + vs / 2
-        elif np.any(np.abs(np.asarray(origin) - vs / 2 - lo) > tol):
-            raise InputError(
-                f"{entry.name}: box_um.min {lo.tolist()} does not match frame.origin_um - voxel/2 "
-                f"{(np.asarray(origin) - vs / 2).tolist()} in the manifest; one of them is wrong"
-            )
-    return Level(
-        name=entry.name, shape=shape, voxel_size_um=tuple(vs), origin_um=origin,
-        parent=entry.parent, scale=entry.scale,
-    )
