@@ -219,7 +219,7 @@ def test_large_preset_is_lazy_and_streams_by_chunk():
     # the block builder alone, on a small synthetic field: dask, per-chunk, deterministic
     energy = twin_xanes.energy_grid()
     shape = (20, 20, 20)
-    small = frames.Level(NAME, "large", "twin/particle-nanoct", shape, (0.035,) * 3, (0.0, 0.0, 0.0))
+    small = frames.Level(NAME, shape, (0.035,) * 3, (0.0, 0.0, 0.0), parent="twin/particle-nanoct", preset="large")
     density = np.zeros(shape, np.float32)
     density[5:15, 5:15, 5:15] = 1
     shifts = np.zeros((60, 3))
