@@ -3,8 +3,9 @@
 ``import batteryzoom as bz`` is cheap: submodules load on first attribute access, and
 napari, Qt and kaleido load only when a viewer or a static export is asked for.
 
-Submodules, by technique (see DESIGN.md):
+Submodules, by technique (the README's contributor map has the layers):
 
+- ``bz.frames``: the physical frame (voxel size, origin) of any array, and a zoom level.
 - ``bz.data``: the data manifest, the cache, the offline mirror, ``load(name)``;
   ``bz.data.twin``: the synthetic twin.
 - ``bz.io``: readers (cycler files, TXM frames, volumes, spectra).
@@ -15,40 +16,13 @@ Submodules, by technique (see DESIGN.md):
 - ``bz.report``, ``bz.cli``: the main job and the ``batteryzoom`` command.
 """
 
-from __future__ import annotations
-
-import importlib
+import lazy_loader as _lazy
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {
-    "errors",
-    "data",
-    "io",
-    "cycling",
-    "cell",
-    "segment",
-    "xanes",
-    "regions",
-    "zoom",
-    "tomo",
-    "plots",
-    "widgets",
-    "viewer",
-    "report",
-    "cli",
-}
-
-__all__ = sorted(_SUBMODULES) + ["__version__"]
-
-
-def __getattr__(name: str):
-    if name in _SUBMODULES:
-        module = importlib.import_module(f"{__name__}.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'batteryzoom' has no attribute {name!r}")
+__getattr__, _lazy_dir, _names = _lazy.attach_stub(__name__, __file__)
+__all__ = [*_names, "__version__"]
 
 
 def __dir__():
-    return __all__
+    return list(__all__)

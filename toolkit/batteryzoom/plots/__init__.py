@@ -8,16 +8,6 @@ its own module (``plots.cycling``, ``plots.cell``, ``plots.electrode``, ``plots.
 Submodules load on first use.
 """
 
-from __future__ import annotations
+import lazy_loader as _lazy
 
-import importlib
-
-_SUBMODULES = {"style", "cycling", "cell", "electrode", "particle", "xanes", "grains", "zoom", "twin"}
-
-
-def __getattr__(name: str):
-    if name in _SUBMODULES:
-        module = importlib.import_module(f"{__name__}.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'batteryzoom.plots' has no attribute {name!r}")
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)

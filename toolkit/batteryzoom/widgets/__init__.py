@@ -16,27 +16,6 @@ stack JupyterLab 4 and Notebook 7 share; the end-to-end test runs them in Jupyte
 Each submodule loads on first use, so ``import batteryzoom`` does not import ipywidgets.
 """
 
-from __future__ import annotations
+import lazy_loader as _lazy
 
-import importlib
-
-_EXPORTS = {
-    "GrainExplorer": "grains",
-    "SliceViewer": "slices",
-    "ZoomNavigator": "zoom",
-    "CycleExplorer": "cycling",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'batteryzoom.widgets' has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)

@@ -18,16 +18,6 @@ Submodules (generators double as test fixtures, as in PoreSpy):
 - :mod:`.xanes`: grain-scale 3D XANES at the Ni K-edge.
 """
 
-from __future__ import annotations
+import lazy_loader as _lazy
 
-import importlib
-
-_SUBMODULES = {"frames", "grains", "cycling", "cell", "electrode", "particle", "xanes"}
-
-
-def __getattr__(name: str):
-    if name in _SUBMODULES:
-        module = importlib.import_module(f"{__name__}.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'batteryzoom.data.twin' has no attribute {name!r}")
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)
