@@ -1,4 +1,4 @@
-"""bz.widgets and bz.plots.grains at the model level (no browser): what a selection shows.
+"""bz.widgets.GrainExplorer (and the bz.plots.grains surfaces it shows) at the model level (no browser): what a selection shows.
 
 A click is injected the way the browser sends it (plotly's points-callback message to the
 FigureWidget), so the path from a clicked vertex to the histogram on screen is exercised
@@ -7,80 +7,13 @@ without a frontend; the browser test (test_browser.py) runs the same path in chr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import ndimage
 
-from batteryzoom.data.twin import frames, grains
 from batteryzoom.errors import InputError
 from batteryzoom.plots import grains as pg
-
-
-@dataclass
-class _Stats:
-    """A per-grain statistics result shaped like bz.regions.region_stats' (values made up)."""
-
-    table: pd.DataFrame
-    histograms: np.ndarray
-    bin_edges: np.ndarray
-
-    def histogram(self, label):
-        return self.histograms[self.table.index.get_loc(label)], self.bin_edges
-
-
-def _constructed_stats(labels: np.ndarray, seed: int = 0) -> _Stats:
-    ids = np.unique(labels[labels > 0])
-    rng = np.random.default_rng(seed)
-    hist = rng.integers(0, 50, size=(len(ids), 40))
-    table = pd.DataFrame(
-        {
-            "count": hist.sum(1),
-            "edge_energy_ev_mean": 8341.0 + rng.normal(0, 0.5, len(ids)),
-            "edge_energy_ev_peak": 8341.0 + rng.normal(0, 0.5, len(ids)),
-            "edge_energy_ev_fwhm": rng.uniform(0.5, 2.0, len(ids)),
-        },
-        index=pd.Index(ids, name="label"),
-    )
-    return _Stats(table, hist, np.linspace(8335.0, 8347.0, 41))
-
-
-@pytest.fixture(scope="module")
-def particle():
-    level = frames.level("twin/particle-xanes", "small")
-    labels = grains.grain_labels(grains.particle_geometry(7), level)
-    return level, labels
-
-
-@pytest.fixture(scope="module")
-def surface(particle):
-    level, labels = particle
-    return pg.grain_surface(labels, level.voxel_size_um, cut="octant")
-
-
-@pytest.fixture
-def explorer(particle, surface):
-    from batteryzoom.widgets import GrainExplorer
-
-    level, labels = particle
-    values = labels.astype(np.float32) * 0.001 + 8340.0  # each grain's voxels carry its label
-    return GrainExplorer(labels, _constructed_stats(labels), values=values,
-                         voxel_size_um=level.voxel_size_um, surface=surface)
-
-
-def _send_click(fig, trace: int = 0, point: int = 0, x: float = 0.0, y: float = 0.0) -> None:
-    """Deliver a click to a FigureWidget exactly as the browser's plotly.js front end does."""
-    fig._handler_js2py_pointsCallback({"new": {
-        "event_type": "plotly_click",
-        "points": {"trace_indexes": [trace], "point_indexes": [int(point)], "xs": [x], "ys": [y]},
-        "device_state": {"ctrl": False, "alt": False, "shift": False, "meta": False, "button": 0, "buttons": 1},
-        "selector": None,
-    }})
-
-
-# ------------------------------------------------------------------ geometry
 
 
 def test_surface_patches_belong_to_their_grains(particle, surface):
@@ -122,14 +55,11 @@ def test_closed_surface_encloses_the_grain_and_takes_its_values(particle):
         pg.grain_closed_surface(labels, 999999, spacing)
 
 
-# ------------------------------------------------------------- GrainExplorer
-
-
-def test_selecting_a_grain_shows_its_own_statistics(explorer):
+def test_selecting_a_grain_shows_its_own_statistics(explorer, constructed_stats):
     stats = explorer.lookup
     g = int(stats.labels[123])
     explorer.select(g)
-    counts, edges = _constructed_stats(explorer._labels).histogram(g)
+    counts, edges = constructed_stats(explorer._labels).histogram(g)
     density = counts / counts.sum() / np.diff(edges)
     dist, mean, fwhm = explorer.histogram.data[0:3]
     # the distribution trace is the grain's histogram (a step outline over the bin edges)
@@ -146,10 +76,10 @@ def test_selecting_a_grain_shows_its_own_statistics(explorer):
     assert explorer.dropdowns[0].value == g and explorer.dropdowns[1].value is None
 
 
-def test_click_on_the_mesh_selects_the_grain_under_the_vertex(explorer, surface):
+def test_click_on_the_mesh_selects_the_grain_under_the_vertex(explorer, surface, send_click):
     i = 200
     g = int(surface.labels[i])
-    _send_click(explorer.particle, point=surface.vertex_start[i] + 1)
+    send_click(explorer.particle, point=surface.vertex_start[i] + 1)
     assert explorer.selected == [g]
     # the highlight overlay draws exactly that grain's patch
     assert len(explorer.particle.data[1].x) == surface.vertex_stop[i] - surface.vertex_start[i]
@@ -182,7 +112,7 @@ def test_second_selection_gives_the_fig_s3_comparison(explorer, surface):
     assert len(explorer.comparison.data[0].x) == 0
 
 
-def test_only_the_studys_designated_grains_are_called_grain_1_and_2(particle, surface):
+def test_only_the_studys_designated_grains_are_called_grain_1_and_2(particle, surface, constructed_stats):
     """After a click the explorer named whichever grain landed in the first slot 'grain 1
     (#1311)', which a reader took for the study's grain 1 (#343)."""
     import re
@@ -190,7 +120,7 @@ def test_only_the_studys_designated_grains_are_called_grain_1_and_2(particle, su
     from batteryzoom.widgets import GrainExplorer
 
     level, labels = particle
-    stats = _constructed_stats(labels)
+    stats = constructed_stats(labels)
     a, b, c = (int(surface.labels[i]) for i in (10, 300, 500))
 
     def shown(ex) -> str:
@@ -298,7 +228,7 @@ def test_dropdowns_select_and_stay_in_sync(explorer):
     assert explorer.selected == [a]
 
 
-def test_bad_selection_and_inputs_say_what_is_wrong(explorer, particle):
+def test_bad_selection_and_inputs_say_what_is_wrong(explorer, particle, constructed_stats):
     from batteryzoom.widgets import GrainExplorer
 
     with pytest.raises(InputError, match="label 999999 is not in the statistics table"):
@@ -307,122 +237,12 @@ def test_bad_selection_and_inputs_say_what_is_wrong(explorer, particle):
         explorer.select(int(explorer.lookup.labels[0]), slot=2)
     level, labels = particle
     with pytest.raises(InputError, match="voxel_size_um"):
-        GrainExplorer(labels, _constructed_stats(labels))
+        GrainExplorer(labels, constructed_stats(labels))
     with pytest.raises(InputError, match="values have shape"):
-        GrainExplorer(labels, _constructed_stats(labels), values=np.zeros((3, 3, 3)),
+        GrainExplorer(labels, constructed_stats(labels), values=np.zeros((3, 3, 3)),
                       voxel_size_um=level.voxel_size_um)
     with pytest.raises(InputError, match="stats has no attribute 'table'"):
         GrainExplorer(labels, object(), voxel_size_um=level.voxel_size_um)
-
-
-def test_import_batteryzoom_widgets_is_lazy():
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    code = ("import sys, batteryzoom as bz; import batteryzoom.widgets; "
-            "assert 'ipywidgets' not in sys.modules and 'plotly' not in sys.modules")
-    import os
-
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "toolkit")}
-    subprocess.run([sys.executable, "-c", code], check=True, env=env)
-
-
-# --------------------------------------------------------------- SliceViewer
-
-
-@pytest.fixture(scope="module")
-def anisotropic_volume():
-    rng = np.random.default_rng(3)
-    shape = (20, 30, 40)
-    volume = rng.normal(100.0, 20.0, shape).astype(np.float32)
-    labels = np.zeros(shape, np.int32)
-    labels[5:15, 10:20, 10:30] = 3
-    labels[2:6, 2:8, 30:38] = 7
-    return volume, labels, (0.5, 0.25, 0.2), (10.0, -3.0, 100.0)
-
-
-def test_slice_viewer_shows_the_slice_in_micrometres(anisotropic_volume):
-    from batteryzoom.plots import zoom as pz
-    from batteryzoom.widgets import SliceViewer
-
-    volume, labels, vs, origin = anisotropic_volume
-    sv = SliceViewer(volume, labels=labels, voxel_size_um=vs, origin_um=origin, window=(50.0, 150.0))
-    sv.set_index("z", 7)
-    shown = pz.decode_png_uri(sv.figures["z"].data[0].source)
-    expected = np.clip(np.rint((volume[7] - 50.0) / 100.0 * 255), 0, 255).astype(np.uint8)
-    np.testing.assert_array_equal(shown, expected)
-    img = sv.figures["z"].data[0]
-    assert (img.x0, img.dx, img.y0, img.dy) == (origin[2], vs[2], origin[1], vs[1])
-    # the slice normal to x shows z down and y across
-    sv.set_index("x", 12)
-    np.testing.assert_array_equal(sv.slice("x"), volume[:, :, 12])
-    assert sv.figures["x"].layout.xaxis.title.text == "y (µm)"
-    assert sv.figures["x"].layout.yaxis.range == (origin[0] + (20 - 0.5) * vs[0], origin[0] - vs[0] / 2)
-    # the scale bar is as long as its label says, in axis units (µm)
-    fig = sv.figures["y"]
-    bar = [s for s in fig.layout.shapes if s.name == "scale bar"][0]
-    label = [a for a in fig.layout.annotations if a.name == "scale bar"][0].text
-    assert label == pz.format_length(bar.x1 - bar.x0)
-    assert bar.x1 - bar.x0 == pz.nice_length(40 * vs[2])  # a round 1/2/5 × 10^n of ~20 % of x
-    # labels overlay: coloured exactly where labels are, transparent elsewhere
-    overlay = pz.decode_png_uri(sv.figures["z"].data[1].source)
-    np.testing.assert_array_equal(overlay[..., 3] > 0, labels[7] > 0)
-    # the other panels' crosshairs follow the z plane
-    z_line = [s for s in sv.figures["y"].layout.shapes if s.name == "z plane"][0]
-    assert z_line.y0 == pytest.approx(origin[0] + 7 * vs[0])
-    assert sv.readouts["z"].value == f"z = {origin[0] + 7 * vs[0]:.3g} µm"
-
-
-def test_slice_viewer_click_moves_the_other_planes(anisotropic_volume):
-    from batteryzoom.widgets import SliceViewer
-
-    volume, labels, vs, origin = anisotropic_volume
-    sv = SliceViewer(volume, voxel_size_um=vs, origin_um=origin)
-    fig = sv.figures["z"]
-    x_um, y_um = origin[2] + 33 * vs[2], origin[1] + 4 * vs[1]
-    _send_click(fig, x=x_um, y=y_um)
-    assert (sv.index["x"], sv.index["y"]) == (33, 4)
-    assert sv.sliders["x"].value == 33
-    np.testing.assert_array_equal(sv.slice("y"), volume[:, 4, :])
-    sv.sliders["z"].value = 3  # the slider drives the panel too
-    np.testing.assert_array_equal(sv.slice("z"), volume[3])
-
-
-def test_slice_viewer_reads_dask_and_xarray_volumes(anisotropic_volume):
-    import dask.array as da
-    import xarray as xr
-
-    from batteryzoom.widgets import SliceViewer
-
-    volume, labels, vs, origin = anisotropic_volume
-    lazy = da.from_array(volume, chunks=(4, 30, 40))
-    coords = {d: o + np.arange(n) * v for d, o, n, v in zip("zyx", origin, volume.shape, vs)}
-    cube = xr.DataArray(lazy, dims=("z", "y", "x"), coords=coords, attrs={"voxel_size_um": list(vs)})
-    sv = SliceViewer(cube)
-    np.testing.assert_allclose(sv.voxel_size_um, vs)
-    np.testing.assert_allclose(sv.origin_um, origin)
-    sv.set_index("z", 13)
-    np.testing.assert_array_equal(sv.slice("z"), volume[13])
-
-
-def test_slice_viewer_bad_inputs_say_what_is_wrong(anisotropic_volume):
-    from batteryzoom.widgets import SliceViewer
-
-    volume, labels, vs, origin = anisotropic_volume
-    with pytest.raises(InputError, match="voxel_size_um"):
-        SliceViewer(volume)
-    with pytest.raises(InputError, match="3D volume"):
-        SliceViewer(volume[0], voxel_size_um=vs)
-    with pytest.raises(InputError, match="labels have shape"):
-        SliceViewer(volume, labels=labels[:5], voxel_size_um=vs)
-    sv = SliceViewer(volume, voxel_size_um=vs)
-    with pytest.raises(InputError, match="z index 99 is outside 0..19"):
-        sv.set_index("z", 99)
-
-
-
-# ------------------------------------------------------- on the twin, with bz.regions
 
 
 @pytest.fixture(scope="module")
@@ -491,86 +311,13 @@ def test_every_message_a_selection_sends_can_go_over_the_wire(explorer, surface)
     assert all(all(flags) for flags in sent), "every buffer must be contiguous"
 
 
-# ------------------------------------------------------------------ ClickRelay
-
-
-def _relay_message(relay, content: dict) -> None:
-    """Deliver a custom message to a widget exactly as the comm does (``model.send`` in JS)."""
-    relay._handle_msg({"content": {"data": {"method": "custom", "content": content}}, "buffers": []})
-
-
-def _two_trace_figure():
-    import plotly.graph_objects as go
-
-    return go.FigureWidget([go.Scatter(x=[0, 1, 2], y=[5, 6, 7], name="a"),
-                            go.Scatter(x=[3, 4, 5], y=[8, 9, 10], name="b")])
-
-
-def test_click_relay_dispatches_relayed_clicks_as_plotly_points():
-    from plotly.callbacks import Points
-
-    from batteryzoom.widgets._clicks import ClickRelay
-
-    fig = _two_trace_figure()
-    relay = ClickRelay(fig, traces=[0, 1])
-    # the front end finds the figure by this class
-    assert relay.figure_class in fig._dom_classes and relay.traces == [0, 1]
-    on_a, on_any = [], []
-    relay.on_click(lambda trace, points, state: on_a.append((trace, points)), trace=0)
-    relay.on_click(lambda trace, points, state: on_any.append((trace, points)))
-    _relay_message(relay, {"event": "bound"})
-    assert relay.bound and relay.received == 0 and not on_a and not on_any
-    # a click on trace "b"'s point 2 (and one on trace 7, which this relay does not carry)
-    _relay_message(relay, {"event": "click", "points": [
-        {"trace": 1, "point": 2, "x": 5.0, "y": 10.0, "z": None},
-        {"trace": 7, "point": 0, "x": 0.0, "y": 0.0, "z": None}]})
-    assert relay.received == 1 and on_a == []
-    [(trace, points)] = on_any
-    assert trace is fig.data[1] and isinstance(points, Points)
-    assert (points.trace_index, points.trace_name) == (1, "b")
-    assert (points.point_inds, points.xs, points.ys) == ([2], [5.0], [10.0])
-    # a click on trace "a" reaches both callbacks
-    _relay_message(relay, {"event": "click", "points": [{"trace": 0, "point": 1, "x": 1.0, "y": 6.0, "z": None}]})
-    assert [p.point_inds for _, p in on_a] == [[1]] and len(on_any) == 2
-    # once the relay is bound, the figure's own click (also sent by plotly) is not a second click
-    _send_click(fig, trace=0, point=1, x=1.0, y=6.0)
-    assert len(on_a) == 1 and len(on_any) == 2
-
-
-def test_click_relay_falls_back_to_the_figures_clicks_and_close_detaches():
-    from batteryzoom.widgets._clicks import on_click
-
-    fig = _two_trace_figure()
-    got = []
-    relay = on_click(fig, lambda trace, points, state: got.append((trace.name, points.point_inds)), traces=[1])
-    # no front end has reported (e.g. one that renders the figure elsewhere): plotly's click
-    _send_click(fig, trace=1, point=0, x=3.0, y=8.0)
-    _send_click(fig, trace=0, point=0)  # not a relayed trace
-    assert got == [("b", [0])] and not relay.bound
-    relay.close()
-    assert relay.figure_class not in fig._dom_classes
-    _send_click(fig, trace=1, point=2, x=5.0, y=10.0)
-    _relay_message(relay, {"event": "click", "points": [{"trace": 1, "point": 1, "x": 4.0, "y": 9.0, "z": None}]})
-    assert got == [("b", [0])], "a closed relay calls nothing"
-
-
-def test_relayed_click_on_the_mesh_selects_the_grain(explorer, surface):
-    i = 321
-    g = int(surface.labels[i])
-    _relay_message(explorer.clicks, {"event": "bound"})
-    _relay_message(explorer.clicks, {"event": "click", "points": [
-        {"trace": 0, "point": int(surface.vertex_start[i]) + 2, "x": 1.0, "y": 2.0, "z": 3.0}]})
-    assert explorer.selected == [g]
-    assert f"grain #{g}" in explorer.table.value
-
-
-def test_spectrum_ticks_print_alike_before_and_after_a_selection(particle, surface, assert_uniform_ticks):
+def test_spectrum_ticks_print_alike_before_and_after_a_selection(particle, surface, assert_uniform_ticks, constructed_stats):
     """The mean-spectrum panel read 0, 0.5, 1, 1.5 (plotly drops trailing zeros): its axis
     takes one number of decimals over the shown spectra, at build and after each selection."""
     from batteryzoom.widgets import GrainExplorer
 
     level, labels = particle
-    stats = _constructed_stats(labels)
+    stats = constructed_stats(labels)
     ids = stats.table.index.to_numpy()
     energy = np.linspace(8320.0, 8370.0, 26)
     step = 1 / (1 + np.exp(-(energy - 8342.0) / 2.0))

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from batteryzoom.errors import InputError
-from test_widgets import _send_click
 
 
 # ------------------------------------------------------------- ZoomNavigator
@@ -26,7 +25,7 @@ def twin_hierarchy():
     return h, data
 
 
-def test_navigator_descends_by_clicks_and_ascends_by_the_breadcrumb(twin_hierarchy):
+def test_navigator_descends_by_clicks_and_ascends_by_the_breadcrumb(twin_hierarchy, send_click):
     from batteryzoom.plots import zoom as pz
     from batteryzoom.widgets import ZoomNavigator
 
@@ -40,7 +39,7 @@ def test_navigator_descends_by_clicks_and_ascends_by_the_breadcrumb(twin_hierarc
     assert box.line.dash == "solid"  # the plane opens through the child
     # a click inside the electrode's box, on the cell's slice, descends into it
     centre = (lo + hi) / 2
-    _send_click(nav.figure, trace=0, x=centre[2], y=centre[1])
+    send_click(nav.figure, trace=0, x=centre[2], y=centre[1])
     assert nav.level == "twin/electrode-ct"
     np.testing.assert_array_equal(pz.decode_png_uri(nav.figure.data[0].source),
                                   np.clip(np.rint((data["twin/electrode-ct"][nav.index] - nav._windows[nav.level][0])
@@ -48,7 +47,7 @@ def test_navigator_descends_by_clicks_and_ascends_by_the_breadcrumb(twin_hierarc
     # a click outside every child's box does nothing
     assert nav.click(1.0, 1.0) is None and nav.level == "twin/electrode-ct"
     # a click on the particle box's centre marker (its last point) descends too
-    _send_click(nav.figure, trace=1, point=6)
+    send_click(nav.figure, trace=1, point=6)
     assert nav.level == "twin/particle-nanoct"
     crumbs = [b for b in nav.breadcrumb.children if isinstance(b, ipywidgets.Button)]
     assert [b.tooltip for b in crumbs] == h.path("twin/particle-nanoct")
