@@ -136,6 +136,16 @@ def slice_figure(
         Draw every tracked winding.
     max_pixels : int
         Bin the image for display so its longer side has at most this many pixels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from batteryzoom.plots.cell import slice_figure
+    >>> image = np.random.default_rng(0).normal(100.0, 5.0, (64, 80)).astype(np.float32)
+    >>> fig = slice_figure(image, voxel_size_um=25.0)   # no analysis: the slice alone, in µm
+    >>> heat = fig.data[0]
+    >>> heat.type, float(heat.x[-1]), float(heat.y[-1])   # the last pixel centres, µm
+    ('heatmap', 1975.0, 1575.0)
     """
     values = np.asarray(image.values if hasattr(image, "values") else image, dtype=np.float32)
     if values.ndim != 2:

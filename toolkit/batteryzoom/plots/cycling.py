@@ -52,6 +52,14 @@ def voltage_capacity(df: pd.DataFrame, cycles: Sequence[int] | None = None,
         Cycles to draw (default: all, up to 12).
     max_points : int
         At most this many points per trace (evenly thinned; 0 keeps all).
+
+    Examples
+    --------
+    >>> import batteryzoom as bz
+    >>> record = bz.data.load("twin/cycling-one-cycle")
+    >>> fig = bz.plots.cycling.voltage_capacity(record)
+    >>> sorted({trace.name for trace in fig.data})
+    ['cycle 1 charge', 'cycle 1 discharge']
     """
     vq = _cycling.vq_curves(df, None if cycles is None else list(cycles))
     fig = figure(title)

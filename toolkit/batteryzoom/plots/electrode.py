@@ -80,6 +80,17 @@ def labelled_slice(
         or ``"labels"``). With masks, the labels take one colour that no mask uses, named in
         the title beside the masks' (``"grain outlines in green, cracks in orange"``);
         without, each label its own colour.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from batteryzoom.plots.electrode import labelled_slice
+    >>> volume = np.random.default_rng(0).normal(1.0, 0.1, (8, 32, 32)).astype(np.float32)
+    >>> labels = np.zeros(volume.shape, np.int32)
+    >>> labels[:, 8:20, 8:20] = 1
+    >>> fig = labelled_slice(volume, labels, voxel_size_um=0.5, index=4)
+    >>> fig.layout.title.text, len(fig.data)   # slice 4 of 0.5 µm voxels; grey and labels
+    ('slice z = 2 µm', 2)
     """
     if np.ndim(volume) != 3:
         raise InputError(f"volume: expected a 3D (z, y, x) volume, got {np.ndim(volume)} dimensions")

@@ -442,7 +442,23 @@ def particle_figure(
     slots: Sequence[str] = SLOT_NAMES,
 ) -> go.Figure:
     """3D view of a particle's grains (trace 0) plus ``n_highlights`` empty overlay slots,
-    named after ``slots``."""
+    named after ``slots``.
+
+    Examples
+    --------
+    Two grains in a small volume, coloured by their mean edge energy (eV):
+
+    >>> import numpy as np
+    >>> from batteryzoom.plots import grains as pg
+    >>> labels = np.zeros((12, 12, 12), np.int32)
+    >>> labels[2:10, 2:10, 2:6], labels[2:10, 2:10, 6:10] = 1, 2
+    >>> surface = pg.grain_surface(labels, 0.1, cut=None)
+    >>> sorted(np.unique(surface.labels).tolist())
+    [1, 2]
+    >>> fig = pg.particle_figure(surface, np.array([1, 2]), np.array([8341.0, 8342.5]))
+    >>> fig.data[0].type, sorted(set(np.round(fig.data[0].intensity, 1).tolist()))
+    ('mesh3d', [8341.0, 8342.5])
+    """
     fig = style.figure(title=title, height=height, width=width)
     fig.add_trace(surface_trace(surface, labels=labels, values=values, cmin=cmin, cmax=cmax))
     for k in range(n_highlights):

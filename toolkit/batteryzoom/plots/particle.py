@@ -34,6 +34,17 @@ def grain_slice(
 
     With masks the outlines take one colour of their own, and the title names each colour
     (``"grain outlines in green, cracks in orange, pores in sky blue"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from batteryzoom.plots.particle import grain_slice
+    >>> volume = np.random.default_rng(0).normal(1.0, 0.1, (8, 24, 24)).astype(np.float32)
+    >>> grains = np.zeros(volume.shape, np.int32)
+    >>> grains[:, 4:12, 4:20], grains[:, 12:20, 4:20] = 1, 2
+    >>> fig = grain_slice(volume, grains, index=4)
+    >>> fig.layout.title.text
+    'Particle nano-CT: grains (z = 4 µm)'
     """
     masks = {name: m for name, m in (("cracks", cracks), ("pores", pores)) if m is not None}
     return labelled_slice(volume, grains, masks=masks, axis=axis, index=index, boundaries=True,

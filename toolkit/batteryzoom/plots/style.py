@@ -76,7 +76,15 @@ def apply(fig: go.Figure, title: str | None = None) -> go.Figure:
 
 
 def figure(title: str | None = None, **layout) -> go.Figure:
-    """A new empty figure in the house style."""
+    """A new empty figure in the house style.
+
+    Examples
+    --------
+    >>> from batteryzoom.plots.style import figure
+    >>> fig = figure("Capacity fade")
+    >>> fig.layout.title.text, fig.layout.template.layout.font.family is not None
+    ('Capacity fade', True)
+    """
     fig = go.Figure(layout=dict(template=TEMPLATE, **layout))
     if title is not None:
         fig.update_layout(title_text=title)

@@ -44,6 +44,14 @@ def side_by_side(
     -------
     plotly.graph_objects.Figure
         One ``Image`` trace per panel (trace ``k`` on axes ``k + 1``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from batteryzoom.plots.twin import side_by_side
+    >>> fig = side_by_side([("twin", np.zeros((20, 30)), 0.5), ("real", np.ones((20, 30)), None)])
+    >>> [a.text.split("<br>")[0] for a in fig.layout.annotations][:2], "pixel size unknown" in fig.layout.annotations[1].text
+    (['twin', 'real'], True)
     """
     if not panels:
         raise InputError("panels: give at least one (title, image, pixel_size_um)")

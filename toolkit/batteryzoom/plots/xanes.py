@@ -72,6 +72,16 @@ def edge_energy_map(
         Colour range (default the 2nd-98th percentiles of the shown voxels).
     title : str, optional
         For 3D input the slice's position is appended (``"(z = 4.38 µm)"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from batteryzoom.plots.xanes import edge_energy_map
+    >>> edge_ev = np.full((4, 16, 16), 8342.0)
+    >>> edge_ev[:, :, 8:] = 8343.0
+    >>> fig = edge_energy_map(edge_ev, index=2)
+    >>> fig.data[0].type, float(np.nanmin(fig.data[0].z)), float(np.nanmax(fig.data[0].z))
+    ('heatmap', 8342.0, 8343.0)
     """
     values, y, x, dims, unit, index = _plane(edge_energy_ev, axis, index)
     if mask is not None:

@@ -37,6 +37,13 @@ class CycleExplorer(widgets.VBox):
         analysis's).
     cycles : list of int, optional
         The cycles shown first (default: the first three).
+
+    Examples
+    --------
+    >>> import batteryzoom as bz
+    >>> explorer = bz.widgets.CycleExplorer(bz.data.load("twin/cycling-one-cycle"))
+    >>> explorer.available_cycles
+    [1]
     """
 
     def __init__(

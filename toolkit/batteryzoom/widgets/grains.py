@@ -75,8 +75,20 @@ class GrainExplorer(widgets.VBox):
 
     Examples
     --------
-    >>> stats = bz.regions.region_stats(edge_ev, grains, name="edge_energy_ev")   # doctest: +SKIP
-    >>> bz.widgets.GrainExplorer(grains, stats, values=edge_ev)                    # doctest: +SKIP
+    Two grains in a small volume, with an edge-energy map (eV) that differs between them
+    (on the twin: ``truth = bz.data.load("twin/particle-xanes", part="truth")``, then
+    ``truth["grain_labels"]`` and ``truth["edge_energy_ev"]``):
+
+    >>> import numpy as np
+    >>> import batteryzoom as bz
+    >>> grains = np.zeros((12, 12, 12), np.int32)
+    >>> grains[2:10, 2:10, 2:6], grains[2:10, 2:10, 6:10] = 1, 2
+    >>> edge_ev = np.where(grains == 1, 8341.0, 8342.5) + np.random.default_rng(0).normal(0, 0.2, grains.shape)
+    >>> stats = bz.regions.region_stats(edge_ev, grains, name="edge_energy_ev")
+    >>> explorer = bz.widgets.GrainExplorer(grains, stats, values=edge_ev, voxel_size_um=0.1)
+    >>> explorer.select(2)   # what a click on grain 2 does
+    >>> explorer.selected, round(explorer.summaries[0].mean, 1)
+    ([2], 8342.5)
     """
 
     def __init__(

@@ -71,6 +71,15 @@ class SliceViewer(widgets.VBox):
         Opacity of the labels overlay.
     panel_px : int
         Height of each panel in pixels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import batteryzoom as bz
+    >>> volume = np.random.default_rng(0).normal(100.0, 10.0, (10, 20, 30)).astype(np.float32)
+    >>> viewer = bz.widgets.SliceViewer(volume, voxel_size_um=(1.0, 0.5, 0.5))
+    >>> viewer.shape, viewer.voxel_size_um.tolist()
+    ((10, 20, 30), [1.0, 0.5, 0.5])
     """
 
     def __init__(

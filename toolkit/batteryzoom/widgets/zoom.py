@@ -49,6 +49,13 @@ class ZoomNavigator(widgets.VBox):
     ----------
     level : str
         The current level.
+
+    Examples
+    --------
+    >>> import batteryzoom as bz
+    >>> nav = bz.widgets.ZoomNavigator(bz.zoom.Hierarchy.from_twin("small"))
+    >>> nav.level, nav.hierarchy.children(nav.level)   # it starts at the root
+    ('twin/cell-ct', ['twin/electrode-ct'])
     """
 
     def __init__(
