@@ -85,12 +85,16 @@ def labelled_slice(
     --------
     >>> import numpy as np
     >>> from batteryzoom.plots.electrode import labelled_slice
-    >>> volume = np.random.default_rng(0).normal(1.0, 0.1, (8, 32, 32)).astype(np.float32)
-    >>> labels = np.zeros(volume.shape, np.int32)
-    >>> labels[:, 8:20, 8:20] = 1
-    >>> fig = labelled_slice(volume, labels, voxel_size_um=0.5, index=4)
-    >>> fig.layout.title.text, len(fig.data)   # slice 4 of 0.5 µm voxels; grey and labels
-    ('slice z = 2 µm', 2)
+    >>> particles = np.zeros((8, 32, 32), np.int32)
+    >>> particles[:, 8:20, 8:20] = 1
+    >>> cracks = np.zeros(particles.shape, bool)
+    >>> cracks[:, 13:15, 8:20] = True   # a crack across the particle
+    >>> grey = np.where(particles > 0, 1.0, 0.2) - 0.5 * cracks
+    >>> fig = labelled_slice(grey, particles, masks={"cracks": cracks}, voxel_size_um=0.5, index=4)
+    >>> len(fig.data), [t.name for t in fig.data]
+    (3, ['grey', 'labels', 'cracks'])
+    >>> "cracks in" in fig.layout.title.text and "orange" in fig.layout.title.text
+    True
     """
     if np.ndim(volume) != 3:
         raise InputError(f"volume: expected a 3D (z, y, x) volume, got {np.ndim(volume)} dimensions")
