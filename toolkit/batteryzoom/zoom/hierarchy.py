@@ -497,6 +497,19 @@ class Hierarchy:
         -------
         xarray.DataArray, int32, dims ``(z, y, x)``
             On ``dst``'s grid, coordinates in µm (its local frame), ``attrs["voxel_size_um"]``.
+
+        Examples
+        --------
+        Two grains on a fine grid carried onto a grid twice as coarse over the same box:
+
+        >>> import numpy as np
+        >>> from batteryzoom.zoom import Hierarchy, Level
+        >>> h = Hierarchy([Level("fine", (4, 4, 8), 0.5),
+        ...                Level("coarse", (2, 2, 4), 1.0, origin_um=(0.25, 0.25, 0.25), parent="fine")])
+        >>> fine = np.zeros((4, 4, 8), np.int32)
+        >>> fine[..., :4], fine[..., 4:] = 1, 2
+        >>> h.regrid_labels(fine, "fine", "coarse").values[0, 0].tolist()
+        [1, 1, 2, 2]
         """
         return regrid_labels(self, labels, src, dst, min_purity=min_purity)
 
