@@ -16,8 +16,39 @@ view_direction=..., dims_displayed=..., world=True)``). The picked label goes to
 callbacks registered with :meth:`ZoomViewer.on_pick` and, when statistics were given, its
 edge-energy histogram is drawn in a dock widget.
 
-Modules: :mod:`.zoom_viewer` (:class:`ZoomViewer`, :func:`show`) and :mod:`._qt` (the Qt
-dock widget, loaded only when a dock is shown).
+Every layer's units are µm (napari's ``units``): the scale bar, the axes (``z (µm)``,
+``y (µm)``, ``x (µm)``) and the status bar's position say so. A picked grain is drawn in
+magenta and its histogram, mean and FWHM (eV) appear in the dock at once, before the 3D
+frame is redrawn.
+
+.. code-block:: python
+
+    import batteryzoom as bz
+
+    hierarchy = bz.zoom.Hierarchy.from_twin("small")
+    truth = bz.data.load("twin/particle-xanes", part="truth")
+    grains = truth["grain_labels"]
+    stats = bz.regions.region_stats(truth["edge_energy_ev"], grains, name="edge_energy_ev")
+    zv = bz.viewer.show(hierarchy, labels={"twin/particle-xanes": grains},
+                        stats={"twin/particle-xanes": stats})
+    zv.on_pick(lambda layer, label: print(layer, label))
+    zv.focus_level("twin/particle-xanes")
+
+(a window opens: not run as a doctest). What the viewer decides without a window runs
+here, e.g. the voxel size every layer is given:
+
+>>> import batteryzoom as bz
+>>> bz.viewer.volume_scale_um(bz.data.load("twin/particle-xanes", part="truth")["grain_labels"])
+array([0.16, 0.16, 0.16])
+
+Modules, Qt-free first (as napari keeps its models apart from ``napari._qt``):
+
+- :mod:`.layers`: what each napari layer is given (scale and units in µm, the labels'
+  display dtype, colours, the picked grain's highlight, box outlines);
+- :mod:`.picking`: the label a click picks along the camera's ray;
+- :mod:`.readout`: the status bar's position in µm, the dock's title, axis and bins;
+- :mod:`.zoom_viewer`: :class:`ZoomViewer` and :func:`show` (napari);
+- :mod:`._qt`: the dock widget (Qt), loaded only when a dock is shown.
 """
 
 import lazy_loader as _lazy
