@@ -21,8 +21,71 @@ def test_data_list_shows_every_dataset(capsys):
 
 def test_data_list_filters_by_scale(capsys):
     assert main(["data", "list", "--scale", "electrode"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    header, *lines = capsys.readouterr().out.strip().splitlines()
     assert lines and all(" electrode " in line for line in lines)
+
+
+def test_data_list_has_a_header_and_says_where_each_dataset_is(capsys, monkeypatch, tmp_path):
+    import batteryzoom as bz
+
+    monkeypatch.setenv("BATTERYZOOM_CACHE", str(tmp_path / "cache"))  # empty
+    monkeypatch.delenv("BATTERYZOOM_MIRROR", raising=False)
+    assert main(["data", "list"]) == 0
+    header, *lines = capsys.readouterr().out.strip().splitlines()
+    assert header.split() == ["NAME", "SCALE", "MODALITY", "SOURCE", "WHERE"]
+    where = {line.split()[0]: line[header.index("WHERE"):].strip() for line in lines}
+    assert sorted(where) == sorted(bz.data.list())
+    for name, place in where.items():
+        assert place == ("not generated" if name.startswith("twin/") else "remote"), name
+    # the same files through a mirror that holds one of them
+    mirror = tmp_path / "mirror"
+    spec = bz.data.info("real/xanes/ref-nio").files[0]
+    (mirror / spec.path).parent.mkdir(parents=True)
+    (mirror / spec.path).write_bytes(b"x" * spec.size)  # the size is what the listing checks
+    monkeypatch.setenv("BATTERYZOOM_MIRROR", str(mirror))
+    assert main(["data", "list", "--real"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()[1:]
+    assert [line.split()[0] for line in lines if line.endswith(" mirrored")] == ["real/xanes/ref-nio"]
+
+
+def test_bare_command_or_group_prints_its_help_and_exits_0(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: batteryzoom ") and "data" in out and "reconstruct" in out and "examples:" in out
+    assert main(["data"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: batteryzoom data ") and "verify" in out
+    # a wrong argument is still argparse's usage error, exit 2
+    with pytest.raises(SystemExit) as exc:
+        main(["data", "nope"])
+    assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    import batteryzoom as bz
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.strip() == f"batteryzoom {bz.__version__}"
+
+
+@pytest.mark.parametrize("command", ["", "data", "data list", "data info", "data fetch", "data verify", "report",
+                                     "reconstruct"])
+def test_every_command_help_ends_with_examples_that_parse(command, capsys):
+    from batteryzoom.cli import build_parser
+
+    with pytest.raises(SystemExit) as exc:
+        main([*command.split(), "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    examples = out[out.index("\nexamples:\n"):].splitlines()[2:]
+    runs = [line.strip().split("  ")[0].split()[1:] for line in examples if line.strip().startswith("batteryzoom ")]
+    assert runs, out
+    for argv in runs:
+        if "COMMAND" in argv:
+            continue
+        args = build_parser().parse_args(argv)  # each example is a valid command line
+        assert args.func is not None, argv
 
 
 def test_data_info_and_unknown_name(capsys):
@@ -42,6 +105,8 @@ def test_data_verify_through_the_mirror(fetch_real, capsys):
 def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "batteryzoom.cli", "data", "list", "--real"], capture_output=True, text=True)
     assert out.returncode == 0 and "real/cycler/neware-m50t" in out.stdout
+    bare = subprocess.run([sys.executable, "-m", "batteryzoom.cli"], capture_output=True, text=True)
+    assert bare.returncode == 0 and bare.stdout.startswith("usage: batteryzoom") and not bare.stderr
 
 
 def _saved_acquisition(path):

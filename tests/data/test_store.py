@@ -363,3 +363,23 @@ def test_temporaries_of_unknown_owners_are_removed_by_age(small_mirror):
     bz.data.fetch("real/xanes/ref-nio", download=False)
     assert not any(p.exists() for p in stale)
     assert all(p.exists() for p in fresh) and unrelated.exists()
+
+
+def test_location_says_cached_mirrored_remote_or_not_generated(small_mirror, tmp_path):
+    spec, mirrored = small_mirror
+    entry = bz.data.info("real/xanes/ref-nio")
+    assert store.location(entry) == "mirrored"
+    cached = store.cache_dir() / "files" / spec.path
+    cached.parent.mkdir(parents=True)
+    shutil.copy(mirrored, cached)
+    assert store.location(entry) == "cached"  # the cache is asked first, as fetch does
+    cached.unlink()
+    mirrored.write_bytes(mirrored.read_bytes()[:-1])  # a truncated copy is not counted
+    assert store.location(entry) == "remote"
+    mirrored.unlink()
+    assert store.location(entry) == "remote"
+    # a twin dataset in an empty cache, then generated (smallest twin dataset)
+    twin = bz.data.info("twin/cycling-one-cycle")
+    assert store.location(twin) == "not generated"
+    bz.data.load("twin/cycling-one-cycle")
+    assert store.location(twin) == "cached"

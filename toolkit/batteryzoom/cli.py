@@ -1,7 +1,13 @@
 """The ``batteryzoom`` command.
 
+``batteryzoom`` alone (or a command group alone, e.g. ``batteryzoom data``) prints its
+help and exits 0, as ``--help`` does; a wrong argument prints argparse's usage error and
+exits 2, as does a batteryzoom error (the message names the file or argument and the fix).
+``--version`` prints the version. Each command's ``--help`` ends with examples.
+
 ::
 
+    batteryzoom [--version]
     batteryzoom data list [--scale SCALE] [--real | --synthetic]
     batteryzoom data info NAME
     batteryzoom data fetch NAME [--refetch] [--no-download]
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 from .errors import BatteryZoomError
@@ -23,12 +30,17 @@ from .errors import BatteryZoomError
 
 def _data_list(args) -> int:
     from . import data
+    from .data.store import location
 
     synthetic = True if args.synthetic else False if args.real else None
+    rows = [("NAME", "SCALE", "MODALITY", "SOURCE", "WHERE")]
     for name in data.list(scale=args.scale, synthetic=synthetic):
         entry = data.info(name)
         kind = "twin" if entry.synthetic else f"{len(entry.files)} file(s)"
-        print(f"{name:42s} {entry.scale:9s} {entry.modality:16s} {kind}")
+        rows.append((name, entry.scale, entry.modality, kind, location(entry)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(f"{cell:{w}s}" for cell, w in zip(row, widths)) + "  " + row[-1])
     return 0
 
 
@@ -141,14 +153,74 @@ def _reconstruct(args) -> int:
     return 0
 
 
+# Examples at the end of each command's --help (the parsers' epilogs), by command path
+_EXAMPLES = {
+    "": """examples:
+  batteryzoom data list                    the datasets, and where each one is
+  batteryzoom report --out report          the whole zoom on the synthetic twin, as HTML
+  batteryzoom reconstruct scan.zarr --out volume.zarr
+  batteryzoom COMMAND --help               a command's options and examples""",
+    "data": """examples:
+  batteryzoom data list --scale electrode
+  batteryzoom data info real/xanes/ref-nio
+  batteryzoom data fetch real/cycler/neware-m50t
+  batteryzoom data verify --download""",
+    "data list": """examples:
+  batteryzoom data list                    every dataset, with a header
+  batteryzoom data list --real             real instrument files only
+  batteryzoom data list --scale grain --synthetic""",
+    "data info": """examples:
+  batteryzoom data info real/xanes/ref-nio
+  batteryzoom data info twin/particle-xanes""",
+    "data fetch": """examples:
+  batteryzoom data fetch real/cycler/neware-m50t          cache, then mirror, then download
+  batteryzoom data fetch real/ct/cell-slice-im1 --no-download
+  batteryzoom data fetch real/xanes/ref-nio --refetch     replace a corrupt cache copy""",
+    "data verify": """examples:
+  batteryzoom data verify                                  every real file's SHA-256
+  batteryzoom data verify real/xanes/ref-nio real/ct/cell-slice-im1
+  batteryzoom data verify --download                       fetch the missing ones too""",
+    "report": """examples:
+  batteryzoom report                                   the synthetic twin, into ./report
+  batteryzoom report --dataset my_cell/ --out my_report
+                                                       a folder with batteryzoom.yaml""",
+    "reconstruct": """examples:
+  batteryzoom reconstruct scan.zarr --out volume.zarr                centre found per energy
+  batteryzoom reconstruct scan.zarr --out volume.zarr --centre 1023.5 --method sirt
+  batteryzoom reconstruct scan.nc --out slab.zarr --rows 100:300 --overwrite""",
+}
+
+
+def _with_examples(parser: argparse.ArgumentParser, path: str = "") -> None:
+    """Give ``parser`` and its subcommands their examples and help-when-bare."""
+    if not parser.epilog and path in _EXAMPLES:
+        parser.epilog = _EXAMPLES[path]
+        # keeps the examples' lines as written; the description is wrapped here instead
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        if parser.description:
+            parser.description = "\n\n".join(textwrap.fill(para, 88) for para in parser.description.split("\n\n"))
+    for action in parser._actions:  # argparse has no public walk over subparsers
+        if isinstance(action, argparse._SubParsersAction):
+            parser.set_defaults(func=None, help_parser=parser)  # bare group: its help
+            for name, child in action.choices.items():
+                _with_examples(child, f"{path} {name}".strip())
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="batteryzoom", description="A macro-to-nano zoom through battery degradation.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     data_p = sub.add_parser("data", help="the data manifest: list, info, fetch, verify")
-    data_sub = data_p.add_subparsers(dest="data_command", required=True)
-    p = data_sub.add_parser("list", help="list datasets")
-    p.add_argument("--scale", choices=["cycler", "cell", "electrode", "particle", "grain"])
+    data_sub = data_p.add_subparsers(dest="data_command", metavar="COMMAND")
+    p = data_sub.add_parser(
+        "list", help="list datasets and where each one is",
+        description="The manifest's datasets, one a line under a header. WHERE: cached (in the cache, "
+                    "$BATTERYZOOM_CACHE), mirrored (in the offline mirror, $BATTERYZOOM_MIRROR), remote "
+                    "(downloaded on first use), not generated (a twin dataset, generated on first use).")
+    p.add_argument("--scale", choices=["cycler", "cell", "electrode", "particle", "grain"], help="this scale only")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--real", action="store_true", help="real files only")
     g.add_argument("--synthetic", action="store_true", help="twin datasets only")
@@ -189,11 +261,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace a volume an earlier reconstruct wrote "
                                                             "(never anything else)")
     p.set_defaults(func=_reconstruct)
+    _with_examples(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.func is None:  # `batteryzoom` or `batteryzoom data` alone: the help, as --help gives
+        args.help_parser.print_help()
+        return 0
     try:
         return args.func(args)
     except BatteryZoomError as exc:

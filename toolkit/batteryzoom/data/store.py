@@ -60,6 +60,8 @@ __all__ = [
     "atomic_directory",
     "remove_stale_temporaries",
     "STALE_AFTER_S",
+    "location",
+    "LOCATIONS",
 ]
 
 # generated trees only, keyed on (device, inode, size, mtime, ctime): a write changes the
@@ -481,6 +483,44 @@ def generated_key(entry: Entry, params: dict) -> str:
         default=str,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+LOCATIONS = ("cached", "mirrored", "remote", "not generated")
+
+
+def location(entry: Entry) -> str:
+    """Where a dataset is now, without reading it (what ``batteryzoom data list`` shows).
+
+    Returns
+    -------
+    str
+        One of :data:`LOCATIONS`. A real dataset is ``"cached"`` when every file is in
+        the cache, ``"mirrored"`` when every file is in the cache or the mirror (some in
+        the mirror), ``"remote"`` when a file would be downloaded. A synthetic dataset is
+        ``"cached"`` when generated with the manifest's parameters and this version of
+        the twin's code, else ``"not generated"`` (``load`` generates it). Sizes are
+        compared, hashes are not: ``fetch``/``load`` verify them on the way in.
+
+    Examples
+    --------
+    >>> import batteryzoom as bz
+    >>> location(bz.data.info("real/xanes/ref-nio")) in LOCATIONS
+    True
+    """
+    if entry.synthetic:
+        folder = cache_dir() / "generated" / entry.name / generated_key(entry, dict(entry.params))
+        return "cached" if (folder / "checksums.json").is_file() else "not generated"
+    mirror = mirror_dir()
+    where = set()
+    for spec in entry.files:
+        for place, root in (("cached", cache_dir() / "files"), ("mirrored", mirror)):
+            path = root / spec.path if root is not None else None
+            if path is not None and path.is_file() and path.stat().st_size == spec.size:
+                where.add(place)
+                break
+        else:
+            return "remote"
+    return "mirrored" if "mirrored" in where else "cached"
 
 
 def _tree_checksums(root: Path, remember: bool = False) -> dict[str, str]:

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 __all__ = ["TEMPLATE", "COLORWAY", "EDGE_ENERGY_COLORSCALE", "SCALE_COLORS", "LABEL_SHADOW", "figure", "apply",
-           "tick_format", "colorbar_ticks", "um_text"]
+           "tick_format", "colorbar_ticks", "um_text", "value_label"]
 
 TEMPLATE = "batteryzoom"
 
@@ -139,3 +139,21 @@ def colorbar_ticks(lo: float | None, hi: float | None, n: int = 6) -> dict:
         return {}
     fmt = tick_format(lo, hi, n)
     return dict(nticks=n, tickformat=fmt) if fmt else {}
+
+
+# the unit a map's name ends with (``edge_energy_ev``): the house's names carry their unit
+_NAME_UNITS = {"_ev": "eV", "_um": "µm", "_v": "V", "_s": "s"}
+
+
+def value_label(name: str) -> tuple[str, str]:
+    """Axis label and unit from a map's name, for every view of it (figures, widgets, napari).
+
+    >>> value_label("edge_energy_ev")
+    ('edge energy (eV)', 'eV')
+    >>> value_label("crack_fraction")
+    ('crack fraction', '')
+    """
+    for suffix, unit in _NAME_UNITS.items():
+        if name.endswith(suffix):
+            return f"{name[: -len(suffix)].replace('_', ' ')} ({unit})", unit
+    return name.replace("_", " "), ""

@@ -14,18 +14,10 @@ from ..regions import RegionLookup, RegionSummary
 from ..errors import InputError
 from ..plots import grains as pg
 from ..plots import style
+from ..plots.style import value_label as _value_label
 from ._clicks import on_click
 
 __all__ = ["GrainExplorer"]
-
-
-def _value_label(name: str) -> tuple[str, str]:
-    """Axis label and unit from a map name: ``edge_energy_ev`` -> ("edge energy (eV)", "eV")."""
-    units = {"_ev": "eV", "_um": "µm", "_v": "V", "_s": "s"}
-    for suffix, unit in units.items():
-        if name.endswith(suffix):
-            return f"{name[: -len(suffix)].replace('_', ' ')} ({unit})", unit
-    return name.replace("_", " "), ""
 
 
 class GrainExplorer(widgets.VBox):

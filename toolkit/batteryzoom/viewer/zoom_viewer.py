@@ -1,40 +1,21 @@
-"""napari: every level of the zoom in one world frame, and grain picking in 3D.
-
-``bz.viewer`` is the optional desktop view (``pip install 'batteryzoom[napari]'``). napari
-and Qt are imported inside the functions that need them, so ``import batteryzoom`` (and even
-``import batteryzoom.viewer``) never loads them.
-
-Every layer gets ``scale`` (voxel size, µm) and ``translate`` (where its voxel ``(0, 0, 0)``
-centre sits in the world frame, µm), so the cell, the electrode, the particle and its grains
-overlap where they physically are, and zooming the canvas is a physical zoom from the cell
-(mm) down to a grain (a fraction of a µm).
-
-Picking: a click (press and release without dragging) on the canvas casts the ray along the
-camera's view direction through the clicked point and asks each pickable labels layer for
-the first non-background label along it (napari's ``Layer.get_value(position,
-view_direction=..., dims_displayed=..., world=True)``). The picked label goes to the
-callbacks registered with :meth:`ZoomViewer.on_pick` and, when statistics were given, its
-edge-energy histogram is drawn in a dock widget.
-
->>> zv = bz.viewer.show(hierarchy, data, labels={"twin/particle-xanes": grains},
-...                     stats={"twin/particle-xanes": stats})          # doctest: +SKIP
->>> zv.on_pick(lambda layer, label: print(layer, label))               # doctest: +SKIP
-"""
+"""The napari viewer of the zoom: :class:`ZoomViewer` and :func:`show` (see :mod:`batteryzoom.viewer`)."""
 
 from __future__ import annotations
 
 import os
-from itertools import combinations, product
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .regions import RegionLookup
-from .errors import InputError, MissingDependencyError
+from ..regions import RegionLookup
+from ..errors import InputError, MissingDependencyError
+from .layers import AXIS_LABELS, UNITS, as_array, box_edges_um, display_labels, label_colormap, volume_scale_um
+from .picking import pick_label
+from .readout import status_in_um
 
-__all__ = ["ZoomViewer", "show", "pick_label", "volume_scale_um"]
+__all__ = ["ZoomViewer", "show"]
 
 PickCallback = Callable[[str, int], Any]
 
@@ -49,77 +30,12 @@ def _require_napari():
     return napari
 
 
-def volume_scale_um(volume: Any, voxel_size_um: Sequence[float] | float | None = None) -> np.ndarray:
-    """Voxel size (µm, ``(z, y, x)``) of ``volume``: the argument, else the xarray's
-    ``attrs["voxel_size_um"]`` or coordinate spacing.
-
-    Raises
-    ------
-    InputError
-        When none is given, or the size is not three positive numbers.
-    """
-    from .plots.zoom import volume_frame
-
-    return volume_frame(volume, voxel_size_um)[0]
-
-
-def _as_array(volume: Any) -> Any:
-    """The array napari should display (numpy or dask; xarray unwrapped, never loaded)."""
-    # an xarray object's .data is its numpy/dask array (a numpy array's .data is a buffer)
-    data = volume.data if hasattr(volume, "dims") else volume
-    if getattr(data, "ndim", None) != 3:
-        raise InputError(f"expected a 3D volume (z, y, x); got shape {getattr(data, 'shape', None)}")
-    return data
-
-
-def pick_label(layer: Any, event: Any) -> int | None:
-    """The first non-background label of ``layer`` along the click's ray, or None.
-
-    Parameters
-    ----------
-    layer : napari.layers.Labels
-    event : napari mouse event
-        Carries ``position`` (world, µm), ``view_direction`` and ``dims_displayed``; in 2D
-        the view direction is None and the value under the cursor is returned.
-    """
-    value = layer.get_value(
-        event.position,
-        view_direction=event.view_direction,
-        dims_displayed=list(event.dims_displayed),
-        world=True,
-    )
-    if isinstance(value, tuple):  # multiscale: (data_level, value)
-        value = value[-1]
-    if value is None:
-        return None
-    value = int(value)
-    return value if value != 0 else None
-
-
-def _mean_colormap(lookup: RegionLookup):
-    """A napari label colormap: each label coloured by its mean (viridis, 2–98 % range)."""
-    from napari.utils.colormaps import DirectLabelColormap, ensure_colormap
-
-    finite = lookup.mean[np.isfinite(lookup.mean)]
-    lo, hi = np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0)
-    scaled = np.clip((lookup.mean - lo) / max(hi - lo, 1e-12), 0, 1)
-    colors = ensure_colormap("viridis").map(np.nan_to_num(scaled, nan=0.0))
-    color_dict = {int(lab): c for lab, c in zip(lookup.labels, colors)}
-    color_dict[None] = np.zeros(4)  # labels without statistics: transparent
-    color_dict[0] = np.zeros(4)
-    return DirectLabelColormap(color_dict=color_dict)
-
-
-def _box_edges_um(box_min_um: Sequence[float], box_max_um: Sequence[float]) -> list[np.ndarray]:
-    """The 12 edges of an axis-aligned box as 2-point paths (world µm, z y x)."""
-    bounds = np.stack([np.asarray(box_min_um, float), np.asarray(box_max_um, float)])
-    bits = list(product((0, 1), repeat=3))
-    corners = [bounds[list(b), [0, 1, 2]] for b in bits]
-    return [
-        np.stack([corners[i], corners[j]])
-        for i, j in combinations(range(8), 2)
-        if sum(a != b for a, b in zip(bits[i], bits[j])) == 1  # neighbours differ on one axis
-    ]
+def _overlay(viewer: Any, where: str, name: str) -> Any:
+    """napari's overlay ``name`` (``viewer.canvas.overlays`` / ``viewer.scene.overlays``
+    from napari 0.9; ``viewer.scale_bar`` / ``viewer.axes`` before)."""
+    home = getattr(viewer, where, None)
+    overlays = getattr(home, "overlays", None)
+    return getattr(overlays, name) if overlays is not None else getattr(viewer, name)
 
 
 class ZoomViewer:
@@ -146,7 +62,38 @@ class ZoomViewer:
         self.histogram_dock = None
         self.hierarchy: Any = None
         self.level_layers: dict[str, list[str]] = {}  # level name -> its layers' names
+        self.highlighted: tuple[str, int] | None = None  # (layer name, label) drawn in magenta
         self.viewer.mouse_drag_callbacks.append(self._on_mouse_drag)
+        self.viewer.events.status.connect(self._status_in_um)
+        _overlay(self.viewer, "canvas", "scale_bar").visible = True  # in µm: every layer has units
+        # z, y, x (µm) in a corner of the canvas (scene axes sit at the world's origin, mm
+        # away from a particle); napari before 0.9 has only the scene's
+        axes = getattr(getattr(self.viewer, "canvas", None), "overlays", None)
+        (axes.axes if axes is not None and hasattr(axes, "axes") else _overlay(self.viewer, "scene", "axes")).visible = True
+        self._home_fits_visible_layers()
+
+    def _status_in_um(self, event: Any) -> None:
+        # napari prints bare world coordinates; ours are µm and say so
+        status = status_in_um(event.value, self.viewer.cursor.position)
+        if status != event.value:
+            self.viewer.status = status
+
+    def _home_fits_visible_layers(self) -> None:
+        """Home (the button and its shortcut both call ``viewer.reset_view()``) frames the
+        layers shown, not every layer: after :meth:`focus_level` hides the levels around a
+        grain, napari's own reset framed the hidden cell, a black canvas 30 mm wide."""
+        viewer = self.viewer
+        napari_reset = type(viewer).reset_view
+
+        def reset_view(*, layers=None, **kwargs):
+            if layers is None:
+                shown = [layer for layer in viewer.layers if layer.visible]
+                layers = shown or None
+            return napari_reset(viewer, layers=layers, **kwargs)
+
+        # an instance attribute, so that only this viewer's Home changes (napari's model
+        # refuses unknown attributes through its own __setattr__)
+        object.__setattr__(viewer, "reset_view", reset_view)
 
     @property
     def camera(self) -> Any:
@@ -170,7 +117,8 @@ class ZoomViewer:
         kwargs.setdefault("blending", "translucent")
         kwargs.setdefault("rendering", "attenuated_mip")
         return self.viewer.add_image(
-            _as_array(volume), name=name, scale=scale, translate=np.asarray(translate_um, float), **kwargs
+            as_array(volume), name=name, scale=scale, translate=np.asarray(translate_um, float),
+            units=UNITS, axis_labels=AXIS_LABELS, **kwargs
         )
 
     def add_labels(
@@ -202,16 +150,18 @@ class ZoomViewer:
             the means, as in the notebook's GrainExplorer) instead of napari's random colours.
         """
         scale = volume_scale_um(labels, voxel_size_um)
-        data = _as_array(labels)
+        data = as_array(labels)
         if not np.issubdtype(np.dtype(data.dtype), np.integer):
             raise InputError(f"labels layer {name!r} has dtype {data.dtype}; pass integer labels")
+        lookup = RegionLookup(stats, name=stats_name, spectra=spectra) if stats is not None else None
+        max_label = int(lookup.labels.max()) if lookup is not None and len(lookup) else None
         kwargs.setdefault("opacity", 1.0)
         layer = self.viewer.add_labels(
-            data, name=name, scale=scale, translate=np.asarray(translate_um, float), **kwargs
+            display_labels(data, max_label), name=name, scale=scale, translate=np.asarray(translate_um, float),
+            units=UNITS, axis_labels=AXIS_LABELS, **kwargs
         )
-        lookup = RegionLookup(stats, name=stats_name, spectra=spectra) if stats is not None else None
         if lookup is not None and color_by_mean and "colormap" not in kwargs:
-            layer.colormap = _mean_colormap(lookup)
+            layer.colormap = label_colormap(lookup)
         if pickable:
             self._pickable[name] = lookup
             if lookup is not None:
@@ -227,16 +177,25 @@ class ZoomViewer:
         color: str = "#E69F00",
         width_um: float | None = None,
     ):
-        """Draw an axis-aligned box (world µm) as 12 edges, e.g. a child level's field of view."""
+        """Draw an axis-aligned box (world µm) as 12 edges, e.g. a child level's field of view.
+
+        The active layer stays what it was: an active shapes layer shows napari's
+        shape-editing tools, which have nothing to edit here."""
         extent = float(np.max(np.subtract(box_max_um, box_min_um)))
-        return self.viewer.add_shapes(
-            _box_edges_um(box_min_um, box_max_um),
+        active = self.viewer.layers.selection.active
+        layer = self.viewer.add_shapes(
+            box_edges_um(box_min_um, box_max_um),
             shape_type="path",
             name=name,
             edge_color=color,
             edge_width=width_um if width_um is not None else extent / 100,
             face_color="transparent",
+            units=UNITS,
+            axis_labels=AXIS_LABELS,
         )
+        if active is not None:
+            self.viewer.layers.selection.active = active
+        return layer
 
     # --------------------------------------------------------------- picking
     def on_pick(self, callback: PickCallback) -> PickCallback:
@@ -245,19 +204,55 @@ class ZoomViewer:
         return callback
 
     def select(self, layer_name: str, label: int) -> None:
-        """Select ``label`` of a pickable layer as if it had been clicked."""
+        """Select ``label`` of a pickable layer as if it had been clicked: the dock shows its
+        statistics and the grain is drawn in :data:`~batteryzoom.viewer.layers.HIGHLIGHT_COLOR`.
+
+        The dock is drawn at once, before the 3D canvas (a frame of the highlighted grains
+        takes seconds under software OpenGL; the dock's text and histogram do not wait).
+        """
         if layer_name not in self._pickable:
             raise InputError(f"{layer_name!r} is not a pickable labels layer; pickable: {list(self._pickable)}")
         layer = self.viewer.layers[layer_name]
         label = int(label)
         lookup = self._pickable[layer_name]
         summary = lookup.summary(label) if lookup is not None else None
-        layer.selected_label = label
         self.picks.append((layer_name, label))
         if self.histogram_dock is not None:
-            self.histogram_dock.show_summary(summary, label)
+            self._draw_dock_now(summary, label)
         for callback in self._callbacks:
             callback(layer_name, label)
+        self.highlight(layer_name, label)
+
+    def _draw_dock_now(self, summary: Any, label: int) -> None:
+        # The dock and the 3D canvas share a window, and painting one part of a window
+        # renders every part marked dirty: the canvas is (the click), and its frame takes
+        # seconds under software OpenGL. With the canvas's updates held, the dock is drawn
+        # over the canvas's last frame; the new frame follows in the event loop.
+        canvas = getattr(getattr(self.viewer.window, "_qt_viewer", None), "canvas", None)
+        native = getattr(canvas, "native", None)
+        if native is not None:
+            native.setUpdatesEnabled(False)
+        try:
+            self.histogram_dock.show_summary(summary, label)
+        finally:
+            if native is not None:
+                native.setUpdatesEnabled(True)
+                native.update()
+
+    def highlight(self, layer_name: str, label: int | None) -> None:
+        """Draw ``label`` of a pickable layer in magenta (None: no grain highlighted)."""
+        if self.highlighted is not None and self.highlighted[0] != layer_name:
+            previous = self.highlighted[0]
+            if previous in self.viewer.layers:
+                self.viewer.layers[previous].colormap = label_colormap(self._pickable.get(previous))
+        layer = self.viewer.layers[layer_name]
+        if label is None:
+            layer.colormap = label_colormap(self._pickable.get(layer_name))
+            self.highlighted = None
+            return
+        layer.selected_label = int(label)
+        layer.colormap = label_colormap(self._pickable.get(layer_name), highlight=int(label))
+        self.highlighted = (layer_name, int(label))
 
     def _pick(self, event: Any) -> tuple[str, int] | None:
         # the finest level was added last and sits inside the others: ask it first
@@ -286,7 +281,7 @@ class ZoomViewer:
     def _ensure_dock(self, value_name: str) -> None:
         if self.histogram_dock is not None:
             return
-        from ._viewer_qt import HistogramDock
+        from ._qt import HistogramDock
 
         self.histogram_dock = HistogramDock(value_name)
         self.viewer.window.add_dock_widget(self.histogram_dock, name="grain histogram", area="right")
@@ -295,11 +290,8 @@ class ZoomViewer:
     def focus(self, layer_name: str, margin: float = 1.1) -> None:
         """Centre the camera on a layer and zoom so that it fills the canvas."""
         layer = self.viewer.layers[layer_name]
-        extent = np.asarray(layer.extent.world)  # (2, 3): min, max corners in µm
-        self.camera.center = tuple((extent[0] + extent[1]) / 2)
-        size = float(np.max(extent[1] - extent[0])) * margin
-        canvas = self.viewer.window._qt_viewer.canvas.size if hasattr(self.viewer, "window") else (600, 600)
-        self.camera.zoom = float(min(canvas)) / size
+        # napari's fit (the camera's angles kept): its margin is a fraction of the canvas
+        self.viewer.fit_to_view(layers=[layer], margin=1.0 - 1.0 / margin)
 
     def focus_level(self, name: str, margin: float = 1.1) -> None:
         """Zoom onto one level of the hierarchy (after :func:`show`).
@@ -333,6 +325,7 @@ class ZoomViewer:
         self._callbacks.clear()
         self.level_layers.clear()
         self.hierarchy = None
+        self.highlighted = None
         if self.histogram_dock is not None:
             self.histogram_dock.show_summary(None)
 
@@ -382,7 +375,7 @@ def show(
     -------
     ZoomViewer
     """
-    from .plots.style import SCALE_COLORS
+    from ..plots.style import SCALE_COLORS
 
     zv = ZoomViewer(viewer, ndisplay=ndisplay, show=show)
     data = dict(data or {})
@@ -414,7 +407,20 @@ def show(
         zv.level_layers[name] = layers
     if on_pick is not None:
         zv.on_pick(on_pick)
+    _activate_a_data_layer(zv.viewer)
     return zv
+
+
+def _activate_a_data_layer(viewer: Any) -> None:
+    """Make the finest grey-level layer active (its controls: contrast, colormap,
+    rendering), else the finest labels layer: never a box, whose controls are napari's
+    shape-editing tools."""
+    layers = list(viewer.layers)
+    for kind in ("image", "labels"):
+        found = [layer for layer in layers if type(layer).__name__.lower() == kind]
+        if found:
+            viewer.layers.selection.active = found[-1]
+            return
 
 
 # -- adapters to bz.zoom.Hierarchy (kept in one place) ---------------------------------

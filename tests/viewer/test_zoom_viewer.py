@@ -21,7 +21,7 @@ import pytest
 
 from batteryzoom.data.twin import frames, grains
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.gui
 
@@ -90,6 +90,12 @@ def _first_label_along(labels, scale, translate, point_um, direction):
     values = labels[tuple(idx[inside].T)]
     hits = values[values > 0]
     return int(hits[0]) if len(hits) else 0
+
+
+def _magenta_pixels(image) -> int:
+    """Pixels of the highlight colour (#FF00FF, shaded): viridis has none of it."""
+    r, g, b = (image[..., i].astype(int) for i in range(3))
+    return int(((r > 150) & (b > 150) & (g < 0.35 * np.minimum(r, b))).sum())
 
 
 def _click_centre(zv):
@@ -177,6 +183,19 @@ def test_all_levels_in_one_world_frame_and_a_click_picks_a_grain(xvfb_display, t
             np.testing.assert_allclose(layer.scale, voxel * step)
         assert set(zv.level_layers) == set(h.names)
 
+        # µm everywhere: every layer's units, the axes, the scale bar, the status bar
+        for layer in zv.viewer.layers:
+            assert [str(u) for u in layer.units] == ["micrometer"] * 3, layer.name
+        assert tuple(zv.viewer.dims.axis_labels) == ("z (µm)", "y (µm)", "x (µm)")
+        assert zv.viewer.canvas.overlays.scale_bar.visible and zv.viewer.canvas.overlays.axes.visible
+        zv.viewer.mouse_over_canvas = True
+        zv.viewer.cursor.position = (32800.0, -4.0, 5018.0)
+        zv.viewer.update_status_from_cursor()
+        assert zv.viewer.status["coordinates"].startswith("z 32800.00, y -4.00, x 5018.00 µm")
+        zv.viewer.mouse_over_canvas = False
+        # the first thing a user sees controls a data layer, not a box's shape-editing tools
+        assert type(zv.viewer.layers.selection.active).__name__ == "Image"
+
         # zooming in is a physical zoom: one screenshot per level, stitched for the README
         shots = []
         for name in h.names:
@@ -195,6 +214,19 @@ def test_all_levels_in_one_world_frame_and_a_click_picks_a_grain(xvfb_display, t
             x += t.width
         montage.save(artifact_dir / "napari_zoom_levels.png")
 
+        # Home (the button) after focus_level frames the level shown, not the hidden cell
+        # 30 mm wide around it (a black canvas)
+        from qtpy.QtWidgets import QApplication
+
+        zv.viewer.window._qt_viewer.viewerButtons.resetViewButton.click()
+        QApplication.processEvents()
+        lo, hi = h.world_box("twin/particle-xanes")
+        np.testing.assert_allclose(zv.camera.center, (lo + hi) / 2, atol=0.05 * float(np.max(hi - lo)))
+        assert zv.screenshot()[..., :3].astype(float).std() > 10, "Home shows the particle"
+        zv.focus_level("twin/particle-xanes")
+        zv.camera.angles = (10.0, -30.0, 60.0)
+        unpicked = _magenta_pixels(zv.screenshot())  # the axes overlay draws y in magenta
+
         # a real click on a grain, in the world frame (translate ~ 33 mm): the callback and
         # the dock get that grain, and the dock shows bz.regions' histogram of it
         labels = np.asarray(grain_labels)
@@ -211,8 +243,16 @@ def test_all_levels_in_one_world_frame_and_a_click_picks_a_grain(xvfb_display, t
         dock = zv.histogram_dock
         np.testing.assert_array_equal(dock.summary.counts, stats.histogram(last)[0])
         assert dock.summary.mean == stats.table.loc[last, "edge_energy_ev_mean"]
-        assert f"grain {last}" in dock.title.text()
+        assert dock.title.text().startswith(f"grain {last}: mean edge energy ")
+        assert " eV, FWHM " in dock.title.text() and dock.canvas.x_title == "edge energy (eV)"
+        assert dock.canvas.painted_label == last  # drawn, not only set
         image = zv.screenshot(artifact_dir / "napari_grain_pick.png")
+        # the picked grain is drawn in magenta in 3D, and only the last one picked
+        assert zv.highlighted == ("twin/particle-xanes labels", last)
+        assert _magenta_pixels(image) > unpicked + 100
+        colormap = zv.viewer.layers["twin/particle-xanes labels"].colormap
+        assert colormap.map(last).ravel()[:3].tolist() == [1.0, 0.0, 1.0]
+        assert colormap.map(targets[0][0]).ravel()[:3].tolist() != [1.0, 0.0, 1.0]
         assert (image[..., :3].sum(-1) > 30).mean() > 0.10, "the particle should cover >10 % of the canvas"
         zv.screenshot(artifact_dir / "napari_grain_pick_window.png", canvas_only=False)
     finally:
@@ -264,7 +304,7 @@ def test_level_data_must_be_the_level_or_a_strided_subsample_of_it():
 
     import batteryzoom as bz
     from batteryzoom.errors import InputError
-    from batteryzoom.viewer import _stride
+    from batteryzoom.viewer.zoom_viewer import _stride
 
     cell = bz.zoom.Hierarchy.from_twin("small")["twin/cell-ct"]  # 64 × 736 × 736
     assert _stride(SimpleNamespace(shape=(64, 736, 736)), cell, "cell").tolist() == [1, 1, 1]
