@@ -43,3 +43,22 @@ def test_child_boxes_are_labelled_readably_and_not_clipped():
     # coloured text keeps a dark outline on grey pixels; a box as large as the image is
     # drawn whole, not half hidden under the axes
     assert box.textfont.shadow and box.cliponaxis is False
+
+
+def test_volume_frame_reads_the_frame_by_frame_of():
+    """An unknown size is never drawn as 1 µm (pixel-index coordinates, as read_volume
+    writes them without a size, raise); anisotropic spacing and a crop's origin are kept."""
+    import xarray as xr
+
+    from batteryzoom.errors import InputError
+
+    px = xr.DataArray(np.zeros((3, 4, 5)), dims=("z", "y", "x"),
+                      coords={d: (d, np.arange(n), {"units": "pixel"}) for d, n in zip("zyx", (3, 4, 5))},
+                      attrs={"voxel_size_um": None})
+    with pytest.raises(InputError, match="voxel size is unknown"):
+        pz.volume_frame(px)
+    um = xr.DataArray(np.zeros((3, 4, 5)), dims=("z", "y", "x"),
+                      coords={"z": 2.0 * np.arange(3), "y": 10 + 0.5 * np.arange(4), "x": 0.25 * np.arange(5)})
+    vs, origin = pz.volume_frame(um)
+    assert vs.tolist() == [2.0, 0.5, 0.25] and origin.tolist() == [0.0, 10.0, 0.0]
+    assert pz.volume_frame(px, "px")[0].tolist() == [1.0, 1.0, 1.0]

@@ -112,6 +112,7 @@ def _reconstruct(args) -> int:
     from . import tomo
     from .data.store import atomic_write_bytes
     from .errors import InputError
+    from .frames import frame_of
     from .tomo.pipeline import written_by_us
 
     out = Path(args.out)
@@ -134,7 +135,8 @@ def _reconstruct(args) -> int:
     atomic_write_bytes(side, tomo.parameters_json(vol).encode("utf-8"))
     centre = vol.attrs.get("centre_px")
     shown = f"{centre:.2f}" if isinstance(centre, float) else ", ".join(f"{c:.2f}" for c in centre)
-    print(f"{out}: {dict(zip(vol.dims, vol.shape))}, voxel {vol.attrs.get('voxel_size_um')} µm, "
+    frame = frame_of(vol, missing="px")
+    print(f"{out}: {dict(zip(vol.dims, vol.shape))}, voxel {list(frame.voxel_size_um)} {'µm' if frame.known else 'px (size unknown)'}, "
           f"{vol.attrs.get('units')}; centre {shown} px\n{side}: centre and parameters")
     return 0
 

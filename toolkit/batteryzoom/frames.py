@@ -18,6 +18,10 @@ Conventions
   its *parent's* frame (``attrs["parent"]``): the zoom hierarchy's business
   (:mod:`batteryzoom.zoom`). A voxel's position in the parent is
   ``placement_um + origin_um + i * voxel_size_um``.
+- A :class:`Level` is a named grid placed in its parent (shape, voxel size, placement):
+  the unit of the zoom hierarchy and of the synthetic twin's frames
+  (:mod:`batteryzoom.data.twin.frames`). Its box is its extent in voxel *edges*:
+  ``origin - voxel/2`` to ``origin + (shape - 1/2) * voxel`` in the parent's frame.
 
 Where the voxel size comes from, first match wins
 -------------------------------------------------
@@ -66,14 +70,15 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .errors import InputError
 
-__all__ = ["Frame", "frame_of", "VoxelSizeWarning", "warn_voxels", "SPATIAL_DIMS", "PIXEL_UNITS", "is_xarray"]
+__all__ = ["Frame", "frame_of", "Level", "VoxelSizeWarning", "warn_voxels", "SPATIAL_DIMS", "PIXEL_UNITS",
+           "is_xarray"]
 
 SPATIAL_DIMS = ("z", "y", "x")
 #: ``units`` attribute values that mark a coordinate as pixel indices, not µm
@@ -199,7 +204,7 @@ def _vector(value: Any, n: int, argname: str, positive: bool) -> tuple[float, ..
         raise InputError(f"{argname}={value!r}: give one number or {n} (one per axis {SPATIAL_DIMS[3 - n:]}), "
                          "in µm")
     if not np.all(np.isfinite(arr)) or (positive and np.any(arr <= 0)):
-        kind = "positive, finite" if positive else "finite"
+        kind = "positive (> 0), finite" if positive else "finite"
         raise InputError(f"{argname}={value!r}: sizes must be {kind} numbers in µm, e.g. 0.5 or (1.0, 0.5, 0.5)")
     return tuple(float(x) for x in np.broadcast_to(arr, (n,)))
 
@@ -367,6 +372,186 @@ def frame_of(
     parent = (attrs.get("parent") or None) if xa else None
     return Frame(voxel_size_um=size, origin_um=origin, dims=dims, unit=unit,
                  placement_um=placement, parent=str(parent) if parent else None)
+
+
+def _spatial_shape(data: Any, ndim: int) -> tuple[int, ...]:
+    if is_xarray(data):
+        dims = [d for d in SPATIAL_DIMS if d in data.dims]
+        if dims:
+            return tuple(int(data.sizes[d]) for d in dims)
+    return tuple(int(s) for s in np.shape(data)[-ndim:])
+
+
+@dataclass(frozen=True)
+class Level:
+    """One level of the zoom: a grid, and where it sits in its parent.
+
+    The one level type of the package: :class:`batteryzoom.zoom.Hierarchy` nests them, and
+    the synthetic twin describes its datasets with them
+    (:func:`batteryzoom.data.twin.frames.levels`).
+
+    Parameters
+    ----------
+    name : str
+        Unique name, e.g. a manifest name (``"twin/electrode-ct"``) or your own.
+    shape : tuple of int, optional
+        Grid shape ``(z, y, x)`` (or ``(y, x)``); None when unknown (no box then).
+    voxel_size_um : float or tuple of float
+        Voxel size per axis (µm), > 0; anisotropic voxels are fine.
+    origin_um : tuple of float, optional
+        Where this level's voxel ``(0, 0, 0)`` centre sits in the parent's local frame
+        (µm); for a root level, in the world frame. Default zeros.
+    parent : str, optional
+        Name of the parent level; None for a root.
+    scale : str, optional
+        ``"cell"``, ``"electrode"``, ``"particle"``, ``"grain"`` (for colours and labels).
+    data : optional
+        The level's data (numpy, dask or xarray), if attached; its spatial shape must
+        equal ``shape``.
+    preset : str, optional
+        For a level of the synthetic twin, its preset (``"small"``, ``"large"``).
+
+    Examples
+    --------
+    >>> lv = Level("roi", (20, 30, 40), (0.5, 0.25, 0.25), origin_um=(10.0, 0.0, 0.0), parent="cell")
+    >>> lv.box_record()
+    {'min': [9.75, -0.125, -0.125], 'max': [19.75, 7.375, 9.875]}
+    >>> lv.extent_um
+    array([10. ,  7.5, 10. ])
+    """
+
+    name: str
+    shape: tuple[int, ...] | None
+    voxel_size_um: tuple[float, ...]
+    origin_um: tuple[float, ...] | None = None
+    parent: str | None = None
+    scale: str | None = None
+    data: Any = field(default=None, compare=False, repr=False)
+    preset: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise InputError(f"name: a level needs a non-empty name, got {self.name!r}")
+        if self.parent is not None and not isinstance(self.parent, str):
+            raise InputError(f"{self.name}: parent must be a level name or None, got {self.parent!r}")
+        if self.parent == self.name:
+            raise InputError(f"{self.name}: a level cannot be its own parent")
+        ndim = None
+        if self.shape is None and self.origin_um is not None and np.size(self.origin_um) > 1:
+            ndim = int(np.size(self.origin_um))  # no shape: the origin tells the axes
+        if self.shape is not None:
+            shape = tuple(np.atleast_1d(np.asarray(self.shape)).tolist())
+            if not all(isinstance(s, int) and s > 0 for s in shape) or not 1 <= len(shape) <= 3:
+                raise InputError(f"{self.name}: shape must be 1-3 positive integers, got {self.shape!r}")
+            object.__setattr__(self, "shape", shape)
+            ndim = len(shape)
+        n = ndim or max(int(np.size(self.voxel_size_um)), 1)
+        vs = _vector(self.voxel_size_um, n, f"{self.name}: voxel_size_um", positive=True)
+        object.__setattr__(self, "voxel_size_um", vs)
+        origin = (0.0,) * len(vs) if self.origin_um is None else self.origin_um
+        object.__setattr__(self, "origin_um", _vector(origin, len(vs), f"{self.name}: origin_um", positive=False))
+        if self.data is not None and self.shape is not None:
+            spatial = _spatial_shape(self.data, self.ndim)
+            if spatial != self.shape:
+                raise InputError(
+                    f"{self.name}: data has spatial shape {spatial}, the level's shape is {self.shape}"
+                )
+
+    @property
+    def ndim(self) -> int:
+        """Number of spatial axes."""
+        return len(self.voxel_size_um)
+
+    @property
+    def dims(self) -> tuple[str, ...]:
+        """Axis names: ``("z", "y", "x")``, ``("y", "x")`` or ``("x",)``."""
+        return SPATIAL_DIMS[3 - self.ndim:]
+
+    @property
+    def extent_um(self) -> np.ndarray | None:
+        """Edge-to-edge size per axis (µm), or None when the shape is unknown."""
+        if self.shape is None:
+            return None
+        return np.asarray(self.shape) * np.asarray(self.voxel_size_um)
+
+    @property
+    def box_um(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(min, max)`` corners in the parent's frame (µm, voxel edges), or None."""
+        return self.box_in_own_frame(np.asarray(self.origin_um))
+
+    def box_in_own_frame(self, origin: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(min, max)`` of the grid with voxel 0's centre at ``origin`` (default 0)."""
+        if self.shape is None:
+            return None
+        v = np.asarray(self.voxel_size_um)
+        o = np.zeros(self.ndim) if origin is None else np.asarray(origin, float)
+        return o - v / 2, o + (np.asarray(self.shape) - 0.5) * v
+
+    def box_record(self) -> dict[str, list[float]] | None:
+        """The box in the parent's frame as the manifest records it: ``{"min": [...],
+        "max": [...]}`` in µm, rounded to 1e-6 µm; None when the shape is unknown."""
+        box = self.box_um
+        if box is None:
+            return None
+        return {"min": box[0].round(6).tolist(), "max": box[1].round(6).tolist()}
+
+    def coords(self) -> dict[str, np.ndarray]:
+        """Local coordinates (µm) per axis, for an xarray object of this level."""
+        if self.shape is None:
+            raise InputError(f"{self.name}: shape unknown; attach data or give a shape")
+        return {d: np.arange(n) * v for d, n, v in zip(self.dims, self.shape, self.voxel_size_um)}
+
+    def attrs(self) -> dict[str, Any]:
+        """The frame attributes an xarray object of this level carries (what
+        :meth:`from_xarray` reads back): ``level``, ``preset`` (twin levels), ``parent``
+        (``""`` for a root), ``voxel_size_um``, ``origin_um``, ``box_um_min``/``box_um_max``
+        and ``scale`` when known."""
+        out: dict[str, Any] = {"level": self.name}
+        if self.preset is not None:
+            out["preset"] = self.preset
+        out.update(parent=self.parent or "", voxel_size_um=list(self.voxel_size_um), origin_um=list(self.origin_um))
+        box = self.box_record()
+        if box is not None:
+            out.update(box_um_min=box["min"], box_um_max=box["max"])
+        if self.scale is not None:
+            out["scale"] = self.scale
+        return out
+
+    @classmethod
+    def from_xarray(
+        cls,
+        obj: Any,
+        *,
+        name: str | None = None,
+        parent: str | None = None,
+        origin_um: Sequence[float] | None = None,
+        scale: str | None = None,
+        keep_data: bool = True,
+    ) -> Level:
+        """A level from an xarray object's frame attributes and spatial dims.
+
+        Reads ``attrs``: ``level`` (name), ``parent``, ``origin_um`` (the placement) and
+        the voxel size by :func:`frame_of` (``attrs["voxel_size_um"]``, else the spacing
+        of the ``z``/``y``/``x`` coordinates; an unknown size raises). These are the
+        attributes every twin dataset and :func:`batteryzoom.io.read_volume` result
+        carries. Keyword arguments override the attributes.
+        """
+        if not is_xarray(obj):
+            raise InputError("obj: pass an xarray DataArray/Dataset with dims (z, y, x)")
+        if not any(d in obj.dims for d in SPATIAL_DIMS):
+            raise InputError(f"obj: no spatial dims among {tuple(obj.dims)}; expected some of (z, y, x)")
+        attrs = obj.attrs
+        lname = name or attrs.get("level") or attrs.get("name")
+        if not lname:
+            raise InputError("name: the object has no 'level' attribute; pass name=...")
+        frame = frame_of(obj, name=str(lname))
+        shape = tuple(int(obj.sizes[d]) for d in frame.dims)
+        par = parent if parent is not None else (attrs.get("parent") or None)
+        origin = origin_um if origin_um is not None else frame.placement_um
+        return cls(
+            name=str(lname), shape=shape, voxel_size_um=frame.voxel_size_um, origin_um=origin, parent=par,
+            scale=scale or attrs.get("scale"), data=obj if keep_data else None,
+        )
 
 
 def warn_voxels(name: str, stacklevel: int = 3) -> None:

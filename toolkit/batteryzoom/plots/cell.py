@@ -30,6 +30,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..errors import InputError
+from ..frames import frame_of
 from .style import COLORWAY, apply, figure
 
 __all__ = [
@@ -79,14 +80,10 @@ def _bin_image(values: np.ndarray, max_pixels: int) -> tuple[np.ndarray, int]:
 
 
 def _image_axes(image: Any, voxel_size_um: float | None, shape: tuple[int, int]):
-    if voxel_size_um is None and hasattr(image, "attrs"):
-        v = image.attrs.get("voxel_size_um")
-        voxel_size_um = float(np.atleast_1d(v)[-1]) if v is not None else None
-    v = voxel_size_um or 1.0
-    y0 = x0 = 0.0
-    if hasattr(image, "coords") and "y" in image.coords and voxel_size_um is not None:
-        y0, x0 = float(image.y[0]), float(image.x[0])
-    return y0 + np.arange(shape[0]) * v, x0 + np.arange(shape[1]) * v, v
+    # the frame by the package's one reader; an unknown size draws in pixels (1 per voxel)
+    frame = frame_of(image, voxel_size_um, ndim=2, missing="px")
+    (y0, x0), (vy, vx) = frame.origin_um, frame.voxel_size_um
+    return y0 + np.arange(shape[0]) * vy, x0 + np.arange(shape[1]) * vx, vx
 
 
 def _defect_traces(defects: pd.DataFrame, x: str, y: str, name_prefix: str = "", truth: bool = False,

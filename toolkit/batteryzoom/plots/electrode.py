@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..errors import InputError
+from ..frames import frame_of
 from . import style, zoom
 
 __all__ = ["labelled_slice", "size_distribution", "depth_profile", "damage_vs_depth", "phase_fractions"]
@@ -35,14 +36,9 @@ def _plane(values: Any, axis: str, index: int) -> np.ndarray:
 
 
 def _coords(volume: Any, voxel_size_um: Any) -> dict[str, np.ndarray]:
-    shape = np.shape(volume)
-    if hasattr(volume, "dims") and all(d in volume.coords for d in zoom.AXES):
-        return {d: np.asarray(volume[d].values, float) for d in zoom.AXES}
-    size = voxel_size_um
-    if size is None and hasattr(volume, "attrs"):
-        size = volume.attrs.get("voxel_size_um")
-    size = np.broadcast_to(np.asarray(1.0 if size is None else size, float), (3,))
-    return {d: np.arange(n) * v for d, n, v in zip(zoom.AXES, shape, size)}
+    # the frame by the package's one reader; an unknown size draws in voxels
+    frame = frame_of(volume, voxel_size_um, ndim=3, missing="px")
+    return frame.coords(np.shape(volume)[-3:])
 
 
 def _mask_png(mask2d: np.ndarray, rgb: tuple[int, int, int], alpha: float = 0.7) -> str:

@@ -31,6 +31,7 @@ from plotly.subplots import make_subplots
 
 from ..regions import RegionSummary
 from ..errors import InputError
+from ..frames import frame_of
 from . import style
 
 __all__ = [
@@ -71,9 +72,7 @@ def _labels_array(labels: Any) -> np.ndarray:
 
 
 def _voxel_size(labels: Any, voxel_size_um: Sequence[float] | float | None) -> np.ndarray:
-    from .zoom import volume_frame
-
-    return volume_frame(labels, voxel_size_um)[0]
+    return np.asarray(frame_of(labels, voxel_size_um, ndim=3).voxel_size_um)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..errors import InputError
+from ..frames import frame_of
 from . import style
 
 __all__ = [
@@ -54,26 +55,25 @@ def volume_frame(
     voxel_size_um: Sequence[float] | float | None = None,
     origin_um: Sequence[float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Voxel size and voxel-0 position (µm, z y x) of a volume.
+    """Voxel size and voxel-0 position (µm, z y x) of a volume, by
+    :func:`batteryzoom.frames.frame_of`.
 
     The arguments win; else an xarray volume's ``attrs["voxel_size_um"]`` (or its coordinate
-    spacing) and its first coordinates; else an error for the voxel size and zeros for the
-    origin.
+    spacing) and its first coordinates; an unknown voxel size raises
+    :class:`~batteryzoom.errors.InputError` (a figure in µm needs it; pass
+    ``voxel_size_um="px"`` to draw in voxels).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> vs, origin = volume_frame(np.zeros((4, 6, 8)), (1.0, 0.5, 0.5))
+    >>> vs.tolist(), origin.tolist()
+    ([1.0, 0.5, 0.5], [0.0, 0.0, 0.0])
     """
-    dims = getattr(volume, "dims", None)
-    if voxel_size_um is None and dims is not None:
-        voxel_size_um = (getattr(volume, "attrs", {}) or {}).get("voxel_size_um")
-        if voxel_size_um is None and all(d in volume.coords and volume.sizes[d] > 1 for d in AXES):
-            voxel_size_um = [float(np.diff(volume[d].values[:2])[0]) for d in AXES]
-    if voxel_size_um is None:
-        raise InputError("the volume carries no voxel size: pass voxel_size_um=(dz, dy, dx) in µm")
-    vs = np.broadcast_to(np.asarray(voxel_size_um, float), (3,)).copy()
-    if not np.all(np.isfinite(vs) & (vs > 0)):
-        raise InputError(f"voxel_size_um={voxel_size_um!r} must be three positive sizes (µm)")
-    if origin_um is None and dims is not None and all(d in volume.coords for d in AXES):
-        origin_um = [float(volume[d].values[0]) for d in AXES]
-    org = np.zeros(3) if origin_um is None else np.broadcast_to(np.asarray(origin_um, float), (3,)).copy()
-    return vs, org
+    frame = frame_of(volume, voxel_size_um, origin_um, ndim=3)
+    if frame.ndim != 3:
+        raise InputError(f"volume: expected a (z, y, x) volume, got spatial dims {frame.dims}")
+    return np.asarray(frame.voxel_size_um), np.asarray(frame.origin_um)
 
 
 def nice_length(span: float, fraction: float = 0.2) -> float:

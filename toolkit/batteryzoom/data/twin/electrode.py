@@ -249,8 +249,8 @@ def electrode_ct(seed: int, preset: str = "small", porosity: float = 0.30, parti
             # the designated particle, sampled from the nano-CT twin's analytic structure on
             # this sub-box of the electrode grid (a child level, so frames place it)
             box = frames.Level(
-                "twin/electrode-ct#designated", level.preset, level.name, tuple((hi - lo).tolist()),
-                level.voxel_size_um, tuple((lo * voxel).tolist()),
+                "twin/electrode-ct#designated", tuple((hi - lo).tolist()), level.voxel_size_um,
+                tuple((lo * voxel).tolist()), parent=level.name, preset=level.preset,
             )
             designated = particle.particle_structure(particle_seed, box)
         # voxel centres from the box corner: (i + 1/2) v

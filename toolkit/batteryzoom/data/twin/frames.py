@@ -10,6 +10,9 @@ Conventions (shared by every twin generator and by ``bz.zoom``):
   height above the can's bottom.
 - ``box_um`` is the level's extent in the parent's frame (voxel edges, not centres):
   ``min = origin - voxel/2``, ``max = origin + (shape - 1/2) * voxel``.
+- Each level is a :class:`batteryzoom.frames.Level` (the package's one level type, also the
+  zoom hierarchy's), with its ``preset``; ``level.attrs()`` are the frame attributes every
+  twin dataset of that level carries.
 - Frames differ by translations only (every level is axis-aligned with the cell).
 
 The physical boxes are the same for both presets; a preset changes only the voxel size
@@ -21,9 +24,9 @@ The zoom path: cell CT ⊃ electrode ROI (at the metallic inclusion) ⊃ one sec
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+
+from ...frames import Level
 
 __all__ = ["Level", "PRESETS", "level", "levels", "CELL_AXIS_WORLD_UM", "INCLUSION_WORLD_UM"]
 
@@ -50,48 +53,6 @@ ELECTRODE_SIZE_UM = (64.0, 64.0, 80.0)
 PARTICLE_CENTRE_IN_ELECTRODE_UM = (32.0, 32.0, 58.0)
 PARTICLE_DIAMETER_UM = 8.0
 PARTICLE_BOX_UM = 8.96  # cube edge of the nano-CT / XANES field of view
-
-
-@dataclass(frozen=True)
-class Level:
-    """One level of the twin's hierarchy, in the conventions of this module."""
-
-    name: str
-    preset: str
-    parent: str | None
-    shape: tuple[int, int, int]
-    voxel_size_um: tuple[float, float, float]
-    origin_um: tuple[float, float, float]
-
-    @property
-    def box_um(self) -> dict[str, list[float]]:
-        v = np.asarray(self.voxel_size_um)
-        o = np.asarray(self.origin_um)
-        s = np.asarray(self.shape)
-        return {"min": (o - v / 2).round(6).tolist(), "max": (o + (s - 0.5) * v).round(6).tolist()}
-
-    @property
-    def extent_um(self) -> tuple[float, ...]:
-        return tuple(float(n * v) for n, v in zip(self.shape, self.voxel_size_um))
-
-    def coords(self) -> dict[str, np.ndarray]:
-        """Local coordinates (µm) for an xarray object of this level."""
-        return {
-            dim: np.arange(n) * v
-            for dim, n, v in zip(("z", "y", "x"), self.shape, self.voxel_size_um)
-        }
-
-    def attrs(self) -> dict:
-        """The frame attributes every twin dataset of this level carries."""
-        return {
-            "level": self.name,
-            "preset": self.preset,
-            "parent": self.parent or "",
-            "voxel_size_um": list(self.voxel_size_um),
-            "origin_um": list(self.origin_um),
-            "box_um_min": self.box_um["min"],
-            "box_um_max": self.box_um["max"],
-        }
 
 
 def _check_preset(preset: str) -> None:
@@ -122,29 +83,30 @@ def levels(preset: str = "small") -> dict[str, Level]:
         CELL_AXIS_WORLD_UM[0] - (n_xy - 1) / 2 * cell_voxel,
         CELL_AXIS_WORLD_UM[1] - (n_xy - 1) / 2 * cell_voxel,
     )
-    cell = Level("twin/cell-ct", preset, None, (n_z, n_xy, n_xy), (cell_voxel,) * 3, cell_origin)
+    cell = Level("twin/cell-ct", (n_z, n_xy, n_xy), (cell_voxel,) * 3, cell_origin, preset=preset)
 
     # electrode ROI at the inclusion, in the cell's local frame
     inc_local = np.subtract(INCLUSION_WORLD_UM, np.asarray(cell_origin))
     e_shape = tuple(_fit(L, electrode_voxel) for L in ELECTRODE_SIZE_UM)
     e_min = inc_local - np.asarray(ELECTRODE_SIZE_UM) / 2
     electrode = Level(
-        "twin/electrode-ct", preset, cell.name, e_shape, (electrode_voxel,) * 3,
-        tuple((e_min + electrode_voxel / 2).round(6).tolist()),
+        "twin/electrode-ct", e_shape, (electrode_voxel,) * 3,
+        tuple((e_min + electrode_voxel / 2).round(6).tolist()), parent=cell.name, preset=preset,
     )
 
     # the particle's field of view inside the electrode (local frame: zero at voxel 0's centre)
     p_min = particle_centre_in_electrode_um(electrode_voxel) - PARTICLE_BOX_UM / 2
     p_shape = (_fit(PARTICLE_BOX_UM, nanoct_voxel),) * 3
     particle = Level(
-        "twin/particle-nanoct", preset, electrode.name, p_shape, (nanoct_voxel,) * 3,
-        tuple((p_min + nanoct_voxel / 2).round(6).tolist()),
+        "twin/particle-nanoct", p_shape, (nanoct_voxel,) * 3,
+        tuple((p_min + nanoct_voxel / 2).round(6).tolist()), parent=electrode.name, preset=preset,
     )
     # XANES: the same box as the nano-CT (co-registered), its own voxel size
     x_shape = (_fit(PARTICLE_BOX_UM, xanes_voxel),) * 3
     xanes = Level(
-        "twin/particle-xanes", preset, particle.name, x_shape, (xanes_voxel,) * 3,
-        tuple((np.full(3, -nanoct_voxel / 2) + xanes_voxel / 2).round(6).tolist()),
+        "twin/particle-xanes", x_shape, (xanes_voxel,) * 3,
+        tuple((np.full(3, -nanoct_voxel / 2) + xanes_voxel / 2).round(6).tolist()), parent=particle.name,
+        preset=preset,
     )
     return {lv.name: lv for lv in (cell, electrode, particle, xanes)}
 

@@ -19,6 +19,7 @@ import numpy as np
 import xarray as xr
 
 from ...errors import FileFormatError, InputError
+from ...frames import frame_of
 from ..volumes import TIFF_SUFFIXES, natural_sort, read_volume
 from ._common import ENERGY_RANGE_EV, PIXEL_RANGE_UM, build, choose, resolve_angles
 
@@ -131,7 +132,8 @@ def read_tiff_series(
     deg, how = resolve_angles(path, recorded, recorded_from, None, angles=angles, angle_unit=angle_unit)
     flat_arr, flat_note = _frames_arg(flats, flat_files, "flats", path)
     dark_arr, dark_note = _frames_arg(darks, dark_files, "darks", path)
-    recorded_pixel = (projections.attrs.get("voxel_size_um") or [None])[-1]
+    pixel_frame = frame_of(projections, missing="px")  # the package's one frame reader
+    recorded_pixel = pixel_frame.voxel_size_um[-1] if pixel_frame.known else None
     pixel, pixel_from = choose("pixel size", pixel_size_um, recorded_pixel, projections.attrs.get("voxel_size_from"),
                                path, low=PIXEL_RANGE_UM[0], high=PIXEL_RANGE_UM[1], unit="µm", arg="pixel_size_um")
     energy, energy_from = choose("photon energy", energy_ev, None, None, path, low=ENERGY_RANGE_EV[0],

@@ -1,254 +1,22 @@
-"""The hierarchy of scales: every dataset in one physical frame, from the cell to a grain.
-
-A :class:`Hierarchy` holds :class:`Level` objects -- a cell CT, an electrode region of
-interest inside it, a particle nano-tomogram inside that, a 3D XANES field of view on the
-particle -- each with its grid (shape, voxel size) and where it sits in its parent. With
-it you can draw a child's box on its parent, map a point (a clicked voxel, a defect, a
-particle centre) between any two levels, follow the path from the cell down to a grain,
-and give napari layers the ``scale``/``translate`` that put every level in one world.
-
->>> import batteryzoom as bz
->>> h = bz.zoom.Hierarchy.from_twin("small")
->>> h.path("twin/particle-xanes")
-['twin/cell-ct', 'twin/electrode-ct', 'twin/particle-nanoct', 'twin/particle-xanes']
->>> lo, hi = h.box_in("twin/electrode-ct", "twin/cell-ct")   # µm, in the cell's frame
->>> h.map_points([0.0, 0.0, 0.0], "twin/particle-nanoct", "twin/cell-ct")  # voxel 0, in the cell
-array([  783.06,  9183.06, 14201.06])
-
-Frames (the conventions of :mod:`batteryzoom.data.twin.frames`)
-----------------------------------------------------------------
-- Axes ``(z, y, x)`` (or ``(y, x)`` for 2-D levels); all lengths in µm.
-- A level's *local frame* has its zero at the centre of voxel ``(0, 0, 0)``: voxel index
-  ``i`` sits at ``i * voxel_size_um`` (the xarray coordinates of a level's data).
-- ``origin_um`` is where that zero sits in the *parent's* local frame; for a root level
-  the parent is the world frame (for the twin: the cell's axis at ``y = x = 0``, ``z``
-  the height above the can's bottom).
-- Frames differ by translations only (every level is axis-aligned with its parent).
-- A level's box is its extent in voxel *edges*: ``origin - voxel/2`` to
-  ``origin + (shape - 1/2) * voxel`` in the parent's frame.
-
-Validation
-----------
-Unknown parents, cycles, duplicate names, dimension mismatches and non-positive or
-non-finite voxel sizes raise :class:`~batteryzoom.errors.InputError`. A child box that
-lies *entirely* outside its parent raises too (that is almost always a unit or frame
-mistake: origin in voxels or mm, or measured from the parent's corner instead of its
-voxel 0's centre). A box that sticks out *partly* -- by more than half a parent voxel --
-warns with :class:`BoxOutsideParentWarning`: real fields of view do overhang the volume
-they were registered to; pass ``strict=True`` to make it an error.
-"""
+"""The hierarchy of scales: levels nested in one physical frame, and the mapping of points,
+boxes and grids between them (see :mod:`batteryzoom.zoom` for the frames)."""
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
+from .building import levels_from_manifest, twin_levels
+from .levels import WORLD, BoxOutsideParentWarning, Level, as_points
+from .regrid import regrid_labels
 
-__all__ = ["Level", "Hierarchy", "BoxOutsideParentWarning", "WORLD"]
-
-WORLD = "world"  # the frame of the root levels' origins; also accepted as None
-
-# the twin's levels and the scale each belongs to (used when the manifest lacks them)
-_TWIN_SCALES = {
-    "twin/cell-ct": "cell",
-    "twin/electrode-ct": "electrode",
-    "twin/particle-nanoct": "particle",
-    "twin/particle-xanes": "grain",
-}
-
-
-class BoxOutsideParentWarning(UserWarning):
-    """A level's box sticks out of its parent's box by more than half a parent voxel."""
-
-
-def _vector(value: Any, argname: str, n: int | None = None) -> tuple[float, ...]:
-    try:
-        arr = np.atleast_1d(np.asarray(value, dtype=float))
-    except (TypeError, ValueError):
-        raise InputError(f"{argname}: must be numbers (µm), got {value!r}") from None
-    if arr.ndim != 1 or arr.size == 0 or (n is not None and arr.size not in (1, n)):
-        want = f"{n} numbers (one per axis)" if n else "a list of numbers"
-        raise InputError(f"{argname}: must be one number or {want}, got {value!r}")
-    if not np.all(np.isfinite(arr)):
-        raise InputError(f"{argname}: must be finite, got {value!r}")
-    if n is not None and arr.size == 1:
-        arr = np.repeat(arr, n)
-    return tuple(float(x) for x in arr)
-
-
-@dataclass(frozen=True)
-class Level:
-    """One level of the zoom: a grid, and where it sits in its parent.
-
-    Parameters
-    ----------
-    name : str
-        Unique name, e.g. a manifest name (``"twin/electrode-ct"``) or your own.
-    shape : tuple of int, optional
-        Grid shape ``(z, y, x)`` (or ``(y, x)``); None when unknown (no box then).
-    voxel_size_um : float or tuple of float
-        Voxel size per axis (µm), > 0; anisotropic voxels are fine.
-    origin_um : tuple of float, optional
-        Where this level's voxel ``(0, 0, 0)`` centre sits in the parent's local frame
-        (µm); for a root level, in the world frame. Default zeros.
-    parent : str, optional
-        Name of the parent level; None for a root.
-    scale : str, optional
-        ``"cell"``, ``"electrode"``, ``"particle"``, ``"grain"`` (for colours and labels).
-    data : optional
-        The level's data (numpy, dask or xarray), if attached; its spatial shape must
-        equal ``shape``.
-    """
-
-    name: str
-    shape: tuple[int, ...] | None
-    voxel_size_um: tuple[float, ...]
-    origin_um: tuple[float, ...] | None = None
-    parent: str | None = None
-    scale: str | None = None
-    data: Any = field(default=None, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise InputError(f"name: a level needs a non-empty name, got {self.name!r}")
-        if self.parent is not None and not isinstance(self.parent, str):
-            raise InputError(f"{self.name}: parent must be a level name or None, got {self.parent!r}")
-        if self.parent == self.name:
-            raise InputError(f"{self.name}: a level cannot be its own parent")
-        ndim = None
-        if self.shape is None and self.origin_um is not None and np.size(self.origin_um) > 1:
-            ndim = int(np.size(self.origin_um))  # no shape: the origin tells the axes
-        if self.shape is not None:
-            shape = tuple(np.atleast_1d(np.asarray(self.shape)).tolist())
-            if not all(isinstance(s, int) and s > 0 for s in shape) or not 1 <= len(shape) <= 3:
-                raise InputError(f"{self.name}: shape must be 1-3 positive integers, got {self.shape!r}")
-            object.__setattr__(self, "shape", shape)
-            ndim = len(shape)
-        vs = _vector(self.voxel_size_um, f"{self.name}: voxel_size_um", ndim)
-        if any(v <= 0 for v in vs):
-            raise InputError(f"{self.name}: voxel_size_um must be > 0 µm on every axis, got {self.voxel_size_um!r}")
-        object.__setattr__(self, "voxel_size_um", vs)
-        origin = (0.0,) * len(vs) if self.origin_um is None else self.origin_um
-        object.__setattr__(self, "origin_um", _vector(origin, f"{self.name}: origin_um", len(vs)))
-        if self.data is not None and self.shape is not None:
-            spatial = _spatial_shape(self.data, self.ndim)
-            if spatial != self.shape:
-                raise InputError(
-                    f"{self.name}: data has spatial shape {spatial}, the level's shape is {self.shape}"
-                )
-
-    @property
-    def ndim(self) -> int:
-        """Number of spatial axes."""
-        return len(self.voxel_size_um)
-
-    @property
-    def dims(self) -> tuple[str, ...]:
-        """Axis names: ``("z", "y", "x")``, ``("y", "x")`` or ``("x",)``."""
-        return ("z", "y", "x")[3 - self.ndim :]
-
-    @property
-    def extent_um(self) -> np.ndarray | None:
-        """Edge-to-edge size per axis (µm), or None when the shape is unknown."""
-        if self.shape is None:
-            return None
-        return np.asarray(self.shape) * np.asarray(self.voxel_size_um)
-
-    @property
-    def box_um(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """``(min, max)`` corners in the parent's frame (µm, voxel edges), or None."""
-        return self.box_in_own_frame(np.asarray(self.origin_um))
-
-    def box_in_own_frame(self, origin: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-        """``(min, max)`` of the grid with voxel 0's centre at ``origin`` (default 0)."""
-        if self.shape is None:
-            return None
-        v = np.asarray(self.voxel_size_um)
-        o = np.zeros(self.ndim) if origin is None else np.asarray(origin, float)
-        return o - v / 2, o + (np.asarray(self.shape) - 0.5) * v
-
-    def coords(self) -> dict[str, np.ndarray]:
-        """Local coordinates (µm) per axis, for an xarray object of this level."""
-        if self.shape is None:
-            raise InputError(f"{self.name}: shape unknown; attach data or give a shape")
-        return {d: np.arange(n) * v for d, n, v in zip(self.dims, self.shape, self.voxel_size_um)}
-
-    @classmethod
-    def from_xarray(
-        cls,
-        obj: Any,
-        *,
-        name: str | None = None,
-        parent: str | None = None,
-        origin_um: Sequence[float] | None = None,
-        scale: str | None = None,
-        keep_data: bool = True,
-    ) -> Level:
-        """A level from an xarray object's frame attributes and spatial dims.
-
-        Reads ``attrs``: ``level`` (name), ``parent``, ``voxel_size_um``, ``origin_um``
-        (the attributes every twin dataset and :func:`batteryzoom.io.read_volume` result
-        carries); the voxel size falls back to the spacing of the ``z``/``y``/``x``
-        coordinates. Keyword arguments override the attributes.
-        """
-        if not hasattr(obj, "dims") or not hasattr(obj, "attrs"):
-            raise InputError("obj: pass an xarray DataArray/Dataset with dims (z, y, x)")
-        dims = [d for d in ("z", "y", "x") if d in obj.dims]
-        if not dims:
-            raise InputError(f"obj: no spatial dims among {tuple(obj.dims)}; expected some of (z, y, x)")
-        attrs = obj.attrs
-        shape = tuple(int(obj.sizes[d]) for d in dims)
-        vs = attrs.get("voxel_size_um")
-        if vs is None:
-            spacing = []
-            for d in dims:
-                c = np.asarray(obj[d]) if d in obj.coords else None
-                if c is None or c.size < 2:
-                    raise InputError(
-                        f"obj: no voxel_size_um attribute and no {d!r} coordinate to read the spacing from; "
-                        "pass an object with attrs['voxel_size_um']"
-                    )
-                step = (c[-1] - c[0]) / (c.size - 1)
-                if step <= 0 or not np.allclose(np.diff(c), step, rtol=1e-6, atol=0):
-                    raise InputError(f"obj: the {d!r} coordinate is not evenly increasing; pass attrs['voxel_size_um']")
-                spacing.append(float(f"{step:.12g}"))  # drop the rounding of arange(n) * v
-            vs = spacing
-        lname = name or attrs.get("level") or attrs.get("name")
-        if not lname:
-            raise InputError("name: the object has no 'level' attribute; pass name=...")
-        par = parent if parent is not None else (attrs.get("parent") or None)
-        origin = origin_um if origin_um is not None else attrs.get("origin_um")
-        return cls(
-            name=str(lname), shape=shape, voxel_size_um=vs, origin_um=origin, parent=par,
-            scale=scale or attrs.get("scale"), data=obj if keep_data else None,
-        )
-
-
-def _spatial_shape(data: Any, ndim: int) -> tuple[int, ...]:
-    if hasattr(data, "dims") and hasattr(data, "sizes"):
-        dims = [d for d in ("z", "y", "x") if d in data.dims]
-        if dims:
-            return tuple(int(data.sizes[d]) for d in dims)
-    return tuple(int(s) for s in np.shape(data)[-ndim:])
-
-
-def _as_points(points_um: Any, ndim: int, argname: str = "points_um") -> np.ndarray:
-    try:
-        pts = np.asarray(points_um, dtype=float)
-    except (TypeError, ValueError):
-        raise InputError(f"{argname}: must be numbers (µm)") from None
-    if pts.ndim == 0 or pts.shape[-1] != ndim:
-        raise InputError(
-            f"{argname}: last axis must hold {ndim} coordinates ({', '.join(('z', 'y', 'x')[3 - ndim:])}), "
-            f"got shape {pts.shape}"
-        )
-    return pts
+__all__ = ["Hierarchy"]
 
 
 class Hierarchy:
@@ -391,17 +159,7 @@ class Hierarchy:
         Built from :func:`batteryzoom.data.twin.frames.levels`: cell CT ⊃ electrode ROI
         at the inclusion ⊃ the particle's nano-CT ⊃ its XANES field of view.
         """
-        from .data.twin import frames
-
-        levels = []
-        for lv in frames.levels(preset).values():
-            levels.append(
-                Level(
-                    name=lv.name, shape=lv.shape, voxel_size_um=lv.voxel_size_um,
-                    origin_um=lv.origin_um, parent=lv.parent, scale=_twin_scale(lv.name),
-                )
-            )
-        return cls(levels, strict=strict)
+        return cls(twin_levels(preset), strict=strict)
 
     @classmethod
     def from_manifest(
@@ -436,56 +194,7 @@ class Hierarchy:
         InputError
             An entry's box and frame disagree, or a kept entry's parent is not spatial.
         """
-        from . import data as bzdata
-        from .data.manifest import Manifest
-
-        if not isinstance(manifest, Manifest):
-            manifest = bzdata.manifest(manifest)
-        levels: dict[str, Level] = {}
-        problems: dict[str, tuple[str | None, str]] = {}  # (parent, message): raised if kept
-        for entry in manifest:
-            if entry.frame is None and entry.parent is None:
-                continue
-            try:
-                lv = _level_from_entry(entry)
-            except InputError as exc:
-                problems[entry.name] = (entry.parent, str(exc))
-                continue
-            if lv is not None:
-                levels[lv.name] = lv
-        if names is not None:
-            keep = set(names)
-            for n in sorted(keep & set(problems)):
-                raise InputError(problems[n][1])
-            missing = keep - set(levels)
-            if missing:
-                raise InputError(f"names: {sorted(missing)} have no frame in the manifest")
-            levels = {n: lv for n, lv in levels.items() if n in keep}
-        if root is not None:
-            if root not in levels:
-                raise InputError(f"root: {root!r} has no frame in the manifest (levels: {sorted(levels)})")
-            keep = {root}
-            changed = True
-            while changed:
-                changed = False
-                for n, lv in levels.items():
-                    if n not in keep and lv.parent in keep:
-                        keep.add(n)
-                        changed = True
-            levels = {n: lv for n, lv in levels.items() if n in keep}
-            levels[root] = replace(levels[root], parent=None) if levels[root].parent not in keep else levels[root]
-        for n, (parent, msg) in problems.items():
-            if names is None and (root is None or parent in levels):
-                raise InputError(msg)  # a broken entry inside what was asked for
-        for lv in levels.values():
-            if lv.parent in problems:
-                raise InputError(problems[lv.parent][1])
-            if lv.parent is not None and lv.parent not in levels:
-                raise InputError(
-                    f"{lv.name}: its parent {lv.parent!r} has no frame (voxel_size_um/origin_um) in the manifest; "
-                    "give the parent a frame or leave this entry out (names=..., root=...)"
-                )
-        return cls(levels.values(), strict=strict)
+        return cls(levels_from_manifest(manifest, root=root, names=names), strict=strict)
 
     # ---------------------------------------------------------------- navigation
 
@@ -564,12 +273,12 @@ class Hierarchy:
 
     def to_world(self, name: str, points_um: Any) -> np.ndarray:
         """Points from ``name``'s local frame (µm, ``(..., ndim)``) to the world frame."""
-        pts = _as_points(points_um, self[name].ndim)
+        pts = as_points(points_um, self[name].ndim)
         return pts + self.offset_um(name)
 
     def from_world(self, name: str, points_um: Any) -> np.ndarray:
         """Points from the world frame to ``name``'s local frame (µm, ``(..., ndim)``)."""
-        pts = _as_points(points_um, self[name].ndim)
+        pts = as_points(points_um, self[name].ndim)
         return pts - self.offset_um(name)
 
     def map_points(self, points_um: Any, src: str | None, dst: str | None) -> np.ndarray:
@@ -591,7 +300,7 @@ class Hierarchy:
         ndim = self[s].ndim if s is not None else (self[d].ndim if d is not None else None)
         if ndim is None:
             return np.asarray(points_um, float).copy()
-        pts = _as_points(points_um, ndim)
+        pts = as_points(points_um, ndim)
         off = np.zeros(ndim)
         if s is not None:
             off += self.offset_um(s)
@@ -624,7 +333,7 @@ class Hierarchy:
             non-finite point, which has no voxel.
         """
         lv = self[name]
-        idx = _as_points(points_um, lv.ndim) / np.asarray(lv.voxel_size_um)
+        idx = as_points(points_um, lv.ndim) / np.asarray(lv.voxel_size_um)
         if round and not np.isfinite(idx).all():
             raise InputError(f"points_um: {int((~np.isfinite(idx)).any(axis=-1).sum())} point(s) are NaN or "
                              "infinite and have no voxel index; drop them, or pass round=False")
@@ -633,7 +342,7 @@ class Hierarchy:
     def index_to_um(self, name: str, index: Any) -> np.ndarray:
         """Local-frame position (µm) of voxel indices of ``name`` (fractional allowed)."""
         lv = self[name]
-        return _as_points(index, lv.ndim, "index") * np.asarray(lv.voxel_size_um)
+        return as_points(index, lv.ndim, "index") * np.asarray(lv.voxel_size_um)
 
     def box_in(self, name: str, frame: str | None) -> tuple[np.ndarray, np.ndarray]:
         """``(min, max)`` of level ``name``'s box in another level's local frame (µm).
@@ -677,7 +386,7 @@ class Hierarchy:
         The deepest choice for a click on a slice of ``name``: None when no child's box
         holds the point; the smallest box when several do.
         """
-        pt = _as_points(point_um, self[name].ndim, "point_um").reshape(-1)
+        pt = as_points(point_um, self[name].ndim, "point_um").reshape(-1)
         best, best_vol = None, math.inf
         for child in self.children(name):
             if self._levels[child].shape is None:
@@ -726,8 +435,7 @@ class Hierarchy:
         if lv.parent is not None:
             out["parent"] = lv.parent
             if lv.shape is not None:
-                lo, hi = lv.box_um
-                out["box_um"] = {"min": lo.round(6).tolist(), "max": hi.round(6).tolist()}
+                out["box_um"] = lv.box_record()
         return out
 
     # ---------------------------------------------------------------- display
@@ -790,58 +498,7 @@ class Hierarchy:
         xarray.DataArray, int32, dims ``(z, y, x)``
             On ``dst``'s grid, coordinates in µm (its local frame), ``attrs["voxel_size_um"]``.
         """
-        import xarray as xr
-
-        ls, ld = self[src], self[dst]
-        if ls.shape is None or ld.shape is None:
-            raise InputError(f"regrid_labels: {src if ls.shape is None else dst} has no known shape")
-        if min_purity is not None and not (isinstance(min_purity, (int, float, np.floating)) and 0 < min_purity <= 1):
-            raise InputError(f"min_purity={min_purity!r}: give a fraction in (0, 1], e.g. 0.75, or None")
-        lab = np.asarray(labels.values if hasattr(labels, "dims") else labels)
-        if lab.shape != tuple(ls.shape) or not np.issubdtype(lab.dtype, np.integer):
-            raise InputError(f"labels: need integer labels of {src}'s shape {ls.shape}, got {lab.dtype} {lab.shape}")
-        vs, vd = np.asarray(ls.voxel_size_um), np.asarray(ld.voxel_size_um)
-        off = self.map_points(np.zeros(ls.ndim), src, dst)  # src voxel 0's centre, in dst's frame
-        if np.all(vd >= vs):
-            # dst index of every src voxel centre, per axis (-1 when outside dst)
-            axes = []
-            for a in range(ls.ndim):
-                i = np.floor((off[a] + np.arange(ls.shape[a]) * vs[a]) / vd[a] + 0.5).astype(np.int64)
-                axes.append(np.where((i >= 0) & (i < ld.shape[a]), i, -1))
-            grids = np.meshgrid(*axes, indexing="ij")
-            inside = np.all([g >= 0 for g in grids], axis=0)
-            flat = np.ravel_multi_index(tuple(g[inside] for g in grids), ld.shape)
-            values = lab[inside]
-            if values.min(initial=0) < 0:
-                raise InputError("labels: negative labels; labels are 0 (background) or positive")
-            # count (dst voxel, label) pairs, then keep the most counted label of each dst voxel
-            n_labels = int(values.max(initial=0)) + 1
-            pairs, counts = np.unique(flat * n_labels + values.astype(np.int64), return_counts=True)
-            voxel, label = np.divmod(pairs, n_labels)
-            order = np.lexsort((-counts, voxel))  # by voxel, most votes first (ties: smaller label)
-            first = order[np.r_[True, voxel[order][1:] != voxel[order][:-1]]]
-            out = np.zeros(int(np.prod(ld.shape)), np.int64)
-            out[voxel[first]] = label[first]
-            if min_purity is not None:
-                # the winner's share of the labelled centres (background votes left out, so
-                # a grain's surface voxels stay: they hold one grain)
-                labelled = np.bincount(voxel[label > 0], weights=counts[label > 0], minlength=out.size)
-                share = counts[first] / np.maximum(labelled[voxel[first]], 1)
-                out[voxel[first][(label[first] > 0) & (share < min_purity)]] = 0
-            out = out.reshape(ld.shape)
-        else:
-            idx = []
-            for a in range(ld.ndim):
-                i = np.rint((np.arange(ld.shape[a]) * vd[a] - off[a]) / vs[a]).astype(np.int64)
-                idx.append(i)
-            grids = np.meshgrid(*idx, indexing="ij")
-            inside = np.all([(g >= 0) & (g < n) for g, n in zip(grids, ls.shape)], axis=0)
-            out = np.zeros(ld.shape, np.int64)
-            out[inside] = lab[tuple(g[inside] for g in grids)]
-        coords = {d: np.arange(n) * v for d, n, v in zip(ld.dims, ld.shape, ld.voxel_size_um)}
-        return xr.DataArray(out.astype(np.int32), dims=ld.dims, coords=coords, name="labels",
-                            attrs={"voxel_size_um": [float(v) for v in ld.voxel_size_um], "level": dst,
-                                   "regridded_from": src})
+        return regrid_labels(self, labels, src, dst, min_purity=min_purity)
 
     def __repr__(self) -> str:
         lines = [f"Hierarchy ({len(self)} levels)"]
@@ -863,50 +520,3 @@ class Hierarchy:
         for r in self.roots:
             walk(r, "", True, True)
         return "\n".join(lines)
-
-
-def _twin_scale(name: str) -> str | None:
-    try:
-        from . import data as bzdata
-
-        return bzdata.info(name).scale
-    except Exception:  # noqa: BLE001 - no manifest entry: fall back to the known twin levels
-        return _TWIN_SCALES.get(name)
-
-
-def _level_from_entry(entry: Any) -> Level | None:
-    frame = entry.frame or {}
-    vs = frame.get("voxel_size_um") or entry.extra.get("voxel_size_um")
-    if vs is None:
-        if entry.parent is not None:
-            raise InputError(
-                f"{entry.name}: has a parent but no voxel size (frame.voxel_size_um) in the manifest; add a frame"
-            )
-        return None
-    vs = np.asarray(vs, float)
-    origin = frame.get("origin_um")
-    shape = None
-    box = entry.box_um
-    if box is not None:
-        lo, hi = np.asarray(box["min"], float), np.asarray(box["max"], float)
-        if lo.size != vs.size:
-            raise InputError(f"{entry.name}: box_um has {lo.size} axes, the voxel size {vs.size}")
-        n = (hi - lo) / vs
-        shape = tuple(int(x) for x in np.rint(n))
-        tol = 1e-6 * np.maximum(1.0, np.abs(hi - lo))
-        if np.any(np.abs(n - np.rint(n)) * vs > tol) or min(shape) < 1:
-            raise InputError(
-                f"{entry.name}: box_um spans {(hi - lo).tolist()} µm, not a whole number of "
-                f"{vs.tolist()} µm voxels; fix box_um or frame.voxel_size_um in the manifest"
-            )
-        if origin is None:
-            origin = lo + vs / 2
-        elif np.any(np.abs(np.asarray(origin) - vs / 2 - lo) > tol):
-            raise InputError(
-                f"{entry.name}: box_um.min {lo.tolist()} does not match frame.origin_um - voxel/2 "
-                f"{(np.asarray(origin) - vs / 2).tolist()} in the manifest; one of them is wrong"
-            )
-    return Level(
-        name=entry.name, shape=shape, voxel_size_um=tuple(vs), origin_um=origin,
-        parent=entry.parent, scale=entry.scale,
-    )

@@ -1,0 +1,4 @@
+__all__ = ["Level", "Hierarchy", "BoxOutsideParentWarning", "WORLD"]
+
+from .hierarchy import Hierarchy
+from .levels import WORLD, BoxOutsideParentWarning, Level
