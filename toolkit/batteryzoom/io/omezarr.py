@@ -161,8 +161,8 @@ def write_ome_zarr(
     Parameters
     ----------
     path : str or path-like
-        A folder that must not exist yet (this function never overwrites; publish
-        atomically with :func:`batteryzoom.zoom.write_zoom_zarr`).
+        A folder that does not exist yet, or an empty one (this function never
+        overwrites; publish atomically with :func:`batteryzoom.zoom.write_zoom_zarr`).
     images : mapping of str to xarray.DataArray
         Image name → volume with dims ``(z, y, x)`` or ``(y, x)`` (any dtype; numpy or
         dask, read block by block) and a frame :func:`batteryzoom.frames.frame_of`
@@ -205,7 +205,7 @@ def write_ome_zarr(
     import zarr
 
     path = Path(path)
-    if path.exists():
+    if path.exists() and not (path.is_dir() and not any(path.iterdir())):
         raise InputError(f"{path}: already exists; write_ome_zarr writes a new store only (choose another path, "
                          "or use batteryzoom.zoom.write_zoom_zarr, which replaces a store it wrote)")
     if not isinstance(chunk_voxels, int) or chunk_voxels < 8:
@@ -217,7 +217,7 @@ def write_ome_zarr(
     for key in (*labels, *translations_um):
         if key not in images:
             raise InputError(f"{key!r} in labels/translations_um is not one of the images {sorted(images)}")
-    root = zarr.open_group(str(path), mode="w-", zarr_format=3)
+    root = zarr.open_group(str(path), mode="w", zarr_format=3)  # new or empty: checked above
     listing = {}
     for name, obj in images.items():
         name = _check_name(name, "image")
