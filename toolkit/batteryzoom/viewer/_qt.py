@@ -1,4 +1,4 @@
-"""Qt widgets of the napari viewer (imported only by :mod:`batteryzoom.viewer`, never at
+"""Qt widgets of the napari viewer (imported only by :mod:`batteryzoom.viewer.zoom_viewer`, never at
 ``import batteryzoom``): a histogram dock drawn with QPainter, so the viewer needs no
 plotting library beyond Qt itself."""
 
@@ -9,8 +9,8 @@ from qtpy.QtCore import QPointF, QRectF, Qt
 from qtpy.QtGui import QColor, QFont, QPainter, QPen
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from .regions import RegionSummary
-from .plots.style import COLORWAY
+from ..regions import RegionSummary
+from ..plots.style import COLORWAY
 
 
 class _HistogramCanvas(QWidget):

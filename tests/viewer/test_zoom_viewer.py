@@ -21,7 +21,7 @@ import pytest
 
 from batteryzoom.data.twin import frames, grains
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.gui
 
@@ -264,7 +264,7 @@ def test_level_data_must_be_the_level_or_a_strided_subsample_of_it():
 
     import batteryzoom as bz
     from batteryzoom.errors import InputError
-    from batteryzoom.viewer import _stride
+    from batteryzoom.viewer.zoom_viewer import _stride
 
     cell = bz.zoom.Hierarchy.from_twin("small")["twin/cell-ct"]  # 64 × 736 × 736
     assert _stride(SimpleNamespace(shape=(64, 736, 736)), cell, "cell").tolist() == [1, 1, 1]

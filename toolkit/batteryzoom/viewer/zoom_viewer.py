@@ -1,25 +1,4 @@
-"""napari: every level of the zoom in one world frame, and grain picking in 3D.
-
-``bz.viewer`` is the optional desktop view (``pip install 'batteryzoom[napari]'``). napari
-and Qt are imported inside the functions that need them, so ``import batteryzoom`` (and even
-``import batteryzoom.viewer``) never loads them.
-
-Every layer gets ``scale`` (voxel size, µm) and ``translate`` (where its voxel ``(0, 0, 0)``
-centre sits in the world frame, µm), so the cell, the electrode, the particle and its grains
-overlap where they physically are, and zooming the canvas is a physical zoom from the cell
-(mm) down to a grain (a fraction of a µm).
-
-Picking: a click (press and release without dragging) on the canvas casts the ray along the
-camera's view direction through the clicked point and asks each pickable labels layer for
-the first non-background label along it (napari's ``Layer.get_value(position,
-view_direction=..., dims_displayed=..., world=True)``). The picked label goes to the
-callbacks registered with :meth:`ZoomViewer.on_pick` and, when statistics were given, its
-edge-energy histogram is drawn in a dock widget.
-
->>> zv = bz.viewer.show(hierarchy, data, labels={"twin/particle-xanes": grains},
-...                     stats={"twin/particle-xanes": stats})          # doctest: +SKIP
->>> zv.on_pick(lambda layer, label: print(layer, label))               # doctest: +SKIP
-"""
+"""The napari viewer of the zoom: :class:`ZoomViewer` and :func:`show` (see :mod:`batteryzoom.viewer`)."""
 
 from __future__ import annotations
 
@@ -31,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from .regions import RegionLookup
-from .errors import InputError, MissingDependencyError
+from ..regions import RegionLookup
+from ..errors import InputError, MissingDependencyError
 
 __all__ = ["ZoomViewer", "show", "pick_label", "volume_scale_um"]
 
@@ -58,7 +37,7 @@ def volume_scale_um(volume: Any, voxel_size_um: Sequence[float] | float | None =
     InputError
         When none is given, or the size is not three positive numbers.
     """
-    from .plots.zoom import volume_frame
+    from ..plots.zoom import volume_frame
 
     return volume_frame(volume, voxel_size_um)[0]
 
@@ -286,7 +265,7 @@ class ZoomViewer:
     def _ensure_dock(self, value_name: str) -> None:
         if self.histogram_dock is not None:
             return
-        from ._viewer_qt import HistogramDock
+        from ._qt import HistogramDock
 
         self.histogram_dock = HistogramDock(value_name)
         self.viewer.window.add_dock_widget(self.histogram_dock, name="grain histogram", area="right")
@@ -382,7 +361,7 @@ def show(
     -------
     ZoomViewer
     """
-    from .plots.style import SCALE_COLORS
+    from ..plots.style import SCALE_COLORS
 
     zv = ZoomViewer(viewer, ndisplay=ndisplay, show=show)
     data = dict(data or {})
