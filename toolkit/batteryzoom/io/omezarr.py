@@ -39,7 +39,7 @@ import numpy as np
 from ..errors import InputError
 from ..frames import frame_of
 
-__all__ = ["write_ome_zarr", "read_ome_zarr", "NGFF_VERSION", "WRITTEN_BY"]
+__all__ = ["write_ome_zarr", "read_ome_zarr", "store_levels", "NGFF_VERSION", "WRITTEN_BY"]
 
 NGFF_VERSION = "0.5"
 WRITTEN_BY = "batteryzoom.io.omezarr"
@@ -320,3 +320,24 @@ def read_ome_zarr(path: str | os.PathLike, *, labels: bool = True) -> dict[str, 
     if not out:
         raise InputError(f"{path}: no NGFF image found (no 'ome' multiscales at the root or in a child group)")
     return out
+
+
+def store_levels(path: str | os.PathLike, name: str) -> list:
+    """Every pyramid level of one image of a store, finest first, as lazy dask arrays.
+
+    ``name`` is a key :func:`read_ome_zarr` returns (``"particle"``,
+    ``"particle/labels/grains"``; ``""`` or the store's stem for an image at the root).
+    Level ``k`` has voxels ``2**k`` times larger (for napari's multiscale layers).
+    """
+    import dask.array as da
+    import zarr
+
+    path = Path(path)
+    root = zarr.open_group(str(path), mode="r")
+    key = "" if name in ("", path.stem) and "ome" in root.attrs else name
+    group = root[key] if key else root
+    try:
+        datasets = group.attrs["ome"]["multiscales"][0]["datasets"]
+    except (KeyError, IndexError, TypeError):
+        raise InputError(f"{path}/{key}: not an NGFF multiscale image") from None
+    return [da.from_zarr(group[ds["path"]]) for ds in datasets]
