@@ -153,6 +153,23 @@ def _reconstruct(args) -> int:
     return 0
 
 
+def _export_zarr(args) -> int:
+    from .errors import InputError
+    from .zoom.omezarr import check_zoom_target, twin_zoom, write_zoom_zarr
+
+    if args.dataset != "twin":
+        raise InputError(f"--dataset {args.dataset!r}: export-zarr writes the twin's zoom; for your own volumes "
+                         "call bz.zoom.write_zoom_zarr(path, hierarchy) with their levels attached")
+    out = Path(args.out)
+    check_zoom_target(out, args.overwrite)  # before the XANES pipeline runs
+    zoom, labels = twin_zoom(args.preset, xanes_map=not args.no_xanes, progress=True)
+    write_zoom_zarr(out, zoom, labels=labels, overwrite=args.overwrite)
+    written = [lv.name for lv in zoom if lv.data is not None]
+    print(f"{out}: OME-Zarr (NGFF 0.5) with {len(written)} levels in one world frame (µm): {', '.join(written)}; "
+          f"labels: {', '.join(f'{k}/{n}' for k, v in labels.items() for n in v)}")
+    return 0
+
+
 # Examples at the end of each command's --help (the parsers' epilogs), by command path
 _EXAMPLES = {
     "": """examples:
@@ -184,6 +201,10 @@ _EXAMPLES = {
   batteryzoom report                                   the synthetic twin, into ./report
   batteryzoom report --dataset my_cell/ --out my_report
                                                        a folder with batteryzoom.yaml""",
+    "export-zarr": """examples:
+  batteryzoom export-zarr --out zoom.zarr                 the twin's whole zoom, one OME-Zarr
+  batteryzoom export-zarr --out zoom.zarr --no-xanes      without the XANES edge-energy map
+  batteryzoom export-zarr --out zoom.zarr --overwrite     replace an earlier export""",
     "reconstruct": """examples:
   batteryzoom reconstruct scan.zarr --out volume.zarr                centre found per energy
   batteryzoom reconstruct scan.zarr --out volume.zarr --centre 1023.5 --method sirt
@@ -261,6 +282,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace a volume an earlier reconstruct wrote "
                                                             "(never anything else)")
     p.set_defaults(func=_reconstruct)
+
+    p = sub.add_parser("export-zarr", help="the whole zoom as one OME-Zarr store (NGFF 0.5, µm, pyramids)",
+                       description="Write every level of the zoom (cell CT, electrode CT with particle labels, "
+                                   "particle nano-CT with grain labels, the 3D XANES edge-energy map) into one "
+                                   "OME-Zarr store, each at its physical position: any NGFF viewer opens it.",
+)
+    p.add_argument("--dataset", default="twin", help="'twin' (default)")
+    p.add_argument("--preset", default="small", choices=["small", "large"], help="the twin's size")
+    p.add_argument("--out", required=True, help="the store to write (a new folder, conventionally *.zarr)")
+    p.add_argument("--no-xanes", action="store_true", help="leave out the XANES edge-energy map (skips its pipeline)")
+    p.add_argument("--overwrite", action="store_true", help="replace a store an earlier export wrote (never "
+                                                            "anything else)")
+    p.set_defaults(func=_export_zarr)
     _with_examples(parser)
     return parser
 

@@ -1,6 +1,7 @@
 # Public names of batteryzoom.io, loaded lazily (lazy_loader.attach_stub).
-from . import acquisition, cycler, spectra, tomo, txm, volumes
+from . import acquisition, cycler, omezarr, spectra, tomo, txm, volumes
 from .cycler import read_cycler
+from .omezarr import read_ome_zarr, write_ome_zarr
 from .spectra import read_spectrum
 from .tomo import read_acquisition
 from .txm import read_txm_scan, read_xanes_hdf5, read_xanes_tiff, read_xanes_zarr, read_xrm
@@ -9,6 +10,7 @@ from .volumes import read_volume
 __all__ = [
     "read_acquisition",
     "read_cycler",
+    "read_ome_zarr",
     "read_spectrum",
     "read_txm_scan",
     "read_volume",
@@ -16,4 +18,5 @@ __all__ = [
     "read_xanes_tiff",
     "read_xanes_zarr",
     "read_xrm",
+    "write_ome_zarr",
 ]
