@@ -149,3 +149,62 @@ def test_real_header_region_sequence_can_and_roll_per_slice(fetch_real):
     # one can all the way down: same centre and diameter within a few pixels
     assert s.can_diameter_px.max() - s.can_diameter_px.min() < 20
     assert s.can_centre_x_px.max() - s.can_centre_x_px.min() < 3
+
+
+def _same_result(a, b, voxel_um=VOXEL):
+    """Every status, count and type equal; lengths within 0.1 voxel (each run's can fit
+    starts from the first slice's can instead of its neighbour's: the fits settle a few
+    hundredths of a voxel apart)."""
+    assert a.summary.status.tolist() == b.summary.status.tolist()
+    for col in a.summary.columns:
+        x, y = a.summary[col], b.summary[col]
+        if col.startswith("n_") or x.dtype.kind not in "f":
+            assert x.equals(y), col
+        else:
+            np.testing.assert_allclose(y, x, atol=0.1 * voxel_um, rtol=0, err_msg=col)
+    assert a.defects.type.tolist() == b.defects.type.tolist()
+    assert a.defects.n_slices.tolist() == b.defects.n_slices.tolist()
+    for col in ("y_um", "x_um", "magnitude_um"):
+        np.testing.assert_allclose(b.defects[col], a.defects[col], atol=0.1 * voxel_um, rtol=0, err_msg=col)
+    # a defect's height is a parabola's vertex through its per-slice magnitudes: where the
+    # profile is cut by the volume's end, magnitudes 1 µm apart move it by up to 0.22 slice
+    np.testing.assert_allclose(b.defects.z_um, a.defects.z_um, atol=0.25 * voxel_um, rtol=0)
+    np.testing.assert_allclose(b.residual.values, a.residual.values, atol=0.05 * voxel_um, rtol=0)
+
+
+def test_slices_in_parallel_give_the_sequential_result(twin):
+    """Runs of slices on threads (no cluster): each run starts from the first slice's can and
+    axis instead of its neighbour's; a skipped slice in the middle still warns once, from
+    the parent."""
+    vol = twin("cell-ct").isel(z=slice(26, 40)).copy()
+    data = vol.values.copy()
+    data[9] = np.median(data[0, :40, :40])  # a slice beyond the cell, inside a run
+    vol = vol.copy(data=data)
+    with pytest.warns(UserWarning, match="slice 9 .*skipped"):
+        seq = cell.analyze_volume(vol, progress=False, parallel=False)
+    with pytest.warns(UserWarning, match="slice 9 .*skipped") as rec:
+        par = cell.analyze_volume(vol, progress=False, parallel=True)
+    assert sum("slice 9" in str(w.message) for w in rec) == 1
+    _same_result(seq, par)
+    assert (seq.defects.type == "inclusion").any()  # the comparison covers a real defect
+
+
+def test_a_two_process_cluster_analyses_a_zarr_volume_slice_parallel(twin, tmp_path):
+    """On a dask.distributed client the slices go to the workers by default, read there
+    from the zarr store (never gathered): the result equals the sequential one."""
+    import xarray as xr
+    from distributed import Client, LocalCluster, get_task_stream
+
+    vol = twin("cell-ct").isel(z=slice(26, 38))
+    one = vol.chunk({"z": 1}).to_dataset(name="ct")
+    one["ct"].encoding.pop("chunks", None)  # the twin's own store chunks 16 slices together
+    one.to_zarr(tmp_path / "ct1.zarr", consolidated=False)
+    lazy = xr.open_zarr(tmp_path / "ct1.zarr", consolidated=False)["ct"]  # one slice per chunk
+    seq = cell.analyze_volume(lazy, progress=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        with get_task_stream(client) as stream:
+            par = cell.analyze_volume(lazy, progress=False)
+    busy = {task["worker"] for task in stream.data}
+    assert len(busy) == 2  # both worker processes analysed slices
+    _same_result(seq, par)

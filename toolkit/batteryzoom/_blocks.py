@@ -23,6 +23,7 @@ Which block helper to use
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -32,7 +33,7 @@ from ._progress import progress as _progress_bar
 from ._progress import progress_enabled
 from .errors import InputError
 
-__all__ = ["is_dask", "unwrap", "n_threads", "map_ranges", "iter_blocks", "aligned_dask", "map_spatial",
+__all__ = ["is_dask", "unwrap", "n_threads", "distributed_client", "map_tasks", "map_ranges", "iter_blocks", "aligned_dask", "map_spatial",
            "NUMPY_BLOCK_VOXELS"]
 
 #: numpy inputs of :func:`iter_blocks` are cut into slabs of about this many voxels
@@ -73,6 +74,50 @@ def n_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def distributed_client() -> Any:
+    """The active ``dask.distributed`` client, or None (never imports distributed itself)."""
+    if "distributed" not in sys.modules:
+        return None
+    try:
+        from distributed import get_client
+
+        return get_client()
+    except (ValueError, ImportError):
+        return None
+
+
+def map_tasks(func: Callable[[Any], Any], items: list, *, desc: str = "tasks", progress: bool | None = None,
+              unit: str = "task") -> list:
+    """``[func(item), ...]`` in order, each item one task: on the active ``dask.distributed``
+    client's workers when there is one (``func`` and the items are pickled), else on one
+    thread per core; a progress bar ``desc`` ticks as tasks finish.
+
+    An exception in a task is raised here; the tasks not yet started are cancelled.
+    """
+    client = distributed_client()
+    if client is not None:
+        from distributed import as_completed
+
+        futures = [client.submit(func, item, pure=False) for item in items]
+        try:
+            for _ in _progress_bar(as_completed(futures), desc, total=len(items), enabled=progress, unit=unit):
+                pass
+            return [f.result() for f in futures]
+        finally:
+            client.cancel([f for f in futures if not f.done()])
+    from concurrent.futures import ThreadPoolExecutor, as_completed as done_in_order
+
+    with ThreadPoolExecutor(max_workers=min(n_threads(), max(1, len(items)))) as pool:
+        futures = [pool.submit(func, item) for item in items]
+        try:
+            for _ in _progress_bar(done_in_order(futures), desc, total=len(items), enabled=progress, unit=unit):
+                pass
+            return [f.result() for f in futures]
+        finally:
+            for f in futures:
+                f.cancel()
 
 
 def map_ranges(n: int, size: int, func: Callable[[int, int], Any]) -> list:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .._blocks import distributed_client, map_tasks, n_threads
 from .._progress import progress as _progress
 from ..errors import InputError
 from ..frames import Frame, frame_of
@@ -74,6 +75,7 @@ def analyze_volume(
     progress: bool | None = None,
     link: bool = True,
     min_slices: int = 2,
+    parallel: bool | None = None,
     **slice_options: Any,
 ) -> CellVolume:
     """Analyse a CT volume slice by slice: can, windings and defects, then link in 3D.
@@ -104,6 +106,17 @@ def analyze_volume(
     min_slices : int
         A 3D defect must be seen in at least this many slices (noise rarely is);
         inclusions, unambiguous by their brightness, need one.
+    parallel : bool, optional
+        Analyse the slices in parallel: after the first analysable slice has fixed the
+        pitch, handedness, angles and can threshold, the others are split into contiguous
+        runs, one task each, on the active ``dask.distributed`` client's workers (each
+        reads its own slices: a zarr-backed volume is never gathered) or on one thread
+        per core without a client. Default: parallel when a client is active. Statuses,
+        counts and defect types equal the sequential result's; lengths agree within 0.1
+        voxel (each run's can fit starts from the first slice's can instead of its
+        neighbour's: on the twin the fits differ by ≤ 0.015 voxel; a defect's height, a
+        parabola's vertex through its per-slice magnitudes, by up to 0.22 slice where the
+        volume's end cuts its profile; ``tests/cell/test_volume.py``).
     **slice_options
         Passed to :func:`analyze_slice` (thresholds, ``centre_yx_um``, ...).
 
@@ -153,8 +166,13 @@ def analyze_volume(
     index = _selected(slices, shape[0])
     z_all = frame.coords(shape)["z"]
     run = _SliceRun(volume, frame, name, can, n_angles, slice_options)
-    for iz in _progress(index, "analysing slices", total=len(index), enabled=progress, unit="slice"):
-        run.analyse(int(iz), float(z_all[iz]))
+    if parallel is None:
+        parallel = distributed_client() is not None
+    if parallel:
+        _analyse_in_parallel(run, index, z_all, progress)
+    else:
+        for iz in _progress(index, "analysing slices", total=len(index), enabled=progress, unit="slice"):
+            run.analyse(int(iz), float(z_all[iz]))
     summary = _in_unit(pd.DataFrame(run.rows), frame.unit)
     detections = pd.concat(run.dets, ignore_index=True) if run.dets else _empty_defects(frame.unit)
     detections.attrs["length_unit"] = frame.unit
@@ -164,6 +182,41 @@ def analyze_volume(
     defects = link_defects(detections, voxel_size_um=frame.voxel_size_um, pitch_um=run.fixed.get("pitch_um"),
                            min_slices=min_slices) if link else _empty_defects(frame.unit)
     return CellVolume(summary=summary, detections=detections, defects=defects, residual=residual, radius=radius)
+
+
+def _slice_run_task(job: tuple) -> tuple[list, list, list]:
+    """One contiguous run of slices, from the state the first good slice left (a task)."""
+    state, indices, heights = job
+    run = state.fork()
+    for iz, z in zip(indices, heights):
+        run.analyse(int(iz), float(z), warn=False)
+    return run.rows, run.dets, run.layers
+
+
+def _analyse_in_parallel(run: _SliceRun, index: np.ndarray, z_all: np.ndarray, progress: bool | None) -> None:
+    """Sequentially until a slice fixes the shared parameters, then the rest in runs."""
+    k = 0
+    while k < len(index) and not run.fixed:
+        run.analyse(int(index[k]), float(z_all[index[k]]))
+        k += 1
+    rest = index[k:]
+    if rest.size == 0:
+        return
+    client = distributed_client()
+    workers = sum(client.nthreads().values()) if client is not None else n_threads()
+    runs = np.array_split(rest, min(rest.size, max(1, 2 * workers)))  # 2 per worker: an even finish
+    jobs = [(run, r, z_all[r]) for r in runs if r.size]
+    with warnings.catch_warnings():  # once, around every thread (see _SliceRun._slice)
+        warnings.simplefilter("ignore", UserWarning)
+        results = map_tasks(_slice_run_task, jobs, desc="analysing slices", progress=progress, unit="run")
+    for rows, dets, layers in results:
+        for row in rows:  # the tasks did not warn (a worker's warnings do not reach the user)
+            if str(row.get("status", "")).startswith("skipped"):
+                warnings.warn(f"{run.name} slice {row['slice']} (z = {row['z_um']:.1f}): {row['status'].replace('skipped: ', 'skipped — ', 1)}",
+                              stacklevel=3)
+        run.rows.extend(rows)
+        run.dets.extend(dets)
+        run.layers.extend(layers)
 
 
 def _selected(slices: Any, n: int) -> np.ndarray:
@@ -202,6 +255,7 @@ class _SliceRun:
         self.rows: list[dict] = []
         self.dets: list[pd.DataFrame] = []
         self.layers: list = []
+        self.quiet = False  # True in the tasks of a parallel run (see _slice)
 
     def _options(self, z: float) -> dict:
         f = self.fixed
@@ -213,24 +267,37 @@ class _SliceRun:
         return opts
 
     def _slice(self, sl, z: float) -> CellSlice:
+        if self.quiet:  # a task of a parallel run: the caller filters (catch_warnings is not thread-safe)
+            return self._analyze(sl, z)
         with warnings.catch_warnings():
             # a cropped can would warn in every slice: its summary column says it once per row
             warnings.simplefilter("ignore", UserWarning)
-            opts = self._options(z)
-            try:
-                return _analyze(sl, can_prior=self.prior, **opts)
-            except InputError:
-                if self.prior is None:
-                    raise
-                return _analyze(sl, **opts)  # the can moved: search afresh
+            return self._analyze(sl, z)
 
-    def analyse(self, iz: int, z: float) -> None:
+    def _analyze(self, sl, z: float) -> CellSlice:
+        opts = self._options(z)
+        try:
+            return _analyze(sl, can_prior=self.prior, **opts)
+        except InputError:
+            if self.prior is None:
+                raise
+            return _analyze(sl, **opts)  # the can moved: search afresh
+
+    def fork(self) -> _SliceRun:
+        """A run that starts from this one's fixed parameters, can and axis, with no rows."""
+        new = _SliceRun(self.volume, self.frame, self.name, self.can, self.n_angles, self.options)
+        new.fixed, new.prior, new.centre = dict(self.fixed), self.prior, self.centre
+        new.quiet = True
+        return new
+
+    def analyse(self, iz: int, z: float, warn: bool = True) -> None:
         label = f"{self.name} slice {iz} (z = {z:.1f})"
         try:
             data, sl = _read_slice(self.volume, self.frame, iz, label)
             res = self._slice(sl, z)
         except InputError as exc:
-            warnings.warn(f"{label}: skipped — {exc}", stacklevel=3)
+            if warn:
+                warnings.warn(f"{label}: skipped — {exc}", stacklevel=3)
             self.rows.append({"slice": iz, "z_um": z, "status": f"skipped: {exc}"})
             self.layers.append(None)
             return
