@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import FileFormatError, InputError
+from ..errors import FileFormatError, InputError
 
 __all__ = ["SCALES", "DATASET_FILE", "Source", "TwinSource", "FolderSource", "open_source"]
 
@@ -88,7 +88,7 @@ class TwinSource(Source):
         return scale in SCALES
 
     def load(self, scale: str) -> dict[str, Any]:
-        from . import data
+        from .. import data
 
         if scale == "cycler":
             sd = data.load("twin/cycling-self-discharge")
@@ -104,7 +104,7 @@ class TwinSource(Source):
         return {"volume": data.load(_TWIN[scale])}
 
     def truth(self, scale: str) -> dict[str, Any]:
-        from . import data
+        from .. import data
 
         if scale == "cycler":
             return {
@@ -130,7 +130,7 @@ class TwinSource(Source):
         return {}
 
     def hierarchy(self):
-        from .zoom import Hierarchy
+        from ..zoom import Hierarchy
 
         return Hierarchy.from_twin("small")
 
@@ -284,7 +284,7 @@ class FolderSource(Source):
         return self._cache[scale]
 
     def _load(self, scale: str) -> dict[str, Any]:
-        from . import io
+        from .. import io
 
         s = self.spec[scale]
         if scale == "cycler":
@@ -327,7 +327,7 @@ class FolderSource(Source):
         return {"volume": vol, **options}
 
     def _read_stack(self, s: dict):
-        from . import io
+        from .. import io
 
         path = self._resolve(s["stack"], "grain", "stack")
         voxel = s.get("voxel_size_um")
@@ -357,7 +357,7 @@ class FolderSource(Source):
         ``origin_um`` places them; None when no volume gives a voxel size."""
         if self._hierarchy is not None or not any(s in self.spec for s in _VOLUME_SCALES):
             return self._hierarchy
-        from .zoom import Hierarchy, Level
+        from ..zoom import Hierarchy, Level
 
         levels = []
         parent = None

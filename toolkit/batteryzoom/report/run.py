@@ -52,8 +52,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._report_sources import DATASET_FILE, SCALES, FolderSource, Source, TwinSource, open_source
-from .errors import BatteryZoomError, InputError
+from .sources import DATASET_FILE, SCALES, FolderSource, Source, TwinSource, open_source
+from ..errors import BatteryZoomError, InputError
 
 __all__ = [
     "run_zoom",
@@ -230,8 +230,8 @@ _BOX_LABELS = {"electrode": "electrode CT", "particle": "particle nano-CT", "gra
 
 def _level_figure(source: Source, scale: str, volume: Any, title: str) -> Any | None:
     """A slice of ``scale``'s volume in µm, with its child's box (where the zoom goes next)."""
-    from .plots import style
-    from .plots import zoom as pz
+    from ..plots import style
+    from ..plots import zoom as pz
 
     h = source.hierarchy()
     name = source.level(scale)
@@ -268,8 +268,8 @@ def _match_label(truth_labels: np.ndarray, labels: np.ndarray, label: int) -> in
 
 
 def _cycler(source: Source, s: _Scale, ctx: dict) -> None:
-    from . import cycling
-    from .plots import cycling as pc
+    from .. import cycling
+    from ..plots import cycling as pc
 
     d = source.load("cycler")
     truth = source.truth("cycler")
@@ -385,8 +385,8 @@ def _cycler(source: Source, s: _Scale, ctx: dict) -> None:
 
 
 def _cell(source: Source, s: _Scale, ctx: dict) -> None:
-    from . import cell
-    from .plots import cell as pcell
+    from .. import cell
+    from ..plots import cell as pcell
 
     d = source.load("cell")
     vol = d["volume"]
@@ -471,8 +471,8 @@ def _cell(source: Source, s: _Scale, ctx: dict) -> None:
 def _electrode(source: Source, s: _Scale, ctx: dict) -> None:
     from scipy import stats
 
-    from . import segment
-    from .plots import electrode as pe
+    from .. import segment
+    from ..plots import electrode as pe
 
     d = source.load("electrode")
     vol = d["volume"]
@@ -559,8 +559,8 @@ _GRAIN_MIN_PURITY = 0.75
 
 
 def _particle(source: Source, s: _Scale, ctx: dict) -> None:
-    from . import segment
-    from .plots import particle as pp
+    from .. import segment
+    from ..plots import particle as pp
 
     d = source.load("particle")
     vol = d["volume"]
@@ -628,10 +628,10 @@ def _designated_auto(lookup: Any, min_voxels: int) -> tuple[int, int]:
 
 
 def _grain(source: Source, s: _Scale, ctx: dict) -> None:
-    from . import regions, xanes
-    from ._selection import RegionLookup
-    from .plots import grains as pg
-    from .plots import xanes as px
+    from .. import regions, xanes
+    from .._selection import RegionLookup
+    from ..plots import grains as pg
+    from ..plots import xanes as px
 
     d = source.load("grain")
     truth = source.truth("grain")
@@ -804,7 +804,7 @@ def run_zoom(
     InputError, FileFormatError
         An unknown dataset or scale, or a malformed ``batteryzoom.yaml``.
     """
-    from ._progress import progress as bar
+    from .._progress import progress as bar
 
     source = open_source(dataset)
     wanted = list(SCALES) if scales is None else list(scales)
@@ -950,8 +950,8 @@ def write_report(report: ZoomReport, out: str | os.PathLike = "report", *, stati
     chromium : str, optional
         The browser to export with (default :func:`find_chromium`).
     """
-    from ._report_html import render_html
-    from .data.store import atomic_write_bytes
+    from .html import render_html
+    from ..data.store import atomic_write_bytes
 
     out = Path(out)
     if out.exists() and not out.is_dir():
