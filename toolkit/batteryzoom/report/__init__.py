@@ -15,6 +15,13 @@ One module per part of the job:
   and :func:`main` (the command);
 - :mod:`.sources`: where the inputs come from: :class:`TwinSource`, :class:`FolderSource`
   (a folder of your own data described by ``batteryzoom.yaml``);
+- one module per scale (:mod:`.cycler`, :mod:`.cell`, :mod:`.electrode`, :mod:`.particle`,
+  :mod:`.grain`): each calls its technique's pipeline (``bz.cycling.cycler_qc``,
+  ``bz.cell.cell_pipeline``, ``bz.segment.electrode_damage`` / ``particle_structure``,
+  ``bz.xanes.grain_chemistry``) and turns the result into findings, prose and figures;
+- :mod:`.results`: :class:`ZoomReport` and its parts;
+- :mod:`.write`: :func:`write_report` (built whole beside the target, swapped in
+  atomically, never among your data) and :mod:`.export` (PNG/SVG through chromium);
 - :mod:`.html`: the one self-contained page.
 """
 

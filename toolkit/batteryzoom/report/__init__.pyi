@@ -16,15 +16,8 @@ __all__ = [
     "FolderSource",
 ]
 
-from .run import (
-    ReportFigure,
-    ReportFiles,
-    ScaleResult,
-    ZoomReport,
-    export_figures,
-    find_chromium,
-    main,
-    run_zoom,
-    write_report,
-)
+from .export import export_figures, find_chromium
+from .results import ReportFigure, ReportFiles, ScaleResult, ZoomReport
+from .run import main, run_zoom
 from .sources import DATASET_FILE, SCALES, FolderSource, Source, TwinSource
+from .write import write_report
