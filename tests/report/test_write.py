@@ -205,3 +205,21 @@ def test_killed_at_random_moments_the_folder_is_never_half_written(tmp_path, mon
     assert looks_complete_and_is(out) in ("first", "second", None)
     rp.write_report(small_report("first"), out, chromium="/bin/true")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]  # the next run swept the leftovers
+
+
+def test_a_report_of_an_earlier_version_is_replaced_with_its_debris(tmp_path):
+    """`make demo` rewrites report/: one written before the marker existed (its page, its
+    figures and an interrupted export's .figures-* folder) is recognised and replaced whole;
+    with a file of the user's in it, it is not."""
+    out = tmp_path / "report"
+    (out / "figures").mkdir(parents=True)
+    (out / ".figures-a1b2c3").mkdir()
+    (out / ".figures-a1b2c3" / "S1_charge_discharge.png").write_bytes(b"half")
+    (out / "figures" / "S1_charge_discharge.png").write_bytes(b"old")
+    (out / "index.html").write_text("<html><p>Made with batteryzoom: ...</p></html>")
+    (out / "figures" / "mine.csv").write_text("user")
+    with pytest.raises(InputError, match="not a batteryzoom report"):
+        rp.write_report(small_report("second"), out, static=False)
+    (out / "figures" / "mine.csv").unlink()
+    rp.write_report(small_report("second"), out, static=False)
+    assert looks_complete_and_is(out) == "second"

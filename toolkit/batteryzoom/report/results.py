@@ -129,7 +129,7 @@ class ReportFiles:
 
     index: Path
     figures_dir: Path
-    static: dict[str, list[Path]]  # figure name -> [png, svg] (empty without chromium)
+    static: dict[str, list[Path]]  # figure name -> its files, one per format (empty without chromium)
     static_message: str  # how the static export went, in words
 
 

@@ -26,15 +26,17 @@ analyses, and collects a findings table and the figures (built by ``bz.plots``):
    between and within grains, and the two grains of Fig. S3.
 
 Each scale runs when the dataset holds data for it (the twin holds all five; a folder of
-your own data holds what its ``batteryzoom.yaml`` lists: see :class:`FolderSource`); a scale whose input is rejected (e.g. a volume in
-which no can is found) is reported as failed, with the reason, and the others still run.
+your own data holds what its ``batteryzoom.yaml`` lists: see :class:`FolderSource`); a
+scale whose input is rejected (e.g. a volume in which no can is found) is reported as
+failed, with the reason, and the others still run.
 On the twin, every finding is printed beside its ground truth.
 
 :func:`write_report` writes ``out/index.html`` (one self-contained page: plotly.js inlined
 once, every figure interactive, the findings table, a short text per scale) and
 ``out/figures/<name>.png`` and ``.svg`` (static export through kaleido and the system
 chromium, all figures in one browser session). Without chromium the HTML is still written
-and the command says how to get the static figures. Every file is written atomically.
+and the command says how to get the static figures. The folder is written whole or not at
+all, never among your data nor over a file the report did not write (:mod:`.write`).
 """
 
 from __future__ import annotations

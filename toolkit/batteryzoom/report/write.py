@@ -36,12 +36,37 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def _written_files(out: Path) -> list[str] | None:
-    """The files the marker of report folder ``out`` lists; None when it has no readable marker."""
+    """The files the marker of report folder ``out`` lists; None when it has no readable
+    marker and is not a report of an earlier version either (:func:`_legacy_files`)."""
     try:
         files = json.loads((out / MARKER).read_text())["files"]
     except (OSError, ValueError, KeyError, TypeError):
-        return None
+        return _legacy_files(out)
     return [str(f) for f in files] if isinstance(files, list) else None
+
+
+def _legacy_files(out: Path) -> list[str] | None:
+    """The files of a report written before the marker existed (``make demo``'s ``report/``):
+    an ``index.html`` batteryzoom made, figures, and an interrupted export's ``.figures-*``
+    debris, nothing else; None for any other folder."""
+    try:
+        page = (out / "index.html").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    if "<p>Made with batteryzoom" not in page:
+        return None
+    files = []
+    for p in out.rglob("*"):
+        rel = p.relative_to(out)
+        if p.is_dir():
+            continue
+        ours = rel.as_posix() == "index.html" or (
+            rel.parts[0] == "figures" and len(rel.parts) == 2 and rel.suffix in (".png", ".svg", ".pdf")) or (
+            rel.parts[0].startswith(".figures-") and len(rel.parts) == 2)
+        if not ours:
+            return None
+        files.append(rel.as_posix())
+    return files
 
 
 def check_output(out: str | os.PathLike, inputs: tuple | list = ()) -> Path:
