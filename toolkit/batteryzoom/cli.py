@@ -12,7 +12,8 @@ exits 2, as does a batteryzoom error (the message names the file or argument and
     batteryzoom data info NAME
     batteryzoom data fetch NAME [--refetch] [--no-download]
     batteryzoom data verify [NAME ...] [--download]
-    batteryzoom report [--dataset twin|PATH] [--out DIR]
+    batteryzoom report [--dataset twin|PATH] [--out DIR] [--width-mm MM] [--dpi DPI]
+                       [--format png|svg|pdf ...] [--no-titles]
     batteryzoom reconstruct ACQUISITION --out VOLUME.zarr [--centre PX] [--method fbp|fourier|sirt|iradon]
                             [--filter NAME] [--no-rings] [--no-outliers] [--rows FIRST:STOP]
                             [--chunks N] [--overwrite]
@@ -90,7 +91,9 @@ def _data_verify(args) -> int:
 def _report(args) -> int:
     from . import report
 
-    return report.main(dataset=args.dataset, out=args.out)
+    formats = tuple(dict.fromkeys(args.format)) if args.format else ("png", "svg")
+    return report.main(dataset=args.dataset, out=args.out, width_mm=args.width_mm, dpi=args.dpi, formats=formats,
+                       titles=not args.no_titles)
 
 
 def _read_acquisition(path: str):
@@ -263,7 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="twin",
                    help="'twin' (default) or a folder of your own data holding batteryzoom.yaml "
                         "(its files per scale; see help(batteryzoom.report.FolderSource))")
-    p.add_argument("--out", default="report", help="output folder (default: ./report)")
+    p.add_argument("--out", default="report", help="output folder: new, empty, or a report batteryzoom wrote "
+                                                   "(replaced whole); never the dataset's folder (default: ./report)")
+    p.add_argument("--width-mm", type=float, default=None, metavar="MM",
+                   help="static figures' width in mm (a journal column: 85 single, 175 double; default: 900 px)")
+    p.add_argument("--dpi", type=float, default=None, help="static figures' resolution (default 300 with --width-mm)")
+    p.add_argument("--format", action="append", choices=["png", "svg", "pdf"], default=None,
+                   help="static figure format; repeat for several (default: png and svg)")
+    p.add_argument("--no-titles", action="store_true", help="static figures without titles (a caption replaces them)")
     p.set_defaults(func=_report)
 
     p = sub.add_parser("reconstruct", help="raw tomography acquisition -> volume (zarr), centre found if not given")

@@ -180,13 +180,15 @@ def _last_written(path: Path) -> float:
     return max([path.lstat().st_mtime] + [p.lstat().st_mtime for p in path.rglob("*")])
 
 
-def remove_stale_temporaries(folder: str | os.PathLike, stale_after_s: float | None = None) -> list[Path]:
+def remove_stale_temporaries(folder: str | os.PathLike, stale_after_s: float | None = None, *,
+                             prefix: str = "") -> list[Path]:
     """Remove the temporaries interrupted writers left in ``folder`` (not its subfolders).
 
     A temporary (see the module docstring for the names) goes when its owner has ended,
     or, when its owner cannot be checked, when nothing in it was written for
     ``stale_after_s`` (default :data:`STALE_AFTER_S`, a day). A temporary of a live
-    process stays. Other files are never touched.
+    process stays. Other files are never touched; with ``prefix``, only names starting with
+    it are looked at (e.g. ``temporary_path(final)``'s of one ``final`` in a user's folder).
 
     Returns
     -------
@@ -218,7 +220,7 @@ def remove_stale_temporaries(folder: str | os.PathLike, stale_after_s: float | N
         return removed
     for entry in entries:
         name = entry.name
-        if not (_OWNED.match(name) or _PID_ONLY.match(name) or _OWNERLESS.match(name)):
+        if not name.startswith(prefix) or not (_OWNED.match(name) or _PID_ONLY.match(name) or _OWNERLESS.match(name)):
             continue
         path = Path(entry.path)
         alive = _owner_alive(name)

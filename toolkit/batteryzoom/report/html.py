@@ -76,7 +76,7 @@ def render_html(report: Any, static: dict[str, list[Path]], static_message: str)
     """
     from plotly.offline import get_plotlyjs
 
-    from . import __version__
+    from .. import __version__
 
     title = f"batteryzoom report — {report.dataset}"
     when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import FileFormatError, InputError
+from ..errors import BatteryZoomError, FileFormatError, InputError
 
 __all__ = ["SCALES", "DATASET_FILE", "Source", "TwinSource", "FolderSource", "open_source"]
 
@@ -60,6 +60,10 @@ class Source:
         """The hierarchy's level name of ``scale``'s volume."""
         return None
 
+    def inputs(self) -> list[Path]:
+        """The folders the inputs are read from (a report is never written among them)."""
+        return []
+
 
 # ---------------------------------------------------------------------------- the twin
 
@@ -88,7 +92,7 @@ class TwinSource(Source):
         return scale in SCALES
 
     def load(self, scale: str) -> dict[str, Any]:
-        from . import data
+        from .. import data
 
         if scale == "cycler":
             sd = data.load("twin/cycling-self-discharge")
@@ -104,7 +108,7 @@ class TwinSource(Source):
         return {"volume": data.load(_TWIN[scale])}
 
     def truth(self, scale: str) -> dict[str, Any]:
-        from . import data
+        from .. import data
 
         if scale == "cycler":
             return {
@@ -130,12 +134,17 @@ class TwinSource(Source):
         return {}
 
     def hierarchy(self):
-        from .zoom import Hierarchy
+        from ..zoom import Hierarchy
 
         return Hierarchy.from_twin("small")
 
     def level(self, scale: str) -> str | None:
         return _TWIN.get(scale)
+
+    def inputs(self) -> list[Path]:
+        from ..data.store import cache_dir, mirror_dir
+
+        return [p for p in (cache_dir(), mirror_dir()) if p is not None]
 
 
 # ---------------------------------------------------------------- a folder of user data
@@ -188,6 +197,25 @@ class FolderSource(Source):
     child's box on its parent and, for the grains, takes the particle's grain segmentation
     onto the XANES grid when no ``labels`` are given.
 
+    The values are checked before any scale runs, and every problem is reported at once,
+    one line each (``bz.report.schema``):
+
+    - paths (``one_cycle``, ``self_discharge``, ``volume``, ``stack``, ``labels``,
+      ``energies`` as a file): text, and the file must exist; ``population`` one path, a
+      ``*`` pattern or a list of them;
+    - ``voxel_size_um``: a number > 0 in µm (or three: dz, dy, dx), written without a unit;
+    - ``origin_um``: three numbers in µm (z, y, x);
+    - ``threshold_mv_per_day``: a number > 0 (mV/day);
+    - ``thickness_axis``: ``z``, ``y`` or ``x``; ``collector_side``: ``low`` or ``high``;
+    - ``energies`` as a list: at least two numbers > 0 (eV or keV); ``designated``: two
+      grain labels (integers > 0); ``name``, ``description``, ``cell_id``, ``dataset``,
+      ``format``, ``layout``: text.
+
+    The file is read as plain YAML without anchors or aliases (``&a``, ``*a``) and without
+    a key given twice: both are refused with the line to fix (a repeated ``cycler:`` would
+    otherwise silently replace the first, and nested aliases can expand a small file to
+    gigabytes). A scale whose files turn out unreadable fails alone: the others still run.
+
     Parameters
     ----------
     folder : path-like
@@ -201,7 +229,7 @@ class FolderSource(Source):
     """
 
     def __init__(self, folder: str | os.PathLike):
-        import yaml
+        from .schema import check_spec, load_spec
 
         path = Path(folder).expanduser()
         if path.is_dir():
@@ -211,15 +239,8 @@ class FolderSource(Source):
                        f"--dataset takes 'twin' or a folder holding {DATASET_FILE} that lists your files per scale")
         self.spec_path = path.resolve()
         self.folder = self.spec_path.parent
-        try:
-            spec = yaml.safe_load(path.read_text())
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise _bad(path, f"is not valid YAML ({exc})") from None
-        if not isinstance(spec, dict):
-            raise _bad(path, "must be a mapping of scales (cycler, cell, electrode, particle, grain) to files")
-        unknown = set(spec) - set(SCALES) - {"name", "description"}
-        if unknown:
-            raise _bad(path, f"unknown key(s) {sorted(unknown)}; the scales are {list(SCALES)} (plus name, description)")
+        # read safely and checked whole (types, ranges, units) before any scale runs
+        spec = check_spec(load_spec(path), path)
         self.name = str(spec.get("name") or self.folder.name)
         self.description = str(spec.get("description") or f"user data in {self.folder}")
         self.spec: dict[str, dict] = {}
@@ -227,15 +248,8 @@ class FolderSource(Source):
             section = spec.get(scale)
             if section is None:
                 continue
-            if not isinstance(section, dict):
-                raise _bad(path, f"section {scale!r} must be a mapping of keys to values, got {section!r}")
-            extra = set(section) - _KEYS[scale]
-            if extra:
-                raise _bad(path, f"section {scale!r} has unknown key(s) {sorted(extra)}; allowed: {sorted(_KEYS[scale])}")
             self._check_files(scale, section)
             self.spec[scale] = section
-        if not self.spec:
-            raise _bad(path, f"lists no scale; add at least one of {list(SCALES)}")
         self._hierarchy = None
         self._levels: dict[str, Any] = {}
         self._cache: dict[str, dict[str, Any]] = {}
@@ -284,7 +298,7 @@ class FolderSource(Source):
         return self._cache[scale]
 
     def _load(self, scale: str) -> dict[str, Any]:
-        from . import io
+        from .. import io
 
         s = self.spec[scale]
         if scale == "cycler":
@@ -327,7 +341,7 @@ class FolderSource(Source):
         return {"volume": vol, **options}
 
     def _read_stack(self, s: dict):
-        from . import io
+        from .. import io
 
         path = self._resolve(s["stack"], "grain", "stack")
         voxel = s.get("voxel_size_um")
@@ -357,7 +371,7 @@ class FolderSource(Source):
         ``origin_um`` places them; None when no volume gives a voxel size."""
         if self._hierarchy is not None or not any(s in self.spec for s in _VOLUME_SCALES):
             return self._hierarchy
-        from .zoom import Hierarchy, Level
+        from ..zoom import Hierarchy, Level
 
         levels = []
         parent = None
@@ -365,7 +379,12 @@ class FolderSource(Source):
             if scale not in self.spec:
                 continue
             s = self.spec[scale]
-            data = self.load(scale)
+            try:
+                data = self.load(scale)
+            except BatteryZoomError:
+                # this scale's own run reports why; its neighbours are placed without it
+                parent = None
+                continue
             vol = data["stack"].isel(energy=0) if scale == "grain" else data["volume"]
             vs = vol.attrs.get("voxel_size_um")
             if vs is None or vol.ndim != 3:
@@ -382,6 +401,15 @@ class FolderSource(Source):
     def level(self, scale: str) -> str | None:
         self.hierarchy()
         return self._levels.get(scale)
+
+    def inputs(self) -> list[Path]:
+        """The dataset's folder and the folder of every file it lists elsewhere."""
+        folders = {self.folder}
+        for scale, section in self.spec.items():
+            for key in ("one_cycle", "self_discharge", "population", "volume", "stack", "energies", "labels"):
+                if section.get(key) and not (key == "energies" and isinstance(section[key], list)):
+                    folders.update(p.resolve().parent for p in self._glob(section[key], scale, key))
+        return sorted(folders)
 
 
 def open_source(dataset: Any) -> Source:
