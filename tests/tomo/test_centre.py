@@ -54,7 +54,7 @@ def test_dendrite_centre_two_data_consistency_methods_agree(dendrite):
     is no reference (bz.tomo.centre's docstring): its answer is printed; the automatic
     centre is held to Vo's, the other data-consistency method, within 1.25 px (the pair
     method on this one noisy row moves by 0.5 px with its 1-px smoothing: ±0.24 px stated)."""
-    sino, angles = dendrite
+    sino, angles = dendrite.projections.values[:, 0], dendrite.angle.values
     auto, vo, ref = _compare(sino, angles, "Diamond I12 dendrite", size=640)
     assert abs(auto.centre_px - vo.centre_px) <= 1.25
     assert abs(auto.centre_px - ref.centre_px) <= 3.0  # the same basin
