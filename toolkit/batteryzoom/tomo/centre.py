@@ -6,8 +6,10 @@ Methods
 ``"auto"`` (what the pipeline uses)
     360° scans: ``"360"``. 180° scans: ``"pair"`` when a view lies within 1.5 steps of
     180° after the first, else ``"vo"``, then **refined** by the sharpness metric (below)
-    within ±3 px of it (a 1-px grid, then ``step_px`` within ±1 px of its minimum, the
-    vertex of a parabola; columns binned to ≤ 640 px). Both data-consistency methods
+    within ±4 px of it (a 1-px grid, then ``step_px`` within ±1 px of its minimum, the
+    vertex of a parabola; columns binned to ≤ 640 px). The refinement is declined (the
+    method stays ``"pair"``/``"vo"``, the metric says why) when the 1-px grid has no
+    interior minimum: on a single uniform disc the sharpness *peaks* at the true centre. Both data-consistency methods
     compare a handful of views (the pair two; Vo the wedge of a noisy stack), and on the
     real Diamond I12 dendrite (noisy, 0°-179.5°: the partner extrapolated two steps) they
     land 2.4 px (pair: 626.75) and 1.4 px (Vo: 627.75) from where the slice is in focus:
@@ -60,6 +62,7 @@ refinement the standard error of the fitted parabola's vertex, with the same flo
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -77,7 +80,7 @@ __all__ = ["CentreEstimate", "CentreFit", "find_centre", "find_centre_rows", "sh
            "sharpness_metric", "CENTRE_METHODS"]
 
 CENTRE_METHODS = ("auto", "pair", "vo", "360", "sharpness")
-_REFINE_PX = 3.0  # "auto": how far the sharpness refinement may move the data-consistency centre
+_REFINE_PX = 4.0  # "auto": how far the sharpness refinement may move the data-consistency centre
 
 
 @dataclass(frozen=True)
@@ -363,7 +366,7 @@ def find_centre(
         Angles in degrees.
     method : {"auto", "pair", "vo", "360", "sharpness"}
         ``"auto"``: ``"pair"`` for a 180° scan with a view 180° after the first (within
-        1.5 steps), else ``"vo"``, then refined by the sharpness search within ±3 px
+        1.5 steps), else ``"vo"``, then refined by the sharpness search within ±4 px
         (module docstring); ``"360"`` for a 360° scan.
     search_px : (float, float), optional
         Range of centres to search (px, inside the detector); default the middle half of
@@ -485,7 +488,11 @@ def _refine(s: np.ndarray, a: np.ndarray, start: CentreEstimate, lo: float, hi: 
     coarse = np.arange(start.centre_px - _REFINE_PX, start.centre_px + _REFINE_PX + 1e-9, 1.0)
     coarse = coarse[(coarse >= lo) & (coarse <= hi)]
     _, m1 = sharpness_curve(sb, a, to_binned(coarse), sigma_px=sigma)
-    best = float(coarse[int(np.argmin(m1))])
+    i = int(np.argmin(m1))
+    if i in (0, coarse.size - 1):  # no minimum near the start: the metric is fooled (one disc: a maximum)
+        return dataclasses.replace(start, metric=f"{start.metric} (the sharpness refinement declined: no "
+                                   f"minimum within ±{_REFINE_PX:g} px)")
+    best = float(coarse[i])
     fine = np.arange(best - 1.0, best + 1.0 + 1e-9, step)
     fine = fine[(fine >= lo) & (fine <= hi)]
     _, m2 = sharpness_curve(sb, a, to_binned(fine), sigma_px=sigma)
