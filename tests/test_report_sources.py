@@ -88,14 +88,22 @@ def test_raw_in_memory_for_the_electrode_and_a_multi_energy_grain(tmp_path):
     energies = (8330.0, 8345.0, 8360.0)
     for i, e in enumerate(energies):
         _write_dxchange(tmp_path / "xanes" / f"e{i}.h5", scale=1 + 0.2 * i, energy_ev=e, seed=i)
+    import tifffile
+
+    labels = (np.arange(6 * 48 * 48).reshape(6, 48, 48) % 5).astype(np.int32)
+    tifffile.imwrite(tmp_path / "grains.tif", labels)
     _yaml(tmp_path, "electrode:\n  raw: electrode.h5\n  raw_read: {pixel_size_um: 0.5}\n  thickness_axis: y\n"
-                    "grain:\n  raw: xanes/e*.h5\n  voxel_size_um: 0.5\n  reconstruct: {centre: 23.7}\n")
+                    "grain:\n  raw: xanes/e*.h5\n  voxel_size_um: 0.5\n  reconstruct: {centre: 23.7}\n"
+                    "  labels: grains.tif\n  designated: [1, 3]\n")
     src = rp.FolderSource(tmp_path)
     e = src.load("electrode")
     assert e["thickness_axis"] == "y" and e["volume"].shape == (6, 48, 48)
     assert abs(e["volume"].attrs["centre_px"] - CENTRE) <= 0.25
     assert not list(tmp_path.glob("*.zarr"))  # in memory: nothing written
-    g = src.load("grain")["stack"]
+    grain = src.load("grain")
+    np.testing.assert_array_equal(grain["labels"].values, labels)  # labels on the reconstructed grid
+    assert grain["designated"] == [1, 3]
+    g = grain["stack"]
     assert g.dims == ("energy", "z", "y", "x") and g.sizes["energy"] == 3
     np.testing.assert_allclose(g["energy"].values, energies)
     means = [float(g.isel(energy=i, z=0, y=slice(20, 28), x=slice(24, 32)).mean()) for i in range(3)]

@@ -342,10 +342,9 @@ class FolderSource(Source):
                 out["population"] = pd.concat(frames, ignore_index=True)
             return out
         voxel = s.get("voxel_size_um")
-        if s.get("raw"):
-            return self._reconstruct(scale, s)
+        raw = self._reconstruct(scale, s) if s.get("raw") else None
         if scale == "grain":
-            stack = self._read_stack(s)
+            stack = raw if raw is not None else self._read_stack(s)
             labels = None
             if s.get("labels"):
                 labels = io.read_volume(self._resolve(s["labels"], scale, "labels"), voxel_size_um=voxel)
@@ -357,7 +356,8 @@ class FolderSource(Source):
             if designated is not None and (not isinstance(designated, list) or len(designated) != 2):
                 raise _bad(self.spec_path, f"grain.designated must be two grain labels, got {designated!r}")
             return {"stack": stack, "labels": labels, "designated": designated}
-        vol = io.read_volume(self._resolve(s["volume"], scale, "volume"), voxel_size_um=voxel, dataset=s.get("dataset"))
+        vol = raw if raw is not None else io.read_volume(self._resolve(s["volume"], scale, "volume"),
+                                                         voxel_size_um=voxel, dataset=s.get("dataset"))
         if vol.ndim != 3:
             raise _bad(self._resolve(s["volume"], scale, "volume"), f"is a {vol.ndim}D image; the {scale} scale needs a "
                        "3D volume (z, y, x)", "give a multi-page TIFF, a folder of slices, HDF5, zarr or npz")
@@ -385,8 +385,9 @@ class FolderSource(Source):
         return dict(value)
 
     def _reconstruct(self, scale: str, s: dict):
-        """A raw acquisition to the scale's volume (stack) with bz.tomo.reconstruct, reusing
-        ``cache`` when the JSON beside it records the same request."""
+        """A raw acquisition to the scale's volume (the grain's stack) with
+        bz.tomo.reconstruct, reusing ``cache`` when the JSON beside it records the same
+        request."""
         import json
 
         import xarray as xr
@@ -412,7 +413,7 @@ class FolderSource(Source):
             except (OSError, ValueError):
                 recorded = None
             if recorded == request and written_by_us(cache):
-                return self._scale_data(scale, s, xr.open_zarr(cache, consolidated=False)["volume"])
+                return self._checked(scale, s, xr.open_zarr(cache, consolidated=False)["volume"])
         if side is not None and side.exists() and not written_by_us(side):
             raise _bad(side, f"exists beside {scale}.cache and was not written by batteryzoom",
                        "move it, or give another cache path")
@@ -424,18 +425,16 @@ class FolderSource(Source):
         if cache is not None:
             body = json.loads(tomo.parameters_json(vol))
             atomic_write_bytes(side, json.dumps({**body, "request": request}, indent=2).encode("utf-8"))
-        return self._scale_data(scale, s, vol)
+        return self._checked(scale, s, vol)
 
-    def _scale_data(self, scale: str, s: dict, vol) -> dict[str, Any]:
-        """What :meth:`load` gives for a reconstructed scale."""
+    def _checked(self, scale: str, s: dict, vol):
+        """A reconstructed volume (stack) with the dims its scale needs."""
         expected = 4 if scale == "grain" else 3
         if vol.ndim != expected:
             what = "a multi-energy scan (one acquisition per energy)" if scale == "grain" else "one energy"
             raise _bad(self._resolve(s["raw"], scale, "raw"), f"reconstructs to dims {vol.dims}; the {scale} "
                        f"scale needs {what}")
-        if scale == "grain":
-            return {"stack": vol, "labels": None, "designated": s.get("designated")}
-        return {"volume": vol, **{k: s[k] for k in ("thickness_axis", "collector_side") if k in s}}
+        return vol
 
     def _read_stack(self, s: dict):
         from . import io
