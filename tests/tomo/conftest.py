@@ -1,9 +1,9 @@
 """Fixtures of the bz.tomo tests: the real raw acquisitions of the data mirror as
 acquisition Datasets, and small synthetic scans with known truth.
 
-The real files are read here with h5py / tifffile / scipy.io directly until
-``bz.io.read_acquisition`` reads them (then these fixtures call it); each is fetched
-through the manifest (``fetch_real``), so a missing file skips locally and fails in CI.
+The real files are read as a user reads them, ``bz.data.load("real/tomo/...")`` (the
+manifest's loader: ``bz.io.read_acquisition`` with the entry's arguments); each is fetched
+through ``fetch_real`` first, so a missing file skips locally and fails in CI.
 """
 
 from __future__ import annotations
@@ -12,50 +12,43 @@ import numpy as np
 import pytest
 
 
+def _load(fetch_real, name):
+    import batteryzoom as bz
+
+    fetch_real(name)  # skip (locally) or fail (CI) when the file is missing
+    return bz.data.load(name)
+
+
 @pytest.fixture(scope="session")
 def tooth(fetch_real):
     """APS Data Exchange tooth: 181 projections × 2 rows × 640 px, degrees, 10 flats/darks."""
-    import h5py
-
-    from batteryzoom.io.acquisition import make_acquisition
-
-    (path,) = fetch_real("real/tomo/aps-tooth-dxchange")
-    with h5py.File(path, "r") as f:
-        ex = f["exchange"]
-        return make_acquisition(ex["data"][()], ex["theta"][()], flats=ex["data_white"][()],
-                                darks=ex["data_dark"][()], angle_unit="deg", source_path=str(path),
-                                fmt="dxchange")
+    return _load(fetch_real, "real/tomo/aps-tooth-dxchange")
 
 
 @pytest.fixture(scope="session")
 def i13(fetch_real):
     """Diamond I13 TIFF series: 91 projections (lines 11-101 of angles.txt), one flat, one dark."""
-    import tifffile
-
-    from batteryzoom.io.acquisition import make_acquisition
-
-    paths = fetch_real("real/tomo/diamond-i13-tiff-series")
-    by_name = {p.name: p for p in paths}
-    raws = sorted(p for p in paths if p.name.startswith("raw_"))
-    angles = np.loadtxt(by_name["angles.txt"])[10:101]
-    return make_acquisition(np.stack([tifffile.imread(p) for p in raws]), angles,
-                            flats=tifffile.imread(by_name["flat_00001.tiff"])[None],
-                            darks=tifffile.imread(by_name["dark_00001.tiff"])[None], angle_unit="deg",
-                            source_path=str(raws[0].parent), fmt="tiff-series")
+    return _load(fetch_real, "real/tomo/diamond-i13-tiff-series")
 
 
 @pytest.fixture(scope="session")
 def dendrite(fetch_real):
-    """Diamond I12 dendrite: one normalised sinogram (×1000 -ln(I/I0) in the file), 360 angles in
-    unwrapped radians, 1260 px. Returns ``(sinogram (angle, col) float32, angles_deg)``."""
-    import scipy.io
+    """Diamond I12 dendrite: one normalised sinogram (×1000 -ln(I/I0) in the file, read with
+    value_scale=1000), 360 angles in unwrapped radians, 1260 px: an acquisition
+    ``(360, 1, 1260)`` with ``attrs["normalized"]``."""
+    return _load(fetch_real, "real/tomo/diamond-i12-dendrite-sinogram")
 
-    from batteryzoom.io.acquisition import angles_in_degrees
 
-    (path,) = fetch_real("real/tomo/diamond-i12-dendrite-sinogram")
-    m = scipy.io.loadmat(path)
-    deg, _ = angles_in_degrees(m["anglesRad"].ravel())
-    return (m["sinoRD"].T / 1000).astype(np.float32), deg
+@pytest.fixture(scope="session")
+def chip_xrm(fetch_real):
+    """Xradia .xrm of the chip with its reference embedded (39.88 s projection, 40 s flat)."""
+    return _load(fetch_real, "real/tomo/xradia-chip-xrm")
+
+
+@pytest.fixture(scope="session")
+def chip_txrm(fetch_real):
+    """Xradia .txrm of the chip, no reference inside (read with flats='absent')."""
+    return _load(fetch_real, "real/tomo/xradia-chip-txrm")
 
 
 @pytest.fixture(scope="session")

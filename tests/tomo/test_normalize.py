@@ -1,6 +1,7 @@
 """bz.tomo.normalize: -ln((I-D)/(I0-D)) with flats interpolated in time, dead pixels,
-lazy (dask) input, multi-energy acquisitions, and the refusals (zero, saturated, missing
-flats)."""
+lazy (dask) input, multi-energy acquisitions, flats exposed for another time (the real
+Xradia chip .xrm), and the refusals (zero, saturated, missing flats, a .txrm read without
+its reference)."""
 
 from __future__ import annotations
 
@@ -84,3 +85,70 @@ def test_bad_flats_are_refused_naming_the_frame():
     ds = make_acquisition(proj, angles, flats=saturated[:1], angle_unit="deg").drop_vars("flats")
     with pytest.raises(InputError, match="raw projections without flats"):
         check_acquisition(ds)
+
+
+def test_xradia_xrm_reference_exposure_compared_as_count_rates(chip_xrm):
+    """The chip .xrm's projection was exposed 39.88 s, its embedded reference 40 s: the
+    optical density compares count rates, -ln(I / (I0 · t/t0)), through normalize and
+    through the pipeline's block path (references + normalize_block) alike."""
+    from batteryzoom.tomo.normalize import normalize_block, references
+
+    t, t0 = chip_xrm.attrs["exposure_s"], chip_xrm.attrs["flat_exposure_s"]
+    assert abs(t - 39.88) < 0.01 and t0 == 40.0 and "flats" in chip_xrm
+    od = normalize(chip_xrm)
+    assert od.attrs["exposure_ratio"] == pytest.approx(t / t0, rel=1e-6)
+    assert "exposure ratio t/t0 = 0.997" in od.attrs["normalization"]
+    counts = np.maximum(chip_xrm.projections.values.astype(np.float64), 0.5)
+    flat = chip_xrm.flats.values.astype(np.float64).mean(axis=0)
+    good = flat > 0
+    expected = -np.log(counts / (flat * t / t0))
+    np.testing.assert_allclose(od.values[:, good], expected[:, good], atol=2e-5)
+    # without the ratio every pixel would read ln(t0/t) = 0.0029 too high
+    unscaled = -np.log(counts / flat)
+    assert np.log(t0 / t) > 0.0025
+    np.testing.assert_allclose((unscaled - od.values)[:, good], np.log(t0 / t), atol=2e-5)
+    refs = references(chip_xrm)
+    block = normalize_block(chip_xrm.projections.values[:, 100:140], refs, rows=slice(100, 140))
+    np.testing.assert_allclose(block, od.values[:, 100:140], atol=1e-6)
+
+
+def test_exposures_per_projection_and_per_flat_frame():
+    """Projections exposed 2 s and 4 s, flats 1 s and 3 s: each flat frame is brought to
+    the mean flat exposure (2 s), then scaled per projection; a transmission of 0.6 reads
+    -ln 0.6 everywhere. Bad exposure attributes are refused by name."""
+    rate, dark, shape = 500.0, 20.0, (3, 8)
+    t_proj, t_flat = np.array([2.0, 4.0, 2.0, 4.0]), np.array([1.0, 3.0])
+    proj = np.stack([np.full(shape, 0.6 * rate * t + dark) for t in t_proj])
+    flats = np.stack([np.full(shape, rate * t + dark) for t in t_flat])
+    acq = make_acquisition(proj, [0, 45, 90, 135], flats=flats, darks=np.full((1,) + shape, dark),
+                           angle_unit="deg")
+    acq.attrs.update(exposure_s=list(t_proj), flat_exposure_s=list(t_flat))
+    od = normalize(acq)
+    np.testing.assert_allclose(od.values, -np.log(0.6), atol=1e-5)
+    assert od.attrs["exposure_ratio"] == [1.0, 2.0, 1.0, 2.0]
+    acq.attrs["exposure_s"] = [2.0, 4.0]
+    with pytest.raises(InputError, match=r"attrs\['exposure_s'\].*one per projection \(4\)"):
+        normalize(acq)
+    acq.attrs.update(exposure_s=2.0, flat_exposure_s=0.0)
+    with pytest.raises(InputError, match=r"flat_exposure_s.*positive exposure"):
+        normalize(acq)
+
+
+def test_xradia_txrm_without_reference_is_refused_until_flats_are_given(chip_txrm):
+    """The chip .txrm embeds no reference (read with flats='absent'): normalising,
+    checking flats and reconstructing refuse it, naming the file and the ways to give
+    flats; given flats (here a flat made of its own brightest counts) it normalises."""
+    import batteryzoom as bz
+    from batteryzoom.tomo import reconstruct
+    from batteryzoom.tomo.normalize import check_flats, references
+
+    assert chip_txrm.attrs["flats_absent"] and "flats" not in chip_txrm
+    path = chip_txrm.attrs["source_path"]
+    for call in (normalize, check_flats, references, reconstruct):
+        with pytest.raises(InputError, match=r"txrm_test_chip_tomo\.txrm: the projections were read without "
+                                             r"flats.*flats='reference\.xrm' or an array.*normalized=True"):
+            call(chip_txrm)
+    flat = np.full(chip_txrm.projections.shape[1:], float(chip_txrm.projections.max()) + 1, np.float32)
+    given = bz.io.read_acquisition(path, flats=flat)
+    od = normalize(given)
+    assert np.isfinite(od.values).all() and float(od.min()) > 0

@@ -33,7 +33,7 @@ def test_volume_in_um_with_its_frame_centre_and_parameters(scan):
     assert vol.attrs["units"] == "1/um" and vol.attrs["written_by"] == "batteryzoom.tomo.reconstruct"
     assert abs(vol.attrs["centre_px"] - 33.4) <= 0.5
     fit = vol.attrs["centre_fits"]
-    assert fit["centre_method"] == "pair" and len(fit["centre_rows"]) == 5
+    assert fit["centre_method"] == "pair+sharpness" and len(fit["centre_rows"]) == 5
     params = vol.attrs["reconstruction"]
     assert params["method"] == "fbp" and params["rings"] == {} and params["outliers_threshold_sigma"] == 6.0
     assert "interpolated in acquisition order between 2 runs" in vol.attrs["normalization"]

@@ -13,7 +13,7 @@ from batteryzoom.tomo._masks import sample_mask
 
 
 def test_dendrite_rings_fall_5x_and_edges_stay_sharp(dendrite):
-    sino, angles = dendrite
+    sino, angles = dendrite.projections.values[:, 0], dendrite.angle.values
     centre = find_centre(sino, angles).centre_px
     before = reconstruct_slices(sino, angles, centre)
     after = reconstruct_slices(remove_stripes(sino), angles, centre)

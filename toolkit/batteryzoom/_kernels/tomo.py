@@ -64,37 +64,84 @@ def _valid_range(base, c, n, last):  # pragma: no cover - compiled
     return lo, hi
 
 
+@njit(cache=True, nogil=True, fastmath=True, boundscheck=False, error_model="numpy", inline="always")
+def _add_angle(row, p, q, base, c, lo, hi):  # pragma: no cover - compiled
+    """``row[lo:hi] += p[d] + fr·q[d]`` at ``u + 1 = base + xi·c = d + fr`` (one angle)."""
+    for xi in range(lo, hi):
+        f = base + np.float32(xi) * c
+        d = np.uint32(f)
+        row[xi] += p[d] + (f - np.float32(d)) * q[d]
+
+
 @njit(cache=True, nogil=True, fastmath=True, boundscheck=False, error_model="numpy")
-def back_project_rows(padded, cos_a, msin_a, weights, centre, r0, r1, out):  # pragma: no cover
+def back_project_rows(pw, dw, cos_a, msin_a, centre, r0, r1, out):  # pragma: no cover
     """Add the back-projection of output rows ``r0:r1`` into ``out`` (those rows only).
 
-    ``padded``: float32 ``(angle, nz, ncol + 2)`` filtered sinograms, zero first and last
-    column. Rows are numbered over the stack: row ``r`` is slice ``r // n``, image row
-    ``r % n``. ``out``: float32 ``(r1 - r0, n)``. ``weights``: float32, one per angle
-    (the angular interval it stands for, radians).
+    ``pw``: float32 ``(angle, nz, ncol + 2)`` filtered sinograms times each angle's weight
+    (the angular interval it stands for, radians), zero first and last column; ``dw`` the
+    same shape, ``pw[..., d + 1] - pw[..., d]`` (the interpolation's slope, so that a
+    sample costs two loads and one multiply-add). Rows are numbered over the stack: row
+    ``r`` is slice ``r // n``, image row ``r % n``. ``out``: float32 ``(r1 - r0, n)``.
+
+    Four angles share one pass over the row where all four fall on the detector (their
+    common ``[lo, hi)``; each angle's own edges are added alone): a quarter of the loads
+    and stores of ``out``, 15-20 % less time than one pass per angle (512 px × 720
+    angles, one thread: 0.28 s → 0.23 s). Interleaving the pixel loop over angles
+    instead (no stores in the inner loop) was 2.7× slower: strided reads of 720 rows.
     """
-    n_ang = padded.shape[0]
-    last = padded.shape[2] - 3  # last real column
+    n_ang = pw.shape[0]
+    last = pw.shape[2] - 3  # last real column
     n = out.shape[1]
     ic = np.float32(0.5 * (n - 1))
-    one = np.uint32(1)
+    bases = np.empty(4, np.float32)
+    los = np.empty(4, np.int64)
+    his = np.empty(4, np.int64)
     for r in range(r0, r1):
         z = r // n
         yi = r - z * n
         row = out[r - r0]
         yc = np.float32(yi) - ic
-        for a in range(n_ang):
-            c = cos_a[a]
-            base = np.float32(yc * msin_a[a] + centre - ic * c + np.float32(1.0))  # +1: the pad
-            lo, hi = _valid_range(base - np.float32(1.0), c, n, last)
-            p = padded[a, z]
-            wa = weights[a]
-            for xi in range(lo, hi):
-                f = base + np.float32(xi) * c
+        for a0 in range(0, n_ang - 3, 4):
+            lo_all, hi_all = 0, n
+            for k in range(4):
+                c = cos_a[a0 + k]
+                b = np.float32(yc * msin_a[a0 + k] + centre - ic * c + np.float32(1.0))  # +1: the pad
+                lo, hi = _valid_range(b - np.float32(1.0), c, n, last)
+                bases[k], los[k], his[k] = b, lo, hi
+                lo_all, hi_all = max(lo_all, lo), min(hi_all, hi)
+            if hi_all <= lo_all:
+                lo_all = hi_all = 0
+            for k in range(4):  # what each angle has alone
+                p, q, c = pw[a0 + k, z], dw[a0 + k, z], cos_a[a0 + k]
+                if hi_all > lo_all:
+                    _add_angle(row, p, q, bases[k], c, los[k], lo_all)
+                    _add_angle(row, p, q, bases[k], c, hi_all, his[k])
+                else:
+                    _add_angle(row, p, q, bases[k], c, los[k], his[k])
+            p0, p1, p2, p3 = pw[a0, z], pw[a0 + 1, z], pw[a0 + 2, z], pw[a0 + 3, z]
+            q0, q1, q2, q3 = dw[a0, z], dw[a0 + 1, z], dw[a0 + 2, z], dw[a0 + 3, z]
+            b0, b1, b2, b3 = bases[0], bases[1], bases[2], bases[3]
+            c0, c1, c2, c3 = cos_a[a0], cos_a[a0 + 1], cos_a[a0 + 2], cos_a[a0 + 3]
+            for xi in range(lo_all, hi_all):
+                x = np.float32(xi)
+                f = b0 + x * c0
                 d = np.uint32(f)
-                fr = f - np.float32(d)
-                p0 = p[d]
-                row[xi] += wa * (p0 + fr * (p[d + one] - p0))
+                s = p0[d] + (f - np.float32(d)) * q0[d]
+                f = b1 + x * c1
+                d = np.uint32(f)
+                s += p1[d] + (f - np.float32(d)) * q1[d]
+                f = b2 + x * c2
+                d = np.uint32(f)
+                s += p2[d] + (f - np.float32(d)) * q2[d]
+                f = b3 + x * c3
+                d = np.uint32(f)
+                s += p3[d] + (f - np.float32(d)) * q3[d]
+                row[xi] += s
+        for a in range(n_ang - n_ang % 4, n_ang):  # the last angles, one at a time
+            c = cos_a[a]
+            b = np.float32(yc * msin_a[a] + centre - ic * c + np.float32(1.0))
+            lo, hi = _valid_range(b - np.float32(1.0), c, n, last)
+            _add_angle(row, pw[a, z], dw[a, z], b, c, lo, hi)
     return out
 
 

@@ -23,14 +23,17 @@ __all__ = ["SCALES", "DATASET_FILE", "Source", "TwinSource", "FolderSource", "op
 SCALES = ("cycler", "cell", "electrode", "particle", "grain")
 DATASET_FILE = "batteryzoom.yaml"
 
+_RAW_KEYS = {"raw", "raw_read", "reconstruct", "cache"}  # a raw acquisition, reconstructed on load
 _KEYS = {
     "cycler": {"one_cycle", "self_discharge", "cell_id", "population", "threshold_mv_per_day", "format"},
     "cell": {"volume", "voxel_size_um", "dataset", "origin_um"},
-    "electrode": {"volume", "voxel_size_um", "dataset", "origin_um", "thickness_axis", "collector_side"},
-    "particle": {"volume", "voxel_size_um", "dataset", "origin_um"},
-    "grain": {"stack", "energies", "voxel_size_um", "origin_um", "labels", "designated", "layout"},
+    "electrode": {"volume", "voxel_size_um", "dataset", "origin_um", "thickness_axis", "collector_side"} | _RAW_KEYS,
+    "particle": {"volume", "voxel_size_um", "dataset", "origin_um"} | _RAW_KEYS,
+    "grain": {"stack", "energies", "voxel_size_um", "origin_um", "labels", "designated", "layout"} | _RAW_KEYS,
 }
 _VOLUME_SCALES = ("cell", "electrode", "particle", "grain")
+# keywords the source sets itself: the cache and progress are its own, reading needs the path
+_RESERVED = {"raw_read": {"path"}, "reconstruct": {"acquisition", "out", "overwrite", "progress"}}
 
 
 class Source:
@@ -192,6 +195,28 @@ class FolderSource(Source):
           labels: xanes/grains.tif           # optional: grain labels on the stack's grid
           designated: [12, 34]               # optional: the two grains of Fig. S3
 
+    **Raw acquisitions.** The electrode, particle and grain scales may give ``raw:`` instead
+    of ``volume:`` (``stack:`` for the grain): projections with their flats, darks and
+    angles in any format ``bz.io.read_acquisition`` reads (Data Exchange, Xradia
+    ``.txrm``/``.xrm``, a TIFF series folder, NeXus, FXI, MATLAB; for the grain a
+    multi-energy scan: a folder, a ``*`` pattern or a list of per-energy files). The scale
+    is then reconstructed on load with ``bz.tomo.reconstruct`` (the centre found
+    automatically unless given), in memory, or into ``cache:`` (a zarr store, reused while
+    the raw files and options are unchanged)::
+
+        particle:
+          raw: nanoct/scan.h5                # read_acquisition recognises the format
+          raw_read: {pixel_size_um: 0.08}    # optional: read_acquisition's keywords (flats, angles, ...)
+          reconstruct: {rings: false}        # optional: bz.tomo.reconstruct's keywords (centre, method, rows, ...)
+          cache: recon/particle.zarr         # optional: written once, reused; beside it particle.json
+          origin_um: [27.31, 27.31, 53.31]
+
+    ``voxel_size_um`` is passed as the pixel size when the file records none. The centre
+    used is recorded in the volume's attributes (``centre_px``, ``centre_fits``,
+    ``reconstruction``: every parameter) and, with a cache, in the JSON beside it (as
+    ``batteryzoom reconstruct`` writes), with the request it answered. A cache that
+    batteryzoom did not write is never replaced.
+
     ``origin_um`` (z, y, x, µm) places a scale's voxel 0 in the frame of the scale above it
     that is present (cell ⊃ electrode ⊃ particle ⊃ grain); with it the report draws each
     child's box on its parent and, for the grains, takes the particle's grain segmentation
@@ -272,9 +297,20 @@ class FolderSource(Source):
 
     def _check_files(self, scale: str, section: dict) -> None:
         main = {"cycler": ("one_cycle", "self_discharge", "population"), "grain": ("stack",)}.get(scale, ("volume",))
+        if "raw" in _KEYS[scale]:
+            main += ("raw",)
+            given = [k for k in main if section.get(k)]
+            if len(given) > 1:
+                raise _bad(self.spec_path, f"section {scale!r} gives both {given[0]} and raw",
+                           f"give the reconstructed {given[0]} or the raw acquisition, not both")
+            for key in ("raw_read", "reconstruct"):
+                self._options(section, scale, key)
+            if section.get("cache") and not section.get("raw"):
+                raise _bad(self.spec_path, f"{scale}.cache is where a raw acquisition is reconstructed to; "
+                           f"{scale} gives no raw:")
         if not any(section.get(k) for k in main):
             raise _bad(self.spec_path, f"section {scale!r} names no file: give {' or '.join(main)}")
-        for key in ("one_cycle", "self_discharge", "population", "volume", "stack", "energies", "labels"):
+        for key in ("one_cycle", "self_discharge", "population", "volume", "stack", "energies", "labels", "raw"):
             if not section.get(key):
                 continue
             if key == "energies" and isinstance(section[key], list):
@@ -320,8 +356,9 @@ class FolderSource(Source):
                 out["population"] = pd.concat(frames, ignore_index=True)
             return out
         voxel = s.get("voxel_size_um")
+        raw = self._reconstruct(scale, s) if s.get("raw") else None
         if scale == "grain":
-            stack = self._read_stack(s)
+            stack = raw if raw is not None else self._read_stack(s)
             labels = None
             if s.get("labels"):
                 labels = io.read_volume(self._resolve(s["labels"], scale, "labels"), voxel_size_um=voxel)
@@ -333,12 +370,85 @@ class FolderSource(Source):
             if designated is not None and (not isinstance(designated, list) or len(designated) != 2):
                 raise _bad(self.spec_path, f"grain.designated must be two grain labels, got {designated!r}")
             return {"stack": stack, "labels": labels, "designated": designated}
-        vol = io.read_volume(self._resolve(s["volume"], scale, "volume"), voxel_size_um=voxel, dataset=s.get("dataset"))
+        vol = raw if raw is not None else io.read_volume(self._resolve(s["volume"], scale, "volume"),
+                                                         voxel_size_um=voxel, dataset=s.get("dataset"))
         if vol.ndim != 3:
             raise _bad(self._resolve(s["volume"], scale, "volume"), f"is a {vol.ndim}D image; the {scale} scale needs a "
                        "3D volume (z, y, x)", "give a multi-page TIFF, a folder of slices, HDF5, zarr or npz")
         options = {k: s[k] for k in ("thickness_axis", "collector_side") if k in s}
         return {"volume": vol, **options}
+
+    def _options(self, section: dict, scale: str, key: str) -> dict[str, Any]:
+        """``raw_read`` / ``reconstruct``: a mapping of the function's keywords, checked."""
+        import inspect
+
+        value = section.get(key) or {}
+        if not isinstance(value, dict):
+            raise _bad(self.spec_path, f"{scale}.{key} must be a mapping of keywords, got {value!r}")
+        if key == "raw_read":
+            from .io import read_acquisition as func
+            allowed = set(inspect.signature(func).parameters) - {"options"}  # + a reader's own: checked on read
+        else:
+            from .tomo import reconstruct as func
+            allowed = set(inspect.signature(func).parameters)
+        allowed -= _RESERVED[key]
+        bad = sorted(set(value) - allowed) if key == "reconstruct" else sorted(set(value) & _RESERVED[key])
+        if bad:
+            raise _bad(self.spec_path, f"{scale}.{key} has keyword(s) {bad} that {func.__name__} does not take "
+                       f"here; allowed: {sorted(allowed)}")
+        return dict(value)
+
+    def _reconstruct(self, scale: str, s: dict):
+        """A raw acquisition to the scale's volume (the grain's stack) with
+        bz.tomo.reconstruct, reusing ``cache`` when the JSON beside it records the same
+        request."""
+        import json
+
+        import xarray as xr
+
+        from . import io, tomo
+        from .data.store import atomic_write_bytes
+        from .tomo.pipeline import written_by_us
+
+        paths = self._glob(s["raw"], scale, "raw")
+        read = self._options(s, scale, "raw_read")
+        if s.get("voxel_size_um") is not None and "pixel_size_um" not in read:
+            voxel = s["voxel_size_um"]
+            read["pixel_size_um"] = float(voxel[-1] if isinstance(voxel, list) else voxel)
+        options = self._options(s, scale, "reconstruct")
+        request = {"raw": [str(p) for p in paths], "mtime": [os.stat(p).st_mtime for p in paths],
+                   "raw_read": read, "reconstruct": options}
+        request = json.loads(json.dumps(request, default=str))  # as the JSON will hold it
+        cache = self._resolve(s["cache"], scale, "cache") if s.get("cache") else None
+        side = cache.with_suffix(".json") if cache is not None else None
+        if cache is not None and cache.is_dir() and side.is_file():
+            try:
+                recorded = json.loads(side.read_text()).get("request")
+            except (OSError, ValueError):
+                recorded = None
+            if recorded == request and written_by_us(cache):
+                return self._checked(scale, s, xr.open_zarr(cache, consolidated=False)["volume"])
+        if side is not None and side.exists() and not written_by_us(side):
+            raise _bad(side, f"exists beside {scale}.cache and was not written by batteryzoom",
+                       "move it, or give another cache path")
+        try:
+            acq = io.read_acquisition(paths[0] if len(paths) == 1 else paths, **read)
+        except TypeError as exc:  # a keyword the format's reader does not take
+            raise _bad(self.spec_path, f"{scale}.raw_read: {exc}") from None
+        vol = tomo.reconstruct(acq, out=cache, overwrite=cache is not None, progress=None, **options)
+        if cache is not None:
+            body = json.loads(tomo.parameters_json(vol))
+            atomic_write_bytes(side, json.dumps({**body, "request": request}, indent=2).encode("utf-8"))
+        return self._checked(scale, s, vol)
+
+    def _checked(self, scale: str, s: dict, vol):
+        """A reconstructed volume (stack) with the dims its scale needs."""
+        expected = 4 if scale == "grain" else 3
+        if vol.ndim != expected:
+            what = "a multi-energy scan (one acquisition per energy)" if scale == "grain" else "one energy"
+            raise _bad(self._resolve(s["raw"], scale, "raw"), f"reconstructs to dims {vol.dims}; the {scale} "
+                       f"scale needs {what}")
+        return vol
 
     def _read_stack(self, s: dict):
         from .. import io

@@ -114,8 +114,14 @@ def back_project(sino: np.ndarray, angles_deg: np.ndarray, centre: float, weight
         return _back_project_numpy(padded, cos_a, msin_a, w, float(centre), out)
     from .._kernels.tomo import back_project_rows
 
+    order = np.argsort(np.mod(np.asarray(angles_deg, np.float64), 180.0), kind="stable")
+    if np.any(np.diff(order) != 1):  # neighbours in angle share passes over a row (the kernel's blocks of 4)
+        padded, cos_a, msin_a, w = padded[order], cos_a[order], msin_a[order], w[order]
+    pw = padded * w[:, None, None]
+    dw = np.zeros_like(pw)
+    np.subtract(pw[..., 1:], pw[..., :-1], out=dw[..., :-1])
     _blocks.map_ranges(nz * n, _ROWS_PER_TASK, lambda r0, r1: back_project_rows(
-        padded, cos_a, msin_a, w, np.float32(centre), r0, r1, flat[r0:r1]))
+        pw, dw, cos_a, msin_a, np.float32(centre), r0, r1, flat[r0:r1]))
     return out
 
 

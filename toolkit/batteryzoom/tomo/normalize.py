@@ -15,6 +15,14 @@ the flats first:
   frames, more than 1 % at a full-scale value of an 8- to 16-bit converter (2ᵏ − 1, the
   frame's maximum); float frames (already averaged) are checked only against
   ``saturation_counts``;
+- flats exposed for another time than the projections (``attrs["flat_exposure_s"]``
+  beside ``attrs["exposure_s"]``, as an Xradia ``.xrm`` with its reference records: 39.88 s
+  against 40 s) are compared as count rates: ``I0 - D`` is scaled by ``t / t0`` (per
+  projection when exposures differ; flat frames of different exposures are brought to
+  their mean exposure before averaging), stated in ``attrs["exposure_ratio"]``. The dark
+  is subtracted unscaled (its exposure is not recorded);
+- raw projections read knowingly without flats (``attrs["flats_absent"]``, a ``.txrm``
+  read with ``flats="absent"``) are refused: they are counts, not optical densities;
 - projection pixels with ``I - D`` below half a count are floored there (a finite, large
   optical density: less than one photon arrived); pixels dead in the flats (``I0 - D ≤ 0``)
   are filled along the detector row from their nearest good neighbours, and counted.
@@ -33,7 +41,7 @@ from .._transmission import optical_density, reference_weights
 from ..errors import InputError
 from ..io.acquisition import check_acquisition
 
-__all__ = ["normalize", "References", "references", "check_flats", "normalize_block"]
+__all__ = ["normalize", "References", "references", "check_flats", "normalize_block", "require_flats"]
 
 _SATURATED_FRACTION = 0.01
 _FLOOR_COUNTS = 0.5
@@ -56,6 +64,9 @@ class References:
         Pixels where some run's ``I0 - D ≤ 0`` (filled along the row).
     description : str
         What was done, in words (recorded in the volume's attributes).
+    exposure_ratio : numpy.ndarray, float32, (n_angle,) or None
+        Projection exposure over flat exposure, ``t / t0``, per projection: ``I0 - D`` is
+        scaled by it (count rates); None when the exposures are equal or not recorded.
     """
 
     flats: np.ndarray | None
@@ -63,6 +74,7 @@ class References:
     weights: np.ndarray | None
     dead: np.ndarray | None
     description: str
+    exposure_ratio: np.ndarray | None = None
 
     @property
     def normalized(self) -> bool:
@@ -80,6 +92,47 @@ def _energy_view(acq: xr.Dataset, energy: int | None) -> xr.Dataset:
             raise InputError(f"{_name(acq)}: a multi-energy acquisition; pass energy= (an index)")
         return acq.isel(energy=int(energy))
     return acq
+
+
+def require_flats(acq: xr.Dataset) -> None:
+    """Refuse raw projections read without flats (``attrs["flats_absent"]``).
+
+    Raises
+    ------
+    InputError
+        Naming the source and the ways to give flats (or to declare the projections
+        already normalised).
+    """
+    if "flats" in acq or acq.attrs.get("normalized", False) or not acq.attrs.get("flats_absent", False):
+        return
+    raise InputError(f"{_name(acq)}: the projections were read without flats (attrs['flats_absent']; format "
+                     f"{acq.attrs.get('format') or 'unknown'}, read with flats='absent'); "
+                     "raw counts cannot be normalised to -ln(I/I0). Read it again with its flat fields, "
+                     "bz.io.read_acquisition(path, flats='reference.xrm' or an array (n, row, col)), or with "
+                     "normalized=True if the images already hold -ln(I/I0)")
+
+
+def _positive_times(value: Any, count: int, what: str, attr: str, where: str) -> np.ndarray:
+    """``attrs[attr]`` (one time, or one per frame) as ``count`` seconds, checked."""
+    t = np.atleast_1d(np.asarray(value, dtype=np.float64)).ravel()
+    if t.size == 1:
+        t = np.full(count, t[0])
+    if t.size != count or not np.all(np.isfinite(t) & (t > 0)):
+        raise InputError(f"{where}: attrs[{attr!r}]={value!r} must be one positive exposure (s) or one per "
+                         f"{what} ({count}); fix or delete the attribute")
+    return t
+
+
+def _exposures(view: xr.Dataset, where: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Projection and flat exposures (s) per frame when the flats' differ, else None."""
+    t_p, t_f = view.attrs.get("exposure_s"), view.attrs.get("flat_exposure_s")
+    if t_p is None or t_f is None:
+        return None
+    proj = _positive_times(t_p, view.sizes["angle"], "projection", "exposure_s", where)
+    flat = _positive_times(t_f, view.sizes["flat"], "flat frame", "flat_exposure_s", where)
+    if np.allclose(proj, flat[0], rtol=1e-6) and np.allclose(flat, flat[0], rtol=1e-6):
+        return None
+    return proj, flat
 
 
 def check_flats(acq: xr.Dataset, *, saturation_counts: float | None = None, energy: int | None = None) -> None:
@@ -100,6 +153,7 @@ def check_flats(acq: xr.Dataset, *, saturation_counts: float | None = None, ener
     InputError
     """
     acq = check_acquisition(acq, _name(acq))
+    require_flats(acq)
     if "flats" not in acq:
         return
     where = _name(acq)
@@ -171,11 +225,21 @@ def references(acq: xr.Dataset, energy: int | None = None, *, interpolate: bool 
     References
     """
     acq = check_acquisition(acq, _name(acq))
+    require_flats(acq)
     view = _energy_view(acq, energy)
     if "flats" not in view:
         return References(None, None, None, None, "projections already hold -ln(I/I0) (attrs['normalized'])")
     flats = np.asarray(view.flats.values, dtype=np.float32)
     dark = np.asarray(view.darks.values, dtype=np.float32).mean(axis=0) if "darks" in view else None
+    times = _exposures(view, _name(acq))
+    ratio = None
+    if times is not None:
+        t_proj, t_flat = times
+        t_ref = float(t_flat.mean())
+        if not np.allclose(t_flat, t_ref, rtol=1e-6):  # each flat frame to the mean exposure first
+            d0 = 0 if dark is None else dark
+            flats = (d0 + (flats - d0) * (t_ref / t_flat).astype(np.float32)[:, None, None]).astype(np.float32)
+        ratio = (t_proj / t_ref).astype(np.float32)
     n_angle = view.sizes["angle"]
     if interpolate:
         weights, runs = reference_weights(view.flat_order.values, view.projection_order.values)
@@ -188,8 +252,17 @@ def references(acq: xr.Dataset, energy: int | None = None, *, interpolate: bool 
     how = (f"flats interpolated in acquisition order between {len(runs)} runs (frames {spans})"
            if len(runs) > 1 else f"mean of {flats.shape[0]} flat frame(s)")
     how += f", dark: {'mean of %d frame(s)' % view.sizes['dark'] if dark is not None else 'none'}"
+    if ratio is not None:
+        how += (f"; I0 - D scaled by the exposure ratio t/t0 = {_one_or_range(ratio)} (projections "
+                f"{_one_or_range(times[0], 's')}, flats {_one_or_range(times[1], 's')}: count rates compared)")
     how += f"; I - D floored at {_FLOOR_COUNTS} count; {int(dead.sum())} dead flat pixel(s) filled along rows"
-    return References(means, dark, weights, dead, how)
+    return References(means, dark, weights, dead, how, ratio)
+
+
+def _one_or_range(values: np.ndarray, unit: str = "") -> str:
+    lo, hi = float(np.min(values)), float(np.max(values))
+    text = f"{lo:.6g}" if np.isclose(lo, hi, rtol=1e-6) else f"{lo:.6g}–{hi:.6g}"
+    return f"{text} {unit}" if unit else text
 
 
 def _fill_dead(od: np.ndarray, dead: np.ndarray) -> np.ndarray:
@@ -235,6 +308,9 @@ def normalize_block(projections: Any, refs: References, *, angles: Any = slice(N
     flats = refs.flats[:, rows, :]
     flat = np.tensordot(w.astype(np.float32), flats, axes=(1, 0))  # (n_block, rows, col)
     dark = None if refs.dark is None else refs.dark[rows, :]
+    if refs.exposure_ratio is not None:  # the flat's counts over the projection's exposure
+        d0 = np.float32(0) if dark is None else dark
+        flat = d0 + (flat - d0) * refs.exposure_ratio[angles][:, None, None]
     od = np.asarray(optical_density(p, flat, dark, floor=_FLOOR_COUNTS))
     return _fill_dead(od, refs.dead[rows, :])
 
@@ -277,13 +353,16 @@ def normalize(acquisition: xr.Dataset, *, interpolate: bool = True, check: bool 
     -------
     xarray.DataArray, float32, dims of ``projections``
         ``-ln((I - D)/(I0 - D))``, dimensionless, lazy (dask) when the projections are;
-        attrs: the acquisition's, plus ``normalization`` (what was done).
+        attrs: the acquisition's, plus ``normalization`` (what was done) and, when flats
+        and projections were exposed differently, ``exposure_ratio`` (``t / t0``, one
+        value or one per projection).
 
     Raises
     ------
     InputError
-        Not an acquisition, raw projections without flats, a flat without signal or
-        saturated.
+        Not an acquisition, raw projections without flats (also when read knowingly
+        without them, ``attrs["flats_absent"]``), a flat without signal or saturated,
+        exposure attributes that are not positive times.
 
     Examples
     --------
@@ -298,15 +377,15 @@ def normalize(acquisition: xr.Dataset, *, interpolate: bool = True, check: bool 
     (('angle', 'row', 'col'), 0.5)
     """
     acq = check_acquisition(acquisition, "acquisition")
+    require_flats(acq)
     if check:
         check_flats(acq, saturation_counts=saturation_counts)
     proj = acq.projections
     if "energy" in proj.dims:
-        parts, how = [], ""
+        parts, refs = [], None
         for e in range(proj.sizes["energy"]):
             refs = references(acq, e, interpolate=interpolate)
             parts.append(_normalize_energy(proj.data[e], refs))
-            how = refs.description
         if is_dask(parts[0]):
             import dask.array as da
 
@@ -315,7 +394,10 @@ def normalize(acquisition: xr.Dataset, *, interpolate: bool = True, check: bool 
             data = np.stack(parts)
     else:
         refs = references(acq, interpolate=interpolate)
-        data, how = _normalize_energy(proj.data, refs), refs.description
-    attrs = {**acq.attrs, "normalization": how, "normalized": True,
+        data = _normalize_energy(proj.data, refs)
+    attrs = {**acq.attrs, "normalization": refs.description, "normalized": True,
              "quantity": "optical density -ln((I - D)/(I0 - D))"}
+    if refs.exposure_ratio is not None:
+        r = refs.exposure_ratio
+        attrs["exposure_ratio"] = float(r[0]) if np.allclose(r, r[0]) else [float(v) for v in r]
     return xr.DataArray(data, dims=proj.dims, coords=proj.coords, name="optical_density", attrs=attrs)

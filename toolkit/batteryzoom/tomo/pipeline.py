@@ -25,6 +25,7 @@ value at each row too (the slope is then within noise of zero).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -176,8 +177,8 @@ def _slice_refs(refs: References | None, rows: slice) -> References | None:
     """The references of a block's rows only (what a task ships to a worker)."""
     if refs is None or refs.normalized:
         return refs
-    return References(refs.flats[:, rows], None if refs.dark is None else refs.dark[rows], refs.weights,
-                      refs.dead[rows], refs.description)
+    return dataclasses.replace(refs, flats=refs.flats[:, rows], dark=None if refs.dark is None else refs.dark[rows],
+                               dead=refs.dead[rows])
 
 
 # --- staging (phase retrieval, jitter) ----------------------------------------------------
