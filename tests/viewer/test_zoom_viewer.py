@@ -203,6 +203,8 @@ def test_all_levels_in_one_world_frame_and_a_click_picks_a_grain(xvfb_display, t
             if name == "twin/particle-xanes":
                 zv.camera.angles = (10.0, -30.0, 60.0)  # an oblique 3D view of the grains
             shots.append(zv.screenshot(canvas_only=True))
+        # the level's own data layer is the active one, not a hidden level's
+        assert zv.viewer.layers.selection.active.name == "twin/particle-xanes labels"
         for shot in shots:
             rgb = shot[..., :3].astype(float)
             assert rgb.std() > 10, "every level renders something"

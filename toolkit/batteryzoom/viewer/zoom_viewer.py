@@ -307,6 +307,7 @@ class ZoomViewer:
             for layer_name in layer_names:
                 self.viewer.layers[layer_name].visible = level in inside
         self.focus(self.level_layers[name][0], margin=margin)
+        _activate_a_data_layer(self.viewer, visible_only=True)
 
     def screenshot(self, path: str | os.PathLike | None = None, canvas_only: bool = True) -> np.ndarray:
         """RGBA image of the canvas (and save it as PNG when ``path`` is given)."""
@@ -411,11 +412,11 @@ def show(
     return zv
 
 
-def _activate_a_data_layer(viewer: Any) -> None:
+def _activate_a_data_layer(viewer: Any, visible_only: bool = False) -> None:
     """Make the finest grey-level layer active (its controls: contrast, colormap,
     rendering), else the finest labels layer: never a box, whose controls are napari's
     shape-editing tools."""
-    layers = list(viewer.layers)
+    layers = [layer for layer in viewer.layers if layer.visible or not visible_only]
     for kind in ("image", "labels"):
         found = [layer for layer in layers if type(layer).__name__.lower() == kind]
         if found:
