@@ -156,3 +156,37 @@ def test_two_energies_with_a_given_e0_are_refused_toward_the_edge_jump_map(arcta
     stack = arctan_edge(energy, 8342.0)[:, None] * np.ones((1, 5))
     with pytest.raises(InputError, match=r"e0=8342.0 eV on 2 energies.*edge_jump_map"):
         bz.xanes.edge_maps(stack, energy, e0=8342.0)
+
+
+def test_normalize_runs_block_wise_in_the_stacks_precision(arctan_edge):
+    import tracemalloc
+
+    import dask.array as da
+
+    energy = np.linspace(8250.0, 8450.0, 60)
+    rng = np.random.default_rng(0)
+
+    def run(nx):
+        centre = rng.uniform(8340, 8344, (32, 32, nx))
+        stack = arctan_edge(energy[:, None, None, None], centre[None]) + rng.normal(0, 0.002, (60, 32, 32, nx))
+        stack = stack.astype(np.float32)
+        tracemalloc.start()
+        try:
+            out = bz.xanes.normalize(stack, energy, e0=8342.0)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        return stack, out, peak - stack.nbytes - 4 * out["norm"].nbytes  # beyond input and the 4 curves
+
+    small, _, extra_small = run(16)
+    stack, out, extra = run(64)
+    # temporaries are those of a few blocks of voxels, whatever the volume (before: float64
+    # curves and intermediates of the whole stack, ~27x the input)
+    assert extra < 1.5 * extra_small
+    assert out["norm"].dtype == np.float32 and out["edge_step"].dtype == np.float32
+    ref = bz.xanes.normalize(stack.astype(np.float64), energy, e0=8342.0)
+    assert ref["norm"].dtype == np.float64
+    np.testing.assert_allclose(out["norm"], ref["norm"], atol=2e-5)
+    np.testing.assert_allclose(out["edge_step"], ref["edge_step"], rtol=1e-5)
+    lazy = bz.xanes.normalize(da.from_array(stack, chunks=(60, 16, 16, 32)), energy, e0=8342.0)
+    np.testing.assert_array_equal(lazy["norm"].compute(), out["norm"])

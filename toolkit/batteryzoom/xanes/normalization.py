@@ -77,7 +77,7 @@ from typing import Any
 
 import numpy as np
 
-from .._blocks import is_dask, map_spatial
+from .._blocks import is_dask, map_ranges, map_spatial
 from ..errors import InputError
 from .stack import E0_SAMPLE_VOXELS, mean_spectrum, spatial_frame, split_input
 
@@ -87,6 +87,8 @@ __all__ = ["LarchDefaults", "find_e0", "normalize", "pre_edge_ranges", "NormRang
 MAX_NNORM = 5
 # the fewest energies Larch's find_e0 can work on (module docstring, "Coarse scans")
 MIN_EDGE_ENERGIES = 14
+# voxels per block of normalize (bounds its float64 temporaries: ~30 curves of E values each)
+NORMALIZE_BLOCK_VOXELS = 4096
 
 
 def check_edge_scan(energy: np.ndarray, what: str = "an edge map") -> None:
@@ -607,7 +609,10 @@ def normalize(
         (absorbance units), ``e0_ev``, ``edge_step`` and ``pre_edge_noise`` (rms residual
         of the pre-edge line, absorbance units) over space, ``valid`` (bool: finite,
         non-constant spectrum). A Dataset for DataArray input (coordinates kept), else a
-        dict of numpy/dask arrays (a float for scalars of a single spectrum). float64.
+        dict of numpy/dask arrays (a float for scalars of a single spectrum). float32 for a
+        float32 stack (computed in float64 block by block, rounded once), else float64.
+        Memory: the outputs (4 curves: 4x a float32 input) and the float64 temporaries
+        of one block of 4,096 voxels per core; a dask stack, chunk by chunk.
 
     Raises
     ------
@@ -639,17 +644,25 @@ def normalize(
     n = len(energy)
     spatial = array.shape[1:]
     per_voxel_e0 = e0 is not None and np.ndim(e0) > 0
+    # outputs keep a float32 stack's precision (computed in float64 per block of voxels):
+    # four (E, ...) curves in float64 were 8x a float32 input before any temporary
+    out_dtype = np.dtype(np.float32 if array.dtype == np.float32 else np.float64)
 
     def block(b, e0_block=None):
         flat_b = np.asarray(b).reshape(n, -1)
-        use_e0 = e0_block.ravel() if e0_block is not None else e0
-        out = _normalize_2d(energy, flat_b, use_e0, params, True, e0_exact)
-        stacked = np.concatenate(
-            [out["norm"], out["flat"], out["pre_edge"], out["post_edge"],
-             out["e0"][None], out["edge_step"][None], out["pre_edge_noise"][None],
-             out["valid"][None].astype(np.float64)]
-        )
-        return stacked.reshape((4 * n + 4,) + b.shape[1:])
+        e0_flat = e0_block.ravel() if e0_block is not None else None
+        res = np.empty((4 * n + 4, flat_b.shape[1]), out_dtype)
+
+        def one(s, stop):  # float64 temporaries of one block of voxels only
+            use_e0 = e0_flat[s:stop] if e0_flat is not None else e0
+            out = _normalize_2d(energy, flat_b[:, s:stop], use_e0, params, True, e0_exact)
+            for k, key in enumerate(("norm", "flat", "pre_edge", "post_edge")):
+                res[k * n : (k + 1) * n, s:stop] = out[key]
+            for k, key in enumerate(("e0", "edge_step", "pre_edge_noise", "valid")):
+                res[4 * n + k, s:stop] = out[key]
+
+        map_ranges(flat_b.shape[1], NORMALIZE_BLOCK_VOXELS, one)
+        return res.reshape((4 * n + 4,) + b.shape[1:])
 
     if per_voxel_e0:
         e0_arr = np.asarray(e0, np.float64)
@@ -660,11 +673,11 @@ def normalize(
 
             arr = array.rechunk({0: -1})
             e0_d = da.from_array(e0_arr[None], chunks=((1,),) + arr.chunks[1:])
-            res = da.map_blocks(block, arr, e0_d, dtype=np.float64, chunks=((4 * n + 4,),) + arr.chunks[1:])
+            res = da.map_blocks(block, arr, e0_d, dtype=out_dtype, chunks=((4 * n + 4,),) + arr.chunks[1:])
         else:
             res = block(np.asarray(array), e0_arr)
     else:
-        res = map_spatial(block, array, 4 * n + 4, np.float64)
+        res = map_spatial(block, array, 4 * n + 4, out_dtype)
     parts = {
         "norm": res[0:n], "flat": res[n : 2 * n], "pre_edge": res[2 * n : 3 * n],
         "post_edge": res[3 * n : 4 * n], "e0_ev": res[4 * n], "edge_step": res[4 * n + 1],
