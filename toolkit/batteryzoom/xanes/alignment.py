@@ -8,8 +8,9 @@ shift of the edge-padded frame (``scipy.ndimage.fourier_shift``): unlike spline
 interpolation it does not blur neighbouring voxels (grains) together, which would bias
 their spectra; ``method="spline"`` uses ``scipy.ndimage.shift`` instead.
 
-Scaling. A frame larger than ``crop_px`` (default 96) along some axis is registered on
-what carries the information instead of the whole frame: a cube of ``crop_px`` where the
+Scaling. A volume (3D frame; 2D frames are cheap whole) larger than ``crop_px`` (default
+64) along some axis is registered on what carries the information instead of the whole
+frame: a cube of ``crop_px`` where the
 reference's band-passed contrast is strongest (found on a strided copy). The moving
 frame's cube is read at the reference's place, band-passed (the cube minus its Gaussian
 low-pass, which also removes the slow contrast that changes across the edge) and
@@ -67,20 +68,35 @@ def _prepare(image: np.ndarray) -> np.ndarray:
     return img - img.mean()
 
 
-ESTIMATE_CROP_PX = 96  # the cube shifts are estimated on when a frame is larger
+ESTIMATE_CROP_PX = 64  # the cube shifts are estimated on when a frame is larger
 
 
-def _bandpassed_cube(frame: np.ndarray, sigma_px: float) -> np.ndarray:
-    """``frame`` (a cube) minus its Gaussian low-pass of ``sigma_px``, Hann-windowed, float64."""
-    from scipy import ndimage
-
+def _windowed_cube(frame: np.ndarray) -> np.ndarray:
+    """``frame`` (a cube), mean removed, Hann-windowed (no wrap-around edge), float64."""
     img = _prepare(frame)
-    img = img - ndimage.gaussian_filter(img, sigma_px, mode="nearest")
-    for axis, n in enumerate(img.shape):  # separable Hann window: no wrap-around edge
+    for axis, n in enumerate(img.shape):  # separable window, axis by axis
         shape = [1] * img.ndim
         shape[axis] = n
         img = img * np.hanning(n + 2)[1:-1].reshape(shape)
     return img
+
+
+def _high_pass(shape: tuple[int, ...], sigma_px: float) -> np.ndarray:
+    """Transfer function of "minus the Gaussian low-pass of ``sigma_px``" on an FFT grid."""
+    f2 = sum(np.fft.fftfreq(n).reshape([-1 if a == i else 1 for a in range(len(shape))]) ** 2
+             for i, n in enumerate(shape))
+    return 1.0 - np.exp(-2.0 * np.pi**2 * sigma_px**2 * f2)
+
+
+def _whole_pixel_displacement(cross_power: np.ndarray) -> np.ndarray:
+    """Displacement (whole pixels) at the cross-correlation's maximum (as scikit-image's, negated)."""
+    from scipy import fft
+
+    cc = fft.ifftn(cross_power, workers=-1).real
+    shape = np.array(cc.shape)
+    peak = np.array(np.unravel_index(int(np.argmax(cc)), cc.shape))
+    peak = np.where(peak > shape // 2, peak - shape, peak)
+    return -peak.astype(np.float64)
 
 
 def _information_box(frame: np.ndarray, crop: tuple[int, ...]) -> tuple[int, ...]:
@@ -132,8 +148,8 @@ def estimate_shifts(
         one FFT per frame; on the twin the worst error drops from 0.027 px (the grid's
         half step) to under 0.01 px.
     crop_px : int or None
-        Frames larger than this along any axis are registered on a band-passed, windowed
-        box of this size where the reference's contrast is strongest (module docstring,
+        Volumes (3D frames) larger than this along any axis are registered on a box of
+        this size where the reference's contrast is strongest (module docstring,
         "Scaling"); None registers whole frames whatever their size.
 
     Returns
@@ -150,7 +166,7 @@ def estimate_shifts(
     space = array.shape[1:]
     shifts = np.zeros((len(energy), array.ndim - 1))
     frames = progress(range(len(energy)), "aligning energies", enabled=show_progress, unit="energy")
-    if crop_px is None or max(space) <= crop_px:
+    if crop_px is None or len(space) < 3 or max(space) <= crop_px:  # 2D frames: whole (cheap)
         # the reference's FFT once; scikit-image takes spectra with space="fourier"
         ref_f = np.fft.fftn(_prepare(np.asarray(array[iref])))
         for i in frames:
@@ -166,13 +182,14 @@ def estimate_shifts(
     start = np.array(_information_box(ref_frame, crop))
     ref_box = ref_frame[tuple(slice(a, a + k) for a, k in zip(start, crop))]
     del ref_frame  # only the box is kept
-    ref_band_f = fft.fftn(_bandpassed_cube(ref_box, sigma), workers=-1)
+    # band-pass (the box minus its low-pass) of both boxes: the transfer squared, once
+    ref_band_f = fft.fftn(_windowed_cube(ref_box), workers=-1) * _high_pass(crop, sigma) ** 2
     ref_f = fft.fftn(_prepare(ref_box), workers=-1)
     for i in frames:
         if i == iref:
             continue
         box, at = _read_box(array[i], start, crop)
-        first = _displacement(ref_band_f, fft.fftn(_bandpassed_cube(box, sigma), workers=-1), 1, False)
+        first = _whole_pixel_displacement(ref_band_f * fft.fftn(_windowed_cube(box), workers=-1).conj())
         # again where the content moved to (whole pixels), neither windowed nor band-passed:
         # the two boxes then hold the same content but for a sub-pixel residual, and every
         # spatial frequency weighs in it (on the twin, band-pass and window cost 3-6x the
@@ -417,8 +434,8 @@ def align(
         ``"common"`` (default): NaN outside the field of view every frame covered, whose
         spectra mix measured and padded values (:func:`apply_shifts`).
     crop_px : int or None
-        Frames larger than this (pixels, any axis) are registered on a band-passed box of
-        this size where the contrast is (:func:`estimate_shifts`; module docstring,
+        Volumes larger than this (pixels, any axis) are registered on a box of this size
+        where the contrast is (:func:`estimate_shifts`; module docstring,
         "Scaling"); None: whole frames.
 
     Returns
