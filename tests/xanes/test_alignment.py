@@ -87,3 +87,40 @@ def test_alignment_refines_off_the_upsampling_grid():
     err_grid, err_refined = np.abs(grid - shifts).max(), np.abs(refined - shifts).max()
     print(f"\nworst shift error: upsampled grid {err_grid:.4f} px, refined {err_refined:.4f} px")
     assert err_refined < 0.005 and err_refined < 0.3 * err_grid
+
+
+def test_large_frames_are_registered_on_a_box_as_precisely_as_whole(twin):
+    # the twin (56^3) registered on a 40^3 box, the path of frames larger than crop_px
+    stack = twin("particle-xanes")
+    truth = twin("particle-xanes", "shifts")[["shift_z_px", "shift_y_px", "shift_x_px"]].to_numpy()
+    boxed = bz.xanes.alignment.estimate_shifts(stack, crop_px=40, show_progress=False)
+    assert np.abs(boxed - truth).max() < 0.02  # whole frames: 0.011 px; this box: 0.013 px
+    # a lazy stack reads only the boxes, and finds the same shifts
+    lazy = bz.xanes.alignment.estimate_shifts(stack.chunk({"energy": 1, "z": 28}), crop_px=40,
+                                              show_progress=False)
+    np.testing.assert_array_equal(lazy, boxed)
+    with pytest.raises(InputError, match="crop_px"):
+        bz.xanes.alignment.estimate_shifts(stack, crop_px=4)
+
+
+def test_alignment_memory_is_the_output_and_a_few_frames():
+    import tracemalloc
+
+    from scipy import ndimage
+
+    n, n_e = 48, 30
+    rng = np.random.default_rng(0)
+    vol = ndimage.gaussian_filter(rng.normal(size=(n, n, n)), 2).astype(np.float32)
+    stack = np.stack([np.roll(vol, (i % 3, -(i % 2), i % 4), (0, 1, 2)) for i in range(n_e)])
+    tracemalloc.start()
+    try:
+        aligned, shifts = bz.xanes.align(stack, 8300.0 + np.arange(n_e), fov="full", show_progress=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    rolls = np.array([[i % 3, -(i % 2), i % 4] for i in range(n_e)])
+    np.testing.assert_allclose(shifts, rolls - rolls[-1], atol=0.02)  # relative to the last frame
+    assert aligned.dtype == np.float32
+    # before: every frame's float64 spectra and a list of the moved frames beside the
+    # stacked output (~63 frames at 60 x 40^3); now the output and a few padded frames
+    assert (peak - aligned.nbytes) / vol.nbytes < 12

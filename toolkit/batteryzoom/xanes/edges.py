@@ -38,7 +38,7 @@ from .._blocks import is_dask, map_ranges, map_spatial
 from ..errors import InputError
 from ._fused import _FixedPlan
 from ._general import DEFAULT_WINDOW_EV, EDGE_METHODS, _edge_block, _rows
-from .normalization import LarchDefaults, e0_of_mean_spectrum, pre_edge_ranges
+from .normalization import LarchDefaults, check_edge_scan, e0_of_mean_spectrum, pre_edge_ranges
 from .stack import maps_dataset, split_input
 from .uncertainty import pooled_noise, propagate_half_step_err
 
@@ -60,6 +60,8 @@ def _resolve_e0(array, energy, e0):
         if e0 != "mean":
             raise InputError(f"e0={e0!r}: use None (per voxel), 'mean', or a number in eV")
         return e0_of_mean_spectrum(array, energy)
+    if e0 is None:  # find_e0 per voxel: refuse a scan too coarse for it, saying what is needed
+        check_edge_scan(energy)
     return e0
 
 

@@ -154,25 +154,52 @@ def _masks_compiled(step, noise, valid, energy, min_edge_step, min_snr):
 
 def edge_jump_map(stack: Any, energy: Any = None, *, edge_ev: float = NI_EDGE_EV,
                   below_ev: float = 5.0, above_ev: float = 10.0) -> Any:
-    """Edge jump per pixel: mean post-edge minus mean pre-edge absorbance.
+    """Edge jump per pixel (where the element is): mean post-edge minus mean pre-edge absorbance.
 
-    Works with as few as two energies (one below, one above the edge), as in quick
-    two-energy TXM maps.
+    The map of two-energy scans (one frame below, one above the edge, as SSRL/APS TXM
+    element maps) and of any scan too coarse for an edge energy (fewer than
+    :data:`~batteryzoom.xanes.normalization.MIN_EDGE_ENERGIES` energies, which
+    :func:`edge_maps` refuses): proportional to the element's amount along the beam
+    (2D) or per voxel (3D). Align the frames first (:func:`~batteryzoom.xanes.align`
+    works on two) where the sample moved between energies.
 
     Parameters
     ----------
-    stack : array-like or xarray.DataArray
-        ``(E, ...)`` optical density, energy first.
+    stack : array-like, dask array or xarray.DataArray
+        ``(E, ...)`` optical density (``-ln(I/I0)``, dimensionless), energy first;
+        ``E >= 2``.
     energy : array-like, optional
-        ``(E,)`` eV.
+        ``(E,)`` eV, increasing (default: the DataArray's coordinate).
     edge_ev : float
-        Nominal edge energy; frames below ``edge_ev - below_ev`` are pre-edge, above
-        ``edge_ev + above_ev`` post-edge.
+        Nominal edge energy (eV; default the Ni K-edge, 8340 eV).
+    below_ev, above_ev : float
+        Frames below ``edge_ev - below_ev`` are pre-edge, above ``edge_ev + above_ev``
+        post-edge (eV); frames between (on the edge) are not used.
 
     Returns
     -------
-    array or xarray.DataArray
-        float32 over space (absorbance units); NaN where a frame is NaN.
+    numpy.ndarray, dask array or xarray.DataArray
+        float32 over space (the stack's shape without energy), optical density; NaN where
+        a frame is NaN. A DataArray keeps the spatial coordinates and ``voxel_size_um`` and
+        records ``pre_edge_ev`` and ``post_edge_ev``.
+
+    Raises
+    ------
+    InputError
+        No frame below or none above the edge (the message lists the energies).
+
+    Examples
+    --------
+    Two frames, at 8324 eV and 8354 eV (as the SSRL 6-2c scan), of a 3 x 3 field whose
+    centre holds Ni (edge jump 0.8 on a flat 0.2 background):
+
+    >>> import numpy as np, batteryzoom as bz
+    >>> pre = np.full((3, 3), 0.2, np.float32)
+    >>> post = pre.copy(); post[1, 1] += 0.8
+    >>> bz.xanes.edge_jump_map(np.stack([pre, post]), [8324.0, 8354.0])
+    array([[0. , 0. , 0. ],
+           [0. , 0.8, 0. ],
+           [0. , 0. , 0. ]], dtype=float32)
     """
     array, energy, template = split_input(stack, energy)
     pre = energy < edge_ev - below_ev

@@ -58,6 +58,14 @@ Departures from Larch, on purpose: NaN/inf or constant spectra are flagged (``va
 False, outputs NaN) instead of being silently cleaned, and a pre-edge or post-edge range
 holding fewer than 2 points raises :class:`~batteryzoom.errors.InputError` (Larch widens
 the range silently).
+
+Coarse scans. ``find_e0``'s second pass reads a window of at least 7 derivative points
+inside ``[3, n - 3)`` (its peak search ignores 3 at each end), so it needs
+:data:`MIN_EDGE_ENERGIES` (14) energies; fewer raise an ``InputError`` saying so (Larch
+itself fails with an ``IndexError`` or a zero-size reduction). A scan of a few energies
+across the edge (two-energy TXM maps: one below, one above) gives an element map, not an
+edge energy: :func:`~batteryzoom.xanes.edge_jump_map`. A stack without any edge (all zero,
+constant) has no e0 of its mean spectrum: an ``InputError`` too.
 """
 
 from __future__ import annotations
@@ -69,13 +77,41 @@ from typing import Any
 
 import numpy as np
 
-from .._blocks import is_dask, map_spatial
+from .._blocks import is_dask, map_ranges, map_spatial
 from ..errors import InputError
 from .stack import E0_SAMPLE_VOXELS, mean_spectrum, spatial_frame, split_input
 
-__all__ = ["LarchDefaults", "find_e0", "normalize", "pre_edge_ranges", "NormRanges"]
+__all__ = ["LarchDefaults", "find_e0", "normalize", "pre_edge_ranges", "NormRanges", "MIN_EDGE_ENERGIES",
+           "check_edge_scan"]
 
 MAX_NNORM = 5
+# the fewest energies Larch's find_e0 can work on (module docstring, "Coarse scans")
+MIN_EDGE_ENERGIES = 14
+# voxels per block of normalize (bounds its float64 temporaries: ~30 curves of E values each)
+NORMALIZE_BLOCK_VOXELS = 4096
+
+
+def check_edge_scan(energy: np.ndarray, what: str = "an edge map") -> None:
+    """Refuse a scan too coarse for ``find_e0`` (module docstring), saying what is needed.
+
+    Raises
+    ------
+    InputError
+        Fewer than :data:`MIN_EDGE_ENERGIES` energies; the message gives the scan's count and
+        range, what an edge map needs, and the edge-jump map for two-energy scans.
+    """
+    n = len(energy)
+    if n >= MIN_EDGE_ENERGIES:
+        return
+    span = f"{energy[0]:.1f}-{energy[-1]:.1f} eV" if n else "no energy"
+    raise InputError(
+        f"{what} needs a scan across the edge of at least {MIN_EDGE_ENERGIES} energies (Larch's find_e0 looks for "
+        f"the steepest rise among them): this stack has {n} energies ({span}). An edge map needs energies from the "
+        "pre-edge (>= 2 below e0, Larch's range from the first energy to half-way to e0) through the edge "
+        "(>= 2 within window_ev, default +-15 eV of e0) to the post-edge (>= 2 from e0 + 25 eV on; Ni K-edge: "
+        "~8250-8500 eV). For a scan of a few energies below and above the edge (e.g. 2: pre/post edge), map the "
+        "edge jump (where the element is) with bz.xanes.edge_jump_map(stack, energy)."
+    )
 
 
 @dataclass(frozen=True)
@@ -296,6 +332,12 @@ def pre_edge_ranges(energy: Any, e0: float, params: LarchDefaults | None = None)
     p = params or LarchDefaults()
     energy = np.asarray(energy, np.float64)
     n = len(energy)
+    if n < 5 or not np.isfinite(e0):
+        raise InputError(
+            f"e0={e0!r} eV on {n} energies: normalization needs a finite e0 and >= 2 pre-edge and >= 2 post-edge "
+            "energies around it (5 at least). For a scan of a few energies below and above the edge, map the edge "
+            "jump with bz.xanes.edge_jump_map(stack, energy)."
+        )
     ie0 = _index_nearest(energy, e0)
     pre1 = p.pre1
     if pre1 is None:
@@ -459,8 +501,23 @@ def e0_of_mean_spectrum(array: Any, energy: np.ndarray) -> float:
     stack): e0 only places the normalization ranges and is the derivative peak of the
     mean, which a quarter of a million spectra fix as well as all of them, while averaging a whole
     large stack costs most of a pass over it. Pass e0 as a number to set it yourself.
+
+    Raises
+    ------
+    InputError
+        A scan too coarse for find_e0 (:func:`check_edge_scan`), or a stack whose mean
+        spectrum is constant (all zero, or no edge anywhere): there is no e0 to find.
     """
-    return float(find_e0(mean_spectrum(array, max_voxels=E0_SAMPLE_VOXELS), energy))
+    check_edge_scan(energy)
+    mean = mean_spectrum(array, max_voxels=E0_SAMPLE_VOXELS)
+    e0 = float(find_e0(mean, energy))
+    if not np.isfinite(e0):
+        raise InputError(
+            f"the stack's mean spectrum is constant ({mean[0]:.6g} at every one of its {len(energy)} energies): "
+            "no edge to find. An all-zero or constant stack usually means the frames were not read or not "
+            "flat-field corrected; check the input (optical density, energy first), or pass e0=<eV>."
+        )
+    return e0
 
 
 def find_e0(stack: Any, energy: Any = None) -> Any:
@@ -490,6 +547,7 @@ def find_e0(stack: Any, energy: Any = None) -> Any:
     8342.0
     """
     array, energy, template = split_input(stack, energy)
+    check_edge_scan(energy, "find_e0")
     spatial = array.shape[1:]
 
     def block(b):
@@ -551,7 +609,10 @@ def normalize(
         (absorbance units), ``e0_ev``, ``edge_step`` and ``pre_edge_noise`` (rms residual
         of the pre-edge line, absorbance units) over space, ``valid`` (bool: finite,
         non-constant spectrum). A Dataset for DataArray input (coordinates kept), else a
-        dict of numpy/dask arrays (a float for scalars of a single spectrum). float64.
+        dict of numpy/dask arrays (a float for scalars of a single spectrum). float32 for a
+        float32 stack (computed in float64 block by block, rounded once), else float64.
+        Memory: the outputs (4 curves: 4x a float32 input) and the float64 temporaries
+        of one block of 4,096 voxels per core; a dask stack, chunk by chunk.
 
     Raises
     ------
@@ -571,6 +632,8 @@ def normalize(
     array, energy, template = split_input(stack, energy)
     params = LarchDefaults(pre1, pre2, norm1, norm2, nnorm, nvict, npre)
     e0_exact = None
+    if e0 is None:
+        check_edge_scan(energy, "normalize (e0=None: find_e0 per spectrum)")
     if isinstance(e0, str):
         if e0 != "mean":
             raise InputError(f"e0={e0!r}: use None, 'mean', a number (eV) or an array")
@@ -581,17 +644,25 @@ def normalize(
     n = len(energy)
     spatial = array.shape[1:]
     per_voxel_e0 = e0 is not None and np.ndim(e0) > 0
+    # outputs keep a float32 stack's precision (computed in float64 per block of voxels):
+    # four (E, ...) curves in float64 were 8x a float32 input before any temporary
+    out_dtype = np.dtype(np.float32 if array.dtype == np.float32 else np.float64)
 
     def block(b, e0_block=None):
         flat_b = np.asarray(b).reshape(n, -1)
-        use_e0 = e0_block.ravel() if e0_block is not None else e0
-        out = _normalize_2d(energy, flat_b, use_e0, params, True, e0_exact)
-        stacked = np.concatenate(
-            [out["norm"], out["flat"], out["pre_edge"], out["post_edge"],
-             out["e0"][None], out["edge_step"][None], out["pre_edge_noise"][None],
-             out["valid"][None].astype(np.float64)]
-        )
-        return stacked.reshape((4 * n + 4,) + b.shape[1:])
+        e0_flat = e0_block.ravel() if e0_block is not None else None
+        res = np.empty((4 * n + 4, flat_b.shape[1]), out_dtype)
+
+        def one(s, stop):  # float64 temporaries of one block of voxels only
+            use_e0 = e0_flat[s:stop] if e0_flat is not None else e0
+            out = _normalize_2d(energy, flat_b[:, s:stop], use_e0, params, True, e0_exact)
+            for k, key in enumerate(("norm", "flat", "pre_edge", "post_edge")):
+                res[k * n : (k + 1) * n, s:stop] = out[key]
+            for k, key in enumerate(("e0", "edge_step", "pre_edge_noise", "valid")):
+                res[4 * n + k, s:stop] = out[key]
+
+        map_ranges(flat_b.shape[1], NORMALIZE_BLOCK_VOXELS, one)
+        return res.reshape((4 * n + 4,) + b.shape[1:])
 
     if per_voxel_e0:
         e0_arr = np.asarray(e0, np.float64)
@@ -602,11 +673,11 @@ def normalize(
 
             arr = array.rechunk({0: -1})
             e0_d = da.from_array(e0_arr[None], chunks=((1,),) + arr.chunks[1:])
-            res = da.map_blocks(block, arr, e0_d, dtype=np.float64, chunks=((4 * n + 4,),) + arr.chunks[1:])
+            res = da.map_blocks(block, arr, e0_d, dtype=out_dtype, chunks=((4 * n + 4,),) + arr.chunks[1:])
         else:
             res = block(np.asarray(array), e0_arr)
     else:
-        res = map_spatial(block, array, 4 * n + 4, np.float64)
+        res = map_spatial(block, array, 4 * n + 4, out_dtype)
     parts = {
         "norm": res[0:n], "flat": res[n : 2 * n], "pre_edge": res[2 * n : 3 * n],
         "post_edge": res[3 * n : 4 * n], "e0_ev": res[4 * n], "edge_step": res[4 * n + 1],
