@@ -16,13 +16,14 @@ Submodules (generators double as test fixtures, as in PoreSpy):
 - :mod:`.electrode`: the cathode electrode CT with depth-dependent cracking.
 - :mod:`.particle`: the particle nano-CT (grains, cracks, pores).
 - :mod:`.xanes`: grain-scale 3D XANES at the Ni K-edge.
+- :mod:`.xanes_raw`: that XANES as a TXM acquires it (projections, flats, darks per energy).
 """
 
 from __future__ import annotations
 
 import importlib
 
-_SUBMODULES = {"frames", "grains", "cycling", "cell", "electrode", "particle", "xanes"}
+_SUBMODULES = {"frames", "grains", "cycling", "cell", "electrode", "particle", "xanes", "xanes_raw"}
 
 
 def __getattr__(name: str):
