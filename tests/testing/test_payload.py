@@ -1,0 +1,53 @@
+"""bz.testing.payload: the free-value byte ranges of TIFF, OLE2 (Xradia), HDF5 and text files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from batteryzoom.testing.payload import hdf5_free, ole_free, text_free, tiff_free
+
+
+def _gather(path, ranges) -> bytes:
+    data = path.read_bytes()
+    return b"".join(data[a:b] for a, b in ranges)
+
+
+def test_tiff_free_ranges_are_the_raw_pixels(tmp_path):
+    import tifffile
+
+    image = np.arange(3 * 20 * 30, dtype=np.uint16).reshape(3, 20, 30)
+    tifffile.imwrite(tmp_path / "s.tif", image, photometric="minisblack", rowsperstrip=7)
+    assert _gather(tmp_path / "s.tif", tiff_free(tmp_path / "s.tif")) == image.tobytes()
+    tifffile.imwrite(tmp_path / "z.tif", image, photometric="minisblack", compression="zlib")
+    assert tiff_free(tmp_path / "z.tif") == []  # a compressed page has a codec, not free values
+
+
+def test_hdf5_free_ranges_are_the_unfiltered_datasets(tmp_path):
+    import h5py
+
+    a = np.arange(600, dtype=np.float32).reshape(20, 30)
+    with h5py.File(tmp_path / "f.h5", "w") as fh:
+        fh["plain"] = a
+        fh.create_dataset("packed", data=a, compression="gzip")
+    assert _gather(tmp_path / "f.h5", hdf5_free(tmp_path / "f.h5")) == a.tobytes()
+
+
+@pytest.mark.realdata
+def test_ole_free_ranges_hold_the_image_stream(fetch_real):
+    import olefile
+
+    path = next(p for p in fetch_real("real/tomo/xradia-chip-xrm") if p.suffix == ".xrm")
+    with olefile.OleFileIO(str(path)) as ole:
+        image = ole.openstream("ImageData1/Image1").read()
+        pixel = ole.openstream("ImageInfo/PixelSize").read()
+    ranges = ole_free(path, lambda name: name == "ImageData1/Image1")
+    assert _gather(path, ranges) == image
+    small = ole_free(path, lambda name: name == "ImageInfo/PixelSize")  # a mini-stream
+    assert _gather(path, small) == pixel
+
+
+def test_text_free_ranges_are_the_numbers_of_data_lines(tmp_path):
+    f = tmp_path / "t.dat"
+    f.write_bytes(b"Offsets= 1 2\n3000 x 806\nenergy mu\n8300 0.5\n8301 -6e-1\n")
+    assert [f.read_bytes()[a:b] for a, b in text_free(f)] == [b"8300", b"0.5", b"8301", b"-6e-1"]
