@@ -1,7 +1,7 @@
 # Public names of batteryzoom.io, loaded lazily (lazy_loader.attach_stub).
 from . import acquisition, cycler, spectra, tomo, txm, volumes
 from .cycler import read_cycler
-from .spectra import read_spectrum
+from .spectra import read_spectrum, spectrum_groups
 from .tomo import read_acquisition
 from .txm import read_txm_scan, read_xanes_hdf5, read_xanes_tiff, read_xanes_zarr, read_xrm
 from .volumes import read_volume
@@ -10,6 +10,7 @@ __all__ = [
     "read_acquisition",
     "read_cycler",
     "read_spectrum",
+    "spectrum_groups",
     "read_txm_scan",
     "read_volume",
     "read_xanes_hdf5",
