@@ -20,7 +20,7 @@ def test_tiff_free_ranges_are_the_raw_pixels(tmp_path):
     tifffile.imwrite(tmp_path / "s.tif", image, photometric="minisblack", rowsperstrip=7)
     assert _gather(tmp_path / "s.tif", tiff_free(tmp_path / "s.tif")) == image.tobytes()
     tifffile.imwrite(tmp_path / "z.tif", image, photometric="minisblack", compression="zlib")
-    assert tiff_free(tmp_path / "z.tif") == []  # a compressed page has a codec, not free values
+    assert tiff_free(tmp_path / "z.tif") == []  # deflate checks its data (Adler-32): no free values
 
 
 def test_hdf5_free_ranges_are_the_unfiltered_datasets(tmp_path):
@@ -51,3 +51,31 @@ def test_text_free_ranges_are_the_numbers_of_data_lines(tmp_path):
     f = tmp_path / "t.dat"
     f.write_bytes(b"Offsets= 1 2\n3000 x 806\nenergy mu\n8300 0.5\n8301 -6e-1\n")
     assert [f.read_bytes()[a:b] for a, b in text_free(f)] == [b"8300", b"0.5", b"8301", b"-6e-1"]
+
+
+def test_text_judge_frees_what_no_reader_can_see_and_nothing_else(tmp_path):
+    from batteryzoom.testing.fuzz import Mutation, Verdict
+    from batteryzoom.testing.payload import text_judge
+
+    rows = [f"{8300 + k}.0 0.{k:03d}\n" for k in range(30)]
+    clean = ("# energy mu\n" + "".join(rows)).encode()
+    f = tmp_path / "s.txt"
+    f.write_bytes(clean)
+    is_free = text_judge()
+
+    def verdict(data: bytes, spans=(), in_place=False):
+        return is_free(f, Mutation("m", data, spans, in_place))
+
+    assert isinstance(verdict(clean[: clean.index(rows[20].encode())]), Verdict)  # cut at a row boundary
+    assert isinstance(verdict(clean.replace(b"# energy mu\n", b"")), Verdict)  # the header line lost
+    assert isinstance(verdict(clean.replace(b"energy", b"enurgy")), Verdict)  # header text changed
+    assert verdict(clean.replace(rows[15].encode(), b"")) is None  # a row lost inside a regular grid shows
+    assert verdict(clean.replace(b"0.015", b"0.0x5")) is None  # not a number any more
+    irregular = ("# energy mu\n" + "".join(f"{e} 0.1\n" for e in (8300, 8301, 8303, 8306, 8310, 8315, 8321, 8328)))
+    g = tmp_path / "irregular.txt"
+    g.write_text(irregular)
+    assert isinstance(is_free(g, Mutation("drop", irregular.replace("8310 0.1\n", "").encode())), Verdict)
+    xdi = b"# XDI/1.0\n# Column.1: energy eV\n# Column.2: mu\n# Element.symbol: Ni\n" + b"".join(r.encode() for r in rows)
+    h = tmp_path / "s.xdi"
+    h.write_bytes(xdi)
+    assert is_free(h, Mutation("lost", xdi.replace(b"# XDI/1.0\n", b""))) is None  # visible: fields remain

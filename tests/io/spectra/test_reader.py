@@ -310,3 +310,28 @@ def test_a_30000_digit_cell_is_refused_fast(tmp_path):
     with pytest.raises(FileFormatError, match="line 2"):
         bz.io.read_spectrum(f)
     assert time.perf_counter() - t0 < 1.0  # linear-time patterns
+
+
+def test_signs_of_damage_are_warned(tmp_path, fetch_real):
+    with pytest.warns(SpectrumWarning, match=r"about 1 point\(s\) seem missing .*8446.000 and 8448.000 eV"):
+        bz.data.load("real/xanes/ref-linio2")  # the real file lacks 8447 eV of its 1 eV grid
+    rows = "".join(f"{8300 + 0.5 * k:.1f} 0.{k:03d}\n" for k in range(40))
+    gap = tmp_path / "gap.txt"
+    gap.write_text(rows.replace("8310.0 0.020\n", "").replace("8310.5 0.021\n", ""))
+    with pytest.warns(SpectrumWarning, match=r"about 2 point\(s\) seem missing .*first between 8309.500 and 8311.000"):
+        assert bz.io.read_spectrum(gap).attrs["doubt"].startswith("about 2 point")
+    cut = tmp_path / "cut.txt"
+    cut.write_text(rows[:-3])  # "8319.5 0.0" of "8319.5 0.039"
+    with pytest.warns(SpectrumWarning, match="ends inside its last row"):
+        bz.io.read_spectrum(cut)
+    xdi = ("# XDI/1.0\n# Column.1: energy eV\n# Column.2: mutrans\n# Element.symbol: Ni\n# ///\n#---\n"
+           "# energy mutrans\n" + rows)
+    lost = tmp_path / "lost.xdi"
+    lost.write_text(xdi.replace("# XDI/1.0\n", ""))
+    with pytest.warns(SpectrumWarning, match="XDI header fields without the '# XDI/1.0' first line"):
+        assert bz.io.read_spectrum(lost).attrs["format"] == "text"
+    nan = tmp_path / "nan.txt"
+    nan.write_text("energy mu i0\n" + "".join(f"{8300 + k}.0 0.1 {'nan' if k == 3 else 5}\n" for k in range(9)))
+    with pytest.warns(SpectrumWarning, match=r"non-finite values in column\(s\) i0 \(1\)"):
+        bz.io.read_spectrum(nan)
+    assert bz.io.read_spectrum(fetch_real("real/xanes/ref-nio")[0]).attrs.get("doubt") is None

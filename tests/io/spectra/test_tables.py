@@ -46,3 +46,16 @@ def test_comments_inside_the_data_are_skipped_a_second_scan_is_refused():
         parse_table(P, "8300 0.1\n8301 0.2\n#S 2 again\n8300 0.1\n")
     with pytest.raises(FileFormatError, match="no table of numbers"):
         parse_table(P, "energy mu\n")
+
+
+def test_damaged_headers_are_refused():
+    rows = "8300 0.1\n8301 0.2\n"
+    with pytest.raises(FileFormatError, match="header line 2 is mostly control or non-text bytes"):
+        parse_table(P, "# energy mu\n# \x00\x01\x02\x03\x04\x05\x06\x07\x08 x\n" + rows)
+    with pytest.raises(FileFormatError, match="header line 1 is 5002 characters long"):
+        parse_table(P, "x" * 5000 + "mu\n" + rows)
+    with pytest.raises(FileFormatError, match="starts like XDI's version line but is not"):
+        parse_table(P, "# XDIÿÿ\n# Column.1: energy\n" + rows)
+    with pytest.raises(FileFormatError, match=r"names columns \[1, 3\] but not \[2\]"):
+        parse_table(P, "# XDI/1.0\n# Column.1: energy eV\n# Column.3: i0\n8300 0.1 5\n8301 0.2 5\n")
+    assert parse_table(P, "# Sample: été, 温度\n" + rows).values.shape == (2, 2)  # text in other scripts is fine

@@ -16,10 +16,13 @@ outcome                   meaning
 ``"undetectable"``        a silent change that no reader can see in principle: the
                           damage replaced bytes only inside the file's free values
                           (raw pixel data of an uncompressed image, a number of a
-                          text table turned into another valid number), and the
-                          result differs from the clean one in values only, not in
-                          structure (the ``judge`` of :func:`campaign` says which
-                          bytes are free; without a judge nothing is undetectable)
+                          text table turned into another valid number) and the
+                          result differs from the clean one in values only; or it
+                          removed whole rows at an end of a table that states no
+                          row count, leaving a valid shorter file (a
+                          :class:`Verdict` with ``structure_may_change``). The
+                          ``judge`` of :func:`campaign` decides; without a judge
+                          nothing is undetectable
 ========================  ==========================================================
 
 :func:`mutations` yields named, seeded damages of a file's bytes (truncation, bit flips,
@@ -62,7 +65,7 @@ import numpy as np
 
 from ..errors import BatteryZoomError
 
-__all__ = ["Mutation", "Outcome", "mutations", "run_case", "campaign", "tree_campaign", "OUTCOMES", "BUGS",
+__all__ = ["Mutation", "Outcome", "Verdict", "mutations", "run_case", "campaign", "tree_campaign", "OUTCOMES", "BUGS",
            "equal_results", "same_structure", "counts"]
 
 OUTCOMES = ("refused", "same", "warned", "undetectable", "escaped", "hang", "silent")
@@ -84,6 +87,16 @@ class Mutation:
     data: bytes
     spans: tuple[tuple[int, int], ...] = ()
     in_place: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """A judge's finding that a mutation cannot be seen in principle: why, and whether the
+    result may legitimately change shape (whole rows lost at an end of a table) rather
+    than values only."""
+
+    reason: str
+    structure_may_change: bool = False
 
 
 @dataclasses.dataclass
@@ -303,14 +316,15 @@ def same_structure(a: Any, b: Any) -> bool:
 
 def run_case(read: Callable[[Path], Any], path: Path, clean: Any, *, timeout_s: float = 30.0,
              source: str = "", mutation: str = "", materialize: Callable[[Any], Any] | None = None,
-             compare_attrs: bool = False, undetectable: str | None = None) -> Outcome:
+             compare_attrs: bool = False, undetectable: str | Verdict | None = None) -> Outcome:
     """Read one (mutated) file with ``read`` and classify the outcome against ``clean``.
 
     ``materialize`` turns a lazy result into values (e.g. ``lambda x: x.compute()``), so
     a lazily read store that fails at compute time is caught here too. ``compare_attrs``
     counts a change of the result's ``attrs`` as a change. ``undetectable``: why the damage
     is invisible in principle (the judge's verdict on this mutation); a silent change of
-    values only is then ``"undetectable"`` instead of ``"silent"``.
+    values only (of any kind, for a :class:`Verdict` with ``structure_may_change``) is then
+    ``"undetectable"`` instead of ``"silent"``.
     """
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -336,8 +350,10 @@ def run_case(read: Callable[[Path], Any], path: Path, clean: Any, *, timeout_s: 
                                                              ResourceWarning))]
     if ours:
         return Outcome(source, mutation, "warned", str(ours[0].message)[:300], dt)
-    if undetectable and same_structure(result, clean):
-        return Outcome(source, mutation, "undetectable", undetectable, dt)
+    if undetectable:
+        verdict = undetectable if isinstance(undetectable, Verdict) else Verdict(str(undetectable))
+        if verdict.structure_may_change or same_structure(result, clean):
+            return Outcome(source, mutation, "undetectable", verdict.reason, dt)
     return Outcome(source, mutation, "silent", _describe_change(result, clean), dt)
 
 
@@ -350,7 +366,7 @@ def _describe_change(result: Any, clean: Any) -> str:
     return "values changed"
 
 
-Judge = Callable[[Path, Mutation], "str | None"]
+Judge = Callable[[Path, Mutation], "str | Verdict | None"]
 
 
 def campaign(read: Callable[[Path], Any], files: Sequence[Path], *, n_per_file: int, seed: int = 0,

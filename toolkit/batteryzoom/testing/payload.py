@@ -5,8 +5,8 @@ an uncompressed image (a flipped bit in a uint16 pixel is another valid pixel), 
 of a text table (``0.5`` turned into ``0.4`` is another valid number). Damage confined to
 such bytes gives a valid, different file; a reader cannot tell, and the fuzzer
 (:mod:`batteryzoom.testing.fuzz`) counts it as ``"undetectable"``, not as a silent bug.
-Everything else (headers, offsets, sizes, directory and FAT sectors, compressed or
-checksummed data: gzip, zip, zlib) is structure, whose damage a reader must catch.
+Everything else (headers, offsets, sizes, directory and FAT sectors, checksummed data:
+gzip, zip, zlib/deflate) is structure, whose damage a reader must catch.
 
 Each ``*_free`` function returns the sorted ``[start, stop)`` byte ranges of a clean file's
 free values; :func:`judge` turns one into a judge for :func:`~batteryzoom.testing.fuzz.campaign`.
@@ -33,13 +33,14 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from .fuzz import Mutation
+from .fuzz import Mutation, Verdict
 
-__all__ = ["tiff_free", "ole_free", "hdf5_free", "text_free", "judge", "XRADIA_VALUE_STREAMS"]
+__all__ = ["tiff_free", "ole_free", "hdf5_free", "text_free", "judge", "text_judge", "XRADIA_VALUE_STREAMS"]
 
 Ranges = list[tuple[int, int]]
 _NUMBER = re.compile(rb"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _TOKEN = re.compile(rb"[^\s,;]+")
+_XDI_FIELD = re.compile(rb"^[ \t]*#[ \t]*[A-Z][A-Za-z0-9_]*\.[A-Za-z0-9_]+[ \t]*:", re.MULTILINE)
 # Xradia streams holding values a reader passes through (images, energies, angles, sizes,
 # exposures, dates): any value of theirs is a valid file
 XRADIA_VALUE_STREAMS = re.compile(
@@ -57,14 +58,22 @@ def _merge(ranges) -> Ranges:
     return out
 
 
+# TIFF compressions without an integrity check: none, LZW, PackBits. A damaged strip of
+# theirs that still decodes to the page's size is another valid image. Deflate (zlib's
+# Adler-32), zstd and others check their data: damage to them is detectable.
+_UNCHECKED_TIFF = (1, 5, 32773)
+
+
 def tiff_free(path: Path) -> Ranges:
-    """The strips/tiles of every uncompressed page of a TIFF (their raw samples)."""
+    """The strips/tiles of every TIFF page stored raw or with a codec that has no integrity
+    check (LZW, PackBits): damage there that still decodes to the page's size is another
+    valid image; a reader must still catch a strip that decodes short or long."""
     import tifffile
 
     out = []
     with tifffile.TiffFile(path) as tif:
         for page in tif.pages:
-            if page.compression != 1:  # compressed data: a flip breaks the codec or the predictor
+            if page.compression not in _UNCHECKED_TIFF:
                 continue
             out.extend((int(o), int(o) + int(n)) for o, n in zip(page.dataoffsets, page.databytecounts))
     return _merge(out)
@@ -158,9 +167,10 @@ def _within(ranges: Ranges, a: int, b: int) -> bool:
     return i >= 0 and ranges[i][0] <= a and b <= ranges[i][1]
 
 
-def _still_a_number(clean_ranges: Ranges, mutation: Mutation) -> bool:
+def _still_a_number(clean_ranges: Ranges, mutation: Mutation, clean_size: int) -> bool:
     """Whether every replaced number of a text file is, in the damaged copy, one finite number."""
     shift = 0
+    moved = len(mutation.data) != clean_size  # a number replaced by one of another length
     for a, b in mutation.spans:
         i = bisect.bisect_right(clean_ranges, (a, float("inf"))) - 1
         start, stop = clean_ranges[i]
@@ -173,7 +183,8 @@ def _still_a_number(clean_ranges: Ranges, mutation: Mutation) -> bool:
             return False
         if value != value or value in (float("inf"), float("-inf")):
             return False
-        shift += (m.end() - m.start()) - (stop - start)
+        if moved:
+            shift += (m.end() - m.start()) - (stop - start)
     return True
 
 
@@ -182,6 +193,7 @@ def judge(free: Callable[[Path], Ranges], reason: str, *, text: bool = False) ->
     clean file's free ranges (``free(path)``, computed once per file), else None. With
     ``text=True`` every replaced number must also still read as one finite number."""
     cache: dict[Path, Ranges] = {}
+    sizes: dict[Path, int] = {}
 
     def _judge(path: Path, mutation: Mutation) -> str | None:
         if not mutation.in_place or not mutation.spans:
@@ -192,11 +204,237 @@ def judge(free: Callable[[Path], Ranges], reason: str, *, text: bool = False) ->
                 cache[path] = free(path)
             except Exception:  # noqa: BLE001 - a file its own library cannot map has no free ranges
                 cache[path] = []
+            sizes[path] = path.stat().st_size
         ranges = cache[path]
         if not all(_within(ranges, a, b) for a, b in mutation.spans):
             return None
-        if text and not _still_a_number(ranges, mutation):
+        if text and not _still_a_number(ranges, mutation, sizes[path]):
             return None
         return reason
+
+    return _judge
+
+
+def _data_rows(lines: list[bytes]) -> list[int]:
+    rows = []
+    for i, line in enumerate(lines):
+        tokens = _TOKEN.findall(line)
+        if len(tokens) >= 2 and all(_NUMBER.fullmatch(t) for t in tokens):
+            rows.append(i)
+    return rows
+
+
+def _rows_lost_at_an_end(clean: bytes, damaged: bytes) -> bool:
+    """Whether ``damaged`` is ``clean`` with whole lines removed at the start (header lines,
+    then possibly the first data rows), among the header lines, or at the end (the last
+    data rows; a cut that leaves only blanks of the next line counts), leaving at least one
+    data row: a valid, shorter table."""
+    lines = clean.splitlines(keepends=True)
+    rows = _data_rows(lines)
+    if not rows or len(damaged) >= len(clean):
+        return False
+    first, last = rows[0], rows[-1]
+    got = damaged.splitlines(keepends=True)
+    if got and not got[-1].strip() and clean.startswith(damaged):
+        got = got[:-1]  # a cut inside the blanks that start the next line
+    i = 0
+    while i < len(got) and i < len(lines) and got[i] == lines[i]:
+        i += 1
+    j = i + len(lines) - len(got)
+    if j <= i or lines[j:] != got[i:]:
+        return False
+    if not any(r < i or r >= j for r in rows):
+        return False
+    if i == 0 and clean.startswith(b"# XDI") and _XDI_FIELD.search(damaged):
+        return False  # an XDI file without its version line but with its fields: a reader can tell
+    if i == 0 or j <= first:
+        return True  # the start of the file, or header lines only (a valid, less informative header)
+    return all(k in rows for k in range(i, j)) and (i == first or j >= last + 1)
+
+
+def _one_text_value_changed(clean: bytes, damaged: bytes) -> bool:
+    """Whether the damage changed one header line in place (same lines otherwise) or one
+    number of a data row into another valid finite number."""
+    n = min(len(clean), len(damaged))
+    a = len(_common_prefix(clean, damaged))
+    b = _common_suffix_length(clean, damaged, n - a)
+    old, new = clean[a:len(clean) - b], damaged[a:len(damaged) - b]
+    if b"\n" in old or b"\n" in new or b"\r" in old or b"\r" in new:
+        return False
+    start = clean.rfind(b"\n", 0, a) + 1
+    stop = clean.find(b"\n", len(clean) - b)
+    line = clean[start:len(clean) if stop < 0 else stop]
+    new_line = damaged[start:len(damaged) if stop < 0 else stop - len(clean) + len(damaged)]
+    tokens = _TOKEN.findall(line)
+    is_row = len(tokens) >= 2 and all(_NUMBER.fullmatch(t) for t in tokens)
+    rows_before = _data_rows(clean[:start].splitlines(keepends=True))
+    if not is_row:
+        return not rows_before  # a header line: any text is a valid (other) header
+    new_tokens = _TOKEN.findall(new_line)
+    if len(new_tokens) != len(tokens) or not all(_NUMBER.fullmatch(t) for t in new_tokens):
+        return False
+    try:
+        values = [float(t) for t in new_tokens]
+    except ValueError:
+        return False
+    return all(v == v and abs(v) != float("inf") for v in values)
+
+
+# A grid is regular around a step when the steps next to it agree within this factor; a
+# single step this many times theirs is then a gap. A step this many times its largest
+# neighbour is a gap on any grid. (The reader's rule, io.spectra.reader._missing_points,
+# states the same definition of a regular grid.)
+REGULAR_GRID_SPREAD = 1.25
+GAP_ON_REGULAR_GRID = 1.8
+GAP_ON_ANY_GRID = 4.0
+
+
+def _first_column(data: bytes) -> list[float]:
+    out = []
+    for line in data.splitlines():
+        tokens = _TOKEN.findall(line)
+        if len(tokens) >= 2 and all(_NUMBER.fullmatch(t) for t in tokens):
+            try:
+                out.append(float(tokens[0]))
+            except ValueError:
+                out.append(float("nan"))
+    return out
+
+
+def _gap_visible(grid: list[float], at: int, gap: float) -> bool:
+    """Whether a step of ``gap`` between rows ``at - 1`` and ``at`` of ``grid`` (the rows
+    left) stands out from the steps around it."""
+    import numpy as np
+
+    e = np.asarray(grid, dtype=float)
+    step = np.abs(np.diff(e))
+    around = np.r_[step[max(at - 3, 0):max(at - 1, 0)], step[at:at + 2]]
+    if around.size < 3 or not np.all(np.isfinite(around)) or around.min() <= 0:
+        return False
+    if gap >= GAP_ON_ANY_GRID * around.max():
+        return True
+    return around.max() <= REGULAR_GRID_SPREAD * around.min() and gap >= GAP_ON_REGULAR_GRID * float(np.median(around))
+
+
+def _rows_lost_at_an_end_spliced(clean: bytes, damaged: bytes) -> bool:
+    """Whether the damaged table's rows are the clean table's first rows or its last ones
+    (by their first column; a deletion across lines may splice the row at the seam, whose
+    energy stays and whose other values change): a valid shorter table."""
+    a, b = _first_column(clean), _first_column(damaged)
+    if not b or len(b) >= len(a):
+        return False
+    if clean.startswith(b"# XDI") and not damaged.startswith(b"# XDI") and _XDI_FIELD.search(damaged):
+        return False
+    return a[:len(b)] == b or a[len(a) - len(b):] == b
+
+
+def _rows_lost_inside_unseen(clean: bytes, damaged: bytes) -> bool:
+    """Whether the damage removed a block of data rows inside the table (and, with a
+    deletion across lines, left at most one spliced row at the seam) where the grid is too
+    irregular for the gap to show."""
+    a, b = _first_column(clean), _first_column(damaged)
+    if not b or len(b) >= len(a):
+        return False
+    k1 = 0
+    while k1 < len(b) and a[k1] == b[k1]:
+        k1 += 1
+    k2 = 0
+    while k2 < len(b) - k1 and a[len(a) - 1 - k2] == b[len(b) - 1 - k2]:
+        k2 += 1
+    if k1 + k2 < len(b) - 1 or k1 == 0 or k2 == 0:
+        return False  # more than one spliced row, or an end (judged by _rows_lost_at_an_end)
+    left, right = a[k1 - 1], a[len(a) - k2]
+    rest = a[:k1] + a[len(a) - k2:]
+    return not _gap_visible(rest, k1, abs(right - left))
+
+
+_STR_SPLIT = re.compile(r"[\s,;]+")
+_STR_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def _row_still_numbers(clean_line: bytes, damaged_line: bytes) -> bool:
+    """Whether a damaged data row still holds as many values, each a finite number (split
+    as a reader splits decoded text: any Unicode blank, comma or semicolon)."""
+    a = [t for t in _STR_SPLIT.split(clean_line.decode("latin-1").strip()) if t]
+    b = [t for t in _STR_SPLIT.split(damaged_line.decode("latin-1").strip()) if t]
+    if len(a) != len(b) or not all(_STR_NUMBER.fullmatch(t) for t in b):
+        return False
+    try:
+        return all(abs(float(t)) != float("inf") for t in b)
+    except ValueError:
+        return False
+
+
+def _common_prefix(a: bytes, b: bytes) -> bytes:
+    import numpy as np
+
+    n = min(len(a), len(b))
+    diff = np.flatnonzero(np.frombuffer(a, np.uint8, n) != np.frombuffer(b, np.uint8, n))
+    return a[:int(diff[0]) if diff.size else n]
+
+
+def _common_suffix_length(a: bytes, b: bytes, limit: int) -> int:
+    import numpy as np
+
+    n = min(len(a), len(b), limit)
+    if n <= 0:
+        return 0
+    x = np.frombuffer(a, np.uint8)[len(a) - n:][::-1]
+    y = np.frombuffer(b, np.uint8)[len(b) - n:][::-1]
+    diff = np.flatnonzero(x != y)
+    return int(diff[0]) if diff.size else n
+
+
+def _header_or_rows_edited(clean: bytes, damaged: bytes) -> bool:
+    """Whether the damage changed header text only (data rows untouched; the XDI version
+    line excepted: its loss is visible), or, in place, header text and numbers of data
+    rows into other finite numbers (no line made or lost)."""
+    n = min(len(clean), len(damaged))
+    a = len(_common_prefix(clean, damaged))
+    b = _common_suffix_length(clean, damaged, n - a)
+    lines = clean.splitlines(keepends=True)
+    rows = _data_rows(lines)
+    if not rows:
+        return False
+    data_start = sum(len(line) for line in lines[:rows[0]])
+    if clean.startswith(b"# XDI/") and not damaged.startswith(b"# XDI/"):
+        return False
+    if len(clean) - b <= data_start:
+        return True  # only the header changed
+    if len(damaged) != len(clean):
+        return False
+    got = damaged.splitlines(keepends=True)
+    if len(got) != len(lines) or any(len(x) != len(y) for x, y in zip(got, lines)):
+        return False  # a line end made or lost
+    return all(_row_still_numbers(x, y) for k, (x, y) in enumerate(zip(lines, got)) if k in set(rows) and x != y)
+
+
+def text_judge(values: str = "a number of the table replaced by another valid number",
+               rows: str = "whole lines lost at an end of the table (a valid shorter file)",
+               irregular: str = "rows lost inside the table where its energy grid is irregular (no visible gap)"):
+    """The judge of text tables: numbers of data rows turned into other valid numbers,
+    header text changed in place (free text: another valid header), or whole lines
+    removed at the start or the end of the file leaving data rows (a text table states no
+    row count, so a shorter table is a valid file), or rows removed inside the table where
+    the first column's grid is too irregular for the gap to show (on a regular grid it
+    shows, and a reader must see it)."""
+    numbers = judge(text_free, values, text=True)
+    cache: dict[Path, bytes] = {}
+
+    def _judge(path: Path, mutation: Mutation):
+        found = numbers(path, mutation)
+        if found:
+            return found
+        path = Path(path)
+        if path not in cache:
+            cache[path] = path.read_bytes()
+        clean = cache[path]
+        if _header_or_rows_edited(clean, mutation.data) or _one_text_value_changed(clean, mutation.data):
+            return Verdict(values, True)  # header text may rename a column or a field
+        if _rows_lost_at_an_end(clean, mutation.data) or _rows_lost_at_an_end_spliced(clean, mutation.data):
+            return Verdict(rows, True)
+        if _rows_lost_inside_unseen(clean, mutation.data):
+            return Verdict(irregular, True)
+        return None
 
     return _judge

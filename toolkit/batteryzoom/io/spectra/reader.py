@@ -182,7 +182,54 @@ def read_spectrum(
                                   "drop group=: this file holds one spectrum")
         table = parse_table(path, text)
         energy, mu, coords, name, unit = _from_table(path, table, column, mode, attrs)
+        _warn_damaged_table(path, table, attrs)
     return _assemble(path, energy, mu, coords, name, unit, energy_unit, attrs)
+
+
+def _warn_damaged_table(path: Path, table: Table, attrs: dict) -> None:
+    """Signs of damage a text table can show without being unreadable."""
+    if table.cut_last_row:
+        attrs["doubt"] = "the file ends inside its last row (no line end): it may be cut short"
+        warnings.warn(f"{path}: {attrs['doubt']}; that row is kept as it reads", SpectrumWarning, stacklevel=4)
+    if table.xdi_like:
+        attrs["doubt"] = "XDI header fields without the '# XDI/1.0' first line: read as a plain table"
+        warnings.warn(f"{path}: {attrs['doubt']} (the XDI line lost? columns taken from the last header line)",
+                      SpectrumWarning, stacklevel=4)
+
+
+# A grid is regular around a step when the 4 steps next to it agree within this factor
+# (encoders alternate steps: 0.302/0.353 eV); one step GAP_ON_REGULAR_GRID times theirs is
+# then a gap, and one step GAP_ON_ANY_GRID times the largest of them is a gap on any grid.
+REGULAR_GRID_SPREAD = 1.25
+GAP_ON_REGULAR_GRID = 1.8
+GAP_ON_ANY_GRID = 4.0
+
+
+def _missing_points(energy: np.ndarray) -> str:
+    """Steps of the grid that stand out from the steps around them: points lost. A scan's
+    step changes between regions, never for one step; a ragged end (Mn.prj's MnCl2:
+    0.0125, 0.0752, 0.0126, 0.025 eV) stands out by 3x at most. Real files do lose points:
+    pyxas's LiNiO2 lacks 8447 eV of its 1 eV grid and xasref's Mn foil one point near
+    6639 eV; both warn."""
+    step = np.diff(energy)
+    n = step.size
+    if n < 4:
+        return ""
+    lost, first = 0, None
+    for i in range(n):
+        around = np.r_[step[max(i - 2, 0):i], step[i + 1:i + 3]]
+        if around.size < 3 or around.min() <= 0:
+            continue
+        regular = around.max() <= REGULAR_GRID_SPREAD * around.min()
+        ratio = step[i] / np.median(around)
+        if (regular and ratio >= GAP_ON_REGULAR_GRID) or step[i] >= GAP_ON_ANY_GRID * around.max():
+            lost += max(int(round(ratio)) - 1, 1)
+            first = i if first is None else first
+    if first is None:
+        return ""
+    return (f"about {lost} point(s) seem missing from the energy grid (first between {energy[first]:.3f} and "
+            f"{energy[first + 1]:.3f} eV, a step of {step[first]:.4g} eV among steps of "
+            f"{np.median(np.r_[step[max(first - 2, 0):first], step[first + 1:first + 3]]):.4g} eV)")
 
 
 def _athena(path: Path, text: str, group, attrs: dict):
@@ -316,10 +363,19 @@ def _assemble(path: Path, energy, mu, coords: dict, name: str, file_unit, energy
     if energy.size < 3:
         raise FileFormatError(path, f"holds {energy.size} point(s); a spectrum needs at least 3")
     mu = columns.pop("__mu")
+    gap = _missing_points(energy)
+    if gap:
+        attrs["doubt"] = gap
+        warnings.warn(f"{path}: {gap}: rows lost? Check the file", SpectrumWarning, stacklevel=3)
     bad = int(np.count_nonzero(~np.isfinite(mu)))
     if bad:
         warnings.warn(f"{path}: {bad} of {mu.size} µ values are NaN or infinite ({attrs.get('mu_from')}); kept as "
                       "they are: mask them or check the file", SpectrumWarning, stacklevel=3)
+    other = {k: int(np.count_nonzero(~np.isfinite(v))) for k, v in columns.items()}
+    other = {k: v for k, v in other.items() if v}
+    if other:
+        warnings.warn(f"{path}: non-finite values in column(s) " + ", ".join(f"{k} ({v})" for k, v in other.items())
+                      + "; kept as they are", SpectrumWarning, stacklevel=3)
     if repaired:
         attrs["repaired"] = repaired
         warnings.warn(f"{path}: {repaired}", SpectrumWarning, stacklevel=3)

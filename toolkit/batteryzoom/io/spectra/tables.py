@@ -36,7 +36,9 @@ _NUM = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|in
 _XDI_COLUMN = re.compile(r"Column\.(\d+)\s*:\s*(\S+)[ \t]*(\S*)", re.IGNORECASE)
 _NUMBERED = re.compile(r"(\d+)_(\S+)")
 _UNIT_IN_PARENS = re.compile(r"\(\s*([A-Za-zµ]+)\s*\)")
-# longest header line kept whole (a damaged header may hold one enormous "line")
+# an XDI header field: "# Namespace.tag: value" (XDI namespaces are capitalized)
+_XDI_FIELD = re.compile(r"#[ \t]*[A-Z][A-Za-z0-9_]*\.[A-Za-z0-9_]+[ \t]*:")
+# no header line of a spectrum file is this long; a longer one is damage (or not a spectrum)
 _MAX_HEADER_LINE = 4096
 
 
@@ -51,6 +53,8 @@ class Table:
     meta: dict = field(default_factory=dict)  # XDI header fields
     first_row_line: int = 0  # 1-based line number of the first data row
     skipped_comments: int = 0  # '#' lines inside the data block
+    cut_last_row: bool = False  # the file ends inside its last row (no line end after it)
+    xdi_like: bool = False  # XDI header fields without the '# XDI/' line that makes a file XDI
 
 
 def _tokens(line: str) -> list[str]:
@@ -78,6 +82,23 @@ def _unit_from_name(name: str) -> str | None:
     return None
 
 
+def _garbled(line: str) -> bool:
+    """A header line holding what binary bytes decode to (C0 controls, DEL, the Latin-1
+    range a non-UTF-8 file is read in): a run of 8 of them, or more than half the line
+    (at least 8). A comment in another script decodes from UTF-8 above U+00FF and is not
+    counted; a Latin-1 comment has a few accented letters, not runs."""
+    run = odd = 0
+    for c in line:
+        if (ord(c) < 32 and c != "\t") or 127 <= ord(c) < 256:
+            odd += 1
+            run += 1
+            if run >= 8:
+                return True
+        else:
+            run = 0
+    return odd >= 8 and odd > 0.5 * len(line)
+
+
 def parse_table(path: Path, text: str) -> Table:
     """The numeric table of a text spectrum and what its header says (see module docstring)."""
     lines = text.splitlines()
@@ -85,12 +106,27 @@ def parse_table(path: Path, text: str) -> Table:
     start = _data_start(path, lines, is_xdi)
     values, skipped = _rows(path, lines, start)
     width = values.shape[1]
-    header = [ln[:_MAX_HEADER_LINE] for ln in lines[:start]]
+    header = lines[:start]
+    long = next((n for n, ln in enumerate(header, 1) if len(ln) > _MAX_HEADER_LINE), None)
+    if long is not None:
+        raise FileFormatError(path, f"header line {long} is {len(header[long - 1])} characters long: no spectrum "
+                                    "file writes such a line (damaged?)", "copy the file again, or repair that line")
+    garbled = next((n for n, ln in enumerate(header, 1) if _garbled(ln)), None)
+    if garbled is not None:
+        raise FileFormatError(path, f"header line {garbled} is mostly control or non-text bytes: damaged",
+                              "copy the file again, or repair that line")
+    if not is_xdi and lines and lines[0].lstrip("#").strip().upper().startswith("XDI"):
+        raise FileFormatError(path, f"its first line {lines[0][:30]!r} starts like XDI's version line but is not "
+                                    "'# XDI/1.0': damaged", "repair the first line")
+    # a file cut inside its last row ends on a number, with no line end (a complete file
+    # ends with one, or at least with the blank after the row's last value)
+    cut = bool(text) and not text[-1].isspace() and _is_row(_tokens(text.rsplit("\n", 1)[-1]))
     if is_xdi:
         names, unit, meta = _xdi_header(path, header, width)
-        return Table(values, names, unit, "xdi", meta, start + 1, skipped)
+        return Table(values, names, unit, "xdi", meta, start + 1, skipped, cut)
     names, unit, layout = _names(header, width)
-    return Table(values, names, unit, layout, {}, start + 1, skipped)
+    xdi_like = any(_XDI_FIELD.match(ln.strip()) for ln in header)
+    return Table(values, names, unit, layout, {}, start + 1, skipped, cut, xdi_like)
 
 
 def _data_start(path: Path, lines: list[str], is_xdi: bool) -> int:
@@ -167,6 +203,10 @@ def _xdi_header(path: Path, header: list[str], width: int) -> tuple[list[str], s
     if not columns:
         raise FileFormatError(path, "is an XDI file whose header names no column (no 'Column.N:' field)",
                               "restore the header, or pass the file with the XDI line removed")
+    missing = sorted(set(range(1, max(columns) + 1)) - set(columns))
+    if missing:
+        raise FileFormatError(path, f"its header names columns {sorted(columns)} but not {missing}: a header line "
+                                    "is lost", "restore the header (Column.N for every column)")
     extra = sorted(k for k in columns if k > width or k < 1)
     if extra:
         raise FileFormatError(path, f"its header names column {extra[0]} but the rows hold {width} values",
