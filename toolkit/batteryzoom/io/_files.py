@@ -7,19 +7,26 @@ Every reader of :mod:`batteryzoom.io` opens its input through these helpers, so 
   ``/dev/zero`` never ends);
 - a read never takes more than a stated number of bytes (a text "spectrum" of 3 GB, a
   gzip bomb), and says so when the file is bigger;
-- what the libraries raise on damaged bytes (``OSError``, ``EOFError``, ``zlib.error``,
-  ``gzip.BadGzipFile``, ``UnicodeDecodeError``) becomes a
-  :class:`~batteryzoom.errors.FileFormatError` naming the file, what is wrong, and what to do.
+- what the libraries raise on damaged bytes (h5py, tifffile, olefile, zarr, numcodecs,
+  zipfile, scipy.io, zlib: :func:`library_errors`), and what tifffile only *logs*
+  (:func:`tiff_checked`), becomes a :class:`~batteryzoom.errors.FileFormatError` naming
+  the file, what is wrong, and what to do; so does a chunk of a lazily read store that
+  fails when dask computes it (:class:`GuardedArray`);
+- an HDF5 file longer or shorter than its superblock says is refused (:func:`check_hdf5_size`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import stat
 import zlib
 from pathlib import Path
 
-from ..errors import FileFormatError
+import numpy as np
+
+from ..errors import BatteryZoomError, FileFormatError
 
 # A text file read whole (a spectrum, an angles list, an energy list) is far below this;
 # a bigger one is not what the caller meant.
@@ -71,7 +78,7 @@ def gunzip(data: bytes, path: str | os.PathLike, limit: int = TEXT_LIMIT_BYTES) 
         d = zlib.decompressobj(wbits=31)
         try:
             chunk = d.decompress(rest, limit + 1 - len(out))
-        except zlib.error as exc:
+        except Exception as exc:  # noqa: BLE001 - zlib.error, or isal's IsalError once fastnda has patched zlib
             raise FileFormatError(path, f"its gzip data is corrupt ({exc})",
                                   "the file is truncated or damaged: copy it again") from exc
         out += chunk
@@ -99,3 +106,108 @@ def decode(data: bytes, path: str | os.PathLike) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("latin-1")
+
+
+# --------------------------------------------------------------------------- library calls
+
+
+@contextlib.contextmanager
+def library_errors(path: str | os.PathLike, what: str, fix: str = "the file is truncated or corrupt: copy it again"):
+    """``with library_errors(path, "reading its images"):`` turns whatever a file library
+    raises inside the block (h5py's KeyError and RuntimeError, tifffile's ValueError,
+    zarr's and numcodecs' codec errors, zipfile's BadZipFile, MemoryError from a damaged
+    size field, ...) into a FileFormatError naming ``path``; BatteryZoomErrors pass."""
+    try:
+        yield
+    except BatteryZoomError:
+        raise
+    except MemoryError as exc:
+        raise FileFormatError(path, f"{what}: the sizes it records need more memory than there is (damaged?)",
+                              fix) from exc
+    except RecursionError as exc:
+        raise FileFormatError(path, f"{what}: its structure loops on itself (damaged)", fix) from exc
+    except Exception as exc:  # noqa: BLE001 - every library error of a damaged file becomes ours
+        raise FileFormatError(path, f"{what} failed ({type(exc).__name__}: {str(exc)[:200]})", fix) from exc
+
+
+class _TiffLog(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def tiff_checked(path: str | os.PathLike, what: str = "reading it as TIFF"):
+    """Read a TIFF with tifffile inside the block: tifffile *logs* (does not raise) what it
+    skips on a damaged file (a broken page chain, a corrupted tag list, a series it cannot
+    shape and replaces by its first page); any such message, or any exception, becomes a
+    FileFormatError naming ``path``: a damaged TIFF never comes back as fewer pages."""
+    log = logging.getLogger("tifffile")
+    handler = _TiffLog()
+    log.addHandler(handler)
+    try:
+        with library_errors(path, what):
+            yield
+    finally:
+        log.removeHandler(handler)
+    if handler.messages:
+        raise FileFormatError(path, f"is a damaged TIFF: {handler.messages[0][:200]}",
+                              "the file is truncated or corrupt: copy it again")
+
+
+def check_hdf5_size(path: str | os.PathLike) -> None:
+    """Refuse an HDF5 file whose size differs from the end-of-file address its superblock
+    records (the HDF5 library refuses a shorter file, not a longer one: bytes inserted
+    into raw data would shift it silently). Superblock versions 0-3."""
+    path = Path(path)
+    with open(path, "rb") as fh:
+        head = fh.read(2048 + 64)
+    for base in (0, 512, 1024, 2048):  # a user block may precede the superblock
+        if head[base:base + 8] == b"\x89HDF\r\n\x1a\n":
+            break
+    else:
+        return  # not found here: the HDF5 library will say so
+    version = head[base + 8] if len(head) > base + 8 else -1
+    at = base + (40 if version in (0, 1) else 28 if version in (2, 3) else -1)
+    if at < base or len(head) < at + 8 or head[base + 13 if version in (0, 1) else base + 9] != 8:
+        return  # an exotic layout (offsets not 8 bytes): left to the library
+    eoa = int.from_bytes(head[at:at + 8], "little")  # relative to the base address (the user block)
+    size = path.stat().st_size
+    if size not in (eoa, eoa + base):
+        raise FileFormatError(path, f"holds {size} bytes but its HDF5 superblock says {eoa}: "
+                                    f"{'bytes were added' if size > eoa else 'truncated'}",
+                              "the file is truncated or corrupt: copy it again")
+
+
+class GuardedArray:
+    """An array-like over a lazily read store for ``dask.array.from_array``: a failure
+    while reading a chunk (a damaged compressed chunk, a truncated file) is a
+    FileFormatError naming the file and the chunk, however late dask computes it."""
+
+    def __init__(self, inner, path: str | os.PathLike, what: str):
+        self.inner, self.path, self.what = inner, str(path), what
+        self.shape, self.dtype, self.ndim = tuple(inner.shape), np.dtype(inner.dtype), len(inner.shape)
+
+    def __getitem__(self, key):
+        try:
+            return np.asarray(self.inner[key])
+        except BatteryZoomError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any codec or I/O error of a damaged chunk
+            raise FileFormatError(self.path, f"{self.what}: the chunk at {_describe_key(key)} cannot be read "
+                                             f"({type(exc).__name__}: {str(exc)[:160]})",
+                                  "the store is damaged: copy it again") from exc
+
+
+def _describe_key(key) -> str:
+    key = key if isinstance(key, tuple) else (key,)
+    parts = []
+    for k in key:
+        if isinstance(k, slice):
+            parts.append(f"{k.start or 0}:{'' if k.stop is None else k.stop}")
+        else:
+            parts.append(str(k))
+    return "[" + ", ".join(parts) + "]"

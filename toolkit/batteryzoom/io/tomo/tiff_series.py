@@ -19,6 +19,7 @@ import numpy as np
 import xarray as xr
 
 from ...errors import FileFormatError, InputError
+from .._files import decode, read_bytes, regular_file, tiff_checked
 from ..volumes import TIFF_SUFFIXES, natural_sort, read_volume
 from ._common import ENERGY_RANGE_EV, PIXEL_RANGE_UM, build, choose, resolve_angles
 
@@ -110,6 +111,8 @@ def read_tiff_series(
     chunks = None if lazy is None else "auto" if lazy else False
     try:
         projections = read_volume(path if path.is_file() else proj_files, chunks=chunks)
+    except FileFormatError:
+        raise  # names the damaged projection file already
     except InputError as exc:
         raise FileFormatError(path, str(exc)) from None
     n = projections.sizes[projections.dims[0]] if projections.ndim == 3 else 1
@@ -184,15 +187,19 @@ def _angles_file(folders: list[Path]) -> Path | None:
 
 
 def _read_numbers(path: Path) -> np.ndarray:
+    lines = decode(read_bytes(path, what="angles file"), path).splitlines()
     try:
-        lines = path.read_text().splitlines()
         values = [float(ln.replace(",", " ").split()[0]) for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except ValueError as exc:
         raise FileFormatError(path, f"cannot read the angles ({type(exc).__name__}: {exc})",
                               "one number per line (first column), '#' for comments") from exc
     if not values:
         raise FileFormatError(path, "holds no angles", "one number per line")
-    return np.asarray(values, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        raise FileFormatError(path, f"line {int(np.flatnonzero(~np.isfinite(values))[0]) + 1} of the angles is not a "
+                                    "finite number", "fix that line")
+    return values
 
 
 def projection_lines(values, n_projections: int, name: str = "angles file") -> tuple[slice | None, str]:
@@ -260,10 +267,10 @@ def _frames_arg(value, found: list[Path], name: str, path: Path):
         return None, None
     frames = []
     for f in files:
-        try:
+        with tiff_checked(regular_file(f, name[:-1]), f"reading this {name[:-1]} as TIFF"):
             arr = tifffile.imread(f)
-        except Exception as exc:  # tifffile raises several types for a broken file
-            raise FileFormatError(f, f"is not a readable TIFF ({type(exc).__name__}: {exc})", f"fix or drop this {name[:-1]}") from exc
+        if arr.ndim < 2 or arr.dtype.kind not in "uif":
+            raise FileFormatError(f, f"holds {arr.dtype} {arr.shape}, not {name} frames", f"fix or drop this {name[:-1]}")
         frames.extend(arr.reshape((-1,) + arr.shape[-2:]))
     shapes = {fr.shape for fr in frames}
     dtypes = {fr.dtype for fr in frames}
