@@ -39,7 +39,7 @@ import numpy as np
 
 import batteryzoom as bz
 from batteryzoom.testing.fuzz import BUGS, OUTCOMES, Outcome, campaign, counts, tree_campaign
-from batteryzoom.testing.payload import hdf5_free, judge, ole_free, text_judge, tiff_free
+from batteryzoom.testing.payload import hdf5_free, judge, ole_free, text_judge, tiff_free, zarr_chunk_judge
 
 
 @dataclass
@@ -77,9 +77,12 @@ def _files(name: str) -> list[Path]:
 
 
 TEXT_JUDGE = text_judge()
-TIFF_JUDGE = judge(tiff_free, "raw pixel data of an uncompressed (or unchecked-codec) TIFF strip")
-OLE_JUDGE = judge(ole_free, "a value stream of the Xradia file (image pixels, energy, angles, sizes, dates)")
-HDF5_JUDGE = judge(hdf5_free, "raw data of an unfiltered HDF5 dataset")
+TIFF_JUDGE = judge(tiff_free, "raw pixel data of an uncompressed (or unchecked-codec) TIFF strip", shifted=True)
+OLE_JUDGE = judge(ole_free, "Xradia bytes other than its structure (pixels, energy, angles, pixel size, dates, "
+                            "unread streams)", structure_may_change=True)
+HDF5_JUDGE = judge(hdf5_free, "raw data of an unfiltered HDF5 dataset", structure_may_change=True)
+ZARR_JUDGE = zarr_chunk_judge()
+LIST_JUDGE = text_judge(min_columns=1)
 
 
 def _multi(*judges):
@@ -161,7 +164,7 @@ def imaging_targets(work: Path) -> list[Target]:
     tiffs = [_files(n)[0] for n in ("real/ct/cell-slice-im1", "real/ct/cell-slice-im1-mask", "real/ct/can-dent-mask",
                                     "real/ct/electrode-taufactor-nmc", "real/ct/electrode-nrel-nmc1cal")]
     energies = [8300.0, 8320.0, 8340.0, 8360.0, 8380.0, 8400.0]
-    tiff_or_h5 = _multi(((".tif", ".tiff"), TIFF_JUDGE), ((".h5", ".nxs"), HDF5_JUDGE), ((".txt",), TEXT_JUDGE))
+    tiff_or_h5 = _multi(((".tif", ".tiff"), TIFF_JUDGE), ((".h5", ".nxs"), HDF5_JUDGE), ((".txt",), LIST_JUDGE))
     return [
         Target("read_xrm", bz.io.read_xrm, aps + ssrl + [chip_xrm], judge=OLE_JUDGE),
         Target("read_txm_scan", bz.io.read_txm_scan, aps, root=aps[0].parent, judge=OLE_JUDGE),
@@ -169,14 +172,14 @@ def imaging_targets(work: Path) -> list[Target]:
         Target("read_xanes_tiff", lambda p: bz.io.read_xanes_tiff(p, energies), [syn["tiff"]], judge=TIFF_JUDGE,
                note="synthetic stack"),
         Target("read_xanes_zarr", bz.io.read_xanes_zarr, [p for p in syn["zarr"].rglob("*") if p.is_file()],
-               root=syn["zarr"], note="synthetic store"),
+               root=syn["zarr"], judge=ZARR_JUDGE, note="synthetic store"),
         Target("read_volume", bz.io.read_volume, tiffs, judge=TIFF_JUDGE),
         Target("read_volume", bz.io.read_volume, cell_vol[:1] + cell_vol[49:50] + cell_vol[-1:], root=cell_vol[0].parent,
                judge=TIFF_JUDGE, note="TIFF sequence"),
         Target("read_volume", bz.io.read_volume, _files("real/ct/jellybamm-cc-skeleton")),
         Target("read_volume", lambda p: bz.io.read_volume(p, dataset="/exchange/data"), [tooth], judge=HDF5_JUDGE),
         Target("read_volume", bz.io.read_volume, [p for p in vol_zarr.rglob("*") if p.is_file()], root=vol_zarr,
-               note="zarr store of a real slice"),
+               judge=ZARR_JUDGE, note="zarr store of a real slice"),
         Target("read_acquisition (dxchange)", bz.io.read_acquisition, [tooth], judge=HDF5_JUDGE),
         Target("read_acquisition (xradia)", lambda p: bz.io.read_acquisition(p, flats="absent"), [txrm],
                judge=OLE_JUDGE),

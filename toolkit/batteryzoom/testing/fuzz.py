@@ -77,10 +77,10 @@ _NUMBER = re.compile(rb"(?<![A-Za-z_])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 class Mutation:
     """One damaged copy: a short name saying what was done, and the bytes.
 
-    ``spans`` are the ``[start, stop)`` byte ranges of the clean file that were replaced
-    (empty when bytes were only inserted or removed); ``in_place`` is True when nothing
-    else moved (the copy has the clean file's length, or only a replaced number changed
-    length).
+    ``spans`` are the ``[start, stop)`` byte ranges of the clean file that were replaced,
+    removed, or (empty ranges) where bytes were inserted; empty for a truncation.
+    ``in_place`` is True when nothing else moved (the copy has the clean file's length,
+    or only a replaced number changed length).
     """
 
     name: str
@@ -141,10 +141,10 @@ def _binary(data: bytes, rng: np.random.Generator) -> Mutation:
         return Mutation(f"{kind}@{at}+{span}", new, ((at, min(at + span, n)),), len(new) == n)
     if kind == "insert":
         return Mutation(f"insert@{at}+{span}", data[:at] + rng.integers(0, 256, span, dtype=np.uint8).tobytes()
-                        + data[at:])
+                        + data[at:], ((at, at),))
     if kind == "delete":
-        return Mutation(f"delete@{at}+{span}", data[:at] + data[at + span:])
-    return Mutation(f"duplicate@{at}+{span}", data[:at + span] + data[at:])
+        return Mutation(f"delete@{at}+{span}", data[:at] + data[at + span:], ((at, min(at + span, n)),))
+    return Mutation(f"duplicate@{at}+{span}", data[:at + span] + data[at:], ((min(at + span, n),) * 2,))
 
 
 def _text(data: bytes, rng: np.random.Generator) -> Mutation:
@@ -369,6 +369,43 @@ def _describe_change(result: Any, clean: Any) -> str:
 Judge = Callable[[Path, Mutation], "str | Verdict | None"]
 
 
+def _harmless_rest(read, where: Path, target: Path, clean_bytes: bytes, m: Mutation, judge: Judge, origin: Path,
+                   clean: Any, **kw) -> str | Verdict | None:
+    """For a silent multi-byte damage the judge does not free as a whole: the verdict on
+    its free bytes, when every other changed byte, applied alone, leaves the result as
+    the clean file's (bytes of structure that did not matter). Restores ``m``'s bytes."""
+    found = None
+    try:
+        for a, b in m.spans:
+            single = Mutation(m.name, clean_bytes[:a] + m.data[a:b] + clean_bytes[b:], ((a, b),), True)
+            verdict = judge(origin, single)
+            if verdict:
+                found = found or verdict
+                continue
+            target.write_bytes(single.data)
+            if run_case(read, where, clean, **kw).kind != "same":
+                return None
+    finally:
+        target.write_bytes(m.data)
+    if found is None:
+        return None
+    if isinstance(found, Verdict):
+        return Verdict(found.reason + " (the other bytes it changed do not matter)", found.structure_may_change)
+    return found + " (the other bytes it changed do not matter)"
+
+
+def _case(read, where: Path, target: Path, clean_bytes: bytes, m: Mutation, origin: Path, clean: Any,
+          judge: Judge | None, source: str, **kw) -> Outcome:
+    verdict = judge(origin, m) if judge is not None else None
+    out = run_case(read, where, clean, source=source, mutation=m.name, undetectable=verdict, **kw)
+    if out.kind == "silent" and judge is not None and not verdict and m.in_place and len(m.spans) > 1 \
+            and len(m.data) == len(clean_bytes):
+        verdict = _harmless_rest(read, where, target, clean_bytes, m, judge, origin, clean, **kw)
+        if verdict:
+            out = run_case(read, where, clean, source=source, mutation=m.name, undetectable=verdict, **kw)
+    return out
+
+
 def campaign(read: Callable[[Path], Any], files: Sequence[Path], *, n_per_file: int, seed: int = 0,
              timeout_s: float = 30.0, suffix_from: bool = True,
              materialize: Callable[[Any], Any] | None = None, workdir: Path | None = None,
@@ -377,7 +414,10 @@ def campaign(read: Callable[[Path], Any], files: Sequence[Path], *, n_per_file: 
     as the clean file, in a temporary folder); the clean files are never touched.
 
     ``judge(clean_path, mutation)`` returns why a mutation is confined to the file's free
-    values (undetectable in principle), or None; see :func:`run_case`. With
+    values (undetectable in principle), or None; see :func:`run_case`. A silent damage of
+    several bytes in place that the judge does not free as a whole is undetectable when
+    its free bytes are, and each other byte, applied alone, leaves the result unchanged
+    (bytes of structure the reader does not depend on). With
     ``compare_attrs`` the clean result is read from the same temporary path as the
     mutated copies, so attrs naming the source compare equal.
     """
@@ -395,10 +435,8 @@ def campaign(read: Callable[[Path], Any], files: Sequence[Path], *, n_per_file: 
                 clean = materialize(clean)
             for m in mutations(data, seed=seed + 7919 * f_index, n=n_per_file):
                 target.write_bytes(m.data)
-                verdict = judge(path, m) if judge is not None else None
-                out.append(run_case(read, target, clean, timeout_s=timeout_s, source=path.name,
-                                    mutation=m.name, materialize=materialize, compare_attrs=compare_attrs,
-                                    undetectable=verdict))
+                out.append(_case(read, target, target, data, m, path, clean, judge, path.name, timeout_s=timeout_s,
+                                 materialize=materialize, compare_attrs=compare_attrs))
                 with contextlib.suppress(OSError):
                     os.remove(target)
     return out
@@ -439,9 +477,8 @@ def tree_campaign(read: Callable[[Path], Any], root: Path, members: Sequence[Pat
             data = original.read_bytes()
             for m in mutations(data, seed=seed + 7919 * f_index, n=n_per_file):
                 mutated.write_bytes(m.data)
-                verdict = judge(original, m) if judge is not None else None
-                out.append(run_case(read, where, clean, timeout_s=timeout_s, source=str(rel), mutation=m.name,
-                                    materialize=materialize, compare_attrs=compare_attrs, undetectable=verdict))
+                out.append(_case(read, where, mutated, data, m, original, clean, judge, str(rel), timeout_s=timeout_s,
+                                 materialize=materialize, compare_attrs=compare_attrs))
             mutated.write_bytes(data)
     return out
 

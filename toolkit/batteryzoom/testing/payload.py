@@ -35,17 +35,17 @@ from pathlib import Path
 
 from .fuzz import Mutation, Verdict
 
-__all__ = ["tiff_free", "ole_free", "hdf5_free", "text_free", "judge", "text_judge", "XRADIA_VALUE_STREAMS"]
+__all__ = ["tiff_free", "ole_free", "hdf5_free", "text_free", "zarr_chunk_judge", "judge", "text_judge",
+           "XRADIA_STRUCTURE"]
 
 Ranges = list[tuple[int, int]]
 _NUMBER = re.compile(rb"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _TOKEN = re.compile(rb"[^\s,;]+")
 _XDI_FIELD = re.compile(rb"^[ \t]*#[ \t]*[A-Z][A-Za-z0-9_]*\.[A-Za-z0-9_]+[ \t]*:", re.MULTILINE)
-# Xradia streams holding values a reader passes through (images, energies, angles, sizes,
-# exposures, dates): any value of theirs is a valid file
-XRADIA_VALUE_STREAMS = re.compile(
-    r"^(ImageData\d+/Image\d+|ReferenceData/Image|ImageInfo/(Energy|Angles|PixelSize|ExpTimes|Date|XPosition|"
-    r"YPosition|ZPosition)|AcquisitionSettings/ExpTime|ReferenceData/ExpTime)$")
+# The Xradia streams that give the images their shape and type: structure. Every other
+# stream holds values (pixels, energies, angles, sizes, exposures, dates) or is never read.
+XRADIA_STRUCTURE = re.compile(r"^(ImageInfo/(ImageWidth|ImageHeight|DataType|NoOfImages|ImagesTaken)|"
+                              r"ReferenceData/DataType)$")
 
 
 def _merge(ranges) -> Ranges:
@@ -79,39 +79,68 @@ def tiff_free(path: Path) -> Ranges:
     return _merge(out)
 
 
-def ole_free(path: Path, streams: re.Pattern | Callable[[str], bool] = XRADIA_VALUE_STREAMS) -> Ranges:
-    """The bytes of an OLE2 file's value streams (``streams`` matches their ``a/b`` names):
-    the sectors of big streams, the mini-sectors of small ones, each up to the stream's size."""
+def ole_free(path: Path, structure: re.Pattern | Callable[[str], bool] = XRADIA_STRUCTURE) -> Ranges:
+    """Every byte of an OLE2 file except its structure: the header, the FAT, DIFAT,
+    MiniFAT and directory sectors, and the streams ``structure`` matches (``a/b`` names;
+    for Xradia the image sizes and data types). Image pixels, energies, angles, dates,
+    streams a reader never opens and the slack after streams are all free."""
+    import os
+    import struct
+
     import olefile
 
-    match = streams.match if isinstance(streams, re.Pattern) else streams
-    out = []
+    match = structure.match if isinstance(structure, re.Pattern) else structure
+    size = os.path.getsize(path)
+    taken: Ranges = [(0, 512)]
     with olefile.OleFileIO(str(path)) as ole:
-        size, mini = ole.sectorsize, ole.minisectorsize
-        root_sectors = list(_chain(ole.fat, ole.root.isectStart))
-        if ole.minifat is None and any(e.size < ole.minisectorcutoff for e in ole.direntries if e):
+        sec = ole.sectorsize
+
+        def sectors(chain):
+            for s_ in chain:
+                taken.append(((s_ + 1) * sec, (s_ + 2) * sec))
+
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+        difat = [v for v in struct.unpack("<109I", head[76:76 + 436]) if v < 0xFFFFFFFA]
+        d = ole.first_difat_sector
+        seen = set()
+        while d < 0xFFFFFFFA and d not in seen and (d + 1) * sec < size:
+            seen.add(d)
+            sectors([d])
+            with open(path, "rb") as fh:
+                fh.seek((d + 1) * sec)
+                entries = struct.unpack(f"<{sec // 4}I", fh.read(sec))
+            difat += [v for v in entries[:-1] if v < 0xFFFFFFFA]
+            d = entries[-1]
+        sectors(difat)  # the FAT itself
+        sectors(_chain(ole.fat, ole.first_dir_sector))
+        sectors(_chain(ole.fat, ole.first_mini_fat_sector))
+        if ole.minifat is None:
             ole.loadminifat()
+        root_sectors = list(_chain(ole.fat, ole.root.isectStart))
+        mini = ole.minisectorsize
         for entry_path in ole.listdir(streams=True, storages=False):
             name = "/".join(entry_path)
             if not match(name):
                 continue
             entry = ole.direntries[ole._find(name)]
-            left = entry.size
-            if entry.size < ole.minisectorcutoff:  # in the mini stream, itself in the root's sectors
+            if entry.size < ole.minisectorcutoff:
                 for ms in _chain(ole.minifat, entry.isectStart):
                     offset = ms * mini
-                    sector = root_sectors[offset // size]
-                    start = (sector + 1) * size + offset % size
-                    out.append((start, start + min(mini, left)))
-                    left -= mini
+                    if offset // sec < len(root_sectors):
+                        start = (root_sectors[offset // sec] + 1) * sec + offset % sec
+                        taken.append((start, start + mini))
             else:
-                for s in _chain(ole.fat, entry.isectStart):
-                    start = (s + 1) * size
-                    out.append((start, start + min(size, left)))
-                    left -= size
-            if left > 0:
-                return []  # a chain shorter than the stream: do not guess
-    return _merge(out)
+                sectors(_chain(ole.fat, entry.isectStart))
+    taken = _merge(taken)
+    free, at = [], 0
+    for a, b in taken:
+        if a > at:
+            free.append((at, min(a, size)))
+        at = max(at, b)
+    if at < size:
+        free.append((at, size))
+    return [r for r in free if r[1] > r[0]]
 
 
 def _chain(fat, start: int):
@@ -188,15 +217,21 @@ def _still_a_number(clean_ranges: Ranges, mutation: Mutation, clean_size: int) -
     return True
 
 
-def judge(free: Callable[[Path], Ranges], reason: str, *, text: bool = False) -> Callable[[Path, Mutation], str | None]:
+def judge(free: Callable[[Path], Ranges], reason: str, *, text: bool = False, shifted: bool = False,
+          structure_may_change: bool = False) -> Callable[[Path, Mutation], str | Verdict | None]:
     """A judge for the fuzzer: ``reason`` when a mutation only replaced bytes inside the
     clean file's free ranges (``free(path)``, computed once per file), else None. With
-    ``text=True`` every replaced number must also still read as one finite number."""
+    ``text=True`` every replaced number must also still read as one finite number. With
+    ``shifted=True`` bytes inserted or removed inside a free range count too, for formats
+    that locate nothing by the file's length (TIFF: the samples after the point move, and
+    any structure there that moves with them breaks, which a reader must catch). With
+    ``structure_may_change`` the verdict allows what a reader derives from those values to
+    change (the scan range from the angles, which frames are flats from NeXus image keys)."""
     cache: dict[Path, Ranges] = {}
     sizes: dict[Path, int] = {}
 
     def _judge(path: Path, mutation: Mutation) -> str | None:
-        if not mutation.in_place or not mutation.spans:
+        if not mutation.spans or not (mutation.in_place or shifted):
             return None
         path = Path(path)
         if path not in cache:
@@ -206,31 +241,31 @@ def judge(free: Callable[[Path], Ranges], reason: str, *, text: bool = False) ->
                 cache[path] = []
             sizes[path] = path.stat().st_size
         ranges = cache[path]
-        if not all(_within(ranges, a, b) for a, b in mutation.spans):
+        if not all(_within(ranges, a, max(b, a + 1) if a == b else b) for a, b in mutation.spans):
             return None
         if text and not _still_a_number(ranges, mutation, sizes[path]):
             return None
-        return reason
+        return Verdict(reason, True) if structure_may_change else reason
 
     return _judge
 
 
-def _data_rows(lines: list[bytes]) -> list[int]:
+def _data_rows(lines: list[bytes], min_columns: int = 2) -> list[int]:
     rows = []
     for i, line in enumerate(lines):
         tokens = _TOKEN.findall(line)
-        if len(tokens) >= 2 and all(_NUMBER.fullmatch(t) for t in tokens):
+        if len(tokens) >= min_columns and all(_NUMBER.fullmatch(t) for t in tokens):
             rows.append(i)
     return rows
 
 
-def _rows_lost_at_an_end(clean: bytes, damaged: bytes) -> bool:
+def _rows_lost_at_an_end(clean: bytes, damaged: bytes, min_columns: int = 2) -> bool:
     """Whether ``damaged`` is ``clean`` with whole lines removed at the start (header lines,
     then possibly the first data rows), among the header lines, or at the end (the last
     data rows; a cut that leaves only blanks of the next line counts), leaving at least one
     data row: a valid, shorter table."""
     lines = clean.splitlines(keepends=True)
-    rows = _data_rows(lines)
+    rows = _data_rows(lines, min_columns)
     if not rows or len(damaged) >= len(clean):
         return False
     first, last = rows[0], rows[-1]
@@ -289,11 +324,11 @@ GAP_ON_REGULAR_GRID = 1.8
 GAP_ON_ANY_GRID = 4.0
 
 
-def _first_column(data: bytes) -> list[float]:
+def _first_column(data: bytes, min_columns: int = 2) -> list[float]:
     out = []
     for line in data.splitlines():
         tokens = _TOKEN.findall(line)
-        if len(tokens) >= 2 and all(_NUMBER.fullmatch(t) for t in tokens):
+        if len(tokens) >= min_columns and all(_NUMBER.fullmatch(t) for t in tokens):
             try:
                 out.append(float(tokens[0]))
             except ValueError:
@@ -316,23 +351,26 @@ def _gap_visible(grid: list[float], at: int, gap: float) -> bool:
     return around.max() <= REGULAR_GRID_SPREAD * around.min() and gap >= GAP_ON_REGULAR_GRID * float(np.median(around))
 
 
-def _rows_lost_at_an_end_spliced(clean: bytes, damaged: bytes) -> bool:
+def _rows_lost_at_an_end_spliced(clean: bytes, damaged: bytes, min_columns: int = 2) -> bool:
     """Whether the damaged table's rows are the clean table's first rows or its last ones
     (by their first column; a deletion across lines may splice the row at the seam, whose
     energy stays and whose other values change): a valid shorter table."""
-    a, b = _first_column(clean), _first_column(damaged)
+    a, b = _first_column(clean, min_columns), _first_column(damaged, min_columns)
     if not b or len(b) >= len(a):
         return False
     if clean.startswith(b"# XDI") and not damaged.startswith(b"# XDI") and _XDI_FIELD.search(damaged):
         return False
+    if clean.startswith(damaged) and not clean[:len(damaged)].endswith((b"\n", b"\r")) and \
+            a[:len(b) - 1] == b[:-1] and not clean.endswith((b"\n", b"\r")):
+        return True  # a file whose lines are not ended, cut inside its last kept number: a valid shorter file
     return a[:len(b)] == b or a[len(a) - len(b):] == b
 
 
-def _rows_lost_inside_unseen(clean: bytes, damaged: bytes) -> bool:
+def _rows_lost_inside_unseen(clean: bytes, damaged: bytes, min_columns: int = 2) -> bool:
     """Whether the damage removed a block of data rows inside the table (and, with a
     deletion across lines, left at most one spliced row at the seam) where the grid is too
     irregular for the gap to show."""
-    a, b = _first_column(clean), _first_column(damaged)
+    a, b = _first_column(clean, min_columns), _first_column(damaged, min_columns)
     if not b or len(b) >= len(a):
         return False
     k1 = 0
@@ -411,7 +449,8 @@ def _header_or_rows_edited(clean: bytes, damaged: bytes) -> bool:
 
 def text_judge(values: str = "a number of the table replaced by another valid number",
                rows: str = "whole lines lost at an end of the table (a valid shorter file)",
-               irregular: str = "rows lost inside the table where its energy grid is irregular (no visible gap)"):
+               irregular: str = "rows lost inside the table where its energy grid is irregular (no visible gap)",
+               min_columns: int = 2):
     """The judge of text tables: numbers of data rows turned into other valid numbers,
     header text changed in place (free text: another valid header), or whole lines
     removed at the start or the end of the file leaving data rows (a text table states no
@@ -431,10 +470,27 @@ def text_judge(values: str = "a number of the table replaced by another valid nu
         clean = cache[path]
         if _header_or_rows_edited(clean, mutation.data) or _one_text_value_changed(clean, mutation.data):
             return Verdict(values, True)  # header text may rename a column or a field
-        if _rows_lost_at_an_end(clean, mutation.data) or _rows_lost_at_an_end_spliced(clean, mutation.data):
+        if _rows_lost_at_an_end(clean, mutation.data, min_columns) or \
+                _rows_lost_at_an_end_spliced(clean, mutation.data, min_columns):
             return Verdict(rows, True)
-        if _rows_lost_inside_unseen(clean, mutation.data):
+        if _rows_lost_inside_unseen(clean, mutation.data, min_columns):
             return Verdict(irregular, True)
         return None
+
+    return _judge
+
+
+_ZARR_METADATA = (".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json")
+
+
+def zarr_chunk_judge(reason: str = "a chunk of a zarr store whose codec checks nothing (zstd without checksum, "
+                                   "blosc): another valid chunk"):
+    """The judge of zarr stores written without a checksumming codec (zarr's default zstd
+    and blosc keep none): damage in place inside a chunk that still decodes is another
+    valid chunk. Metadata files (``zarr.json``, ``.zarray``, ...) are structure."""
+    def _judge(path: Path, mutation: Mutation):
+        if Path(path).name in _ZARR_METADATA or not mutation.in_place or not mutation.spans:
+            return None
+        return Verdict(reason, False)
 
     return _judge
