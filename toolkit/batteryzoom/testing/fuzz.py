@@ -369,36 +369,64 @@ def _describe_change(result: Any, clean: Any) -> str:
 Judge = Callable[[Path, Mutation], "str | Verdict | None"]
 
 
+def _free_pieces(judge: Judge, origin: Path, clean_bytes: bytes, m: Mutation, a: int, b: int, depth: int = 0):
+    """Split the changed bytes ``[a, b)`` of ``m`` into pieces the judge frees (with its
+    verdicts) and the other pieces, by halving (a span straddling a boundary of the
+    format's free ranges); bytes left unchanged are dropped."""
+    while a < b and clean_bytes[a] == m.data[a]:
+        a += 1
+    while b > a and clean_bytes[b - 1] == m.data[b - 1]:
+        b -= 1
+    if a >= b:
+        return [], []
+    single = Mutation(m.name, clean_bytes[:a] + m.data[a:b] + clean_bytes[b:], ((a, b),), True)
+    verdict = judge(origin, single)
+    if verdict:
+        return [verdict], []
+    if b - a == 1 or depth >= 24:
+        return [], [(a, b)]
+    mid = (a + b) // 2
+    v1, o1 = _free_pieces(judge, origin, clean_bytes, m, a, mid, depth + 1)
+    v2, o2 = _free_pieces(judge, origin, clean_bytes, m, mid, b, depth + 1)
+    return v1 + v2, o1 + o2
+
+
 def _harmless_rest(read, where: Path, target: Path, clean_bytes: bytes, m: Mutation, judge: Judge, origin: Path,
                    clean: Any, **kw) -> str | Verdict | None:
-    """For a silent multi-byte damage the judge does not free as a whole: the verdict on
-    its free bytes, when every other changed byte, applied alone, leaves the result as
-    the clean file's (bytes of structure that did not matter). Restores ``m``'s bytes."""
-    found = None
-    try:
-        for a, b in m.spans:
-            single = Mutation(m.name, clean_bytes[:a] + m.data[a:b] + clean_bytes[b:], ((a, b),), True)
-            verdict = judge(origin, single)
-            if verdict:
-                found = found or verdict
-                continue
-            target.write_bytes(single.data)
+    """For a silent in-place damage the judge does not free as a whole: the verdict on
+    its free bytes, when all its other changed bytes, applied together without the free
+    ones, leave the result as the clean file's (bytes of structure the reader does not
+    depend on: unused space of a metadata block, an unread stream). Restores ``m``'s bytes."""
+    verdicts, others = [], []
+    for a, b in m.spans:
+        v, o = _free_pieces(judge, origin, clean_bytes, m, a, b)
+        verdicts += v
+        others += o
+    if not verdicts:
+        return None
+    if others:
+        rest = bytearray(clean_bytes)
+        for a, b in others:
+            rest[a:b] = m.data[a:b]
+        try:
+            target.write_bytes(bytes(rest))
             if run_case(read, where, clean, **kw).kind != "same":
                 return None
-    finally:
-        target.write_bytes(m.data)
-    if found is None:
-        return None
-    if isinstance(found, Verdict):
-        return Verdict(found.reason + " (the other bytes it changed do not matter)", found.structure_may_change)
-    return found + " (the other bytes it changed do not matter)"
+        finally:
+            target.write_bytes(m.data)
+    found = verdicts[0]
+    structure = any(isinstance(v, Verdict) and v.structure_may_change for v in verdicts)
+    reason = found.reason if isinstance(found, Verdict) else found
+    if others:
+        reason += " (the other bytes it changed do not matter)"
+    return Verdict(reason, structure) if structure else reason
 
 
 def _case(read, where: Path, target: Path, clean_bytes: bytes, m: Mutation, origin: Path, clean: Any,
           judge: Judge | None, source: str, **kw) -> Outcome:
     verdict = judge(origin, m) if judge is not None else None
     out = run_case(read, where, clean, source=source, mutation=m.name, undetectable=verdict, **kw)
-    if out.kind == "silent" and judge is not None and not verdict and m.in_place and len(m.spans) > 1 \
+    if out.kind == "silent" and judge is not None and not verdict and m.in_place and m.spans \
             and len(m.data) == len(clean_bytes):
         verdict = _harmless_rest(read, where, target, clean_bytes, m, judge, origin, clean, **kw)
         if verdict:
@@ -414,10 +442,10 @@ def campaign(read: Callable[[Path], Any], files: Sequence[Path], *, n_per_file: 
     as the clean file, in a temporary folder); the clean files are never touched.
 
     ``judge(clean_path, mutation)`` returns why a mutation is confined to the file's free
-    values (undetectable in principle), or None; see :func:`run_case`. A silent damage of
-    several bytes in place that the judge does not free as a whole is undetectable when
-    its free bytes are, and each other byte, applied alone, leaves the result unchanged
-    (bytes of structure the reader does not depend on). With
+    values (undetectable in principle), or None; see :func:`run_case`. A silent damage in
+    place that the judge does not free as a whole is undetectable when some of its bytes
+    are free and all the others, applied together without them, leave the result
+    unchanged (bytes of structure the reader does not depend on). With
     ``compare_attrs`` the clean result is read from the same temporary path as the
     mutated copies, so attrs naming the source compare equal.
     """
