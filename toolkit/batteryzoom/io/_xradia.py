@@ -84,7 +84,10 @@ def _open(path: Path):
         raise FileFormatError(path, f"holds {size} bytes, not a whole number of {sector or '?'}-byte OLE2 sectors: "
                                     "bytes were lost or added", "the file is truncated or corrupt: copy it again")
     try:
-        return olefile.OleFileIO(str(path))
+        # olefile only logs "incorrect" defects by default (an entry referenced twice, a
+        # chain cut short): a damaged directory would lose streams silently (a zeroed
+        # sector dropped ImageInfo/Date); the 14 real .xrm/.txrm files of the mirror have none
+        return olefile.OleFileIO(str(path), raise_defects=olefile.DEFECT_INCORRECT)
     except Exception as exc:  # olefile raises OSError and its own types for a damaged file
         raise FileFormatError(path, f"the OLE2 structure is damaged ({type(exc).__name__}: {exc})",
                               "the file is truncated or corrupt: copy it again from the instrument") from exc
