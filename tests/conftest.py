@@ -226,6 +226,35 @@ def unchanged():
     return _unchanged
 
 
+@pytest.fixture(scope="session")
+def fuzz_reader():
+    """``fuzz_reader(read, files, n=..., seed=..., judge=None, root=None, target=None)``:
+    a seeded mutation-fuzz campaign (:mod:`batteryzoom.testing.fuzz`) over copies of
+    ``files`` (each damaged alone; with ``root``, members of a tree read together), lazy
+    results computed and attrs compared; fails on any escaped exception, hang (> 30 s) or
+    silent change, naming each. Returns the outcome counts. The clean files are never
+    touched (checked)."""
+    from batteryzoom.testing.fuzz import BUGS, campaign, counts, tree_campaign
+
+    def _materialize(result):
+        return result.load() if hasattr(result, "load") else result
+
+    def _fuzz(read, files, *, n: int, seed: int = 0, judge=None, root=None, target=None) -> dict[str, int]:
+        kw = dict(n_per_file=n, seed=seed, timeout_s=30.0, materialize=_materialize, judge=judge,
+                  compare_attrs=True)
+        before = _digests([root] if root is not None else files)
+        if root is not None:
+            out = tree_campaign(read, root, files, target=target, **kw)
+        else:
+            out = campaign(read, files, **kw)
+        assert _digests([root] if root is not None else files) == before, "the fuzzer changed a clean file"
+        bugs = [f"{o.kind}: {o.source} {o.mutation}: {o.detail[:160]}" for o in out if o.kind in BUGS]
+        assert not bugs, f"{len(bugs)} of {len(out)} damaged inputs: " + "; ".join(bugs[:8])
+        return counts(out)
+
+    return _fuzz
+
+
 # ------------------------------------------------------------------ the cell scale (tests/cell)
 
 

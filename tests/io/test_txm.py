@@ -197,3 +197,43 @@ def test_read_xanes_zarr_round_trip(tmp_path):
     out = bz.io.read_xanes_zarr(tmp_path / "s.zarr")
     np.testing.assert_array_equal(out.values, od)
     assert out.chunks is not None  # lazy
+
+
+# ----------------------------------------------------------------------------- damaged files
+
+
+def test_damaged_xrm_frames_and_scans_are_refused_or_read_the_same(fetch_real, fuzz_reader):
+    from batteryzoom.testing.payload import judge, ole_free
+
+    ole = judge(ole_free, "an Xradia value stream", structure_may_change=True)
+    aps = fetch_real("real/xanes/aps-frames")
+    ssrl = [p for p in fetch_real("real/xanes/ssrl-nca-frames") if p.suffix == ".xrm"]
+    found = fuzz_reader(bz.io.read_xrm, [aps[0], ssrl[0]], n=20, seed=314, judge=ole)
+    assert found["refused"] > 0
+    fuzz_reader(bz.io.read_txm_scan, aps[:2], n=4, seed=315, judge=ole, root=aps[0].parent)
+
+
+def test_damaged_xanes_stacks_are_refused_or_read_the_same(tmp_path, fuzz_reader):
+    import h5py
+    import tifffile
+
+    from batteryzoom.testing.payload import hdf5_free, judge, tiff_free, zarr_chunk_judge
+
+    od, image, flat, dark = _synthetic_frames()
+    energy_kev = [8.30, 8.33, 8.34, 8.35, 8.40]
+    with h5py.File(tmp_path / "fxi.h5", "w") as fh:
+        fh["img_xanes"] = image
+        fh["img_bkg"] = flat
+        fh["img_dark"] = np.stack([dark, dark])
+        fh["X_eng"] = energy_kev
+    fuzz_reader(bz.io.read_xanes_hdf5, [tmp_path / "fxi.h5"], n=20, seed=316,
+                judge=judge(hdf5_free, "raw data of an unfiltered HDF5 dataset", structure_may_change=True))
+    tifffile.imwrite(tmp_path / "stack.tif", od)
+    fuzz_reader(lambda p: bz.io.read_xanes_tiff(p, [e * 1000 for e in energy_kev]), [tmp_path / "stack.tif"], n=20,
+                seed=317, judge=judge(tiff_free, "raw pixels of an uncompressed TIFF strip", shifted=True))
+    store = tmp_path / "s.zarr"
+    xr.DataArray(od, dims=("energy", "y", "x"), coords={"energy": [e * 1000 for e in energy_kev]}, name="od") \
+        .to_dataset().chunk({"energy": 2}).to_zarr(store, consolidated=False)
+    members = sorted(p for p in store.rglob("*") if p.is_file())  # metadata, energy and od chunks
+    assert any(p.name in ("zarr.json", ".zarray") for p in members)
+    fuzz_reader(bz.io.read_xanes_zarr, members, n=3, seed=318, judge=zarr_chunk_judge(), root=store)

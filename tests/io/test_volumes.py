@@ -342,3 +342,31 @@ def test_real_cell_vol_sequence_reads_as_one_volume_with_progress(fetch_real, ca
     # slice k is file im{k+1:03d}.tif: natural order, every slice distinct
     np.testing.assert_array_equal(out[41].values, tifffile.imread(paths[0].parent / "im042.tif"))
     assert len({hash(out[i].values.tobytes()) for i in range(0, 100, 10)}) == 10
+
+
+# ----------------------------------------------------------------------------- damaged files
+
+
+def test_damaged_volumes_are_refused_or_read_the_same(fetch_real, fuzz_reader, tmp_path, vol):
+    """Real TIFF (a mask and a 16-bit slice), TIFF sequence, HDF5 (DXchange) and npz
+    files, and a chunked zarr store, each damaged by the seeded fuzzer."""
+    from batteryzoom.testing.payload import hdf5_free, judge, tiff_free, zarr_chunk_judge
+
+    tiff = judge(tiff_free, "raw pixels of an uncompressed TIFF strip", shifted=True)
+    found = fuzz_reader(bz.io.read_volume, [fetch_real("real/ct/can-dent-mask")[0],
+                                            fetch_real("real/ct/cell-slice-im1")[0]], n=12, seed=401, judge=tiff)
+    assert found["refused"] > 0
+    seq = sorted(fetch_real("real/ct/cell-header-volume"))
+    fuzz_reader(bz.io.read_volume, [seq[0], seq[-1]], n=4, seed=402, judge=tiff, root=seq[0].parent)
+    (tooth,) = fetch_real("real/tomo/aps-tooth-dxchange")
+    fuzz_reader(lambda p: bz.io.read_volume(p, dataset="/exchange/data"), [tooth], n=20, seed=403,
+                judge=judge(hdf5_free, "raw data of an unfiltered HDF5 dataset", structure_may_change=True))
+    fuzz_reader(bz.io.read_volume, fetch_real("real/ct/jellybamm-cc-skeleton"), n=15, seed=404)
+    store = zarr.open_array(str(tmp_path / "v.zarr"), mode="w", shape=vol.shape, chunks=(4, 10, 12), dtype=vol.dtype)
+    store[:] = vol
+    store.attrs["voxel_size_um"] = [1.0, 0.5, 0.5]
+    files = sorted(p for p in (tmp_path / "v.zarr").rglob("*") if p.is_file())
+    metadata = [p for p in files if p.name in ("zarr.json", ".zarray", ".zattrs")]
+    assert metadata
+    fuzz_reader(bz.io.read_volume, metadata + [p for p in files if p not in metadata][:4], n=4, seed=405,
+                judge=zarr_chunk_judge(), root=tmp_path / "v.zarr")
