@@ -40,6 +40,28 @@ def test_read_xrm_aps_takes_energy_from_the_header(fetch_real):
     assert frame.attrs["pixel_size_um"] == pytest.approx(0.03895, abs=1e-5)
 
 
+def _ole(path, name, dtype):
+    """A stream as an array, read with olefile alone (the independent reader)."""
+    import olefile
+
+    with olefile.OleFileIO(str(path)) as ole:
+        raw = ole.openstream(name).read()
+    return np.frombuffer(raw[: len(raw) // np.dtype(dtype).itemsize * np.dtype(dtype).itemsize], dtype)
+
+
+@pytest.mark.parametrize("name", ["real/xanes/ssrl-nca-frames", "real/xanes/aps-frames"])
+def test_every_real_xrm_frame_equals_olefile(fetch_real, name):
+    for path in (p for p in fetch_real(name) if p.suffix == ".xrm"):
+        frame = bz.io.read_xrm(path)
+        height, width = (int(_ole(path, f"ImageInfo/Image{k}", "<i4")[0]) for k in ("Height", "Width"))
+        assert frame.shape == (height, width)
+        np.testing.assert_array_equal(frame.values, _ole(path, "ImageData1/Image1", frame.dtype).reshape(height, width))
+        assert frame.attrs["pixel_size_um"] == pytest.approx(float(_ole(path, "ImageInfo/PixelSize", "<f4")[0]))
+        assert frame.attrs["exposure_s"] == pytest.approx(float(_ole(path, "ImageInfo/ExpTimes", "<f4")[0]))
+        if frame.attrs["energy_source"] == "header":
+            assert float(frame["energy"]) == pytest.approx(float(_ole(path, "ImageInfo/Energy", "<f4")[0]))
+
+
 def test_a_frame_without_a_pixel_size_is_in_pixels_never_taken_as_um(tmp_path, fetch_real):
     import olefile
 
