@@ -126,3 +126,14 @@ def test_a_truncated_projection_or_flat_is_named(fetch_real, tmp_path):
     flat.write_bytes(flat.read_bytes()[:100])
     with pytest.raises(FileFormatError, match=r"flat_00001\.tiff: reading this flat as TIFF failed"):
         read_tiff_series(scan)
+
+
+def test_angles_out_of_order_are_warned_naming_the_lines(fetch_real, tmp_path):
+    from batteryzoom.io.tomo._common import AcquisitionWarning
+
+    scan = _copy(_folder(fetch_real), tmp_path)
+    lines = (scan / "angles.txt").read_text().splitlines()
+    lines[40], lines[60] = lines[60], lines[40]  # two projections' angles swapped
+    (scan / "angles.txt").write_text("\n".join(lines) + "\n")
+    with pytest.warns(AcquisitionWarning, match=r"angles\.txt: the projections' angles do not run one way: line 41"):
+        read_tiff_series(scan)

@@ -450,13 +450,15 @@ def _header_or_rows_edited(clean: bytes, damaged: bytes) -> bool:
 def text_judge(values: str = "a number of the table replaced by another valid number",
                rows: str = "whole lines lost at an end of the table (a valid shorter file)",
                irregular: str = "rows lost inside the table where its energy grid is irregular (no visible gap)",
-               min_columns: int = 2):
+               min_columns: int = 2,
+               repeated: str = "one more copy of a line the file already repeats (another valid file)"):
     """The judge of text tables: numbers of data rows turned into other valid numbers,
     header text changed in place (free text: another valid header), or whole lines
     removed at the start or the end of the file leaving data rows (a text table states no
     row count, so a shorter table is a valid file), or rows removed inside the table where
     the first column's grid is too irregular for the gap to show (on a regular grid it
-    shows, and a reader must see it)."""
+    shows, and a reader must see it), or one more copy of a line inside a run of equal
+    lines (the flat/dark positions repeating an angles file's first angle)."""
     numbers = judge(text_free, values, text=True)
     cache: dict[Path, bytes] = {}
 
@@ -475,9 +477,28 @@ def text_judge(values: str = "a number of the table replaced by another valid nu
             return Verdict(rows, True)
         if _rows_lost_inside_unseen(clean, mutation.data, min_columns):
             return Verdict(irregular, True)
+        if _repeat_repeated(clean, mutation.data):
+            return Verdict(repeated, True)
         return None
 
     return _judge
+
+
+def _repeat_repeated(clean: bytes, damaged: bytes) -> bool:
+    """Whether ``damaged`` is ``clean`` with one more copy of a line that the clean file
+    already repeats on adjacent lines (a run of equal lines, such as the stage positions
+    of flats and darks in an angles file, one longer): another valid file."""
+    a = [ln.rstrip(b"\r\n") for ln in clean.splitlines(keepends=True)]
+    b = [ln.rstrip(b"\r\n") for ln in damaged.splitlines(keepends=True)]
+    if len(b) != len(a) + 1:
+        return False
+    i = next((k for k in range(len(a)) if a[k] != b[k]), len(a))  # b[i] is the inserted line
+    line = b[i]
+    if b[:i] + b[i + 1:] != a or not line.strip():
+        return False
+    # the clean lines of the run it joins: the ones just before and after the insertion
+    run = [k for k in (i - 2, i - 1, i, i + 1) if 0 <= k < len(a) and a[k] == line]
+    return len(run) >= 2 and any(r + 1 in run for r in run)
 
 
 _ZARR_METADATA = (".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ import xarray as xr
 from ...errors import FileFormatError, InputError
 from .._files import decode, read_bytes, regular_file, tiff_checked
 from ..volumes import TIFF_SUFFIXES, natural_sort, read_volume
-from ._common import ENERGY_RANGE_EV, PIXEL_RANGE_UM, build, choose, resolve_angles
+from ._common import ENERGY_RANGE_EV, PIXEL_RANGE_UM, AcquisitionWarning, build, choose, resolve_angles
 
 __all__ = ["read_tiff_series", "projection_lines"]
 
@@ -129,6 +130,7 @@ def read_tiff_series(
             raise FileFormatError(afile, lines_note, "pass angles= with one angle per projection, or an angles "
                                                      "file listing only the projections' angles")
         recorded, recorded_from = values[keep], afile.name
+        _warn_unless_monotonic(afile, recorded, keep.start)
     else:
         recorded, recorded_from = None, "angles file"
     deg, how = resolve_angles(path, recorded, recorded_from, None, angles=angles, angle_unit=angle_unit)
@@ -184,6 +186,18 @@ def _angles_file(folders: list[Path]) -> Path | None:
         if found:
             return found[0]
     return None
+
+
+def _warn_unless_monotonic(path: Path, values: np.ndarray, first_line: int) -> None:
+    """A rotation scan's angles run one way; lines out of order (a damaged or hand-edited
+    file) would pair projections with wrong angles. Interlaced scans exist, so: a warning."""
+    step = np.diff(values)
+    if step.size and not (np.all(step > 0) or np.all(step < 0)):
+        rising = np.median(step) > 0
+        k = int(np.flatnonzero(step <= 0 if rising else step >= 0)[0])
+        warnings.warn(f"{path}: the projections' angles do not run one way: line {first_line + k + 1} reads "
+                      f"{values[k]:g}, line {first_line + k + 2} {values[k + 1]:g}; an interlaced scan, or lines "
+                      "out of order? Check the file, or pass angles=", AcquisitionWarning, stacklevel=3)
 
 
 def _read_numbers(path: Path) -> np.ndarray:
