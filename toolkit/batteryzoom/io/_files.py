@@ -12,7 +12,8 @@ Every reader of :mod:`batteryzoom.io` opens its input through these helpers, so 
   (:func:`tiff_checked`), becomes a :class:`~batteryzoom.errors.FileFormatError` naming
   the file, what is wrong, and what to do; so does a chunk of a lazily read store that
   fails when dask computes it (:class:`GuardedArray`);
-- an HDF5 file longer or shorter than its superblock says is refused (:func:`check_hdf5_size`).
+- an HDF5 file longer or shorter than its superblock says is refused (:func:`check_hdf5_size`),
+  and so is a chunked dataset whose chunk index is damaged (:func:`check_chunk_index`).
 """
 
 from __future__ import annotations
@@ -179,6 +180,39 @@ def check_hdf5_size(path: str | os.PathLike) -> None:
     if size not in (eoa, eoa + base):
         raise FileFormatError(path, f"holds {size} bytes but its HDF5 superblock says {eoa}: "
                                     f"{'bytes were added' if size > eoa else 'truncated'}",
+                              "the file is truncated or corrupt: copy it again")
+
+
+def check_chunk_index(ds, path: str | os.PathLike) -> None:
+    """Refuse an HDF5 dataset whose chunk index is damaged: the B-tree that maps each
+    chunk to its bytes carries no checksum (before HDF5 1.10's v2 indexes), so a damaged
+    node sends reads to the wrong bytes or to none (fill values) without any error. Every
+    chunk must have one logical position, on the chunk grid and inside the dataset, and
+    its own bytes inside the file, overlapping no other chunk's."""
+    if ds.chunks is None:
+        return
+    found: list[tuple[tuple, int, int]] = []
+    with library_errors(path, f"reading the chunk index of {ds.name}"):
+        if hasattr(ds.id, "chunk_iter"):
+            ds.id.chunk_iter(lambda c: found.append((tuple(c.chunk_offset), int(c.byte_offset), int(c.size))))
+        else:  # HDF5 < 1.12.3: one lookup per chunk
+            for i in range(ds.id.get_num_chunks()):
+                c = ds.id.get_chunk_info(i)
+                found.append((tuple(c.chunk_offset), int(c.byte_offset), int(c.size)))
+    size = os.path.getsize(path)
+    problem = None
+    if len({key for key, _, _ in found}) != len(found):
+        problem = "two chunks claim the same position"
+    elif any(any(k % c or k >= n for k, c, n in zip(key, ds.chunks, ds.shape)) for key, _, _ in found):
+        problem = "a chunk lies off the chunk grid or outside the dataset"
+    else:
+        spans = sorted((offset, length) for _, offset, length in found)
+        if spans and (spans[0][0] < 8 or spans[-1][0] + spans[-1][1] > size):
+            problem = "a chunk's bytes lie outside the file"
+        elif any(a + n > b for (a, n), (b, _) in zip(spans, spans[1:])):
+            problem = "two chunks share bytes"
+    if problem:
+        raise FileFormatError(path, f"the chunk index of {ds.name} is damaged: {problem}",
                               "the file is truncated or corrupt: copy it again")
 
 

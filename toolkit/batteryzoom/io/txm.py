@@ -32,7 +32,8 @@ import xarray as xr
 
 from ..errors import FileFormatError, InputError, MissingDependencyError
 from ..frames import Frame, frame_of
-from ._files import GuardedArray, check_hdf5_size, decode, library_errors, read_bytes, regular_file, tiff_checked
+from ._files import (GuardedArray, check_chunk_index, check_hdf5_size, decode, library_errors, read_bytes, regular_file,
+                     tiff_checked)
 from ._plausible import ENERGY_RANGE_EV, EXPOSURE_RANGE_S, PIXEL_RANGE_UM, choose
 from ._xradia import read_header, read_images
 
@@ -510,6 +511,9 @@ def read_xanes_hdf5(
                 if layout.get(key) not in fh or not isinstance(fh[layout[key]], h5py.Dataset):
                     raise FileFormatError(path, f"no dataset {layout.get(key)!r} for the {key}",
                                           f"pass layout={{'{key}': '/path/in/file'}}; the file has {sorted(fh.keys())}")
+            for key in ("image", "flat", "dark"):
+                if layout.get(key) and layout[key] in fh and isinstance(fh[layout[key]], h5py.Dataset):
+                    check_chunk_index(fh[layout[key]], path)
             image = fh[layout["image"]][()]
             energy = fh[layout["energy"]][()]
             flat = fh[layout["flat"]][()] if layout.get("flat") and layout["flat"] in fh else None

@@ -40,7 +40,7 @@ import xarray as xr
 from .._progress import progress as _progress
 from ..errors import FileFormatError, InputError
 from ..frames import Frame, frame_of
-from ._files import GuardedArray, check_hdf5_size, library_errors, regular_file, tiff_checked
+from ._files import GuardedArray, check_chunk_index, check_hdf5_size, library_errors, regular_file, tiff_checked
 from ._plausible import PIXEL_RANGE_UM
 
 __all__ = ["read_volume", "natural_sort", "EAGER_LIMIT_BYTES", "UNIT_TO_UM"]
@@ -563,6 +563,7 @@ def _hdf5_dataset(fh, path: Path, dataset: str | None):
     # held in memory instead
     if ds.dtype.kind not in "biuf":
         raise FileFormatError(path, f"dataset {ds.name} holds {ds.dtype}, not numbers", "choose an image dataset")
+    check_chunk_index(ds, path)
     return da.from_array(GuardedArray(ds, path, f"dataset {ds.name}"), chunks=ds.chunks or "auto", name=False), meta
 
 

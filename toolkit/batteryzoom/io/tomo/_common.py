@@ -19,7 +19,7 @@ import xarray as xr
 
 from ..._blocks import is_dask
 from ...errors import FileFormatError, InputError
-from .._files import check_hdf5_size, library_errors, regular_file
+from .._files import check_chunk_index, check_hdf5_size, library_errors, regular_file
 from .._plausible import ENERGY_RANGE_EV, EXPOSURE_RANGE_S, PIXEL_RANGE_UM, choose
 from ..acquisition import angles_in_degrees, make_acquisition
 from ..volumes import EAGER_LIMIT_BYTES, UNIT_TO_UM
@@ -97,8 +97,12 @@ class H5Frames:
     ``dask.distributed`` cluster unchanged)."""
 
     def __init__(self, path: PathLike, name: str, shape: tuple, dtype):
+        import h5py
+
         self.path, self.name = str(path), name
         self.shape, self.dtype, self.ndim = tuple(shape), np.dtype(dtype), len(shape)
+        with library_errors(self.path, f"opening {name}"), h5py.File(self.path, "r") as fh:
+            check_chunk_index(fh[name], self.path)  # a damaged index would read wrong frames silently
 
     def __getitem__(self, key):
         import h5py
