@@ -377,3 +377,26 @@ def test_damaged_volumes_are_refused_or_read_the_same(fetch_real, fuzz_reader, t
     assert metadata
     fuzz_reader(bz.io.read_volume, metadata + [p for p in files if p not in metadata][:4], n=4, seed=405,
                 judge=zarr_chunk_judge(), root=tmp_path / "v.zarr")
+
+
+def test_a_tiff_whose_page_chain_ends_early_is_refused(fetch_real, tmp_path):
+    """Zeroed bytes in a page directory of the real 251-page NREL stack (found by the
+    fuzzer) ended tifffile's page chain: 28 pages came back without any error."""
+    (path,) = fetch_real("real/ct/electrode-nrel-nmc1cal")
+    data = path.read_bytes()
+    cut = tmp_path / path.name
+    cut.write_bytes(data[:409435] + bytes(3945) + data[409435 + 3945:])
+    with pytest.raises(FileFormatError, match=r"page 29 of 29 holds no image"):
+        bz.io.read_volume(cut)
+    pages = tmp_path / "stack.tif"
+    tifffile.imwrite(pages, np.arange(4 * 40 * 50, dtype=np.uint16).reshape(4, 40, 50), photometric="minisblack",
+                     metadata=None)  # no shape in a description: the page chain alone says how many
+    with tifffile.TiffFile(pages) as tif:
+        first, second = tif.pages[0], tif.pages[1].offset
+        next_of_first = first.offset + 2 + 12 * len(first.tags)  # the directory's "next page" field
+    raw = bytearray(pages.read_bytes())
+    assert int.from_bytes(raw[next_of_first:next_of_first + 4], "little") == second
+    raw[next_of_first:next_of_first + 4] = bytes(4)  # the chain now ends after page 1
+    pages.write_bytes(bytes(raw))
+    with pytest.raises(FileFormatError, match=r"its 1 pages account for .* the page chain ends early"):
+        bz.io.read_volume(pages)

@@ -83,3 +83,22 @@ def test_text_judge_frees_what_no_reader_can_see_and_nothing_else(tmp_path):
     h = tmp_path / "s.xdi"
     h.write_bytes(xdi)
     assert is_free(h, Mutation("lost", xdi.replace(b"# XDI/1.0\n", b""))) is None  # visible: fields remain
+
+
+def test_deflate_judge_frees_only_damage_the_strip_checksum_cannot_see(fetch_real):
+    from batteryzoom.testing.fuzz import Mutation, mutations
+    from batteryzoom.testing.payload import tiff_deflate_judge
+
+    (path,) = fetch_real("real/ct/electrode-taufactor-nmc")  # 256 deflate strips
+    data = path.read_bytes()
+    judge_ = tiff_deflate_judge()
+    # a real find of the fuzzer: one flipped bit in page 239's strip changes 6 pixels and
+    # Adler-32 still matches, so zlib (and every reader) accepts it
+    found = next(m for m in mutations(data, seed=7919 * 3, n=200) if m.name == "bitflip@1679800")
+    assert judge_(path, found) is not None
+    broken = bytearray(data)
+    broken[1806719:1806727] = bytes(8)  # the same strip, eight bytes zeroed: zlib refuses it
+    assert judge_(path, Mutation("zeros", bytes(broken), ((1806719, 1806727),), True)) is None
+    header = bytearray(data)
+    header[4] ^= 1  # the first directory's offset: structure
+    assert judge_(path, Mutation("bitflip", bytes(header), ((4, 5),), True)) is None

@@ -39,7 +39,8 @@ import numpy as np
 
 import batteryzoom as bz
 from batteryzoom.testing.fuzz import BUGS, OUTCOMES, Outcome, campaign, counts, tree_campaign
-from batteryzoom.testing.payload import hdf5_free, judge, ole_free, text_judge, tiff_free, zarr_chunk_judge
+from batteryzoom.testing.payload import (hdf5_free, judge, ole_free, text_judge, tiff_deflate_judge, tiff_free,
+                                        zarr_chunk_judge)
 
 
 @dataclass
@@ -77,7 +78,17 @@ def _files(name: str) -> list[Path]:
 
 
 TEXT_JUDGE = text_judge()
-TIFF_JUDGE = judge(tiff_free, "raw pixel data of an uncompressed (or unchecked-codec) TIFF strip", shifted=True)
+
+
+def _any(*judges):
+    """A judge: the first verdict any of ``judges`` gives."""
+    def first(path: Path, mutation):
+        return next((v for v in (j(path, mutation) for j in judges) if v), None)
+    return first
+
+
+TIFF_JUDGE = _any(judge(tiff_free, "raw pixel data of an uncompressed (or unchecked-codec) TIFF strip", shifted=True),
+                  tiff_deflate_judge())
 OLE_JUDGE = judge(ole_free, "Xradia bytes other than its structure (pixels, energy, angles, pixel size, dates, "
                             "unread streams)", structure_may_change=True)
 HDF5_JUDGE = judge(hdf5_free, "raw data of an unfiltered HDF5 dataset", structure_may_change=True)

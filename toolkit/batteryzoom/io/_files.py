@@ -9,7 +9,7 @@ Every reader of :mod:`batteryzoom.io` opens its input through these helpers, so 
   gzip bomb), and says so when the file is bigger;
 - what the libraries raise on damaged bytes (h5py, tifffile, olefile, zarr, numcodecs,
   zipfile, scipy.io, zlib: :func:`library_errors`), and what tifffile only *logs*
-  (:func:`tiff_checked`), becomes a :class:`~batteryzoom.errors.FileFormatError` naming
+  (:func:`tiff_checked`), or a page chain that ends early (:func:`check_tiff_pages`) becomes a :class:`~batteryzoom.errors.FileFormatError` naming
   the file, what is wrong, and what to do; so does a chunk of a lazily read store that
   fails when dask computes it (:class:`GuardedArray`);
 - an HDF5 file longer or shorter than its superblock says is refused (:func:`check_hdf5_size`),
@@ -157,6 +157,44 @@ def tiff_checked(path: str | os.PathLike, what: str = "reading it as TIFF"):
     if handler.messages:
         raise FileFormatError(path, f"is a damaged TIFF: {handler.messages[0][:200]}",
                               "the file is truncated or corrupt: copy it again")
+
+
+def check_tiff_pages(tif, path: str | os.PathLike) -> None:
+    """Refuse a TIFF whose page chain ends before its data does: a damaged "next page"
+    offset ends the chain early, and the pages after it, still in the file, would be lost
+    without any error (a 251-page stack read as 28 pages). The bytes the pages reference
+    (header, page directories, tag values, pixel data) must account for the file but for
+    less than one page's data."""
+    size = os.path.getsize(path)
+    big = tif.is_bigtiff
+    inline = 8 if big else 4
+    used = 16 if big else 8
+    smallest = None
+    for k, page in enumerate(tif.pages):
+        page_bytes = int(sum(page.databytecounts))
+        if not page_bytes or not len(page.tags):
+            raise FileFormatError(path, f"page {k + 1} of {len(tif.pages)} holds no image (a damaged page directory)",
+                                  "the file is damaged: copy it again")
+        smallest = page_bytes if smallest is None else min(smallest, page_bytes)
+        used += page_bytes + (16 + 20 * len(page.tags) if big else 6 + 12 * len(page.tags))
+        used += sum(int(t.valuebytecount) for t in page.tags if t.valuebytecount > inline)
+    series = tif.series[0] if tif.series else None
+    if series is not None and getattr(series, "dataoffset", None) is not None:
+        used = max(used, int(series.nbytes))  # a contiguous series (ImageJ > 4 GB) records one page only
+    if smallest and size - used >= max(smallest, 512):
+        raise FileFormatError(path, f"its {len(tif.pages)} pages account for {used} of its {size} bytes: the page "
+                                    "chain ends early (a damaged page directory; pages lost)",
+                              "the file is damaged: copy it again")
+
+
+def read_tiff_array(path: str | os.PathLike, what: str = "reading it as TIFF") -> np.ndarray:
+    """The first series of a TIFF as tifffile reads it, after :func:`check_tiff_pages`;
+    any damage tifffile raises or logs is a FileFormatError naming ``path``."""
+    import tifffile
+
+    with tiff_checked(path, what), tifffile.TiffFile(path) as tif:
+        check_tiff_pages(tif, path)
+        return tif.asarray()
 
 
 def check_hdf5_size(path: str | os.PathLike) -> None:

@@ -32,8 +32,8 @@ import xarray as xr
 
 from ..errors import FileFormatError, InputError, MissingDependencyError
 from ..frames import Frame, frame_of
-from ._files import (GuardedArray, check_chunk_index, check_hdf5_size, decode, library_errors, read_bytes, regular_file,
-                     tiff_checked)
+from ._files import (GuardedArray, check_chunk_index, check_hdf5_size, decode, library_errors, read_bytes,
+                     read_tiff_array, regular_file)
 from ._plausible import ENERGY_RANGE_EV, EXPOSURE_RANGE_S, PIXEL_RANGE_UM, choose
 from ._xradia import read_header, read_images
 
@@ -604,8 +604,6 @@ def read_xanes_tiff(
     (('energy', 'y', 'x'), [8300.0, 8330.0, 8360.0])
     >>> shutil.rmtree(tmp)
     """
-    import tifffile
-
     path = Path(path)
     energy = _read_energy_list(energies, path)
     if path.is_dir():
@@ -614,16 +612,14 @@ def read_xanes_tiff(
             raise FileFormatError(path, "no .tif/.tiff files in the folder")
         frames = []
         for f in files:
-            with tiff_checked(regular_file(f, "TIFF frame")):
-                frames.append(tifffile.imread(f))
+            frames.append(read_tiff_array(regular_file(f, "TIFF frame")))
         shapes = {f.shape for f in frames}
         if len(shapes) > 1:
             raise FileFormatError(path, f"frames have different shapes {sorted(shapes)}",
                                   "crop them to one shape first")
         image = np.stack(frames)
     else:
-        with tiff_checked(regular_file(path, "TIFF stack")):
-            image = tifffile.imread(path)
+        image = read_tiff_array(regular_file(path, "TIFF stack"))
     if image.dtype.kind not in "uif":
         raise FileFormatError(path, f"holds {image.dtype} pixels, not numbers", "convert the stack to grey values")
     return _stack_array(image.astype(np.float32), energy, path, pixel_size_um, "intensity", {"source": str(path)})

@@ -40,7 +40,8 @@ import xarray as xr
 from .._progress import progress as _progress
 from ..errors import FileFormatError, InputError
 from ..frames import Frame, frame_of
-from ._files import GuardedArray, check_chunk_index, check_hdf5_size, library_errors, regular_file, tiff_checked
+from ._files import (GuardedArray, check_chunk_index, check_hdf5_size, check_tiff_pages, library_errors, regular_file,
+                     tiff_checked)
 from ._plausible import PIXEL_RANGE_UM
 
 __all__ = ["read_volume", "natural_sort", "EAGER_LIMIT_BYTES", "UNIT_TO_UM"]
@@ -360,6 +361,7 @@ def _read_tiff_sequence(files: list[Path], chunks, progress, check_gaps: bool):
     for f in files:
         with tiff_checked(regular_file(f, "TIFF slice"), "reading its TIFF header"):
             with tifffile.TiffFile(f) as tif:
+                check_tiff_pages(tif, f)
                 series = tif.series[0]
                 shp, dt = tuple(series.shape), np.dtype(series.dtype)
         shp = tuple(s for s in shp if s != 1) or shp
@@ -402,6 +404,7 @@ def _read_tiff(path: Path, chunks):
     import tifffile
 
     with tiff_checked(path, "reading its TIFF header"), tifffile.TiffFile(path) as tif:
+        check_tiff_pages(tif, path)
         series = tif.series[0]
         shp = tuple(series.shape)
         dt = np.dtype(series.dtype)

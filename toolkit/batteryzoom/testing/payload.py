@@ -35,8 +35,8 @@ from pathlib import Path
 
 from .fuzz import Mutation, Verdict
 
-__all__ = ["tiff_free", "ole_free", "hdf5_free", "text_free", "zarr_chunk_judge", "judge", "text_judge",
-           "XRADIA_STRUCTURE"]
+__all__ = ["tiff_free", "ole_free", "hdf5_free", "text_free", "zarr_chunk_judge", "tiff_deflate_judge", "judge",
+           "text_judge", "XRADIA_STRUCTURE"]
 
 Ranges = list[tuple[int, int]]
 _NUMBER = re.compile(rb"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
@@ -499,6 +499,52 @@ def _repeat_repeated(clean: bytes, damaged: bytes) -> bool:
     # the clean lines of the run it joins: the ones just before and after the insertion
     run = [k for k in (i - 2, i - 1, i, i + 1) if 0 <= k < len(a) and a[k] == line]
     return len(run) >= 2 and any(r + 1 in run for r in run)
+
+
+def tiff_deflate_judge(reason: str = "inside a deflate-compressed TIFF strip that still decodes to its size with a "
+                                     "matching Adler-32: another valid file"):
+    """The judge of damage inside zlib (deflate) strips of a TIFF: when each damaged strip
+    still decompresses, zlib's Adler-32 check included, to the clean strip's size, the
+    file is valid by its own checks (Adler-32 misses some multi-byte changes of a
+    low-entropy image), so no reader can see the damage."""
+    import zlib
+
+    cache: dict[Path, list[tuple[int, int]]] = {}
+
+    def _strips(path: Path) -> list[tuple[int, int]]:
+        import tifffile
+
+        out = []
+        with tifffile.TiffFile(path) as tif:
+            for page in tif.pages:
+                if int(page.compression) in (8, 32946):
+                    out += [(int(o), int(o) + int(c)) for o, c in zip(page.dataoffsets, page.databytecounts)]
+        return out
+
+    def _judge(path: Path, mutation: Mutation):
+        if not mutation.in_place or not mutation.spans:
+            return None
+        path = Path(path)
+        if path not in cache:
+            try:
+                cache[path] = _strips(path)
+            except Exception:  # noqa: BLE001 - not a TIFF this judge can read: nothing is free
+                cache[path] = []
+        clean = None
+        for a, b in mutation.spans:
+            strip = next(((s, e) for s, e in cache[path] if s <= a and b <= e), None)
+            if strip is None:
+                return None
+            clean = path.read_bytes() if clean is None else clean
+            try:
+                if len(zlib.decompress(mutation.data[strip[0]:strip[1]])) != len(zlib.decompress(
+                        clean[strip[0]:strip[1]])):
+                    return None
+            except zlib.error:
+                return None
+        return Verdict(reason, False)
+
+    return _judge
 
 
 _ZARR_METADATA = (".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json")

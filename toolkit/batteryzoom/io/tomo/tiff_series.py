@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from ...errors import FileFormatError, InputError
-from .._files import decode, read_bytes, regular_file, tiff_checked
+from .._files import decode, read_bytes, read_tiff_array, regular_file
 from ..volumes import TIFF_SUFFIXES, natural_sort, read_volume
 from ._common import ENERGY_RANGE_EV, PIXEL_RANGE_UM, AcquisitionWarning, build, choose, resolve_angles
 
@@ -271,8 +271,6 @@ def projection_lines(values, n_projections: int, name: str = "angles file") -> t
 
 def _frames_arg(value, found: list[Path], name: str, path: Path):
     """Flats/darks from the caller (paths or array) or the TIFFs found by name."""
-    import tifffile
-
     if value is not None and not isinstance(value, (str, os.PathLike, list, tuple)):
         arr = value.data if isinstance(value, xr.DataArray) else np.asarray(value)
         return arr, f"given array {tuple(arr.shape)}"
@@ -281,8 +279,7 @@ def _frames_arg(value, found: list[Path], name: str, path: Path):
         return None, None
     frames = []
     for f in files:
-        with tiff_checked(regular_file(f, name[:-1]), f"reading this {name[:-1]} as TIFF"):
-            arr = tifffile.imread(f)
+        arr = read_tiff_array(regular_file(f, name[:-1]), f"reading this {name[:-1]} as TIFF")
         if arr.ndim < 2 or arr.dtype.kind not in "uif":
             raise FileFormatError(f, f"holds {arr.dtype} {arr.shape}, not {name} frames", f"fix or drop this {name[:-1]}")
         frames.extend(arr.reshape((-1,) + arr.shape[-2:]))
