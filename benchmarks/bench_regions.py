@@ -32,7 +32,7 @@ from harness import Measurement, case, median_time
 from scipy.spatial import cKDTree
 
 import batteryzoom as bz
-from batteryzoom import _kernels
+from batteryzoom import _blocks
 
 
 def _grain_map(n: int = 256, n_grains: int = 2000, seed: int = 0):
@@ -91,7 +91,7 @@ def _labelled_floor(values: np.ndarray, labels: np.ndarray, n_rows: int) -> np.n
         kernel(flat_v, flat_l, v0, v1, sums, counts)
         return sums
 
-    return sum(_kernels.map_ranges(flat_v.size, 1 << 21, block))
+    return sum(_blocks.map_ranges(flat_v.size, 1 << 21, block))
 
 
 @functools.cache
@@ -134,7 +134,7 @@ def _histogram_floor_kernels():
 
 def _per_core(n: int, func):
     """``func(v0, v1)`` on one range of ``range(n)`` per core, one thread each."""
-    return _kernels.map_ranges(n, -(-n // _kernels.n_threads()), func)
+    return _blocks.map_ranges(n, -(-n // _blocks.n_threads()), func)
 
 
 def _histogram_floor(
@@ -152,7 +152,7 @@ def _histogram_floor(
         affine = (plan["ref"], plan["scale"], plan["offset"], plan["upper_clip"], plan["width"])
         kernel(flat_v, flat_l, v0, v1, *affine, fine)
 
-    _kernels.map_ranges(flat_v.size, half, block)
+    _blocks.map_ranges(flat_v.size, half, block)
 
 
 @case("regions")
@@ -177,14 +177,14 @@ def region_stats_2000_grains_256cubed():
         lambda: _per_core(flat_v.size, lambda a, b: read_kernel(flat_v, flat_l, a, b)), repeat=7
     )
     read_one_core = median_time(lambda: read_kernel(flat_v, flat_l, 0, flat_v.size), repeat=7)
-    # region_stats' own affine map value -> fine bin (regions._region_stats: default range)
+    # region_stats' own affine map value -> fine bin (regions._engine._make_plan: default range)
     lo, hi = stats.table.attrs["value_range"]
     n_fine = stats.fine_histograms.shape[1]
     ref = 0.5 * (lo + hi)
     scale = n_fine / (hi - lo)
     plan = {"ref": ref, "scale": scale, "offset": 1.0 - (lo - ref) * scale,
             "upper_clip": float(n_fine), "width": n_fine + 2}
-    fines = [np.zeros(n_rows * (n_fine + 2), np.int32) for _ in range(_kernels.n_threads())]
+    fines = [np.zeros(n_rows * (n_fine + 2), np.int32) for _ in range(_blocks.n_threads())]
     _histogram_floor(values, labels, plan, fines)
     hist = sum(f.astype(np.int64) for f in fines).reshape(n_rows, n_fine + 2)
     same = np.array_equal(hist[stats.table.index.to_numpy(), 1:-1], stats.fine_histograms)
@@ -200,7 +200,7 @@ def region_stats_2000_grains_256cubed():
         Measurement("  floor: read values + labels once (compiled, every core) vs values.sum()",
                     read_both, one_pass, note="the bytes every per-region pass reads"),
         Measurement("  floor: read values + labels on every core vs on one core", read_both,
-                    read_one_core, note=f"{_kernels.n_threads()} cores: " + (
+                    read_one_core, note=f"{_blocks.n_threads()} cores: " + (
                         "memory-bound, more threads read no faster here" if read_both > 0.75 * read_one_core
                         else "the read scales with cores here")),
         Measurement("  floor: fine histogram alone (known range, every core) vs values.sum()",

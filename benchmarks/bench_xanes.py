@@ -124,11 +124,11 @@ def _floor_block():
 def _layout_floor(stack2d: np.ndarray, out: np.ndarray) -> None:
     """One float64 accumulation per value of ``stack2d`` ``(E, V)`` into ``out`` ``(V,)``,
     in the edge kernel's tiles and blocks, on every core: the cheapest per-voxel pass."""
-    from batteryzoom import _kernels
+    from batteryzoom import _blocks
     from batteryzoom._kernels.xanes import TILE
 
     kernel = _floor_block()
-    _kernels.map_ranges(stack2d.shape[1], 1 << 16, lambda v0, v1: kernel(stack2d, v0, v1, TILE, out))
+    _blocks.map_ranges(stack2d.shape[1], 1 << 16, lambda v0, v1: kernel(stack2d, v0, v1, TILE, out))
 
 
 def _per_spectrum_loop(energy: np.ndarray, spectra: np.ndarray) -> np.ndarray:

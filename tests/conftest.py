@@ -340,3 +340,27 @@ def two_balls_grey(two_balls):
 
     rng = np.random.default_rng(0)
     return (two_balls * 1.0 + rng.normal(0, 0.05, two_balls.shape)).astype(np.float32)
+
+
+def _xanes_edge_stack(shape=(6, 7), seed=1, noise=0.0):
+    """Arctan edges at known energies on a beamline-like grid; (E, *shape)."""
+    import numpy as np
+
+    from batteryzoom.data.twin.xanes import energy_grid
+
+    rng = np.random.default_rng(seed)
+    energy = energy_grid()
+    e_half = 8341.0 + rng.uniform(-1.0, 1.0, shape)
+    jump = rng.uniform(0.3, 0.6, shape)
+    mu = 0.5 + np.arctan((energy[:, None, None] - e_half[None]) / 2.0) / np.pi
+    stack = 0.4 + jump[None] * mu + 1e-4 * (energy[:, None, None] - 8300)
+    stack = stack + rng.normal(0, noise, stack.shape)
+    return energy, stack, e_half
+
+
+@pytest.fixture(scope="session")
+def xanes_edge_stack():
+    """``xanes_edge_stack(shape=(6, 7), seed=1, noise=0.0) -> (energy, stack, e_half)``:
+    arctan Ni-like edges at known half-step energies ``e_half`` (eV, ``shape``) on the
+    twin's energy grid, a stack ``(E, *shape)`` of absorbance with a sloping background."""
+    return _xanes_edge_stack

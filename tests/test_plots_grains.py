@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from batteryzoom import regions
-from batteryzoom._selection import RegionLookup
+from batteryzoom.regions import RegionLookup
 from batteryzoom.data.twin import frames, grains
 from batteryzoom.plots import grains as pg
 from batteryzoom.plots import style

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+import batteryzoom as bz
 from batteryzoom.plots import xanes as px
 
 
@@ -30,3 +31,29 @@ def test_edge_energy_colour_bar_prints_every_tick_alike(assert_uniform_ticks):
     # "8341.5" beside "8342.0" (the house template drops the thousands separator)
     assert_uniform_ticks(heat.colorbar.tickformat, heat.zmin, heat.zmax, heat.colorbar.nticks)
     assert fig.layout.template.layout.separators == "."
+
+
+def test_plot_builders_draw_what_they_are_given(xanes_edge_stack):
+    import plotly.graph_objects as go
+
+    from batteryzoom.plots import style
+    from batteryzoom.plots import xanes as px
+
+    energy, stack, _ = xanes_edge_stack((8, 9), noise=0.002)
+    cube = xr.DataArray(np.repeat(stack[:, None], 4, axis=1), dims=("energy", "z", "y", "x"),
+                        coords={"energy": energy, "x": np.arange(9) * 0.16})
+    maps = bz.xanes.edge_maps(cube)
+    fig = px.edge_energy_map(maps["edge_energy_half_step_ev"], maps["valid"], index=1)
+    assert isinstance(fig, go.Figure) and fig.layout.template.layout.colorway == tuple(style.COLORWAY)
+    heat = fig.data[0]
+    np.testing.assert_allclose(heat.z, maps["edge_energy_half_step_ev"].values[1])
+    assert heat.colorscale is not None and "µm" in fig.layout.xaxis.title.text
+    jump = bz.xanes.edge_jump_map(cube)
+    assert len(px.edge_jump_map(jump.isel(z=0), jump.isel(z=0) > 0.2).data) == 2
+    spec = xr.DataArray(stack[:, 0, 0], dims=("energy",), coords={"energy": energy})
+    norm = bz.xanes.normalize(spec)
+    check = px.normalization_check(spec, norm, edge_energy_ev=8341.0)
+    assert {t.name for t in check.data} >= {"absorbance", "pre-edge line", "post-edge curve", "norm", "flat"}
+    assert len(px.spectra({"a": spec, "b": spec * 2}, markers={"e0": 8341.0}).data) == 2
+    shifts = np.zeros((len(energy), 3))
+    assert len(px.alignment_shifts(energy, shifts, shifts).data) == 6

@@ -8,7 +8,7 @@ Run with a Python that has xraylarch (NOT a batteryzoom dependency), e.g.::
 MIRROR is the offline data mirror (default ../shared/data from the project root). Writes
 tests/reference/larch_ni_golden.json: for each spectrum the energy grid (eV), Larch's
 normalized and flattened curves, e0, edge step and resolved ranges with default
-parameters. tests/test_xanes.py compares bz.xanes.normalize against it (curves within
+parameters. tests/xanes/test_normalization.py compares bz.xanes.normalize against it (curves within
 1e-3, e0 within 0.1 eV) without needing xraylarch.
 """
 

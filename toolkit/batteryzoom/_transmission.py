@@ -38,6 +38,12 @@ def optical_density(sample: Any, flat: Any, dark: Any = None, *, floor: float | 
     array
         float32 (numpy or dask, as the input), dimensionless. Pixels where ``I - D`` (when
         not floored) or ``I0 - D`` is not positive are NaN: no log of a non-positive number.
+
+    Examples
+    --------
+    >>> import numpy as np, batteryzoom as bz
+    >>> bz.xanes.optical_density(np.array([50.0, 25.0, 0.0]), 100.0)
+    array([0.6931472, 1.3862944,       nan], dtype=float32)
     """
     xp = np
     if any(is_dask(a) for a in (sample, flat, dark) if a is not None):

@@ -9,7 +9,7 @@ from qtpy.QtCore import QPointF, QRectF, Qt
 from qtpy.QtGui import QColor, QFont, QPainter, QPen
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from ._selection import RegionSummary
+from .regions import RegionSummary
 from .plots.style import COLORWAY
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ._selection import RegionLookup
+from .regions import RegionLookup
 from .errors import InputError, MissingDependencyError
 
 __all__ = ["ZoomViewer", "show", "pick_label", "volume_scale_um"]
@@ -196,7 +196,7 @@ class ZoomViewer:
             ``bz.regions.region_stats`` of a map over these labels: the picked label's
             histogram, mean and FWHM are drawn in the dock.
         spectra : optional
-            Mean spectrum per label (see :class:`batteryzoom._selection.RegionLookup`).
+            Mean spectrum per label (see :class:`batteryzoom.regions.RegionLookup`).
         color_by_mean : bool
             With ``stats``, colour each label by its mean (viridis over the 2–98 % range of
             the means, as in the notebook's GrainExplorer) instead of napari's random colours.

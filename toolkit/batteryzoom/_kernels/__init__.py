@@ -8,8 +8,9 @@ in numba's on-disk cache, so a later process loads them instead of compiling. Th
 ``$BATTERYZOOM_CACHE/numba`` (default: the user cache dir, e.g. ``~/.cache/batteryzoom/numba``),
 never the installed package (read-only, or shared by several users): importing this package
 sets ``NUMBA_CACHE_DIR`` there unless it is already set, before numba is imported. They
-release the GIL, so the callers run blocks on a thread pool (one thread per core) without
-numba's own threading layer (which is not safe to enter from several dask threads at once).
+release the GIL, so the callers run blocks on a thread pool (one thread per core:
+:func:`batteryzoom._blocks.map_ranges`) without numba's own threading layer (which is not
+safe to enter from several dask threads at once).
 
 Set ``BATTERYZOOM_NUMBA=0`` to use the numpy implementations instead (the reference the
 kernels are tested against).
@@ -19,10 +20,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from typing import Any
 
-__all__ = ["enabled", "n_threads", "map_ranges"]
+__all__ = ["enabled"]
 
 
 def _use_the_user_cache_dir() -> None:
@@ -55,26 +54,3 @@ def enabled() -> bool:
     except ImportError:  # pragma: no cover - numba is a dependency; stay usable without it
         return False
     return True
-
-
-def n_threads() -> int:
-    """Threads for block-parallel work: the cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def map_ranges(n: int, size: int, func: Callable[[int, int], Any]) -> list:
-    """``[func(v0, v1), ...]`` over ``range(n)`` in ranges of ``size``, in order, on one
-    thread per core (the kernels release the GIL); on the caller's thread when one range
-    or one core."""
-    size = max(1, int(size))
-    starts = range(0, n, size)
-    threads = min(n_threads(), len(starts))
-    if threads <= 1:
-        return [func(s, min(s + size, n)) for s in starts]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(lambda s: func(s, min(s + size, n)), starts))

@@ -253,7 +253,7 @@ def fine_row_sums(counts_ext, subbins, total, hists, r0, r1):  # pragma: no cove
 def hist_percentiles(counts_ext, total, lo, width, qs, order, out, r0, r1):  # pragma: no cover
     """Percentiles of rows ``r0:r1`` of an extended histogram into ``out`` (len(qs), n_rows).
 
-    ``order`` sorts ``qs`` ascending. Same rules as ``regions._hist_percentiles``: the
+    ``order`` sorts ``qs`` ascending. Same rules as ``regions.percentiles._hist_percentiles``: the
     first non-empty bin whose cumulative count reaches ``q/100 * total`` (less 1e-9 of
     the total), linear inside it; NaN in the under/overflow bin or for an empty row.
     """
@@ -304,7 +304,7 @@ def _val(y, p0, p):  # pragma: no cover
 def kde_peak_width(counts, sel, sigma_bins, direct, y_fft, fft_row, pad, length, peak, width, r0, r1):  # pragma: no cover
     """Peak and FWHM (fine-bin units) of the smoothed rows ``counts[sel[r]]``, r in r0:r1.
 
-    Mirrors ``regions._kde_peak_width`` in its padded coordinates (``pad`` zero bins each
+    Mirrors ``regions.widths._kde_peak_width`` in its padded coordinates (``pad`` zero bins each
     side, ``length`` positions): rows with ``direct`` are smoothed here by a sampled
     Gaussian of ``sigma_bins[r]`` bins, cut where it falls below 1e-17 of its centre;
     the others come smoothed in ``y_fft[fft_row[r]]`` (the FFT path).

@@ -16,7 +16,7 @@ interpolation (float64, the numpy path's formulas) reads its two values back fro
 Every inner loop runs over contiguous voxels and vectorizes; the per-voxel state is a
 few small arrays, so that the loops stay bound by memory, not by the cache traffic.
 
-Semantics are those of ``edges._FixedPlan`` (the numpy fused path, kept as the
+Semantics are those of ``xanes._fused._FixedPlan`` (the numpy fused path, kept as the
 reference): ``valid`` = finite spectrum (NaN/inf anywhere: the line and step sums
 carry them, the other energies are checked one by one), finite edge step above
 ``1e-5`` of the absorbance level (+1e-12); every output but

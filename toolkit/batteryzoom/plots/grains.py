@@ -2,7 +2,7 @@
 energy, its mean spectrum, and the two-grain comparison of the study's Fig. S3.
 
 Builders draw results they are given: per-grain statistics from
-:func:`batteryzoom.regions.region_stats` (through :class:`batteryzoom._selection.RegionLookup`)
+:func:`batteryzoom.regions.region_stats` (through :class:`batteryzoom.regions.RegionLookup`)
 and label volumes. The only geometry computed here is what a 3D view needs, the grains'
 surfaces:
 
@@ -29,7 +29,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .._selection import RegionSummary
+from ..regions import RegionSummary
 from ..errors import InputError
 from . import style
 

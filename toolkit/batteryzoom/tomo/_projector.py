@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .. import _kernels
+from .. import _blocks, _kernels
 from ..errors import InputError
 
 #: the filters of :func:`skimage.transform.iradon` (same definitions), applied to the
@@ -83,9 +83,9 @@ def filter_sinograms(sino: np.ndarray, filter_name: str = "ramp", pad: int | Non
     width = sfft.next_fast_len(2 * ncol if pad is None else ncol + 2 * pad, real=True)
     left = (width - ncol) // 2
     padded = np.pad(sino, ((0, 0), (0, 0), (left, width - ncol - left)), mode="edge")
-    spec = sfft.rfft(padded, axis=-1, workers=_kernels.n_threads())
+    spec = sfft.rfft(padded, axis=-1, workers=_blocks.n_threads())
     spec *= _fourier_filter(width, filter_name)
-    out = sfft.irfft(spec, n=width, axis=-1, workers=_kernels.n_threads())
+    out = sfft.irfft(spec, n=width, axis=-1, workers=_blocks.n_threads())
     return np.ascontiguousarray(out[..., left:left + ncol], dtype=np.float32)
 
 
@@ -114,7 +114,7 @@ def back_project(sino: np.ndarray, angles_deg: np.ndarray, centre: float, weight
         return _back_project_numpy(padded, cos_a, msin_a, w, float(centre), out)
     from .._kernels.tomo import back_project_rows
 
-    _kernels.map_ranges(nz * n, _ROWS_PER_TASK, lambda r0, r1: back_project_rows(
+    _blocks.map_ranges(nz * n, _ROWS_PER_TASK, lambda r0, r1: back_project_rows(
         padded, cos_a, msin_a, w, np.float32(centre), r0, r1, flat[r0:r1]))
     return out
 
@@ -131,7 +131,7 @@ def project(volume: np.ndarray, angles_deg: np.ndarray, centre: float, ncol: int
     else:
         from .._kernels.tomo import project_angles
 
-        _kernels.map_ranges(n_ang, max(1, math.ceil(n_ang / (4 * _kernels.n_threads()))),
+        _blocks.map_ranges(n_ang, max(1, math.ceil(n_ang / (4 * _blocks.n_threads()))),
                             lambda a0, a1: project_angles(volume, cos_a, msin_a, np.float32(centre), a0, a1,
                                                           out[a0:a1]))
     return np.ascontiguousarray(out[..., 1:-1])

@@ -55,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _kernels
+from .. import _blocks
 from ..errors import InputError
 from . import _projector as P
 from ._masks import circle_mask, sample_mask
@@ -186,7 +186,7 @@ def _vo(s: np.ndarray, lo: float, hi: float, step: float, coarse: bool = True, s
     from scipy import ndimage as ndi
 
     ncol = s.shape[1]
-    ncore = _kernels.n_threads()
+    ncore = _blocks.n_threads()
     if coarse:
         b = max(1, int(round(ncol / 320)))
         rb = max(1, s.shape[0] // 360)
@@ -216,7 +216,7 @@ def _pair_halves(s: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _overlap_centre(top: np.ndarray, bottom: np.ndarray, win: int) -> float:
     from algotom.prep.calculation import find_overlap
 
-    overlap, side, _ = find_overlap(top, np.fliplr(bottom), win, None, True, False, False, _kernels.n_threads())
+    overlap, side, _ = find_overlap(top, np.fliplr(bottom), win, None, True, False, False, _blocks.n_threads())
     ncol = top.shape[1]
     return overlap / 2.0 - 0.5 if side == 0 else ncol - overlap / 2.0 - 0.5
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _kernels
+from .. import _blocks
 from ..errors import InputError
 
 __all__ = ["paganin", "paganin_filter", "wavelength_um"]
@@ -125,9 +125,9 @@ def paganin(
     padded = np.pad(t, ((0, 0), (top, pr - rows - top), (left, pc - cols - left)), mode=modes[padding])
     filt = paganin_filter((pr, pc), delta_beta=delta_beta, distance_m=distance_m, energy_ev=energy_ev,
                           pixel_size_um=pixel_size_um)
-    spec = sfft.rfft2(padded, axes=(-2, -1), workers=_kernels.n_threads())
+    spec = sfft.rfft2(padded, axes=(-2, -1), workers=_blocks.n_threads())
     spec *= filt
-    back = sfft.irfft2(spec, s=(pr, pc), axes=(-2, -1), workers=_kernels.n_threads())[:, top:top + rows,
+    back = sfft.irfft2(spec, s=(pr, pc), axes=(-2, -1), workers=_blocks.n_threads())[:, top:top + rows,
                                                                                      left:left + cols]
     with np.errstate(divide="ignore", invalid="ignore"):
         mu_t = -np.log(np.maximum(back, 1e-12))

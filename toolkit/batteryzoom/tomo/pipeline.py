@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .. import _kernels
+from .. import _blocks
 from .._blocks import is_dask
 from .._progress import progress as _progress
 from ..errors import InputError
@@ -339,7 +339,7 @@ def _workers() -> tuple[Any, int]:
             return client, max(1, sum(client.nthreads().values()))
         except (ValueError, ImportError):
             pass
-    return None, _kernels.n_threads()
+    return None, _blocks.n_threads()
 
 
 # --- the entry point -----------------------------------------------------------------------

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _kernels
+from .. import _blocks
 from ..errors import InputError
 from . import _projector as P
 
@@ -275,7 +275,7 @@ def _dfi(s: np.ndarray, a: np.ndarray, c: float, filter_name: str, size: int | N
         warnings.simplefilter("ignore")  # algotom's undersampling/log notices: checked above
         rec = dfi_reconstruction(np.ascontiguousarray(s), c, angles=np.radians(a), ratio=None,
                                  filter_name=_DFI_FILTERS[filter_name], apply_log=False,
-                                 ncore=_kernels.n_threads())
+                                 ncore=_blocks.n_threads())
     rec = np.asarray(rec, np.float32)
     rec = np.moveaxis(rec, 1, 0) if rec.ndim == 3 else rec[None]
     k = (rec.shape[-1] - n) // 2

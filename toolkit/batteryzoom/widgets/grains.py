@@ -10,7 +10,7 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
-from .._selection import RegionLookup, RegionSummary
+from ..regions import RegionLookup, RegionSummary
 from ..errors import InputError
 from ..plots import grains as pg
 from ..plots import style
@@ -122,7 +122,7 @@ class GrainExplorer(widgets.VBox):
         # the table shows these columns (all of them stay in self.lookup.table)
         n = self.lookup.name
         self.table_columns = ["count", "n_nan", f"{n}_mean", f"{n}_std", f"{n}_median", f"{n}_peak",
-                              f"{n}_fwhm", "volume_um3"]
+                              f"{n}_fwhm", "volume_um3", "volume_px3"]
 
         # -- figures (built once; a selection only updates their traces)
         self.particle = go.FigureWidget(pg.particle_figure(

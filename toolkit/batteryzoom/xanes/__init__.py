@@ -25,37 +25,16 @@ Steps, in the order of an analysis:
 - :func:`masks`, :func:`edge_jump_map`, :func:`particle_mask`: which voxels to trust.
 - :func:`linear_combination`: non-negative least squares against reference spectra
   (optionally summing to one) -> fraction maps.
+- :func:`grain_chemistry`: the grain scale's whole recipe (alignment, edge maps, masks,
+  per-grain statistics, heterogeneity, the two grains of Fig. S3, noise-free widths) in
+  one call, returning a :class:`GrainChemistry`: what the report and notebook 05 print.
+
+Modules: :mod:`.stack` (checks, dispatch), :mod:`.alignment`, :mod:`.normalization`,
+:mod:`.edges` (with :mod:`._fused` and :mod:`._general`, its two paths),
+:mod:`.uncertainty`, :mod:`.denoise`, :mod:`.masks`, :mod:`.regional`, :mod:`.fitting`,
+:mod:`.chemistry` (the pipeline).
 """
 
-from __future__ import annotations
+import lazy_loader as _lazy
 
-from .alignment import align, apply_shifts
-from .denoise import PCAModel, pca_denoise, pca_edge_maps, pca_fit
-from .edges import EDGE_METHODS, edge_energy, edge_maps
-from .fitting import linear_combination
-from .masks import edge_jump_map, masks, particle_mask
-from .normalization import LarchDefaults, find_e0, normalize, pre_edge_ranges
-from .regional import region_edge_stats
-from .stack import optical_density
-
-__all__ = [
-    "optical_density",
-    "align",
-    "apply_shifts",
-    "find_e0",
-    "normalize",
-    "pre_edge_ranges",
-    "LarchDefaults",
-    "edge_energy",
-    "edge_maps",
-    "EDGE_METHODS",
-    "pca_fit",
-    "pca_denoise",
-    "pca_edge_maps",
-    "PCAModel",
-    "region_edge_stats",
-    "masks",
-    "edge_jump_map",
-    "particle_mask",
-    "linear_combination",
-]
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)

@@ -63,10 +63,11 @@ from typing import Any
 
 import numpy as np
 
+from .._blocks import is_dask, map_spatial
 from ..errors import InputError
 from .edges import edge_maps
 from .normalization import LarchDefaults, e0_of_mean_spectrum
-from .stack import is_dask, map_spatial, maps_dataset, split_input
+from .stack import maps_dataset, split_input
 from .uncertainty import half_step_rows
 
 __all__ = ["PCAModel", "pca_fit", "pca_denoise", "pca_edge_maps"]
@@ -341,6 +342,21 @@ def pca_edge_maps(stack: Any, energy: Any = None, *, n_components: int | str = "
         voxel's noise propagated through the projection (module docstring), and
         ``pre_edge_noise``: the voxel's noise per energy estimated from its residual
         (absorbance). Attributes (or keys) ``pca_components``, ``pca_noise_od``.
+
+    Examples
+    --------
+    400 noisy spectra whose edges differ by 0.5 eV (rms): the denoised map's error is half
+    the raw one's:
+
+    >>> import numpy as np, batteryzoom as bz
+    >>> energy = np.r_[np.arange(8200.0, 8321.0, 10.0), np.arange(8325.0, 8361.0, 1.0), np.arange(8370.0, 8601.0, 20.0)]
+    >>> rng = np.random.default_rng(1)
+    >>> centre = 8342.0 + rng.normal(0, 0.5, (20, 20))
+    >>> stack = 0.6 + np.arctan((energy[:, None, None] - centre) / 1.5) / np.pi + rng.normal(0, 0.01, (energy.size, 20, 20))
+    >>> pca, raw = bz.xanes.pca_edge_maps(stack, energy), bz.xanes.edge_maps(stack, energy)
+    >>> rmse = lambda m: round(float(np.sqrt(np.mean((m["edge_energy_half_step_ev"] - centre) ** 2))), 2)
+    >>> pca["pca_components"], rmse(pca), rmse(raw)
+    (2, 0.04, 0.07)
     """
     array, energy, template = split_input(stack, energy)
     if e0 is None:

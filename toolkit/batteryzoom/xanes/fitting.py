@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from .._blocks import map_spatial
 from ..errors import InputError
-from .stack import map_spatial, spatial_frame, split_input
+from .stack import spatial_frame, split_input
 
 __all__ = ["linear_combination", "MAX_REFERENCES"]
 
@@ -108,6 +109,18 @@ def linear_combination(
     xarray.Dataset or dict
         ``fraction`` ``(reference, ...)`` float64 >= 0 and ``residual_rms`` over space;
         NaN where a spectrum has NaN/inf.
+
+    Examples
+    --------
+    A spectrum made of 30 % of one reference and 70 % of another:
+
+    >>> import numpy as np, batteryzoom as bz
+    >>> energy = np.arange(8300.0, 8400.0, 1.0)
+    >>> ni2 = 0.5 + np.arctan((energy - 8340.0) / 1.5) / np.pi
+    >>> ni3 = 0.5 + np.arctan((energy - 8341.5) / 1.5) / np.pi
+    >>> fit = bz.xanes.linear_combination(0.3 * ni2 + 0.7 * ni3, np.stack([ni2, ni3]), energy, sum_to_one=True)
+    >>> fit["fraction"].round(3)
+    array([0.3, 0.7])
     """
     array, energy, template = split_input(stack, energy)
     refs, ref_names = _reference_matrix(references, energy, reference_energy, names)

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import _kernels
+from .._blocks import map_ranges
 from ..errors import InputError
 from .stack import spatial_frame, split_input
 
@@ -41,12 +42,12 @@ def _otsu_compiled(values: np.ndarray, keep: np.ndarray) -> float:
     from .._kernels.xanes import finite_min_max, histogram_edges, kept_histogram
 
     n = values.size
-    parts = _kernels.map_ranges(n, BLOCK, lambda v0, v1: finite_min_max(values, keep, v0, v1))
+    parts = map_ranges(n, BLOCK, lambda v0, v1: finite_min_max(values, keep, v0, v1))
     lo = min((p[0] for p in parts), default=np.inf)
     hi = max((p[1] for p in parts), default=-np.inf)
     if sum(p[2] for p in parts) < 2 or lo == hi:
         return float("inf")
-    counts = sum(_kernels.map_ranges(
+    counts = sum(map_ranges(
         n, BLOCK, lambda v0, v1: kept_histogram(values, keep, v0, v1, lo, hi, 256)))
     edges = histogram_edges(lo, hi, 256)
     return _otsu_on_bins(counts, edges)
@@ -81,6 +82,19 @@ def masks(maps: Any, *, min_edge_step: float | str = "otsu", min_snr: float = 5.
     same kind as ``maps``
         ``edge_jump``, ``snr``, ``failed`` (NaN/inf or constant spectrum, or no edge
         found) and ``mask`` = edge_jump & snr & ~failed, each bool over space.
+
+    Examples
+    --------
+    A 20 x 20 map whose first five rows hold no edge (background):
+
+    >>> import numpy as np, batteryzoom as bz
+    >>> energy = np.arange(8200.0, 8601.0, 2.0)
+    >>> rng = np.random.default_rng(0)
+    >>> stack = 0.6 + np.arctan((energy[:, None, None] - 8342.0) / 1.5) / np.pi + rng.normal(0, 0.01, (energy.size, 20, 20))
+    >>> stack[:, :5] = 0.4 + rng.normal(0, 0.01, (energy.size, 5, 20))
+    >>> mask = bz.xanes.masks(bz.xanes.edge_maps(stack, energy))["mask"]
+    >>> int(mask.sum()), bool(mask[:5].any())
+    (300, False)
     """
     step = np.asarray(maps["edge_step"])
     noise = np.asarray(maps["pre_edge_noise"])
@@ -133,7 +147,7 @@ def _masks_compiled(step, noise, valid, energy, min_edge_step, min_snr):
     threshold = _otsu_compiled(step, valid8) if min_edge_step == "otsu" else float(min_edge_step)
     out = {k: np.empty(n, bool) for k in ("edge_jump", "snr", "failed", "mask")}
     o8 = {k: v.view(np.uint8) for k, v in out.items()}
-    _kernels.map_ranges(n, BLOCK, lambda v0, v1: mask_fields(
+    map_ranges(n, BLOCK, lambda v0, v1: mask_fields(
         step, noise, valid8, energy, threshold, min_snr, v0, v1, o8["edge_jump"], o8["snr"], o8["failed"], o8["mask"]))
     return threshold, {k: v.reshape(shape) for k, v in out.items()}
 

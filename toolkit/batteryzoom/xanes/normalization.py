@@ -70,8 +70,9 @@ from typing import Any
 
 import numpy as np
 
+from .._blocks import is_dask, map_spatial
 from ..errors import InputError
-from .stack import E0_SAMPLE_VOXELS, is_dask, map_spatial, mean_spectrum, spatial_frame, split_input
+from .stack import E0_SAMPLE_VOXELS, mean_spectrum, spatial_frame, split_input
 
 __all__ = ["LarchDefaults", "find_e0", "normalize", "pre_edge_ranges", "NormRanges", "ShortSpectrumWarning"]
 
@@ -526,6 +527,16 @@ def find_e0(stack: Any, energy: Any = None) -> Any:
     float or array
         float64 eV, shape ``stack.shape[1:]`` (a float for one spectrum). NaN where a
         spectrum has NaN/inf or is constant.
+
+    Examples
+    --------
+    An edge at 8342 eV on a 2 eV grid (e0 is a grid energy, as Larch's):
+
+    >>> import numpy as np, batteryzoom as bz
+    >>> energy = np.arange(8200.0, 8601.0, 2.0)
+    >>> mu = 0.6 + np.arctan((energy - 8342.0) / 1.5) / np.pi - 1e-4 * (energy - 8200)
+    >>> float(bz.xanes.find_e0(mu, energy))
+    8342.0
     """
     array, energy, template = split_input(stack, energy)
     spatial = array.shape[1:]
@@ -596,6 +607,15 @@ def normalize(
     InputError
         Energies not increasing or repeated, energy count different from the number of
         frames, a pre-/post-edge range with fewer than 2 points.
+
+    Examples
+    --------
+    >>> import numpy as np, batteryzoom as bz
+    >>> energy = np.arange(8200.0, 8601.0, 2.0)
+    >>> mu = 0.6 + np.arctan((energy - 8342.0) / 1.5) / np.pi - 1e-4 * (energy - 8200)
+    >>> norm = bz.xanes.normalize(mu, energy)
+    >>> norm["e0_ev"], round(norm["edge_step"], 3), norm["norm"][energy == 8400.0].round(2)
+    (8342.0, 0.979, array([1.]))
     """
     array, energy, template = split_input(stack, energy)
     params = LarchDefaults(pre1, pre2, norm1, norm2, nnorm, nvict, npre)

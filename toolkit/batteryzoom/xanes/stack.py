@@ -2,18 +2,18 @@
 
 Conventions: the energy axis is axis 0; every other axis is "space". A function's core
 works on a numpy block ``(E, n_voxels)`` (or ``(E, ...)``) and is lifted to dask by
-:func:`map_spatial`, which keeps energy in one chunk and maps every spatial chunk.
+:func:`map_spatial` (:mod:`batteryzoom._blocks`, re-exported here), which keeps energy in
+one chunk and maps every spatial chunk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .._blocks import is_dask
-from .._kernels import enabled, map_ranges
+from .._blocks import is_dask, map_ranges, map_spatial
+from .._kernels import enabled
 from .._transmission import optical_density
 from ..errors import InputError
 
@@ -94,28 +94,6 @@ def maps_dataset(template: Any, maps: dict[str, Any], attrs: dict[str, Any]) -> 
             ds[k].attrs["units"] = "eV"
     ds.attrs.update(attrs)
     return ds
-
-
-def map_spatial(
-    func: Callable[[np.ndarray], np.ndarray],
-    array: Any,
-    n_out: int,
-    dtype=np.float32,
-    keep_energy: bool = False,
-) -> Any:
-    """Apply ``func(block (E, *space)) -> (n_out, *space)`` over spatial chunks.
-
-    numpy in, numpy out; dask in, dask out (energy rechunked to one chunk, spatial chunks
-    kept), so a stack larger than memory is processed chunk by chunk.
-    """
-    if not is_dask(array):
-        return func(np.asarray(array))
-    import dask.array as da
-
-    if len(array.chunks[0]) > 1:
-        array = array.rechunk({0: -1})
-    chunks = ((n_out,),) + array.chunks[1:]
-    return da.map_blocks(func, array, dtype=dtype, chunks=chunks, meta=np.empty((0,) * array.ndim, dtype))
 
 
 # e0 for the normalization ranges comes from the mean spectrum of at most this many

@@ -48,6 +48,8 @@ from typing import Any
 
 import numpy as np
 
+from .._blocks import is_dask
+from ._general import _edge_block
 from .normalization import LarchDefaults, _lstsq_operator, pre_edge_ranges
 
 __all__ = ["half_step_err_quadratic", "half_step_error_factor", "half_step_rows", "normalization_operators",
@@ -192,7 +194,7 @@ def propagate_half_step_err(err_ev: Any, e0_ev: Any, edge_ev: Any, energy: Any,
     values are grouped on a 0.01 eV grid (the operators change only where Larch's ranges
     gain or lose a grid point).
     """
-    if type(err_ev).__module__.split(".")[0] == "dask":
+    if is_dask(err_ev):
         import dask.array as da
 
         return da.map_blocks(lambda a, b, c: propagate_half_step_err(a, b, c, energy, params), err_ev, e0_ev,
@@ -243,9 +245,8 @@ def pooled_noise(array: Any, energy: Any, e0: float | None, params: LarchDefault
     """
     from scipy import stats
 
-    from .edges import _edge_block
     from .masks import otsu_threshold
-    from .stack import even_sample, is_dask
+    from .stack import even_sample
 
     params = params or LarchDefaults()
     energy = np.asarray(energy, np.float64)

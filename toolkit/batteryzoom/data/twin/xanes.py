@@ -61,7 +61,7 @@ import pandas as pd
 import xarray as xr
 from scipy import ndimage
 
-from . import frames, grains
+from . import _larch, frames, grains
 from .ni_edge_model import load_params, mixture, ni_edge
 
 __all__ = ["particle_xanes", "energy_grid", "truth_table", "NOMINAL_EDGE_EV"]
@@ -95,16 +95,9 @@ def _features_from_parts(energy_grid_ev, grid_parts, dense_ev, dense_parts, frac
     mixture curves ``(1 - f) part0 + f part1`` (each part ``(points, K)``), per ``f``.
 
     Normalization follows Larch's rules for ``e0_ev`` on ``energy_grid_ev`` (the grid the
-    stack is measured on); the features are then found on the continuous (dense) curves.
+    stack is measured on; :mod:`._larch`, written apart from ``bz.xanes``, the code the
+    truth checks); the features are then found on the continuous (dense) curves.
     """
-    from ...xanes.normalization import _lstsq_operator, pre_edge_ranges
-
-    r = pre_edge_ranges(energy_grid_ev, e0_ev)
-    a, b = r.pre_slice
-    c, d = r.norm_slice
-    pre_op = _lstsq_operator(energy_grid_ev[a:b], 1)
-    post_op = _lstsq_operator(energy_grid_ev[c:d], r.nnorm)
-    powers = energy_grid_ev[r.ie0] ** np.arange(r.nnorm + 1)
     step_e = dense_ev[1] - dense_ev[0]
     inside = (dense_ev >= e0_ev - 15) & (dense_ev <= e0_ev + 15)
     wl_win = (dense_ev >= e0_ev) & (dense_ev <= e0_ev + 25)
@@ -112,10 +105,8 @@ def _features_from_parts(energy_grid_ev, grid_parts, dense_ev, dense_parts, frac
     for f in fractions:
         grid = (1 - f) * grid_parts[0] + f * grid_parts[1]
         dense = (1 - f) * dense_parts[0] + f * dense_parts[1]
-        pre = pre_op @ grid[a:b]
-        sub = grid[c:d] - (pre[0][None] + energy_grid_ev[c:d, None] * pre[1][None])
-        step = np.abs(powers @ (post_op @ sub))
-        curve = (dense - (pre[0][None] + dense_ev[:, None] * pre[1][None])) / step[None]
+        pre, step = _larch.fit_pre_edge(energy_grid_ev, grid, e0_ev)
+        curve = (dense - (pre[0][None] + (dense_ev[:, None] - e0_ev) * pre[1][None])) / step[None]
         cross = (curve[:-1] < 0.5) & (curve[1:] >= 0.5)
         dist = np.where(cross, np.abs(dense_ev[:-1, None] - e0_ev), np.inf)
         k = dist.argmin(axis=0)
@@ -179,6 +170,56 @@ def _standardize_by_label(field, labels, index):
     return (field - lut_m[labels]) / lut_s[labels]
 
 
+def _target_edges(rng, level, geometry, labels, present, r_um) -> tuple[np.ndarray, int, int]:
+    """Every voxel's designed half-step edge energy (eV, NaN outside the particle): each
+    grain's own mean and within-grain spread, a particle-scale trend, a smooth random
+    field; and the labels of Fig. S3's grains 1 and 2 (module docstring)."""
+    inside = labels > 0
+    voxel = level.voxel_size_um[0]
+    n_all = geometry.n_grains
+    grain_offset = rng.normal(0.0, GRAIN_SPREAD_EV, n_all + 1)
+    within = np.clip(WITHIN_MEDIAN_EV * np.exp(rng.normal(0.0, WITHIN_LOG_SIGMA, n_all + 1)), 0.04, 0.45)
+    g1, g2 = _designated(geometry)
+    within[g1], within[g2] = GRAIN1["std_ev"], GRAIN2["std_ev"]
+    trend = TREND_EV * ((1.0 - (r_um / geometry.radius_um) ** 2) - 0.4)
+    white = rng.standard_normal(level.shape)
+    field = ndimage.gaussian_filter(white, CORRELATION_UM / voxel, mode="wrap")
+    field = np.where(inside, _standardize_by_label(field, labels, present), 0.0)
+    trend_mean = np.zeros(n_all + 1)
+    trend_mean[present] = ndimage.mean(trend, labels, present)
+    mean_ev = NOMINAL_EDGE_EV + grain_offset
+    for g, spec in ((g1, GRAIN1), (g2, GRAIN2)):
+        mean_ev[g] = spec["mean_ev"] - trend_mean[g]  # so the grain's voxel mean is the target
+    target = np.where(inside, mean_ev[labels] + trend + within[labels] * field, np.nan)
+    return target, g1, g2
+
+
+def _voxel_chemistry(energy, target, inside) -> tuple[np.ndarray, np.ndarray, dict, float]:
+    """``(f_vox, delta, truth, e0_norm)``: each voxel's mixture fraction and shift (eV) that
+    reproduce its target half-step, the exact truth of that (f, delta) by each method, and
+    the stack's normalization e0 (Larch's find_e0 of the noise-free mean spectrum)."""
+    params = load_params()["standards"]
+    h0 = params["NiO"]["model"]["half_step_ev"]
+    h1 = params["LiNiO2"]["model"]["half_step_ev"]
+    f_vox = np.where(inside, np.clip((target - h0) / (h1 - h0), 0.0, 1.0), 0.0)
+    sub = inside[::2, ::2, ::2] if inside.sum() > 50_000 else inside
+    f_mean = float(np.nanmean(f_vox[::2, ::2, ::2][sub] if sub is not inside else f_vox[inside]))
+    # the stack's normalization e0: Larch's find_e0 on the noise-free particle-mean spectrum
+    mean_spec = mixture(energy, f_mean, float(np.nanmean(target[inside])) - (h0 + f_mean * (h1 - h0)))
+    e0_norm = _larch.find_e0(energy, mean_spec)
+    table = truth_table(e0_norm)
+    # shift that puts the half-step on target, then the exact truth of that (f, delta)
+    base_half = _interp2(table, "half_step", f_vox[inside], np.zeros(int(inside.sum())))
+    delta = np.zeros(target.shape)
+    delta[inside] = target[inside] - base_half
+    truth = {}
+    for key in ("half_step", "derivative", "white_line"):
+        vol = np.full(target.shape, np.nan, np.float32)
+        vol[inside] = _interp2(table, key, f_vox[inside], delta[inside])
+        truth[key] = vol
+    return f_vox, delta, truth, e0_norm
+
+
 def particle_xanes(seed: int, preset: str = "small", noise: float = 0.02, shift_std_px: float = SHIFT_STD_PX) -> dict:
     """Generate the twin's 3D XANES stack and its ground truth.
 
@@ -212,7 +253,6 @@ def particle_xanes(seed: int, preset: str = "small", noise: float = 0.02, shift_
     labels = structure["grains"]
     rng = np.random.default_rng(seed)
     energy = energy_grid()
-    voxel = level.voxel_size_um[0]
 
     # distance to the particle centre; solid fraction per voxel (partial volume at the
     # surface, cracks, pores, grain boundaries) from the shared particle structure
@@ -223,45 +263,9 @@ def particle_xanes(seed: int, preset: str = "small", noise: float = 0.02, shift_
     density = np.where(inside, structure["density"], 0.0).astype(np.float32)
     present = np.unique(labels[inside])
 
-    # chemistry per grain
-    n_all = geometry.n_grains
-    grain_offset = rng.normal(0.0, GRAIN_SPREAD_EV, n_all + 1)
-    within = np.clip(WITHIN_MEDIAN_EV * np.exp(rng.normal(0.0, WITHIN_LOG_SIGMA, n_all + 1)), 0.04, 0.45)
-    g1, g2 = _designated(geometry)
-    within[g1], within[g2] = GRAIN1["std_ev"], GRAIN2["std_ev"]
-    trend = TREND_EV * ((1.0 - (r_um / geometry.radius_um) ** 2) - 0.4)
-    white = rng.standard_normal(level.shape)
-    field = ndimage.gaussian_filter(white, CORRELATION_UM / voxel, mode="wrap")
-    field = np.where(inside, _standardize_by_label(field, labels, present), 0.0)
-    trend_mean = np.zeros(n_all + 1)
-    trend_mean[present] = ndimage.mean(trend, labels, present)
-    mean_ev = NOMINAL_EDGE_EV + grain_offset
-    for g, spec in ((g1, GRAIN1), (g2, GRAIN2)):
-        mean_ev[g] = spec["mean_ev"] - trend_mean[g]  # so the grain's voxel mean is the target
-    target = np.where(inside, mean_ev[labels] + trend + within[labels] * field, np.nan)
+    target, g1, g2 = _target_edges(rng, level, geometry, labels, present, r_um)
+    f_vox, delta, truth, e0_norm = _voxel_chemistry(energy, target, inside)
 
-    # voxel spectra: mixture fraction and shift reproducing the target half-step
-    params = load_params()["standards"]
-    h0 = params["NiO"]["model"]["half_step_ev"]
-    h1 = params["LiNiO2"]["model"]["half_step_ev"]
-    f_vox = np.where(inside, np.clip((target - h0) / (h1 - h0), 0.0, 1.0), 0.0)
-    sub = inside[::2, ::2, ::2] if inside.sum() > 50_000 else inside
-    f_mean = float(np.nanmean(f_vox[::2, ::2, ::2][sub] if sub is not inside else f_vox[inside]))
-    # the stack's normalization e0: Larch's find_e0 on the noise-free particle-mean spectrum
-    from ...xanes.normalization import find_e0
-
-    mean_spec = mixture(energy, f_mean, float(np.nanmean(target[inside])) - (h0 + f_mean * (h1 - h0)))
-    e0_norm = float(find_e0(mean_spec, energy))
-    table = truth_table(e0_norm)
-    # shift that puts the half-step on target, then the exact truth of that (f, delta)
-    base_half = _interp2(table, "half_step", f_vox[inside], np.zeros(int(inside.sum())))
-    delta = np.zeros(level.shape)
-    delta[inside] = target[inside] - base_half
-    truth = {}
-    for key in ("half_step", "derivative", "white_line"):
-        vol = np.full(level.shape, np.nan, np.float32)
-        vol[inside] = _interp2(table, key, f_vox[inside], delta[inside])
-        truth[key] = vol
     # the amount of material as the microscope sees it (PSF); each voxel keeps its own
     # chemistry, the halo just outside the particle that of the nearest particle voxel
     seen = ndimage.gaussian_filter(density, PSF_SIGMA_PX).astype(np.float32)
@@ -275,6 +279,7 @@ def particle_xanes(seed: int, preset: str = "small", noise: float = 0.02, shift_
     shifts = np.clip(rng.normal(0.0, 1.0, (len(energy), 3)) * shift_std_px, -MAX_SHIFT_PX, MAX_SHIFT_PX)
     shifts[-1] = 0.0
     sigma_od = noise * JUMP_PER_DENSITY
+    standards = load_params()["standards"]
     stack = _build_stack(level, energy, seen, jump, f_vox.astype(np.float32), delta.astype(np.float32),
                          shifts, sigma_od, seed, CHUNK[preset], lazy=(preset == "large"))
 
@@ -312,7 +317,7 @@ def particle_xanes(seed: int, preset: str = "small", noise: float = 0.02, shift_
         "nominal_edge_ev": NOMINAL_EDGE_EV,
         "grain_spread_ev": GRAIN_SPREAD_EV,
         "trend_core_minus_surface_ev": TREND_EV,
-        "standards_half_step_ev": {"NiO": h0, "LiNiO2": h1},
+        "standards_half_step_ev": {m: standards[m]["model"]["half_step_ev"] for m in ("NiO", "LiNiO2")},
         "truth_definition": "half step of the noise-free aligned Ni edge without the matrix background, Larch "
                             "default ranges for normalization_e0_ev on the stack's grid, crossing on the continuous model",
     }

@@ -1,269 +1,19 @@
-"""The numba kernels against the numpy reference paths they replace (BATTERYZOOM_NUMBA=0).
-
-Per-region statistics: counts, NaN counts, means, stds, percentiles and histograms are
-bit-identical (the same float64 additions in the same order); peak and FWHM agree to
-float rounding (direct Gaussian convolution vs FFT). Per-voxel XANES: the fused kernel
-against the numpy fused path and the general float64 path.
+"""The per-voxel XANES kernels (batteryzoom._kernels.xanes) against the numpy reference
+paths they replace (BATTERYZOOM_NUMBA=0): the fused edge kernel against the numpy fused
+path and the general float64 path; the mean spectrum, Otsu histogram and masks kernels.
 """
 
 from __future__ import annotations
 
-import pickle
-import subprocess
-import sys
-
 import numpy as np
-import pandas as pd
 import pytest
 
 import batteryzoom as bz
-from batteryzoom import _kernels, regions
+from batteryzoom import _kernels
 
 pytestmark = pytest.mark.skipif(not _kernels.enabled(), reason="numba kernels disabled")
 
-EXACT = ["count", "n_nan", "n_outside"]
-
-
-def _numpy_path(monkeypatch, func, *args, **kwargs):
-    with monkeypatch.context() as m:
-        m.setenv("BATTERYZOOM_NUMBA", "0")
-        assert not _kernels.enabled()
-        return func(*args, **kwargs)
-
-
-def _assert_same_stats(got: regions.RegionStats, ref: regions.RegionStats) -> None:
-    assert list(got.table.columns) == list(ref.table.columns)
-    pd.testing.assert_index_equal(got.table.index, ref.table.index)
-    for col in got.table.columns:
-        a, b = got.table[col].to_numpy(), ref.table[col].to_numpy()
-        if col.endswith(("_peak", "_fwhm")):
-            # direct convolution vs FFT: float rounding of the smoothed curve
-            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9 * np.nanmax(np.abs(b)), equal_nan=True,
-                                       err_msg=col)
-        else:  # the same arithmetic in the same order: identical
-            np.testing.assert_array_equal(a, b, err_msg=col)
-    np.testing.assert_array_equal(got.histograms, ref.histograms)
-    np.testing.assert_array_equal(got.fine_histograms, ref.fine_histograms)
-    np.testing.assert_array_equal(got.bin_edges, ref.bin_edges)
-
-
-def _random_map(seed: int, shape=(40, 36, 30), n_labels=50, dtype=np.float32):
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, n_labels + 1, shape).astype(np.int32)
-    # smooth-ish regions (runs of one label along x) plus isolated voxels
-    labels = np.repeat(labels[..., ::3], 3, axis=-1)[..., : shape[-1]]
-    centre = rng.normal(8342, 1.0, n_labels + 1)
-    spread = rng.uniform(0.05, 1.5, n_labels + 1)
-    values = (centre[labels] + spread[labels] * rng.standard_normal(shape)).astype(dtype)
-    return rng, values, labels
-
-
-@pytest.mark.parametrize("seed", [0, 1])
-def test_region_stats_kernels_equal_numpy_with_nan_inf_and_mask(monkeypatch, seed):
-    rng, values, labels = _random_map(seed)
-    values[rng.random(values.shape) < 0.02] = np.nan
-    values[rng.random(values.shape) < 0.005] = np.inf
-    values[rng.random(values.shape) < 0.005] = -np.inf
-    mask = rng.random(values.shape) < 0.85
-    labels[0, 0, :5] = 7  # a run across the mask and non-finite values
-    kwargs = dict(mask=mask, percentiles=(2.5, 10, 50, 90, 97.5), voxel_size_um=(0.2, 0.1, 0.1))
-    got = bz.regions.region_stats(values, labels, **kwargs)
-    ref = _numpy_path(monkeypatch, bz.regions.region_stats, values, labels, **kwargs)
-    assert got.table["n_nan"].sum() > 0 and got.table["count"].sum() < mask.sum()
-    _assert_same_stats(got, ref)
-
-
-@pytest.mark.parametrize(
-    "vdtype, ldtype",
-    [(np.float64, np.uint8), (np.float32, np.uint16), (np.int16, np.int64), (np.bool_, np.uint32)],
-)
-def test_region_stats_kernels_equal_numpy_for_other_dtypes(monkeypatch, vdtype, ldtype):
-    rng, values, labels = _random_map(3, shape=(20, 18, 16), n_labels=30)
-    if vdtype == np.bool_:
-        values = values > 8342
-    else:
-        values = values.astype(vdtype) if np.dtype(vdtype).kind == "f" else (values * 10).astype(vdtype)
-    labels = labels.astype(ldtype)
-    got = bz.regions.region_stats(values, labels, bins=16)
-    ref = _numpy_path(monkeypatch, bz.regions.region_stats, values, labels, bins=16)
-    _assert_same_stats(got, ref)
-
-
-def test_user_range_sparse_labels_and_no_histogram_paths_equal_numpy(monkeypatch):
-    rng, values, labels = _random_map(5)
-    # a range that cuts the distribution: under/overflow bins and values == hi
-    values.flat[:10] = 8342.5
-    kw = dict(value_range=(8341.0, 8342.5), bins=30, subbins=4)
-    _assert_same_stats(bz.regions.region_stats(values, labels, **kw),
-                       _numpy_path(monkeypatch, bz.regions.region_stats, values, labels, **kw))
-    huge = labels.astype(np.int64) * 1_000_003  # compacted through a lookup table
-    _assert_same_stats(bz.regions.region_stats(values, huge),
-                       _numpy_path(monkeypatch, bz.regions.region_stats, values, huge))
-    got = bz.regions.heterogeneity(values, labels)  # histogram=False: counts per row
-    ref = _numpy_path(monkeypatch, bz.regions.heterogeneity, values, labels)
-    assert got == ref
-
-
-def test_constant_single_voxel_and_all_nan_regions_equal_numpy(monkeypatch):
-    labels = np.zeros((8, 9, 10), np.int32)
-    values = np.zeros(labels.shape)
-    labels[0, 0, 0] = 1  # one voxel
-    labels[1:3] = 2
-    values[1:3] = 4.25  # constant
-    labels[4] = 3
-    values[4] = np.nan  # all NaN
-    labels[5:] = 4
-    values[5:] = np.linspace(0, 1, values[5:].size).reshape(values[5:].shape)
-    got = bz.regions.region_stats(values, labels)
-    ref = _numpy_path(monkeypatch, bz.regions.region_stats, values, labels)
-    _assert_same_stats(got, ref)
-    assert got.table.loc[3, "count"] == 0 and got.table.loc[3, "n_nan"] == 90
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_range_kernel_reads_float_bits_like_numpy(dtype):
-    """The range pass's integer keys order like the floats: signed zeros, subnormals,
-    huge values, infinities and NaNs of either sign, across several of its slices."""
-    rng = np.random.default_rng(4)
-    n = 3 * 4096 + 123
-    info = np.finfo(dtype)
-    special = np.array([0.0, -0.0, info.smallest_subnormal, -info.smallest_subnormal, info.max, -info.max,
-                        np.inf, -np.inf, np.nan, -np.nan, -3.5, 8342.25], dtype)
-    labels = rng.integers(0, 4, n).astype(np.int32)
-    mask = rng.random(n) < 0.7
-    for values in (
-        rng.choice(special, n),
-        rng.normal(8342, 1, n).astype(dtype),
-        np.full(n, np.nan, dtype),  # no finite value
-        np.where(rng.random(n) < 0.5, -np.nan, rng.normal(-5, 1, n)).astype(dtype),
-    ):
-        for m in (None, mask):
-            got = regions._range_block(values, labels, m)
-            ref = regions._range_block_numpy(values, labels, m)
-            assert got == ref, (got, ref)
-            assert got[6] == np.count_nonzero(np.isfinite(values) & (labels > 0) & (True if m is None else m))
-    assert regions._range_block(special, np.ones(special.size, np.int32), None)[2:4] == (-info.max, info.max)
-
-
-def test_region_stats_skip_the_per_voxel_checks_only_when_every_labelled_value_is_finite(monkeypatch):
-    from batteryzoom._kernels import regions as kernels
-
-    calls = []
-    fast = kernels.stats_block_finite
-    monkeypatch.setattr(kernels, "stats_block_finite", lambda *a: calls.append(1) or fast(*a))
-    rng, values, labels = _random_map(8)
-    values[labels == 0] = np.nan  # background only: still the fast path
-    values[(labels == 0) & (rng.random(values.shape) < 0.3)] = -np.inf
-    got = bz.regions.region_stats(values, labels)
-    assert calls and got.table["n_nan"].sum() == 0
-    _assert_same_stats(got, _numpy_path(monkeypatch, bz.regions.region_stats, values, labels))
-    huge = labels.astype(np.int64) * 1_000_003  # through the lookup table
-    _assert_same_stats(bz.regions.region_stats(values, huge),
-                       _numpy_path(monkeypatch, bz.regions.region_stats, values, huge))
-    calls.clear()
-    values[labels == 5] = np.nan  # a labelled NaN: the checked kernel counts it
-    got = bz.regions.region_stats(values, labels)
-    assert not calls and got.table.loc[5, "n_nan"] == np.count_nonzero(labels == 5)
-    _assert_same_stats(got, _numpy_path(monkeypatch, bz.regions.region_stats, values, labels))
-    assert got.fine_histograms.dtype == np.int32
-
-
-def test_fine_counts_move_to_int64_before_an_int32_could_overflow(monkeypatch):
-    import dask.array as da
-
-    rng, values, labels = _random_map(9)
-    ref = _numpy_path(monkeypatch, bz.regions.region_stats, values, labels)
-    # a thread's int32 counts spill into the int64 total once they could pass the limit
-    monkeypatch.setattr(regions._FineSink, "_LIMIT", 3000)
-    got = bz.regions.region_stats(da.from_array(values, chunks=(4, 12, 30)), da.from_array(labels, chunks=4))
-    assert got.fine_histograms.dtype == np.int64
-    _assert_same_stats(got, ref)
-
-
-def test_twin_grain_map_equal_numpy(monkeypatch):
-    """The twin's true edge-energy map over its grains, and a noisy copy with NaN holes."""
-    truth = bz.data.load("twin/particle-xanes", part="truth")
-    edge, labels = truth["edge_energy_ev"], truth["grain_labels"]
-    got = bz.regions.region_stats(edge, labels, name="edge_energy_ev")
-    ref = _numpy_path(monkeypatch, bz.regions.region_stats, edge, labels, name="edge_energy_ev")
-    _assert_same_stats(got, ref)
-    rng = np.random.default_rng(2)
-    noisy = (edge.values + rng.normal(0, 0.3, edge.shape)).astype(np.float32)
-    noisy[rng.random(edge.shape) < 0.01] = np.nan
-    got = bz.regions.region_stats(noisy, labels.values, mask=edge.values > 8341.5)
-    ref = _numpy_path(monkeypatch, bz.regions.region_stats, noisy, labels.values, mask=edge.values > 8341.5)
-    _assert_same_stats(got, ref)
-
-
-def test_peak_and_fwhm_kernel_equals_fft_for_narrow_wide_cut_and_empty_rows(monkeypatch):
-    rng = np.random.default_rng(11)
-    edges = np.linspace(0, 10, 401)
-    rows = [
-        np.histogram(rng.normal(5, 1.2, 20000), edges)[0],  # wide kernel: direct
-        np.histogram(rng.normal(5, 0.05, 20000), edges)[0],  # narrow kernel: FFT
-        np.histogram(rng.normal(0.3, 1.0, 5000), edges)[0],  # cut by the range's left edge
-        np.histogram(rng.uniform(2, 8, 3000), edges)[0],  # flat top
-        np.histogram(np.r_[rng.normal(3, 0.3, 4000), rng.normal(7, 0.5, 6000)], edges)[0],  # two peaks
-        np.zeros(400, int),  # empty
-    ]
-    counts = np.array(rows)
-    smoothed_by_fft = []
-    fft = regions._smooth_rows
-    monkeypatch.setattr(regions, "_smooth_rows", lambda c, *a: smoothed_by_fft.append(len(c)) or fft(c, *a))
-    # Silverman: rows 0 and 2 direct; FFT for row 1 (0.25 bins), 3 and 4 (kernels so wide
-    # that the FFT is cheaper) and 5 (empty); bandwidth 0 (no smoothing) is the FFT's
-    for bw, n_fft in ((None, 4), (0.08, 0), (0.0, 6)):
-        smoothed_by_fft.clear()
-        got = bz.regions.peak_and_fwhm(counts, edges, bandwidth=bw)
-        assert sum(smoothed_by_fft) == n_fft, (bw, smoothed_by_fft)
-        ref = _numpy_path(monkeypatch, bz.regions.peak_and_fwhm, counts, edges, bandwidth=bw)
-        for key in ("peak", "fwhm", "bandwidth"):
-            np.testing.assert_allclose(got[key], ref[key], rtol=1e-9, atol=1e-12, equal_nan=True, err_msg=key)
-    assert np.isnan(got["peak"][-1]) and np.isfinite(got["fwhm"][:2]).all()
-
-
-def test_dask_chunks_and_a_plan_sent_to_another_process(monkeypatch):
-    import dask.array as da
-
-    rng, values, labels = _random_map(7)
-    values[rng.random(values.shape) < 0.01] = np.nan
-    ref = _numpy_path(monkeypatch, bz.regions.region_stats, values, labels)
-    got = bz.regions.region_stats(da.from_array(values, chunks=(16, 20, 30)), da.from_array(labels, chunks=16))
-    _assert_same_stats(got, ref)
-    # a pickled plan (what dask distributed ships) has no per-thread sink: its blocks
-    # return the fine-histogram rows they touched, and those add up to the same table
-    plan = regions._Plan(n_rows=51, n_fine=64, ref=8342.0, lo=8338.0, hi=8346.0, offset=33.0, scale=8.0,
-                         upper_clip=64, lut=None)
-    plan.sink = regions._FineSink(51 * 66)
-    local = regions._stats_block(values, labels, None, plan=plan)
-    shipped = pickle.loads(pickle.dumps(plan))
-    assert shipped.sink is None
-    remote = regions._stats_block(values, labels, None, plan=shipped)
-    dense = np.zeros((51, 66), np.int64)
-    dense[remote["fine_rows"]] = remote["fine"]
-    np.testing.assert_array_equal(dense.ravel(), plan.sink.total())
-    for key in ("sum", "sumsq", "nonfinite"):
-        np.testing.assert_array_equal(remote[key], local[key])
-
-
-def test_a_fresh_process_loads_the_compiled_kernels_from_the_cache(tmp_path):
-    # first process compiles into NUMBA_CACHE_DIR, the second finds them there
-    code = (
-        "import numpy as np; from batteryzoom._kernels.regions import range_block as k; "
-        "k(np.arange(10.0), np.ones(10, np.int32), np.ones(1, bool), False, True); "
-        "print(len(k.stats.cache_hits), len(k.stats.cache_misses))"
-    )
-    env = {"NUMBA_CACHE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "BATTERYZOOM_PROGRESS": "0"}
-    import os
-
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-            for _ in range(2)]
-    first, second = (tuple(int(x) for x in r.stdout.split()) for r in runs)
-    assert first == (0, 1) and second == (1, 0), (first, second)
-
-
-# --- per-voxel XANES: the fused kernel (edges._FixedPlan.run_kernel) --------------------
+# --- per-voxel XANES: the fused kernel (xanes._fused._FixedPlan.run_kernel) --------------------
 #
 # The kernel computes in float64 what the numpy fused path (BATTERYZOOM_NUMBA=0) computes
 # in float32, so it equals the general float64 path (fast=False) to float64 rounding, and
@@ -295,9 +45,9 @@ def _xanes_stack(seed=0, shape=(24, 30), noise=0.01, dtype=np.float32):
     return energy, stack
 
 
-def _xanes_pair(monkeypatch, stack, energy, **kw):
+def _xanes_pair(numpy_path, stack, energy, **kw):
     got = bz.xanes.edge_maps(stack, energy, **kw)
-    ref = _numpy_path(monkeypatch, bz.xanes.edge_maps, stack, energy, **kw)
+    ref = numpy_path(bz.xanes.edge_maps, stack, energy, **kw)
     assert list(got) == list(ref)
     return got, ref
 
@@ -351,14 +101,14 @@ def _assert_equal_to_general_path(got, general):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_xanes_kernel_equals_numpy_paths_for_every_method_combination(monkeypatch, dtype):
+def test_xanes_kernel_equals_numpy_paths_for_every_method_combination(numpy_path, dtype):
     import itertools
 
     energy, stack = _xanes_stack(dtype=dtype)
     combos = [c for r in (1, 2, 3) for c in itertools.combinations(bz.xanes.EDGE_METHODS, r)]
     general = bz.xanes.edge_maps(stack, energy, methods=bz.xanes.EDGE_METHODS, fast=False)
     for methods in combos:
-        got, ref = _xanes_pair(monkeypatch, stack, energy, methods=methods, block_voxels=200)
+        got, ref = _xanes_pair(numpy_path, stack, energy, methods=methods, block_voxels=200)
         assert list(got)[: len(methods)] == [f"edge_energy_{m}_ev" for m in methods]
         _assert_close_to_numpy_fused(got, ref)
         _assert_equal_to_general_path(got, {k: general[k] for k in got})
@@ -371,11 +121,11 @@ def test_xanes_kernel_equals_numpy_paths_for_every_method_combination(monkeypatc
 
 
 @pytest.mark.parametrize("noise", ["voxel", 0.012])
-def test_xanes_kernel_equals_numpy_paths_with_each_voxels_or_a_given_noise(monkeypatch, noise):
+def test_xanes_kernel_equals_numpy_paths_with_each_voxels_or_a_given_noise(numpy_path, noise):
     """The kernel's uncertainty uses the noise asked for (pooled by default, tested above;
     each voxel's own; a given level), as the numpy paths do."""
     energy, stack = _xanes_stack()
-    got, ref = _xanes_pair(monkeypatch, stack, energy, methods=("half_step",), noise=noise, block_voxels=200)
+    got, ref = _xanes_pair(numpy_path, stack, energy, methods=("half_step",), noise=noise, block_voxels=200)
     _assert_close_to_numpy_fused(got, ref)
     _assert_equal_to_general_path(got, bz.xanes.edge_maps(stack, energy, methods=("half_step",), noise=noise,
                                                           fast=False))
@@ -411,7 +161,7 @@ def test_normalization_operators_reproduce_the_victoreen_pre_edge_and_step(nvict
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_xanes_kernel_with_a_victoreen_pre_edge_equals_the_general_path(monkeypatch, dtype):
+def test_xanes_kernel_with_a_victoreen_pre_edge_equals_the_general_path(numpy_path, dtype):
     energy, stack = _xanes_stack(dtype=dtype)
     for methods in (("half_step",), bz.xanes.EDGE_METHODS):
         got = bz.xanes.edge_maps(stack, energy, methods=methods, nvict=3, block_voxels=200)
@@ -425,12 +175,12 @@ def test_xanes_kernel_with_a_victoreen_pre_edge_equals_the_general_path(monkeypa
             a, b = np.asarray(got[key], float), np.asarray(straight[key], float)
             assert np.nanmedian(np.abs(a - b)) > 1e-6 * np.nanmedian(np.abs(b)), key
         # without numba: the general path (the float32 fused path has no Victoreen)
-        ref = _numpy_path(monkeypatch, bz.xanes.edge_maps, stack, energy, methods=methods, nvict=3)
+        ref = numpy_path(bz.xanes.edge_maps, stack, energy, methods=methods, nvict=3)
         for key in got:
             np.testing.assert_array_equal(np.asarray(ref[key]), np.asarray(general[key]), err_msg=key)
 
 
-def test_xanes_maps_keep_a_float32_stacks_precision_rounded_once(monkeypatch):
+def test_xanes_maps_keep_a_float32_stacks_precision_rounded_once(numpy_path):
     """A float32 stack gives float32 maps (half the memory), each the float64 result rounded
     once: equal to the maps of the same values as float64, rounded; on every path."""
     import dask.array as da
@@ -441,7 +191,7 @@ def test_xanes_maps_keep_a_float32_stacks_precision_rounded_once(monkeypatch):
     m32 = bz.xanes.edge_maps(stack, energy, methods=methods)
     lazy = bz.xanes.edge_maps(da.from_array(stack, chunks=(-1, 8, 16)), energy, methods=methods)
     general = bz.xanes.edge_maps(stack, energy, methods=methods, fast=False)
-    numpy_fused = _numpy_path(monkeypatch, bz.xanes.edge_maps, stack, energy, methods=methods)
+    numpy_fused = numpy_path(bz.xanes.edge_maps, stack, energy, methods=methods)
     for key in m64:
         if key == "valid":
             continue
@@ -454,19 +204,19 @@ def test_xanes_maps_keep_a_float32_stacks_precision_rounded_once(monkeypatch):
     as64 = {k: (v if k == "valid" else v.astype(np.float64)) for k, v in m32.items()}
     got, ref = bz.xanes.masks(m32), bz.xanes.masks(as64)
     assert got["min_edge_step"] == ref["min_edge_step"]
-    slow = _numpy_path(monkeypatch, bz.xanes.masks, m32)
+    slow = numpy_path(bz.xanes.masks, m32)
     for key in ("edge_jump", "snr", "failed", "mask"):
         np.testing.assert_array_equal(got[key], ref[key], err_msg=key)
         np.testing.assert_array_equal(got[key], slow[key], err_msg=key)
     assert got["mask"].sum() > 0.3 * got["mask"].size
 
 
-def test_xanes_kernel_on_pure_noise_another_e0_and_no_interval_in_the_window(monkeypatch):
+def test_xanes_kernel_on_pure_noise_another_e0_and_no_interval_in_the_window(numpy_path):
     energy, stack = _xanes_stack(seed=4)
     noise = np.random.default_rng(1).normal(1.0, 0.5, stack.shape).astype(np.float32)
-    got, ref = _xanes_pair(monkeypatch, noise, energy, methods=bz.xanes.EDGE_METHODS)
+    got, ref = _xanes_pair(numpy_path, noise, energy, methods=bz.xanes.EDGE_METHODS)
     _assert_close_to_numpy_fused(got, ref, max_flips=2)
-    got, ref = _xanes_pair(monkeypatch, stack, energy, e0=8345.0)
+    got, ref = _xanes_pair(numpy_path, stack, energy, e0=8345.0)
     _assert_close_to_numpy_fused(got, ref, max_flips=2)
     _assert_equal_to_general_path(got, bz.xanes.edge_maps(stack, energy, e0=8345.0, fast=False))
     # big-endian or integer data take the numpy fused path (no compilation per dtype);
@@ -474,24 +224,24 @@ def test_xanes_kernel_on_pure_noise_another_e0_and_no_interval_in_the_window(mon
     counts = np.nan_to_num(stack * 1000, nan=0.0, posinf=0.0, neginf=0.0).astype(np.int16)
     for other in (stack.astype(">f4"), counts):
         got = bz.xanes.edge_maps(other, energy)
-        ref = _numpy_path(monkeypatch, bz.xanes.edge_maps, other.astype(np.float32), energy)
+        ref = numpy_path(bz.xanes.edge_maps, other.astype(np.float32), energy)
         for key in got:  # maps keep a 4-byte float's precision; ints give float64
             want = bool if key == "valid" else np.float32 if other.dtype.itemsize == 4 else np.float64
             assert got[key].dtype == want, key
             np.testing.assert_array_equal(got[key].astype(ref[key].dtype), ref[key], err_msg=key)
     # a window narrower than the energy step holds no interval: NaN half-step, not a crash
     for methods in (("half_step",), bz.xanes.EDGE_METHODS):
-        got, ref = _xanes_pair(monkeypatch, stack, energy, methods=methods, window_ev=(0.1, 0.2))
+        got, ref = _xanes_pair(numpy_path, stack, energy, methods=methods, window_ev=(0.1, 0.2))
         assert np.isnan(got["edge_energy_half_step_ev"]).all() and np.isnan(got["edge_energy_half_step_err_ev"]).all()
         _assert_close_to_numpy_fused(got, ref)
         assert np.asarray(got["valid"]).sum() > 0.9 * stack[0].size
 
 
-def test_xanes_kernel_on_the_twin_stack_and_dask_chunks(monkeypatch):
+def test_xanes_kernel_on_the_twin_stack_and_dask_chunks(numpy_path):
     import dask.array as da
 
     stack = bz.data.load("twin/particle-xanes").load()
-    got, ref = _xanes_pair(monkeypatch, stack, None)
+    got, ref = _xanes_pair(numpy_path, stack, None)
     # noisy particle spectra cross half their step several times: float32 rounding in the
     # numpy path picks another crossing (or none) in a few voxels (~45 of 175,616 here)
     n_vox = stack[0].size
@@ -506,7 +256,7 @@ def test_xanes_kernel_on_the_twin_stack_and_dask_chunks(monkeypatch):
                                    equal_nan=True, err_msg=key)
 
 
-def test_mean_spectrum_kernel_equals_numpy_with_non_finite_blocks(monkeypatch):
+def test_mean_spectrum_kernel_equals_numpy_with_non_finite_blocks(numpy_path):
     from batteryzoom.xanes.stack import mean_spectrum
 
     rng = np.random.default_rng(6)
@@ -515,7 +265,7 @@ def test_mean_spectrum_kernel_equals_numpy_with_non_finite_blocks(monkeypatch):
     y[59, 2, 49_999] = -np.inf  # and one with an inf in the last voxel's last energy
     for arr in (y, y.astype(np.float64)):
         got = mean_spectrum(arr)
-        ref = _numpy_path(monkeypatch, mean_spectrum, arr)
+        ref = numpy_path(mean_spectrum, arr)
         np.testing.assert_allclose(got, ref, rtol=1e-13, atol=0)
         flat = arr.reshape(60, -1)
         keep = np.isfinite(flat).all(axis=0)
@@ -523,7 +273,7 @@ def test_mean_spectrum_kernel_equals_numpy_with_non_finite_blocks(monkeypatch):
         np.testing.assert_allclose(got, flat[:, keep].mean(axis=1, dtype=np.float64), rtol=1e-12)
 
 
-def test_mean_spectrum_of_an_even_sample(monkeypatch):
+def test_mean_spectrum_of_an_even_sample(numpy_path):
     from batteryzoom.xanes.stack import even_sample, mean_spectrum
 
     rng = np.random.default_rng(7)
@@ -542,7 +292,7 @@ def test_mean_spectrum_of_an_even_sample(monkeypatch):
     import dask.array as da
 
     lazy = da.from_array(y, chunks=(20, 16, 30, 25))  # chunked over space: the sample slices them
-    for got in (mean_spectrum(y, max_voxels=4000), _numpy_path(monkeypatch, mean_spectrum, y, max_voxels=4000),
+    for got in (mean_spectrum(y, max_voxels=4000), numpy_path(mean_spectrum, y, max_voxels=4000),
                 mean_spectrum(lazy, max_voxels=4000)):
         np.testing.assert_allclose(got, want, rtol=1e-12)
     # a sample without one finite spectrum falls back to every voxel
@@ -565,7 +315,7 @@ def test_e0_of_the_sampled_mean_equals_that_of_every_voxel_on_the_twin(monkeypat
     assert sampled.attrs["e0"] == full
 
 
-def test_otsu_histogram_kernel_equals_numpy_histogram_and_skimage(monkeypatch):
+def test_otsu_histogram_kernel_equals_numpy_histogram_and_skimage(numpy_path):
     from batteryzoom._kernels.xanes import histogram_edges, kept_histogram
     from batteryzoom.xanes.masks import otsu_threshold
 
@@ -580,7 +330,7 @@ def test_otsu_histogram_kernel_equals_numpy_histogram_and_skimage(monkeypatch):
         np.testing.assert_array_equal(kept_histogram(v, np.ones(v.size, bool), 0, v.size, float(v.min()),
                                                      float(v.max()), 256), np.histogram(v, 256)[0])
         with_nan = np.r_[v, np.nan, np.inf]
-        assert otsu_threshold(with_nan) == _numpy_path(monkeypatch, otsu_threshold, with_nan)
+        assert otsu_threshold(with_nan) == numpy_path(otsu_threshold, with_nan)
     assert otsu_threshold(np.ones(5)) == float("inf")
     # the kernel computes its edges instead of looking them up: numpy's linspace arithmetic
     for _ in range(2000):
@@ -597,7 +347,7 @@ def test_otsu_histogram_kernel_equals_numpy_histogram_and_skimage(monkeypatch):
     np.testing.assert_array_equal(got, want)
 
 
-def test_masks_kernel_equals_numpy_with_invalid_nan_and_fixed_threshold(monkeypatch):
+def test_masks_kernel_equals_numpy_with_invalid_nan_and_fixed_threshold(numpy_path):
     from batteryzoom.xanes.masks import masks
 
     rng = np.random.default_rng(9)
@@ -613,7 +363,7 @@ def test_masks_kernel_equals_numpy_with_invalid_nan_and_fixed_threshold(monkeypa
     maps = {"edge_step": step, "pre_edge_noise": noise, "valid": valid, "edge_energy_half_step_ev": energy}
     for kwargs in ({}, {"min_edge_step": 0.1, "min_snr": 3.0}):
         got = masks(maps, **kwargs)
-        ref = _numpy_path(monkeypatch, masks, maps, **kwargs)
+        ref = numpy_path(masks, maps, **kwargs)
         assert got["min_edge_step"] == ref["min_edge_step"]
         for key in ("edge_jump", "snr", "failed", "mask"):
             assert got[key].shape == shape
@@ -621,6 +371,6 @@ def test_masks_kernel_equals_numpy_with_invalid_nan_and_fixed_threshold(monkeypa
         assert 0.2 < got["mask"].mean() < 0.35  # the particle voxels, not all or none
     # nothing valid: no Otsu threshold (inf), every voxel failed
     none = dict(maps, valid=np.zeros(shape, bool))
-    got, ref = masks(none), _numpy_path(monkeypatch, masks, none)
+    got, ref = masks(none), numpy_path(masks, none)
     assert got["min_edge_step"] == ref["min_edge_step"] == float("inf")
     assert got["failed"].all() and not got["mask"].any()

@@ -1,5 +1,6 @@
-"""The twin's 3D XANES: determinism, ground truth consistency, chemistry ranges, and bz.xanes
-scored against the truth (alignment, per-voxel RMSE per method, per-grain means)."""
+"""bz.data.twin.xanes, the twin's 3D XANES: determinism, ground truth consistency (computed
+with the twin's own Larch rules), chemistry ranges, and bz.xanes scored against the truth
+(alignment, per-voxel RMSE per method, per-grain means)."""
 
 from __future__ import annotations
 
@@ -232,3 +233,38 @@ def test_large_preset_is_lazy_and_streams_by_chunk():
     whole = twin_xanes._build_stack(*args, chunk=32, lazy=False)
     # chunking changes the noise draw, not the signal: the Fourier shift inside a zero halo
     assert np.abs(whole - eager).mean() < 0.02
+
+
+def test_the_truths_own_larch_rules_agree_with_bz_xanes():
+    """The truth normalizes with the twin's own Larch rules (data/twin/_larch.py), not with
+    the code it checks; two implementations written apart agree: the same e0 (a grid
+    energy) and ranges on synthetic edges, and the same line and step to rounding."""
+    from batteryzoom.data.twin import _larch
+
+    energy = twin_xanes.energy_grid()
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        centre, width = 8330 + rng.uniform(0, 25), rng.uniform(0.5, 4.0)
+        mu = 0.3 - 1e-4 * (energy - 8200) + 0.5 * (0.5 + np.arctan((energy - centre) / width) / np.pi)
+        mu = mu + rng.normal(0, rng.choice([0.0, 0.002, 0.02]), energy.size)
+        e0 = _larch.find_e0(energy, mu)
+        assert e0 == float(bz.xanes.find_e0(mu, energy))
+        ours, theirs = _larch.pre_edge_ranges(energy, e0), bz.xanes.pre_edge_ranges(energy, e0)
+        assert (ours.pre.start, ours.pre.stop, ours.post.start, ours.post.stop, ours.nnorm, ours.npre) == (
+            *theirs.pre_slice, *theirs.norm_slice, theirs.nnorm, theirs.npre)
+        line, step = _larch.fit_pre_edge(energy, mu[:, None], e0)
+        norm = bz.xanes.normalize(mu, energy, e0=e0)
+        assert step[0] == pytest.approx(norm["edge_step"], rel=1e-10)
+        np.testing.assert_allclose(line[0] + (energy - e0) * line[1], norm["pre_edge"], rtol=1e-12)
+
+
+@pytest.mark.realdata
+def test_the_truths_find_e0_is_larchs_on_the_real_standards(fetch_real):
+    """Over 400-800 points the smoothing step is the grid's (not NaN, as on the twin's 60):
+    the twin's find_e0 still finds what bz.xanes and Larch find."""
+    from batteryzoom.data.twin import _larch
+
+    for dataset in ("real/xanes/ref-nio", "real/xanes/ref-linio2", "real/xanes/ni-foil"):
+        fetch_real(dataset)
+        spec = bz.data.load(dataset)
+        assert _larch.find_e0(spec["energy"].values, spec.values) == float(bz.xanes.find_e0(spec))
