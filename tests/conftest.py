@@ -34,19 +34,54 @@ def need(reason: str) -> None:
     pytest.skip(reason)
 
 
+def _digests(paths) -> dict[str, str]:
+    """SHA-256 of each file (every file below a folder)."""
+    import hashlib
+
+    files = []
+    for p in map(Path, paths):
+        files.extend(sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p])
+    assert files, f"nothing to hash in {paths}"
+    return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+
+# the real files handed to the running test by fetch_real, with their digests at that moment
+_FETCHED: dict[str, str] = {}
+
+
 @pytest.fixture(scope="session")
 def fetch_real():
-    """``fetch_real(name) -> list[Path]``: a real dataset's verified files, or skip/fail."""
+    """``fetch_real(name) -> list[Path]``: a real dataset's verified files, or skip/fail.
+    Each file is hashed when handed out and again after the test (``_real_files_unchanged``):
+    a test that reads a real file fails if the file changed."""
     import batteryzoom as bz
     from batteryzoom.errors import DataUnavailableError
 
     def _fetch(name: str) -> list[Path]:
         try:
-            return bz.data.fetch(name)
+            files = bz.data.fetch(name)
         except DataUnavailableError as exc:
             need(f"real dataset {name} unavailable: {exc}")
+        _FETCHED.update({f: d for f, d in _digests(files).items() if f not in _FETCHED})
+        return files
 
     return _fetch
+
+
+@pytest.fixture(autouse=True)
+def _real_files_unchanged(request):
+    """Reading never modifies a source: every real file a test got from ``fetch_real``
+    has, after the test, the SHA-256 it had when the test got it."""
+    if "fetch_real" not in request.fixturenames:
+        yield
+        return
+    _FETCHED.clear()
+    yield
+    before = dict(_FETCHED)
+    _FETCHED.clear()
+    if before:
+        after = _digests(before)
+        assert after == before, f"real files changed by the test: {[f for f in before if after[f] != before[f]]}"
 
 
 @pytest.fixture(scope="session")
@@ -180,14 +215,6 @@ def unchanged():
     """``with unchanged(*paths): ...``: the files (or every file below a folder) have the
     same SHA-256 after the block as before it (readers never modify their sources)."""
     import contextlib
-    import hashlib
-
-    def _digests(paths) -> dict:
-        files = []
-        for p in map(Path, paths):
-            files.extend(sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p])
-        assert files, f"nothing to hash in {paths}"
-        return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
 
     @contextlib.contextmanager
     def _unchanged(*paths):
@@ -197,6 +224,35 @@ def unchanged():
         assert after == before, f"source files changed: {[f for f in before if after.get(f) != before[f]]}"
 
     return _unchanged
+
+
+@pytest.fixture(scope="session")
+def fuzz_reader():
+    """``fuzz_reader(read, files, n=..., seed=..., judge=None, root=None, target=None)``:
+    a seeded mutation-fuzz campaign (:mod:`batteryzoom.testing.fuzz`) over copies of
+    ``files`` (each damaged alone; with ``root``, members of a tree read together), lazy
+    results computed and attrs compared; fails on any escaped exception, hang (> 30 s) or
+    silent change, naming each. Returns the outcome counts. The clean files are never
+    touched (checked)."""
+    from batteryzoom.testing.fuzz import BUGS, campaign, counts, tree_campaign
+
+    def _materialize(result):
+        return result.load() if hasattr(result, "load") else result
+
+    def _fuzz(read, files, *, n: int, seed: int = 0, judge=None, root=None, target=None) -> dict[str, int]:
+        kw = dict(n_per_file=n, seed=seed, timeout_s=30.0, materialize=_materialize, judge=judge,
+                  compare_attrs=True)
+        before = _digests([root] if root is not None else files)
+        if root is not None:
+            out = tree_campaign(read, root, files, target=target, **kw)
+        else:
+            out = campaign(read, files, **kw)
+        assert _digests([root] if root is not None else files) == before, "the fuzzer changed a clean file"
+        bugs = [f"{o.kind}: {o.source} {o.mutation}: {o.detail[:160]}" for o in out if o.kind in BUGS]
+        assert not bugs, f"{len(bugs)} of {len(out)} damaged inputs: " + "; ".join(bugs[:8])
+        return counts(out)
+
+    return _fuzz
 
 
 # ------------------------------------------------------------------ the cell scale (tests/cell)

@@ -40,6 +40,28 @@ def test_read_xrm_aps_takes_energy_from_the_header(fetch_real):
     assert frame.attrs["pixel_size_um"] == pytest.approx(0.03895, abs=1e-5)
 
 
+def _ole(path, name, dtype):
+    """A stream as an array, read with olefile alone (the independent reader)."""
+    import olefile
+
+    with olefile.OleFileIO(str(path)) as ole:
+        raw = ole.openstream(name).read()
+    return np.frombuffer(raw[: len(raw) // np.dtype(dtype).itemsize * np.dtype(dtype).itemsize], dtype)
+
+
+@pytest.mark.parametrize("name", ["real/xanes/ssrl-nca-frames", "real/xanes/aps-frames"])
+def test_every_real_xrm_frame_equals_olefile(fetch_real, name):
+    for path in (p for p in fetch_real(name) if p.suffix == ".xrm"):
+        frame = bz.io.read_xrm(path)
+        height, width = (int(_ole(path, f"ImageInfo/Image{k}", "<i4")[0]) for k in ("Height", "Width"))
+        assert frame.shape == (height, width)
+        np.testing.assert_array_equal(frame.values, _ole(path, "ImageData1/Image1", frame.dtype).reshape(height, width))
+        assert frame.attrs["pixel_size_um"] == pytest.approx(float(_ole(path, "ImageInfo/PixelSize", "<f4")[0]))
+        assert frame.attrs["exposure_s"] == pytest.approx(float(_ole(path, "ImageInfo/ExpTimes", "<f4")[0]))
+        if frame.attrs["energy_source"] == "header":
+            assert float(frame["energy"]) == pytest.approx(float(_ole(path, "ImageInfo/Energy", "<f4")[0]))
+
+
 def test_a_frame_without_a_pixel_size_is_in_pixels_never_taken_as_um(tmp_path, fetch_real):
     import olefile
 
@@ -99,15 +121,18 @@ def test_real_frames_give_an_edge_jump_map_and_a_plausible_particle_mask(fetch_r
 
 
 def test_every_real_xanes_entry_loads(fetch_real):
-    names = [n for n in bz.data.list(scale="grain", synthetic=False)
-             if n.startswith("real/xanes/") and "corpus" not in bz.data.info(n).tags]
-    assert len(names) >= 7
+    """Every real entry of the grain scale, frames and spectra of the wider corpus alike,
+    loads with an energy axis that spans its element's K-edge."""
+    edges = {"mn": 6539.0, "co": 7709.0, "ni": 8333.0}
+    names = [n for n in bz.data.list(scale="grain", synthetic=False) if n.startswith("real/xanes/")]
+    assert len(names) >= 21
     for name in names:
         fetch_real(name)
         obj = bz.data.load(name)
         assert isinstance(obj, xr.DataArray) and "energy" in obj.dims, name
         e = obj["energy"].values
-        assert np.all(np.diff(e) > 0) and 8000 < e.min() < 8340 < e.max() < 10000, name
+        edge = next((v for k, v in edges.items() if k in bz.data.info(name).tags), edges["ni"])
+        assert np.all(np.diff(e) > 0) and e.min() < edge < e.max() and e.max() - e.min() < 2000, name
 
 
 def test_scan_folder_errors(tmp_path, fetch_real):
@@ -194,3 +219,43 @@ def test_read_xanes_zarr_round_trip(tmp_path):
     out = bz.io.read_xanes_zarr(tmp_path / "s.zarr")
     np.testing.assert_array_equal(out.values, od)
     assert out.chunks is not None  # lazy
+
+
+# ----------------------------------------------------------------------------- damaged files
+
+
+def test_damaged_xrm_frames_and_scans_are_refused_or_read_the_same(fetch_real, fuzz_reader):
+    from batteryzoom.testing.payload import judge, ole_free
+
+    ole = judge(ole_free, "an Xradia value stream", structure_may_change=True)
+    aps = fetch_real("real/xanes/aps-frames")
+    ssrl = [p for p in fetch_real("real/xanes/ssrl-nca-frames") if p.suffix == ".xrm"]
+    found = fuzz_reader(bz.io.read_xrm, [aps[0], ssrl[0]], n=20, seed=314, judge=ole)
+    assert found["refused"] > 0
+    fuzz_reader(bz.io.read_txm_scan, aps[:2], n=4, seed=315, judge=ole, root=aps[0].parent)
+
+
+def test_damaged_xanes_stacks_are_refused_or_read_the_same(tmp_path, fuzz_reader):
+    import h5py
+    import tifffile
+
+    from batteryzoom.testing.payload import hdf5_free, judge, tiff_free, zarr_chunk_judge
+
+    od, image, flat, dark = _synthetic_frames()
+    energy_kev = [8.30, 8.33, 8.34, 8.35, 8.40]
+    with h5py.File(tmp_path / "fxi.h5", "w") as fh:
+        fh["img_xanes"] = image
+        fh["img_bkg"] = flat
+        fh["img_dark"] = np.stack([dark, dark])
+        fh["X_eng"] = energy_kev
+    fuzz_reader(bz.io.read_xanes_hdf5, [tmp_path / "fxi.h5"], n=20, seed=316,
+                judge=judge(hdf5_free, "raw data of an unfiltered HDF5 dataset", structure_may_change=True))
+    tifffile.imwrite(tmp_path / "stack.tif", od)
+    fuzz_reader(lambda p: bz.io.read_xanes_tiff(p, [e * 1000 for e in energy_kev]), [tmp_path / "stack.tif"], n=20,
+                seed=317, judge=judge(tiff_free, "raw pixels of an uncompressed TIFF strip", shifted=True))
+    store = tmp_path / "s.zarr"
+    xr.DataArray(od, dims=("energy", "y", "x"), coords={"energy": [e * 1000 for e in energy_kev]}, name="od") \
+        .to_dataset().chunk({"energy": 2}).to_zarr(store, consolidated=False)
+    members = sorted(p for p in store.rglob("*") if p.is_file())  # metadata, energy and od chunks
+    assert any(p.name in ("zarr.json", ".zarray") for p in members)
+    fuzz_reader(bz.io.read_xanes_zarr, members, n=3, seed=318, judge=zarr_chunk_judge(), root=store)

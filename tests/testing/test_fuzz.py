@@ -55,3 +55,60 @@ def test_same_result_is_not_a_bug_and_the_clean_file_is_untouched(tmp_path):
     assert f.read_bytes() == CLEAN
     assert len(outcomes) == 10 and {o.kind for o in outcomes} <= {"same", "silent"}
     assert any(o.kind == "same" for o in outcomes)  # damage past byte 5 does not change the result
+
+
+def test_mutations_record_the_bytes_they_replaced():
+    data = bytes(range(256)) * 40
+    for m in mutations(data, seed=11, n=200):
+        if not m.in_place:
+            continue
+        assert len(m.data) == len(data) and m.spans
+        changed = [i for i, (a, b) in enumerate(zip(m.data, data)) if a != b]
+        assert all(any(s <= i < e for s, e in m.spans) for i in changed), m.name
+
+
+def _pixels(path: Path):
+    import numpy as np
+
+    raw = path.read_bytes()
+    if len(raw) != 16 + 64:
+        raise FileFormatError(path, "wrong size", "use a clean copy")
+    if raw[:16] != b"HEADER-16-BYTES!":
+        raise FileFormatError(path, "bad header", "use a clean copy")
+    return np.frombuffer(raw[16:], np.uint8).reshape(8, 8)
+
+
+def test_damage_confined_to_free_values_is_undetectable_not_silent(tmp_path):
+    from batteryzoom.testing.fuzz import counts
+    from batteryzoom.testing.payload import judge
+
+    f = tmp_path / "img.raw"
+    f.write_bytes(b"HEADER-16-BYTES!" + bytes(range(64)))
+    is_free = judge(lambda p: [(16, 80)], "raw pixel data")
+    outcomes = campaign(_pixels, [f], n_per_file=120, seed=1, judge=is_free)
+    found = counts(outcomes)
+    assert found["undetectable"] > 0 and found["refused"] > 0
+    # without the judge the same damage is a silent change: nothing is hidden by default
+    assert counts(campaign(_pixels, [f], n_per_file=120, seed=1))["silent"] == found["undetectable"] + found["silent"]
+    for o in outcomes:  # what the judge called undetectable was a values-only change
+        assert o.kind != "undetectable" or o.detail == "raw pixel data"
+
+
+def test_tree_campaign_damages_each_member_in_a_copy(tmp_path, unchanged):
+    from batteryzoom.testing.fuzz import counts, tree_campaign
+
+    root = tmp_path / "scan"
+    root.mkdir()
+    for k in range(2):
+        (root / f"part{k}.txt").write_text(f"{k},1\n{k},2\n")
+
+    def read(folder: Path):
+        parts = sorted(folder.glob("*.txt"))
+        if len(parts) != 2:
+            raise FileFormatError(folder, "a part is missing", "restore it")
+        return b"".join(p.read_bytes() for p in parts)
+
+    with unchanged(root):
+        outcomes = tree_campaign(read, root, ["part0.txt", root / "part1.txt"], n_per_file=15, seed=2)
+    assert len(outcomes) == 30 and {o.source for o in outcomes} == {"part0.txt", "part1.txt"}
+    assert sum(counts(outcomes).values()) == 30 and counts(outcomes)["silent"] > 0

@@ -127,3 +127,17 @@ def test_bad_nexus_files(tmp_path):
     path = _nxtomo(tmp_path / "badkey.nxs", [1, 0, 7], [0, 0, 1])
     with pytest.raises(FileFormatError, match=r"holds keys \[7\]"):
         read_nexus(path)
+
+
+def test_a_damaged_chunk_index_is_refused(fetch_real, tmp_path):
+    """The imaging file's 3,201 chunks are indexed by a v1 B-tree without checksum: 893
+    zeroed bytes of one node (found by the fuzzer) sent 36 frames to other chunks' pixels
+    without any HDF5 error."""
+    nxs, imaging, panda = fetch_real(K11)
+    (tmp_path / "k11-18014").mkdir()
+    shutil.copy(nxs, tmp_path / nxs.name)
+    shutil.copy(panda, tmp_path / "k11-18014" / panda.name)
+    data = imaging.read_bytes()
+    (tmp_path / "k11-18014" / imaging.name).write_bytes(data[:2681991] + bytes(893) + data[2681991 + 893:])
+    with pytest.raises(FileFormatError, match=r"imaging\.h5: the chunk index of /entry/detector/detector is damaged"):
+        read_nexus(tmp_path / nxs.name)

@@ -63,3 +63,32 @@ def test_options_the_format_does_not_take_are_refused(fetch_real):
     with pytest.raises(InputError, match=r"format='jpeg' is not one of"):
         bz.io.read_acquisition(tooth, format="jpeg")
     assert sorted(FORMATS) == ["dxchange", "fxi", "matlab-sinogram", "multi-energy", "nexus", "tiff-series", "xradia"]
+
+
+def test_damaged_acquisitions_are_refused_or_read_the_same(fetch_real, fuzz_reader):
+    """Each raw-tomography format, damaged by the seeded fuzzer: a BatteryZoomError, the
+    clean acquisition, or a warning (projections computed, attrs compared)."""
+    from batteryzoom.testing.payload import hdf5_free, judge, ole_free, text_judge, tiff_free
+
+    h5 = judge(hdf5_free, "raw data of an unfiltered HDF5 dataset", structure_may_change=True)
+    ole = judge(ole_free, "an Xradia value stream", structure_may_change=True)
+    tiff = judge(tiff_free, "raw pixels of an uncompressed TIFF strip", shifted=True)
+    lines = text_judge(min_columns=1)
+
+    def by_suffix(path, mutation):
+        suffix = path.suffix.lower()
+        return (tiff if suffix in (".tif", ".tiff") else h5 if suffix in (".h5", ".nxs") else lines)(path, mutation)
+
+    fuzz_reader(bz.io.read_acquisition, fetch_real("real/tomo/aps-tooth-dxchange"), n=15, seed=501, judge=h5)
+    txrm = next(p for p in fetch_real("real/tomo/xradia-chip-txrm") if p.suffix == ".txrm")
+    fuzz_reader(lambda p: bz.io.read_acquisition(p, flats="absent"), [txrm], n=15, seed=502, judge=ole)
+    xrm = next(p for p in fetch_real("real/tomo/xradia-chip-xrm") if p.suffix == ".xrm")
+    fuzz_reader(bz.io.read_acquisition, [xrm], n=10, seed=503, judge=ole)
+    i13 = next(p for p in fetch_real("real/tomo/diamond-i13-tiff-series") if p.name == "angles.txt").parent
+    fuzz_reader(bz.io.read_acquisition, [i13 / "angles.txt", i13 / "flat_00001.tiff", i13 / "tiffs" / "raw_00045.tiff"],
+                n=4, seed=504, judge=by_suffix, root=i13)
+    k11 = fetch_real("real/tomo/diamond-k11-nexus")
+    nxs = next(p for p in k11 if p.suffix == ".nxs")
+    fuzz_reader(bz.io.read_acquisition, sorted(k11), n=4, seed=505, judge=by_suffix, root=nxs.parent, target=nxs.name)
+    fuzz_reader(lambda p: bz.io.read_acquisition(p, value_scale=1000),
+                fetch_real("real/tomo/diamond-i12-dendrite-sinogram"), n=15, seed=506)

@@ -119,10 +119,21 @@ def test_a_truncated_projection_or_flat_is_named(fetch_real, tmp_path):
     raw = scan / "tiffs" / "raw_00005.tiff"
     good = raw.read_bytes()
     raw.write_bytes(good[:20000])  # the header reads, the pixels are cut short
-    with pytest.raises(FileFormatError, match=r"raw_00005\.tiff: cannot be read .* truncated or corrupt"):
+    with pytest.raises(FileFormatError, match=r"raw_00005\.tiff: reading its pixels failed .* truncated or corrupt"):
         read_tiff_series(scan)
     raw.write_bytes(good)
     flat = scan / "flat_00001.tiff"
     flat.write_bytes(flat.read_bytes()[:100])
-    with pytest.raises(FileFormatError, match=r"flat_00001\.tiff: is not a readable TIFF"):
+    with pytest.raises(FileFormatError, match=r"flat_00001\.tiff: reading this flat as TIFF failed"):
+        read_tiff_series(scan)
+
+
+def test_angles_out_of_order_are_warned_naming_the_lines(fetch_real, tmp_path):
+    from batteryzoom.io.tomo._common import AcquisitionWarning
+
+    scan = _copy(_folder(fetch_real), tmp_path)
+    lines = (scan / "angles.txt").read_text().splitlines()
+    lines[40], lines[60] = lines[60], lines[40]  # two projections' angles swapped
+    (scan / "angles.txt").write_text("\n".join(lines) + "\n")
+    with pytest.warns(AcquisitionWarning, match=r"angles\.txt: the projections' angles do not run one way: line 41"):
         read_tiff_series(scan)

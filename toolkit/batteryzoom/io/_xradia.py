@@ -12,7 +12,10 @@ reference (flat field) was taken with the image, ``ReferenceData/Image``.
 :class:`XradiaImages` is an array-like view that dask can read chunk by chunk without
 holding the file open (it is picklable, so it runs on a ``dask.distributed`` cluster).
 Every failure of olefile (truncated or corrupt file) becomes a
-:class:`~batteryzoom.errors.FileFormatError` naming the file.
+:class:`~batteryzoom.errors.FileFormatError` naming the file, and so does a file whose
+size is not a whole number of sectors (bytes inserted or lost: every sector after them
+would be read shifted, as valid-looking pixels), or whose image size or data type is
+implausible.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FileFormatError
+from ._files import library_errors, regular_file
 
 __all__ = ["XRM_DTYPES", "OLE_MAGIC", "XradiaHeader", "XradiaImages", "read_header", "read_images",
            "read_reference", "image_stream"]
@@ -33,6 +37,8 @@ XRM_DTYPES = {5: np.uint16, 10: np.float32, 3: np.uint8, 6: np.int16, 7: np.int3
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # Xradia writes fixed-width 40-byte date strings, one per image
 _DATE_BYTES = 40
+# an image side beyond this (pixels) is no detector's: a damaged size field
+MAX_SIDE_PX = 65536
 
 
 @dataclass
@@ -65,13 +71,23 @@ def image_stream(n: int) -> str:
 def _open(path: Path):
     import olefile
 
-    if not path.is_file():
-        raise FileFormatError(path, "no such file")
-    if not olefile.isOleFile(str(path)):
+    regular_file(path, "Xradia .xrm/.txrm file")
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+    if not head.startswith(OLE_MAGIC) or len(head) < 512:
         raise FileFormatError(path, "not an OLE2 compound file, so not an Xradia .xrm/.txrm file",
                               "check the file (a truncated copy?) or pass a .txrm/.xrm file")
+    shift = int.from_bytes(head[30:32], "little")
+    sector = 1 << shift if 7 <= shift <= 16 else 0
+    size = path.stat().st_size
+    if sector == 0 or size % sector:
+        raise FileFormatError(path, f"holds {size} bytes, not a whole number of {sector or '?'}-byte OLE2 sectors: "
+                                    "bytes were lost or added", "the file is truncated or corrupt: copy it again")
     try:
-        return olefile.OleFileIO(str(path))
+        # olefile only logs "incorrect" defects by default (an entry referenced twice, a
+        # chain cut short): a damaged directory would lose streams silently (a zeroed
+        # sector dropped ImageInfo/Date); the 14 real .xrm/.txrm files of the mirror have none
+        return olefile.OleFileIO(str(path), raise_defects=olefile.DEFECT_INCORRECT)
     except Exception as exc:  # olefile raises OSError and its own types for a damaged file
         raise FileFormatError(path, f"the OLE2 structure is damaged ({type(exc).__name__}: {exc})",
                               "the file is truncated or corrupt: copy it again from the instrument") from exc
@@ -91,6 +107,13 @@ def _stream(ole, path: Path, name: str, dtype, required: bool = True) -> np.ndar
     return np.frombuffer(raw[: len(raw) // dt.itemsize * dt.itemsize], dtype=dt)
 
 
+def _first_value(ole, path: Path, name: str) -> int:
+    values = _stream(ole, path, name, "<i4")
+    if values.size == 0:
+        raise FileFormatError(path, f"stream {name!r} is empty", "the file is truncated or corrupt")
+    return int(values[0])
+
+
 def _first(values: np.ndarray | None, n: int) -> np.ndarray | None:
     if values is None or values.size == 0:
         return None
@@ -107,51 +130,59 @@ def read_header(path: str | os.PathLike) -> XradiaHeader:
         no image at all.
     """
     path = Path(path)
-    with _open(path) as ole:
-        width = int(_stream(ole, path, "ImageInfo/ImageWidth", "<i4")[0])
-        height = int(_stream(ole, path, "ImageInfo/ImageHeight", "<i4")[0])
-        code = int(_stream(ole, path, "ImageInfo/DataType", "<i4")[0])
-        if code not in XRM_DTYPES:
-            raise FileFormatError(path, f"unknown ImageInfo/DataType {code}", f"known codes: {sorted(XRM_DTYPES)}")
-        n = 0
-        while ole.exists(image_stream(n + 1)):
-            n += 1
-        if n == 0:
-            raise FileFormatError(path, "no ImageData1/Image1 stream", "is this an Xradia .xrm/.txrm file?")
-        exposures = _first(_stream(ole, path, "ImageInfo/ExpTimes", "<f4", required=False), n)
-        if exposures is None or not np.isfinite(exposures[0]) or exposures[0] <= 0:
-            exposures = _first(_stream(ole, path, "AcquisitionSettings/ExpTime", "<f4", required=False), n)
-        pixel = _stream(ole, path, "ImageInfo/PixelSize", "<f4", required=False)
-        dates: list[str] = []
-        if ole.exists("ImageInfo/Date"):
-            raw = ole.openstream("ImageInfo/Date").read()
-            records = [raw[i:i + _DATE_BYTES] for i in range(0, len(raw), _DATE_BYTES)] or [raw]
-            dates = [r.split(b"\0")[0].decode("ascii", "replace") for r in records[:n]]
-        # set when the instrument already divided the images by a reference
-        corrected = _stream(ole, path, "ImageInfo/OriginalDataRefCorrected", "<i4", required=False)
-        reference = None
-        if ole.exists("ReferenceData/Image"):
-            ref_code = _stream(ole, path, "ReferenceData/DataType", "<i4", required=False)
-            ref_exp = _stream(ole, path, "ReferenceData/ExpTime", "<f4", required=False)
-            reference = {
-                "dtype": np.dtype(XRM_DTYPES.get(int(ref_code[0]), XRM_DTYPES[code])) if ref_code is not None
-                else np.dtype(XRM_DTYPES[code]),
-                "exposure_s": float(ref_exp[0]) if ref_exp is not None and ref_exp.size else float("nan"),
-            }
-        return XradiaHeader(
-            path=path,
-            width=width,
-            height=height,
-            dtype=np.dtype(XRM_DTYPES[code]),
-            n_images=n,
-            energies_ev=_first(_stream(ole, path, "ImageInfo/Energy", "<f4", required=False), n),
-            angles_deg=_first(_stream(ole, path, "ImageInfo/Angles", "<f4", required=False), n),
-            pixel_size_um=float(pixel[0]) if pixel is not None and pixel.size else float("nan"),
-            exposures_s=exposures,
-            dates=dates,
-            reference=reference,
-            extra={"ref_corrected": bool(corrected is not None and corrected.size and corrected[0])},
-        )
+    with _open(path) as ole, library_errors(path, "reading its OLE2 header"):
+        return _header(ole, path)
+
+
+def _header(ole, path: Path) -> XradiaHeader:
+    width = _first_value(ole, path, "ImageInfo/ImageWidth")
+    height = _first_value(ole, path, "ImageInfo/ImageHeight")
+    code = _first_value(ole, path, "ImageInfo/DataType")
+    if not (0 < width <= MAX_SIDE_PX and 0 < height <= MAX_SIDE_PX):
+        raise FileFormatError(path, f"records an image of {width} x {height} pixels", "the header is damaged")
+    if code not in XRM_DTYPES:
+        raise FileFormatError(path, f"unknown ImageInfo/DataType {code}", f"known codes: {sorted(XRM_DTYPES)}")
+    n = 0
+    while ole.exists(image_stream(n + 1)):
+        n += 1
+    if n == 0:
+        raise FileFormatError(path, "no ImageData1/Image1 stream", "is this an Xradia .xrm/.txrm file?")
+    exposures = _first(_stream(ole, path, "ImageInfo/ExpTimes", "<f4", required=False), n)
+    if exposures is None or not np.isfinite(exposures[0]) or exposures[0] <= 0:
+        exposures = _first(_stream(ole, path, "AcquisitionSettings/ExpTime", "<f4", required=False), n)
+    pixel = _stream(ole, path, "ImageInfo/PixelSize", "<f4", required=False)
+    dates: list[str] = []
+    if ole.exists("ImageInfo/Date"):
+        raw = ole.openstream("ImageInfo/Date").read()
+        records = [raw[i:i + _DATE_BYTES] for i in range(0, len(raw), _DATE_BYTES)] or [raw]
+        dates = [r.split(b"\0")[0].decode("ascii", "replace") for r in records[:n]]
+    # set when the instrument already divided the images by a reference
+    corrected = _stream(ole, path, "ImageInfo/OriginalDataRefCorrected", "<i4", required=False)
+    reference = None
+    if ole.exists("ReferenceData/Image"):
+        ref_code = _stream(ole, path, "ReferenceData/DataType", "<i4", required=False)
+        ref_exp = _stream(ole, path, "ReferenceData/ExpTime", "<f4", required=False)
+        reference = {
+            "dtype": np.dtype(XRM_DTYPES.get(int(ref_code[0]), XRM_DTYPES[code]))
+            if ref_code is not None and ref_code.size else np.dtype(XRM_DTYPES[code]),
+            "exposure_s": float(ref_exp[0]) if ref_exp is not None and ref_exp.size else float("nan"),
+        }
+    return XradiaHeader(
+        path=path,
+        width=width,
+        height=height,
+        dtype=np.dtype(XRM_DTYPES[code]),
+        n_images=n,
+        energies_ev=_first(_stream(ole, path, "ImageInfo/Energy", "<f4", required=False), n),
+        angles_deg=_first(_stream(ole, path, "ImageInfo/Angles", "<f4", required=False), n),
+        pixel_size_um=float(pixel[0]) if pixel is not None and pixel.size else float("nan"),
+        exposures_s=exposures,
+        dates=dates,
+        reference=reference,
+        extra={"ref_corrected": bool(corrected is not None and corrected.size and corrected[0]),
+               # Xradia writes 0 for an uncalibrated pixel (and the energy): not recorded
+               "pixel_size_missing": pixel is None or not pixel.size or pixel[0] == 0},
+    )
 
 
 def _image(ole, path: Path, name: str, dtype: np.dtype, height: int, width: int) -> np.ndarray:
@@ -167,7 +198,7 @@ def read_images(path: str | os.PathLike, header: XradiaHeader, start: int = 0, s
     path = Path(path)
     stop = header.n_images if stop is None else stop
     out = np.empty((max(stop - start, 0), header.height, header.width), header.dtype)
-    with _open(path) as ole:
+    with _open(path) as ole, library_errors(path, "reading its images"):
         for i, n in enumerate(range(start + 1, stop + 1)):
             out[i] = _image(ole, path, image_stream(n), header.dtype, header.height, header.width)
     return out
@@ -178,7 +209,7 @@ def read_reference(path: str | os.PathLike, header: XradiaHeader) -> np.ndarray 
     if header.reference is None:
         return None
     path = Path(path)
-    with _open(path) as ole:
+    with _open(path) as ole, library_errors(path, "reading its reference image"):
         return _image(ole, path, "ReferenceData/Image", header.reference["dtype"], header.height, header.width)
 
 

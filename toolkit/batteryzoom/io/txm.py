@@ -11,7 +11,12 @@
 
 Every reader returns an :class:`xarray.DataArray` with an ``energy`` coordinate in eV
 (dims ``(energy, y, x)`` or ``(energy, z, y, x)``, lengths in µm when the pixel size is
-known) and raises :class:`~batteryzoom.errors.FileFormatError` naming the file.
+known) and raises :class:`~batteryzoom.errors.FileFormatError` naming the file: for a
+damaged file (every library error, a TIFF that tifffile can only read in part, an HDF5
+file longer or shorter than it says, a zarr chunk that fails when dask computes it), for
+flats and darks whose shape does not fit the images, and for recorded values no
+instrument writes (pixel size outside 1 nm–1 mm, energy outside 100 eV–1 MeV, exposure
+outside 100 ns–1 day, energies mixing keV and eV), which the keyword arguments override.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ import xarray as xr
 
 from ..errors import FileFormatError, InputError, MissingDependencyError
 from ..frames import Frame, frame_of
+from ._files import (GuardedArray, check_chunk_index, check_hdf5_size, decode, library_errors, read_bytes,
+                     read_tiff_array, regular_file)
+from ._plausible import ENERGY_RANGE_EV, EXPOSURE_RANGE_S, PIXEL_RANGE_UM, choose
 from ._xradia import read_header, read_images
 
 __all__ = [
@@ -94,13 +102,23 @@ def energy_from_filename(name: str) -> float | None:
     return float(found[-1].replace("_", "."))
 
 
-def read_xrm(path: str | os.PathLike) -> xr.DataArray:
+def read_xrm(
+    path: str | os.PathLike,
+    *,
+    pixel_size_um: float | None = None,
+    energy_ev: float | None = None,
+    exposure_s: float | None = None,
+) -> xr.DataArray:
     """Read one Zeiss/Xradia ``.xrm`` frame.
 
     Parameters
     ----------
     path : path-like
         An ``.xrm`` file (OLE2 compound document).
+    pixel_size_um, energy_ev, exposure_s : float, optional
+        Override the recorded pixel size (µm), energy (eV) and exposure (s); needed when
+        the file records one outside 1 nm–1 mm, 100 eV–1 MeV or 100 ns–1 day (a
+        damaged header) or none at all.
 
     Returns
     -------
@@ -114,7 +132,8 @@ def read_xrm(path: str | os.PathLike) -> xr.DataArray:
     Raises
     ------
     FileFormatError
-        Not an OLE2 file, missing image streams, unknown data type, or no energy anywhere.
+        Not an OLE2 file, damaged (truncated, bytes added, sizes or type implausible),
+        missing image streams, no energy anywhere, or an implausible recorded value.
 
     Examples
     --------
@@ -128,7 +147,7 @@ def read_xrm(path: str | os.PathLike) -> xr.DataArray:
     >>> round(float(frame["energy"]), 2), frame.attrs["energy_source"], frame.attrs["voxel_size_um"]
     (8353.03, 'header', [0.038947..., 0.038947...])
     """
-    return _frame_array(_read_frame(path))
+    return _frame_array(_read_frame(path, pixel_size_um=pixel_size_um, energy_ev=energy_ev, exposure_s=exposure_s))
 
 
 def _pixel_frame(shape: Sequence[int], pixel_size_um: float) -> Frame:
@@ -158,25 +177,35 @@ def _frame_array(frame: XrmFrame) -> xr.DataArray:
     return xr.DataArray(image, dims=dims, coords=coords, name="intensity", attrs=attrs)
 
 
-def _read_frame(path: str | os.PathLike) -> XrmFrame:
+def _read_frame(path: str | os.PathLike, *, pixel_size_um: float | None = None, energy_ev: float | None = None,
+                exposure_s: float | None = None) -> XrmFrame:
     path = Path(path)
     header = read_header(path)
     images = read_images(path, header)
-    energy = float(header.energies_ev[0]) if header.energies_ev is not None else 0.0
-    source = "header"
-    if not np.isfinite(energy) or energy <= 0:
-        parsed = energy_from_filename(path.name)
-        if parsed is None:
+    recorded = float(header.energies_ev[0]) if header.energies_ev is not None else 0.0
+    if recorded > 0 and np.isfinite(recorded):
+        recorded_from, source = "ImageInfo/Energy", "header"
+    else:  # SSRL 6-2c writes 0 and puts the energy in the file name
+        recorded, recorded_from, source = energy_from_filename(path.name), "the file name", "filename"
+        if recorded is None and energy_ev is None:
             raise FileFormatError(path, "ImageInfo/Energy is 0 and the file name carries no energy",
-                                  "rename the file with its energy (e.g. *_8333.0_eV_*.xrm) or set it by hand")
-        energy, source = parsed, "filename"
+                                  "rename the file with its energy (e.g. *_8333.0_eV_*.xrm) or pass energy_ev=")
+    energy, _ = choose("photon energy", energy_ev, recorded, recorded_from, path, low=ENERGY_RANGE_EV[0],
+                       high=ENERGY_RANGE_EV[1], unit="eV", arg="energy_ev")
+    pixel, _ = choose("pixel size", pixel_size_um,
+                      None if header.extra.get("pixel_size_missing") else header.pixel_size_um,
+                      "ImageInfo/PixelSize", path, low=PIXEL_RANGE_UM[0], high=PIXEL_RANGE_UM[1], unit="µm",
+                      arg="pixel_size_um")
     exposure = header.exposures_s
+    exposure, _ = choose("exposure", exposure_s, None if exposure is None else float(exposure[0]),
+                         "ImageInfo/ExpTimes", path, low=EXPOSURE_RANGE_S[0], high=EXPOSURE_RANGE_S[1], unit="s",
+                         arg="exposure_s")
     return XrmFrame(
         image=images[0] if len(images) == 1 else images,
-        energy_ev=energy,
-        energy_source=source,
-        pixel_size_um=header.pixel_size_um,
-        exposure_s=float(exposure[0]) if exposure is not None else float("nan"),
+        energy_ev=float(energy),
+        energy_source="argument" if energy_ev is not None else source,
+        pixel_size_um=float(pixel) if pixel is not None else float("nan"),
+        exposure_s=float(exposure) if exposure is not None else float("nan"),
         date=header.dates[0] if header.dates else "",
         path=path,
         extra={"n_images": header.n_images},
@@ -219,6 +248,7 @@ def read_txm_scan(
     dark: str | os.PathLike | np.ndarray | None = None,
     pattern: str = "*.xrm",
     return_intensities: bool = False,
+    pixel_size_um: float | None = None,
 ) -> xr.DataArray | xr.Dataset:
     """Read a 2D XANES scan folder (SSRL 6-2c style) as optical density per energy.
 
@@ -240,6 +270,10 @@ def read_txm_scan(
     return_intensities : bool
         Return a Dataset with ``optical_density``, ``sample_rate`` and ``flat_rate``
         (counts/s) instead of the optical density alone.
+    pixel_size_um : float, optional
+        Overrides every frame's recorded pixel size (µm). A frame recording an
+        implausible energy or exposure is refused (read it alone with :func:`read_xrm`
+        and its overrides).
 
     Returns
     -------
@@ -271,7 +305,7 @@ def read_txm_scan(
     from .._transmission import optical_density
 
     folder = Path(folder)
-    frames, pixel = _scan_frames(folder, pattern)
+    frames, pixel = _scan_frames(folder, pattern, pixel_size_um)
     samples, flats, darks = _scan_groups(folder, frames)
     dark_rate = _dark_rate(dark, darks, frames[0].image.shape[-2:])
     sample_rate = np.stack([_mean_rate(g) for g in samples]).astype(np.float32)
@@ -306,7 +340,7 @@ def read_txm_scan(
     )
 
 
-def _scan_frames(folder: Path, pattern: str) -> tuple[list[XrmFrame], float]:
+def _scan_frames(folder: Path, pattern: str, pixel_size_um: float | None = None) -> tuple[list[XrmFrame], float]:
     """Every frame of a scan folder, checked to share one shape and one pixel size (µm,
     rounded to 1e-6; NaN when no frame records one)."""
     if not folder.is_dir():
@@ -314,7 +348,15 @@ def _scan_frames(folder: Path, pattern: str) -> tuple[list[XrmFrame], float]:
     paths = sorted(folder.glob(pattern))
     if not paths:
         raise FileFormatError(folder, f"no files match {pattern!r}", "is this a TXM scan folder?")
-    frames = [_read_frame(p) for p in paths]
+    frames = []
+    for p in paths:
+        try:
+            frames.append(_read_frame(p, pixel_size_um=pixel_size_um))
+        except FileFormatError as exc:
+            if "outside the plausible" not in exc.problem:
+                raise
+            raise FileFormatError(exc.path, exc.problem, "a damaged frame: copy it again, or read it alone with "
+                                                         "bz.io.read_xrm(path, energy_ev=..., exposure_s=...)") from None
     shapes = {f.image.shape for f in frames}
     if len(shapes) > 1:
         detail = ", ".join(f"{f.path.name}: {f.image.shape}" for f in frames[:6])
@@ -364,10 +406,29 @@ def _dark_rate(dark, darks: list[XrmFrame], shape: tuple[int, ...]) -> np.ndarra
     return None
 
 
-def _energy_ev(values, where: str) -> np.ndarray:
+def _energy_ev(values, where) -> np.ndarray:
+    """Energies in eV (keV detected below 200: FXI writes keV), checked: finite, one unit,
+    plausible, strictly increasing."""
     energy = np.asarray(values, dtype=np.float64).ravel()
-    if energy.size and np.nanmedian(energy) < 200.0:  # FXI writes keV
+    if not energy.size:
+        raise FileFormatError(where, "holds no energy", "one energy per frame, eV or keV")
+    if not np.all(np.isfinite(energy)):
+        raise FileFormatError(where, f"energy {int(np.flatnonzero(~np.isfinite(energy))[0])} is not a number",
+                              "the energy list is damaged")
+    low = energy < 200.0
+    if low.any() and not low.all():
+        raise FileFormatError(where, f"the energies mix keV-like and eV-like values ({energy.min():g}, "
+                                     f"{energy.max():g})", "give every energy in one unit")
+    if low.all():
         energy = energy * 1000.0
+    lo, hi = ENERGY_RANGE_EV
+    if energy.min() < lo or energy.max() > hi:
+        raise FileFormatError(where, f"energies {energy.min():.6g}–{energy.max():.6g} eV are outside the plausible "
+                                     f"{lo:g} eV–{hi / 1e3:g} keV", "check the energy list (eV or keV)")
+    if energy.size > 1 and not np.all(np.diff(energy) > 0):
+        k = int(np.flatnonzero(np.diff(energy) <= 0)[0])
+        raise FileFormatError(where, f"energies are not increasing: {energy[k]:.3f} eV then {energy[k + 1]:.3f} eV",
+                              "order the frames by energy, one frame per energy")
     return energy
 
 
@@ -441,27 +502,30 @@ def read_xanes_hdf5(
 
     from .._transmission import optical_density
 
-    path = Path(path)
+    path = regular_file(path, "HDF5 XANES stack")
     layout = {**FXI_LAYOUT, **(layout or {})}
-    try:
-        fh = h5py.File(path, "r")
-    except OSError as exc:
-        raise FileFormatError(path, f"not a readable HDF5 file ({exc})") from exc
-    with fh:
-        for key in ("image", "energy"):
-            if layout.get(key) not in fh:
-                raise FileFormatError(path, f"no dataset {layout.get(key)!r} for the {key}",
-                                      f"pass layout={{'{key}': '/path/in/file'}}; the file has {sorted(fh.keys())}")
-        image = fh[layout["image"]][()]
-        energy = _energy_ev(fh[layout["energy"]][()], path)
-        flat = fh[layout["flat"]][()] if layout.get("flat") and layout["flat"] in fh else None
-        dark = fh[layout["dark"]][()] if layout.get("dark") and layout["dark"] in fh else None
+    check_hdf5_size(path)
+    with library_errors(path, "reading it as HDF5"):
+        with h5py.File(path, "r") as fh:
+            for key in ("image", "energy"):
+                if layout.get(key) not in fh or not isinstance(fh[layout[key]], h5py.Dataset):
+                    raise FileFormatError(path, f"no dataset {layout.get(key)!r} for the {key}",
+                                          f"pass layout={{'{key}': '/path/in/file'}}; the file has {sorted(fh.keys())}")
+            for key in ("image", "flat", "dark"):
+                if layout.get(key) and layout[key] in fh and isinstance(fh[layout[key]], h5py.Dataset):
+                    check_chunk_index(fh[layout[key]], path)
+            image = fh[layout["image"]][()]
+            energy = fh[layout["energy"]][()]
+            flat = fh[layout["flat"]][()] if layout.get("flat") and layout["flat"] in fh else None
+            dark = fh[layout["dark"]][()] if layout.get("dark") and layout["dark"] in fh else None
+    energy = _energy_ev(energy, path)
+    if image.ndim not in (3, 4) or image.dtype.kind not in "uif":
+        raise FileFormatError(path, f"{layout['image']} is {image.dtype} {image.shape}, not an (energy, y, x) or "
+                                    "(energy, z, y, x) stack of numbers", "pass layout= the stack's dataset")
     attrs = {"source": str(path), "layout": {k: v for k, v in layout.items() if v}}
     if flat is not None:
-        if dark is not None and dark.ndim == image.ndim:
-            dark = dark.mean(axis=0)
-        if flat.ndim == image.ndim and flat.shape[0] != image.shape[0]:
-            flat = flat.mean(axis=0)  # several flats for all energies
+        flat = _fit_reference(path, flat, image.shape, "flat", per_energy=True)
+        dark = None if dark is None else _fit_reference(path, dark, image.shape, "dark", per_energy=False)
         with np.errstate(divide="ignore", invalid="ignore"):
             values = optical_density(image.astype(np.float32), flat.astype(np.float32),
                                      None if dark is None else dark.astype(np.float32))
@@ -471,13 +535,31 @@ def read_xanes_hdf5(
     return _stack_array(values, energy, path, pixel_size_um, name, attrs)
 
 
+def _fit_reference(path: Path, ref: np.ndarray, shape: tuple, what: str, per_energy: bool) -> np.ndarray:
+    """A flat (or dark) that fits images of ``shape``: one per energy (``per_energy``), one
+    frame, or several frames averaged; anything else is refused before any arithmetic."""
+    ref = np.asarray(ref)
+    frame = tuple(shape[1:])
+    if ref.dtype.kind not in "uif":
+        raise FileFormatError(path, f"the {what} field is {ref.dtype}, not numbers", "the file is damaged")
+    if per_energy and ref.shape == tuple(shape):
+        return ref
+    if ref.shape == frame:
+        return ref
+    if ref.ndim == len(shape) and tuple(ref.shape[1:]) == frame and ref.shape[0] >= 1:
+        return ref.mean(axis=0)  # several frames for all energies
+    raise FileFormatError(path, f"the {what} field has shape {ref.shape}, which fits images of shape {tuple(shape)} "
+                                f"neither per energy nor as frames of {frame}", f"pass layout= the right {what} dataset")
+
+
 def _read_energy_list(energies, where) -> np.ndarray:
     if isinstance(energies, (str, os.PathLike)):
         epath = Path(energies)
+        text = decode(read_bytes(epath, what="energy list"), epath)
         try:
-            rows = [ln.split() for ln in epath.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+            rows = [ln.split() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
             values = [float(r[0].strip(",;")) for r in rows]
-        except (OSError, ValueError, IndexError) as exc:
+        except (ValueError, IndexError) as exc:
             raise FileFormatError(epath, f"cannot read an energy list ({exc})", "one energy per line, eV or keV") from exc
         return _energy_ev(values, epath)
     return _energy_ev(energies, where)
@@ -522,27 +604,24 @@ def read_xanes_tiff(
     (('energy', 'y', 'x'), [8300.0, 8330.0, 8360.0])
     >>> shutil.rmtree(tmp)
     """
-    import tifffile
-
     path = Path(path)
     energy = _read_energy_list(energies, path)
-    try:
-        if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".tif", ".tiff"))
-            if not files:
-                raise FileFormatError(path, "no .tif/.tiff files in the folder")
-            frames = [tifffile.imread(p) for p in files]
-            shapes = {f.shape for f in frames}
-            if len(shapes) > 1:
-                raise FileFormatError(path, f"frames have different shapes {sorted(shapes)}",
-                                      "crop them to one shape first")
-            image = np.stack(frames)
-        else:
-            image = tifffile.imread(path)
-    except FileFormatError:
-        raise
-    except Exception as exc:  # tifffile raises several types for bad files
-        raise FileFormatError(path, f"cannot read as TIFF ({type(exc).__name__}: {exc})") from exc
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".tif", ".tiff"))
+        if not files:
+            raise FileFormatError(path, "no .tif/.tiff files in the folder")
+        frames = []
+        for f in files:
+            frames.append(read_tiff_array(regular_file(f, "TIFF frame")))
+        shapes = {f.shape for f in frames}
+        if len(shapes) > 1:
+            raise FileFormatError(path, f"frames have different shapes {sorted(shapes)}",
+                                  "crop them to one shape first")
+        image = np.stack(frames)
+    else:
+        image = read_tiff_array(regular_file(path, "TIFF stack"))
+    if image.dtype.kind not in "uif":
+        raise FileFormatError(path, f"holds {image.dtype} pixels, not numbers", "convert the stack to grey values")
     return _stack_array(image.astype(np.float32), energy, path, pixel_size_um, "intensity", {"source": str(path)})
 
 
@@ -573,18 +652,39 @@ def read_xanes_zarr(path: str | os.PathLike, *, variable: str | None = None) -> 
     ('od', True, [8300.0, 8330.0, 8360.0])
     >>> shutil.rmtree(tmp)
     """
+    import dask.array as da
+
     path = Path(path)
-    try:
-        ds = xr.open_zarr(path, consolidated=False)
-    except Exception as exc:
-        raise FileFormatError(path, f"not a readable zarr store ({type(exc).__name__}: {exc})") from exc
-    names = [n for n in ds.data_vars if "energy" in ds[n].dims]
-    if variable is None:
-        if not names:
-            raise FileFormatError(path, f"no variable with an 'energy' dimension among {list(ds.data_vars)}")
-        variable = names[0]
-    if variable not in ds:
-        raise FileFormatError(path, f"no variable {variable!r}; it has {list(ds.data_vars)}")
-    da = ds[variable]
-    energy = _energy_ev(da["energy"].values, path)
-    return da.assign_coords(energy=("energy", energy, {"units": "eV"}))
+    if not path.exists():
+        raise FileFormatError(path, "does not exist", "pass the zarr store (a folder)")
+    with library_errors(path, "opening it as a zarr store"):
+        ds = xr.open_zarr(path, consolidated=False, chunks=None)  # lazily indexed: chunks read below, guarded
+        names = [n for n in ds.data_vars if "energy" in ds[n].dims]
+        if variable is None:
+            if not names:
+                raise FileFormatError(path, f"no variable with an 'energy' dimension among {list(ds.data_vars)}")
+            variable = names[0]
+        if variable not in ds:
+            raise FileFormatError(path, f"no variable {variable!r}; it has {list(ds.data_vars)}")
+        var = ds[variable]
+        energy = _energy_ev(var["energy"].values, path)
+        chunks = var.encoding.get("preferred_chunks") or {}
+        chunks = tuple(chunks.get(d, -1) for d in var.dims) if chunks else var.encoding.get("chunks", "auto")
+    # every chunk read through the guard: a damaged chunk fails, when dask computes it,
+    # with a FileFormatError naming the store and the chunk
+    lazy = da.from_array(GuardedArray(_VariableView(var.variable), path, f"variable {variable!r}"), chunks=chunks,
+                         name=False)
+    out = xr.DataArray(lazy, dims=var.dims, coords=var.coords, name=variable, attrs=var.attrs)
+    return out.assign_coords(energy=("energy", energy, {"units": "eV"}))
+
+
+class _VariableView:
+    """An xarray Variable (lazily indexed, decoded as xarray decodes it) as an array-like:
+    each read indexes it and loads only that block."""
+
+    def __init__(self, variable):
+        self.variable = variable
+        self.shape, self.dtype, self.ndim = variable.shape, variable.dtype, variable.ndim
+
+    def __getitem__(self, key):
+        return self.variable[key].values

@@ -19,7 +19,10 @@ only ever opened read-only.
 
 Bad input raises :class:`~batteryzoom.errors.FileFormatError` (or
 :class:`~batteryzoom.errors.InputError` for bad arguments) naming the file, the problem and
-the fix.
+the fix: a damaged file too, whatever its library raises (or, for tifffile, only logs: a
+multi-page TIFF whose page chain breaks is refused, never returned as its first pages),
+and a chunk of a lazily read HDF5 or zarr volume that fails when dask computes it (the
+message names the chunk).
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ import xarray as xr
 from .._progress import progress as _progress
 from ..errors import FileFormatError, InputError
 from ..frames import Frame, frame_of
+from ._files import (GuardedArray, check_chunk_index, check_hdf5_size, check_tiff_pages, library_errors, regular_file,
+                     tiff_checked)
+from ._plausible import PIXEL_RANGE_UM
 
 __all__ = ["read_volume", "natural_sort", "EAGER_LIMIT_BYTES", "UNIT_TO_UM"]
 
@@ -170,6 +176,7 @@ def read_volume(
                 files = _folder_slices(path)
                 data, meta = _read_tiff_sequence(files, chunks, progress, check_gaps=True)
         else:
+            regular_file(path, "volume file")
             suffix = path.suffix.lower()
             if shape is not None or dtype is not None or suffix in RAW_SUFFIXES:
                 data, meta = _read_raw(path, shape, dtype, offset)
@@ -180,7 +187,8 @@ def read_volume(
             elif suffix == ".npz":
                 data, meta = _read_npz(path, dataset)
             elif suffix == ".npy":
-                data, meta = np.load(path, mmap_mode="r"), {"format": "npy"}
+                with library_errors(path, "reading it as .npy"):
+                    data, meta = np.load(path, mmap_mode="r", allow_pickle=False), {"format": "npy"}
             elif suffix == ".zarr" or suffix == ".zip":
                 data, meta = _read_zarr(path, dataset)
             else:
@@ -234,15 +242,18 @@ def _to_dataarray(data, meta: dict, voxel_size_um, chunks, source: str) -> xr.Da
     is_dask = isinstance(data, da.Array)
     if chunks is False or (chunks is None and nbytes <= EAGER_LIMIT_BYTES):
         # np.array copies a memory map (raw, .npy) into memory, so no file stays mapped
-        arr = data.compute() if is_dask else np.array(data)
+        try:
+            with library_errors(source, "reading its values"):
+                arr = data.compute() if is_dask else np.array(data)
+        finally:
+            if meta.get("close") is not None:
+                meta["close"]()
     else:
         want = chunks if chunks is not None else ((1,) + (-1,) * (ndim - 1) if ndim == 3 else "auto")
         if is_dask:
             arr = data if chunks is None else data.rechunk(want)
         else:
             arr = da.from_array(data, chunks=want)
-    if meta.get("close") is not None and not isinstance(arr, da.Array):
-        meta["close"]()
 
     # the frame written into the result: coordinates index x size in µm, or pixel indices
     # (and voxel_size_um None) when the size is unknown, as bz.frames reads them back
@@ -284,8 +295,14 @@ def _resolve_voxel_size(given, meta: dict, shape: tuple[int, ...], source: str) 
         # the file records the in-plane pixel only: assume cubic voxels (state it in attrs)
         values = [values[0]] + values
         meta["voxel_size_from"] = f"{meta.get('voxel_size_from')} (z assumed = in-plane)"
-    if len(values) != ndim or not all(np.isfinite(v) and v > 0 for v in values):
-        return None, None
+    if len(values) != ndim:
+        raise FileFormatError(source, f"{meta.get('voxel_size_from')} records {len(values)} voxel sizes {values} for "
+                                      f"{ndim}D data", "pass voxel_size_um= with one size per dimension")
+    lo, hi = PIXEL_RANGE_UM
+    if not all(np.isfinite(v) and lo <= v <= hi for v in values):
+        raise FileFormatError(source, f"{meta.get('voxel_size_from')} records a voxel size of {values} µm, outside the "
+                                      f"plausible {lo:g}–{hi:g} µm (a damaged or mis-united value)",
+                              "pass voxel_size_um= with the right size")
     return values, meta.get("voxel_size_from")
 
 
@@ -342,12 +359,11 @@ def _read_tiff_sequence(files: list[Path], chunks, progress, check_gaps: bool):
     # so a bad file is named before any pixel is read.
     first_shape = first_dtype = None
     for f in files:
-        try:
+        with tiff_checked(regular_file(f, "TIFF slice"), "reading its TIFF header"):
             with tifffile.TiffFile(f) as tif:
+                check_tiff_pages(tif, f)
                 series = tif.series[0]
                 shp, dt = tuple(series.shape), np.dtype(series.dtype)
-        except Exception as exc:  # tifffile raises several types for a broken file
-            raise FileFormatError(f, f"is not a readable TIFF ({type(exc).__name__}: {exc})", "re-export or remove it") from exc
         shp = tuple(s for s in shp if s != 1) or shp
         if first_shape is None:
             first_shape, first_dtype = shp, dt
@@ -364,11 +380,12 @@ def _read_tiff_sequence(files: list[Path], chunks, progress, check_gaps: bool):
     shape = (len(files),) + first_shape
 
     def _one(f):
-        try:
-            return tifffile.imread(f).reshape(first_shape)
-        except Exception as exc:  # a header that reads but pixels cut short: a truncated copy
-            raise FileFormatError(f, f"cannot be read ({type(exc).__name__}: {exc})",
-                                  "the file is truncated or corrupt: copy it again") from exc
+        with tiff_checked(f, "reading its pixels"):  # a header that reads but pixels cut short
+            image = tifffile.imread(f)
+        if image.size != int(np.prod(first_shape)) or image.dtype != first_dtype:
+            raise FileFormatError(f, f"holds {image.dtype} {image.shape}, unlike its header and the other slices "
+                                     f"({first_dtype} {first_shape})", "the file is damaged: copy it again")
+        return image.reshape(first_shape)
 
     nbytes = int(np.prod(shape, dtype=np.int64)) * first_dtype.itemsize
     if chunks is False or (chunks is None and nbytes <= EAGER_LIMIT_BYTES):
@@ -386,11 +403,8 @@ def _read_tiff_sequence(files: list[Path], chunks, progress, check_gaps: bool):
 def _read_tiff(path: Path, chunks):
     import tifffile
 
-    try:
-        tif = tifffile.TiffFile(path)
-    except Exception as exc:
-        raise FileFormatError(path, f"is not a readable TIFF ({type(exc).__name__}: {exc})", "check the file") from exc
-    with tif:
+    with tiff_checked(path, "reading its TIFF header"), tifffile.TiffFile(path) as tif:
+        check_tiff_pages(tif, path)
         series = tif.series[0]
         shp = tuple(series.shape)
         dt = np.dtype(series.dtype)
@@ -400,16 +414,22 @@ def _read_tiff(path: Path, chunks):
                 "export the CT slices as single-channel (grey) TIFF",
             )
         meta = {"format": "tiff", **_tiff_voxel_size(path, tif)}
+        pages = len(tif.pages)
     squeezed = tuple(s for s in shp if s != 1) or shp[-2:]
     nbytes = int(np.prod(shp, dtype=np.int64)) * dt.itemsize
     if chunks is False or (chunks is None and nbytes <= EAGER_LIMIT_BYTES):
-        data = tifffile.imread(path).reshape(squeezed)
-        return data, meta
+        with tiff_checked(path, "reading its pixels"):
+            data = tifffile.imread(path)
+        if data.size != int(np.prod(squeezed)):
+            raise FileFormatError(path, f"its {pages} pages hold {data.shape}, not the {squeezed} its header states",
+                                  "the file is truncated or damaged: copy it again")
+        return data.reshape(squeezed), meta
     import dask.array as da
     import zarr
 
-    store = tifffile.imread(path, aszarr=True)
-    data = da.from_zarr(zarr.open(store, mode="r")).reshape(squeezed)
+    with tiff_checked(path, "opening its pixels lazily"):
+        store = zarr.open(tifffile.imread(path, aszarr=True), mode="r")
+    data = da.from_array(GuardedArray(store, path, "TIFF pages"), chunks=store.chunks, name=False).reshape(squeezed)
     return data, meta
 
 
@@ -419,7 +439,8 @@ def _tiff_voxel_size(path: Path, tif=None) -> dict:
 
     own = tif is None
     if own:
-        tif = tifffile.TiffFile(path)
+        with tiff_checked(path, "reading its TIFF header"):
+            tif = tifffile.TiffFile(path)
     try:
         page = tif.pages[0]
         # OME-TIFF: PhysicalSize{X,Y,Z} with their units
@@ -502,15 +523,24 @@ def _attrs_voxel_size(attrs_list: list[tuple[str, Any]]) -> dict:
 def _read_hdf5(path: Path, dataset: str | None):
     import h5py
 
-    try:
+    check_hdf5_size(path)
+    with library_errors(path, "opening it as HDF5"):
         fh = h5py.File(path, "r")
-    except OSError as exc:
-        raise FileFormatError(path, f"is not a readable HDF5 file ({exc})", "check the file") from exc
+    try:
+        with library_errors(path, "reading its HDF5 structure"):
+            return _hdf5_dataset(fh, path, dataset)
+    except BaseException:
+        fh.close()
+        raise
+
+
+def _hdf5_dataset(fh, path: Path, dataset: str | None):
+    import h5py
+
     candidates: list[str] = []
     fh.visititems(lambda name, obj: candidates.append(name) if isinstance(obj, h5py.Dataset) and obj.ndim >= 2 else None)
     if dataset is None:
         if len(candidates) != 1:
-            fh.close()
             raise InputError(
                 f"{path}: holds {len(candidates)} image datasets {candidates[:10]}; "
                 "choose one with dataset='/path/in/file'"
@@ -518,7 +548,6 @@ def _read_hdf5(path: Path, dataset: str | None):
         dataset = candidates[0]
     key = dataset.lstrip("/")
     if key not in fh or not isinstance(fh[key], h5py.Dataset):
-        fh.close()
         raise InputError(f"{path}: no dataset {dataset!r}; image datasets there: {candidates[:10]}")
     ds = fh[key]
     chain = [(f"{ds.name}@", ds.attrs)]
@@ -532,9 +561,13 @@ def _read_hdf5(path: Path, dataset: str | None):
     meta["voxel_size_um"] = meta.get("voxel_size_um")
     import dask.array as da
 
-    # dask reads from the open dataset chunk by chunk; _to_dataarray closes the file
-    # when the result is held in memory instead
-    return da.from_array(ds, chunks=ds.chunks or "auto"), meta
+    # dask reads from the open dataset chunk by chunk (each read guarded: a damaged chunk
+    # is a FileFormatError naming it); _to_dataarray closes the file when the result is
+    # held in memory instead
+    if ds.dtype.kind not in "biuf":
+        raise FileFormatError(path, f"dataset {ds.name} holds {ds.dtype}, not numbers", "choose an image dataset")
+    check_chunk_index(ds, path)
+    return da.from_array(GuardedArray(ds, path, f"dataset {ds.name}"), chunks=ds.chunks or "auto", name=False), meta
 
 
 def _is_zarr(path: Path) -> bool:
@@ -545,10 +578,15 @@ def _read_zarr(path: Path, dataset: str | None):
     import dask.array as da
     import zarr
 
-    try:
+    with library_errors(path, "opening it as a zarr store", "check the path, or copy the store again"):
         node = zarr.open(str(path), mode="r")
-    except Exception as exc:
-        raise FileFormatError(path, f"is not a readable zarr store ({type(exc).__name__}: {exc})", "check the path") from exc
+        return _zarr_node(node, path, dataset)
+
+
+def _zarr_node(node, path: Path, dataset: str | None):
+    import dask.array as da
+    import zarr
+
     chain = []
     if isinstance(node, zarr.Group):
         group = node
@@ -568,7 +606,8 @@ def _read_zarr(path: Path, dataset: str | None):
     if not isinstance(node, zarr.Array):
         raise InputError(f"{path}: {dataset!r} is a group, not an array; arrays there: {_zarr_arrays(node)[:10]}")
     meta["name"] = node.basename if hasattr(node, "basename") else None
-    return da.from_zarr(node), meta
+    return da.from_array(GuardedArray(node, path, f"array {dataset or node.path or '/'}"), chunks=node.chunks,
+                         name=False), meta
 
 
 def _zarr_arrays(group) -> list[str]:
@@ -614,10 +653,12 @@ def _ome_zarr_size(attrs: dict, dataset: str) -> dict:
 
 
 def _read_npz(path: Path, dataset: str | None):
-    try:
+    with library_errors(path, "reading it as a .npz archive"):
         archive = np.load(path, allow_pickle=False)
-    except Exception as exc:
-        raise FileFormatError(path, f"is not a readable .npz archive ({type(exc).__name__}: {exc})", "check the file") from exc
+        return _npz_member(archive, path, dataset)
+
+
+def _npz_member(archive, path: Path, dataset: str | None):
     with archive:
         keys = [k for k in archive.files if k != "voxel_size_um"]
         if dataset is None:

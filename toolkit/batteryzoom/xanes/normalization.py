@@ -72,6 +72,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,13 +83,23 @@ from ..errors import InputError
 from .stack import E0_SAMPLE_VOXELS, mean_spectrum, spatial_frame, split_input
 
 __all__ = ["LarchDefaults", "find_e0", "normalize", "pre_edge_ranges", "NormRanges", "MIN_EDGE_ENERGIES",
-           "check_edge_scan"]
+           "check_edge_scan", "ShortSpectrumWarning"]
 
 MAX_NNORM = 5
 # the fewest energies Larch's find_e0 can work on (module docstring, "Coarse scans")
 MIN_EDGE_ENERGIES = 14
 # voxels per block of normalize (bounds its float64 temporaries: ~30 curves of E values each)
 NORMALIZE_BLOCK_VOXELS = 4096
+# Default ranges are trusted when the pre-edge range ends this far below e0 (3d-metal
+# pre-edge peaks and the edge foot sit within ~15 eV of it) and the post-edge range starts
+# this far above (past the white line): Larch's rules give that from e0-40 to e0+67.5 eV.
+SHORT_PRE_EDGE_EV = 20.0
+SHORT_POST_EDGE_EV = 25.0
+
+
+class ShortSpectrumWarning(UserWarning):
+    """A spectrum too short for Larch's default normalization ranges (see
+    :func:`pre_edge_ranges`): the result depends on the ranges; pass them explicitly."""
 
 
 def check_edge_scan(energy: np.ndarray, what: str = "an edge map") -> None:
@@ -386,8 +397,46 @@ def pre_edge_ranges(energy: Any, e0: float, params: LarchDefaults | None = None)
         )
     if d - c < 5:
         nnorm = min(1, nnorm)
+    _warn_if_short(energy, e0, p, pre2, norm1, nnorm)
     return NormRanges(float(e0), ie0, float(pre1), float(pre2), float(norm1), float(norm2), nnorm,
                       float(nvict), int(npre), (a, b), (c, d))
+
+
+def _warn_if_short(energy: np.ndarray, e0: float, p: LarchDefaults, pre2: float, norm1: float, nnorm: int) -> None:
+    """Warn when ranges left to Larch's rules fall on the edge: a pre-edge range ending
+    within SHORT_PRE_EDGE_EV of e0, or a post-edge range starting within SHORT_POST_EDGE_EV
+    of it or reduced to a constant. On a spectrum of ~40 eV around the edge the default
+    pre-edge line then fits the edge foot and the post-edge the white line, and the
+    half-step edge energy moves with the ranges.
+
+    The ranges the message suggests (pre-edge from the first point to half-way, at least
+    10 eV below e0; a post-edge constant from a third of the way, at least 15 eV above e0,
+    to the last point) were chosen on the NiO, LiNiO2 and Ni, Co, Mn foil standards cut to
+    50 windows between e0-20/+20 and e0-50/+100 eV that warn: against the half-step
+    energy of the whole spectrum the default ranges are off by up to 3.9 eV (rms 1.1),
+    the suggested ones by up to 1.1 eV (rms 0.36). A short spectrum stays less certain
+    than a long one; the same explicit ranges for every spectrum compared keep the
+    comparison fair."""
+    bad = []
+    if p.pre1 is None and p.pre2 is None and pre2 > -SHORT_PRE_EDGE_EV:
+        bad.append(f"the pre-edge range ends {-pre2:.1f} eV below e0, on the pre-edge peak and the edge foot")
+    if p.norm1 is None and p.norm2 is None and (norm1 < SHORT_POST_EDGE_EV or (p.nnorm is None and nnorm == 0)):
+        bad.append(f"the post-edge range starts {norm1:.1f} eV above e0, on the white line"
+                   + (" (a constant)" if nnorm == 0 else ""))
+    if not bad:
+        return
+    below, above = e0 - float(energy.min()), float(energy.max()) - e0
+    pre1_s = float(-math.floor(below))
+    norm2_s = float(math.floor(above))
+    suggested = (f"pre1={pre1_s:g}, pre2={min(pre1_s / 2, -10.0):g}, norm1={max(15.0, round(norm2_s / 3)):g}, "
+                 f"norm2={norm2_s:g}, nnorm=0")
+    warnings.warn(
+        f"spectrum over {energy.min():.1f}–{energy.max():.1f} eV reaches {below:.0f} eV below and {above:.0f} eV above "
+        f"e0 = {e0:.1f} eV, too short for Larch's default ranges: {'; '.join(bad)}. The normalized spectrum and its "
+        f"half-step edge energy then move with the ranges (by 0.3–3.9 eV on Ni, Co and Mn standards cut so). Pass "
+        f"explicit ranges, the same for every spectrum you compare: {suggested}; or measure from "
+        f"e0-{2 * SHORT_PRE_EDGE_EV:g} to e0+70 eV.",
+        ShortSpectrumWarning, stacklevel=3)
 
 
 def _lstsq_operator(x: np.ndarray, degree: int) -> np.ndarray:

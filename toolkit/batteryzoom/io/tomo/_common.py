@@ -19,14 +19,16 @@ import xarray as xr
 
 from ..._blocks import is_dask
 from ...errors import FileFormatError, InputError
+from .._files import check_chunk_index, check_hdf5_size, library_errors, regular_file
+from .._plausible import ENERGY_RANGE_EV, EXPOSURE_RANGE_S, PIXEL_RANGE_UM, choose
 from ..acquisition import angles_in_degrees, make_acquisition
 from ..volumes import EAGER_LIMIT_BYTES, UNIT_TO_UM
 
-# plausible ranges: a detector pixel at the sample from 1 nm (nano-tomography) to 1 mm
-# (coarse lab CT); a photon energy from 100 eV (soft X-rays) to 1 MeV (hard, high-energy)
-PIXEL_RANGE_UM = (1e-3, 1e3)
-ENERGY_RANGE_EV = (100.0, 1e6)
 ENERGY_UNIT_TO_EV = {"ev": 1.0, "kev": 1e3, "mev": 1e6, "gev": 1e9}
+
+
+class AcquisitionWarning(UserWarning):
+    """A raw acquisition that reads, but shows a sign of damage or an unusual layout."""
 # a flat frame that is this much zeros had no beam; this much at the dtype's maximum saturated
 FLAT_ZERO_FRACTION = 0.5
 FLAT_SATURATED_FRACTION = 0.01
@@ -95,17 +97,27 @@ class H5Frames:
     ``dask.distributed`` cluster unchanged)."""
 
     def __init__(self, path: PathLike, name: str, shape: tuple, dtype):
+        import h5py
+
         self.path, self.name = str(path), name
         self.shape, self.dtype, self.ndim = tuple(shape), np.dtype(dtype), len(shape)
+        with library_errors(self.path, f"opening {name}"), h5py.File(self.path, "r") as fh:
+            check_chunk_index(fh[name], self.path)  # a damaged index would read wrong frames silently
 
     def __getitem__(self, key):
         import h5py
 
-        try:
+        with library_errors(self.path, f"reading {self.name}{_block(key)}"):
             with h5py.File(self.path, "r") as fh:
                 return fh[self.name][key]
-        except (OSError, RuntimeError, KeyError) as exc:
-            raise FileFormatError(self.path, f"cannot read {self.name} ({exc})", "the file is truncated or corrupt") from exc
+
+
+def _block(key) -> str:
+    key = key if isinstance(key, tuple) else (key,)
+    first = key[0] if key else slice(None)
+    if isinstance(first, slice) and (first.start is not None or first.stop is not None):
+        return f" (frames {first.start or 0}:{first.stop})"
+    return ""
 
 
 def frames(source: H5Frames, lazy: bool | None, index: Any = None):
@@ -126,35 +138,26 @@ def frames(source: H5Frames, lazy: bool | None, index: Any = None):
 @contextlib.contextmanager
 def open_h5(path: Path):
     """``with open_h5(path) as fh``: the HDF5 file read-only; a missing, non-HDF5 or damaged
-    file (h5py's OSError, RuntimeError or KeyError, at opening or inside the block) is a
-    FileFormatError naming it."""
+    file (whatever h5py raises, at opening or inside the block; a size other than its
+    superblock's) is a FileFormatError naming it."""
     import h5py
 
-    if not path.is_file():
-        raise FileFormatError(path, "no such file")
-    try:
+    regular_file(path, "HDF5 file")
+    check_hdf5_size(path)
+    with library_errors(path, "opening it as HDF5"):
         fh = h5py.File(path, "r")
-    except OSError as exc:
-        raise FileFormatError(path, f"not a readable HDF5 file ({exc})",
-                              "the file is truncated or corrupt: copy it again") from exc
-    try:
-        with fh:
-            yield fh
-    except (OSError, RuntimeError, KeyError) as exc:
-        raise FileFormatError(path, f"cannot be read ({type(exc).__name__}: {exc})",
-                              "the file is truncated or corrupt: copy it again") from exc
+    with fh, library_errors(path, "reading it"):
+        yield fh
 
 
 def h5_value(fh, path: Path, name: str, required: bool = True):
     """The value of a small dataset (angles, keys, metadata), or None when absent."""
-    try:
+    with library_errors(path, f"reading {name}"):  # a dangling link or damaged data
         if name not in fh:
             if required:
                 raise FileFormatError(path, f"no dataset {name!r}", f"the file has {sorted(fh.keys())[:12]}")
             return None
         return fh[name][()]
-    except (OSError, KeyError) as exc:  # a dangling link or damaged data
-        raise FileFormatError(path, f"{name} cannot be read ({exc})", "the file is truncated or corrupt") from exc
 
 
 # --------------------------------------------------------------------------- angles, sizes
@@ -213,46 +216,6 @@ def resolve_angles(
         how += (f"; unwrapped angles: {turns} whole turns ({360 * turns}°) removed, so "
                 f"{deg.min() + 360 * turns:.6g}–{deg.max() + 360 * turns:.6g}° read as {deg.min():.6g}–{deg.max():.6g}°")
     return deg, how
-
-
-def choose(
-    quantity: str,
-    given: Any,
-    recorded: Any,
-    recorded_from: str | None,
-    path: Path,
-    *,
-    low: float,
-    high: float,
-    unit: str,
-    arg: str,
-) -> tuple[Any, str | None]:
-    """The caller's value, else the file's; each checked against ``[low, high]`` (in
-    ``unit``). Scalars or arrays (one per energy). Returns (value or None, source)."""
-
-    def bad(v) -> bool:
-        a = np.atleast_1d(np.asarray(v, dtype=np.float64))
-        return a.size == 0 or not np.all(np.isfinite(a)) or bool(np.any(a < low)) or bool(np.any(a > high))
-
-    if given is not None:
-        if bad(given):
-            raise InputError(f"{arg}={given!r} is outside the plausible {quantity} range {low:g}–{high:g} {unit}; "
-                             f"give it in {unit}")
-        note = "given: " + arg
-        if recorded is not None and not bad(recorded) and not np.allclose(recorded, given):
-            note += f" (the file's {recorded_from} says {_fmt(recorded)} {unit})"
-        return given, note
-    if recorded is None:
-        return None, None
-    if bad(recorded):
-        raise FileFormatError(path, f"{recorded_from} records a {quantity} of {_fmt(recorded)} {unit}, outside the "
-                                    f"plausible {low:g}–{high:g} {unit}", f"pass {arg}= with the right value")
-    return recorded, recorded_from
-
-
-def _fmt(value) -> str:
-    a = np.atleast_1d(np.asarray(value, dtype=np.float64))
-    return f"{a[0]:.6g}" if a.size == 1 else f"{a.min():.6g}–{a.max():.6g}"
 
 
 def check_flats(flats: Any, path: Path, what: str = "flat") -> None:

@@ -15,8 +15,8 @@ import numpy as np
 import xarray as xr
 
 from ...errors import FileFormatError
-from ._common import (ENERGY_RANGE_EV, PIXEL_RANGE_UM, H5Frames, angle_unit_name, build, choose, energies_in_ev,
-                      frames, h5_value, length_um, open_h5, resolve_angles, text, unit_of)
+from ._common import (ENERGY_RANGE_EV, EXPOSURE_RANGE_S, PIXEL_RANGE_UM, H5Frames, angle_unit_name, build, choose,
+                      energies_in_ev, frames, h5_value, length_um, open_h5, resolve_angles, text, unit_of)
 
 __all__ = ["read_dxchange"]
 
@@ -99,8 +99,8 @@ def read_dxchange(
                                high=PIXEL_RANGE_UM[1], unit="µm", arg="pixel_size_um")
     energy, energy_from = choose("photon energy", energy_ev, energy, energy_from, path, low=ENERGY_RANGE_EV[0],
                                  high=ENERGY_RANGE_EV[1], unit="eV", arg="energy_ev")
-    exposure, exposure_from = choose("exposure", exposure_s, exposure, exposure_from, path, low=1e-9, high=np.inf,
-                                     unit="s", arg="exposure_s")
+    exposure, exposure_from = choose("exposure", exposure_s, exposure, exposure_from, path, low=EXPOSURE_RANGE_S[0],
+                                     high=EXPOSURE_RANGE_S[1], unit="s", arg="exposure_s")
     attrs = {"pixel_size_source": pixel_from, "energy_source": energy_from, "exposure_s": exposure,
              "exposure_source": exposure_from, "sample": text(sample) if sample is not None else None,
              "title": text(title) if title is not None else None,

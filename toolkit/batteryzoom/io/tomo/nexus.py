@@ -20,8 +20,8 @@ import numpy as np
 import xarray as xr
 
 from ...errors import FileFormatError
-from ._common import (ENERGY_RANGE_EV, PIXEL_RANGE_UM, H5Frames, angle_unit_name, build, choose, energies_in_ev,
-                      frames, length_um, open_h5, resolve_angles, text, unit_of)
+from ._common import (ENERGY_RANGE_EV, EXPOSURE_RANGE_S, PIXEL_RANGE_UM, H5Frames, angle_unit_name, build, choose,
+                      energies_in_ev, frames, length_um, open_h5, resolve_angles, text, unit_of)
 
 __all__ = ["read_nexus", "IMAGE_KEYS"]
 
@@ -197,7 +197,8 @@ def read_nexus(
     energy, energy_from = choose("photon energy", energy_ev, meta.pop("energy"), meta.pop("energy_from"), path,
                                  low=ENERGY_RANGE_EV[0], high=ENERGY_RANGE_EV[1], unit="eV", arg="energy_ev")
     exposure, exposure_from = choose("exposure", exposure_s, meta.pop("exposure"), meta.pop("exposure_from"), path,
-                                     low=1e-9, high=np.inf, unit="s", arg="exposure_s")
+                                     low=EXPOSURE_RANGE_S[0], high=EXPOSURE_RANGE_S[1],
+                                     unit="s", arg="exposure_s")
     counts = {IMAGE_KEYS.get(int(k), f"key {int(k)}"): int(c) for k, c in zip(*np.unique(keys, return_counts=True))}
     attrs = {**meta, "pixel_size_source": pixel_from, "energy_source": energy_from, "exposure_s": exposure,
              "exposure_source": exposure_from, "frames": f"{data.file.name}:{data.name}", "image_key": key_from,

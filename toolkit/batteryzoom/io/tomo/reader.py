@@ -17,6 +17,7 @@ from pathlib import Path
 import xarray as xr
 
 from ...errors import FileFormatError, InputError
+from .._files import regular_file
 from .._xradia import OLE_MAGIC
 from ..volumes import TIFF_SUFFIXES
 from ._common import open_h5
@@ -70,6 +71,7 @@ def detect_format(path: str | os.PathLike | Sequence[str | os.PathLike]) -> str:
         raise FileFormatError(path, "does not exist", "check the path")
     if path.is_dir():
         return _folder_format(path)
+    regular_file(path, "acquisition file")  # a FIFO or device is refused before it is opened
     with open(path, "rb") as fh:
         head = fh.read(2056)
     if head.startswith(OLE_MAGIC):
@@ -97,6 +99,8 @@ def _folder_format(folder: Path) -> str:
 
 
 def _hdf5_format(path: Path) -> str:
+    import h5py
+
     with open(path, "rb") as fh:
         if fh.read(19).startswith(b"MATLAB 7.3 MAT-file"):
             return "matlab-sinogram"
@@ -105,8 +109,6 @@ def _hdf5_format(path: Path) -> str:
             return "dxchange"
         if "img_tomo" in fh:
             return "fxi"
-        import h5py
-
         for key in fh:  # NeXus marks its groups with NX_class (dangling links skipped)
             if isinstance(fh.get(key, getlink=True), h5py.HardLink) and "NX_class" in fh[key].attrs:
                 return "nexus"

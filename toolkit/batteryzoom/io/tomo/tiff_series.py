@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,11 @@ import xarray as xr
 
 from ...errors import FileFormatError, InputError
 from ...frames import frame_of
+
+
+from .._files import decode, read_bytes, read_tiff_array, regular_file
 from ..volumes import TIFF_SUFFIXES, natural_sort, read_volume
-from ._common import ENERGY_RANGE_EV, PIXEL_RANGE_UM, build, choose, resolve_angles
+from ._common import ENERGY_RANGE_EV, PIXEL_RANGE_UM, AcquisitionWarning, build, choose, resolve_angles
 
 __all__ = ["read_tiff_series", "projection_lines"]
 
@@ -111,6 +115,8 @@ def read_tiff_series(
     chunks = None if lazy is None else "auto" if lazy else False
     try:
         projections = read_volume(path if path.is_file() else proj_files, chunks=chunks)
+    except FileFormatError:
+        raise  # names the damaged projection file already
     except InputError as exc:
         raise FileFormatError(path, str(exc)) from None
     n = projections.sizes[projections.dims[0]] if projections.ndim == 3 else 1
@@ -127,6 +133,7 @@ def read_tiff_series(
             raise FileFormatError(afile, lines_note, "pass angles= with one angle per projection, or an angles "
                                                      "file listing only the projections' angles")
         recorded, recorded_from = values[keep], afile.name
+        _warn_unless_monotonic(afile, recorded, keep.start)
     else:
         recorded, recorded_from = None, "angles file"
     deg, how = resolve_angles(path, recorded, recorded_from, None, angles=angles, angle_unit=angle_unit)
@@ -185,16 +192,32 @@ def _angles_file(folders: list[Path]) -> Path | None:
     return None
 
 
+def _warn_unless_monotonic(path: Path, values: np.ndarray, first_line: int) -> None:
+    """A rotation scan's angles run one way; lines out of order (a damaged or hand-edited
+    file) would pair projections with wrong angles. Interlaced scans exist, so: a warning."""
+    step = np.diff(values)
+    if step.size and not (np.all(step > 0) or np.all(step < 0)):
+        rising = np.median(step) > 0
+        k = int(np.flatnonzero(step <= 0 if rising else step >= 0)[0])
+        warnings.warn(f"{path}: the projections' angles do not run one way: line {first_line + k + 1} reads "
+                      f"{values[k]:g}, line {first_line + k + 2} {values[k + 1]:g}; an interlaced scan, or lines "
+                      "out of order? Check the file, or pass angles=", AcquisitionWarning, stacklevel=3)
+
+
 def _read_numbers(path: Path) -> np.ndarray:
+    lines = decode(read_bytes(path, what="angles file"), path).splitlines()
     try:
-        lines = path.read_text().splitlines()
         values = [float(ln.replace(",", " ").split()[0]) for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except ValueError as exc:
         raise FileFormatError(path, f"cannot read the angles ({type(exc).__name__}: {exc})",
                               "one number per line (first column), '#' for comments") from exc
     if not values:
         raise FileFormatError(path, "holds no angles", "one number per line")
-    return np.asarray(values, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        raise FileFormatError(path, f"line {int(np.flatnonzero(~np.isfinite(values))[0]) + 1} of the angles is not a "
+                                    "finite number", "fix that line")
+    return values
 
 
 def projection_lines(values, n_projections: int, name: str = "angles file") -> tuple[slice | None, str]:
@@ -252,8 +275,6 @@ def projection_lines(values, n_projections: int, name: str = "angles file") -> t
 
 def _frames_arg(value, found: list[Path], name: str, path: Path):
     """Flats/darks from the caller (paths or array) or the TIFFs found by name."""
-    import tifffile
-
     if value is not None and not isinstance(value, (str, os.PathLike, list, tuple)):
         arr = value.data if isinstance(value, xr.DataArray) else np.asarray(value)
         return arr, f"given array {tuple(arr.shape)}"
@@ -262,10 +283,9 @@ def _frames_arg(value, found: list[Path], name: str, path: Path):
         return None, None
     frames = []
     for f in files:
-        try:
-            arr = tifffile.imread(f)
-        except Exception as exc:  # tifffile raises several types for a broken file
-            raise FileFormatError(f, f"is not a readable TIFF ({type(exc).__name__}: {exc})", f"fix or drop this {name[:-1]}") from exc
+        arr = read_tiff_array(regular_file(f, name[:-1]), f"reading this {name[:-1]} as TIFF")
+        if arr.ndim < 2 or arr.dtype.kind not in "uif":
+            raise FileFormatError(f, f"holds {arr.dtype} {arr.shape}, not {name} frames", f"fix or drop this {name[:-1]}")
         frames.extend(arr.reshape((-1,) + arr.shape[-2:]))
     shapes = {fr.shape for fr in frames}
     dtypes = {fr.dtype for fr in frames}

@@ -20,7 +20,8 @@ import xarray as xr
 from ...errors import FileFormatError, InputError
 from .._xradia import XradiaHeader, XradiaImages, read_header, read_images, read_reference
 from ..txm import ENERGY_TOLERANCE_EV, energy_from_filename
-from ._common import ENERGY_RANGE_EV, PIXEL_RANGE_UM, build, choose, resolve_angles, want_lazy
+from ._common import (ENERGY_RANGE_EV, EXPOSURE_RANGE_S, PIXEL_RANGE_UM, build, choose, resolve_angles,
+                      want_lazy)
 
 __all__ = ["read_xradia"]
 
@@ -95,14 +96,15 @@ def read_xradia(
     energy, energy_from = choose("photon energy", energy_ev, recorded_energy, energy_from, path,
                                  low=ENERGY_RANGE_EV[0], high=ENERGY_RANGE_EV[1], unit="eV", arg="energy_ev")
     pixel, pixel_from = choose("pixel size", pixel_size_um,
-                               header.pixel_size_um if np.isfinite(header.pixel_size_um) else None,
+                               None if header.extra.get("pixel_size_missing") else header.pixel_size_um,
                                "ImageInfo/PixelSize", path, low=PIXEL_RANGE_UM[0], high=PIXEL_RANGE_UM[1],
                                unit="µm", arg="pixel_size_um")
     exposures = header.exposures_s
     if exposures is not None and np.any(exposures > 0):
         exposures = exposures[exposures > 0]  # Xradia pads per-image streams with zeros
     exposure, exposure_from = choose("exposure", exposure_s, exposures, "ImageInfo/ExpTimes", path,
-                                     low=1e-9, high=np.inf, unit="s", arg="exposure_s")
+                                     low=EXPOSURE_RANGE_S[0], high=EXPOSURE_RANGE_S[1],
+                                     unit="s", arg="exposure_s")
     deg, how = resolve_angles(path, header.angles_deg, "ImageInfo/Angles", "deg", convention=True,
                               angles=angles, angle_unit=angle_unit)
     attrs = {"energy_source": energy_from, "pixel_size_source": pixel_from, "exposure_source": exposure_from,
