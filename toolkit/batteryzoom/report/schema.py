@@ -97,20 +97,28 @@ def _two_labels(v: Any) -> str:
     return "" if ok else f"must be two grain labels (integers > 0), e.g. [12, 34], got {v!r}"
 
 
+def _mapping(v: Any) -> str:
+    return "" if isinstance(v, dict) else f"must be a mapping of keywords (the function's keyword arguments), got {v!r}"
+
+
 _VOLUME = {"volume": _path, "voxel_size_um": _voxel, "dataset": _text, "origin_um": _origin}
+# a raw acquisition instead of a volume (electrode, particle, grain; FolderSource: "Raw acquisitions")
+_RAW = {"raw": _path, "raw_read": _mapping, "reconstruct": _mapping, "cache": _path}
 
 #: per section, its keys and the check of each value (see :class:`FolderSource` for their meaning)
 SCHEMA: dict[str, dict[str, Any]] = {
     "cycler": {"one_cycle": _path, "self_discharge": _path, "cell_id": _text, "population": _paths,
                "threshold_mv_per_day": _positive, "format": _text},
     "cell": dict(_VOLUME),
-    "electrode": {**_VOLUME, "thickness_axis": _one_of("z", "y", "x"), "collector_side": _one_of("low", "high")},
-    "particle": dict(_VOLUME),
+    "electrode": {**_VOLUME, **_RAW, "thickness_axis": _one_of("z", "y", "x"),
+                  "collector_side": _one_of("low", "high")},
+    "particle": {**_VOLUME, **_RAW},
     "grain": {"stack": _path, "energies": _energies, "voxel_size_um": _voxel, "origin_um": _origin,
-              "labels": _path, "designated": _two_labels, "layout": _text},
+              "labels": _path, "designated": _two_labels, "layout": _text, **_RAW},
 }
 # the file(s) a section must name
-REQUIRED = {"cycler": ("one_cycle", "self_discharge", "population"), "grain": ("stack",)}
+REQUIRED = {"cycler": ("one_cycle", "self_discharge", "population"), "cell": ("volume",),
+            "electrode": ("volume", "raw"), "particle": ("volume", "raw"), "grain": ("stack", "raw")}
 
 
 # --------------------------------------------------------------------------- the loader

@@ -386,10 +386,10 @@ class FolderSource(Source):
         if not isinstance(value, dict):
             raise _bad(self.spec_path, f"{scale}.{key} must be a mapping of keywords, got {value!r}")
         if key == "raw_read":
-            from .io import read_acquisition as func
+            from ..io import read_acquisition as func
             allowed = set(inspect.signature(func).parameters) - {"options"}  # + a reader's own: checked on read
         else:
-            from .tomo import reconstruct as func
+            from ..tomo import reconstruct as func
             allowed = set(inspect.signature(func).parameters)
         allowed -= _RESERVED[key]
         bad = sorted(set(value) - allowed) if key == "reconstruct" else sorted(set(value) & _RESERVED[key])
@@ -406,9 +406,9 @@ class FolderSource(Source):
 
         import xarray as xr
 
-        from . import io, tomo
-        from .data.store import atomic_write_bytes
-        from .tomo.pipeline import written_by_us
+        from .. import io, tomo
+        from ..data.store import atomic_write_bytes
+        from ..tomo.pipeline import written_by_us
 
         paths = self._glob(s["raw"], scale, "raw")
         read = self._options(s, scale, "raw_read")

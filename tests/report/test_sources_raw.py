@@ -1,4 +1,4 @@
-"""batteryzoom._report_sources.FolderSource with raw acquisitions: a ``raw:`` scale is read
+"""bz.report.sources: raw acquisitions in batteryzoom.yaml (electrode, particle, grain), read and reconstructed on load, cached beside, checked when the folder opens."""
 by bz.io.read_acquisition and reconstructed by bz.tomo.reconstruct (in memory or into a
 ``cache:`` zarr reused while the request is unchanged), with the centre used recorded."""
 
