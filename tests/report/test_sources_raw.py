@@ -1,4 +1,4 @@
-"""bz.report.sources: raw acquisitions in batteryzoom.yaml (electrode, particle, grain), read and reconstructed on load, cached beside, checked when the folder opens."""
+"""bz.report.sources: raw acquisitions in batteryzoom.yaml (electrode, particle, grain), read
 by bz.io.read_acquisition and reconstructed by bz.tomo.reconstruct (in memory or into a
 ``cache:`` zarr reused while the request is unchanged), with the centre used recorded."""
 
@@ -47,9 +47,11 @@ def _yaml(folder, text):
 
 
 def test_a_raw_particle_is_reconstructed_with_its_centre_recorded_and_cached(tmp_path, monkeypatch):
-    truth = _write_dxchange(tmp_path / "scan.h5")
-    _yaml(tmp_path, "particle:\n  raw: scan.h5\n  voxel_size_um: 0.5\n  cache: recon/particle.zarr\n")
-    d = rp.FolderSource(tmp_path).load("particle")
+    data = tmp_path / "data"  # the user's folder; the cache goes beside it (the report never writes into it)
+    data.mkdir()
+    truth = _write_dxchange(data / "scan.h5")
+    _yaml(data, "particle:\n  raw: scan.h5\n  voxel_size_um: 0.5\n  cache: ../recon/particle.zarr\n")
+    d = rp.FolderSource(data).load("particle")
     vol = d["volume"]
     assert vol.dims == ("z", "y", "x") and vol.shape == (6, 48, 48)
     assert bz.frames.frame_of(vol).voxel_size_um == (0.5, 0.5, 0.5)
@@ -58,7 +60,7 @@ def test_a_raw_particle_is_reconstructed_with_its_centre_recorded_and_cached(tmp
     assert err < 0.1 * truth.max(), err
     side = json.loads((tmp_path / "recon" / "particle.json").read_text())
     assert side["centre_px"] == pytest.approx(vol.attrs["centre_px"])
-    assert side["request"]["raw"] == [str(tmp_path / "scan.h5")]
+    assert side["request"]["raw"] == [str(data / "scan.h5")]
     assert side["request"]["raw_read"] == {"pixel_size_um": 0.5}
     # the same request reopens the cache (reconstruct is not called) ...
     calls = []
@@ -70,13 +72,13 @@ def test_a_raw_particle_is_reconstructed_with_its_centre_recorded_and_cached(tmp
         return real(*args, **kwargs)
 
     monkeypatch.setattr(bz.tomo, "reconstruct", spy)
-    again = rp.FolderSource(tmp_path).load("particle")["volume"]
+    again = rp.FolderSource(data).load("particle")["volume"]
     assert calls == [] and again.attrs["centre_px"] == pytest.approx(vol.attrs["centre_px"])
     np.testing.assert_array_equal(again.values, vol.values)
     # ... another one (a centre given) reconstructs again, and says so beside the store
-    _yaml(tmp_path, "particle:\n  raw: scan.h5\n  voxel_size_um: 0.5\n  cache: recon/particle.zarr\n"
+    _yaml(data, "particle:\n  raw: scan.h5\n  voxel_size_um: 0.5\n  cache: ../recon/particle.zarr\n"
                     "  reconstruct: {centre: 25.0, rings: false}\n")
-    given = rp.FolderSource(tmp_path).load("particle")["volume"]
+    given = rp.FolderSource(data).load("particle")["volume"]
     assert len(calls) == 1 and given.attrs["centre_px"] == 25.0
     assert json.loads((tmp_path / "recon" / "particle.json").read_text())["request"]["reconstruct"] == \
         {"centre": 25.0, "rings": False}
@@ -117,6 +119,7 @@ def test_raw_in_memory_for_the_electrode_and_a_multi_energy_grain(tmp_path):
     ("particle:\n  raw: scan.h5\n  reconstruct: {centr: 3}\n", "keyword(s) ['centr']"),
     ("particle:\n  raw: scan.h5\n  reconstruct: 3\n", "must be a mapping of keywords"),
     ("particle:\n  volume: scan.h5\n  cache: c.zarr\n", "gives no raw"),
+    ("particle:\n  raw: scan.h5\n  cache: recon/p.zarr\n", "inside the dataset folder"),
     ("cell:\n  raw: scan.h5\n", "unknown key(s) ['raw']"),
     ("particle:\n  raw: missing.h5\n", "does not exist"),
 ])
@@ -129,18 +132,20 @@ def test_raw_sections_are_checked_when_the_folder_opens(tmp_path, text, problem)
 
 
 def test_raw_files_that_are_not_acquisitions_and_foreign_caches_are_refused(tmp_path):
-    np.save(tmp_path / "volume.npy", np.zeros((4, 8, 8), np.float32))
-    _yaml(tmp_path, "particle:\n  raw: volume.npy\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    np.save(data / "volume.npy", np.zeros((4, 8, 8), np.float32))
+    _yaml(data, "particle:\n  raw: volume.npy\n")
     with pytest.raises(FileFormatError, match=r"volume\.npy.*unknown acquisition format"):
-        rp.FolderSource(tmp_path).load("particle")
-    _write_dxchange(tmp_path / "scan.h5")
+        rp.FolderSource(data).load("particle")
+    _write_dxchange(data / "scan.h5")
     (tmp_path / "mine.zarr").mkdir()
     (tmp_path / "mine.zarr" / "notes.txt").write_text("keep")
-    _yaml(tmp_path, "particle:\n  raw: scan.h5\n  raw_read: {pixel_size_um: 0.5}\n  cache: mine.zarr\n")
+    _yaml(data, "particle:\n  raw: scan.h5\n  raw_read: {pixel_size_um: 0.5}\n  cache: ../mine.zarr\n")
     with pytest.raises(InputError, match="not written by batteryzoom"):
-        rp.FolderSource(tmp_path).load("particle")
+        rp.FolderSource(data).load("particle")
     assert (tmp_path / "mine.zarr" / "notes.txt").read_text() == "keep"
     (tmp_path / "other.json").write_text("{}")
-    _yaml(tmp_path, "particle:\n  raw: scan.h5\n  raw_read: {pixel_size_um: 0.5}\n  cache: other.zarr\n")
+    _yaml(data, "particle:\n  raw: scan.h5\n  raw_read: {pixel_size_um: 0.5}\n  cache: ../other.zarr\n")
     with pytest.raises(BatteryZoomError, match=r"other\.json.*not written by batteryzoom"):
-        rp.FolderSource(tmp_path).load("particle")
+        rp.FolderSource(data).load("particle")

@@ -208,7 +208,7 @@ class FolderSource(Source):
           raw: nanoct/scan.h5                # read_acquisition recognises the format
           raw_read: {pixel_size_um: 0.08}    # optional: read_acquisition's keywords (flats, angles, ...)
           reconstruct: {rings: false}        # optional: bz.tomo.reconstruct's keywords (centre, method, rows, ...)
-          cache: recon/particle.zarr         # optional: written once, reused; beside it particle.json
+          cache: ../recon/particle.zarr      # optional, outside the folder: written once, reused; + particle.json
           origin_um: [27.31, 27.31, 53.31]
 
     ``voxel_size_um`` is passed as the pixel size when the file records none. The centre
@@ -308,6 +308,12 @@ class FolderSource(Source):
             if section.get("cache") and not section.get("raw"):
                 raise _bad(self.spec_path, f"{scale}.cache is where a raw acquisition is reconstructed to; "
                            f"{scale} gives no raw:")
+            if section.get("cache"):
+                cache = self._resolve(section["cache"], scale, "cache").resolve()
+                if cache == self.folder.resolve() or self.folder.resolve() in cache.parents:
+                    raise _bad(self.spec_path, f"{scale}.cache {section['cache']!r} is inside the dataset folder; "
+                               "batteryzoom never writes into your data",
+                               f"give a cache outside it, e.g. ../recon/{scale}.zarr")
         if not any(section.get(k) for k in main):
             raise _bad(self.spec_path, f"section {scale!r} names no file: give {' or '.join(main)}")
         for key in ("one_cycle", "self_discharge", "population", "volume", "stack", "energies", "labels", "raw"):
