@@ -49,7 +49,7 @@ def test_each_real_record_is_sniffed_from_its_content(name, fetch_real, tmp_path
 def test_every_format_is_registered_once_by_its_make_module():
     regs = formats()
     assert list(regs) == list(FORMATS)
-    assert len(FORMATS) == 15
+    assert len(FORMATS) == 20
     for name, fmt in regs.items():
         module = fmt.module.rpartition(".")[2]
         assert module in _READER_MODULES, name
