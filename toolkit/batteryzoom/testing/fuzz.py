@@ -9,7 +9,13 @@ outcome                   meaning
 ========================  ==========================================================
 ``"refused"``             a BatteryZoomError (the message should name the file)
 ``"same"``                equal to the clean file's result (the damage did not matter)
-``"warned"``              a different result, with a warning saying so
+``"warned"``              a different result, with a warning the clean read did not
+                          give (a warning the clean file always gives says nothing
+                          about the damage)
+``"undetectable"``        a different result, no new warning, but the damaged file is
+                          a valid file of its format (``judge`` says why: a number
+                          changed into another plausible one, whole records lost where
+                          the format numbers none...): no reader can tell, not a bug
 ``"escaped"``             another exception: a raw library error reached the user (bug)
 ``"hang"``                no answer within the time limit (bug)
 ``"silent"``              a different result and no warning (bug: the worst outcome)
@@ -18,8 +24,12 @@ outcome                   meaning
 :func:`mutations` yields named, seeded damages of a file's bytes (truncation, bit flips,
 overwritten/inserted/deleted/duplicated ranges, NUL bytes; for text: dropped, duplicated
 and swapped lines, numbers turned into huge/negative/empty/NaN/garbage, separators
-swapped, a BOM, a header line lost); :func:`run_case` reads one mutated copy and
-classifies the outcome; :func:`campaign` does both over a set of files.
+swapped, a BOM, a header line lost; for a zip container (``.ndax``, ``.xlsx``, a zipped
+``.nda``): one member damaged and the zip rewritten with valid checksums, so that the
+damage reaches the member's parser instead of stopping at the zip's CRC); :func:`run_case`
+reads one mutated copy and classifies the outcome; :func:`campaign` does both over a set
+of files. :func:`record_table_judge` is the ``judge`` for tables of time-stamped records
+(a cycler record): what it calls undetectable, and why, is in its docstring.
 
 Examples
 --------
@@ -47,9 +57,10 @@ import numpy as np
 
 from ..errors import BatteryZoomError
 
-__all__ = ["Mutation", "Outcome", "mutations", "run_case", "campaign", "OUTCOMES", "BUGS", "equal_results"]
+__all__ = ["Mutation", "Outcome", "mutations", "run_case", "campaign", "OUTCOMES", "BUGS", "equal_results",
+           "record_table_judge"]
 
-OUTCOMES = ("refused", "same", "warned", "escaped", "hang", "silent")
+OUTCOMES = ("refused", "same", "warned", "undetectable", "escaped", "hang", "silent")
 BUGS = ("escaped", "hang", "silent")
 _NUMBER = re.compile(rb"(?<![A-Za-z_])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
@@ -147,6 +158,32 @@ def _text(data: bytes, rng: np.random.Generator) -> Mutation:
     return Mutation(f"blank_lines@{i}", b"".join(lines[:i] + [b"\n" * 50] + lines[i:]))
 
 
+def _zip_member(data: bytes, rng: np.random.Generator) -> Mutation | None:
+    """One member of a zip damaged (text or binary damage), the zip rewritten around it
+    with valid checksums; None when ``data`` is not a readable zip."""
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = [i for i in zf.infolist() if i.file_size > 0]
+            if not infos:
+                return None
+            pick = infos[int(rng.integers(0, len(infos)))]
+            members = {i.filename: zf.read(i) for i in zf.infolist()}
+    except Exception:  # noqa: BLE001 - not a readable zip: the byte-level damages apply
+        return None
+    inner = _text(members[pick.filename], rng) if _is_text(members[pick.filename]) and rng.random() < 0.5 \
+        else _binary(members[pick.filename], rng)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zw:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            for info in zf.infolist():
+                body = inner.data if info.filename == pick.filename else members[info.filename]
+                zw.writestr(info, body, compress_type=info.compress_type)
+    return Mutation(f"zip:{pick.filename}:{inner.name}", out.getvalue())
+
+
 def mutations(data: bytes, *, seed: int, n: int, text: bool | None = None) -> Iterator[Mutation]:
     """``n`` seeded damaged copies of ``data`` (same seed, same copies).
 
@@ -163,19 +200,23 @@ def mutations(data: bytes, *, seed: int, n: int, text: bool | None = None) -> It
     """
     rng = np.random.default_rng(seed)
     is_text = _is_text(data) if text is None else text
+    is_zip = data[:4] == b"PK\x03\x04"
     for k in range(n):
         # always start with the plain damages every file meets: truncation and bit rot
         if k == 0 and data:
             at = int(rng.integers(0, len(data)))
             yield Mutation(f"truncate@{at}", data[:at])
+        elif is_zip and rng.random() < 0.5:
+            yield _zip_member(data, rng) or _binary(data, rng)
         elif is_text and rng.random() < 0.5:
             yield _text(data, rng)
         else:
             yield _binary(data, rng)
 
 
-class _Timeout(Exception):
-    pass
+class _Timeout(BaseException):
+    """Not an Exception: a reader's ``except Exception`` around a library call must not
+    swallow the time limit and turn a hang into a refusal."""
 
 
 @contextlib.contextmanager
@@ -225,12 +266,29 @@ def equal_results(a: Any, b: Any) -> bool:
         return False
 
 
+@dataclasses.dataclass(frozen=True)
+class Refusal:
+    """The clean result of a file its reader refuses on purpose (the refusal's message)."""
+
+    message: str
+
+
+def _messages(caught) -> set[str]:
+    return {str(w.message) for w in caught
+            if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, ResourceWarning))}
+
+
 def run_case(read: Callable[[Path], Any], path: Path, clean: Any, *, timeout_s: float = 30.0,
-             source: str = "", mutation: str = "", materialize: Callable[[Any], Any] | None = None) -> Outcome:
+             source: str = "", mutation: str = "", materialize: Callable[[Any], Any] | None = None,
+             clean_warnings: set[str] | frozenset[str] = frozenset(),
+             judge: Callable[[str, Any, Any], str | None] | None = None) -> Outcome:
     """Read one (mutated) file with ``read`` and classify the outcome against ``clean``.
 
     ``materialize`` turns a lazy result into values (e.g. ``lambda x: x.compute()``), so
-    a lazily read store that fails at compute time is caught here too.
+    a lazily read store that fails at compute time is caught here too. ``clean_warnings``
+    are the messages the clean file's read gave: only a new message makes a changed result
+    "warned". ``judge(mutation, result, clean)`` says why a changed, unwarned result is one
+    no reader could tell from a valid file ("undetectable"), or None ("silent").
     """
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -250,13 +308,110 @@ def run_case(read: Callable[[Path], Any], path: Path, clean: Any, *, timeout_s: 
             return Outcome(source, mutation, "escaped", f"{type(exc).__module__}.{type(exc).__name__}: {exc}"[:300],
                            time.perf_counter() - t0)
     dt = time.perf_counter() - t0
+    if isinstance(clean, Refusal):
+        return Outcome(source, mutation, "silent", f"the clean file is refused ({clean.message[:120]}) but this "
+                                                   "damaged copy was read", dt)
     if equal_results(result, clean):
         return Outcome(source, mutation, "same", "", dt)
-    ours = [w for w in caught if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning,
-                                                             ResourceWarning))]
-    if ours:
-        return Outcome(source, mutation, "warned", str(ours[0].message)[:300], dt)
+    new = sorted(_messages(caught) - set(clean_warnings))
+    if new:
+        return Outcome(source, mutation, "warned", new[0][:300], dt)
+    why = judge(mutation, result, clean) if judge is not None else None
+    if why:
+        return Outcome(source, mutation, "undetectable", why[:300], dt)
     return Outcome(source, mutation, "silent", _describe_change(result, clean), dt)
+
+
+# the measured columns of a record table (a cycler record): what a mutation can change directly
+_MEASURED = ("test_time_second", "step_time_second", "voltage_volt", "current_ampere", "temperature_celsius",
+             "unix_time_second")
+_OPTIONAL = ("temperature_celsius", "unix_time_second")
+
+
+def _subsequence(b: np.ndarray, a: np.ndarray) -> bool:
+    """Whether the rows of ``b`` are the rows of ``a`` with some rows left out, in order."""
+    i = j = 0
+    skips = len(a) - len(b)
+    while j < len(b):
+        m = min(len(a) - i, len(b) - j)
+        if m <= 0:
+            return False
+        same = _rows_equal(a[i:i + m], b[j:j + m])
+        k = int(np.argmin(same)) if not same.all() else m
+        i, j = i + k, j + k
+        if j == len(b):
+            return True
+        i += 1  # a[i] is not in b: left out
+        skips -= 1
+        if skips < 0:
+            return False
+    return True
+
+
+def _rows_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return ((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1)
+
+
+def record_table_judge(mutation: str, result: Any, clean: Any) -> str | None:
+    """Why a changed, unwarned table of records is one no reader could tell from a valid
+    record, or None (then it is a "silent" bug). The damages a reader cannot detect in
+    principle, and only those:
+
+    - **a value changed into another plausible one**: the same rows and columns, the
+      measured values (time, voltage, current, temperature, wall clock) different in at
+      most max(16, 1 %) of the rows, everything still inside the reader's plausibility
+      limits and time still increasing (else the reader refuses or warns). A digit turned
+      into another digit is a valid record; derived columns (steps, capacities) follow it.
+    - **a block of one column's values changed**: the same rows and columns, one or two
+      measured columns different over one contiguous run of rows, still plausible. In a
+      columnar file without checksums (parquet as pandas writes it, an HDF5 pandas store)
+      a damaged page that still decodes is a valid different column: nothing tells.
+    - **the file ends at a record boundary**: the rows are the clean rows' first ones,
+      unchanged (a file cut between two records is a valid shorter record unless the
+      format states its length; none of these does).
+    - **whole records lost where the format numbers none**: the rows are the clean rows
+      with some left out, unchanged, and the clean table says the file has no record
+      counter (``attrs["record_counter"]`` False). With a counter, a gap is detectable and
+      must be warned about.
+    - **an optional column's header changed** into a name no reader knows: the rows are
+      unchanged and only the temperature or wall-clock column is missing.
+
+    Everything else (rows added or merged, values changed in many rows, columns added or
+    an essential one lost) is detectable and must be refused or warned about.
+    """
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover
+        return None
+    if not (isinstance(result, pd.DataFrame) and isinstance(clean, pd.DataFrame)):
+        return None
+    lost = [c for c in clean.columns if c not in result.columns]
+    if any(c not in clean.columns for c in result.columns) or not set(lost) <= set(_OPTIONAL):
+        return None
+    measured = [c for c in _MEASURED if c in result.columns]
+    a = clean[measured].to_numpy(np.float64)
+    b = result[measured].to_numpy(np.float64)
+    lost_note = f"; the {', '.join(lost)} column's header no longer names it" if lost else ""
+    if len(a) == len(b):
+        differs = ~_rows_equal(a, b)
+        changed = int(differs.sum())
+        if changed == 0 and lost:
+            return f"an optional column's header changed{lost_note}"
+        if changed <= max(16, len(a) // 100):
+            return f"{changed} record(s) hold other plausible values (a number changed into another){lost_note}"
+        rows = np.flatnonzero(differs)
+        cols = [c for k, c in enumerate(measured) if not _rows_equal(a[:, k:k + 1], b[:, k:k + 1]).all()]
+        if rows[-1] - rows[0] + 1 == changed and len(cols) <= 2:
+            return (f"a block of {changed} values of {', '.join(cols)} changed, still plausible (a columnar page "
+                    f"that decodes){lost_note}")
+        return None
+    if len(b) < len(a):
+        if _rows_equal(a[:len(b)], b).all():
+            return f"the file ends at a record boundary: {len(a) - len(b)} last record(s) gone{lost_note}"
+        if not clean.attrs.get("record_counter", True) and _subsequence(b, a):
+            return (f"{len(a) - len(b)} whole record(s) left out of a file that numbers none "
+                    f"(nothing tells a reader){lost_note}")
+    return None
 
 
 def _describe_change(result: Any, clean: Any) -> str:
@@ -268,21 +423,48 @@ def _describe_change(result: Any, clean: Any) -> str:
 
 def campaign(read: Callable[[Path], Any], files: Sequence[Path], *, n_per_file: int, seed: int = 0,
              timeout_s: float = 30.0, suffix_from: bool = True,
-             materialize: Callable[[Any], Any] | None = None, workdir: Path | None = None) -> list[Outcome]:
+             materialize: Callable[[Any], Any] | None = None, workdir: Path | None = None,
+             judge: Callable[[str, Any, Any], str | None] | None = None,
+             companions: Callable[[Path], Sequence[Path]] | None = None,
+             progress: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """Mutate each file ``n_per_file`` times and read every copy (same file name and suffix
-    as the clean file, in a temporary folder); the clean files are never touched."""
+    as the clean file, in a temporary folder); the clean files are never touched.
+
+    The clean file is read from the same temporary folder, so its warnings (which name the
+    file) are comparable; ``companions(path)`` lists files to copy beside it unchanged (an
+    export's metadata file). ``progress`` is called with each outcome.
+    """
+    import shutil
+
     out: list[Outcome] = []
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         for f_index, path in enumerate(map(Path, files)):
             data = path.read_bytes()
-            clean = read(path)
-            if materialize is not None:
-                clean = materialize(clean)
+            target = Path(tmp) / (path.name if suffix_from else f"mutated{path.suffix}")
+            for extra in (companions(path) if companions else ()):
+                shutil.copyfile(extra, Path(tmp) / Path(extra).name)
+            target.write_bytes(data)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    clean = read(target)
+                    if materialize is not None:
+                        clean = materialize(clean)
+                except BatteryZoomError as exc:
+                    # a file the reader refuses on purpose (an EIS record in a cycling
+                    # reader): its damaged copies must be refused too
+                    clean = Refusal(str(exc))
+            clean_warnings = _messages(caught)
             for m in mutations(data, seed=seed + 7919 * f_index, n=n_per_file):
-                target = Path(tmp) / (path.name if suffix_from else f"mutated{path.suffix}")
                 target.write_bytes(m.data)
-                out.append(run_case(read, target, clean, timeout_s=timeout_s, source=path.name,
-                                    mutation=m.name, materialize=materialize))
+                outcome = run_case(read, target, clean, timeout_s=timeout_s, source=path.name, mutation=m.name,
+                                   materialize=materialize, clean_warnings=clean_warnings, judge=judge)
+                out.append(outcome)
+                if progress is not None:
+                    progress(outcome)
+            with contextlib.suppress(OSError):
+                os.remove(target)
+            for extra in (companions(path) if companions else ()):
                 with contextlib.suppress(OSError):
-                    os.remove(target)
+                    os.remove(Path(tmp) / Path(extra).name)
     return out

@@ -107,6 +107,9 @@ def check_records(record: np.ndarray, shared: np.ndarray | None = None) -> tuple
     restart = (d < 0) & (rec[1:] <= rec[0])
     back = (d < 0) & ~restart
     gap = d > 1
+    if rec[0] > 1:
+        findings.append(f"record counter: starts at {rec[0]:.0f}, not 0 or 1: the records before it are not in "
+                        "the file (an excerpt, or rows lost at its start)")
     if repeat.any():
         k = int(np.flatnonzero(repeat)[0])
         findings.append(f"record counter: {int(repeat.sum())} record numbers repeated (first {rec[k]:.0f} at row "

@@ -1,5 +1,6 @@
 """Reading a cycler file's bytes safely: a regular file only (never a FIFO, a device or a
-folder), bounded reads, and text decoded the way cycler software writes it.
+folder), bounded reads, text decoded the way cycler software writes it, and helper
+programs (``mdb-export``, a fallback reader) run with a bound on their time and output.
 
 Every reader reaches the file through here (or through a library given a checked path),
 so that ``/dev/zero`` is never read to the end, a FIFO never blocks, and the decoding
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import time
 from pathlib import Path
 
 from ...errors import FileFormatError
 
-__all__ = ["check_file", "read_bytes", "head_bytes", "decode", "head_text", "read_text", "MAX_BYTES"]
+__all__ = ["check_file", "read_bytes", "head_bytes", "decode", "head_text", "read_text", "MAX_BYTES", "run_bounded"]
 
 #: the largest file read whole (a cycler export of 4 GiB is not a table to hold in memory
 #: as text; binary formats are read by their libraries, which map the file)
@@ -110,3 +113,48 @@ def head_text(path: Path, n: int = 8192) -> str:
 def read_text(path: Path, limit: int = MAX_BYTES) -> str:
     """A whole text file, decoded as :func:`decode` does."""
     return decode(read_bytes(path, limit))[0]
+
+
+def run_bounded(cmd: list[str], limit_bytes: int, limit_s: float) -> tuple[bytes, bytes, int, str]:
+    """``(stdout, stderr, exit code, why it was stopped or "")``: the process is killed when
+    it runs over ``limit_s`` seconds or writes over ``limit_bytes``."""
+    import selectors
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    chunks: dict[int, list[bytes]] = {proc.stdout.fileno(): [], proc.stderr.fileno(): []}
+    total = 0
+    why = ""
+    deadline = time.monotonic() + limit_s
+    sel = selectors.DefaultSelector()
+    for stream in (proc.stdout, proc.stderr):
+        os.set_blocking(stream.fileno(), False)
+        sel.register(stream, selectors.EVENT_READ)
+    try:
+        while sel.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                why = f"ran over {limit_s:.0f} s"
+                break
+            for key, _ in sel.select(timeout=min(left, 1.0)):
+                data = key.fileobj.read(1 << 16)
+                if not data:
+                    sel.unregister(key.fileobj)
+                    continue
+                chunks[key.fileobj.fileno()].append(data)
+                total += len(data)
+            if total > limit_bytes:
+                why = f"wrote over {limit_bytes / 2**20:.0f} MiB"
+                break
+    finally:
+        sel.close()
+        if why:
+            proc.kill()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a process that ignores SIGKILL
+            pass
+        out = b"".join(chunks[proc.stdout.fileno()])
+        err = b"".join(chunks[proc.stderr.fileno()])
+        proc.stdout.close()
+        proc.stderr.close()
+    return out, err, proc.returncode if proc.returncode is not None else -9, why

@@ -59,7 +59,8 @@ def read_parquet(path: Path) -> pd.DataFrame:
     """A parquet file as a frame; pyarrow's many exceptions on damage become one error."""
     check_file(path)
     try:
-        return pd.read_parquet(path)
+        # page checksums are verified where the writer stored them (pandas does not by default)
+        return pd.read_parquet(path, page_checksum_verification=True)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises ArrowInvalid/OSError/ValueError/... on damage
         raise FileFormatError(path, f"is a damaged parquet file ({type(exc).__name__}: {str(exc)[:150]})",
                               "re-export it") from None
@@ -123,6 +124,7 @@ _alias("capacity_ah", "capacity", "capacity", "amp-hr", "amphr", "cap")
 _alias("energy_wh", "energy", "energy", "watt-hr", "watthr")
 _alias("net_capacity_ah", "capacity", "net_capacity_ah", "(q-qo)", "net capacity")
 _alias("unix_time_second", "time", "unix_time_second")
+_alias("_record", "count", "data point", "datapoint", "data_point", "record id", "record", "rec", "record number")
 _alias("temperature_celsius", "temperature", "temperature_celsius", "temperature", "temp", "t1", "aux1",
        "aux_temperature_1", "temp 1", "cell temperature")
 

@@ -30,7 +30,7 @@ import pandas as pd
 from ...errors import FileFormatError
 from ._source import decode, read_bytes
 
-__all__ = ["TextTable", "parse_table", "split_lines", "guess_separator"]
+__all__ = ["TextTable", "parse_table", "split_lines", "guess_separator", "cut_last_line"]
 
 _SEPARATORS = (",", "\t", ";")
 _FIXED_DECIMALS = re.compile(r"^[-+]?\d+\.(\d+)$")
@@ -94,17 +94,41 @@ def _unquote(line: str) -> str:
     return line
 
 
-def _cut_last_number(lines: list[str], sep: str) -> bool:
-    """Whether the last line's last cell has fewer decimals than the same cell in every one
-    of the (up to 20) lines before it, which all have the same count (a fixed format)."""
-    if len(lines) < 3:
+def cut_last_line(lines: list[str], sep: str) -> bool:
+    """Whether the last of ``lines`` (in a file that ends without a line break) looks cut
+    inside its last cell: shorter than the same cell of the lines before it when those
+    all have one width (dates, fixed-width numbers), or with fewer decimals when those all
+    have one count of decimals. Needs one line before it at least."""
+    last = lines[-1].rstrip(sep + " ").rpartition(sep)[2].strip()
+    refs = [ln.rstrip(sep + " ").rpartition(sep)[2].strip() for ln in lines[-21:-1]]
+    refs = [r for r in refs if r]
+    if not refs or not last:
         return False
-    m = _FIXED_DECIMALS.match(lines[-1].rstrip(sep).rpartition(sep)[2].strip())
-    if m is None:
-        return False
-    before = [_FIXED_DECIMALS.match(ln.rstrip(sep).rpartition(sep)[2].strip()) for ln in lines[-21:-1]]
-    widths = {len(b.group(1)) if b else -1 for b in before}
-    return len(widths) == 1 and -1 not in widths and len(m.group(1)) < widths.pop()
+    widths = {len(r) for r in refs}
+    if len(widths) == 1 and len(last) < widths.pop():
+        return True
+    m = _FIXED_DECIMALS.match(last)
+    decimals = {len(d.group(1)) if (d := _FIXED_DECIMALS.match(r)) else -1 for r in refs}
+    return m is not None and len(decimals) == 1 and -1 not in decimals and len(m.group(1)) < decimals.pop()
+
+
+def _garbled_cells(frame: pd.DataFrame, line_no: list[int]) -> list[str]:
+    """Cells that are not numbers in a column whose other cells all are (a damaged cell in
+    a column the reader may not even use: its line may have swallowed others)."""
+    out = []
+    for col in frame.columns:
+        values = frame[col]
+        if pd.api.types.is_numeric_dtype(values) or len(values) < 2:
+            continue
+        text = values.astype(str).str.strip()
+        filled = values.notna().to_numpy() & (text != "").to_numpy()
+        numbers = pd.to_numeric(text.where(filled, None), errors="coerce").notna().to_numpy()
+        bad = filled & ~numbers
+        if bad.any() and numbers.sum() >= 0.9 * filled.sum() and numbers.sum() >= 2:
+            k = int(np.flatnonzero(bad)[0])
+            out.append(f"column {col!r}: {int(bad.sum())} cell(s) that are not numbers in a column of numbers "
+                       f"(first on line {line_no[k]}: {str(values.iloc[k])[:40]!r}): the line is damaged")
+    return out
 
 
 def parse_table(
@@ -197,7 +221,7 @@ def parse_table(
             continue
         keep_lines.append(ln)
         keep_no.append(k + 1)
-    if not ends_nl and keep_no and keep_no[-1] == last + 1 and _cut_last_number(keep_lines, sep):
+    if not ends_nl and keep_no and keep_no[-1] == last + 1 and cut_last_line(keep_lines, sep):
         cut.append((keep_no.pop(), n_cells))
         keep_lines.pop()
     n_data = len(keep_lines) + len(nul) + len(bad_count) + len(cut)
@@ -231,5 +255,6 @@ def parse_table(
                               "report this file to the batteryzoom developers")
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.loc[:, [c for c in frame.columns if c and not c.startswith("Unnamed")]]
+    notes += _garbled_cells(frame, keep_no)
     return TextTable(frame, np.asarray(keep_no, dtype=np.int64), h + 1, sep, lines[:h], notes, encoding,
                      ends_nl)

@@ -24,8 +24,6 @@ from __future__ import annotations
 import io as _io
 import os
 import shutil
-import subprocess
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +32,7 @@ import pandas as pd
 
 from ...errors import FileFormatError, MissingDependencyError
 from ._registry import Evidence, register
-from ._source import check_file
+from ._source import check_file, run_bounded
 from ._tables import header_names, map_columns, read_excel
 from ._text import parse_table
 from ._units import dates_to_unix, is_text, numeric
@@ -204,8 +202,8 @@ def _mdb_table(path: Path, table: str, required: bool = True) -> pd.DataFrame | 
     # a sound export is a few times the database's size and takes seconds; a damaged
     # database has made mdb-export loop forever writing the same rows
     limit_bytes = 64 * size + (16 << 20)
-    limit_s = 20.0 + 2.0 * size / 2**20
-    out, err, code, why = _run_bounded([exe, os.fspath(path), table], limit_bytes, limit_s)
+    limit_s = 10.0 + 2.0 * size / 2**20
+    out, err, code, why = run_bounded([exe, os.fspath(path), table], limit_bytes, limit_s)
     if why:
         raise FileFormatError(path, f"mdb-export {why} reading its {table}: the database is damaged",
                               "copy the file again from the instrument PC, or export the channel from MITS Pro")
@@ -225,51 +223,6 @@ def _mdb_table(path: Path, table: str, required: bool = True) -> pd.DataFrame | 
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, UnicodeDecodeError) as exc:
         raise FileFormatError(path, f"mdb-export's {table} is not a table ({str(exc)[:150]})",
                               "the database is damaged: copy it again") from None
-
-
-def _run_bounded(cmd: list[str], limit_bytes: int, limit_s: float) -> tuple[bytes, bytes, int, str]:
-    """``(stdout, stderr, exit code, why it was stopped or "")``: the process is killed when
-    it runs over ``limit_s`` seconds or writes over ``limit_bytes``."""
-    import selectors
-
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    chunks: dict[int, list[bytes]] = {proc.stdout.fileno(): [], proc.stderr.fileno(): []}
-    total = 0
-    why = ""
-    deadline = time.monotonic() + limit_s
-    sel = selectors.DefaultSelector()
-    for stream in (proc.stdout, proc.stderr):
-        os.set_blocking(stream.fileno(), False)
-        sel.register(stream, selectors.EVENT_READ)
-    try:
-        while sel.get_map():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                why = f"ran over {limit_s:.0f} s"
-                break
-            for key, _ in sel.select(timeout=min(left, 1.0)):
-                data = key.fileobj.read(1 << 16)
-                if not data:
-                    sel.unregister(key.fileobj)
-                    continue
-                chunks[key.fileobj.fileno()].append(data)
-                total += len(data)
-            if total > limit_bytes:
-                why = f"wrote over {limit_bytes / 2**20:.0f} MiB"
-                break
-    finally:
-        sel.close()
-        if why:
-            proc.kill()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a process that ignores SIGKILL
-            pass
-        out = b"".join(chunks[proc.stdout.fileno()])
-        err = b"".join(chunks[proc.stderr.fileno()])
-        proc.stdout.close()
-        proc.stderr.close()
-    return out, err, proc.returncode if proc.returncode is not None else -9, why
 
 
 def _is_res(sample: Sample) -> str | None:

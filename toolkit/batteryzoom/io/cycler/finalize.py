@@ -119,7 +119,7 @@ def finalize(raw: pd.DataFrame, path: Path, fmt: str, meta: dict, rest_current_a
     dropped = _checks.check_limits(raw, path, _checks.resolve_limits(limits), flagged)
     notes.repairs += dropped
     raw, v, i = _rows(raw, path, notes)
-    _record_checks(raw, notes)
+    numbered = _record_checks(raw, notes)
     n = len(raw)
     step_count, starts = _steps(raw, i, rest_current_a, notes)
     test_time, step_time = _times(raw, starts, n, notes)
@@ -178,7 +178,7 @@ def finalize(raw: pd.DataFrame, path: Path, fmt: str, meta: dict, rest_current_a
         "derived": notes.derived,
         "notes": notes.notes,
         "rest_current_a": tol,
-        "record_counter": "_record" in raw,
+        "record_counter": numbered,
         "capacity_scope": scope,
         "capacity_check": check,
         "flagged_columns": flagged,
@@ -212,20 +212,23 @@ def _time_units(raw: pd.DataFrame, meta: dict, notes: _Notes) -> None:
         notes.notes += _checks.clock_pauses(raw["test_time_second"].to_numpy(np.float64), unix)
 
 
-def _record_checks(raw: pd.DataFrame, notes: _Notes) -> None:
-    """The record counter's gaps, repeats and disorder; without a counter, rows equal to
-    the row before in every column (a line written twice)."""
+def _record_checks(raw: pd.DataFrame, notes: _Notes) -> bool:
+    """The record counter's start, gaps, repeats and disorder; rows equal to the row before
+    in every column (a line written twice). Returns whether the counter numbers every row
+    on its own (an impedance sweep's points share one number: then it does not)."""
+    unique = "_record" in raw
+    eis = raw["_eis"].to_numpy(bool) if "_eis" in raw else None
     if "_record" in raw:
-        # impedance rows (a Maccor FRA sweep) share one record number by design
-        eis = raw["_eis"].to_numpy(bool) if "_eis" in raw else None
         findings, _ = _checks.check_records(raw["_record"].to_numpy(np.float64), eis)
         notes.repairs += findings
-        return
-    twice = _checks.repeated_rows(raw, [c for c in raw.columns if c != "_eis"])
-    if twice.any():
-        k = int(np.flatnonzero(twice)[0])
-        notes.repairs.append(f"{int(twice.sum())} rows repeat the row before in every column (first at row "
-                             f"{k + 1}: a record written twice?); kept")
+        unique = eis is None or not eis.any()
+    if not unique:
+        twice = _checks.repeated_rows(raw, [c for c in raw.columns if c != "_eis"])
+        if twice.any():
+            k = int(np.flatnonzero(twice)[0])
+            notes.repairs.append(f"{int(twice.sum())} rows repeat the row before in every column (first at row "
+                                 f"{k + 1}: a record written twice?); kept")
+    return unique
 
 
 def _step_index(raw: pd.DataFrame, step_count: np.ndarray, notes: _Notes) -> np.ndarray:

@@ -18,10 +18,10 @@ import contextlib
 import logging
 import re
 import shutil
+import struct
 import tempfile
 import warnings
 import zipfile
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,9 +31,9 @@ import pandas as pd
 
 from ...errors import FileFormatError
 from ._registry import Evidence, register
-from ._source import head_bytes, read_text
+from ._source import decode, head_bytes, read_bytes, run_bounded
 from ._tables import map_columns, read_excel
-from ._text import parse_table, split_lines
+from ._text import cut_last_line, parse_table, split_lines
 from ._units import clock_to_seconds, dates_to_unix, numeric, split_header
 
 if TYPE_CHECKING:
@@ -85,8 +85,7 @@ def _zip_members(path: Path) -> list[str]:
     try:
         with zipfile.ZipFile(path) as zf:
             return zf.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, UnicodeDecodeError,
-            NotImplementedError) as exc:
+    except Exception as exc:  # noqa: BLE001 - zipfile raises many types on a damaged archive
         raise FileFormatError(path, f"has a broken zip structure (truncated or corrupt: {type(exc).__name__})",
                               "copy the file again from the instrument PC") from None
 
@@ -111,8 +110,7 @@ def _extract_member(path: Path, member: str, target: Path) -> None:
                     dst.write(chunk)
     except FileFormatError:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, NotImplementedError,
-            zlib.error) as exc:
+    except Exception as exc:  # noqa: BLE001 - zipfile, zlib (or isal's zlib) raise many types on damage
         raise FileFormatError(path, f"its zipped .nda cannot be extracted ({type(exc).__name__}: "
                                     f"{str(exc)[:100]}): the zip is truncated or corrupt",
                               "copy the file again from where it was published") from None
@@ -163,19 +161,12 @@ def _read_binary(path: Path, **_: Any) -> tuple[pd.DataFrame, dict]:
                 except Exception as exc:  # noqa: BLE001 - fastnda raises many types on bad files
                     errors.append(f"fastnda: {type(exc).__name__}: {str(exc)[:150]}")
             notes += [f"fastnda: {m}" for m in logged if "negative jumps" not in m]
-        if frame is None:
-            try:
-                import NewareNDA  # optional fallback for file versions fastnda rejects
-            except ImportError:
-                NewareNDA = None
-            if NewareNDA is not None:
-                with _captured("newarenda"):
-                    try:
-                        nd = NewareNDA.read(str(readable))
-                    except Exception as exc:  # noqa: BLE001
-                        errors.append(f"NewareNDA: {type(exc).__name__}: {str(exc)[:150]}")
-                    else:
-                        return _from_newarenda(nd, path)
+        if frame is None and _unsupported(errors):
+            # fastnda does not know this file's version: NewareNDA may. It runs in a child
+            # process with a time limit (on a damaged file it has looped forever)
+            nd = _newarenda(readable, errors)
+            if nd is not None:
+                return _from_newarenda(nd, path)
         if frame is None:
             raise FileFormatError(
                 path, "cannot be read as a Neware file, it is truncated or corrupt (" + "; ".join(errors) + ")",
@@ -183,6 +174,7 @@ def _read_binary(path: Path, **_: Any) -> tuple[pd.DataFrame, dict]:
             )
         with _captured("fastnda"):
             metadata = _metadata(fastnda, readable)
+        notes += _unread_records(readable, frame)
     if len(frame) == 0:
         raise FileFormatError(path, "is a Neware record with no data records (the channel logged nothing: "
                                     "an empty or aborted test); batteryzoom has nothing to read",
@@ -195,6 +187,79 @@ def _read_binary(path: Path, **_: Any) -> tuple[pd.DataFrame, dict]:
     meta: dict[str, Any] = {"reader": reader, "instrument": "Neware", "source_units": {"all": "SI (fastnda bdf)"},
                             "metadata": metadata, "warnings": notes}
     return out, meta
+
+
+def _unsupported(errors: list[str]) -> bool:
+    """Whether fastnda refused the file for its version (not for damage)."""
+    return any("version" in e.lower() or "not supported" in e.lower() or "NotImplementedError" in e for e in errors)
+
+
+_CHILD = """
+import logging, sys
+logging.disable(logging.CRITICAL)
+import NewareNDA
+NewareNDA.read(sys.argv[1]).to_pickle(sys.argv[2])
+"""
+
+
+def _newarenda(readable: Path, errors: list[str]) -> pd.DataFrame | None:
+    """NewareNDA's table of the file, read in a child process bounded in time (None, with
+    the reason in ``errors``, when it is not installed, fails or runs too long)."""
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("NewareNDA") is None:
+        errors.append("NewareNDA: not installed (pip install NewareNDA reads more file versions)")
+        return None
+    size = readable.stat().st_size
+    with tempfile.TemporaryDirectory(prefix="bz-newarenda-") as tmp:
+        out = Path(tmp) / "table.pkl"
+        _out, err, code, why = run_bounded([sys.executable, "-c", _CHILD, str(readable), str(out)],
+                                           limit_bytes=1 << 24, limit_s=60.0 + 10.0 * size / 2**20)
+        if why or code != 0 or not out.is_file():
+            tail = err.decode(errors="replace").strip().splitlines()[-1:] or [why or f"exit {code}"]
+            errors.append(f"NewareNDA: {why or tail[0][:150]}")
+            return None
+        try:
+            return pd.read_pickle(out)
+        except Exception as exc:  # noqa: BLE001 - an unreadable result is a failed fallback
+            errors.append(f"NewareNDA: {type(exc).__name__}: {exc}")
+            return None
+
+
+def _unread_records(readable: Path, frame: Any) -> list[str]:
+    """Records numbered after the last one fastnda read that the bytes of a ``.nda`` still
+    hold: damage (inserted or lost bytes) shifted them out of fastnda's record grid, and
+    it dropped them without a word. Found by the record number's bytes: the last two read
+    give the record length, and two more records in a row at that length past the last
+    one are no coincidence. (A ``.ndax`` keeps its records in a zip, whose checksums catch
+    such damage.)"""
+    if readable.suffix.lower() != ".nda" or "record_index" not in frame.columns or len(frame) < 2:
+        return []
+    index = np.asarray(frame["record_index"].to_numpy(), dtype=np.int64)
+    last, before = int(index[-1]), int(index[-2])
+    if last != before + 1 or last >= 2**32 - 2:
+        return []
+    raw = read_bytes(readable)
+    mark_last, mark_before = struct.pack("<I", last), struct.pack("<I", before)
+    pos = raw.rfind(mark_last)
+    while pos != -1:
+        stride = next((d for d in range(16, 1025) if raw[pos - d:pos - d + 4] == mark_before), None)
+        if stride is not None:
+            break
+        pos = raw.rfind(mark_last, 0, pos)
+    if pos == -1 or stride is None:
+        return []
+    nxt, after = struct.pack("<I", last + 1), struct.pack("<I", last + 2)
+    at = raw.find(nxt, pos + 4)
+    while at != -1:
+        if raw[at + stride:at + stride + 4] == after:
+            lost = (len(raw) - at) // stride
+            return [f"the file holds records numbered after the last one read ({last}): about {lost} records "
+                    f"from byte {at} on could not be read (the file is damaged before them); only the first "
+                    f"{len(frame)} records are in the table"]
+        at = raw.find(nxt, at + 1)
+    return []
 
 
 def _from_fastnda(frame: Any) -> pd.DataFrame:
@@ -359,9 +424,23 @@ def _read_btsda_3level(path: Path, column_map=None, units=None, **_: Any):
 def _three_level_records(path: Path) -> tuple[pd.DataFrame, list, list, list, list[str]]:
     """The record rows of a three-level export as a table, with the cycle id, step id and
     step name each record row sits under, and the damaged lines left out."""
-    lines = split_lines(read_text(path))
+    raw = read_bytes(path)
+    lines = split_lines(decode(raw)[0])
     if len(lines) < 4:
         raise FileFormatError(path, "three-level export has no data rows", "re-export the record")
+    if not raw.endswith(b"\n") and lines[-1].startswith(",,"):
+        # no line break at the end: the last record line may be cut (a truncated copy)
+        n_cells = len(lines[2].split("\t" if lines[0].count("\t") > lines[0].count(",") else ","))
+        sep = "\t" if lines[0].count("\t") > lines[0].count(",") else ","
+        recs = [ln for ln in lines[-21:] if ln.startswith(sep * 2)]
+        if lines[-1].count(sep) + 1 < n_cells or cut_last_line(recs, sep):
+            lines = lines[:-1]
+            cut_note = [f"the last line (line {len(lines) + 1}) ends without a line break and is cut short "
+                        "(file truncated?): left out"]
+        else:
+            cut_note = []
+    else:
+        cut_note = []
     sep = "\t" if lines[0].count("\t") > lines[0].count(",") else ","
     rec_header = [c.strip() for c in lines[2].split(sep)]
     step_header = [c.strip() for c in lines[1].split(sep)]
@@ -421,7 +500,7 @@ def _three_level_records(path: Path) -> tuple[pd.DataFrame, list, list, list, li
     if len(bad) > max(3, len(records) // 100):
         raise FileFormatError(path, f"three-level export has {len(bad)} damaged lines (first: {bad[:5]})",
                               "re-export the record")
-    notes = [f"{len(bad)} damaged line(s) left out: {bad[:10]}"] if bad else []
+    notes = cut_note + ([f"{len(bad)} damaged line(s) left out: {bad[:10]}"] if bad else [])
     width = len(rec_header)
     frame = pd.DataFrame([r[:width] + [""] * (width - len(r)) for r in records], columns=rec_header)
     frame = frame.loc[:, [c for c in frame.columns if c]]
