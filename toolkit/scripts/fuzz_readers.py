@@ -106,6 +106,16 @@ def cycler_family(workdir: Path, formats: list[str] | None = None) -> dict[str, 
 
 FAMILIES = {"cycler": cycler_family}
 
+# the classes of record_table_judge's "undetectable" verdicts, by the words of its reasons
+_REASONS = (("other plausible values", "a value changed"), ("dictionary values", "dictionary entries changed"),
+            ("block of", "a block of records changed"), ("record boundary", "ends at a record boundary"),
+            ("numbers none", "whole records left out, no counter"), ("spliced", "records cut out, lines spliced"),
+            ("header changed", "an optional column's header changed"))
+
+
+def _reason(detail: str) -> str:
+    return next((label for words, label in _REASONS if words in detail), "other")
+
 
 def run(family: str, cases: int, seed: int, timeout_s: float, formats: list[str] | None,
         log: Callable[[str], None] = print) -> dict:
@@ -123,13 +133,17 @@ def run(family: str, cases: int, seed: int, timeout_s: float, formats: list[str]
                     outcomes += campaign(read, [path], n_per_file=n, seed=seed + 104729 * k, timeout_s=timeout_s,
                                          judge=record_table_judge, companions=lambda p: companions.get(p, []))
             counts = collections.Counter(o.kind for o in outcomes)
+            reasons = collections.Counter(_reason(o.detail) for o in outcomes if o.kind == "undetectable")
             bugs = [{"file": o.source, "mutation": o.mutation, "kind": o.kind, "detail": o.detail}
                     for o in outcomes if o.bug]
             slowest = max((o.seconds for o in outcomes), default=0.0)
             report[name] = {"counts": {k: counts.get(k, 0) for k in OUTCOMES}, "bugs": bugs,
+                            "undetectable": dict(reasons),
                             "seconds": time.perf_counter() - t0, "slowest_case_s": slowest}
             log(f"{name:22s} " + " ".join(f"{k} {counts.get(k, 0):4d}" for k in OUTCOMES)
                 + f"  ({report[name]['seconds']:.0f} s, slowest case {slowest:.1f} s)")
+            if reasons:
+                log("    undetectable: " + "; ".join(f"{k} {v}" for k, v in reasons.most_common()))
             for b in bugs[:20]:
                 log(f"    {b['kind']}: {b['file']} {b['mutation']}: {b['detail'][:200]}")
     return report
@@ -150,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     for entry in report.values():
         totals.update(entry["counts"])
     print("total                  " + " ".join(f"{k} {totals.get(k, 0):4d}" for k in OUTCOMES))
+    reasons = collections.Counter()
+    for entry in report.values():
+        reasons.update(entry["undetectable"])
+    print("undetectable, by kind: " + "; ".join(f"{k} {v}" for k, v in reasons.most_common()))
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
     return 1 if any(totals.get(k, 0) for k in BUGS) else 0

@@ -352,6 +352,22 @@ def _rows_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1)
 
 
+def _dictionary_change(a: np.ndarray, b: np.ndarray, most: int = 8) -> bool:
+    """Whether, column by column, the changed cells map each old value to one new value,
+    with at most ``most`` old values changed in all."""
+    olds = 0
+    for k in range(a.shape[1]):
+        x, y = a[:, k], b[:, k]
+        ne = ~((x == y) | (np.isnan(x) & np.isnan(y)))
+        if not ne.any():
+            continue
+        pairs = {(float(p), float(q)) for p, q in zip(x[ne], y[ne])}
+        if len({p for p, _ in pairs}) != len(pairs):
+            return False
+        olds += len(pairs)
+    return 0 < olds <= most
+
+
 def record_table_judge(mutation: str, result: Any, clean: Any) -> str | None:
     """Why a changed, unwarned table of records is one no reader could tell from a valid
     record, or None (then it is a "silent" bug). The damages a reader cannot detect in
@@ -362,17 +378,23 @@ def record_table_judge(mutation: str, result: Any, clean: Any) -> str | None:
       most max(16, 1 %) of the rows, everything still inside the reader's plausibility
       limits and time still increasing (else the reader refuses or warns). A digit turned
       into another digit is a valid record; derived columns (steps, capacities) follow it.
-    - **a block of one column's values changed**: the same rows and columns, one or two
-      measured columns different over one contiguous run of rows, still plausible. In a
-      columnar file without checksums (parquet as pandas writes it, an HDF5 pandas store)
-      a damaged page that still decodes is a valid different column: nothing tells.
+    - **a block of records changed**: the same rows and columns, the measured values
+      different over one contiguous run of rows (not all of them), still plausible. In a
+      file without checksums inside (parquet as pandas writes it, an HDF5 pandas store,
+      the members of a ``.ndax`` once its zip checksums are rewritten), a damaged page or
+      record range that still decodes is a valid different record: nothing tells.
+    - **dictionary entries changed**: the same rows and columns, the changed cells of each
+      measured column taking one new value per old value, for at most 8 old values (a
+      bit flipped in a parquet dictionary page changes every cell that refers to it).
     - **the file ends at a record boundary**: the rows are the clean rows' first ones,
       unchanged (a file cut between two records is a valid shorter record unless the
       format states its length; none of these does).
     - **whole records lost where the format numbers none**: the rows are the clean rows
       with some left out, unchanged, and the clean table says the file has no record
-      counter (``attrs["record_counter"]`` False). With a counter, a gap is detectable and
-      must be warned about.
+      counter (``attrs["record_counter"]`` False); or one contiguous run of rows cut out
+      with at most one row at the cut different (a line spliced from the two ends, which
+      is a valid record when the cut falls at the same column in both lines). With a
+      counter, a gap is detectable and must be warned about.
     - **an optional column's header changed** into a name no reader knows: the rows are
       unchanged and only the temperature or wall-clock column is missing.
 
@@ -388,7 +410,8 @@ def record_table_judge(mutation: str, result: Any, clean: Any) -> str | None:
     lost = [c for c in clean.columns if c not in result.columns]
     if any(c not in clean.columns for c in result.columns) or not set(lost) <= set(_OPTIONAL):
         return None
-    measured = [c for c in _MEASURED if c in result.columns]
+    derived = " ".join(clean.attrs.get("derived", []))
+    measured = [c for c in _MEASURED if c in result.columns and f"{c} from" not in derived]
     a = clean[measured].to_numpy(np.float64)
     b = result[measured].to_numpy(np.float64)
     lost_note = f"; the {', '.join(lost)} column's header no longer names it" if lost else ""
@@ -400,17 +423,24 @@ def record_table_judge(mutation: str, result: Any, clean: Any) -> str | None:
         if changed <= max(16, len(a) // 100):
             return f"{changed} record(s) hold other plausible values (a number changed into another){lost_note}"
         rows = np.flatnonzero(differs)
-        cols = [c for k, c in enumerate(measured) if not _rows_equal(a[:, k:k + 1], b[:, k:k + 1]).all()]
-        if rows[-1] - rows[0] + 1 == changed and len(cols) <= 2:
-            return (f"a block of {changed} values of {', '.join(cols)} changed, still plausible (a columnar page "
+        if _dictionary_change(a[rows], b[rows]):
+            return f"{changed} records share changed dictionary values, still plausible{lost_note}"
+        if rows[-1] - rows[0] + 1 == changed and changed < len(a):
+            return (f"a block of {changed} records changed, still plausible (a damaged page or record range "
                     f"that decodes){lost_note}")
         return None
     if len(b) < len(a):
         if _rows_equal(a[:len(b)], b).all():
             return f"the file ends at a record boundary: {len(a) - len(b)} last record(s) gone{lost_note}"
-        if not clean.attrs.get("record_counter", True) and _subsequence(b, a):
-            return (f"{len(a) - len(b)} whole record(s) left out of a file that numbers none "
-                    f"(nothing tells a reader){lost_note}")
+        if not clean.attrs.get("record_counter", True):
+            if _subsequence(b, a):
+                return (f"{len(a) - len(b)} whole record(s) left out of a file that numbers none "
+                        f"(nothing tells a reader){lost_note}")
+            head = int(np.argmin(np.r_[_rows_equal(a[:len(b)], b), False]))
+            tail = int(np.argmin(np.r_[_rows_equal(a[::-1][:len(b)], b[::-1]), False]))
+            if head + tail >= len(b) - 1:
+                return (f"{len(a) - len(b)} record(s) cut out of a file that numbers none, the line at the cut "
+                        f"spliced from its two ends into a valid record{lost_note}")
     return None
 
 

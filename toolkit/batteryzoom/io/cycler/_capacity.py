@@ -12,10 +12,10 @@ The count columns a reader may give, most direct first:
 - unsigned (``capacity_ah``: Maccor, Novonix), carried on or restarted per step;
 - none: integrated from the current (trapezoid), said in ``attrs["derived"]``.
 
-A step whose current runs both ways (a pulse, drive-cycle or SIM step) has its charge and
-discharge both counted: from a signed count's rises and falls, from the two columns of a
-per-direction count, or from the current's positive and negative parts. Every other step
-counts only in its own direction.
+A step whose current runs both ways (a pulse, drive-cycle or SIM step, a half cycle with
+regeneration pulses) has its charge and discharge both counted: from a signed count's
+rises and falls, from the two columns of a per-direction count, or from the current's
+positive and negative parts. Every other step counts only in its own direction.
 """
 
 from __future__ import annotations
@@ -90,7 +90,9 @@ def _count(raw, meta, quantity, integrand, t, starts, n, notes, cycle, scope, ac
         d = np.diff(signed, prepend=0.0)
         d[starts] = signed[starts]  # each step counts from 0
         up, down = _split(d, starts, seg)
-        mixed = active & _both(up[np.r_[starts[1:], n] - 1], down[np.r_[starts[1:], n] - 1])
+        # a signed count that runs against its step beyond noise (1e-4 of the step: a
+        # regeneration pulse inside a half cycle) counts both ways, as its rises and falls
+        mixed = active & _both(up[np.r_[starts[1:], n] - 1], down[np.r_[starts[1:], n] - 1], 1e-4)
         # a signed count running briefly against its step (regeneration, noise) is no
         # defect: its step's direction counts on, as its rises and falls would
         _mend_drops(q, starts, n, f"{col} (signed)", notes.notes, skip=mixed,
@@ -108,16 +110,18 @@ def _count(raw, meta, quantity, integrand, t, starts, n, notes, cycle, scope, ac
     up = _cumtrapz_per_step(np.clip(y, 0, None), t, starts, n) / 3600.0
     down = _cumtrapz_per_step(np.clip(-y, 0, None), t, starts, n) / 3600.0
     ends = np.r_[starts[1:], n] - 1
-    mixed = active & _both(up[ends], down[ends])
+    mixed = active & _both(up[ends], down[ends], 1e-4)
     # a count integrated here falls only where the integrand changes sign (not a defect)
     _mend_drops(q, starts, n, derived.split(" integrated")[0], notes.derived, skip=mixed)
     return _with_mixed(q, up, down, mixed, seg) + ("derived", mixed)
 
 
-def _both(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Steps where both directions carry more than 1 % of the larger (and above 1e-12)."""
+def _both(a: np.ndarray, b: np.ndarray, share: float = 0.01) -> np.ndarray:
+    """Steps where both directions carry more than ``share`` of the larger (and above
+    1e-12): 1 % for two counts of their own (an Arbin resistance pulse under it is the
+    other direction's noise), 1e-4 for one signed count or the current's integral."""
     lo, hi = np.minimum(a, b), np.maximum(a, b)
-    return (lo > 0.01 * hi) & (lo > 1e-12)
+    return (lo > share * hi) & (lo > 1e-12)
 
 
 def _split(d: np.ndarray, starts: np.ndarray, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

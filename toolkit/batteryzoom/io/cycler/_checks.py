@@ -18,7 +18,7 @@ import pandas as pd
 from ...errors import FileFormatError, InputError
 
 __all__ = ["LIMITS", "check_limits", "check_records", "repeated_rows", "time_unit_from_clock", "clock_pauses",
-           "count_scope", "capacity_vs_current"]
+           "count_scope", "capacity_vs_current", "clock_spikes"]
 
 #: plausible ranges of a cell's (or a module's) record: a value outside is damage or a
 #: wrong unit. ``read_cycler(limits=...)`` overrides any of them (``limits=False``: none).
@@ -174,6 +174,29 @@ def clock_pauses(t: np.ndarray, unix: np.ndarray, min_s: float = 60.0) -> list[s
     k = int(idx[big[np.argmax(excess[big])] + 1])
     return [f"the wall clock runs {float(excess[big].sum()):.6g} s ahead of the test time over {len(big)} "
             f"pause(s) (largest before row {k + 1}: a paused channel); test_time_second keeps the test's own clock"]
+
+
+def clock_spikes(t: np.ndarray, unix: np.ndarray) -> list[str]:
+    """Rows whose wall clock disagrees with the test time there and only there: the offset
+    between the two jumps at a row and back at the next by more than 10 s and twice the
+    median logging interval (a line spliced from two records, or a damaged cell; a real
+    Maccor log has 10 s hiccups at 30 s logging). A pause or a clock change moves the
+    offset once and keeps it: not a spike."""
+    ok = np.isfinite(t) & np.isfinite(unix)
+    if ok.sum() < 3:
+        return []
+    idx = np.flatnonzero(ok)
+    off = unix[idx] - t[idx]
+    d = np.diff(off)
+    step = np.diff(t[idx])
+    tol_s = max(10.0, 2.0 * float(np.median(np.abs(step))))
+    spike = (np.abs(d[:-1]) > tol_s) & (np.abs(d[1:]) > tol_s) & (np.sign(d[:-1]) != np.sign(d[1:])) & \
+        (np.abs(d[:-1] + d[1:]) < 0.5 * np.abs(d[:-1]))
+    if not spike.any():
+        return []
+    rows = idx[1:-1][spike]
+    return [f"{len(rows)} row(s) whose wall clock disagrees with the test time there alone (first at row "
+            f"{int(rows[0]) + 1}, by {float(d[:-1][spike][0]):.6g} s): damaged or spliced lines?"]
 
 
 def count_scope(q: np.ndarray, starts: np.ndarray, cycle: np.ndarray | None) -> str:

@@ -241,6 +241,9 @@ def parse_table(
     if cut:
         notes.append(f"the last line (line {cut[0][0]}) ends without a line break and is cut short "
                      "(file truncated?): left out")
+    elif not ends_nl and keep_no and keep_no[-1] == len(lines):
+        notes.append(f"the file ends without a line break: its last line (line {keep_no[-1]}) may be cut "
+                     "(file truncated?); it was kept")
     if not keep_lines:
         raise FileFormatError(path, f"has a header (line {h + 1}) but no data rows", "re-export the record")
     try:

@@ -126,15 +126,31 @@ def dates_to_unix(values: pd.Series, fmt: str | None = None, dayfirst: bool = Fa
         with warnings.catch_warnings():
             # "could not infer format": the mixed fallback is intended
             warnings.simplefilter("ignore", UserWarning)
-            ts = pd.to_datetime(text, errors="coerce", format=fmt, dayfirst=dayfirst)
+            ts = _to_datetime(text, fmt, dayfirst)
             if fmt is None and ts.isna().any() and ts.notna().any():
                 # one format inferred from the first cell: parse the rest one by one
-                ts = pd.to_datetime(text, errors="coerce", format="mixed", dayfirst=dayfirst)
+                ts = _to_datetime(text, "mixed", dayfirst)
     ts = pd.Series(ts)
     if getattr(ts.dt, "tz", None) is not None:
         ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
     seconds = (ts - pd.Timestamp("1970-01-01")) / pd.Timedelta(seconds=1)
     return seconds.to_numpy(np.float64, na_value=np.nan)
+
+
+def _to_datetime(text: pd.Series, fmt: str | None, dayfirst: bool) -> pd.Series:
+    """pandas' parse, damage-proof: mixed time zones, out-of-range dates and the like make
+    the cells that cause them NaT instead of raising."""
+    try:
+        return pd.Series(pd.to_datetime(text, errors="coerce", format=fmt, dayfirst=dayfirst), index=text.index)
+    except (ValueError, TypeError, OverflowError):
+        out = []
+        for cell in text:
+            try:
+                ts = pd.to_datetime(cell, errors="coerce", dayfirst=dayfirst)
+                out.append(ts.tz_convert("UTC").tz_localize(None) if getattr(ts, "tzinfo", None) else ts)
+            except (ValueError, TypeError, OverflowError):
+                out.append(pd.NaT)
+        return pd.Series(pd.to_datetime(out, errors="coerce"), index=text.index)
 
 
 def numeric(values: pd.Series, path: Path, column: str) -> np.ndarray:

@@ -81,8 +81,9 @@ def _export_frame(frame: pd.DataFrame, path: Path, column_map, units) -> tuple[p
     meta["capacity_scope"] = "cycle"
     meta.update(instrument="Arbin")
     if unitless:
-        meta["source_units"] = {**{k: f"{v} (Arbin database units)" for k, v in _DB_UNITS.items()
-                                   if k in out and k not in (units or {})}, **meta["source_units"]}
+        meta["source_units"] = {**meta["source_units"], **{k: f"{v} (Arbin database units)"
+                                                           for k, v in _DB_UNITS.items()
+                                                           if k in out and k not in (units or {})}}
     return out, meta
 
 

@@ -209,7 +209,9 @@ def _time_units(raw: pd.DataFrame, meta: dict, notes: _Notes) -> None:
         notes.time.append(f"{col}: unit not in the header; {unit}, from the wall clock ({ratio:.4g} s of clock "
                           "per unit)")
     if unix is not None and "test_time_second" in raw:
-        notes.notes += _checks.clock_pauses(raw["test_time_second"].to_numpy(np.float64), unix)
+        t = raw["test_time_second"].to_numpy(np.float64)
+        notes.notes += _checks.clock_pauses(t, unix)
+        notes.repairs += _checks.clock_spikes(t, unix)
 
 
 def _record_checks(raw: pd.DataFrame, notes: _Notes) -> bool:
@@ -317,13 +319,14 @@ def _steps(raw: pd.DataFrame, i: np.ndarray, rest_current_a: float | None,
 
 def _rest_tol(i: np.ndarray, rest_current_a: float | None) -> float:
     """|current| at or below which a step is a rest: 0.1 % of the largest, but the largest
-    itself when the current never rises above the logged resolution (its smallest non-zero
-    |value|, at most twice) and is mostly 0: an open-circuit record's noise, not a current."""
+    itself when the current never rises above a few µA, at the logged resolution (its
+    smallest non-zero |value|, at most twice), and is mostly 0: an open-circuit record's
+    noise (a PEC rest logs 0 and 1e-6 A), not a current."""
     if rest_current_a is not None:
         return float(rest_current_a)
     absi = np.abs(i)
     peak = float(np.nanmax(absi)) if len(i) else 0.0
-    if peak > 0:
+    if 0 < peak <= 1e-5:
         nonzero = absi[absi > 0]
         if peak <= 2 * float(nonzero.min()) and len(nonzero) < 0.5 * len(absi):
             return peak
