@@ -472,7 +472,8 @@ def _classify(i, v, starts, n, tol, step_kind) -> np.ndarray:
     step's final voltage (the hold), and the step has a hold at all: its current fell to
     90 % of its peak or less by its end, over at least two held rows (so a pure CC step is
     CC, whatever the instrument calls it); a step labelled CV by the instrument is CV
-    throughout.
+    throughout. A row whose current runs against its step's beyond ``tol`` (a SIM step, a
+    regeneration pulse) is typed by its own current, as a CC row.
     """
     seg_len = np.diff(np.r_[starts, n])
     sid = np.repeat(np.arange(len(starts)), seg_len)
@@ -498,8 +499,12 @@ def _classify(i, v, starts, n, tol, step_kind) -> np.ndarray:
         # end) over at least two rows held at the voltage: a pure CC step whose voltage
         # flattens at its end, or whose last sample catches the switch-off, is no CCCV
         has_cv = (absi[ends] <= 0.9 * step_peak) & (np.add.reduceat(hold.view(np.int8), starts) >= 2)
-        is_cv = (hold & has_cv[sid]) | (modes == "cv")[sid]
-        charge = (med > 0)[sid]
+        # a row whose current runs against its step beyond tol (a SIM or drive-cycle step, a
+        # regeneration pulse in a half cycle) is typed by its own current, as a CC row
+        charge_step = (med > 0)[sid]
+        against = np.where(charge_step, i < -tol, i > tol)
+        is_cv = ((hold & has_cv[sid]) | (modes == "cv")[sid]) & ~against
+        charge = np.where(against, ~charge_step, charge_step)
         code = np.where(charge, np.where(is_cv, _CODE["cv_charge"], _CODE["cc_charge"]),
                         np.where(is_cv, _CODE["cv_discharge"], _CODE["cc_discharge"])).astype(np.int8)
         out = np.where(active, code, out)
