@@ -126,10 +126,12 @@ def dates_to_unix(values: pd.Series, fmt: str | None = None, dayfirst: bool = Fa
         with warnings.catch_warnings():
             # "could not infer format": the mixed fallback is intended
             warnings.simplefilter("ignore", UserWarning)
-            ts = _to_datetime(text, fmt, dayfirst)
+            ts, per_cell = _to_datetime(text, fmt, dayfirst)
             if fmt is None and ts.isna().any() and ts.notna().any():
                 # one format inferred from the first cell: parse the rest one by one
-                ts = _to_datetime(text, "mixed", dayfirst)
+                ts, per_cell = _to_datetime(text, "mixed", dayfirst)
+            if per_cell:
+                ts = ts.where(_same_shape(text, ts))
     ts = pd.Series(ts)
     if getattr(ts.dt, "tz", None) is not None:
         ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -137,11 +139,26 @@ def dates_to_unix(values: pd.Series, fmt: str | None = None, dayfirst: bool = Fa
     return seconds.to_numpy(np.float64, na_value=np.nan)
 
 
-def _to_datetime(text: pd.Series, fmt: str | None, dayfirst: bool) -> pd.Series:
+def _same_shape(text: pd.Series, ts: pd.Series) -> np.ndarray:
+    """Cells shaped like the column's most common date: digit runs, fractional seconds and
+    the time-zone offset aside. An instrument writes one date format; a cell of another shape
+    parsed cell by cell (dateutil reads ``"1.2.3"`` as 2003-01-02) is damage, not a date."""
+    shape = (text.str.replace(r"\.\d+", "", regex=True).str.replace(r"[+-]\d\d:?\d\d$|Z$", "", regex=True)
+             .str.replace(r"\d+", "9", regex=True))
+    parsed = ts.notna().to_numpy()
+    if not parsed.any():
+        return parsed
+    common = shape[parsed].value_counts().index[0]
+    return parsed & (shape == common).to_numpy()
+
+
+def _to_datetime(text: pd.Series, fmt: str | None, dayfirst: bool) -> tuple[pd.Series, bool]:
     """pandas' parse, damage-proof: mixed time zones, out-of-range dates and the like make
-    the cells that cause them NaT instead of raising."""
+    the cells that cause them NaT instead of raising. Also whether cells were parsed each in
+    its own format (``"mixed"`` or one by one), which lets damage pass for a date."""
     try:
-        return pd.Series(pd.to_datetime(text, errors="coerce", format=fmt, dayfirst=dayfirst), index=text.index)
+        parsed = pd.to_datetime(text, errors="coerce", format=fmt, dayfirst=dayfirst)
+        return pd.Series(parsed, index=text.index), fmt == "mixed"
     except (ValueError, TypeError, OverflowError):
         out = []
         for cell in text:
@@ -150,7 +167,7 @@ def _to_datetime(text: pd.Series, fmt: str | None, dayfirst: bool) -> pd.Series:
                 out.append(ts.tz_convert("UTC").tz_localize(None) if getattr(ts, "tzinfo", None) else ts)
             except (ValueError, TypeError, OverflowError):
                 out.append(pd.NaT)
-        return pd.Series(pd.to_datetime(out, errors="coerce"), index=text.index)
+        return pd.Series(pd.to_datetime(out, errors="coerce"), index=text.index), True
 
 
 def numeric(values: pd.Series, path: Path, column: str) -> np.ndarray:
