@@ -8,7 +8,7 @@
 - Particle (112³, 80 nm): ``segment_grains`` against a scikit-image Hessian
   (``hessian_matrix`` + ``hessian_matrix_eigvals``) followed by a watershed from the same
   number of grid markers: the cost of the boundary map, markers and grain table.
-- ``segment._h_maxima`` against ``skimage.morphology.h_maxima`` on the electrode's
+- ``segment._common.h_maxima`` against ``skimage.morphology.h_maxima`` on the electrode's
   distance map (identical output).
 """
 
@@ -20,6 +20,7 @@ from scipy import ndimage
 
 import batteryzoom as bz
 from batteryzoom import segment
+from batteryzoom.segment._common import h_maxima as our_h_maxima
 
 
 @case("segment")
@@ -82,8 +83,8 @@ def h_maxima_vs_scikit_image():
     grey = bz.data.load("twin/electrode-ct", lazy=False).values
     solid = ndimage.gaussian_filter(grey, 0.5) > 0.67
     dist = ndimage.distance_transform_edt(solid, sampling=0.5).astype(np.float32)
-    t_ours = median_time(lambda: segment._h_maxima(dist, 0.5), repeat=3)
+    t_ours = median_time(lambda: our_h_maxima(dist, 0.5), repeat=3)
     t_base = median_time(lambda: h_maxima(dist, 0.5), repeat=3)
-    same = np.array_equal(segment._h_maxima(dist, 0.5), h_maxima(dist, 0.5).astype(bool))
+    same = np.array_equal(our_h_maxima(dist, 0.5), h_maxima(dist, 0.5).astype(bool))
     return [Measurement("h-maxima of the electrode distance map vs skimage", t_ours, t_base, goal=1.0,
                         note="identical output" if same else "OUTPUT DIFFERS")]

@@ -226,3 +226,61 @@ def cell_twin_findings(twin):
     from batteryzoom import cell
 
     return cell.cell_pipeline(twin("cell-ct"), truth=twin("cell-ct", part="defects"), progress=False)
+
+
+# ------------------------------------------------------------------ segmentation of the twin
+
+
+@pytest.fixture(scope="session")
+def twin_electrode(twin):
+    """``(grey, truth, table)`` of the twin's electrode CT, in memory: the grey volume, the
+    true ``particles``/``phases``/``cracks`` as numpy, the true particle table."""
+    import batteryzoom as bz
+
+    grey = bz.data.load("twin/electrode-ct", lazy=False)
+    truth = {part: bz.data.load("twin/electrode-ct", part=part, lazy=False).values
+             for part in ("particles", "phases", "cracks")}
+    return grey, truth, twin("electrode-ct", "particle_table")
+
+
+@pytest.fixture(scope="session")
+def twin_particles(twin_electrode):
+    """``bz.segment.segment_particles`` of the twin's electrode CT, default parameters."""
+    from batteryzoom import segment
+
+    return segment.segment_particles(twin_electrode[0])
+
+
+@pytest.fixture(scope="session")
+def twin_matched(twin_electrode, twin_particles):
+    """Interior true particles joined to the segmented particle overlapping them most
+    (segmented columns suffixed ``_seg``)."""
+    import pandas as pd
+
+    _, truth, table = twin_electrode
+    seg = twin_particles.labels.values
+    both = (truth["particles"] > 0) & (seg > 0)
+    pairs = pd.DataFrame({"label": truth["particles"][both], "seg": seg[both]}).value_counts().reset_index()
+    best = pairs.sort_values("count").groupby("label").last().reset_index()
+    joined = table.merge(best, on="label").merge(twin_particles.table, left_on="seg", right_on="label",
+                                                 suffixes=("", "_seg"))
+    return joined[~joined["border"]]
+
+
+@pytest.fixture(scope="session")
+def two_balls():
+    """Two touching balls of radius 6 voxels (phase code 1) in pore (0), uint8 (20, 20, 28)."""
+    import numpy as np
+
+    z, y, x = np.mgrid[:20, :20, :28]
+    balls = ((z - 10) ** 2 + (y - 10) ** 2 + (x - 8) ** 2 <= 36) | ((z - 10) ** 2 + (y - 10) ** 2 + (x - 19) ** 2 <= 36)
+    return balls.astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def two_balls_grey(two_balls):
+    """:func:`two_balls` as grey levels: 0 and 1 plus Gaussian noise of 0.05, float32."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    return (two_balls * 1.0 + rng.normal(0, 0.05, two_balls.shape)).astype(np.float32)

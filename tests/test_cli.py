@@ -42,3 +42,54 @@ def test_data_verify_through_the_mirror(fetch_real, capsys):
 def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "batteryzoom.cli", "data", "list", "--real"], capture_output=True, text=True)
     assert out.returncode == 0 and "real/cycler/neware-m50t" in out.stdout
+
+
+def _saved_acquisition(path):
+    """A small raw scan (a ball off the axis, flats, Poisson noise) saved as zarr."""
+    import numpy as np
+
+    import batteryzoom as bz
+    from batteryzoom.io.acquisition import make_acquisition
+
+    yy, xx = np.mgrid[:48, :48] - 23.5
+    ball = (np.hypot(yy, xx - 5) < 15).astype(np.float32) * 0.03
+    angles = np.arange(0, 180, 2.0)
+    line = bz.tomo.project(np.stack([ball] * 4), angles, 22.0, 48)
+    rng = np.random.default_rng(0)
+    acq = make_acquisition(rng.poisson(1e4 * np.exp(-line)).astype(np.uint16), angles,
+                           flats=rng.poisson(1e4, (3, 4, 48)).astype(np.uint16), angle_unit="deg",
+                           pixel_size_um=1.3)
+    acq.to_zarr(path, mode="w", consolidated=False)
+    return path
+
+
+def test_reconstruct_writes_the_volume_and_its_parameters(tmp_path, capsys):
+    import json
+
+    import xarray as xr
+
+    acq = _saved_acquisition(tmp_path / "scan.zarr")
+    out = tmp_path / "vol.zarr"
+    assert main(["reconstruct", str(acq), "--out", str(out), "--no-rings", "--chunks", "2"]) == 0
+    assert "centre" in capsys.readouterr().out
+    vol = xr.open_zarr(out, consolidated=False).volume
+    assert vol.dims == ("z", "y", "x") and vol.attrs["voxel_size_um"] == [1.3, 1.3, 1.3]
+    side = json.loads((tmp_path / "vol.json").read_text())
+    assert abs(side["centre_px"] - 22.0) <= 0.5 and side["reconstruction"]["rings"] is None
+    assert side["written_by"] == "batteryzoom.tomo.reconstruct"
+    # a second run needs --overwrite; a file it did not write is never replaced
+    assert main(["reconstruct", str(acq), "--out", str(out), "--centre", "22"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["reconstruct", str(acq), "--out", str(out), "--centre", "22", "--no-rings", "--overwrite"]) == 0
+    assert json.loads((tmp_path / "vol.json").read_text())["centre_px"] == 22.0
+    (tmp_path / "other.json").write_text('{"mine": true}')
+    assert main(["reconstruct", str(acq), "--out", str(tmp_path / "other.zarr"), "--overwrite"]) == 2
+    assert "was not written by batteryzoom" in capsys.readouterr().err
+    assert (tmp_path / "other.json").read_text() == '{"mine": true}' and not (tmp_path / "other.zarr").exists()
+
+
+def test_reconstruct_names_a_file_it_cannot_read(tmp_path, capsys):
+    bad = tmp_path / "scan.xyz"
+    bad.write_text("not a scan")
+    assert main(["reconstruct", str(bad), "--out", str(tmp_path / "v.zarr")]) == 2
+    assert str(bad) in capsys.readouterr().err

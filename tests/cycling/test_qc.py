@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -97,3 +98,41 @@ def test_parts_without_a_record_are_none(twin):
     assert rest.cell_id == "SN-0009" and rest.robust_z is None and rest.verdict == "fail"
     with pytest.raises(InputError, match="cycler_qc needs a record"):
         cycling.cycler_qc()
+
+
+def test_the_one_cycle_numbers_come_from_the_first_complete_cycle(twin):
+    """A record whose cycle 1 is a discharge alone (a cell put on test charged) gave
+    'CE nan %' and 'looks normal': the first cycle with a charge and a discharge is the
+    one, and the pipeline says which."""
+    one = twin("cycling-one-cycle")
+    dis = one[one["step_type"] == "cc_discharge"].copy()
+    later = one.copy()
+    later["test_time_second"] = later["test_time_second"] + dis["test_time_second"].iloc[-1] + 10.0
+    later["step_count"] = later["step_count"] + 1
+    later["cycle_count"] = 2
+    dis["step_count"] = 1
+    record = pd.concat([dis, later], ignore_index=True)
+    qc = cycling.cycler_qc(record)
+    assert qc.cycles.index.tolist() == [1, 2] and np.isnan(qc.cycles.loc[1, "coulombic_efficiency"])
+    assert qc.cycle == 2 and qc.coulombic_efficiency == pytest.approx(0.9961, abs=1e-4)
+    assert qc.summary()["cycle"] == 2
+    assert qc.notes == ["cycle 2 is the one-cycle test's: the first with both a charge and a discharge "
+                        "(cycle 1 before it holds only one of them)"]
+    alone = cycling.cycler_qc(dis.reset_index(drop=True))
+    assert alone.cycle is None and alone.coulombic_efficiency is None
+    assert "no complete cycle" in alone.notes[0]
+
+
+def test_a_lot_whose_rests_are_too_short_decides_nothing(twin):
+    """Every rest of the lot cut to 12 h: no K-value, so no z-score, nobody flagged and
+    every verdict inconclusive (it was a fail for all 13)."""
+    from batteryzoom.data.twin.cycling import cut_rest
+
+    lot = twin("cycling-population")
+    five = lot[lot["cell_id"].isin(["SN-0001", "SN-0002", "SN-0003", "SN-0004", "SN-0009"])]
+    cut = pd.concat([cut_rest(g.drop(columns="cell_id").reset_index(drop=True), 0.5)[0].assign(cell_id=cid)
+                     for cid, g in five.groupby("cell_id", observed=True)], ignore_index=True)
+    qc = cycling.cycler_qc(population=cut)
+    assert (qc.population["verdict"] == "inconclusive").all() and qc.flagged == []
+    assert qc.population["robust_z"].isna().all() and not qc.population["population_outlier"].any()
+    assert qc.verdict == "inconclusive" and qc.robust_z is None and qc.lot_size == 0

@@ -8,7 +8,8 @@ Submodules, by technique (see DESIGN.md):
 - ``bz.data``: the data manifest, the cache, the offline mirror, ``load(name)``;
   ``bz.data.twin``: the synthetic twin.
 - ``bz.io``: readers (cycler files, TXM frames, volumes, spectra).
-- ``bz.cycling``, ``bz.cell``, ``bz.segment``, ``bz.xanes``, ``bz.regions``: analyses.
+- ``bz.cycling``, ``bz.cell``, ``bz.segment``, ``bz.xanes``, ``bz.regions``: analyses;
+  ``bz.tomo``: raw tomography acquisitions to volumes.
 - ``bz.zoom``: the hierarchy of scales in one physical frame.
 - ``bz.plots``, ``bz.widgets``, ``bz.viewer``: figures, notebook widgets, napari.
 - ``bz.report``, ``bz.cli``: the main job and the ``batteryzoom`` command.
@@ -30,6 +31,7 @@ _SUBMODULES = {
     "xanes",
     "regions",
     "zoom",
+    "tomo",
     "plots",
     "widgets",
     "viewer",

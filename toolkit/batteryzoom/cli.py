@@ -7,12 +7,16 @@
     batteryzoom data fetch NAME [--refetch] [--no-download]
     batteryzoom data verify [NAME ...] [--download]
     batteryzoom report [--dataset twin|PATH] [--out DIR]
+    batteryzoom reconstruct ACQUISITION --out VOLUME.zarr [--centre PX] [--method fbp|fourier|sirt|iradon]
+                            [--filter NAME] [--no-rings] [--no-outliers] [--rows FIRST:STOP]
+                            [--chunks N] [--overwrite]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .errors import BatteryZoomError
 
@@ -77,6 +81,64 @@ def _report(args) -> int:
     return report.main(dataset=args.dataset, out=args.out)
 
 
+def _read_acquisition(path: str):
+    """An acquisition Dataset from ``path``: one saved as zarr or netCDF (``acq.to_zarr``),
+    else through ``bz.io.read_acquisition`` (the instrument formats) when it exists."""
+    import xarray as xr
+
+    from . import io
+    from .errors import FileFormatError
+    from .io.acquisition import check_acquisition
+
+    p = Path(path)
+    if not p.exists():
+        raise FileFormatError(p, "no such file or folder", "check the path")
+    saved_zarr = p.is_dir() and any((p / m).exists() for m in ("zarr.json", ".zgroup", ".zattrs"))
+    if saved_zarr or p.suffix == ".zarr":
+        meta = p / "zarr.json"
+        consolidated = (p / ".zmetadata").exists() or (meta.exists() and "consolidated_metadata" in meta.read_text())
+        return check_acquisition(xr.open_zarr(p, consolidated=consolidated), str(p))
+    if p.suffix in (".nc", ".nc4", ".netcdf"):
+        return check_acquisition(xr.open_dataset(p), str(p))
+    reader = getattr(io, "read_acquisition", None)  # the instrument readers, when present
+    if reader is None:
+        raise FileFormatError(p, "no reader for raw acquisition files in this version",
+                              "save the acquisition Dataset (bz.io.acquisition.make_acquisition) with "
+                              "acq.to_zarr('scan.zarr') and pass that")
+    return reader(p)
+
+
+def _reconstruct(args) -> int:
+    from . import tomo
+    from .data.store import atomic_write_bytes
+    from .errors import InputError
+    from .tomo.pipeline import written_by_us
+
+    out = Path(args.out)
+    side = out.with_suffix(".json")
+    if side.exists() and (not written_by_us(side) or not args.overwrite):
+        why = "was not written by batteryzoom's reconstruct" if not written_by_us(side) else \
+            "is from an earlier reconstruct; pass --overwrite to replace it"
+        raise InputError(f"{side}: exists and {why} (the parameters go beside the volume)")
+    rows = None
+    if args.rows:
+        try:
+            first, stop = (int(v) for v in args.rows.split(":"))
+        except ValueError:
+            raise InputError(f"--rows {args.rows!r}: give FIRST:STOP, e.g. 100:300") from None
+        rows = (first, stop)
+    acq = _read_acquisition(args.acquisition)
+    vol = tomo.reconstruct(acq, centre=args.centre, method=args.method, filter_name=args.filter,
+                           rings=not args.no_rings, outliers=not args.no_outliers, rows=rows, chunks=args.chunks,
+                           out=out, overwrite=args.overwrite, progress=True)
+    atomic_write_bytes(side, tomo.parameters_json(vol).encode("utf-8"))
+    centre = vol.attrs.get("centre_px")
+    shown = f"{centre:.2f}" if isinstance(centre, float) else ", ".join(f"{c:.2f}" for c in centre)
+    print(f"{out}: {dict(zip(vol.dims, vol.shape))}, voxel {vol.attrs.get('voxel_size_um')} µm, "
+          f"{vol.attrs.get('units')}; centre {shown} px\n{side}: centre and parameters")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="batteryzoom", description="A macro-to-nano zoom through battery degradation.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -108,6 +170,23 @@ def build_parser() -> argparse.ArgumentParser:
                         "(its files per scale; see help(batteryzoom.report.FolderSource))")
     p.add_argument("--out", default="report", help="output folder (default: ./report)")
     p.set_defaults(func=_report)
+
+    p = sub.add_parser("reconstruct", help="raw tomography acquisition -> volume (zarr), centre found if not given")
+    p.add_argument("acquisition", help="an acquisition saved as zarr/netCDF, or an instrument file "
+                                       "bz.io.read_acquisition reads")
+    p.add_argument("--out", required=True, help="the volume's zarr store; its centre and parameters go "
+                                                "beside it as .json")
+    p.add_argument("--centre", type=float, default=None, help="rotation axis in detector columns (px); "
+                                                              "default: found per energy")
+    p.add_argument("--method", default="fbp", choices=["fbp", "fourier", "sirt", "iradon"])
+    p.add_argument("--filter", default="ramp", choices=["ramp", "shepp-logan", "cosine", "hamming", "hann"])
+    p.add_argument("--no-rings", action="store_true", help="skip stripe (ring) removal")
+    p.add_argument("--no-outliers", action="store_true", help="skip zinger removal")
+    p.add_argument("--rows", default=None, help="detector rows FIRST:STOP (default all)")
+    p.add_argument("--chunks", type=int, default=16, help="detector rows per block (default 16)")
+    p.add_argument("--overwrite", action="store_true", help="replace a volume an earlier reconstruct wrote "
+                                                            "(never anything else)")
+    p.set_defaults(func=_reconstruct)
     return parser
 
 

@@ -115,6 +115,11 @@ def test_rest_truth_gives_the_truth_over_any_window():
     assert np.abs(noisy - rest["voltage_volt"].to_numpy()).max() < 1e-3  # 0.1 mV noise, 0.1 mV steps
     with pytest.raises(ValueError, match="need at least 2"):
         twin.window_truth(rest, 30.0)
+    # the leakage-driven slope (the OCV's) is the voltage's once the relaxation is over, and
+    # below it while the relaxation still falls
+    assert headline["leakage_k_value_mv_per_day"] == pytest.approx(headline["k_value_mv_per_day"], rel=1e-4)
+    first_hours = twin.window_truth(rest, 0.0, 0.25)
+    assert first_hours["k_value_mv_per_day"] > 2 * first_hours["leakage_k_value_mv_per_day"] > 0
     lot = bz.data.load("twin/cycling-population", part="rest_truth")
     assert lot["cell_id"].nunique() == 13
 
@@ -152,3 +157,21 @@ def test_btsda_exports_read_back_to_the_bdf_table(name, part):
     np.testing.assert_allclose(back["discharging_capacity_ah"], main["discharging_capacity_ah"], atol=1e-7)
     np.testing.assert_array_equal(back["step_count"], main["step_count"])
     assert (back["step_type"].astype(str) == main["step_type"].astype(str)).mean() > 0.99
+
+
+def test_cut_rest_is_the_record_stopped_early():
+    """A shorter rest is the same record cut: the charge and the kept part of the rest are
+    the 25-day record's rows, byte for byte, and the truth is cut the same way."""
+    df = bz.data.load("twin/cycling-self-discharge")
+    rest = bz.data.load("twin/cycling-self-discharge", part="rest_truth")
+    cut, cut_rest_truth = twin.cut_rest(df, 0.5, rest)
+    last = cut[cut["step_count"] == cut["step_count"].max()]
+    assert (last["test_time_second"].iloc[-1] - last["test_time_second"].iloc[0]) / 86400 == pytest.approx(0.5)
+    pd.testing.assert_frame_equal(cut, df.iloc[:len(cut)].reset_index(drop=True))
+    assert cut.attrs["cell"] == df.attrs["cell"]
+    assert len(cut_rest_truth) == len(last) and cut_rest_truth["time_day"].iloc[-1] == pytest.approx(0.5)
+    assert twin.cut_rest(df, 0.5)[1] is None
+    with pytest.raises(ValueError, match="rest_day must be > 0"):
+        twin.cut_rest(df, 0.0)
+    with pytest.raises(ValueError, match="does not end in a rest"):
+        twin.cut_rest(bz.data.load("twin/cycling-one-cycle").iloc[:-200], 1.0)

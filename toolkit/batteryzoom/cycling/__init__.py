@@ -1,8 +1,9 @@
 """Cycles and steps, capacity and energy, V–Q curves, dQ/dV and dV/dQ, self-discharge and QC.
 
 Every function takes the BDF table that :func:`batteryzoom.io.read_cycler` (or
-``bz.data.load("real/cycler/...")`` / ``bz.data.load("twin/cycling-...")``) returns and
-gives back plain tables (one row per step, cycle, point or cell; units in column names) or a
+``bz.data.load("real/cycler/...")`` / ``bz.data.load("twin/cycling-...")``) returns -- its
+time increasing and its voltages in volts, else an :class:`~batteryzoom.errors.InputError`
+names the rows or the column (``_checks``) -- and gives back plain tables (one row per step, cycle, point or cell; units in column names) or a
 dataclass, so that figures and widgets can draw them without recomputing anything.
 
 One module per technique (each name below imports from ``batteryzoom.cycling``):
@@ -13,7 +14,9 @@ One module per technique (each name below imports from ``batteryzoom.cycling``):
 - ``self_discharge``: :func:`self_discharge` and :class:`SelfDischargeResult`: the
   relaxation + leakage fit of a rest after a charge, the K-value (mV/day) over the relaxed
   part, the leakage current, the capacity lost and the verdict (Fig. S2; the method is in
-  the function's Notes).
+  the function's Notes). A rest too short to identify the relaxation gives bounds and an
+  ``inconclusive`` verdict, never a pass or a fail (``_kvalue``: the criteria and the one
+  verdict rule).
 - ``population``: :func:`screen_population` (every cell of a lot, robust z-score of the
   K-value: Iglewicz and Hoaglin), :func:`robust_zscore`.
 - ``qc``: :func:`cycler_qc` and :class:`CyclerQC`, the cycler scale's pipeline (one-cycle

@@ -13,6 +13,7 @@ import pandas as pd
 
 from .._progress import progress
 from ..errors import InputError
+from ._checks import _check_positive, _check_threshold
 from .self_discharge import SelfDischargeResult, _verdict, self_discharge
 
 __all__ = ["robust_zscore", "screen_population"]
@@ -29,7 +30,8 @@ def robust_zscore(values: np.ndarray) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        float64, the shape of ``values``; ±inf where the MAD is 0 and x is not the median.
+        float64, the shape of ``values``; ±inf where the MAD is 0 and x is not the median;
+        NaN where x is NaN.
 
     Examples
     --------
@@ -39,8 +41,11 @@ def robust_zscore(values: np.ndarray) -> np.ndarray:
     array([ 0.  ,  0.67, -0.67,  0.  , 35.75])
     """
     x = np.asarray(values, dtype=np.float64)
-    med = np.nanmedian(x)
-    mad = np.nanmedian(np.abs(x - med))
+    known = x[~np.isnan(x)]
+    if known.size == 0:  # e.g. a lot whose rests all were too short for a K-value
+        return np.full(x.shape, np.nan)
+    med = np.median(known)
+    mad = np.median(np.abs(known - med))
     if mad == 0:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(x == med, 0.0, np.sign(x - med) * np.inf)
@@ -105,6 +110,8 @@ def screen_population(
     """
     if by not in df.columns:
         raise InputError(f"df has no column {by!r} to tell the cells apart")
+    _check_threshold(threshold_mv_per_day)
+    _check_positive("z_threshold", z_threshold, "robust z", "e.g. 3.5 (Iglewicz and Hoaglin)")
     results = {}
     groups = df.groupby(by, sort=True, observed=True)
     for cid, sub in progress(groups, desc="self-discharge per cell", total=groups.ngroups, enabled=show_progress,
@@ -114,10 +121,14 @@ def screen_population(
                                            **kwargs)
     table = pd.DataFrame([r.summary() for r in results.values()]).set_index("cell_id")
     table.index.name = by
-    table["robust_z"] = robust_zscore(table["k_value_mv_per_day"].to_numpy())
+    # only a K-value counts among the lot: a rest too short for one gives bounds, not a value
+    ks = table["k_value_mv_per_day"].where(table["relaxation_complete"].astype(bool))
+    table["robust_z"] = robust_zscore(ks.to_numpy(np.float64))
     table["population_outlier"] = table["robust_z"] > z_threshold
-    table["threshold_fail"] = table["k_value_mv_per_day"] > threshold_mv_per_day
-    table["verdict"] = [_verdict(complete, k, threshold_mv_per_day, outlier) for complete, k, outlier in
-                        zip(table["relaxation_complete"], table["k_value_mv_per_day"], table["population_outlier"])]
+    table["threshold_fail"] = table["relaxation_complete"].astype(bool) & (
+        table["k_ci_low_mv_per_day"] > threshold_mv_per_day)
+    table["verdict"] = [_verdict(complete, lo, hi, threshold_mv_per_day, outlier) for complete, lo, hi, outlier in
+                        zip(table["relaxation_complete"], table["k_ci_low_mv_per_day"], table["k_ci_high_mv_per_day"],
+                            table["population_outlier"])]
     table.attrs["z_threshold"] = z_threshold
     return table, results

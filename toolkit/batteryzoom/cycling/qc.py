@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ._checks import _check_positive, _check_threshold
 from .population import robust_zscore, screen_population
 from .self_discharge import SelfDischargeResult, _verdict, self_discharge
 from .summary import cycle_summary
@@ -37,7 +38,8 @@ class CyclerQC:
     cycles : pandas.DataFrame or None
         :func:`~batteryzoom.cycling.cycle_summary` of the one-cycle record.
     cycle : int or None
-        The cycle whose numbers follow (the record's first).
+        The cycle whose numbers follow: the record's first complete one (a charge and a
+        discharge; a note says so when it is not cycle 1); ``None`` when there is none.
     charge_capacity_ah, discharge_capacity_ah, coulombic_efficiency : float or None
         That cycle's capacities (Ah) and discharge / charge (a fraction, not %).
     cell_id : str or None
@@ -51,9 +53,9 @@ class CyclerQC:
         The lot's per-cell results (for figures).
     robust_z : float or None
         The cell's robust z-score of the K-value among its lot (the cell joins the lot when
-        it is not one of its cells; ``None`` then when its relaxation is not over).
+        it is not one of its cells); ``None`` when its rest gave no K-value.
     lot_size : int or None
-        The cells the z-score was taken over.
+        The cells the z-score was taken over: those of the lot whose rest gave a K-value.
     flagged : list of str or None
         The cells of the lot whose verdict is ``fail``.
     verdict : str or None
@@ -162,6 +164,8 @@ def cycler_qc(
     """
     if one_cycle is None and rest is None and population is None:
         raise InputError("cycler_qc needs a record: pass one_cycle=, rest= or population= (BDF tables)")
+    _check_threshold(threshold_mv_per_day)
+    _check_positive("z_threshold", z_threshold, "robust z", "e.g. 3.5 (Iglewicz and Hoaglin)")
     thr = float(threshold_mv_per_day)
     qc = CyclerQC(threshold_mv_per_day=thr, z_threshold=float(z_threshold))
     if one_cycle is not None:
@@ -192,10 +196,22 @@ def cycler_qc(
 
 
 def _one_cycle(qc: CyclerQC, one_cycle: pd.DataFrame) -> None:
-    """The one-cycle test's summary and its first cycle's numbers, into ``qc``."""
+    """The one-cycle test's summary and the numbers of its first complete cycle (one with a
+    charge and a discharge), into ``qc``; a note when earlier cycles are not complete or
+    none is (the numbers then stay ``None``: a coulombic efficiency needs both)."""
     qc.cycles = cycle_summary(one_cycle)
-    first = qc.cycles.iloc[0]
-    qc.cycle = int(qc.cycles.index[0])
+    c = qc.cycles
+    complete = c.index[(c["charge_capacity_ah"] > 0) & (c["discharge_capacity_ah"] > 0)]
+    if len(complete) == 0:
+        qc.notes.append(f"the one-cycle record holds no complete cycle (a charge and a discharge) among its "
+                        f"{len(c)} cycle(s): no capacities or coulombic efficiency")
+        return
+    qc.cycle = int(complete[0])
+    skipped = [int(x) for x in c.index[c.index < qc.cycle]]
+    if skipped:
+        qc.notes.append(f"cycle {qc.cycle} is the one-cycle test's: the first with both a charge and a discharge "
+                        f"(cycle {', '.join(map(str, skipped))} before it holds only one of them)")
+    first = c.loc[qc.cycle]
     qc.charge_capacity_ah = float(first["charge_capacity_ah"])
     qc.discharge_capacity_ah = float(first["discharge_capacity_ah"])
     qc.coulombic_efficiency = float(first["coulombic_efficiency"])
@@ -208,13 +224,16 @@ def _against_the_lot(qc: CyclerQC, table: pd.DataFrame) -> None:
     lot's K-values for its z-score, and only with a K-value (relaxation over).
     """
     r = qc.self_discharge
+    # the z-score is taken over the K-values: a cell whose rest gave none has no say in it
+    lot_ks = table["k_value_mv_per_day"].to_numpy(float)[table["relaxation_complete"].to_numpy(bool)]
     if qc.cell_id in table.index:
-        qc.robust_z = float(table.loc[qc.cell_id, "robust_z"])
+        z = float(table.loc[qc.cell_id, "robust_z"])
+        qc.robust_z = None if np.isnan(z) else z
         qc.verdict = str(table.loc[qc.cell_id, "verdict"])
-        qc.lot_size = len(table)
+        qc.lot_size = len(lot_ks)
     elif r.relaxation_complete:
-        ks = np.r_[table["k_value_mv_per_day"].to_numpy(float), r.k_value_mv_per_day]
+        ks = np.r_[lot_ks, r.k_value_mv_per_day]
         qc.robust_z = float(robust_zscore(ks)[-1])
-        qc.verdict = _verdict(r.relaxation_complete, r.k_value_mv_per_day, qc.threshold_mv_per_day,
-                              qc.robust_z > qc.z_threshold)
-        qc.lot_size = len(table) + 1
+        qc.verdict = _verdict(r.relaxation_complete, r.k_ci_low_mv_per_day, r.k_ci_high_mv_per_day,
+                              qc.threshold_mv_per_day, qc.robust_z > qc.z_threshold)
+        qc.lot_size = len(ks)

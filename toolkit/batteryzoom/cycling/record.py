@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..errors import InputError
+from ._checks import _check_threshold
 from .curves import dqdv, vq_curves
 from .self_discharge import SelfDischargeResult, self_discharge
 from .steps import find_rests
@@ -98,6 +99,7 @@ def analyze_record(record: pd.DataFrame, rest_record: pd.DataFrame | None = None
     >>> round(a.self_discharge(3).k_value_mv_per_day, 2)
     6.29
     """
+    _check_threshold(threshold_mv_per_day)
     rest_record = rest_record if rest_record is not None else record
     curves = vq_curves(record)
     cycles = sorted(int(c) for c in curves["cycle_count"].unique())

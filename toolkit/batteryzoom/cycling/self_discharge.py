@@ -8,8 +8,9 @@ the population of cells (:func:`batteryzoom.cycling.screen_population`).
 
 The module reads top-down: :class:`SelfDischargeResult` and :func:`self_discharge` (the
 method is in its Notes), then the steps it takes: the rest, the OCV curve, the relaxation +
-leakage fit, the K-value over its window, the leakage from dQ/dV, the verdict; then the
-models and the OCV helpers they use.
+leakage fit, the leakage from dQ/dV; then the models and the OCV helpers they use. The
+K-value over its window -- whether the rest identifies the relaxation, the bounds when it
+does not -- and the verdict rule are in :mod:`batteryzoom.cycling._kvalue`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import pandas as pd
 from scipy import optimize, stats
 
 from ..errors import InputError
-from ._checks import _CHARGE, _check
+from ._checks import _CHARGE, _check, _check_positive, _check_threshold
+from ._kvalue import _k_value, _lag1_correlation, _rest_to_decide, _verdict
 from .steps import _step_bounds, find_rests, steps
 
 __all__ = ["SelfDischargeResult", "self_discharge"]
@@ -34,13 +36,28 @@ class SelfDischargeResult:
     """What :func:`self_discharge` found for one cell (all plain numbers and tables).
 
     ``curve`` is a table of the rest (``time_day``, ``voltage_volt``, ``fit_volt``,
-    ``linear_volt``) for plotting; ``fit`` holds the fitted parameters.
+    ``linear_volt``) for plotting; ``fit`` holds the fitted parameters. The fields a verdict
+    rests on:
+
+    - ``relaxation_complete``: the rest identifies the relaxation (its longest time constant
+      resolved, and what is left of it, or of a slower one the data allow, moves the K-value
+      little over its window): ``k_value_mv_per_day`` is then a production K-value over
+      ``window_start_day``-``window_end_day``. Otherwise it is the fit's leakage term, no
+      K-value, and the interval only bounds the K-value (0 up to the voltage's own fall over
+      the rest's last fifth).
+    - ``k_ci_low_mv_per_day``, ``k_ci_high_mv_per_day``: the interval at ``confidence``;
+      its lower end makes room for the relaxation the data allow in the window.
+    - ``verdict``: ``pass``, ``fail`` or ``inconclusive`` (see :func:`self_discharge`'s
+      Notes, 6) and ``rest_needed_day``: the rest that would give one (days; nan when this
+      one did). ``notes`` say why, in words.
+    - ``invalid_points``: the rest's samples left out because their voltage is missing (NaN).
     """
 
     cell_id: str | None
     rest_step: int
     rest_start_second: float
     rest_duration_day: float
+    invalid_points: int
     start_voltage_volt: float
     end_voltage_volt: float
     k_value_mv_per_day: float
@@ -64,6 +81,7 @@ class SelfDischargeResult:
     charge_capacity_ah: float
     threshold_mv_per_day: float
     verdict: str
+    rest_needed_day: float
     method: str
     notes: list[str] = field(default_factory=list)
     fit: dict = field(default_factory=dict)
@@ -110,8 +128,8 @@ def self_discharge(
     n_exp : int
         Number of relaxation exponentials (1–3).
     start_day : float, optional
-        Start of the K-value window in days after the rest began (overrides the fitted
-        relaxation end).
+        Start of the K-value window in days after the rest began (>= 0; overrides the fitted
+        relaxation end, and the window is still checked against the relaxation: Notes, 4).
     relaxation_tol_mv : float
         The relaxation is over when the fitted exponentials sum below this (mV).
     max_tau_day : float
@@ -119,7 +137,8 @@ def self_discharge(
         over minutes to hours after a charge, and a longer "relaxation" would be confused
         with the slow curvature of the leakage-driven decay).
     threshold_mv_per_day : float
-        QC limit on the K-value (mV/day): above it the verdict is ``"fail"``.
+        QC limit on the K-value (mV/day, > 0): the verdict is ``"fail"`` when the K-value's
+        interval lies above it, ``"pass"`` when at or below it (Notes, 6).
     confidence : float
         Level of the confidence intervals: the K-value's a Student t on the OLS slope (AR(1)
         effective sample size), the leakage's also holds the OCV curve's uncertainty
@@ -149,10 +168,42 @@ def self_discharge(
        fitted end by a fixed day, ``method="linear"`` skips the fit altogether). The
        leakage-driven decay is not quite straight (the short drains less as the voltage
        falls, dQ/dV changes along the OCV), so a K-value belongs to its window
-       (``window_start_day``, ``window_end_day``): on the twin, its interval holds the true
-       slope over the same window for 39 of 39 cells (three lots), while the twin's K-value
-       over days 2-25 differs from it by 0.1-1.1 %.
-    4. The leakage current is ``L`` of the fit (``method="linear"``: the K-value times
+       (``window_start_day``, ``window_end_day``).
+    4. **When the rest identifies the relaxation** (``relaxation_complete``), and so a
+       K-value. A short rest cannot tell a slow relaxation from a leakage: over 6 h, a
+       6-hour relaxation falls almost as a line, and a healthy cell's rest cut to 6-12 h
+       read 4-12 mV/day (truth 0.3-0.9). Three conditions, all needed:
+
+       a. the relaxation's longest time constant is *resolved*: the rest spans at least 6
+          times the upper end of its confidence interval (the fit bounds the time constants
+          at a fifth of the rest, so one at that bound says only that the relaxation is slow);
+       b. the fitted relaxation falls below ``relaxation_tol_mv`` within the rest's first four
+          fifths, and the window from there holds 5 samples at least;
+       c. over that window, the relaxation the data allow moves the line's slope by at most
+          the K-value's noise (its interval's half-width) or 20 % of the K-value: what is
+          left of the fitted relaxation, plus a slower one (time constant ``max_tau_day``)
+          as large as the rest cannot rule out (its amplitude, added to the fit and
+          linearised there, at its upper confidence bound). The interval's lower end is
+          widened by that amount: a relaxation after a charge only steepens the fall.
+
+       When one fails, the verdict is ``inconclusive``; the K-value is bounded, not
+       measured (from 0 to the upper end of the voltage's own slope over the rest's last
+       fifth, which holds the relaxation's fall too); a note says which condition failed
+       and ``rest_needed_day`` how long a rest would do: ``6 * max_tau_day + 1`` days (7)
+       resolves any relaxation the fit allows, and less when the fitted relaxation and the
+       rest's noise say so. ``method="linear"`` has no model to check: its window is the
+       caller's (``start_day``, default day 1), refused when it leaves less than the rest's
+       last fifth.
+
+       On the twin (three lots of 13 cells, ``toolkit/scripts/self_discharge_accuracy.py``),
+       rests cut to 1 h, 6 h, 12 h, 24 h, 3 d, 7 d and 25 d: the interval holds the true
+       leakage-driven slope over its own window for 273 of 273 (before these conditions: 76;
+       0 of 117 up to 12 h, where every cell failed, 3 of 39 at 24 h, 10 at 3 d, 24 at 7 d);
+       no healthy cell fails at any length; up to 24 h every verdict is inconclusive; at 3 d
+       27 of 39 rests give a K-value (within 3 % of the truth, median) and the defective
+       cells fail; from 7 d all do (0.3 %; 0.02 % at 25 d, where the window still starts
+       where the relaxation ends, ~1.2 days).
+    5. The leakage current is ``L`` of the fit (``method="linear"``: the K-value times
        dQ/dV, the OCV curve's least-squares slope over the voltages the line spans; the
        charge curve shifted down by its last voltage minus the line at the rest's start).
        Its interval adds to the fit's (or the K-value's) uncertainty that of the OCV curve
@@ -161,10 +212,18 @@ def self_discharge(
        ``ocv=`` curve is taken as exact. On the twin (three lots, 39 cells) the fit's
        leakage is within 2 % of the true mean over the window and its interval (median
        half-width 3.8 %) holds it for 39; ``method="linear"`` within 7.6 % (median 1.9 %),
-       held for 31 (``toolkit/scripts/self_discharge_accuracy.py``).
-    5. The verdict: ``fail`` when the K-value exceeds ``threshold_mv_per_day``,
-       ``inconclusive`` when the rest is too short for the relaxation to end (the K-value
-       is then the fitted leakage term's slope, not a production K-value).
+       held for 31 (``toolkit/scripts/self_discharge_accuracy.py``). Without a K-value, the
+       leakage's interval runs from 0 to the K-value's upper bound times dQ/dV.
+    6. The verdict (one rule for a cell, its lot and :func:`~batteryzoom.cycling.cycler_qc`):
+       ``inconclusive`` without a K-value; ``fail`` when the K-value's whole interval lies
+       above ``threshold_mv_per_day``; ``pass`` when it lies at or below it;
+       ``inconclusive`` when it holds the threshold (a note gives the rest that would
+       decide). A comparison with NaN is false, and only ``pass`` needs one to be true: a
+       NaN never passes.
+
+    Missing voltages (NaN) in the rest are left out and counted (``invalid_points``); the
+    record's time must increase and its voltages be volts (else
+    :class:`~batteryzoom.errors.InputError`, naming the rows or the column).
 
     Examples
     --------
@@ -176,15 +235,22 @@ def self_discharge(
     >>> print(f"{r.cell_id}: K = {r.k_value_mv_per_day:.2f} mV/day from day {r.window_start_day:.2f}, "
     ...       f"leakage {r.leakage_current_a * 1e3:.2f} mA, {r.verdict}")
     SN-0009: K = 6.29 mV/day from day 1.34, leakage 0.58 mA, fail
+
+    The same rest stopped after 12 hours: its relaxation (time constants of 0.5 and 6 h)
+    cannot be told from the leakage yet, so there is no K-value, only bounds, and no verdict.
+
+    >>> from batteryzoom.data.twin.cycling import cut_rest
+    >>> short, _ = cut_rest(sd, 0.5)
+    >>> r = bz.cycling.self_discharge(short)
+    >>> print(f"{r.verdict}: K between {r.k_ci_low_mv_per_day:.0f} and {r.k_ci_high_mv_per_day:.1f} mV/day; "
+    ...       f"rest {r.rest_needed_day:.0f} days")
+    inconclusive: K between 0 and 21.7 mV/day; rest 7 days
     """
     _check(df)
-    _check_options(method, n_exp, confidence)
+    _check_options(method, n_exp, confidence, start_day, relaxation_tol_mv, max_tau_day, threshold_mv_per_day)
     rest_step, rows = _rest_rows(df, rest_step)
     notes: list[str] = []
-    t = df["test_time_second"].to_numpy(np.float64)[rows]
-    v = df["voltage_volt"].to_numpy(np.float64)[rows]
-    if len(t) < 8:
-        raise InputError(f"rest step {rest_step} has only {len(t)} points; at least 8 are needed")
+    t, v, n_invalid = _valid_rest(df, rows, rest_step, notes)
     t_day = (t - t[0]) / 86400.0
     dur = float(t_day[-1])
     q_c, v_c, charge_cap = _ocv_curve(df, rows[0], ocv, notes)
@@ -194,50 +260,43 @@ def self_discharge(
         fit = _fit_rest(t_day, v, q_c, v_c, ocv is None, n_exp, max_tau_day, relaxation_tol_mv, confidence)
         if fit.why:
             notes.append(fit.why)
-    window_start = start_day if start_day is not None else (fit.relaxation_end_day if fit is not None else 1.0)
-    relaxation_complete = window_start <= 0.8 * dur
-    win = t_day >= window_start
-    if win.sum() >= 5 and relaxation_complete:
-        k, k_err, line = _k_value_over_window(t_day, v, win, confidence)
-        ws, we = float(t_day[win][0]), float(t_day[win][-1])
-    elif fit is not None and fit.converged:
-        notes.append(
-            f"relaxation not over within the rest ({dur:.3g} days): the K-value is the slope of the fitted "
-            "leakage term over the rest, its interval from the fit covariance; a longer rest is needed for "
-            "a production K-value"
-        )
-        k, k_err, line = _k_value_of_fit(t_day, fit, q_c is None, confidence)
-        ws, we = 0.0, dur
-    else:
-        raise InputError(
-            f"rest step {rest_step} ({dur:.3g} days) is too short for a K-value window starting at "
-            f"day {window_start:.3g}; pass start_day= or method='fit'"
-        )
+    kw = _k_value(t_day, v, fit, start_day, confidence, max_tau_day, relaxation_tol_mv, rest_step, notes)
 
     nan = float("nan")
     leak, leak_err, eta = (fit.leak, fit.leak_err, fit.eta) if fit is not None else (nan, nan, nan)
+    leak_lo, leak_hi = leak - leak_err, leak + leak_err
     dqdv_v = nan
     if q_c is not None:
-        dqdv_v, eta, leak, leak_err = _leakage_from_ocv(q_c, v_c, eta, line, win, k, k_err, method, ocv is None,
-                                                       confidence, leak, leak_err, notes)
+        dqdv_v, eta, leak, leak_err = _leakage_from_ocv(q_c, v_c, eta, kw.line, kw.win, kw.k, kw.k_err, method,
+                                                       ocv is None, confidence, leak, leak_err, notes)
+        leak_lo, leak_hi = leak - leak_err, leak + leak_err
+        if not kw.identified:
+            # no K-value: the leakage is only bounded, as the K-value is (0 to its upper bound)
+            leak_lo, leak_hi = 0.0, float(np.nanmax([leak_hi, kw.k_high * 1e-3 * dqdv_v / 24.0]))
+            leak = float(np.clip(leak, leak_lo, leak_hi)) if np.isfinite(leak) else leak
     capacity_lost = leak * dur * 24.0 if np.isfinite(leak) else nan
+    verdict = _verdict(kw.identified, kw.k_low, kw.k_high, threshold_mv_per_day)
+    rest_needed = kw.rest_needed_day
+    if verdict == "inconclusive" and kw.identified:
+        rest_needed = _rest_to_decide(kw, threshold_mv_per_day, notes)
     curve = pd.DataFrame({"time_day": t_day, "voltage_volt": v,
-                          "fit_volt": fit.curve if fit is not None else line, "linear_volt": line})
+                          "fit_volt": fit.curve if fit is not None else kw.line, "linear_volt": kw.line})
     return SelfDischargeResult(
         cell_id=cell_id,
         rest_step=int(rest_step),
         rest_start_second=float(t[0]),
         rest_duration_day=dur,
+        invalid_points=int(n_invalid),
         start_voltage_volt=float(v[0]),
         end_voltage_volt=float(v[-1]),
-        k_value_mv_per_day=float(k),
-        k_ci_low_mv_per_day=float(k - k_err),
-        k_ci_high_mv_per_day=float(k + k_err),
+        k_value_mv_per_day=float(kw.k),
+        k_ci_low_mv_per_day=float(kw.k_low),
+        k_ci_high_mv_per_day=float(kw.k_high),
         confidence=confidence,
-        window_start_day=float(ws),
-        window_end_day=float(we),
+        window_start_day=float(kw.start),
+        window_end_day=float(kw.end),
         relaxation_end_day=float(fit.relaxation_end_day if fit is not None else 0.0),
-        relaxation_complete=bool(relaxation_complete),
+        relaxation_complete=bool(kw.identified),
         relaxation_amplitude_mv=fit.amplitude_mv if fit is not None else 0.0,
         relaxation_tau_hour=fit.tau_hour if fit is not None else [],
         fit_converged=bool(fit is not None and fit.converged),
@@ -245,12 +304,13 @@ def self_discharge(
         overpotential_mv=float(eta * 1e3),
         dqdv_ah_per_v=float(dqdv_v),
         leakage_current_a=float(leak),
-        leakage_ci_low_a=float(leak - leak_err),
-        leakage_ci_high_a=float(leak + leak_err),
+        leakage_ci_low_a=float(leak_lo),
+        leakage_ci_high_a=float(leak_hi),
         capacity_lost_ah=float(capacity_lost),
         charge_capacity_ah=float(charge_cap),
         threshold_mv_per_day=float(threshold_mv_per_day),
-        verdict=_verdict(relaxation_complete, k, threshold_mv_per_day),
+        verdict=verdict,
+        rest_needed_day=float(rest_needed),
         method=method,
         notes=notes,
         fit=fit.params if fit is not None else {},
@@ -261,13 +321,41 @@ def self_discharge(
 # ------------------------------------------------------------- the steps of self_discharge
 
 
-def _check_options(method: str, n_exp: int, confidence: float) -> None:
+def _check_options(method: str, n_exp: int, confidence: float, start_day: float | None, relaxation_tol_mv: float,
+                   max_tau_day: float, threshold_mv_per_day: float) -> None:
     if method not in ("fit", "linear"):
         raise InputError(f"method must be 'fit' or 'linear', got {method!r}")
     if not 1 <= n_exp <= 3:
         raise InputError(f"n_exp must be 1, 2 or 3, got {n_exp}")
     if not 0 < confidence < 1:
-        raise InputError(f"confidence must be in (0, 1), got {confidence}")
+        raise InputError(f"confidence must be in (0, 1), got {confidence}: e.g. 0.95, not 95")
+    _check_threshold(threshold_mv_per_day)
+    _check_positive("relaxation_tol_mv", relaxation_tol_mv, "mV", "e.g. 0.1")
+    _check_positive("max_tau_day", max_tau_day, "days", "e.g. 1.0 (cells relax over minutes to hours)")
+    if start_day is not None and not (np.isfinite(start_day) and start_day >= 0):
+        raise InputError(f"start_day={start_day!r}: the K-value window starts that many days after the rest "
+                         "began, so it must be a number >= 0 (or None: where the fitted relaxation ends)")
+
+
+def _valid_rest(df: pd.DataFrame, rows: np.ndarray, rest_step: int,
+                notes: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
+    """The rest's times (s) and voltages (V) with the rows whose voltage is missing (NaN)
+    dropped, and how many were; refused when fewer than 8 remain or they span no time."""
+    t = df["test_time_second"].to_numpy(np.float64)[rows]
+    v = df["voltage_volt"].to_numpy(np.float64)[rows]
+    ok = np.isfinite(v)
+    n_invalid = int((~ok).sum())
+    if n_invalid:
+        notes.append(f"{n_invalid} of the rest's {len(v)} voltages are missing (NaN): left out")
+    t, v = t[ok], v[ok]
+    if len(t) < 8:
+        raise InputError(
+            f"rest step {rest_step} has {len(t)} valid voltages ({n_invalid} of {len(ok)} are NaN); at least 8 "
+            "are needed: check the record's voltage_volt column or pass rest_step= for another rest")
+    if t[-1] <= t[0]:
+        raise InputError(f"rest step {rest_step}'s valid voltages all carry the time {t[0]:g} s: the rest spans no "
+                         "time; check test_time_second")
+    return t, v, n_invalid
 
 
 def _rest_rows(df: pd.DataFrame, rest_step: int | None) -> tuple[int, np.ndarray]:
@@ -327,12 +415,14 @@ class _RestFit:
     tau_hour: list[float]
     rmse_mv: float
     relaxation_end_day: float
+    model: Any = None  # model(t_day, *p) -> V
+    log_tau_se: list[float] = field(default_factory=list)  # standard errors of the fitted log tau_j
 
 
 def _fit_rest(t_day: np.ndarray, v: np.ndarray, q_c: np.ndarray | None, v_c: np.ndarray | None, own_charge: bool,
               n_exp: int, max_tau_day: float, relaxation_tol_mv: float, confidence: float) -> _RestFit:
     """Fit the rest (OCV walk-down with an OCV curve, a curved line without) and read off the
-    relaxation, the leakage and its interval (see :func:`self_discharge`'s Notes, 2-4)."""
+    relaxation, the leakage and its interval (see :func:`self_discharge`'s Notes, 2 and 5)."""
     leak = leak_err = eta = float("nan")
     if q_c is not None:
         model, p, cov, converged, why = _fit_leakage_model(t_day, v, q_c, v_c, own_charge, n_exp, max_tau_day)
@@ -372,7 +462,8 @@ def _fit_rest(t_day: np.ndarray, v: np.ndarray, q_c: np.ndarray | None, v_c: np.
         leak=leak, leak_err=leak_err, eta=eta, params=params,
         amplitude_mv=float(sum(p[k0 + 2 * j] for j in range(n_exp)) * 1e3),
         tau_hour=[float(np.exp(p[k0 + 1 + 2 * j]) * 24) for j in range(n_exp)],
-        rmse_mv=rmse_mv, relaxation_end_day=_relaxation_end(t_day, relax, relaxation_tol_mv),
+        rmse_mv=rmse_mv, relaxation_end_day=_relaxation_end(t_day, relax, relaxation_tol_mv), model=model,
+        log_tau_se=[float(np.sqrt(cov[k0 + 1 + 2 * j, k0 + 1 + 2 * j]) * inflation) for j in range(n_exp)],
     )
 
 
@@ -383,43 +474,6 @@ def _relaxation_end(t_day: np.ndarray, relax: np.ndarray, relaxation_tol_mv: flo
     above = np.flatnonzero(np.abs(relax) * 1e3 > relaxation_tol_mv)
     return float(t_day[above[-1] + 1]) if len(above) and above[-1] + 1 < len(t_day) else (
         dur if len(above) else 0.0)
-
-
-def _lag1_correlation(resid: np.ndarray) -> float:
-    """Lag-1 autocorrelation of residuals, clipped to [0, 0.999] (0 for 3 points or fewer)."""
-    return float(np.clip(np.corrcoef(resid[:-1], resid[1:])[0, 1], 0.0, 0.999)) if len(resid) > 3 else 0.0
-
-
-def _k_value_over_window(t_day: np.ndarray, v: np.ndarray, win: np.ndarray,
-                         confidence: float) -> tuple[float, float, np.ndarray]:
-    """K-value (mV/day), half-width of its interval and the line over the whole rest, from
-    an OLS line over the window ``win`` (see :func:`self_discharge`'s Notes, 3)."""
-    res = stats.linregress(t_day[win], v[win])
-    k = -res.slope * 1e3
-    # residuals of a voltage record are serially correlated (drift, curvature, temperature):
-    # the slope's standard error is widened by the AR(1) effective sample size
-    # n_eff = n (1 - rho) / (1 + rho), rho the lag-1 autocorrelation of the residuals
-    resid = v[win] - (res.intercept + res.slope * t_day[win])
-    rho = _lag1_correlation(resid)
-    n_win = int(win.sum())
-    n_eff = max(n_win * (1 - rho) / (1 + rho), 3.0)
-    tq = stats.t.ppf(0.5 + confidence / 2, n_eff - 2)
-    k_err = res.stderr * np.sqrt((n_win - 2) / (n_eff - 2)) * 1e3 * tq
-    return k, k_err, res.intercept + res.slope * t_day
-
-
-def _k_value_of_fit(t_day: np.ndarray, fit: _RestFit, no_ocv: bool,
-                    confidence: float) -> tuple[float, float, np.ndarray]:
-    """The slope of the fit's leakage term over the whole rest, when the relaxation has not
-    ended within it (no production K-value): K-value, half-width, line."""
-    base = fit.curve - fit.relax
-    slope_fit = np.polyfit(t_day, base, 1)
-    k = -slope_fit[0] * 1e3
-    k_err = abs(k) * (fit.leak_err / fit.leak) if np.isfinite(fit.leak_err) and fit.leak else float("nan")
-    if not np.isfinite(k_err) and no_ocv:
-        k_err = float(np.sqrt(fit.cov[1, 1])) * 1e3 * fit.inflation * stats.t.ppf(
-            0.5 + confidence / 2, max(len(t_day) - len(fit.p), 1))
-    return k, k_err, np.polyval(slope_fit, t_day)
 
 
 def _leakage_from_ocv(q_c, v_c, eta, line, win, k, k_err, method, own_charge, confidence, leak, leak_err,
@@ -446,16 +500,6 @@ def _leakage_from_ocv(q_c, v_c, eta, line, win, k, k_err, method, own_charge, co
         rel_ocv = se_ocv / s_ocv * stats.t.ppf(0.5 + confidence / 2, n_ocv - 2) if n_ocv > 2 else np.nan
         leak_err = abs(leak) * float(np.hypot(k_err / k, rel_ocv)) if k else float("nan")
     return dqdv_v, eta, leak, leak_err
-
-
-def _verdict(relaxation_complete: bool, k_value_mv_per_day: float, threshold_mv_per_day: float,
-             outlier: bool = False) -> str:
-    """The QC verdict of one cell, the one rule for a cell, its lot and the cycler pipeline:
-    ``inconclusive`` without a production K-value (relaxation not over), ``fail`` above the
-    threshold or as an outlier of its lot, else ``pass``."""
-    if not relaxation_complete:
-        return "inconclusive"
-    return "fail" if (k_value_mv_per_day > threshold_mv_per_day) or outlier else "pass"
 
 
 # ------------------------------------------------------------- the models

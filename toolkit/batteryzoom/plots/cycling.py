@@ -131,13 +131,16 @@ def self_discharge(results, title: str = "Self-discharge (Fig. S2)", show_fit: b
                     f"leakage ≈ {r.leakage_current_a * 1e3:.3f} mA, lost {r.capacity_lost_ah * 1e3:.0f} mAh<br>"
                     f"relaxation over after {r.relaxation_end_day:.2f} d — verdict: <b>{r.verdict}</b>")
         else:
-            # the leakage has not separated from the relaxation: its numbers are the fit's
-            # extrapolation, not a production K-value, and the relaxation is not "over"
+            # the rest does not identify the relaxation: the K-value is only bounded, and
+            # the fit's leakage term is no K-value to screen by
             # (short lines: the box sits inside the plot, beside the legend)
-            text = (f"relaxation not over within the {r.rest_duration_day:.2g} d rest<br>"
-                    f"verdict: <b>{r.verdict}</b> — no K-value<br>"
+            need = r.rest_needed_day
+            text = (f"relaxation not over within the {r.rest_duration_day:.2g} d rest (not identified)<br>"
+                    f"verdict: <b>{r.verdict}</b> — no K-value, only "
+                    f"{r.k_ci_low_mv_per_day:.3g} to {r.k_ci_high_mv_per_day:.3g} mV/day<br>"
                     f"the fit's leakage term: {r.k_value_mv_per_day:.3g} mV/day, {r.leakage_current_a * 1e3:.3g} mA<br>"
-                    f"(not a K-value to screen by)")
+                    "(not a K-value to screen by)"
+                    + (f"<br>a rest of about {need:.2g} days is needed" if np.isfinite(need) else ""))
         fig.add_annotation(xref="paper", yref="paper", x=0.98, y=0.98, xanchor="right", yanchor="top",
                            text=text, showarrow=False, align="right", bgcolor="rgba(255,255,255,0.85)")
     fig.update_xaxes(title_text="Time at rest (days)")

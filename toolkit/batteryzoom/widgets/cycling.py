@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-
 import ipywidgets as widgets
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -147,10 +147,15 @@ class CycleExplorer(widgets.VBox):
                 f"<tr><th style='text-align:left'>capacity lost</th><td>{result.capacity_lost_ah * 1e3:.1f} mAh</td></tr>"
                 f"<tr><th style='text-align:left'>relaxation over after</th><td>{result.relaxation_end_day:.2f} days</td></tr>"
             )
-        else:  # the leakage has not separated from the relaxation: no K-value to screen by
+        else:  # the rest does not identify the relaxation: no K-value to screen by
+            need = result.rest_needed_day
             rows = (
-                f"<tr><th style='text-align:left'>relaxation</th><td>not over within the "
-                f"{result.rest_duration_day:.2g}-day rest: a longer rest is needed for a K-value</td></tr>"
+                f"<tr><th style='text-align:left'>relaxation</th><td>not over as far as the "
+                f"{result.rest_duration_day:.2g}-day rest shows (not identified): "
+                + (f"a rest of about {need:.2g} days is needed" if np.isfinite(need) else "a longer rest is needed")
+                + " for a K-value</td></tr>"
+                f"<tr><th style='text-align:left'>K-value</th><td>only bounded: {result.k_ci_low_mv_per_day:.3g} to "
+                f"{result.k_ci_high_mv_per_day:.3g} mV/day</td></tr>"
                 f"<tr><th style='text-align:left'>the fit's leakage term only</th>"
                 f"<td>{result.k_value_mv_per_day:.3g} mV/day, {result.leakage_current_a * 1e3:.3g} mA</td></tr>"
             )

@@ -30,7 +30,8 @@ the relaxation, which is below 1 µV by day 2), the model parameters and the OCV
 leakage-driven decay is not a straight line (the short drains less as the voltage falls and
 dQ/dV changes along the OCV), so a K-value depends on its window: part ``rest_truth`` holds
 the noise-free rest (voltage, OCV, leakage current over time) and :func:`window_truth`
-gives the true K-value and mean leakage over any window, e.g. the one an analysis chose.
+gives the true K-value and mean leakage over any window, e.g. the one an analysis chose;
+:func:`cut_rest` stops a record's rest early (an hour to 25 days), as a shorter test would.
 
 Generators (registered in ``data_manifest.yaml``):
 
@@ -64,6 +65,7 @@ __all__ = [
     "ocv_curve",
     "ocv_dqdv_peaks",
     "window_truth",
+    "cut_rest",
     "OCV_PEAKS",
     "NOMINAL_CAPACITY_AH",
 ]
@@ -518,8 +520,11 @@ def window_truth(rest_truth: pd.DataFrame, start_day: float, end_day: float | No
     -------
     dict
         ``k_value_mv_per_day`` (least-squares slope of the noise-free voltage over the
-        window, mV/day, positive for a falling voltage) and ``leakage_current_a`` (the mean
-        leakage current over it, A).
+        window, mV/day, positive for a falling voltage: what a line through the window
+        measures, the relaxation's fall included), ``leakage_k_value_mv_per_day`` (the same
+        slope of the OCV alone: the drop the leakage causes, which a K-value claims to
+        measure; the two agree once the relaxation is over, e.g. from day 2) and
+        ``leakage_current_a`` (the mean leakage current over it, A).
     """
     t = rest_truth["time_day"].to_numpy(np.float64)
     end = float(t[-1]) if end_day is None else float(end_day)
@@ -529,8 +534,58 @@ def window_truth(rest_truth: pd.DataFrame, start_day: float, end_day: float | No
             f"window [{start_day}, {end}] days holds {int(win.sum())} samples of the rest; need at least 2"
         )
     slope = np.polyfit(t[win], rest_truth["voltage_volt"].to_numpy(np.float64)[win], 1)[0]
+    ocv_slope = np.polyfit(t[win], rest_truth["ocv_volt"].to_numpy(np.float64)[win], 1)[0]
     return {"k_value_mv_per_day": float(-slope * 1e3),
+            "leakage_k_value_mv_per_day": float(-ocv_slope * 1e3),
             "leakage_current_a": float(np.mean(rest_truth["leakage_current_a"].to_numpy(np.float64)[win]))}
+
+
+def cut_rest(record: pd.DataFrame, rest_day: float,
+             rest_truth: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """A self-discharge record (one cell) whose rest ends after ``rest_day`` days.
+
+    The twin's rest is 25 days; a shorter one is the same record cut short (the sampling,
+    the noise and the truth of the part kept are unchanged), as a test stopped early would
+    be. It is how the analysis is scored at rest lengths from an hour to 25 days.
+
+    Parameters
+    ----------
+    record : pandas.DataFrame
+        One cell's BDF rows of ``twin/cycling-self-discharge`` (or of
+        ``twin/cycling-population``, without the other cells): the charge, then the rest.
+    rest_day : float
+        The rest's new length (days, > 0).
+    rest_truth : pandas.DataFrame, optional
+        The cell's part ``rest_truth``, cut the same way.
+
+    Returns
+    -------
+    record, rest_truth : pandas.DataFrame
+        New tables (``rest_truth`` is ``None`` when not given).
+
+    Examples
+    --------
+    >>> import batteryzoom as bz
+    >>> from batteryzoom.data.twin.cycling import cut_rest
+    >>> sd = bz.data.load("twin/cycling-self-discharge")
+    >>> short, _ = cut_rest(sd, 0.25)
+    >>> rest = short[short["step_count"] == short["step_count"].max()]
+    >>> float(rest["test_time_second"].iloc[-1] - rest["test_time_second"].iloc[0]) / 3600
+    6.0
+    """
+    if not rest_day > 0:
+        raise ValueError(f"rest_day must be > 0 days, got {rest_day}")
+    last = int(record["step_count"].max())
+    rest = record["step_count"].to_numpy() == last
+    if str(record["step_type"].to_numpy()[rest][0]) != "rest":
+        raise ValueError("the record does not end in a rest (a self-discharge record of one cell is expected)")
+    t = record["test_time_second"].to_numpy(np.float64)
+    keep = ~rest | (t <= t[rest][0] + rest_day * 86400.0 + 1e-6)
+    out = record[keep].reset_index(drop=True)
+    out.attrs.update(record.attrs)
+    if rest_truth is None:
+        return out, None
+    return out, rest_truth[rest_truth["time_day"].to_numpy() <= rest_day + 1e-9].reset_index(drop=True)
 
 
 def self_discharge(seed: int = 18650, preset: str = "small", n_healthy: int = 12,
