@@ -16,7 +16,9 @@ It prints one line per reader and the totals, and lists every bug case (file, mu
 detail) so that it can be replayed; the exit status is 1 when any bug was found.
 
 The counts quoted in the README's reader table come from this script. Families register in
-``FAMILIES`` (a function returning ``{reader: (read, files, companions)}``).
+:data:`FAMILIES` with ``@family("name")``, as on the spectra/imaging branch: here the
+cycler family, a function of a work folder returning ``{reader: (read, files, companions)}``
+(its runner is :func:`run`; the names are the cycler's own so that both sides can coexist).
 """
 
 from __future__ import annotations
@@ -30,9 +32,21 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import batteryzoom as bz
 from batteryzoom.testing.fuzz import BUGS, OUTCOMES, campaign, record_table_judge
+
+FAMILIES: dict[str, Callable[..., Any]] = {}
+
+
+def family(name: str):
+    """Register a family of readers under ``name`` (``--family name``)."""
+    def register(fn):
+        FAMILIES[name] = fn
+        return fn
+    return register
+
 
 # cycler reader -> the real records (manifest names, or ("twin", what)) its cases mutate:
 # the small ones of each format, so that a thousand reads take minutes, not hours
@@ -83,6 +97,7 @@ def cycler_file(spec: str, workdir: Path) -> tuple[Path, list[Path]]:
     return files[0], [f for f in files[1:] if f.name.endswith("_Metadata.csv")]
 
 
+@family("cycler")
 def cycler_family(workdir: Path, formats: list[str] | None = None) -> dict[str, tuple[Callable, list, dict]]:
     """The cycler readers: ``{format: (read, files, companions by file)}``."""
     from batteryzoom.io.cycler import read_cycler
@@ -103,8 +118,6 @@ def cycler_family(workdir: Path, formats: list[str] | None = None) -> dict[str, 
         out[fmt] = (read, files, companions)
     return out
 
-
-FAMILIES = {"cycler": cycler_family}
 
 # the classes of record_table_judge's "undetectable" verdicts, by the words of its reasons
 _REASONS = (("other plausible values", "a value changed"), ("dictionary values", "dictionary entries changed"),

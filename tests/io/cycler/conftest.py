@@ -31,16 +31,17 @@ def _need_piece(piece: str | None) -> None:
 
 
 @pytest.fixture(scope="session")
-def read_real(fetch_real):
+def read_real(fetch_real, unchanged):
     """``read_real(name) -> DataFrame``: a real cycler record of the manifest, read through
-    its loader (time-repair warnings silenced), or skip/fail when a piece is missing."""
+    its loader (time-repair warnings silenced) with its files' SHA-256 unchanged after the
+    read, or skip/fail when a piece is missing."""
     import batteryzoom as bz
     from batteryzoom.io.cycler import TimeRepairWarning
 
     def _read(name: str) -> pd.DataFrame:
-        fetch_real(name)
+        files = fetch_real(name)
         _need_piece(NEEDS.get(name))
-        with warnings.catch_warnings():
+        with unchanged(*files), warnings.catch_warnings():
             warnings.simplefilter("ignore", TimeRepairWarning)
             return bz.data.load(name)
 

@@ -169,11 +169,12 @@ def _bad_inputs(tmp_path: Path, ndax: Path | None, tab: pd.DataFrame) -> dict[st
 
 @pytest.mark.realdata
 def test_bad_input_errors_name_the_file_and_problem_and_write_nothing(tmp_path, fetch_real, monkeypatch,
-                                                                      cycle_table):
+                                                                      cycle_table, unchanged):
     ndax = fetch_real("real/cycler/neware-interp-test")[0]
     src = tmp_path / "in"
     src.mkdir()
-    cases = _bad_inputs(src, ndax, cycle_table(40))
+    with unchanged(ndax):
+        cases = _bad_inputs(src, ndax, cycle_table(40))
     # a cache of its own: other test workers fill the shared one meanwhile
     monkeypatch.setenv("BATTERYZOOM_CACHE", str(tmp_path / "cache"))
     before = _snapshot(src, bz.data.cache_dir())

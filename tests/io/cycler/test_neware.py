@@ -81,7 +81,7 @@ def test_btsda_three_level_export(tmp_path):
 
 
 @pytest.mark.realdata
-def test_newarenda_fallback_when_fastnda_rejects_a_file(monkeypatch, fetch_real):
+def test_newarenda_fallback_when_fastnda_rejects_a_file(monkeypatch, fetch_real, unchanged):
     """NewareNDA is the fallback reader (installed by the test extra, so CI exercises it)."""
     try:
         import NewareNDA  # noqa: F401
@@ -96,7 +96,7 @@ def test_newarenda_fallback_when_fastnda_rejects_a_file(monkeypatch, fetch_real)
         raise KeyError("unknown file version")
 
     monkeypatch.setattr(fastnda, "read", refuse)
-    with pytest.warns(TimeRepairWarning, match="rebuilt from a step time"):
+    with unchanged(path), pytest.warns(TimeRepairWarning, match="rebuilt from a step time"):
         df = read_cycler(path)
     assert df.attrs["reader"] == "NewareNDA (fallback)"
     np.testing.assert_allclose(df["voltage_volt"], ref["voltage_volt"], rtol=1e-6)
@@ -107,7 +107,7 @@ def test_newarenda_fallback_when_fastnda_rejects_a_file(monkeypatch, fetch_real)
 
 
 @pytest.mark.realdata
-def test_btsda_xlsx_export_reads_like_the_csv_export(tmp_path, fetch_real):
+def test_btsda_xlsx_export_reads_like_the_csv_export(tmp_path, fetch_real, unchanged):
     csv = fetch_real("real/cycler/neware-interp-test-btsda")[0]
     table = pd.read_csv(csv, encoding="latin-1")
     xlsx = tmp_path / "interp-test.xlsx"
@@ -116,7 +116,9 @@ def test_btsda_xlsx_export_reads_like_the_csv_export(tmp_path, fetch_real):
         pd.DataFrame({"Step Index": [1]}).to_excel(writer, sheet_name="Step", index=False)
         table.to_excel(writer, sheet_name="Record", index=False)
     assert detect_format(xlsx) == "neware-btsda"
-    a, b = read_cycler(csv), read_cycler(xlsx)
+    with unchanged(csv):
+        a = read_cycler(csv)
+    b = read_cycler(xlsx)
     for col in ("test_time_second", "voltage_volt", "current_ampere", "charging_capacity_ah"):
         np.testing.assert_allclose(a[col], b[col], rtol=1e-12, atol=1e-12)
 

@@ -56,8 +56,15 @@ def capacities(raw, meta, t, v, i, starts, n, step_type, codes, notes, cycle, sc
     seg = np.diff(np.r_[starts, n])
     charge_rows = (step_type == codes["cc_charge"]) | (step_type == codes["cv_charge"])
     dis_rows = (step_type == codes["cc_discharge"]) | (step_type == codes["cv_discharge"])
-    is_ch = np.logical_or.reduceat(charge_rows, starts)
-    is_dis = np.logical_or.reduceat(dis_rows, starts)
+    any_ch = np.logical_or.reduceat(charge_rows, starts)
+    any_dis = np.logical_or.reduceat(dis_rows, starts)
+    # rows are typed by their own current, so a discharge step with a regeneration pulse
+    # holds charge rows: a step that is not mixed counts in the direction of its net charge
+    # only (counting both ways made a half cycle's net 0)
+    net = np.add.reduceat(np.r_[0.0, 0.5 * (i[1:] + i[:-1]) * np.diff(t)], starts) if n > 1 else np.zeros(len(starts))
+    net[~np.isfinite(net)] = 0.0
+    is_ch = any_ch & (~any_dis | (net >= 0))
+    is_dis = any_dis & (~any_ch | (net < 0))
 
     def rows(steps):
         return np.repeat(steps, seg)
