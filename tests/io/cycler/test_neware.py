@@ -228,6 +228,33 @@ def test_an_empty_ndax_is_refused_as_what_it_is(fetch_real, unchanged):
 
 
 @pytest.mark.realdata
+def test_records_a_damaged_nda_holds_past_the_last_one_read_are_warned_about(fetch_real, tmp_path, unchanged):
+    """fastnda reads a .nda on a grid of records and drops, without a word, the records
+    damage shifts off it; the reader finds them by their record numbers."""
+    src = fetch_real("real/cycler/neware-new-nda-file")[0]
+    data = src.read_bytes()
+    with unchanged(src), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clean = read_cycler(src, format="neware-nda")
+    assert len(clean) == 439 and not any("numbered after" in str(w.message) for w in caught)
+    damaged = {
+        # 7 bytes inserted among the records (they fill the last ~38 kB): every later
+        # record off the grid (fastnda: 169 of 439)
+        "inserted": data[:100_000] + bytes(7) + data[100_000:],
+        # the tail duplicated from inside a record (fuzz case duplicate@120891+2630): only
+        # the last record, 439, lies past the last one read, one record length after it
+        "duplicated tail": data[:123_521] + data[120_891:],
+    }
+    for label, blob in damaged.items():
+        path = tmp_path / "record.nda"
+        path.write_bytes(blob)
+        with pytest.warns(UserWarning, match="records numbered after the last one read") as got:
+            df = read_cycler(path, format="neware-nda")
+        assert len(df) < len(clean), label
+        assert any(f"only the first {len(df)} records" in str(w.message) for w in got), label
+
+
+@pytest.mark.realdata
 def test_a_zipped_nda_is_read_from_a_temporary_copy_and_nothing_is_left_beside_it(fetch_real, tmp_path, unchanged):
     src = fetch_real("real/cycler/neware-nda-v22")[0]
     local = tmp_path / "run.nda.zip"

@@ -232,8 +232,8 @@ def _unread_records(readable: Path, frame: Any) -> list[str]:
     hold: damage (inserted or lost bytes) shifted them out of fastnda's record grid, and
     it dropped them without a word. Found by the record number's bytes: the last two read
     give the record length, and two more records in a row at that length past the last
-    one are no coincidence. (A ``.ndax`` keeps its records in a zip, whose checksums catch
-    such damage.)"""
+    one, or the next number one record length after the last one read, are no coincidence.
+    (A ``.ndax`` keeps its records in a zip, whose checksums catch such damage.)"""
     if readable.suffix.lower() != ".nda" or "record_index" not in frame.columns or len(frame) < 2:
         return []
     index = np.asarray(frame["record_index"].to_numpy(), dtype=np.int64)
@@ -253,8 +253,10 @@ def _unread_records(readable: Path, frame: Any) -> list[str]:
     nxt, after = struct.pack("<I", last + 1), struct.pack("<I", last + 2)
     at = raw.find(nxt, pos + 4)
     while at != -1:
-        if raw[at + stride:at + stride + 4] == after:
-            lost = (len(raw) - at) // stride
+        # the next number where the next record starts: the last record of the file (a
+        # copy of it after duplicated bytes) that fastnda's grid missed
+        if raw[at + stride:at + stride + 4] == after or (at == pos + stride and len(raw) - at >= stride - 8):
+            lost = -(-(len(raw) - at) // stride)  # the last record may end a few bytes short
             return [f"the file holds records numbered after the last one read ({last}): about {lost} records "
                     f"from byte {at} on could not be read (the file is damaged before them); only the first "
                     f"{len(frame)} records are in the table"]
