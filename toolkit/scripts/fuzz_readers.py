@@ -73,13 +73,16 @@ CYCLER_FILES: dict[str, list[str]] = {
     "bdf-parquet": ["parquet:real/cycler/bdf-sintef-g20m7"],
     "pyprobe-parquet": ["real/cycler/lgm50-rest"],
     "csv": ["real/cycler/arbin-pyprobe-sample-data-arbin"],
-    "xlsx": ["real/cycler/arbin-xlsx"],
+    # the generic reader reads a workbook's first sheet: the Arbin data sheet on its own
+    # (the Arbin workbook opens with Global_Info, which it rightly refuses)
+    "xlsx": ["sheet:real/cycler/arbin-xlsx:Channel_11_1"],
 }
 
 
 def cycler_file(spec: str, workdir: Path) -> tuple[Path, list[Path]]:
-    """``(file, companions)`` of one entry of :data:`CYCLER_FILES` (twin files and parquet
-    copies are written into ``workdir``; real files are the mirror's, only read)."""
+    """``(file, companions)`` of one entry of :data:`CYCLER_FILES` (twin files, parquet
+    copies and one-sheet workbooks of real records are written into ``workdir``; real
+    files are the mirror's, only read)."""
     if spec == "twin:btsda-3level":
         from batteryzoom.data.twin import cycling as twin
 
@@ -92,6 +95,14 @@ def cycler_file(spec: str, workdir: Path) -> tuple[Path, list[Path]]:
         source = bz.data.fetch(spec.split(":", 1)[1])[0]
         path = workdir / (source.name.split(".")[0] + ".parquet")
         pd.read_csv(source).to_parquet(path)
+        return path, []
+    if spec.startswith("sheet:"):
+        import pandas as pd
+
+        name, sheet = spec.split(":")[1:]
+        source = bz.data.fetch(name)[0]
+        path = workdir / f"{sheet}.xlsx"
+        pd.read_excel(source, sheet_name=sheet).to_excel(path, index=False)
         return path, []
     files = bz.data.fetch(spec)
     return files[0], [f for f in files[1:] if f.name.endswith("_Metadata.csv")]

@@ -37,7 +37,7 @@ CASES = {
     "bdf-parquet": ("parquet:real/cycler/bdf-sintef-g20m7", 8),
     "pyprobe-parquet": ("real/cycler/lgm50-rest", 8),
     "csv": ("real/cycler/arbin-pyprobe-sample-data-arbin", 16),
-    "xlsx": ("real/cycler/arbin-xlsx", 4),
+    "xlsx": ("sheet:real/cycler/arbin-xlsx:Channel_11_1", 4),  # its data sheet alone: a generic workbook
 }
 
 
@@ -59,6 +59,11 @@ def test_damaged_copies_are_refused_or_read_right_or_warned(fmt, fetch_real, unc
         sources = fetch_real(spec.split(":", 1)[1])
         path = tmp_path / "g20m7.parquet"
         pd.read_csv(sources[0]).to_parquet(path)
+    elif spec.startswith("sheet:"):
+        name, sheet = spec.split(":")[1:]
+        sources = fetch_real(name)
+        path = tmp_path / f"{sheet}.xlsx"
+        pd.read_excel(sources[0], sheet_name=sheet).to_excel(path, index=False)
     else:
         sources = fetch_real(spec)
         path = sources[0]
