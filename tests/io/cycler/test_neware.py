@@ -78,6 +78,15 @@ def test_btsda_three_level_export(tmp_path):
     assert list(df["step_type"].astype(str).unique()) == ["cc_charge", "cc_discharge"]
     s = cycling.cycle_summary(df)
     assert s["charge_capacity_ah"].iloc[0] == pytest.approx(0.01 * 990 / 3600, rel=1e-3)
+    # two record lines spliced into one by lost bytes (fuzz case delete@106064+175 on the
+    # twin's export): more cells than the header; once read as the first line's record
+    # with the second's voltage in its date cell, now left out and named
+    lines[150] = lines[150][:40] + lines[152][30:]
+    del lines[151:153]
+    path.write_text("\n".join(lines) + "\n", encoding="latin-1")
+    with pytest.warns(UserWarning, match=r"1 damaged line\(s\) left out: \[151\]"):
+        df = read_cycler(path)
+    assert len(df) == 197
 
 
 @pytest.mark.realdata

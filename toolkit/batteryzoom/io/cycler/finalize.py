@@ -125,6 +125,7 @@ def finalize(raw: pd.DataFrame, path: Path, fmt: str, meta: dict, rest_current_a
     test_time, step_time = _times(raw, starts, n, notes)
     i, step_kind = _charge_positive(raw, i, starts, n, fmt, notes)
     tol = _rest_tol(i, rest_current_a)
+    notes.repairs += _checks.zero_volts_under_current(v, i, tol)
     step_type = _classify(i, v, starts, n, tol, step_kind)
     if "_eis" in raw:
         # impedance rows (frequency > 0) carry an AC current: neither charge nor discharge

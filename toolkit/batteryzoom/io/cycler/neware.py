@@ -464,7 +464,9 @@ def _three_level_records(path: Path) -> tuple[pd.DataFrame, list, list, list, li
             continue
         cells = ln.split(sep)
         level = 0 if cells[0].strip() else 1 if len(cells) > 1 and cells[1].strip() else 2
-        if level == 2 and len(cells) < len(rec_header) - 1:
+        # a record line with a cell too few (the last may be left off) or with text past
+        # the header's cells (two lines spliced into one by lost bytes) is damaged
+        if level == 2 and (len(cells) < len(rec_header) - 1 or any(c.strip() for c in cells[len(rec_header):])):
             bad.append(no)
             continue
         if summary_after is None:
