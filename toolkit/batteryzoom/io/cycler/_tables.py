@@ -67,6 +67,10 @@ def read_parquet(path: Path) -> pd.DataFrame:
 
 
 def _pick_sheets(path: Path, names: list[str], sheet, prefer: tuple[str, ...]) -> list[str]:
+    if not names:
+        # a damaged workbook.xml (or its rels) can list no sheet at all
+        raise FileFormatError(path, "lists no sheets: its workbook part is damaged",
+                              "open and re-save it in Excel, or export the data as CSV")
     if sheet is None:
         picks = [s for s in names if any(s.lower().startswith(p) for p in prefer)]
         return picks or names[:1]
