@@ -12,7 +12,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 # PyPI name -> conda-forge name, where they differ.
-CONDA_NAME = {"kaleido": "python-kaleido"}
+CONDA_NAME = {"kaleido": "python-kaleido", "tables": "pytables"}
 
 
 def _split(requirement: str) -> tuple[str, str]:

@@ -236,8 +236,14 @@ def run_family(name: str, cases: int, seed: int, timeout_s: float, only: str | N
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "cycler" in argv or "--family=cycler" in argv:  # the cycler family has its own runner and options
+        sys.path.insert(0, str(Path(__file__).parent))
+        import fuzz_cycler
+
+        return fuzz_cycler.main(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--family", required=True, choices=sorted(FAMILIES))
+    parser.add_argument("--family", required=True, choices=sorted(FAMILIES) + ["cycler"])
     parser.add_argument("--cases", type=int, default=1000, help="damaged inputs per reader (default 1000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds before a read counts as a hang")

@@ -15,16 +15,33 @@ from batteryzoom import cycling
 from batteryzoom.errors import FileFormatError
 from batteryzoom.io.cycler import BDF_COLUMNS, STEP_TYPES, read_cycler
 
-# The records this test was written on; the wider corpus (tag "corpus": 41 more files of nine
-# makes, added for the reader-hardening work) is checked against independent readers elsewhere.
-REAL = [n for n in bz.data.list(scale="cycler", synthetic=False) if "corpus" not in bz.data.info(n).tags]
+# Every real cycler record of the manifest (the 13 the readers were written on and the 41 of
+# the wider corpus; each make's test module also checks its files against an independent
+# reader), but the two that are refused on purpose, checked below.
+REFUSED = {
+    "real/cycler/neware-empty": "no data records",
+    "real/cycler/maccor-beep-maccor-test-file-4267-66-6519-eda0001-041": r"AC-impedance \(EIS\) record",
+}
+REAL = [n for n in bz.data.list(scale="cycler", synthetic=False) if n not in REFUSED]
+# the records whose capacity columns cannot be checked by integrating their logged current,
+# and why (the make's test module compares them with the file's own counter instead)
+NOT_INTEGRABLE = {
+    "real/cycler/indigo-beep-indigo-test-sample": "a sample of every 25th-500th record of a faster log",
+    "real/cycler/neware-sim": "SIM steps swinging +-200 A within each 10 ms record",
+    "real/cycler/neware-2-1-6-61-07005012": "a Pulse step whose -1.7 A pulses the 0.46 s log does not resolve",
+    "real/cycler/arbin-pyprobe-sample-data-arbin": "two samples in its only charge step",
+    "real/cycler/pec-cellpy-pec-test25205": "an open-circuit rest: its counter integrates 1 uA resolution noise",
+}
 
 
 def _independent_capacity(df: pd.DataFrame) -> pd.DataFrame:
     """Charge and discharge per cycle from current and time only (not the capacity columns).
 
     Trapezoid within each step, plus the step's lead-in before its first sample
-    (first current x first step time); impedance rows (type 'other') are left out.
+    (first current x first step time); impedance rows (type 'other') are left out. With it,
+    ``slack``: one sampling interval of each step's largest current, summed over the cycle
+    (where a count starts within a sample is not in the record: a step of a few seconds,
+    logged every 0.2-1 s, moves a few % within one sample).
     """
     t = df["test_time_second"].to_numpy()
     i = df["current_ampere"].to_numpy()
@@ -35,38 +52,63 @@ def _independent_capacity(df: pd.DataFrame) -> pd.DataFrame:
     first = np.r_[True, ~same]
     lead = np.where(first, i * df["step_time_second"].to_numpy(), 0.0) * ok
     inc = np.r_[lead[0], inc + lead[1:]] / 3600.0
+    dt = np.r_[0.0, np.where(same, np.diff(t), 0.0)]
+    steps = pd.DataFrame({"step": sc, "cycle": df["cycle_count"].to_numpy(), "i": np.abs(i) * ok, "dt": dt})
+    per_step = steps.groupby("step").agg(cycle=("cycle", "first"), i=("i", "max"), dt=("dt", "max"))
+    slack = (per_step["i"] * per_step["dt"] / 3600.0).groupby(per_step["cycle"]).sum().rename("slack")
     return pd.DataFrame({"cycle": df["cycle_count"].to_numpy(), "ch": np.clip(inc, 0, None),
-                         "dis": np.clip(-inc, 0, None)}).groupby("cycle").sum()
+                         "dis": np.clip(-inc, 0, None)}).groupby("cycle").sum().join(slack)
 
 
 @pytest.mark.realdata
 @pytest.mark.parametrize("name", REAL)
-def test_every_real_cycler_file_reads_to_bdf_and_capacities_match_integration(name, read_real):
-    df = read_real(name)
+def test_every_real_cycler_file_reads_to_bdf_and_capacities_match_integration(name, read_real, fetch_real,
+                                                                              unchanged):
+    with unchanged(*fetch_real(name)):  # reading never modifies the file (SHA-256 before and after)
+        df = read_real(name)
     assert list(df.columns[: len(BDF_COLUMNS)]) == BDF_COLUMNS
-    assert len(df) > 50
+    assert len(df) >= 2
+    assert not [r for r in df.attrs["repairs"] if "exactly 0 V" in r]  # no false alarm on a real record
     assert list(df["step_type"].cat.categories) == STEP_TYPES
     t = df["test_time_second"].to_numpy()
     assert np.all(np.diff(t) >= 0), "total test time must never decrease"
     assert np.all(np.diff(df["step_count"].to_numpy()) >= 0)
     assert np.all(np.diff(df["cycle_count"].to_numpy()) >= 0)
     assert df.attrs["source_path"].endswith(Path(bz.data.info(name).loader["file"]).name)
-    # current positive on charge: charge rows carry positive current, discharge rows negative
+    # current positive on charge: no charge row carries a negative current, no discharge row
+    # a positive one (a 0 A row may open a step, and a real Neware CC charge logs 0 A in
+    # 501 of its 539 rows: nw4-120-1-6-53's step 1, as NewareNDA reads it too)
     st = df["step_type"].astype(str)
-    if st.isin(["cc_charge"]).any():
-        assert (df.loc[st == "cc_charge", "current_ampere"] > 0).mean() > 0.99
-    if st.isin(["cc_discharge"]).any():
-        assert (df.loc[st == "cc_discharge", "current_ampere"] < 0).mean() > 0.99
+    tol = df.attrs["rest_current_a"]
+    assert (df.loc[st.isin(["cc_charge", "cv_charge"]), "current_ampere"] >= -tol).all()
+    assert (df.loc[st.isin(["cc_discharge", "cv_discharge"]), "current_ampere"] <= tol).all()
     for col in ("charging_capacity_ah", "discharging_capacity_ah"):
         assert (df[col] >= 0).all()
+    if name in NOT_INTEGRABLE:
+        return
+    # the reader's own check of its capacities against the integral of the current
+    check = df.attrs["capacity_check"]
+    assert all(v is None or v <= 0.02 for k, v in check.items() if k in ("charge", "discharge")), check
     summary = cycling.cycle_summary(df)
     ref = _independent_capacity(df)
     both = summary.join(ref)
     for ours, theirs in (("charge_capacity_ah", "ch"), ("discharge_capacity_ah", "dis")):
         big = both[theirs] > 0.01 * max(both["ch"].max(), both["dis"].max(), 1e-15)
         if big.any():
-            rel = (both.loc[big, ours] / both.loc[big, theirs] - 1).abs()
-            assert rel.max() < 0.005, f"{name} {ours}: worst cycle differs by {rel.max():.3%}"
+            off = (both.loc[big, ours] - both.loc[big, theirs]).abs()
+            allowed = 0.005 * both.loc[big, theirs] + both.loc[big, "slack"]
+            worst = (off / allowed).idxmax()
+            assert (off <= allowed).all(), (f"{name} {ours}: cycle {worst} differs by {off[worst]:.6g} Ah, "
+                                            f"allowed 0.5 % + one sample per step = {allowed[worst]:.6g} Ah")
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_files_batteryzoom_does_not_read_are_refused_saying_what_they_are(name, fetch_real, unchanged):
+    path = fetch_real(name)[0]
+    with unchanged(path), pytest.raises(FileFormatError, match=REFUSED[name]) as err:
+        read_cycler(path)
+    assert str(path) in str(err.value)
 
 
 # --------------------------------------------------------------------------- bad input
@@ -128,11 +170,12 @@ def _bad_inputs(tmp_path: Path, ndax: Path | None, tab: pd.DataFrame) -> dict[st
 
 @pytest.mark.realdata
 def test_bad_input_errors_name_the_file_and_problem_and_write_nothing(tmp_path, fetch_real, monkeypatch,
-                                                                      cycle_table):
+                                                                      cycle_table, unchanged):
     ndax = fetch_real("real/cycler/neware-interp-test")[0]
     src = tmp_path / "in"
     src.mkdir()
-    cases = _bad_inputs(src, ndax, cycle_table(40))
+    with unchanged(ndax):
+        cases = _bad_inputs(src, ndax, cycle_table(40))
     # a cache of its own: other test workers fill the shared one meanwhile
     monkeypatch.setenv("BATTERYZOOM_CACHE", str(tmp_path / "cache"))
     before = _snapshot(src, bz.data.cache_dir())

@@ -4,6 +4,7 @@ install hint when galvani (an optional GPL extra) is missing."""
 from __future__ import annotations
 
 import builtins
+import warnings
 
 import pytest
 
@@ -48,3 +49,87 @@ def test_missing_galvani_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(MissingDependencyError, match=r"pip install 'batteryzoom\[gpl\]'"):
         read_cycler(path)
+
+
+# --------------------------------------------------------------------------- the corpus
+# EC-Lab binaries against galvani's raw columns, text exports against pandas reading the
+# raw columns. Resolution: .mpr floats as stored (float32 -> 1e-7 relative); text as
+# printed (8 significant digits). (Q-Qo) is the net charge since the technique started.
+BIOLOGIC_MPR = ["real/cycler/biologic-cellpy", "real/cycler/biologic-navani-gcpl",
+                "real/cycler/biologic-navani-00-test-04-mb-c01", "real/cycler/biologic-navani-00-test-01-ocv-c01"]
+BIOLOGIC_TEXT = {  # name -> the header line (1-based) its "Nb header lines" names, or 1 without a header block
+    "real/cycler/biologic-pyprobe-sample-data-biologic-ca1": 103,
+    "real/cycler/biologic-pyprobe-sample-data-biologic-timestamped": 98,
+    "real/cycler/biologic-pyprobe-sample-data-biologic-no-header": 1,
+}
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", BIOLOGIC_MPR)
+def test_every_ec_lab_binary_matches_galvani(name, fetch_real, need_piece, unchanged, matches_reference):
+    need_piece("galvani")
+    import numpy as np
+    import pandas as pd
+    from galvani import BioLogic
+
+    path = fetch_real(name)[0]
+    with unchanged(path), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = read_cycler(path)
+    with open(path, "rb") as fh:
+        raw = pd.DataFrame(BioLogic.MPRfile(fh).data)
+    ref = pd.DataFrame({"t": raw["time/s"], "v": raw["Ewe/V"]})
+    has_current = "I/mA" in raw
+    ref["i"] = raw["I/mA"] * 1e-3 if has_current else 0.0
+    if "(Q-Qo)/mA.h" in raw:
+        ref["q"] = raw["(Q-Qo)/mA.h"] * 1e-3
+        half = raw["half cycle"] if "half cycle" in raw else pd.Series(0, index=raw.index)
+        ref["step"] = raw["Ns"].astype("int64") * 100_000 + half.astype("int64")
+    scope = "net" if "q" in ref else None
+    if name.endswith("ocv-c01"):
+        # an OCV technique records no current: an open circuit, 0 A (said in attrs)
+        assert (df["current_ampere"] == 0).all() and any("OCV" in n for n in df.attrs["notes"])
+        assert len(df) == 2
+    i_atol = 1e-7 * float(np.abs(ref["i"]).max()) + 1e-12 if has_current else None
+    matches_reference(df, ref, scope=scope, t_atol=1e-9, v_atol=1e-9, i_atol=i_atol)
+    if not has_current and "control/V/mA" in raw:
+        # a GCPL file storing only dq: I = dq/dt, against the controlled current (median 0.03 %)
+        control = raw["control/V/mA"].to_numpy() * 1e-3
+        held = np.abs(control) > 0
+        rel = np.abs(df["current_ampere"].to_numpy()[held] / control[held] - 1)
+        assert np.median(rel) < 1e-3 and np.percentile(rel, 99) < 1e-3
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", sorted(BIOLOGIC_TEXT))
+def test_every_ec_lab_text_export_matches_its_raw_columns(name, fetch_real, unchanged, matches_reference):
+    import numpy as np
+    import pandas as pd
+
+    path = fetch_real(name)[0]
+    with unchanged(path), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = read_cycler(path)
+    assert df.attrs["format"] == "biologic-mpt"
+    raw = pd.read_csv(path, sep="\t", skiprows=BIOLOGIC_TEXT[name] - 1, encoding="latin-1", index_col=False)
+    time = raw["time/s"]
+    if time.dtype == object or pd.api.types.is_string_dtype(time):
+        # BT-Lab's absolute time: dates in time/s; the test time counts from the first
+        stamps = pd.to_datetime(time, format="%m/%d/%Y %H:%M:%S.%f")
+        t = (stamps - stamps.iloc[0]).dt.total_seconds()
+        np.testing.assert_allclose(df["unix_time_second"] - df["unix_time_second"].iloc[0], t, atol=1e-6)
+    else:
+        t = time
+    ref = pd.DataFrame({"t": t, "v": raw["Ecell/V"], "i": raw["I/mA"] * 1e-3,
+                        "q": raw["(Q-Qo)/mA.h"] * 1e-3, "step": raw["Ns"]})
+    # as printed: 8 significant digits (1e-7 V, current to 1e-7 of its largest)
+    matches_reference(df, ref, scope="net", t_atol=1e-6, v_atol=1e-9,
+                      i_atol=1e-7 * float(np.abs(ref["i"]).max()) + 1e-12)
+    if name.endswith("no-header"):
+        assert any("EC-Lab's column names on the first line" in e for _, e in _evidence(path))
+
+
+def _evidence(path):
+    from batteryzoom.io.cycler.sniff import Sample, matches
+
+    return list(matches(Sample(path)))

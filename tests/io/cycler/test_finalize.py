@@ -3,11 +3,13 @@ vectorized step statistics against brute force."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from batteryzoom.io.cycler import TimeRepairWarning, read_cycler
+from batteryzoom.io.cycler import CyclerDataWarning, TimeRepairWarning, read_cycler
 from batteryzoom.io.cycler.finalize import _after_last_peak, _step_median_sign
 
 
@@ -40,6 +42,27 @@ def test_backwards_time_jump_is_repaired_and_reported(tmp_path, cycle_table):
     assert np.all(np.diff(out) > 0)
     np.testing.assert_allclose(np.diff(out), 10.0)  # the jump became one median interval
     assert "largest 490" in df.attrs["time_repairs"][0]
+
+
+def test_exactly_0_v_under_current_is_warned_about_and_kept(tmp_path, cycle_table):
+    """Zeroed bytes that still decode (a parquet page without checksums, under the fuzzer)
+    read as 0 V in a 4 V record; a cell under current never reads exactly 0 V."""
+    tab = cycle_table()
+    v = tab.v.to_numpy().copy()
+    v[130:170] = 0.0  # inside the charge
+    path = tmp_path / "zeroed.parquet"
+    pd.DataFrame({"test_time_second": tab.t, "voltage_volt": v, "current_ampere": tab.i}).to_parquet(path)
+    with pytest.warns(CyclerDataWarning, match=r"40 rows read exactly 0 V while a current flows \(first at row 131\)"):
+        df = read_cycler(path)
+    assert len(df) == len(tab) and (df["voltage_volt"].to_numpy()[130:170] == 0).all()
+    # 0 V at rest (a disconnected channel, an open-circuit record at 0 V) is not warned about
+    v = tab.v.to_numpy().copy()
+    v[:100] = 0.0
+    pd.DataFrame({"test_time_second": tab.t, "voltage_volt": v, "current_ampere": tab.i}).to_parquet(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        df = read_cycler(path)
+    assert not any("exactly 0 V" in str(w.message) for w in caught)
 
 
 def test_step_median_sign_and_cv_hold_rows_match_brute_force():

@@ -47,3 +47,24 @@ def test_bad_column_map_and_unknown_unit_are_named(tmp_path, cycle_table):
         read_cycler(csv, column_map={"voltage_volt": "Volts"})
     with pytest.raises(FileFormatError, match="unit 'furlong'"):
         read_cycler(csv, units={"voltage_volt": "furlong"})
+
+
+def test_a_workbook_whose_workbook_part_lists_no_sheet_is_refused(tmp_path, cycle_table):
+    """A damaged ``xl/workbook.xml`` (fuzz: its XML declaration's '.' made ',') lists no
+    sheets; the reader indexed the empty list (IndexError) instead of saying so."""
+    import re
+    import zipfile
+
+    tab = cycle_table(40)
+    good = tmp_path / "good.xlsx"
+    pd.DataFrame({"Test Time (s)": tab.t, "Voltage (V)": tab.v, "Current (A)": tab.i}).to_excel(good, index=False)
+    assert len(read_cycler(good, format="xlsx")) == 40
+    bad = tmp_path / "bad.xlsx"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for info in zin.infolist():
+            body = zin.read(info)
+            if info.filename == "xl/workbook.xml":
+                body = re.sub(rb"<sheets>.*</sheets>", b"<sheets/>", body, flags=re.S)
+            zout.writestr(info, body)
+    with pytest.raises(FileFormatError, match="bad.xlsx: lists no sheets: its workbook part is damaged"):
+        read_cycler(bad, format="xlsx")

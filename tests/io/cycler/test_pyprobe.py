@@ -31,3 +31,14 @@ def test_pyprobe_parquet_steps_and_capacity(tmp_path):
     frame.drop(columns="Current [A]").to_parquet(path)
     with pytest.raises(FileFormatError, match=r"PyProBE table lacks \['Current \[A\]'\]"):
         read_cycler(path)
+
+
+@pytest.mark.realdata
+def test_the_real_pyprobe_parquet_matches_its_raw_columns(fetch_real, unchanged, matches_reference):
+    path = fetch_real("real/cycler/lgm50-rest")[0]
+    with unchanged(path):
+        df = read_cycler(path)
+    raw = pd.read_parquet(path)
+    ref = pd.DataFrame({"t": raw["Time [s]"], "v": raw["Voltage [V]"], "i": raw["Current [A]"],
+                        "q": raw["Capacity [Ah]"], "step": raw["Event"]})
+    matches_reference(df, ref, scope="net", t_atol=0, v_atol=0, i_atol=0)

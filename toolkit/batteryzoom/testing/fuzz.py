@@ -9,7 +9,13 @@ outcome                   meaning
 ========================  ==========================================================
 ``"refused"``             a BatteryZoomError (the message should name the file)
 ``"same"``                equal to the clean file's result (the damage did not matter)
-``"warned"``              a different result, with a warning saying so
+``"warned"``              a different result, with a warning the clean read did not
+                          give (a warning the clean file always gives says nothing
+                          about the damage)
+``"undetectable"``        a different result, no new warning, but the damaged file is
+                          a valid file of its format (``judge`` says why: a number
+                          changed into another plausible one, whole records lost where
+                          the format numbers none...): no reader can tell, not a bug
 ``"escaped"``             another exception: a raw library error reached the user (bug)
 ``"hang"``                no answer within the time limit (bug)
 ``"silent"``              a different result and no warning (bug: the worst outcome)
@@ -39,6 +45,12 @@ confined to free values (undetectable in principle) from damage to the structure
 reader must always catch. :mod:`batteryzoom.testing.payload` holds judges for TIFF, OLE2
 (Xradia), HDF5 and text tables.
 
+For a zip container (``.ndax``, ``.xlsx``, a zipped ``.nda``) a mutation damages one member
+and rewrites the zip with valid checksums, so that the damage reaches the member's parser
+instead of stopping at the zip's CRC. :func:`record_table_judge` is the ``result_judge``
+for tables of time-stamped records (a cycler record): what it calls undetectable, and why,
+is in its docstring.
+
 Examples
 --------
 >>> from batteryzoom.testing.fuzz import mutations
@@ -65,8 +77,8 @@ import numpy as np
 
 from ..errors import BatteryZoomError
 
-__all__ = ["Mutation", "Outcome", "Verdict", "mutations", "run_case", "campaign", "tree_campaign", "OUTCOMES", "BUGS",
-           "equal_results", "same_structure", "counts"]
+__all__ = ["Mutation", "Outcome", "Verdict", "Refusal", "mutations", "run_case", "campaign", "tree_campaign",
+           "OUTCOMES", "BUGS", "equal_results", "same_structure", "counts", "record_table_judge"]
 
 OUTCOMES = ("refused", "same", "warned", "undetectable", "escaped", "hang", "silent")
 BUGS = ("escaped", "hang", "silent")
@@ -188,6 +200,32 @@ def _text(data: bytes, rng: np.random.Generator) -> Mutation:
     return Mutation(f"blank_lines@{i}", b"".join(lines[:i] + [b"\n" * 50] + lines[i:]))
 
 
+def _zip_member(data: bytes, rng: np.random.Generator) -> Mutation | None:
+    """One member of a zip damaged (text or binary damage), the zip rewritten around it
+    with valid checksums; None when ``data`` is not a readable zip."""
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = [i for i in zf.infolist() if i.file_size > 0]
+            if not infos:
+                return None
+            pick = infos[int(rng.integers(0, len(infos)))]
+            members = {i.filename: zf.read(i) for i in zf.infolist()}
+    except Exception:  # noqa: BLE001 - not a readable zip: the byte-level damages apply
+        return None
+    inner = _text(members[pick.filename], rng) if _is_text(members[pick.filename]) and rng.random() < 0.5 \
+        else _binary(members[pick.filename], rng)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zw:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            for info in zf.infolist():
+                body = inner.data if info.filename == pick.filename else members[info.filename]
+                zw.writestr(info, body, compress_type=info.compress_type)
+    return Mutation(f"zip:{pick.filename}:{inner.name}", out.getvalue())
+
+
 def mutations(data: bytes, *, seed: int, n: int, text: bool | None = None) -> Iterator[Mutation]:
     """``n`` seeded damaged copies of ``data`` (same seed, same copies).
 
@@ -204,19 +242,23 @@ def mutations(data: bytes, *, seed: int, n: int, text: bool | None = None) -> It
     """
     rng = np.random.default_rng(seed)
     is_text = _is_text(data) if text is None else text
+    is_zip = data[:4] == b"PK\x03\x04"
     for k in range(n):
         # always start with the plain damages every file meets: truncation and bit rot
         if k == 0 and data:
             at = int(rng.integers(0, len(data)))
             yield Mutation(f"truncate@{at}", data[:at])
+        elif is_zip and rng.random() < 0.5:
+            yield _zip_member(data, rng) or _binary(data, rng)
         elif is_text and rng.random() < 0.5:
             yield _text(data, rng)
         else:
             yield _binary(data, rng)
 
 
-class _Timeout(Exception):
-    pass
+class _Timeout(BaseException):
+    """Not an Exception: a reader's ``except Exception`` around a library call must not
+    swallow the time limit and turn a hang into a refusal."""
 
 
 @contextlib.contextmanager
@@ -314,17 +356,35 @@ def same_structure(a: Any, b: Any) -> bool:
     return True
 
 
+@dataclasses.dataclass(frozen=True)
+class Refusal:
+    """The clean result of a file its reader refuses on purpose (the refusal's message)."""
+
+    message: str
+
+
+def _messages(caught) -> set[str]:
+    return {str(w.message) for w in caught
+            if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, ResourceWarning))}
+
+
 def run_case(read: Callable[[Path], Any], path: Path, clean: Any, *, timeout_s: float = 30.0,
              source: str = "", mutation: str = "", materialize: Callable[[Any], Any] | None = None,
-             compare_attrs: bool = False, undetectable: str | Verdict | None = None) -> Outcome:
+             compare_attrs: bool = False, undetectable: str | Verdict | None = None,
+             clean_warnings: set[str] | frozenset[str] = frozenset(),
+             result_judge: Callable[[str, Any, Any], str | None] | None = None) -> Outcome:
     """Read one (mutated) file with ``read`` and classify the outcome against ``clean``.
 
     ``materialize`` turns a lazy result into values (e.g. ``lambda x: x.compute()``), so
     a lazily read store that fails at compute time is caught here too. ``compare_attrs``
-    counts a change of the result's ``attrs`` as a change. ``undetectable``: why the damage
-    is invisible in principle (the judge's verdict on this mutation); a silent change of
-    values only (of any kind, for a :class:`Verdict` with ``structure_may_change``) is then
-    ``"undetectable"`` instead of ``"silent"``.
+    counts a change of the result's ``attrs`` as a change. ``clean_warnings`` are the
+    messages the clean file's read gave: only a new message makes a changed result
+    "warned". ``undetectable``: why the damage is invisible in principle (a byte judge's
+    verdict on this mutation); a silent change of values only (of any kind, for a
+    :class:`Verdict` with ``structure_may_change``) is then ``"undetectable"`` instead of
+    ``"silent"``. ``result_judge(mutation, result, clean)`` says the same from the results
+    (why a changed, unwarned result is one no reader could tell from a valid file), or None.
+    A ``clean`` that is a :class:`Refusal` makes any read of the damaged copy "silent".
     """
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -344,17 +404,144 @@ def run_case(read: Callable[[Path], Any], path: Path, clean: Any, *, timeout_s: 
             return Outcome(source, mutation, "escaped", f"{type(exc).__module__}.{type(exc).__name__}: {exc}"[:300],
                            time.perf_counter() - t0)
     dt = time.perf_counter() - t0
+    if isinstance(clean, Refusal):
+        return Outcome(source, mutation, "silent", f"the clean file is refused ({clean.message[:120]}) but this "
+                                                   "damaged copy was read", dt)
     if equal_results(result, clean, attrs=compare_attrs):
         return Outcome(source, mutation, "same", "", dt)
-    ours = [w for w in caught if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning,
-                                                             ResourceWarning))]
-    if ours:
-        return Outcome(source, mutation, "warned", str(ours[0].message)[:300], dt)
+    new = sorted(_messages(caught) - set(clean_warnings))
+    if new:
+        return Outcome(source, mutation, "warned", new[0][:300], dt)
     if undetectable:
         verdict = undetectable if isinstance(undetectable, Verdict) else Verdict(str(undetectable))
         if verdict.structure_may_change or same_structure(result, clean):
             return Outcome(source, mutation, "undetectable", verdict.reason, dt)
+    why = result_judge(mutation, result, clean) if result_judge is not None else None
+    if why:
+        return Outcome(source, mutation, "undetectable", why[:300], dt)
     return Outcome(source, mutation, "silent", _describe_change(result, clean), dt)
+
+
+# the measured columns of a record table (a cycler record): what a mutation can change directly
+_MEASURED = ("test_time_second", "step_time_second", "voltage_volt", "current_ampere", "temperature_celsius",
+             "unix_time_second")
+_OPTIONAL = ("temperature_celsius", "unix_time_second")
+
+
+def _subsequence(b: np.ndarray, a: np.ndarray) -> bool:
+    """Whether the rows of ``b`` are the rows of ``a`` with some rows left out, in order."""
+    i = j = 0
+    skips = len(a) - len(b)
+    while j < len(b):
+        m = min(len(a) - i, len(b) - j)
+        if m <= 0:
+            return False
+        same = _rows_equal(a[i:i + m], b[j:j + m])
+        k = int(np.argmin(same)) if not same.all() else m
+        i, j = i + k, j + k
+        if j == len(b):
+            return True
+        i += 1  # a[i] is not in b: left out
+        skips -= 1
+        if skips < 0:
+            return False
+    return True
+
+
+def _rows_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return ((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1)
+
+
+def _dictionary_change(a: np.ndarray, b: np.ndarray, most: int = 8) -> bool:
+    """Whether, column by column, the changed cells map each old value to one new value,
+    with at most ``most`` old values changed in all."""
+    olds = 0
+    for k in range(a.shape[1]):
+        x, y = a[:, k], b[:, k]
+        ne = ~((x == y) | (np.isnan(x) & np.isnan(y)))
+        if not ne.any():
+            continue
+        pairs = {(float(p), float(q)) for p, q in zip(x[ne], y[ne])}
+        if len({p for p, _ in pairs}) != len(pairs):
+            return False
+        olds += len(pairs)
+    return 0 < olds <= most
+
+
+def record_table_judge(mutation: str, result: Any, clean: Any) -> str | None:
+    """Why a changed, unwarned table of records is one no reader could tell from a valid
+    record, or None (then it is a "silent" bug). The damages a reader cannot detect in
+    principle, and only those:
+
+    - **a value changed into another plausible one**: the same rows and columns, the
+      measured values (time, voltage, current, temperature, wall clock) different in at
+      most max(16, 1 %) of the rows, everything still inside the reader's plausibility
+      limits and time still increasing (else the reader refuses or warns). A digit turned
+      into another digit is a valid record; derived columns (steps, capacities) follow it.
+    - **a block of records changed**: the same rows and columns, the measured values
+      different over one contiguous run of rows (not all of them), still plausible. In a
+      file without checksums inside (parquet as pandas writes it, an HDF5 pandas store,
+      the members of a ``.ndax`` once its zip checksums are rewritten), a damaged page or
+      record range that still decodes is a valid different record: nothing tells.
+    - **dictionary entries changed**: the same rows and columns, the changed cells of each
+      measured column taking one new value per old value, for at most 8 old values (a
+      bit flipped in a parquet dictionary page changes every cell that refers to it).
+    - **the file ends at a record boundary**: the rows are the clean rows' first ones,
+      unchanged (a file cut between two records is a valid shorter record unless the
+      format states its length; none of these does).
+    - **whole records lost where the format numbers none**: the rows are the clean rows
+      with some left out, unchanged, and the clean table says the file has no record
+      counter (``attrs["record_counter"]`` False); or one contiguous run of rows cut out
+      with at most one row at the cut different (a line spliced from the two ends, which
+      is a valid record when the cut falls at the same column in both lines). With a
+      counter, a gap is detectable and must be warned about.
+    - **an optional column's header changed** into a name no reader knows: the rows are
+      unchanged and only the temperature or wall-clock column is missing.
+
+    Everything else (rows added or merged, values changed in many rows, columns added or
+    an essential one lost) is detectable and must be refused or warned about.
+    """
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover
+        return None
+    if not (isinstance(result, pd.DataFrame) and isinstance(clean, pd.DataFrame)):
+        return None
+    lost = [c for c in clean.columns if c not in result.columns]
+    if any(c not in clean.columns for c in result.columns) or not set(lost) <= set(_OPTIONAL):
+        return None
+    derived = " ".join(clean.attrs.get("derived", []))
+    measured = [c for c in _MEASURED if c in result.columns and f"{c} from" not in derived]
+    a = clean[measured].to_numpy(np.float64)
+    b = result[measured].to_numpy(np.float64)
+    lost_note = f"; the {', '.join(lost)} column's header no longer names it" if lost else ""
+    if len(a) == len(b):
+        differs = ~_rows_equal(a, b)
+        changed = int(differs.sum())
+        if changed == 0 and lost:
+            return f"an optional column's header changed{lost_note}"
+        if changed <= max(16, len(a) // 100):
+            return f"{changed} record(s) hold other plausible values (a number changed into another){lost_note}"
+        rows = np.flatnonzero(differs)
+        if _dictionary_change(a[rows], b[rows]):
+            return f"{changed} records share changed dictionary values, still plausible{lost_note}"
+        if rows[-1] - rows[0] + 1 == changed and changed < len(a):
+            return (f"a block of {changed} records changed, still plausible (a damaged page or record range "
+                    f"that decodes){lost_note}")
+        return None
+    if len(b) < len(a):
+        if _rows_equal(a[:len(b)], b).all():
+            return f"the file ends at a record boundary: {len(a) - len(b)} last record(s) gone{lost_note}"
+        if not clean.attrs.get("record_counter", True):
+            if _subsequence(b, a):
+                return (f"{len(a) - len(b)} whole record(s) left out of a file that numbers none "
+                        f"(nothing tells a reader){lost_note}")
+            head = int(np.argmin(np.r_[_rows_equal(a[:len(b)], b), False]))
+            tail = int(np.argmin(np.r_[_rows_equal(a[::-1][:len(b)], b[::-1]), False]))
+            if head + tail >= len(b) - 1:
+                return (f"{len(a) - len(b)} record(s) cut out of a file that numbers none, the line at the cut "
+                        f"spliced from its two ends into a valid record{lost_note}")
+    return None
 
 
 def _describe_change(result: Any, clean: Any) -> str:
@@ -437,36 +624,59 @@ def _case(read, where: Path, target: Path, clean_bytes: bytes, m: Mutation, orig
 def campaign(read: Callable[[Path], Any], files: Sequence[Path], *, n_per_file: int, seed: int = 0,
              timeout_s: float = 30.0, suffix_from: bool = True,
              materialize: Callable[[Any], Any] | None = None, workdir: Path | None = None,
-             judge: Judge | None = None, compare_attrs: bool = False) -> list[Outcome]:
+             judge: Judge | None = None, compare_attrs: bool = False,
+             result_judge: Callable[[str, Any, Any], str | None] | None = None,
+             companions: Callable[[Path], Sequence[Path]] | None = None,
+             progress: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """Mutate each file ``n_per_file`` times and read every copy (same file name and suffix
     as the clean file, in a temporary folder); the clean files are never touched.
 
+    The clean file is read from the same temporary path as the mutated copies, so its
+    warnings and attrs (which name the file) are comparable; a clean file its reader
+    refuses on purpose becomes a :class:`Refusal` (its damaged copies must be refused too).
     ``judge(clean_path, mutation)`` returns why a mutation is confined to the file's free
     values (undetectable in principle), or None; see :func:`run_case`. A silent damage in
     place that the judge does not free as a whole is undetectable when some of its bytes
     are free and all the others, applied together without them, leave the result
-    unchanged (bytes of structure the reader does not depend on). With
-    ``compare_attrs`` the clean result is read from the same temporary path as the
-    mutated copies, so attrs naming the source compare equal.
+    unchanged (bytes of structure the reader does not depend on). ``result_judge``: see
+    :func:`run_case`. ``compare_attrs`` counts a change of ``attrs`` as a change.
+    ``companions(path)`` lists files to copy beside it unchanged (an export's metadata
+    file). ``progress`` is called with each outcome.
     """
+    import shutil
+
     out: list[Outcome] = []
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         for f_index, path in enumerate(map(Path, files)):
             data = path.read_bytes()
             target = Path(tmp) / (path.name if suffix_from else f"mutated{path.suffix}")
-            if compare_attrs:
-                target.write_bytes(data)
-                clean = read(target)
-            else:
-                clean = read(path)
-            if materialize is not None:
-                clean = materialize(clean)
+            for extra in (companions(path) if companions else ()):
+                shutil.copyfile(extra, Path(tmp) / Path(extra).name)
+            target.write_bytes(data)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    clean = read(target)
+                    if materialize is not None:
+                        clean = materialize(clean)
+                except BatteryZoomError as exc:
+                    # a file the reader refuses on purpose (an EIS record in a cycling
+                    # reader): its damaged copies must be refused too
+                    clean = Refusal(str(exc))
+            clean_warnings = _messages(caught)
             for m in mutations(data, seed=seed + 7919 * f_index, n=n_per_file):
                 target.write_bytes(m.data)
-                out.append(_case(read, target, target, data, m, path, clean, judge, path.name, timeout_s=timeout_s,
-                                 materialize=materialize, compare_attrs=compare_attrs))
+                outcome = _case(read, target, target, data, m, path, clean, judge, path.name, timeout_s=timeout_s,
+                                materialize=materialize, compare_attrs=compare_attrs, clean_warnings=clean_warnings,
+                                result_judge=result_judge)
+                out.append(outcome)
+                if progress is not None:
+                    progress(outcome)
+            with contextlib.suppress(OSError):
+                os.remove(target)
+            for extra in (companions(path) if companions else ()):
                 with contextlib.suppress(OSError):
-                    os.remove(target)
+                    os.remove(Path(tmp) / Path(extra).name)
     return out
 
 

@@ -1,7 +1,23 @@
 # Public names of batteryzoom.io.cycler, loaded lazily (lazy_loader.attach_stub).
-from . import api, arbin, bdf, biologic, finalize, generic_csv, maccor, neware, pyprobe, sniff
+from . import (
+    api,
+    arbin,
+    basytec,
+    bdf,
+    biologic,
+    finalize,
+    generic_csv,
+    indigo,
+    maccor,
+    neware,
+    novonix,
+    pec,
+    pyprobe,
+    sniff,
+)
+from ._checks import LIMITS
 from .api import FORMATS, read_cycler
-from .finalize import BDF_COLUMNS, OPTIONAL_COLUMNS, STEP_TYPES, TimeRepairWarning
+from .finalize import BDF_COLUMNS, OPTIONAL_COLUMNS, STEP_TYPES, CyclerDataWarning, TimeRepairWarning
 from .sniff import detect_format
 
 __all__ = [
@@ -12,4 +28,6 @@ __all__ = [
     "OPTIONAL_COLUMNS",
     "STEP_TYPES",
     "TimeRepairWarning",
+    "CyclerDataWarning",
+    "LIMITS",
 ]

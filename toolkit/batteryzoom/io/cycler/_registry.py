@@ -9,10 +9,14 @@ xarray's ``backends/`` register their engines::
 
 - ``name``: the ``format=`` name users pass and :func:`~.sniff.detect_format` returns;
 - ``description``: one line, listed in ``FORMATS`` and in error messages;
-- ``match(sample) -> str | None``: what in the file's content says it is this format (a
-  short piece of evidence, e.g. ``"a 'Rec#' header line with 'Cyc#'"``), or None. The
+- ``match(sample) -> str | Evidence | None``: what in the file's content says it is this
+  format (a short piece of evidence, e.g. ``"a 'Rec#' header line with 'Cyc#'"``), or
+  None. A plain string is *sure* evidence (magic bytes, a signature line of the make);
+  :class:`Evidence` with ``sure=False`` is column names alone, which another make may
+  share (the sniffer refuses to choose between two makes on names alone). The
   ``sample`` is a :class:`~.sniff.Sample`: the first bytes, the text head, the members of
-  a zip, the sheets of a workbook, the columns of a parquet file, each read on first use;
+  a zip, the sheets of a workbook, the columns of a parquet file, the keys of an HDF5
+  file, each read on first use;
 - ``read(path, *, column_map, units, sheet) -> (raw, meta)``: the file as the reader's
   columns (below), which :func:`~.finalize.finalize` turns into the BDF table;
 - ``priority``: sniffing order, lower first; the catch-all table readers (``csv``,
@@ -43,10 +47,26 @@ from dataclasses import dataclass
 from typing import Any
 
 # the modules that register formats, in the order FORMATS lists them
-_READER_MODULES = ("neware", "biologic", "arbin", "maccor", "bdf", "pyprobe", "generic_csv")
+_READER_MODULES = ("neware", "biologic", "arbin", "maccor", "novonix", "basytec", "pec", "indigo", "bdf", "pyprobe",
+                   "generic_csv")
 
 Reader = Callable[..., "tuple[Any, dict]"]
-Matcher = Callable[[Any], "str | None"]
+Matcher = Callable[[Any], "str | Evidence | None"]
+
+#: formats at or after this rank are catch-alls (any table): they never compete with a make
+CATCH_ALL = 90
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a format matched in a file: ``text`` for users, ``sure`` when it is the make's
+    own marker rather than column names another make may share."""
+
+    text: str
+    sure: bool = True
+
+    def __str__(self) -> str:
+        return self.text
 
 
 @dataclass(frozen=True)
@@ -60,7 +80,8 @@ class Format:
     description : str
         One line for users.
     match : callable
-        ``match(sample) -> str | None``: the evidence in the file's content, or None.
+        ``match(sample) -> Evidence | None``: the evidence in the file's content, or None
+        (the registered matcher's plain strings wrapped as sure evidence).
     read : callable
         ``read(path, *, column_map=None, units=None, sheet=None) -> (raw, meta)``.
     priority : int
@@ -85,7 +106,11 @@ def register(name: str, description: str, *, match: Matcher, read: Reader, prior
     """Register a format (called by the reader modules when they are imported)."""
     if name in _FORMATS and _FORMATS[name].read is not read:
         raise ValueError(f"cycler format {name!r} is registered twice ({_FORMATS[name].module}, {read.__module__})")
-    fmt = Format(name, description, match, read, priority, read.__module__)
+    def evidence(sample: Any, _match: Matcher = match) -> Evidence | None:
+        found = _match(sample)
+        return Evidence(found) if isinstance(found, str) else found
+
+    fmt = Format(name, description, evidence, read, priority, read.__module__)
     _FORMATS[name] = fmt
     return fmt
 

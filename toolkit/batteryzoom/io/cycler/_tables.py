@@ -6,7 +6,6 @@ Shared by the readers of exported tables (Neware BTSDA, Arbin exports, BDF, any 
 
 from __future__ import annotations
 
-import io as _io
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,11 +14,13 @@ import numpy as np
 import pandas as pd
 
 from ...errors import FileFormatError, InputError
+from ._source import check_file
 from ._units import (
     SI_UNIT,
     UNIT_FACTORS,
     clock_to_seconds,
     is_clock_unit,
+    is_text,
     numeric,
     numeric_with_units,
     split_header,
@@ -27,70 +28,60 @@ from ._units import (
 )
 
 
-def head_text(path: Path, n: int = 8192) -> str:
-    """The first ``n`` bytes of a file as text (UTF-8 with or without BOM, else Latin-1)."""
-    with open(path, "rb") as fh:
-        raw = fh.read(n)
-    for enc in ("utf-8-sig", "latin-1"):
-        try:
-            return raw.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    return raw.decode("latin-1", errors="replace")
-
-
-def read_text(path: Path) -> str:
-    """A whole text file (UTF-8 with or without BOM, else Latin-1)."""
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
-def read_text_table(path: Path, skiprows: int = 0, sep: str | None = None) -> pd.DataFrame:
-    """A delimited text table (separator: the most frequent of ``,`` tab ``;`` in its
-    header line); stripped column names, ``Unnamed`` columns dropped, at least one row."""
-    text = read_text(path)
-    if sep is None:
-        head = text.splitlines()[skiprows] if len(text.splitlines()) > skiprows else ""
-        sep = max((",", "\t", ";"), key=head.count)
-    try:
-        frame = pd.read_csv(_io.StringIO(text), sep=sep, skiprows=skiprows, index_col=False, low_memory=False)
-    except pd.errors.EmptyDataError:
-        raise FileFormatError(path, "has no table (no header or no rows)", "re-export the record") from None
-    except pd.errors.ParserError as exc:
-        raise FileFormatError(path, f"is not a consistent table: {exc}", "check the export settings") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    frame = frame.loc[:, [c for c in frame.columns if not c.startswith("Unnamed")]]
-    if len(frame) == 0:
-        raise FileFormatError(path, "has a header but no data rows", "re-export the record")
-    return frame
-
-
 def read_excel(path: Path, sheet, prefer: tuple[str, ...]) -> pd.DataFrame:
     """The data sheet(s) of a workbook: ``sheet`` when given, else every sheet whose name
-    starts with one of ``prefer`` (stacked), else the first sheet."""
+    starts with one of ``prefer`` (stacked), else the first sheet.
+
+    openpyxl and pandas raise a dozen exception types on a damaged workbook (zip, XML,
+    style and cell errors); each becomes a :class:`FileFormatError` naming the file.
+    """
+    check_file(path)
     try:
-        xl = pd.ExcelFile(path)
-    except Exception as exc:  # noqa: BLE001
-        raise FileFormatError(path, f"is a damaged Excel file ({exc})", "open and re-save it in Excel") from None
-    names = xl.sheet_names
-    if sheet is None:
-        picks = [s for s in names if any(s.lower().startswith(p) for p in prefer)]
-        picks = picks or [names[0]]
-    else:
-        if isinstance(sheet, int):
-            sheet = names[sheet]
-        if sheet not in names:
-            raise FileFormatError(path, f"has no sheet {sheet!r} (sheets: {names})", "pass sheet= one of them")
-        picks = [sheet]
-    frames = [pd.read_excel(xl, sheet_name=s) for s in picks]
+        # a file object, not the path: openpyxl refuses a path whose suffix is not .xlsx
+        with open(path, "rb") as fh:
+            xl = pd.ExcelFile(fh, engine="openpyxl")
+            names = xl.sheet_names
+            picks = _pick_sheets(path, names, sheet, prefer)
+            frames = [pd.read_excel(xl, sheet_name=s) for s in picks]
+    except FileFormatError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - openpyxl/zipfile/lxml raise many types for damage
+        raise FileFormatError(path, f"is a damaged Excel file ({type(exc).__name__}: {str(exc)[:120]})",
+                              "open and re-save it in Excel") from None
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     frame.columns = [str(c).strip() for c in frame.columns]
     if len(frame) == 0:
         raise FileFormatError(path, f"sheet(s) {picks} hold no rows", "pick the data sheet with sheet=")
     return frame
+
+
+def read_parquet(path: Path) -> pd.DataFrame:
+    """A parquet file as a frame; pyarrow's many exceptions on damage become one error."""
+    check_file(path)
+    try:
+        # page checksums are verified where the writer stored them (pandas does not by default)
+        return pd.read_parquet(path, page_checksum_verification=True)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises ArrowInvalid/OSError/ValueError/... on damage
+        raise FileFormatError(path, f"is a damaged parquet file ({type(exc).__name__}: {str(exc)[:150]})",
+                              "re-export it") from None
+
+
+def _pick_sheets(path: Path, names: list[str], sheet, prefer: tuple[str, ...]) -> list[str]:
+    if not names:
+        # a damaged workbook.xml (or its rels) can list no sheet at all
+        raise FileFormatError(path, "lists no sheets: its workbook part is damaged",
+                              "open and re-save it in Excel, or export the data as CSV")
+    if sheet is None:
+        picks = [s for s in names if any(s.lower().startswith(p) for p in prefer)]
+        return picks or names[:1]
+    if isinstance(sheet, int):
+        if not -len(names) <= sheet < len(names):
+            raise FileFormatError(path, f"has no sheet {sheet} (it has {len(names)}: {names})",
+                                  "pass sheet= one of them")
+        sheet = names[sheet]
+    if sheet not in names:
+        raise FileFormatError(path, f"has no sheet {sheet!r} (sheets: {names})", "pass sheet= one of them")
+    return [sheet]
 
 
 # --------------------------------------------------------------------------- column names
@@ -103,13 +94,19 @@ def _norm(name: str) -> str:
     return re.sub(r"[\s_.\-#]", "", name.lower())
 
 
+def header_names(cells) -> list[str]:
+    """Header cells as comparable names: the unit removed, lower case, no spaces, ``_``,
+    ``.``, ``-`` or ``#`` (``"Test_Time(s)"`` and ``"Test Time (s)"`` -> ``"testtime"``)."""
+    return [_norm(split_header(c.strip().strip('"'))[0]) for c in cells]
+
+
 def _alias(target: str, quantity: str, *names: str) -> None:
     for n in names:
         _ALIASES[_norm(n)] = (target, quantity)
 
 
 _alias("test_time_second", "time", "test_time_second", "test time", "total time", "cumulative time", "testtime",
-       "test_time", "total_time", "time", "t", "time/s", "elapsed time", "realtime_s")
+       "test_time", "total_time", "time", "t", "time/s", "elapsed time", "realtime_s", "run time")
 _alias("step_time_second", "time", "step_time_second", "step time", "steptime", "step_time")
 _alias("voltage_volt", "voltage", "voltage_volt", "voltage", "volts", "volt", "ewe", "ecell", "potential", "u",
        "cell voltage", "e", "<ewe>")
@@ -131,30 +128,58 @@ _alias("capacity_ah", "capacity", "capacity", "amp-hr", "amphr", "cap")
 _alias("energy_wh", "energy", "energy", "watt-hr", "watthr")
 _alias("net_capacity_ah", "capacity", "net_capacity_ah", "(q-qo)", "net capacity")
 _alias("unix_time_second", "time", "unix_time_second")
-_alias("temperature_celsius", "temperature", "temperature_celsius", "temperature", "temp", "t1", "aux1")
+_alias("_record", "count", "data point", "datapoint", "data_point", "record id", "record", "rec", "record number")
+_alias("temperature_celsius", "temperature", "temperature_celsius", "temperature", "temp", "t1", "aux1",
+       "aux_temperature_1", "temp 1", "cell temperature")
 
 # names so generic that a specific one ("Total Time") wins over them ("Time")
 _GENERIC = {"time", "t", "e", "i", "u", "cap", "step", "cycle", "mode", "status", "state", "temp"}
 _TARGET_QUANTITY = {t: q for t, q in _ALIASES.values()}
 
 
+# the columns a record cannot do without: an unknown unit on one of them refuses the file;
+# on any other (temperature, capacity, energy, ...) the column is kept as read and flagged
+ESSENTIAL = ("voltage_volt", "current_ampere", "test_time_second", "step_time_second")
+
+
 def map_columns(frame: pd.DataFrame, path: Path, column_map: Mapping[str, str] | None,
                 units: Mapping[str, str] | None) -> tuple[pd.DataFrame, dict]:
     """Recognise the columns of a plain table; convert to SI; report the source units.
 
-    Returns the reader's columns (SI units) and ``{"source_units", "source_columns"}``.
+    Returns the reader's columns (SI units) and ``{"source_units", "source_columns",
+    "flagged_columns", "empty_columns"}``. A recognised column whose cells are all empty
+    is left out (``empty_columns``: e.g. an Arbin export's unused ``Step_Index``). An
+    optional column whose unit is unknown (``T1(?)``) is kept as read, as ``aux:<header>``
+    (the output keeps it under its header), and listed in ``flagged_columns`` with why;
+    only an essential column (:data:`ESSENTIAL`) with an unknown unit refuses the file.
     """
     chosen = _recognise(frame, path)
     chosen.update(_mapped(frame, path, column_map))
     out = pd.DataFrame(index=frame.index)
-    source_units = {}
-    for target, (col, unit) in chosen.items():
+    source_units: dict[str, str] = {}
+    flagged: dict[str, str] = {}
+    empty: list[str] = []
+    for target, (col, unit) in list(chosen.items()):
         if units and target in units:
             unit = units[target]
-        out[target], source_unit = _convert(frame[col], path, col, target, unit)
+        values = frame[col]
+        if values.isna().all() or (is_text(values) and not values.astype(str).str.strip().any()):
+            empty.append(col)
+            del chosen[target]
+            continue
+        try:
+            out[target], source_unit = _convert(values, path, col, target, unit)
+        except InputError as exc:
+            if target in ESSENTIAL or (column_map and target in column_map):
+                raise
+            flagged[col] = f"not used as {target}: {exc}"
+            out[f"aux:{col}"] = values.to_numpy()
+            del chosen[target]
+            continue
         if source_unit is not None:
             source_units[target] = source_unit
-    return out, {"source_units": source_units, "source_columns": {t: c for t, (c, _) in chosen.items()}}
+    return out, {"source_units": source_units, "source_columns": {t: c for t, (c, _) in chosen.items()},
+                 "flagged_columns": flagged, "empty_columns": empty}
 
 
 def _recognise(frame: pd.DataFrame, path: Path) -> dict[str, tuple[str, str | None]]:
@@ -205,7 +230,7 @@ def _convert(values: pd.Series, path: Path, col: str, target: str, unit: str | N
     quantity = _TARGET_QUANTITY[target]
     if quantity == "text":
         return values.astype(str).str.strip(), None
-    if quantity == "time" and (values.dtype == object or pd.api.types.is_string_dtype(values)) and \
+    if quantity == "time" and is_text(values) and \
             values.astype(str).str.contains(":").any() and target != "unix_time_second":
         return clock_to_seconds(values, path, col), "h:mm:ss"
     if quantity == "count":

@@ -8,6 +8,7 @@ readers that convert columns by hand (Maccor, Arbin ``.res``, the Neware exports
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,8 @@ UNIT_FACTORS: dict[str, dict[str, float]] = {
         "wh": 1.0, "w.h": 1.0, "mwh": 1e-3, "mw.h": 1e-3, "uwh": 1e-6, "µwh": 1e-6,
         "ws": 1 / 3600, "j": 1 / 3600, "mws": 1e-3 / 3600, "mj": 1e-3 / 3600, "kwh": 1e3,
     },
-    "time": {"s": 1.0, "sec": 1.0, "second": 1.0, "ms": 1e-3, "min": 60.0, "h": 3600.0, "hr": 3600.0, "d": 86400.0},
+    "time": {"s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0, "ms": 1e-3, "min": 60.0, "minutes": 60.0,
+             "h": 3600.0, "hr": 3600.0, "hours": 3600.0, "d": 86400.0},
     "temperature": {"c": 1.0, "°c": 1.0, "degc": 1.0, "celsius": 1.0},
 }
 SI_UNIT = {"current": "A", "voltage": "V", "capacity": "Ah", "energy": "Wh", "time": "s", "temperature": "°C"}
@@ -39,13 +41,26 @@ _UNIT_IN_HEADER = re.compile(r"^(?P<name>.*?)\s*(?:\((?P<p>[^()]*)\)|\[(?P<b>[^\
 _CLOCK_UNIT = re.compile(r"h+:m+(in)?:s+(\.m*s*)?")
 # a clock cell: "h:mm:ss.fff", "1d 02:03:04.5", "1-02:03:04"
 _CLOCK = re.compile(r"^\s*(?:(?P<d>\d+)\s*d\s*|(?P<d2>\d+)-)?(?P<h>\d+):(?P<m>\d+):(?P<s>\d+(?:\.\d*)?)\s*$")
-# a cell holding a number and its unit: "4.1 V", "-250mA"
-_NUM_WITH_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-zµμ°.]+)\s*$")
+# a cell holding a number and its unit: "4.1 V", "-250mA". Written so that no two parts can
+# share a run of digits (``\d+\.?\d*`` could split 30,000 digits 30,000 ways: 30 s per cell)
+_NUM_WITH_UNIT = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-zµμ°.]+)\s*$")
+# a Celsius unit whose degree sign was mangled by an encoding round trip
+_DEGREE_C = re.compile(r"[^a-z0-9\s]{0,3}c|degc|deg\.c")
+# header names longer than this are not column names (and are not parsed by regex)
+_MAX_HEADER = 200
+
+
+def is_text(values: pd.Series) -> bool:
+    """Whether a column holds text (object or pandas' string dtype), not numbers or dates."""
+    return not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values)
+                or isinstance(values.dtype, pd.CategoricalDtype))
 
 
 def split_header(header: str) -> tuple[str, str | None]:
     """``"Current(mA)" -> ("current", "ma")``; ``"Voltage" -> ("voltage", None)``."""
     text = str(header).strip().replace("\ufffd", "µ")
+    if len(text) > _MAX_HEADER:
+        return text.lower(), None
     m = _UNIT_IN_HEADER.match(text)
     if m and m.group("name"):
         unit = next(g for g in (m.group("p"), m.group("b"), m.group("s")) if g is not None)
@@ -71,6 +86,8 @@ def unit_factor(quantity: str, unit: str | None, where: str) -> float:
     table = UNIT_FACTORS[quantity]
     if u in table:
         return table[u]
+    if quantity == "temperature" and _DEGREE_C.fullmatch(u):
+        return 1.0  # "°C" written in a legacy code page and decoded as another ("Â°C", "�C")
     raise InputError(
         f"{where}: unit {unit!r} is not a known {quantity} unit "
         f"(known: {', '.join(sorted(table))}). Give the unit with units={{...}} or fix the header."
@@ -93,10 +110,64 @@ def clock_to_seconds(values: pd.Series, path: Path, column: str) -> np.ndarray:
     return days * 86400 + num["h"] * 3600 + num["m"] * 60 + num["s"]
 
 
-def dates_to_unix(values: pd.Series) -> np.ndarray:
-    """Date strings -> seconds since 1970 (float64; NaN where a cell is not a date)."""
-    ts = pd.to_datetime(values, errors="coerce")
-    return (ts.astype("int64") / 1e9).where(ts.notna()).to_numpy(np.float64) if len(ts) else np.array([])
+def dates_to_unix(values: pd.Series, fmt: str | None = None, dayfirst: bool = False) -> np.ndarray:
+    """Date strings -> seconds since 1970 (float64; NaN where a cell is not a date).
+
+    Naive dates (no time zone: the instrument PC's local clock) are taken as UTC. The
+    seconds come from a timedelta, never from the datetime64 integer, whose unit is ns in
+    pandas 2 and may be us or s in pandas 3 (reading it as ns made times 1000x too small).
+    """
+    if len(values) == 0:
+        return np.array([], dtype=np.float64)
+    if pd.api.types.is_datetime64_any_dtype(values):
+        ts = values
+    else:
+        text = values.astype(str).str.strip()
+        with warnings.catch_warnings():
+            # "could not infer format": the mixed fallback is intended
+            warnings.simplefilter("ignore", UserWarning)
+            ts, per_cell = _to_datetime(text, fmt, dayfirst)
+            if fmt is None and ts.isna().any() and ts.notna().any():
+                # one format inferred from the first cell: parse the rest one by one
+                ts, per_cell = _to_datetime(text, "mixed", dayfirst)
+            if per_cell:
+                ts = ts.where(_same_shape(text, ts))
+    ts = pd.Series(ts)
+    if getattr(ts.dt, "tz", None) is not None:
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    seconds = (ts - pd.Timestamp("1970-01-01")) / pd.Timedelta(seconds=1)
+    return seconds.to_numpy(np.float64, na_value=np.nan)
+
+
+def _same_shape(text: pd.Series, ts: pd.Series) -> np.ndarray:
+    """Cells shaped like the column's most common date: digit runs, fractional seconds and
+    the time-zone offset aside. An instrument writes one date format; a cell of another shape
+    parsed cell by cell (dateutil reads ``"1.2.3"`` as 2003-01-02) is damage, not a date."""
+    shape = (text.str.replace(r"\.\d+", "", regex=True).str.replace(r"[+-]\d\d:?\d\d$|Z$", "", regex=True)
+             .str.replace(r"\d+", "9", regex=True))
+    parsed = ts.notna().to_numpy()
+    if not parsed.any():
+        return parsed
+    common = shape[parsed].value_counts().index[0]
+    return parsed & (shape == common).to_numpy()
+
+
+def _to_datetime(text: pd.Series, fmt: str | None, dayfirst: bool) -> tuple[pd.Series, bool]:
+    """pandas' parse, damage-proof: mixed time zones, out-of-range dates and the like make
+    the cells that cause them NaT instead of raising. Also whether cells were parsed each in
+    its own format (``"mixed"`` or one by one), which lets damage pass for a date."""
+    try:
+        parsed = pd.to_datetime(text, errors="coerce", format=fmt, dayfirst=dayfirst)
+        return pd.Series(parsed, index=text.index), fmt == "mixed"
+    except (ValueError, TypeError, OverflowError):
+        out = []
+        for cell in text:
+            try:
+                ts = pd.to_datetime(cell, errors="coerce", dayfirst=dayfirst)
+                out.append(ts.tz_convert("UTC").tz_localize(None) if getattr(ts, "tzinfo", None) else ts)
+            except (ValueError, TypeError, OverflowError):
+                out.append(pd.NaT)
+        return pd.Series(pd.to_datetime(out, errors="coerce"), index=text.index), True
 
 
 def numeric(values: pd.Series, path: Path, column: str) -> np.ndarray:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ...errors import FileFormatError, InputError, MissingDependencyError
 from ._registry import formats
+from ._source import check_file
 from .finalize import finalize
 from .sniff import _unknown_fix, detect_format
 
@@ -27,6 +28,7 @@ def read_cycler(
     units: Mapping[str, str] | None = None,
     sheet: str | int | None = None,
     rest_current_a: float | None = None,
+    limits: Mapping[str, tuple[float, float]] | bool | None = None,
 ) -> pd.DataFrame:
     """Read a cycler file into one BDF table (see :mod:`batteryzoom.io.cycler` for the columns).
 
@@ -49,6 +51,12 @@ def read_cycler(
     rest_current_a : float, optional
         |current| at or below which a step is a rest (default: 0.1 % of the file's largest
         |current|, at least 1 nA).
+    limits : mapping or False, optional
+        Plausible ranges of what is read, ``{column: (low, high)}``, updating the defaults
+        (``LIMITS``: voltage -10 .. 100 V, current -2000 .. 2000 A, test time up to 20
+        years, temperature -100 .. 250 °C, wall clock 1980 .. 2100). A voltage, current or
+        time outside refuses the file (damage or a wrong unit); a temperature or wall
+        clock outside is left out with a warning. ``False`` checks none.
 
     Returns
     -------
@@ -59,8 +67,21 @@ def read_cycler(
     Raises
     ------
     FileFormatError
-        Empty, truncated or corrupt file; unknown format; missing voltage, current or time;
-        mixed or unknown units; non-numeric cells. The message names the file and the problem.
+        Empty, truncated or corrupt file; not a regular file (a FIFO, a device, a folder);
+        unknown format, or content two makes' readers match equally (the candidates are
+        listed); a record batteryzoom does not read (an EIS sweep, an empty Neware file);
+        missing voltage, current or time; mixed or unknown units of an essential column;
+        non-numeric cells; values outside ``limits``. The message names the file, the
+        problem and the fix.
+
+    Warns
+    -----
+    CyclerDataWarning
+        Something was repaired or left out (damaged lines, rows without voltage or
+        current, an implausible optional column), records are missing or repeated, a
+        column's unit is unknown (kept as read), or the capacities disagree with the
+        integral of the current by more than 2 %; :class:`TimeRepairWarning` (a subclass)
+        when a time column was rebuilt or made continuous. ``attrs`` lists them all.
     MissingDependencyError
         The format needs galvani (BioLogic) or mdbtools (Arbin .res).
 
@@ -79,18 +100,15 @@ def read_cycler(
     [1.3, 4.72, 4.72, 4.72, 4.72, 4.72, 4.72, 4.72]
     """
     path = Path(path)
-    fmt = detect_format(path) if format == "auto" else format
     registered = formats()
-    if fmt not in registered:
+    if format != "auto" and format not in registered:
         raise FileFormatError(path, f"format {format!r} is not supported", _unknown_fix())
-    if not path.is_file():
-        raise FileFormatError(path, "does not exist or is not a file", "check the path")
-    if path.stat().st_size == 0:
-        raise FileFormatError(path, "is empty (0 bytes)", "re-export the record from the cycler software")
+    check_file(path)
+    fmt = detect_format(path) if format == "auto" else format
     try:
         raw, meta = registered[fmt].read(path, column_map=column_map, units=units, sheet=sheet)
+        return finalize(raw, path, fmt, meta, rest_current_a, limits)
     except (FileFormatError, MissingDependencyError):
         raise
     except InputError as exc:
         raise FileFormatError(path, str(exc)) from None
-    return finalize(raw, path, fmt, meta, rest_current_a)

@@ -11,36 +11,45 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from ...errors import FileFormatError
 from ._registry import register
-from ._tables import map_columns, read_text_table
+from ._source import head_bytes
+from ._tables import header_names, map_columns, read_parquet
+from ._text import guess_separator, parse_table
 
 if TYPE_CHECKING:
     from .sniff import Sample
 
 
 def _read(path: Path, column_map=None, units=None, **_: Any):
-    with open(path, "rb") as fh:
-        magic = fh.read(4)
-    if path.suffix.lower() == ".parquet" or magic == b"PAR1":
-        try:
-            frame = pd.read_parquet(path)
-        except Exception as exc:  # noqa: BLE001
-            raise FileFormatError(path, f"is a damaged parquet file ({exc})", "re-export it") from None
+    notes: list[str] = []
+    if head_bytes(path, 4) == b"PAR1":
+        frame = read_parquet(path)
     else:
-        frame = read_text_table(path)
+        table = parse_table(path)
+        frame, notes = table.frame, table.notes
     # BDF "preferred labels" (``Test Time / s``) are mapped through the same aliases
     out, meta = map_columns(frame, path, column_map, units)
-    meta.update(reader="batteryzoom bdf", instrument=None)
+    meta.update(reader="batteryzoom bdf", instrument=None, warnings=notes)
     return out, meta
 
 
+# BDF's machine names and preferred labels (normalised by header_names)
+_MACHINE = {"test_time_second", "voltage_volt", "current_ampere", "unix_time_second", "step_time_second"}
+_LABELS = {"testtime", "voltage", "current", "cyclecount", "stepindex", "stepcount", "chargecapacity",
+           "dischargecapacity", "unixtime", "steptime", "chargeenergy", "dischargeenergy", "steptype",
+           "protocolname", "ambienttemperature"}
+
+
 def _is_csv(sample: Sample) -> str | None:
-    low = sample.lines[0].lower() if sample.lines else ""
-    if "test_time_second" in low or "test time / s" in low:
-        return "a header with test_time_second or 'Test Time / s'"
+    first = next((ln for ln in sample.lines[:3] if ln.strip()), "")
+    cells = [c.strip() for c in first.split(guess_separator(first))]
+    machine = sorted(set(c.lower() for c in cells) & _MACHINE)
+    if len(machine) >= 2:
+        return f"BDF machine names in the header ({', '.join(machine)})"
+    # preferred labels: "Test Time / h", "Voltage / V", "Cycle Count / 1"
+    labelled = [c for c, n in zip(cells, header_names(cells)) if " / " in c and n in _LABELS]
+    if len(labelled) >= 3 and any(c.lower().startswith("test time /") for c in labelled):
+        return f"BDF preferred labels in the header ({', '.join(labelled[:4])})"
     return None
 
 

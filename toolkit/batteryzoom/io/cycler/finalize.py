@@ -2,6 +2,10 @@
 
 :func:`finalize` runs, in order (each stage a function below, each repair recorded):
 
+0. checks (``_checks``): a time column without a unit gets it from the wall clock; values
+   outside the plausible ranges refuse the file (essential columns) or are dropped
+   (temperature, wall clock); the record counter's gaps, repeats and disorder, and rows
+   written twice, are found and warned about;
 1. rows: voltage, current and a time column must exist; rows without voltage or current
    are dropped;
 2. steps: a new step at every change of the instrument's step key (or, without one, of
@@ -12,9 +16,17 @@
 5. step types: rest / CC / CV, charge / discharge, per row;
 6. cycles: the file's count when it is a count, else a cycle starts at the first charge
    after a discharge;
-7. capacities and energies: per step, >= 0, from the instrument's columns (per step, per
-   cycle or over the test) or integrated from current and voltage;
-8. the table: BDF columns, then the optional ones, and ``attrs``.
+7. capacities and energies: per step, >= 0, from the instrument's columns, whose scope
+   (per step, per cycle, over the test) is read from the data (``attrs["capacity_scope"]``),
+   or integrated from current and voltage; the result is checked against the integral of
+   the current (``attrs["capacity_check"]``: over 2 % off is a warning);
+8. the table: BDF columns, then the optional ones, then any column kept as read because
+   its unit is unknown (``attrs["flagged_columns"]``), and ``attrs``.
+
+Whatever was repaired, left out or found not to add up is announced with a
+:class:`CyclerDataWarning` (time repairs with its subclass :class:`TimeRepairWarning`) and
+listed in ``attrs["repairs"]`` / ``attrs["time_repairs"]``; what was only read or derived
+is in ``attrs["notes"]`` / ``attrs["derived"]``.
 """
 
 from __future__ import annotations
@@ -28,8 +40,9 @@ import numpy as np
 import pandas as pd
 
 from ...errors import FileFormatError
+from . import _capacity, _checks
 
-__all__ = ["finalize", "BDF_COLUMNS", "OPTIONAL_COLUMNS", "STEP_TYPES", "TimeRepairWarning"]
+__all__ = ["finalize", "BDF_COLUMNS", "OPTIONAL_COLUMNS", "STEP_TYPES", "TimeRepairWarning", "CyclerDataWarning"]
 
 BDF_COLUMNS = [
     "test_time_second",
@@ -48,22 +61,32 @@ BDF_COLUMNS = [
 OPTIONAL_COLUMNS = ["unix_time_second", "temperature_celsius"]
 STEP_TYPES = ["rest", "cc_charge", "cv_charge", "cc_discharge", "cv_discharge", "other"]
 _CODE = {t: k for k, t in enumerate(STEP_TYPES)}
+_COUNT_DERIVED = _capacity._COUNT_COLUMNS["capacity"][-1]
 
 
-class TimeRepairWarning(UserWarning):
+class CyclerDataWarning(UserWarning):
+    """A cycler record was repaired, or rows were left out, or something in it does not add
+    up (records missing, capacities off the integrated current): see ``attrs['repairs']``."""
+
+
+class TimeRepairWarning(CyclerDataWarning):
     """A time column was reconstructed or made continuous (see ``attrs['time_repairs']``)."""
 
 
 @dataclass
 class _Notes:
-    """What finalisation fixed (``repairs``, ``time_repairs``) and computed (``derived``)."""
+    """What finalisation fixed or found wrong (``repairs``, ``time_repairs``: warned) and
+    only read or computed (``notes``, ``derived``: in ``attrs``)."""
 
     repairs: list[str] = field(default_factory=list)
     time_repairs: list[str] = field(default_factory=list)
     derived: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    time: list[str] = field(default_factory=list)
 
 
-def finalize(raw: pd.DataFrame, path: Path, fmt: str, meta: dict, rest_current_a: float | None) -> pd.DataFrame:
+def finalize(raw: pd.DataFrame, path: Path, fmt: str, meta: dict, rest_current_a: float | None,
+             limits=None) -> pd.DataFrame:
     """The reader's columns -> the BDF table (stages in the module docstring).
 
     Parameters
@@ -75,29 +98,45 @@ def finalize(raw: pd.DataFrame, path: Path, fmt: str, meta: dict, rest_current_a
     fmt : str
         The format name.
     meta : dict
-        The reader's metadata (``reader``, ``instrument``, ``source_units``, ...).
+        The reader's metadata (``reader``, ``instrument``, ``source_units``, ``warnings``
+        (damage it found and left out), ``notes``, ``flagged_columns``, ...).
     rest_current_a : float or None
         |current| at or below which a step is a rest (None: 0.1 % of the largest).
+    limits : mapping, None or False
+        Plausible ranges (``_checks.LIMITS``, updated by this mapping; False: none).
 
     Returns
     -------
     pandas.DataFrame
-        The BDF columns (see :mod:`batteryzoom.io.cycler`) and ``attrs``. Each time repair
-        is also announced with a :class:`TimeRepairWarning`.
+        The BDF columns (see :mod:`batteryzoom.io.cycler`) and ``attrs``. Each repair is
+        also announced with a :class:`CyclerDataWarning` (time repairs: a
+        :class:`TimeRepairWarning`).
     """
-    notes = _Notes()
+    notes = _Notes(repairs=list(meta.get("warnings", [])), notes=list(meta.get("notes", [])))
+    flagged = dict(meta.get("flagged_columns", {}))
+    raw = raw.copy(deep=False)
+    _time_units(raw, meta, notes)
+    dropped = _checks.check_limits(raw, path, _checks.resolve_limits(limits), flagged)
+    notes.repairs += dropped
     raw, v, i = _rows(raw, path, notes)
+    numbered = _record_checks(raw, notes)
     n = len(raw)
     step_count, starts = _steps(raw, i, rest_current_a, notes)
     test_time, step_time = _times(raw, starts, n, notes)
     i, step_kind = _charge_positive(raw, i, starts, n, fmt, notes)
     tol = _rest_tol(i, rest_current_a)
+    notes.repairs += _checks.zero_volts_under_current(v, i, tol)
     step_type = _classify(i, v, starts, n, tol, step_kind)
     if "_eis" in raw:
         # impedance rows (frequency > 0) carry an AC current: neither charge nor discharge
         step_type[raw["_eis"].to_numpy(bool)] = _CODE["other"]
     cycle = _cycles(raw, step_type, starts, n, notes)
-    q_ch, q_dis, e_ch, e_dis = _capacities(raw, meta, test_time, v, i, starts, n, step_type, notes)
+    scope: dict[str, str] = {}
+    q_ch, q_dis, e_ch, e_dis, mixed = _capacity.capacities(raw, meta, test_time, v, i, starts, n, step_type, _CODE,
+                                                           notes, cycle, scope)
+    names = raw["step_name"].iloc[starts].astype(str).to_numpy() if "step_name" in raw else None
+    check = _capacity.capacity_check(q_ch, q_dis, test_time, i, starts, n, step_type, _CODE, step_time, names,
+                                     mixed, notes, derived=_COUNT_DERIVED in notes.derived)
 
     out = pd.DataFrame({
         "test_time_second": test_time,
@@ -105,8 +144,7 @@ def finalize(raw: pd.DataFrame, path: Path, fmt: str, meta: dict, rest_current_a
         "voltage_volt": v,
         "current_ampere": i,
         "step_count": step_count,
-        "step_index": (raw["step_index"].to_numpy(np.float64).astype(np.int64) if "step_index" in raw
-                       else step_count),
+        "step_index": _step_index(raw, step_count, notes),
         "cycle_count": cycle,
         "step_type": pd.Categorical.from_codes(step_type, categories=STEP_TYPES),
         "charging_capacity_ah": q_ch,
@@ -117,8 +155,16 @@ def finalize(raw: pd.DataFrame, path: Path, fmt: str, meta: dict, rest_current_a
     for col in OPTIONAL_COLUMNS:
         if col in raw:
             out[col] = raw[col].to_numpy(np.float64)
-    for msg in notes.time_repairs:
+    for col in raw.columns:
+        if col.startswith("aux:"):  # kept as read: its unit is unknown (flagged_columns says why)
+            out[col[4:]] = raw[col].to_numpy()
+    for col, why in flagged.items():
+        if not why.startswith("dropped"):
+            notes.repairs.append(f"column {col!r} {why}; kept as read, under its own name")
+    for msg in notes.repairs:
         # stacklevel 3: finalize <- read_cycler <- the user's call
+        warnings.warn(f"{path.name}: {msg}", CyclerDataWarning, stacklevel=3)
+    for msg in notes.time_repairs:
         warnings.warn(f"{path.name}: {msg}", TimeRepairWarning, stacklevel=3)
     out.attrs = {
         "source_path": str(path),
@@ -127,13 +173,73 @@ def finalize(raw: pd.DataFrame, path: Path, fmt: str, meta: dict, rest_current_a
         "instrument": meta.get("instrument"),
         "source_units": meta.get("source_units", {}),
         "source_columns": meta.get("source_columns", {}),
+        "time": notes.time,
         "time_repairs": notes.time_repairs,
         "repairs": notes.repairs,
         "derived": notes.derived,
+        "notes": notes.notes,
         "rest_current_a": tol,
+        "record_counter": numbered,
+        "capacity_scope": scope,
+        "capacity_check": check,
+        "flagged_columns": flagged,
+        "empty_columns": meta.get("empty_columns", []),
         "metadata": meta.get("metadata", {}),
     }
     return out
+
+
+# --------------------------------------------------------------------------- 0. checks
+
+
+def _time_units(raw: pd.DataFrame, meta: dict, notes: _Notes) -> None:
+    """A time column whose unit the file does not state gets it from the wall clock (or
+    is taken as seconds, with a warning); a paused channel is noted."""
+    unix = raw["unix_time_second"].to_numpy(np.float64) if "unix_time_second" in raw else None
+    for col in meta.get("time_unit_unknown", []):
+        if col not in raw:
+            continue
+        t = raw[col].to_numpy(np.float64)
+        found = _checks.time_unit_from_clock(t, unix) if unix is not None else None
+        if found is None:
+            notes.repairs.append(f"{col}: the file does not give its unit and no wall clock tells it: taken as "
+                                 "seconds (pass units= if it is not)")
+            continue
+        scale, unit, ratio = found
+        raw[col] = t * scale
+        notes.time.append(f"{col}: unit not in the header; {unit}, from the wall clock ({ratio:.4g} s of clock "
+                          "per unit)")
+    if unix is not None and "test_time_second" in raw:
+        t = raw["test_time_second"].to_numpy(np.float64)
+        notes.notes += _checks.clock_pauses(t, unix)
+        notes.repairs += _checks.clock_spikes(t, unix)
+
+
+def _record_checks(raw: pd.DataFrame, notes: _Notes) -> bool:
+    """The record counter's start, gaps, repeats and disorder; rows equal to the row before
+    in every column (a line written twice). Returns whether the counter numbers every row
+    on its own (an impedance sweep's points share one number: then it does not)."""
+    unique = "_record" in raw
+    eis = raw["_eis"].to_numpy(bool) if "_eis" in raw else None
+    if "_record" in raw:
+        findings, _ = _checks.check_records(raw["_record"].to_numpy(np.float64), eis)
+        notes.repairs += findings
+        unique = eis is None or not eis.any()
+    if not unique:
+        twice = _checks.repeated_rows(raw, [c for c in raw.columns if c != "_eis"])
+        if twice.any():
+            k = int(np.flatnonzero(twice)[0])
+            notes.repairs.append(f"{int(twice.sum())} rows repeat the row before in every column (first at row "
+                                 f"{k + 1}: a record written twice?); kept")
+    return unique
+
+
+def _step_index(raw: pd.DataFrame, step_count: np.ndarray, notes: _Notes) -> np.ndarray:
+    """The program's step numbers (missing ones carried from the row before, with a note)."""
+    if "step_index" not in raw:
+        return step_count
+    # missing numbers were carried over and absurd ones refused in _rows
+    return raw["step_index"].to_numpy(np.float64).astype(np.int64)
 
 
 # --------------------------------------------------------------------------- 1. rows
@@ -158,9 +264,28 @@ def _rows(raw: pd.DataFrame, path: Path, notes: _Notes) -> tuple[pd.DataFrame, n
             raise FileFormatError(path, f"its {name} column is empty", "check the export")
     keep = np.isfinite(v) & np.isfinite(i)
     if not keep.all():
-        notes.repairs.append(f"dropped {int((~keep).sum())} rows without voltage or current")
+        k = int(np.flatnonzero(~keep)[0])
+        notes.repairs.append(f"dropped {int((~keep).sum())} rows without voltage or current (first: row {k + 1})")
         raw = raw.loc[keep].reset_index(drop=True)
         v, i = v[keep], i[keep]
+    for col in ("step_count", "_step_key", "step_index", "cycle_count"):
+        if col in raw and raw[col].dtype.kind == "f":
+            values = raw[col].to_numpy()
+            if np.isnan(values).any() and not np.isnan(values).all():
+                k = int(np.flatnonzero(np.isnan(values))[0])
+                notes.repairs.append(f"{col}: {int(np.isnan(values).sum())} rows without a number (first: row "
+                                     f"{k + 1}) took the row before's")
+                raw[col] = pd.Series(values).ffill().bfill().to_numpy()
+            elif np.isnan(values).all():
+                raw = raw.drop(columns=col)
+                continue
+        if col in raw:
+            values = raw[col].to_numpy(np.float64)
+            bad = ~(np.abs(values) < 2**53)  # an infinite or absurd count cannot be a step or cycle
+            if bad.any():
+                k = int(np.flatnonzero(bad)[0])
+                raise FileFormatError(path, f"its {col.strip('_')} at row {k + 1} is {values[k]:.6g}, not a count",
+                                      "the file is damaged: copy it again")
     return raw, v, i
 
 
@@ -194,9 +319,18 @@ def _steps(raw: pd.DataFrame, i: np.ndarray, rest_current_a: float | None,
 
 
 def _rest_tol(i: np.ndarray, rest_current_a: float | None) -> float:
+    """|current| at or below which a step is a rest: 0.1 % of the largest, but the largest
+    itself when the current never rises above a few µA, at the logged resolution (its
+    smallest non-zero |value|, at most twice), and is mostly 0: an open-circuit record's
+    noise (a PEC rest logs 0 and 1e-6 A), not a current."""
     if rest_current_a is not None:
         return float(rest_current_a)
-    peak = float(np.nanmax(np.abs(i))) if len(i) else 0.0
+    absi = np.abs(i)
+    peak = float(np.nanmax(absi)) if len(i) else 0.0
+    if 0 < peak <= 1e-5:
+        nonzero = absi[absi > 0]
+        if peak <= 2 * float(nonzero.min()) and len(nonzero) < 0.5 * len(absi):
+            return peak
     return max(1e-3 * peak, 1e-9)
 
 
@@ -290,7 +424,15 @@ def _charge_positive(raw: pd.DataFrame, i: np.ndarray, starts: np.ndarray, n: in
     flip = ((dirs == "discharge") & (med_sign > 0)) | ((dirs == "charge") & (med_sign < 0))
     if flip.any() and fmt != "maccor-txt":
         i = i * np.where(np.repeat(flip, seg_len), -1.0, 1.0)
-        notes.repairs.append(f"current sign flipped in {int(flip.sum())} steps so that charge is positive")
+        directed = np.isin(dirs, ("charge", "discharge")) & (med_sign != 0)
+        if flip[directed].all():
+            # every charge and discharge step disagrees: the file's own sign convention
+            notes.notes.append(f"the file writes the current positive on discharge: its sign was flipped "
+                               f"({int(flip.sum())} steps) so that charge is positive")
+        else:
+            notes.repairs.append(f"current sign flipped in {int(flip.sum())} of {int(directed.sum())} charge and "
+                                 "discharge steps whose current disagrees with their name, so that charge is "
+                                 "positive")
     return i, step_kind
 
 
@@ -328,7 +470,11 @@ def _classify(i, v, starts, n, tol, step_kind) -> np.ndarray:
     direction is the sign of its mean current. Within a charge or discharge step, a row belongs to
     the constant-voltage part when, from that row to the end of the step, |current| stays
     below 98 % of the step's largest |current| and the voltage is within 5 mV of the
-    step's final voltage (the hold); a step labelled CV by the instrument is CV throughout.
+    step's final voltage (the hold), and the step has a hold at all: its current fell to
+    90 % of its peak or less by its end, over at least two held rows (so a pure CC step is
+    CC, whatever the instrument calls it); a step labelled CV by the instrument is CV
+    throughout. A row whose current runs against its step's beyond ``tol`` (a SIM step, a
+    regeneration pulse) is typed by its own current, as a CC row.
     """
     seg_len = np.diff(np.r_[starts, n])
     sid = np.repeat(np.arange(len(starts)), seg_len)
@@ -345,11 +491,21 @@ def _classify(i, v, starts, n, tol, step_kind) -> np.ndarray:
     out = np.full(n, _CODE["rest"], dtype=np.int8)
     active = ~rest_step[sid]
     if active.any():
-        peak = np.maximum.reduceat(absi, starts)[sid]
-        last_v = v[np.r_[starts[1:], n] - 1][sid]
+        step_peak = np.maximum.reduceat(absi, starts)
+        peak = step_peak[sid]
+        ends = np.r_[starts[1:], n] - 1
+        last_v = v[ends][sid]
         hold = _after_last_peak(absi, starts, sid, peak) & (np.abs(v - last_v) <= 5e-3)
-        is_cv = hold | (modes == "cv")[sid]
-        charge = (med > 0)[sid]
+        # a CV part needs a current that fell (to 90 % of the step's peak or less by its
+        # end) over at least two rows held at the voltage: a pure CC step whose voltage
+        # flattens at its end, or whose last sample catches the switch-off, is no CCCV
+        has_cv = (absi[ends] <= 0.9 * step_peak) & (np.add.reduceat(hold.view(np.int8), starts) >= 2)
+        # a row whose current runs against its step beyond tol (a SIM or drive-cycle step, a
+        # regeneration pulse in a half cycle) is typed by its own current, as a CC row
+        charge_step = (med > 0)[sid]
+        against = np.where(charge_step, i < -tol, i > tol)
+        is_cv = ((hold & has_cv[sid]) | (modes == "cv")[sid]) & ~against
+        charge = np.where(against, ~charge_step, charge_step)
         code = np.where(charge, np.where(is_cv, _CODE["cv_charge"], _CODE["cc_charge"]),
                         np.where(is_cv, _CODE["cv_discharge"], _CODE["cc_discharge"])).astype(np.int8)
         out = np.where(active, code, out)
@@ -393,107 +549,3 @@ def _count_cycles(step_type: np.ndarray, starts: np.ndarray, n: int) -> np.ndarr
             seen_dis = False
         cyc[k] = c
     return np.repeat(cyc, np.diff(np.r_[starts, n]))
-
-
-# --------------------------------------------------------------------------- 7. capacities
-
-
-def _capacities(raw, meta, t, v, i, starts, n, step_type, notes: _Notes):
-    """Charge and discharge capacity (Ah) and energy (Wh) per step, >= 0, each counting only
-    in steps of its direction."""
-    q_ch, q_dis = _count_columns(raw, meta, "capacity", lambda: i, t, starts, n, notes)
-    e_ch, e_dis = _count_columns(raw, meta, "energy", lambda: i * v, t, starts, n, notes)
-    # one count shared by both directions (a net or unsigned column) is mended once
-    for ch_name, dis_name, ch, dis in (("charging_capacity_ah", "discharging_capacity_ah", q_ch, q_dis),
-                                       ("charging_energy_wh", "discharging_energy_wh", e_ch, e_dis)):
-        if ch is dis:
-            _mend_drops(ch, starts, n, f"{ch_name} (= {dis_name})", notes.repairs)
-        else:
-            _mend_drops(ch, starts, n, ch_name, notes.repairs)
-            _mend_drops(dis, starts, n, dis_name, notes.repairs)
-    # a step's charge column counts only while it charges (and vice versa)
-    seg = np.diff(np.r_[starts, n])
-    charge_rows = (step_type == _CODE["cc_charge"]) | (step_type == _CODE["cv_charge"])
-    dis_rows = (step_type == _CODE["cc_discharge"]) | (step_type == _CODE["cv_discharge"])
-    step_ch = np.repeat(np.logical_or.reduceat(charge_rows, starts), seg)
-    step_dis = np.repeat(np.logical_or.reduceat(dis_rows, starts), seg)
-    return (np.where(step_ch, q_ch, 0.0), np.where(step_dis, q_dis, 0.0),
-            np.where(step_ch, e_ch, 0.0), np.where(step_dis, e_dis, 0.0))
-
-
-def _per_step(raw, meta, col, starts, n) -> np.ndarray:
-    """A charge or discharge column counted from each step's start (Arbin counts per cycle)."""
-    q = raw[col].to_numpy(np.float64)
-    return _per_step_from_cumulative(q, starts, n) if meta.get("capacity_scope", "step") == "cycle" \
-        else np.nan_to_num(q)
-
-
-# the reader's columns a count may come from, most direct first: per direction, per step
-# (unsigned), unsigned carried on, signed net (over the test or the cycle)
-_COUNT_COLUMNS = {
-    "capacity": ("charging_capacity_ah", "discharging_capacity_ah", "step_net_capacity_ah", "capacity_ah",
-                 "net_capacity_ah", "capacities integrated from current over time (trapezoid)"),
-    "energy": ("charging_energy_wh", "discharging_energy_wh", "step_net_energy_wh", "energy_wh",
-               None, "energies integrated from current x voltage over time (trapezoid)"),
-}
-
-
-def _count_columns(raw, meta, quantity: str, integrand, t, starts, n, notes: _Notes) -> tuple[np.ndarray, np.ndarray]:
-    """``(charge, discharge)`` counts of ``quantity`` per step (the same array twice for one
-    shared count); without a column, ``integrand()`` (A or W) integrated over time."""
-    charge, discharge, step_net, unsigned, net, derived = _COUNT_COLUMNS[quantity]
-    if charge in raw and discharge in raw:
-        return (np.abs(_per_step(raw, meta, charge, starts, n)),
-                np.abs(_per_step(raw, meta, discharge, starts, n)))
-    if step_net in raw:
-        q = np.abs(raw[step_net].to_numpy(np.float64))
-    elif unsigned in raw:
-        q = _per_step_from_cumulative(np.abs(raw[unsigned].to_numpy(np.float64)), starts, n)
-    elif net is not None and net in raw:
-        values = raw[net].to_numpy(np.float64)
-        q = np.abs(values - np.repeat(np.r_[values[0], values[starts[1:] - 1]], np.diff(np.r_[starts, n])))
-    else:
-        q = np.abs(_cumtrapz_per_step(integrand(), t, starts, n)) / 3600.0
-        notes.derived.append(derived)
-    return q, q
-
-
-def _per_step_from_cumulative(q: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
-    """A capacity counted over a cycle or the test -> counted from the start of each step.
-
-    The baseline of a step is the last value of the previous step when the count carries
-    on, 0 when it restarted (the first value of the step is below that last value).
-    """
-    q = np.nan_to_num(np.asarray(q, dtype=np.float64))
-    prev_last = np.r_[0.0, q[starts[1:] - 1]]
-    first = q[starts]
-    base = np.where(first + 1e-12 >= prev_last, prev_last, 0.0)
-    return q - np.repeat(base, np.diff(np.r_[starts, n]))
-
-
-def _cumtrapz_per_step(y: np.ndarray, t: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
-    """Cumulative trapezoid of y over t, restarting at each step (units of y·s)."""
-    inc = np.r_[0.0, 0.5 * (y[1:] + y[:-1]) * np.diff(t)]
-    inc[starts] = 0.0
-    c = np.cumsum(inc)
-    return c - np.repeat(c[starts], np.diff(np.r_[starts, n]))
-
-
-def _mend_drops(q: np.ndarray, starts: np.ndarray, n: int, name: str, repairs: list[str]) -> None:
-    """A per-step count never falls: a drop inside a step (a counter restart or a file
-    defect) is added back so the count carries on from its value before the drop."""
-    d = np.diff(q, prepend=q[0])
-    d[starts] = 0.0
-    seg = np.diff(np.r_[starts, n])
-    step_max = np.repeat(np.maximum.reduceat(q, starts), seg)
-    drop = d < -1e-3 * np.maximum(step_max, 1e-12)
-    if not drop.any():
-        return
-    add = np.where(drop, -d, 0.0)
-    c = np.cumsum(add)
-    q += c - np.repeat(c[starts], seg)
-    where = np.flatnonzero(drop)
-    repairs.append(
-        f"{name} fell {int(drop.sum())} times inside a step (largest drop {float(add.max()):.6g} at row "
-        f"{int(where[np.argmax(add[where])]) + 1}); counted on from the value before each drop"
-    )

@@ -13,23 +13,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._registry import register
-from ._tables import map_columns, read_excel, read_text_table
+from ._source import head_bytes
+from ._tables import map_columns, read_excel
+from ._text import parse_table
 
 if TYPE_CHECKING:
     from .sniff import Sample
 
 
 def _read(path: Path, column_map=None, units=None, sheet=None, **_: Any):
-    if path.suffix.lower() in (".xlsx", ".xls"):
+    notes: list[str] = []
+    if head_bytes(path, 2) == b"PK":
         frame = read_excel(path, sheet, prefer=())
     else:
-        frame = read_text_table(path)
+        table = parse_table(path)
+        frame, notes = table.frame, table.notes
     out, meta = map_columns(frame, path, column_map, units)
-    meta.update(reader="batteryzoom table", instrument=None)
+    meta.update(reader="batteryzoom table", instrument=None, warnings=notes)
     return out, meta
 
 
 def _looks_tabular(lines: list[str]) -> bool:
+    lines = [ln for ln in lines if ln.strip()]
     if len(lines) < 2:
         return False
     for sep in (",", "\t", ";"):

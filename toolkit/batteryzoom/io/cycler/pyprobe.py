@@ -13,6 +13,7 @@ import pandas as pd
 
 from ...errors import FileFormatError
 from ._registry import register
+from ._tables import read_parquet
 
 if TYPE_CHECKING:
     from .sniff import Sample
@@ -24,10 +25,7 @@ def _looks_like_pyprobe(names: list[str]) -> bool:
 
 
 def _read(path: Path, column_map=None, units=None, **_: Any):
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as exc:  # noqa: BLE001
-        raise FileFormatError(path, f"is a damaged parquet file ({exc})", "re-export it") from None
+    frame = read_parquet(path)
     need = ["Time [s]", "Current [A]", "Voltage [V]"]
     missing = [c for c in need if c not in frame]
     if missing:
