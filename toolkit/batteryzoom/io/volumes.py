@@ -668,11 +668,32 @@ def _npz_member(archive, path: Path, dataset: str | None):
         if dataset not in archive.files:
             raise InputError(f"{path}: no array {dataset!r}; keys: {keys}")
         data = archive[dataset]
+        _check_npz_member_size(archive, path, dataset, data)
         meta: dict = {"format": "npz", "dataset": dataset, "name": dataset}
         if "voxel_size_um" in archive.files:
             meta["voxel_size_um"] = np.atleast_1d(archive["voxel_size_um"]).astype(float).tolist()
             meta["voxel_size_from"] = "npz key voxel_size_um"
     return data, meta
+
+
+def _check_npz_member_size(archive, path: Path, dataset: str, data: np.ndarray) -> None:
+    """Refuse a member longer or shorter than its header says: numpy reads the declared
+    count and ignores the rest, so bytes inserted or lost inside an ``.npy`` (whose zip
+    checksum was rewritten) would shift every value silently."""
+    try:
+        info = archive.zip.getinfo(f"{dataset}.npy")
+        with archive.zip.open(info) as fh:
+            head = fh.read(12)
+    except (KeyError, OSError, ValueError):
+        return  # not a plain .npy member: numpy's own checks stand
+    if len(head) < 10 or head[:6] != b"\x93NUMPY":
+        return
+    major = head[6]
+    header = 10 + int.from_bytes(head[8:10], "little") if major == 1 else 12 + int.from_bytes(head[8:12], "little")
+    if info.file_size != header + data.nbytes:
+        raise FileFormatError(path, f"array {dataset!r} holds {info.file_size - header:,} bytes of data where its "
+                                    f"header declares {data.nbytes:,} ({data.shape}, {data.dtype}): the archive is "
+                                    "damaged", "re-export the .npz from the original data")
 
 
 def _read_raw(path: Path, shape, dtype, offset: int):
