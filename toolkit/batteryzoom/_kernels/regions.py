@@ -309,6 +309,8 @@ def kde_peak_width(counts, sel, sigma_bins, direct, y_fft, fft_row, pad, length,
     Gaussian of ``sigma_bins[r]`` bins, cut where it falls below 1e-17 of its centre;
     the others come smoothed in ``y_fft[fft_row[r]]`` (the FFT path).
     """
+    # one compiled function on purpose: numba fuses the smoothing, peak and half-maximum search
+    # per row; split into calls it would allocate and copy each row's curve
     n = counts.shape[1]
     for r in range(r0, r1):
         row = sel[r]

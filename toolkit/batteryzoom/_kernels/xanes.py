@@ -79,6 +79,8 @@ def fixed_e0_block(y, v0, v1, early, late, pre_a, pre_b, pre_w, e_all, step_w, d
         half-step comparison (with ``nvict = 0`` it keeps the threshold precomputed per
         voxel; elsewhere a scale of 1.0 changes no float64 result)
     """
+    # one compiled function on purpose: each voxel's spectrum is read once and normalized, fitted
+    # and searched for its half-step edge in registers; split, it would re-read the stack per step
     n_e = y.shape[0]
     in_early = np.zeros(n_e, np.bool_)
     for e in early:

@@ -316,6 +316,8 @@ def _parse_files(raw: Any, name: str, hosts: tuple[str, ...] = DEFAULT_DOWNLOAD_
 
 
 def _parse_entry(name: Any, raw: Any, hosts: tuple[str, ...] = DEFAULT_DOWNLOAD_HOSTS) -> Entry:
+    # long on purpose: one check per manifest field, in the order of the README's field table,
+    # so a message names the first bad field and the reader sees every rule in one place
     if not isinstance(name, str) or not re.match(r"^[a-z0-9][a-z0-9_./-]*$", name) or ".." in name:
         raise ManifestError(str(name), None, "names are lowercase words joined by '/', '-' or '_'")
     if not isinstance(raw, Mapping):

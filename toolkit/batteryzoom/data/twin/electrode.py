@@ -216,6 +216,8 @@ def electrode_ct(seed: int, preset: str = "small", porosity: float = 0.30, parti
           ``border`` (touches a lateral face of the volume), ``designated``.
         - ``"info"``: dict of the layer positions and achieved fractions.
     """
+    # long on purpose: the generator is one recipe read top to bottom (coating, particles, cracks,
+    # phases, CT blur and noise); each step uses the previous one's arrays and the truth it records
     if not 0.0 < porosity < 0.5:
         raise InputError(f"porosity={porosity}: give the coating's pore fraction in (0, 0.5), e.g. 0.30")
     level = frames.level("twin/electrode-ct", preset)

@@ -161,6 +161,8 @@ def parse_table(
     search_lines : int
         How many lines the header is looked for in.
     """
+    # long on purpose: every line of the file is accounted for in one pass (header, units, data,
+    # cut or stray lines), and splitting the pass would re-read or re-split the lines
     encoding = "given"
     ends_nl = True
     if text is None:
