@@ -23,14 +23,6 @@ __all__ = ["SCALES", "DATASET_FILE", "Source", "TwinSource", "FolderSource", "op
 SCALES = ("cycler", "cell", "electrode", "particle", "grain")
 DATASET_FILE = "batteryzoom.yaml"
 
-_RAW_KEYS = {"raw", "raw_read", "reconstruct", "cache"}  # a raw acquisition, reconstructed on load
-_KEYS = {
-    "cycler": {"one_cycle", "self_discharge", "cell_id", "population", "threshold_mv_per_day", "format"},
-    "cell": {"volume", "voxel_size_um", "dataset", "origin_um"},
-    "electrode": {"volume", "voxel_size_um", "dataset", "origin_um", "thickness_axis", "collector_side"} | _RAW_KEYS,
-    "particle": {"volume", "voxel_size_um", "dataset", "origin_um"} | _RAW_KEYS,
-    "grain": {"stack", "energies", "voxel_size_um", "origin_um", "labels", "designated", "layout"} | _RAW_KEYS,
-}
 _VOLUME_SCALES = ("cell", "electrode", "particle", "grain")
 # keywords the source sets itself: the cache and progress are its own, reading needs the path
 _RESERVED = {"raw_read": {"path"}, "reconstruct": {"acquisition", "out", "overwrite", "progress"}}
@@ -296,9 +288,10 @@ class FolderSource(Source):
         return out
 
     def _check_files(self, scale: str, section: dict) -> None:
-        main = {"cycler": ("one_cycle", "self_discharge", "population"), "grain": ("stack",)}.get(scale, ("volume",))
-        if "raw" in _KEYS[scale]:
-            main += ("raw",)
+        from .schema import REQUIRED
+
+        main = REQUIRED[scale]
+        if "raw" in main:
             given = [k for k in main if section.get(k)]
             if len(given) > 1:
                 raise _bad(self.spec_path, f"section {scale!r} gives both {given[0]} and raw",

@@ -30,7 +30,6 @@ import json
 import math
 import os
 import shutil
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -332,14 +331,9 @@ def _publish(tmp: Path, final: Path) -> None:
 
 def _workers() -> tuple[Any, int]:
     """The active ``dask.distributed`` client and its thread count, or None and the cores."""
-    if "distributed" in sys.modules:
-        try:
-            from distributed import get_client
-
-            client = get_client()
-            return client, max(1, sum(client.nthreads().values()))
-        except (ValueError, ImportError):
-            pass
+    client = _blocks.distributed_client()
+    if client is not None:
+        return client, max(1, sum(client.nthreads().values()))
     return None, _blocks.n_threads()
 
 
