@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import time
+
 import numpy as np
 import pytest
 
@@ -72,11 +74,20 @@ def test_zarr_written_atomically_and_never_over_a_foreign_store(scan, tmp_path, 
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("disk full")
+        if calls["n"] == 1:  # a slow neighbour still writing when the other task fails
+            time.sleep(0.5)
+            out = real(*args, **kwargs)
+            calls["slow_done"] = time.monotonic()
+            return out
         return real(*args, **kwargs)
 
     monkeypatch.setattr(pipeline, "_block_task", fail_second)
     with pytest.raises(RuntimeError, match="disk full"):
         bz.tomo.reconstruct(acq, centre=32.0, rings=False, chunks=2, out=tmp_path / "new.zarr", progress=False)
+    raised = time.monotonic()
+    # the error is raised only once no task writes into the temporary store any more:
+    # removing it under a still-writing neighbour left a half-removed .tmp folder behind
+    assert calls.get("slow_done", np.inf) <= raised
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.zarr", "vol.zarr"]
 
 

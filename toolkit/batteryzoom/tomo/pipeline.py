@@ -147,6 +147,27 @@ def _preprocess(raw: Any, refs: References | None, plan: _Plan) -> np.ndarray:
     return od
 
 
+class _Failed:
+    """What a task returns instead of raising (see :func:`_settled`)."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def _settled(task: Any, *args: Any) -> Any:
+    """Run ``task(*args)``; an exception comes back as a :class:`_Failed` value.
+
+    dask's schedulers re-raise a task's error at once while the wave's other tasks still
+    run and write into the temporary store: removing that store then races their writes
+    (a half-removed ``.tmp`` folder left behind). Returning the error lets the whole wave
+    finish before it is raised.
+    """
+    try:
+        return task(*args)
+    except Exception as error:  # noqa: BLE001 - re-raised by the caller, unchanged
+        return _Failed(error)
+
+
 def _block_task(raw: Any, refs: References | None, r0: int, r1: int, centres: np.ndarray, plan: _Plan,
                 e: int, z0: int) -> np.ndarray | None:
     """Reconstruct rows ``r0:r1`` of energy ``e`` (one dask task); write them at slice
@@ -549,7 +570,7 @@ class _Run:
             b1 = min(b0 + self.chunks, self.r1)
             rows = slice(b0, b1)
             block = source[:, b0:b1, :]
-            task = dask.delayed(_block_task, pure=False)(block, _slice_refs(refs, rows), b0, b1,
+            task = dask.delayed(_settled, pure=False)(_block_task, block, _slice_refs(refs, rows), b0, b1,
                                                           centres[b0 - self.r0:b1 - self.r0], self.plan, e,
                                                           b0 - self.r0)
             yield task, b1 - b0
@@ -569,6 +590,9 @@ class _Run:
                 for i in range(0, len(tasks), wave):
                     batch = tasks[i:i + wave]
                     done = dask.compute(*[t for t, _ in batch])
+                    failed = [d for d in done if isinstance(d, _Failed)]
+                    if failed:  # raised only now that every task of the wave has stopped writing
+                        raise failed[0].error
                     results[e].extend(done)
                     for _, k in batch:
                         yield from (None for _ in range(k))
