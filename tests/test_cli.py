@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from batteryzoom.cli import main
@@ -147,6 +148,13 @@ def test_reconstruct_writes_the_volume_and_its_parameters(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
     assert main(["reconstruct", str(acq), "--out", str(out), "--centre", "22", "--no-rings", "--overwrite"]) == 0
     assert json.loads((tmp_path / "vol.json").read_text())["centre_px"] == 22.0
+    linear = xr.open_zarr(out, consolidated=False).volume.values
+    assert main(["reconstruct", str(acq), "--out", str(out), "--centre", "22", "--no-rings", "--overwrite",
+                 "--method", "gridding"]) == 0  # the fast path: the same volume up to the interpolation
+    side = json.loads((tmp_path / "vol.json").read_text())
+    assert side["reconstruction"]["method"] == "gridding"
+    fast = xr.open_zarr(out, consolidated=False).volume.values
+    assert np.sqrt(np.mean((fast - linear) ** 2)) < 0.1 * np.sqrt(np.mean(linear ** 2))
     (tmp_path / "other.json").write_text('{"mine": true}')
     assert main(["reconstruct", str(acq), "--out", str(tmp_path / "other.zarr"), "--overwrite"]) == 2
     assert "was not written by batteryzoom" in capsys.readouterr().err

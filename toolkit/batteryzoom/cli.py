@@ -14,7 +14,7 @@ exits 2, as does a batteryzoom error (the message names the file or argument and
     batteryzoom data verify [NAME ...] [--download]
     batteryzoom report [--dataset twin|PATH] [--out DIR] [--width-mm MM] [--dpi DPI]
                        [--format png|svg|pdf ...] [--no-titles]
-    batteryzoom reconstruct ACQUISITION --out VOLUME.zarr [--centre PX] [--method fbp|fourier|sirt|iradon]
+    batteryzoom reconstruct ACQUISITION --out VOLUME.zarr [--centre PX] [--method fbp|gridding|fourier|sirt|iradon]
                             [--filter NAME] [--no-rings] [--no-outliers] [--rows FIRST:STOP]
                             [--chunks N] [--overwrite]
 """
@@ -283,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "beside it as .json")
     p.add_argument("--centre", type=float, default=None, help="rotation axis in detector columns (px); "
                                                               "default: found per energy")
-    p.add_argument("--method", default="fbp", choices=["fbp", "fourier", "sirt", "iradon"])
+    p.add_argument("--method", default="fbp", choices=["fbp", "gridding", "fourier", "sirt", "iradon"])
     p.add_argument("--filter", default="ramp", choices=["ramp", "shepp-logan", "cosine", "hamming", "hann"])
     p.add_argument("--no-rings", action="store_true", help="skip stripe (ring) removal")
     p.add_argument("--no-outliers", action="store_true", help="skip zinger removal")

@@ -390,7 +390,7 @@ def reconstruct(
         backed (e.g. ``xarray.open_zarr``: then only blocks are ever read).
     centre : float, sequence of float (one per energy), CentreFit or None
         Rotation axis in detector columns (px); None finds it per energy.
-    method : {"fbp", "fourier", "sirt", "iradon"}
+    method : {"fbp", "gridding", "fourier", "sirt", "iradon"}
         :func:`batteryzoom.tomo.reconstruct_slices`.
     filter_name : {"ramp", "shepp-logan", "cosine", "hamming", "hann"}
     rings : bool or dict

@@ -11,6 +11,13 @@ Methods
     rounding (tested); angles may be irregular (each weighted by the interval it covers).
     algotom's own CPU ``fbp_reconstruction`` is not called: its back-projection races
     between numba threads (see the kernels' module).
+``"gridding"``
+    The same filtered back-projection computed in Fourier space: the back-projection is a
+    type-1 non-uniform FFT of the filtered rows' spectra (finufft; see
+    :mod:`batteryzoom.tomo._gridding`), band-limited interpolation along the detector
+    instead of linear. The fast path: 0.06× ``iradon``'s time on 512 px × 720 angles (``make
+    bench``), equal to ``"fbp"`` within the difference of the two interpolations (tested);
+    any angles, 360° scans, any slice size.
 ``"fourier"``
     Direct Fourier inversion, algotom's ``dfi_reconstruction`` (Fourier-slice theorem,
     5th-order spline gridding; evenly spaced angles only).
@@ -45,11 +52,12 @@ import numpy as np
 
 from .. import _blocks
 from ..errors import InputError
+from . import _gridding
 from . import _projector as P
 
 __all__ = ["reconstruct_slices", "METHODS", "FILTERS", "scan_type", "project"]
 
-METHODS = ("fbp", "fourier", "sirt", "iradon")
+METHODS = ("fbp", "gridding", "fourier", "sirt", "iradon")
 FILTERS = P.FILTERS
 _DFI_FILTERS = {"ramp": None, "hann": "hann", "hamming": "hamming"}
 
@@ -137,13 +145,14 @@ def reconstruct_slices(
         Rotation angles in degrees.
     centre : float
         Rotation axis in detector columns (px), inside the detector.
-    method : {"fbp", "fourier", "sirt", "iradon"}
+    method : {"fbp", "gridding", "fourier", "sirt", "iradon"}
     filter_name : {"ramp", "shepp-logan", "cosine", "hamming", "hann"}
-        Window on the ramp filter (fbp, iradon; fourier takes ramp, hann, hamming).
+        Window on the ramp filter (fbp, gridding, iradon; fourier takes ramp, hann,
+        hamming).
     scan : {"auto", "180", "360"}
         What the scan is (:func:`scan_type`); ``"auto"`` reads it from the angles.
     size : int, optional
-        Slice width in px (fbp, sirt); default the detector width (180°) or the folded
+        Slice width in px; default the detector width (180°) or the folded
         width (360°).
     iterations : int
         SIRT iterations.
@@ -192,6 +201,8 @@ def reconstruct_slices(
         raise InputError(f"size={size!r}: the slice width must be a positive number of pixels")
     if method == "fbp":
         out = P.back_project(P.filter_sinograms(s, filter_name), a, c, P.angle_weights(a), n)
+    elif method == "gridding":
+        out = _gridding.back_project(P.filter_sinograms(s, filter_name), a, c, P.angle_weights(a), n)
     elif method == "sirt":
         out = sirt(s, a, c, n, iterations=iterations, nonnegative=nonnegative)
     elif method == "fourier":
