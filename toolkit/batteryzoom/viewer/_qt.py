@@ -110,3 +110,4 @@ class HistogramDock(QWidget):
         self.title.setText(summary_title(summary, self.value_name, label))
         self.title.repaint()
         self.canvas.repaint()
+

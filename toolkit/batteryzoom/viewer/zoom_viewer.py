@@ -160,13 +160,36 @@ class ZoomViewer:
             display_labels(data, max_label), name=name, scale=scale, translate=np.asarray(translate_um, float),
             units=UNITS, axis_labels=AXIS_LABELS, **kwargs
         )
-        if lookup is not None and color_by_mean and "colormap" not in kwargs:
-            layer.colormap = label_colormap(lookup)
         if pickable:
-            self._pickable[name] = lookup
-            if lookup is not None:
-                self._ensure_dock(lookup.name)
+            self._register(name, lookup, color_by_mean and "colormap" not in kwargs)
+        elif lookup is not None and color_by_mean and "colormap" not in kwargs:
+            layer.colormap = label_colormap(lookup)
         return layer
+
+    def make_pickable(self, layer_name: str, stats: Any, *, spectra: Any = None, stats_name: str | None = None,
+                      color_by_mean: bool = True) -> None:
+        """Make a labels layer already in the viewer (e.g. opened from a store through the
+        plugin) answer clicks with its regions' statistics, as :meth:`add_labels` does.
+
+        Parameters
+        ----------
+        layer_name : str
+            A labels layer of the viewer.
+        stats : RegionStats
+            ``bz.regions.region_stats`` of a map over that layer's labels (same grid).
+        """
+        if layer_name not in self.viewer.layers:
+            raise InputError(f"no layer named {layer_name!r}; layers: {[layer.name for layer in self.viewer.layers]}")
+        if self.viewer.layers[layer_name].__class__.__name__ != "Labels":
+            raise InputError(f"layer {layer_name!r} is not a labels layer: pick the grain labels")
+        self._register(layer_name, RegionLookup(stats, name=stats_name, spectra=spectra), color_by_mean)
+
+    def _register(self, name: str, lookup: RegionLookup | None, colour: bool) -> None:
+        if lookup is not None and colour:
+            self.viewer.layers[name].colormap = label_colormap(lookup)
+        self._pickable[name] = lookup
+        if lookup is not None:
+            self._ensure_dock(lookup.name)
 
     def add_box(
         self,
