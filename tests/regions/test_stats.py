@@ -187,6 +187,15 @@ def test_anisotropic_voxels_give_volumes_and_xarray_attrs_are_used():
 def test_bad_input_raises_clear_errors():
     values = np.zeros((4, 5, 6))
     labels = np.ones((4, 5, 6), np.int32)
+
+    class Pyramid:  # as napari's MultiScaleData: the finest level's shape, the coarsest as an array
+        shape = (4, 5, 6)
+
+        def __array__(self, dtype=None, copy=None):
+            return np.zeros((2, 3, 3))
+
+    with pytest.raises(InputError, match=r"values: a Pyramid of shape \(4, 5, 6\) reads as.*data\[0\]"):
+        bz.regions.region_stats(Pyramid(), labels)
     with pytest.raises(InputError, match=r"labels: shape \(4, 5\).*\(4, 5, 6\)"):
         bz.regions.region_stats(values, labels[:, :, 0])
     with pytest.raises(InputError, match="all False"):

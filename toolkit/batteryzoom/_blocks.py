@@ -63,9 +63,16 @@ def unwrap(x: Any, argname: str) -> Any:
     if is_dask(x):
         return x
     try:
-        return np.asarray(x)
+        out = np.asarray(x)
     except Exception as exc:  # noqa: BLE001 - the message names the argument
         raise InputError(f"{argname}: cannot be read as an array ({exc})") from exc
+    declared = getattr(x, "shape", None)
+    if declared is not None and not isinstance(x, np.ndarray) and tuple(declared) != out.shape:
+        # napari's MultiScaleData says the finest level's shape and reads as the coarsest:
+        # a result on the wrong level would look right
+        raise InputError(f"{argname}: a {type(x).__name__} of shape {tuple(declared)} reads as an array of "
+                         f"shape {out.shape}; pass the level meant (a multiscale layer's finest: data[0])")
+    return out
 
 
 def n_threads() -> int:
