@@ -44,11 +44,11 @@ def test_notebook_cells_have_unique_ids(path):
     assert len(set(ids)) == len(ids), f"{path.name}: repeated cell ids"
 
 
-SERIES = ["00_zoom", "01_electrochemistry", "02_cell_ct", "03_electrode", "04_particle", "05_grains"]
+SERIES = ["00_zoom", "01_electrochemistry", "02_cell_ct", "03_electrode", "04_particle", "05_grains", "06_from_raw"]
 
 
-def test_the_walk_is_six_notebooks_run_by_make_test():
-    """notebooks/ holds the series 00–05, each opening with its title, and `make test` runs them."""
+def test_the_walk_is_seven_notebooks_run_by_make_test():
+    """notebooks/ holds the series 00–06, each opening with its title, and `make test` runs them."""
     assert [p.stem for p in NOTEBOOKS] == SERIES
     for path in NOTEBOOKS:
         first = json.loads(path.read_text())["cells"][0]

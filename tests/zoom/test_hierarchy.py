@@ -118,7 +118,14 @@ def test_napari_transform_places_voxels_in_the_world(twin):
 def test_manifest_and_twin_frames_agree():
     manifest_h = Hierarchy.from_manifest(root="twin/cell-ct")
     twin_h = Hierarchy.from_twin("small")
-    assert manifest_h.names == twin_h.names
+    assert [n for n in manifest_h.names if n in TWIN] == twin_h.names
+    # a raw acquisition of a twin level (its projections) is placed as that level's grid:
+    # a child that coincides with it (the truth and the reconstruction live there)
+    for name in set(manifest_h.names) - set(TWIN):
+        lv, parent = manifest_h[name], manifest_h[manifest_h[name].parent]
+        assert name == f"{parent.name}-raw" and lv.parent in TWIN
+        assert (lv.shape, lv.voxel_size_um) == (parent.shape, parent.voxel_size_um)
+        np.testing.assert_allclose(lv.origin_um, 0.0, atol=1e-12)
     for name in TWIN:
         a, b = manifest_h[name], twin_h[name]
         assert (a.parent, a.scale, a.voxel_size_um) == (b.parent, b.scale, b.voxel_size_um)

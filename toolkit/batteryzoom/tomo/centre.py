@@ -7,7 +7,8 @@ Methods
     360° scans: ``"360"``. 180° scans: ``"pair"`` when a view lies within 1.5 steps of
     180° after the first, else ``"vo"``, then **refined** by the sharpness metric (below)
     within ±4 px of it (a 1-px grid, then ``step_px`` within ±1 px of its minimum, the
-    vertex of a parabola; columns binned to ≤ 640 px). The refinement is declined (the
+    vertex of a parabola; columns binned to ≤ 640 px; the detector edge-padded so that
+    every trial centre's reconstruction circle lies on it). The refinement is declined (the
     method stays ``"pair"``/``"vo"``, the metric says why) when the 1-px grid has no
     interior minimum: on a single uniform disc the sharpness *peaks* at the true centre. Both data-consistency methods
     compare a handful of views (the pair two; Vo the wedge of a noisy stack), and on the
@@ -487,7 +488,16 @@ def _refine(s: np.ndarray, a: np.ndarray, start: CentreEstimate, lo: float, hi: 
     sigma = 2.0 / b
     coarse = np.arange(start.centre_px - _REFINE_PX, start.centre_px + _REFINE_PX + 1e-9, 1.0)
     coarse = coarse[(coarse >= lo) & (coarse <= hi)]
-    _, m1 = sharpness_curve(sb, a, to_binned(coarse), sigma_px=sigma)
+    # the detector edge-padded so that the reconstruction circle about every trial centre
+    # lies on it: beyond its edges the back-projector reads zeros, and with the axis off the
+    # detector's middle a trial nearer the middle reconstructs less of the circle from those
+    # zeros (a smaller metric): on the raw twin (axis 3 px off) that pulled the centre
+    # 0.5-0.9 px towards the middle; padded, 0.1 px from the truth
+    n = sb.shape[1]
+    pad = int(math.ceil(abs(float(to_binned(start.centre_px)) - 0.5 * (n - 1)) + _REFINE_PX / b + 3))
+    sb = np.pad(sb, ((0, 0), (pad, pad)), mode="edge")
+    to_padded = lambda c: to_binned(c) + pad  # noqa: E731
+    _, m1 = sharpness_curve(sb, a, to_padded(coarse), sigma_px=sigma, size=n)
     i = int(np.argmin(m1))
     if i in (0, coarse.size - 1):  # no minimum near the start: the metric is fooled (one disc: a maximum)
         return dataclasses.replace(start, metric=f"{start.metric} (the sharpness refinement declined: no "
@@ -495,7 +505,7 @@ def _refine(s: np.ndarray, a: np.ndarray, start: CentreEstimate, lo: float, hi: 
     best = float(coarse[i])
     fine = np.arange(best - 1.0, best + 1.0 + 1e-9, step)
     fine = fine[(fine >= lo) & (fine <= hi)]
-    _, m2 = sharpness_curve(sb, a, to_binned(fine), sigma_px=sigma)
+    _, m2 = sharpness_curve(sb, a, to_padded(fine), sigma_px=sigma, size=n)
     centre, unc = _parabola_vertex(fine, m2, step)
     return CentreEstimate(centre, max(unc, step / math.sqrt(12)), f"{start.method}+sharpness",
                           f"{start.metric}, {start.centre_px:.2f} px; then the mean gradient magnitude over the "

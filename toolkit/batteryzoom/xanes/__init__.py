@@ -28,11 +28,14 @@ Steps, in the order of an analysis:
 - :func:`grain_chemistry`: the grain scale's whole recipe (alignment, edge maps, masks,
   per-grain statistics, heterogeneity, the two grains of Fig. S3, noise-free widths) in
   one call, returning a :class:`GrainChemistry`: what the report and notebook 05 print.
+- :func:`xanes_from_raw`: the same from a raw multi-energy tomography (projections, flats,
+  darks per energy): reconstruction by :mod:`batteryzoom.tomo`, magnification across
+  energies, then :func:`grain_chemistry`; returns a :class:`RawXanes`.
 
 Modules: :mod:`.stack` (checks, dispatch), :mod:`.alignment`, :mod:`.normalization`,
 :mod:`.edges` (with :mod:`._fused` and :mod:`._general`, its two paths),
 :mod:`.uncertainty`, :mod:`.denoise`, :mod:`.masks`, :mod:`.regional`, :mod:`.fitting`,
-:mod:`.chemistry` (the pipeline).
+:mod:`.chemistry` (the pipeline), :mod:`.from_raw` (from projections).
 """
 
 import lazy_loader as _lazy

@@ -21,14 +21,17 @@ __all__ = [
     "linear_combination",
     "grain_chemistry",
     "GrainChemistry",
+    "xanes_from_raw",
+    "RawXanes",
 ]
 
-from . import alignment, chemistry, denoise, edges, fitting, normalization, regional, stack, uncertainty
+from . import alignment, chemistry, denoise, edges, fitting, from_raw, normalization, regional, stack, uncertainty
 from .alignment import align, apply_shifts
 from .chemistry import GrainChemistry, grain_chemistry
 from .denoise import PCAModel, pca_denoise, pca_edge_maps, pca_fit
 from .edges import EDGE_METHODS, edge_energy, edge_maps
 from .fitting import linear_combination
+from .from_raw import RawXanes, xanes_from_raw
 from .masks import edge_jump_map, masks, particle_mask
 from .normalization import LarchDefaults, find_e0, normalize, pre_edge_ranges
 from .regional import region_edge_stats

@@ -16,6 +16,7 @@ Submodules (generators double as test fixtures, as in PoreSpy):
 - :mod:`.electrode`: the cathode electrode CT with depth-dependent cracking.
 - :mod:`.particle`: the particle nano-CT (grains, cracks, pores).
 - :mod:`.xanes`: grain-scale 3D XANES at the Ni K-edge.
+- :mod:`.xanes_raw`: that XANES as a TXM acquires it (projections, flats, darks per energy).
 """
 
 import lazy_loader as _lazy

@@ -1,0 +1,127 @@
+"""bz.xanes.from_raw: the twin's raw multi-energy tomography (twin/particle-xanes-raw) through
+reconstruction, magnification correction, alignment and grain chemistry, scored against
+its truth. The numbers are printed (``-s``) and the README quotes them; the bounds below
+are what the chain reaches today (README: "3D XANES from raw projections"), most of them
+far from the volume twin's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import batteryzoom as bz
+from batteryzoom.xanes import from_raw
+
+NAME = "twin/particle-xanes-raw"
+
+
+@pytest.fixture(scope="module")
+def run():
+    acq = bz.data.load(NAME)
+    truth = bz.data.load(NAME, part="truth").load()
+    o = truth.attrs["truth_origin_px"]
+    nrow, ncol = acq.sizes["row"], acq.sizes["col"]
+    labels = np.zeros((nrow, ncol, ncol), np.int32)
+    box = tuple(slice(a, a + n) for a, n in zip(o, truth["grain_labels"].shape))
+    labels[box] = truth["grain_labels"].values
+    res = from_raw.xanes_from_raw(acq, labels, progress=False)
+    true_edge = np.full(labels.shape, np.nan)
+    true_edge[box] = truth["edge_energy_ev"].values
+    return {"acq": acq, "truth": truth, "res": res, "labels": labels, "true_edge": true_edge}
+
+
+def _grains(run) -> pd.DataFrame:
+    """Per grain: measured mean over its trusted voxels, the truth's over the same voxels,
+    the naive standard error, and the noise-deconvolved FWHM against the true one."""
+    res, lab, true_edge = run["res"], run["labels"], run["true_edge"]
+    edge, err = res.chemistry.edge.values, res.edge_err_ev.values
+    rows = []
+    for g in np.unique(lab[lab > 0]):
+        m = (lab == g) & np.isfinite(edge) & np.isfinite(err)
+        n = int(m.sum())
+        if n < 10:
+            continue
+        e, t = edge[m].astype(float), true_edge[m]
+        var = e.var(ddof=1) - np.mean(err[m].astype(float) ** 2)
+        rows.append({"label": int(g), "n": n, "mean_ev": e.mean(), "truth_ev": t.mean(),
+                     "se_ev": e.std(ddof=1) / np.sqrt(n), "fwhm_ev": 2.3548 * e.std(ddof=1),
+                     "fwhm_deconvolved_ev": 2.3548 * np.sqrt(max(var, 0.0)), "fwhm_true_ev": 2.3548 * t.std(ddof=1)})
+    df = pd.DataFrame(rows).set_index("label")
+    df["error_ev"] = df["mean_ev"] - df["truth_ev"]
+    return df
+
+
+def test_magnification_axis_and_jitter_recovered(run):
+    res, truth, acq = run["res"], run["truth"], run["acq"]
+    true_s = truth["pixel_size_um"].values / truth["pixel_size_um"].values[-1]
+    rel = np.abs(res.scales / true_s - 1.0)
+    centre_err = np.abs(np.asarray(res.centres_px) - truth["axis_col_px"].values)
+    jitter = []
+    for e, stage in enumerate(res.volumes.attrs["staging"]):
+        est = np.asarray(stage["jitter_shifts_px"])
+        true = np.stack([truth["jitter_row_px"].values[e], truth["jitter_col_px"].values[e]], axis=1)
+        diff = bz.tomo.observable(true, acq.angle.values) - bz.tomo.observable(est, acq.angle.values)
+        jitter.append(float(np.sqrt(np.mean(diff**2))))
+    print(f"\nmagnification exponent {res.magnification_exponent:.4f} (truth 1); fitted scale worst relative error "
+          f"{rel.max():.2e}; per-energy measured rms {np.sqrt(np.mean((res.scales_measured / true_s - 1) ** 2)):.2e}; "
+          f"axis worst {centre_err.max():.3f} px, median {np.median(centre_err):.3f} px; jitter after correction "
+          f"median {np.median(jitter):.3f} px, worst {max(jitter):.3f} px RMS (truth ~0.31 px before)")
+    assert abs(res.magnification_exponent - 1.0) < 0.03
+    assert rel.max() < 1e-3  # the issue asks 1e-4: not reached (README)
+    assert res.fit_energies.sum() >= 20 and not res.fit_energies[(acq.energy.values > 8330) & (acq.energy.values < 8360)].any()
+    assert centre_err.max() < 0.3
+    assert np.median(jitter) < 0.2
+
+
+def test_per_grain_means_designated_grains_and_widths(run):
+    df = _grains(run)
+    truth = run["truth"]
+    g1, g2 = truth.attrs["grain_1_label"], truth.attrs["grain_2_label"]
+    big = df[df["n"] >= 200]
+    within = (big["error_ev"].abs() < 0.05).mean()
+    within_01 = (big["error_ev"].abs() < 0.1).mean()
+    rel_fwhm = (big["fwhm_deconvolved_ev"] / big["fwhm_true_ev"] - 1).abs()
+    precise = df[df["se_ev"] < 0.02]
+    print(f"\n{len(df)} grains measured; |mean error| median {df['error_ev'].abs().median():.3f} eV; robust sd of "
+          f"error / naive SE {1.4826 * np.median(np.abs(df['error_ev'] / df['se_ev'])):.2f} (noise correlated between "
+          f"voxels); grains with SE < 0.02 eV: {len(precise)}; of the {len(big)} grains with >= 200 trusted voxels: "
+          f"{within:.0%} within 0.05 eV, {within_01:.0%} within 0.1 eV, worst {big['error_ev'].abs().max():.3f} eV; "
+          f"deconvolved FWHM within 10 %: {(rel_fwhm < 0.1).mean():.0%} (median relative error {rel_fwhm.median():.0%})")
+    for name, g in (("grain 1", g1), ("grain 2", g2)):
+        row = df.loc[g]
+        print(f"{name}: {row['n']} voxels, mean {row['mean_ev']:.3f} eV (truth {row['truth_ev']:.3f}), FWHM "
+              f"deconvolved {row['fwhm_deconvolved_ev']:.2f} eV (truth {row['fwhm_true_ev']:.2f})")
+    # Fig. S3's oxidation contrast survives (grain 2 higher by ~1.2 eV); its width contrast
+    # does not (grain 2, small, takes its neighbours' edges through the reconstruction's blur)
+    assert df.loc[g2, "mean_ev"] > df.loc[g1, "mean_ev"] + 0.7
+    assert abs(df.loc[g1, "error_ev"]) < 0.25 and abs(df.loc[g2, "error_ev"]) < 0.25
+    # widths over the grains, not of grain 1 alone: its deconvolution (measured SD 0.73 eV
+    # minus a stated error of 0.58-0.67 eV over its 151 voxels) is ill-conditioned while the
+    # per-voxel error bars are uncalibrated (last test), and moved 0.69-1.17 eV between
+    # equally good alignments whose overall numbers agree to 0.001 eV
+    assert rel_fwhm.median() < 0.45  # the issue asks within 10 % for 80 % of grains: not reached (README)
+    assert within_01 > 0.6 and df["error_ev"].abs().median() < 0.2
+
+
+def test_per_voxel_error_bars_at_the_centre_and_the_edge_of_the_field(run):
+    res = run["res"]
+    edge, err, true_edge = res.chemistry.edge.values, res.edge_err_ev.values, run["true_edge"]
+    z = (edge - true_edge) / err
+    ny = edge.shape[-1]
+    yy, xx = np.mgrid[:ny, :ny] - 0.5 * (ny - 1)
+    r = np.broadcast_to(np.hypot(yy, xx), edge.shape)
+    ok = np.isfinite(z)
+    r_half = np.percentile(r[ok], 50)
+    out = {}
+    for name, sel in (("centre", ok & (r < r_half)), ("edge", ok & (r >= r_half))):
+        v = z[sel]
+        out[name] = 1.4826 * np.median(np.abs(v - np.median(v)))
+    noise = res.noise_od.values
+    ratio = np.nanmedian(noise[ok & (r < r_half)]) / np.nanmedian(noise[ok & (r >= r_half)])
+    print(f"\nrobust sd of (estimate - truth) / stated error: centre {out['centre']:.2f}, edge {out['edge']:.2f} "
+          f"(calibrated: 1); local noise centre / edge {ratio:.2f}; median stated error "
+          f"{np.nanmedian(err):.3f} eV, robust sd of the error {1.4826 * np.nanmedian(np.abs(edge - true_edge)):.3f} eV")
+    assert np.isfinite(noise[ok]).all() and np.nanmin(noise[ok]) > 0
+    # what the chain reaches (the issue asks 0.9-1.15: not reached, README)
+    assert 0.9 < out["centre"] < 1.7 and 0.9 < out["edge"] < 1.7

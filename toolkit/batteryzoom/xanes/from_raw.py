@@ -1,0 +1,375 @@
+"""3D XANES from a raw multi-energy tomography: projections to per-grain chemistry in one call.
+
+:func:`xanes_from_raw` runs what a transmission X-ray microscope's 3D XANES needs, on an
+acquisition Dataset ``(energy, angle, row, col)`` (:mod:`batteryzoom.io.acquisition`):
+
+1. **reconstruction**, energy by energy, streamed by :func:`batteryzoom.tomo.reconstruct`
+   (flat/dark correction, zingers, stripes, the rotation centre found per energy, jitter
+   estimated and corrected against re-projections, FBP; to a zarr store with ``out=``);
+2. **magnification across energies**: a TXM's zone-plate focal length grows with the
+   energy, so the pixel size at the sample changes across the scan (~5 % over 400 eV).
+   Each energy's scale relative to the reference, ``s = p(E) / p(E_ref)``, is measured
+   from the data as the ratio of the particle's radii of gyration (the attenuation-weighted
+   RMS distance from its centroid, inside the reference's particle mask dilated by a few
+   voxels: translation-free, and linear in the data, so noise does not bias it); the
+   attenuation's weighting follows the chemistry near the edge, so only energies away from
+   it (``fit_away_ev``) enter a least-squares fit of the power law ``s = (E / E_ref)**k``
+   (``k = 1``: pixel size proportional to E), which then gives every energy's scale. Each
+   volume is resampled to the reference's pixel (cubic spline) about the rotation axis
+   (``y``, ``x``) and the detector's central row (``z``: the optical axis is assumed
+   there; an error in it is a shift, which step 3 removes);
+3. :func:`batteryzoom.xanes.grain_chemistry`: 3D alignment across energies, normalization,
+   edge maps, masks and per-grain statistics, unchanged;
+4. **per-voxel error bars where the noise is**: a reconstruction's noise is not the same
+   everywhere (more at the centre of the field than near its edge) and is correlated
+   between neighbouring voxels; the per-energy noise of every voxel is independent between
+   energies though (one tomogram per energy), so each voxel's pre-edge residual still
+   measures it. Those residuals rest on ~5 degrees of freedom each, so they are averaged
+   over a Gaussian neighbourhood of ``noise_sigma_um`` (the residual's square, over the
+   trusted voxels: an unbiased local variance), and the half-step uncertainty of
+   :func:`~batteryzoom.xanes.edge_maps` (computed with the pooled level) is rescaled by
+   the local level over the pooled one (it is proportional to the noise):
+   ``edge_err_ev``.
+
+The reference energy is the last (the alignment's default): its pixel is the output's.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from scipy import ndimage
+
+from .._progress import progress as _progress
+from ..errors import InputError
+from .chemistry import GrainChemistry, grain_chemistry
+from .normalization import find_e0
+
+__all__ = ["RawXanes", "xanes_from_raw", "gyration_scales", "fit_magnification", "correct_magnification",
+           "local_edge_error", "axis_centres"]
+
+
+#: stripe removal by sorting (algotom's): its "all" method refuses some rows of the twin's
+#: energies as "noise-free" (its stripe detector divides column means that cross zero in
+#: the open beam beside the particle), so it is not the default here
+RINGS = {"method": "sorting"}
+#: jitter rounds and rows (bz.tomo.reconstruct's jitter=): on the twin 3 rounds on 24 rows
+#: leave 0.04-0.13 px RMS, as 10 rounds on 48 do, in a third of the time
+JITTER = {"iterations": 3, "rows": 24}
+
+
+@dataclass
+class RawXanes:
+    """The result of :func:`xanes_from_raw`.
+
+    Attributes
+    ----------
+    volumes : xarray.DataArray
+        ``(energy, z, y, x)`` float32 reconstructions (1/µm), each on its own energy's
+        pixel (the acquisition's nominal pixel size in ``attrs``), as
+        :func:`batteryzoom.tomo.reconstruct` returns them.
+    stack : xarray.DataArray
+        The same on the reference energy's pixel (magnification corrected): what
+        :func:`~batteryzoom.xanes.grain_chemistry` was given.
+    scales_measured : numpy.ndarray, (energy,)
+        Each energy's pixel size over the reference's, measured (radii of gyration).
+    scales : numpy.ndarray, (energy,)
+        The fitted power law at each energy (what was applied).
+    magnification_exponent : float
+        ``k`` of ``s = (E / E_ref)**k`` (1: pixel size proportional to the energy).
+    fit_energies : numpy.ndarray of bool, (energy,)
+        The energies the fit used (away from the edge).
+    centres_px : list of float
+        The rotation centre found at each energy (detector columns).
+    jitter_rms_px : list of float
+        RMS of the jitter found at each energy (px), or empty without jitter correction.
+    chemistry : GrainChemistry
+        Alignment, maps, masks, per-grain statistics.
+    edge_err_ev : xarray.DataArray
+        Per-voxel 1-sigma uncertainty of the half-step edge energy (eV) with the local
+        noise level (module docstring, step 4); NaN outside the trusted voxels.
+    noise_od : xarray.DataArray
+        The local noise level (attenuation per energy, the stack's unit).
+    """
+
+    volumes: Any
+    stack: Any
+    scales_measured: np.ndarray
+    scales: np.ndarray
+    magnification_exponent: float
+    fit_energies: np.ndarray
+    centres_px: list
+    jitter_rms_px: list
+    chemistry: GrainChemistry
+    edge_err_ev: Any = field(repr=False)
+    noise_od: Any = field(repr=False)
+
+
+def _centre_index(n: int) -> float:
+    return 0.5 * (n - 1)
+
+
+def gyration_scales(volumes: Any, *, reference: int = -1, dilate_px: int = 4) -> np.ndarray:
+    """Each energy's pixel size over the reference's, from the particle's radius of gyration.
+
+    Parameters
+    ----------
+    volumes : array-like, (energy, z, y, x)
+        Reconstructions (any attenuation unit), the particle well inside the field.
+    reference : int
+        The reference energy's index.
+    dilate_px : int
+        The reference's particle mask (Otsu) is dilated by this many voxels, so that a
+        particle up to that much larger still lies inside it.
+
+    Returns
+    -------
+    numpy.ndarray, float64, (energy,)
+        ``R_g(reference) / R_g(energy)`` (1 at the reference).
+
+    Examples
+    --------
+    A ball (its surface partial-volume, as a band-limited instrument sees it) with a pixel
+    5 % smaller, then at the reference pixel:
+
+    >>> import numpy as np
+    >>> r = np.sqrt(((np.indices((32, 32, 32)) - 15.5) ** 2).sum(axis=0))
+    >>> gyration_scales(np.stack([np.clip(10.5 - r, 0, 1), np.clip(10.0 - r, 0, 1)])).round(3).tolist()
+    [0.95, 1.0]
+    """
+    from skimage.filters import threshold_otsu
+
+    vols = volumes
+    n_e = vols.shape[0]
+    ref = np.asarray(vols[reference], np.float64)
+    inside = ref > threshold_otsu(ref)
+    inside = ndimage.binary_opening(inside, iterations=1)
+    labels, n = ndimage.label(inside)
+    if n == 0:
+        raise InputError("volumes: no particle found in the reference energy's volume (Otsu threshold)")
+    biggest = 1 + int(np.argmax(ndimage.sum(inside, labels, range(1, n + 1))))
+    mask = ndimage.binary_dilation(labels == biggest, iterations=int(dilate_px))
+    idx = [g.astype(np.float64) for g in np.nonzero(mask)]
+    radii = np.empty(n_e)
+    for e in range(n_e):
+        w = np.asarray(vols[e], np.float64)[mask]
+        total = w.sum()
+        if not total > 0:
+            raise InputError(f"volumes: energy {e} has no positive attenuation in the particle mask")
+        var = sum(np.sum(w * (x - np.sum(w * x) / total) ** 2) / total for x in idx)
+        radii[e] = np.sqrt(var)
+    return radii[reference] / radii
+
+
+def fit_magnification(energy: Any, scales: Any, use: Any, *, reference: int = -1) -> tuple[float, np.ndarray]:
+    """Least-squares ``k`` of ``log s = k log(E / E_ref)`` over the energies ``use``.
+
+    Returns
+    -------
+    (float, numpy.ndarray)
+        ``k`` and the fitted scales at every energy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> energy = np.array([8200.0, 8340.0, 8600.0])
+    >>> k, fitted = fit_magnification(energy, [8200 / 8600, 0.9, 1.0], [True, False, False])
+    >>> round(k, 6), fitted.round(4).tolist()  # the edge energy (0.9) left out of the fit
+    (1.0, [0.9535, 0.9698, 1.0])
+    """
+    e = np.asarray(energy, np.float64)
+    x = np.log(e / e[reference])
+    y = np.log(np.asarray(scales, np.float64))
+    use = np.asarray(use, bool) & np.isfinite(y) & (x != 0)
+    if use.sum() < 1:
+        raise InputError("magnification: no energy away from the edge (and from the reference) to fit the "
+                         "scale on; widen fit_away_ev or pass magnification= the scales")
+    k = float(np.sum(x[use] * y[use]) / np.sum(x[use] ** 2))
+    return k, np.exp(k * x)
+
+
+def correct_magnification(volume: Any, scale: float) -> np.ndarray:
+    """``(z, y, x)`` resampled from a pixel ``scale`` times the reference's to the
+    reference's, about the volume's centre on every axis (cubic spline, zero outside)."""
+    v = np.asarray(volume, np.float32)
+    if scale == 1.0:
+        return v.copy()
+    centre = np.array([_centre_index(n) for n in v.shape])
+    inv = 1.0 / float(scale)
+    return ndimage.affine_transform(v, np.full(3, inv), offset=centre - inv * centre, order=3, mode="constant",
+                                    cval=0.0).astype(np.float32)
+
+
+def local_edge_error(maps: Any, trusted: Any, voxel_size_um: float, sigma_um: float = 0.5) -> tuple[Any, Any]:
+    """The half-step uncertainty with the noise measured where it is (module docstring, step 4).
+
+    Returns
+    -------
+    (xarray.DataArray, xarray.DataArray)
+        ``edge_err_ev`` (NaN outside ``trusted``) and the local noise level.
+    """
+    pooled = float(maps.attrs.get("noise_od", np.nan))
+    noise2 = np.asarray(maps["pre_edge_noise"].values, np.float64) ** 2
+    use = np.asarray(trusted, bool) & np.isfinite(noise2)
+    sig = max(float(sigma_um) / float(voxel_size_um), 0.5)
+    num = ndimage.gaussian_filter(np.where(use, noise2, 0.0), sig, mode="constant")
+    den = ndimage.gaussian_filter(use.astype(np.float64), sig, mode="constant")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        local = np.sqrt(num / den)
+    err = np.asarray(maps["edge_energy_half_step_err_ev"].values, np.float64)
+    if not np.isfinite(pooled) or pooled <= 0:
+        raise InputError("maps: no pooled noise level in maps.attrs['noise_od'] (edge_maps(noise='pooled'))")
+    scaled = np.where(use, err * local / pooled, np.nan)
+    like = maps["edge_energy_half_step_err_ev"]
+    return (like.copy(data=scaled.astype(np.float32)).rename("edge_err_ev"),
+            like.copy(data=np.where(use, local, np.nan).astype(np.float32)).rename("noise_od"))
+
+
+def axis_centres(acquisition: xr.Dataset, *, progress: bool | None = None) -> list[float]:
+    """The rotation centre (detector columns, px) of every energy, from the projections'
+    centroids: in a parallel beam the centroid of each projection along the detector
+    follows ``centre + b cos θ + c sin θ`` (the object's centroid turning about the axis),
+    so a least-squares fit of that sinusoid over every angle gives the centre.
+
+    Each projection's jitter moves its centroid, but the fit averages it over all of them
+    (~σ/√n); a registration of views 180° apart (:func:`batteryzoom.tomo.find_centre`)
+    rests on one pair's jitter: on the twin it missed by up to 1 px, this by < 0.1 px.
+    Needs the particle inside the field of view at every angle.
+    """
+    from ..tomo import normalize
+
+    angles = np.radians(np.asarray(acquisition.angle.values, np.float64))
+    design = np.column_stack([np.ones_like(angles), np.cos(angles), np.sin(angles)])
+    out = []
+    for e in _progress(range(acquisition.sizes["energy"]), "centres", total=acquisition.sizes["energy"],
+                       enabled=progress, unit="energy"):
+        od = np.asarray(normalize(acquisition.isel(energy=e)), np.float64)
+        profile = od.sum(axis=1)  # (angle, col): the mass seen by each column
+        cols = np.arange(profile.shape[1], dtype=np.float64)
+        mass = profile.sum(axis=1)
+        if not np.all(mass > 0):
+            raise InputError(f"acquisition: energy {e} has projections without attenuation; pass centre=")
+        centroid = profile @ cols / mass
+        coef, *_ = np.linalg.lstsq(design, centroid, rcond=None)
+        out.append(float(coef[0]))
+    return out
+
+
+def _fit_energies(volumes: np.ndarray, energy: np.ndarray, away_ev: tuple[float, float]) -> np.ndarray:
+    """Energies at least ``-away_ev[0]`` below and ``away_ev[1]`` above the particle-mean
+    spectrum's e0 (Larch's find_e0)."""
+    spectrum = np.array([float(np.mean(np.clip(v, 0, None))) for v in volumes])
+    e0 = float(find_e0(spectrum, energy))
+    return (energy <= e0 + away_ev[0]) | (energy >= e0 + away_ev[1])
+
+
+def xanes_from_raw(
+    acquisition: xr.Dataset,
+    grain_labels: Any = None,
+    *,
+    magnification: str | Any = "fit",
+    fit_away_ev: tuple[float, float] = (-20.0, 30.0),
+    jitter: bool | dict = JITTER,
+    rings: bool | dict = RINGS,
+    method: str = "fbp",
+    centre: Any = None,
+    noise_sigma_um: float = 0.5,
+    out: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    progress: bool | None = None,
+    **chemistry: Any,
+) -> RawXanes:
+    """Per-grain chemistry from a raw multi-energy tomography (the module's recipe).
+
+    Parameters
+    ----------
+    acquisition : xarray.Dataset
+        ``projections`` ``(energy, angle, row, col)`` with flats (and darks): a
+        :mod:`batteryzoom.io.acquisition` Dataset, e.g. ``bz.data.load("twin/particle-xanes-raw")``.
+    grain_labels : array-like of int, optional
+        Grain labels on the reconstruction's grid ``(z, y, x)`` (the detector rows as z,
+        the slices centred on the axis, the reference energy's pixel).
+    magnification : "fit", None or array-like
+        ``"fit"``: measure and fit the scale across energies (module docstring); None:
+        none (a microscope that keeps the magnification); an array ``(energy,)``: each
+        energy's pixel size over the reference's, as known.
+    fit_away_ev : (float, float)
+        Energies used by the fit: below ``e0 + fit_away_ev[0]`` or above ``e0 + fit_away_ev[1]``.
+    jitter, rings, method, centre
+        :func:`batteryzoom.tomo.reconstruct`'s (jitter correction on by default,
+        :data:`JITTER`; stripes removed by sorting, :data:`RINGS`). ``centre`` None: found
+        per energy from the projections' centroids (:func:`axis_centres`: robust to
+        jitter, where reconstruct's own search registers single pairs of views).
+    noise_sigma_um : float
+        The neighbourhood (Gaussian sigma, µm) the local noise is averaged over.
+    out : path, optional
+        Stream the reconstructions to this zarr store (:func:`batteryzoom.tomo.reconstruct`).
+    overwrite : bool
+        Replace a store an earlier call wrote.
+    progress : bool, optional
+        Progress bars (default ``BATTERYZOOM_PROGRESS``).
+    **chemistry
+        Passed to :func:`batteryzoom.xanes.grain_chemistry` (``mask``, ``clip_sigma``,
+        ``designated``).
+
+    Returns
+    -------
+    RawXanes
+
+    Raises
+    ------
+    InputError
+        A single-energy acquisition, magnification scales of the wrong length, and what
+        :func:`batteryzoom.tomo.reconstruct` and :func:`~batteryzoom.xanes.grain_chemistry`
+        refuse.
+
+    Examples
+    --------
+    .. code-block:: python
+
+        import batteryzoom as bz
+        acq = bz.data.load("twin/particle-xanes-raw")
+        raw = bz.xanes.from_raw.xanes_from_raw(acq)
+        raw.magnification_exponent, raw.chemistry.voxel_uncertainty_ev
+    """
+    from ..tomo import reconstruct
+
+    if "energy" not in acquisition.get("projections", xr.DataArray()).dims:
+        raise InputError("acquisition: projections have no energy axis; xanes_from_raw needs a multi-energy "
+                         "scan (energy, angle, row, col); reconstruct a single energy with bz.tomo.reconstruct")
+    energy = np.asarray(acquisition.energy.values, np.float64)
+    if centre is None:
+        centre = axis_centres(acquisition, progress=progress)
+    volumes = reconstruct(acquisition, centre=centre, method=method, rings=rings, jitter=jitter, out=out,
+                          overwrite=overwrite, progress=progress)
+    raw = np.asarray(volumes.values, np.float32)
+    if isinstance(magnification, str) and magnification == "fit":
+        measured = gyration_scales(raw)
+        use = _fit_energies(raw, energy, fit_away_ev)
+        k, scales = fit_magnification(energy, measured, use)
+    elif magnification is None:
+        measured, use, k, scales = np.ones(len(energy)), np.zeros(len(energy), bool), 0.0, np.ones(len(energy))
+    else:
+        scales = np.asarray(magnification, np.float64)
+        if scales.shape != energy.shape or not np.all(np.isfinite(scales) & (scales > 0)):
+            raise InputError(f"magnification: give one positive scale per energy ({energy.size}), got shape "
+                             f"{scales.shape}")
+        measured, use, k = scales.copy(), np.zeros(len(energy), bool), float("nan")
+    corrected = np.empty_like(raw)
+    for e in _progress(range(len(energy)), "magnification", total=len(energy), enabled=progress, unit="energy"):
+        corrected[e] = correct_magnification(raw[e], scales[e])
+    stack = volumes.copy(data=corrected)
+    stack.attrs = {**volumes.attrs, "magnification_scales": scales.tolist(), "magnification_exponent": k}
+    chem = grain_chemistry(stack, grain_labels, progress=progress, **chemistry)
+    voxel = float(np.atleast_1d(volumes.attrs.get("voxel_size_um", 1.0))[0])
+    err, noise = local_edge_error(chem.maps, chem.masks["mask"].values, voxel, noise_sigma_um)
+    centres = volumes.attrs.get("centre_px")
+    staging = volumes.attrs.get("staging") or []
+    jit = [float(s.get("jitter_rms_px", np.nan)) for s in staging] if isinstance(staging, list) else []
+    return RawXanes(volumes=volumes, stack=stack, scales_measured=np.asarray(measured), scales=np.asarray(scales),
+                    magnification_exponent=k, fit_energies=np.asarray(use), centres_px=list(np.atleast_1d(centres)),
+                    jitter_rms_px=jit, chemistry=chem, edge_err_ev=err, noise_od=noise)
