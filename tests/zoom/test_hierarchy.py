@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 import batteryzoom as bz
-from batteryzoom.data.twin import frames, grains
+from batteryzoom.data.twin import frames, grains, particle_raw
 from batteryzoom.errors import InputError
 from batteryzoom.zoom import BoxOutsideParentWarning, Hierarchy, Level
 
@@ -117,7 +117,8 @@ def test_napari_transform_places_voxels_in_the_world(twin):
 
 def test_manifest_and_twin_frames_agree():
     manifest_h = Hierarchy.from_manifest(root="twin/cell-ct")
-    twin_h = Hierarchy.from_twin("small")
+    # the twin's levels plus the grids its raw acquisitions reconstruct to
+    twin_h = Hierarchy([*Hierarchy.from_twin("small"), particle_raw.level("small")])
     assert manifest_h.names == twin_h.names
     for name in TWIN:
         a, b = manifest_h[name], twin_h[name]
