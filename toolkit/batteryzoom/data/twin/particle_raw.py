@@ -71,7 +71,15 @@ HC_EV_UM = 1.23984198  # h·c (eV·µm)
 def level(preset: str = "small") -> Level:
     """The grid of the acquisition's reconstruction (``bz.tomo.reconstruct``'s output with
     the default width: the detector's rows × columns × columns, centred on the axis), in
-    the nano-CT's frame: its voxel 0 is ``MARGIN_PX`` voxels before the nano-CT's."""
+    the nano-CT's frame: its voxel 0 is ``MARGIN_PX`` voxels before the nano-CT's.
+
+    Examples
+    --------
+    >>> from batteryzoom.data.twin import particle_raw
+    >>> lv = particle_raw.level("small")
+    >>> lv.shape, lv.voxel_size_um, lv.origin_um, lv.parent
+    ((120, 128, 128), (0.08, 0.08, 0.08), (-0.32, -0.64, -0.64), 'twin/particle-nanoct')
+    """
     nano = frames.level("twin/particle-nanoct", preset)
     v = nano.voxel_size_um[0]
     mr, mc = MARGIN_PX
