@@ -15,6 +15,7 @@ Submodules (generators double as test fixtures, as in PoreSpy):
 - :mod:`.cell`: the 18650 cell CT with planted defects.
 - :mod:`.electrode`: the cathode electrode CT with depth-dependent cracking.
 - :mod:`.particle`: the particle nano-CT (grains, cracks, pores).
+- :mod:`.particle_raw`: that nano-CT as a propagation-based tomography acquires it.
 - :mod:`.xanes`: grain-scale 3D XANES at the Ni K-edge.
 - :mod:`.xanes_raw`: that XANES as a TXM acquires it (projections, flats, darks per energy).
 """
