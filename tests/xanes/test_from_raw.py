@@ -14,6 +14,7 @@ import batteryzoom as bz
 from batteryzoom.xanes import from_raw
 
 NAME = "twin/particle-xanes-raw"
+WIDTH_MEDIAN_REL_ERR = 0.25  # the chain's deconvolved FWHM over grains of >= 200 voxels: 16 % today
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +34,11 @@ def run():
 
 def _grains(run) -> pd.DataFrame:
     """Per grain: measured mean over its trusted voxels, the truth's over the same voxels,
-    the naive standard error, and the noise-deconvolved FWHM against the true one."""
+    the naive standard error, and the chain's own noise-deconvolved FWHM (what a user gets,
+    ``chemistry.widths``) against the true one."""
     res, lab, true_edge = run["res"], run["labels"], run["true_edge"]
     edge, err = res.chemistry.edge.values, res.edge_err_ev.values
+    widths = res.chemistry.widths["edge_energy_fwhm_deconvolved_ev"]
     rows = []
     for g in np.unique(lab[lab > 0]):
         m = (lab == g) & np.isfinite(edge) & np.isfinite(err)
@@ -43,10 +46,9 @@ def _grains(run) -> pd.DataFrame:
         if n < 10:
             continue
         e, t = edge[m].astype(float), true_edge[m]
-        var = e.var(ddof=1) - np.mean(err[m].astype(float) ** 2)
         rows.append({"label": int(g), "n": n, "mean_ev": e.mean(), "truth_ev": t.mean(),
                      "se_ev": e.std(ddof=1) / np.sqrt(n), "fwhm_ev": 2.3548 * e.std(ddof=1),
-                     "fwhm_deconvolved_ev": 2.3548 * np.sqrt(max(var, 0.0)), "fwhm_true_ev": 2.3548 * t.std(ddof=1)})
+                     "fwhm_deconvolved_ev": float(widths.get(int(g), np.nan)), "fwhm_true_ev": 2.3548 * t.std(ddof=1)})
     df = pd.DataFrame(rows).set_index("label")
     df["error_ev"] = df["mean_ev"] - df["truth_ev"]
     return df
@@ -96,11 +98,12 @@ def test_per_grain_means_designated_grains_and_widths(run):
     # does not (grain 2, small, takes its neighbours' edges through the reconstruction's blur)
     assert df.loc[g2, "mean_ev"] > df.loc[g1, "mean_ev"] + 0.7
     assert abs(df.loc[g1, "error_ev"]) < 0.25 and abs(df.loc[g2, "error_ev"]) < 0.25
-    # widths over the grains, not of grain 1 alone: its deconvolution (measured SD 0.73 eV
-    # minus a stated error of 0.58-0.67 eV over its 151 voxels) is ill-conditioned while the
-    # per-voxel error bars are uncalibrated (last test), and moved 0.69-1.17 eV between
-    # equally good alignments whose overall numbers agree to 0.001 eV
-    assert rel_fwhm.median() < 0.45  # the issue asks within 10 % for 80 % of grains: not reached (README)
+    # the chain's own deconvolved widths (PCA-denoised maps, chemistry.widths): subtracting
+    # the stated per-voxel variances from grain 1's measured one instead (SD 0.73 eV, stated
+    # errors 0.58-0.67 eV over 151 voxels) was ill-conditioned and moved 0.69-1.17 eV
+    # between equally good alignments whose overall numbers agree to 0.001 eV
+    assert abs(df.loc[g1, "fwhm_deconvolved_ev"] / df.loc[g1, "fwhm_true_ev"] - 1) < 0.15
+    assert rel_fwhm.median() < WIDTH_MEDIAN_REL_ERR  # the issue asks within 10 % for 80 % of grains: not reached
     assert within_01 > 0.6 and df["error_ev"].abs().median() < 0.2
 
 
@@ -123,5 +126,26 @@ def test_per_voxel_error_bars_at_the_centre_and_the_edge_of_the_field(run):
           f"(calibrated: 1); local noise centre / edge {ratio:.2f}; median stated error "
           f"{np.nanmedian(err):.3f} eV, robust sd of the error {1.4826 * np.nanmedian(np.abs(edge - true_edge)):.3f} eV")
     assert np.isfinite(noise[ok]).all() and np.nanmin(noise[ok]) > 0
-    # what the chain reaches (the issue asks 0.9-1.15: not reached, README)
-    assert 0.9 < out["centre"] < 1.7 and 0.9 < out["edge"] < 1.7
+    # the issue asks 0.9-1.15: the edge of the field at its bound (1.15), the centre not (1.28);
+    # without the counts' noise ratio (from_raw.count_noise_ratio) 1.46 and 1.30
+    assert 0.9 < out["centre"] < 1.35 and 0.9 < out["edge"] < 1.2
+
+
+def test_count_noise_ratio_follows_the_counts():
+    """Half the photons at the edge's energies: the projections' variance 1/I + 1/(n_f F)
+    goes from 1.5e-4 to 2.5e-4, so the noise ratio is sqrt(5/3) wherever every ray falls
+    on the detector (and 1 where none does)."""
+    energy = np.array([8300.0, 8340.0, 8341.0, 8342.0])
+    angles = np.arange(0, 180, 10.0)
+    n = 24
+    counts = np.where(energy[:, None, None, None] < 8311, 1e4, 5e3) * np.ones((1, angles.size, 3, n))
+    flats = np.full((energy.size, 2, 3, n), 1e4)
+    acq = bz.io.acquisition.make_acquisition(counts, angles, flats=flats, darks=np.zeros((energy.size, 1, 3, n)),
+                                             angle_unit="deg", energy_ev=energy, pixel_size_um=0.1)
+    ratio = from_raw.count_noise_ratio(acq, np.full(4, 0.5 * (n - 1)), np.ones(4), 8341.0)
+    assert ratio.shape == (3, n, n)
+    yy, xx = np.mgrid[:n, :n] - 0.5 * (n - 1)
+    inside = np.hypot(yy, xx) < 0.5 * n - 2
+    np.testing.assert_allclose(ratio[:, inside], np.sqrt(2.5 / 1.5), rtol=1e-6)
+    with pytest.raises(bz.errors.InputError, match="within 3"):
+        from_raw.count_noise_ratio(acq, np.full(4, 11.5), np.ones(4), 8400.0)
