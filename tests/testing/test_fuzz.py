@@ -29,8 +29,10 @@ def _reader(kind):
             raise FileFormatError(path, "damaged", "use a clean copy")
         if kind == "escape":
             raise KeyError("raw")
-        if kind == "hang":
-            time.sleep(5)
+        if kind == "hang":  # spins: CPU time
+            t0 = time.process_time()
+            while time.process_time() - t0 < 5:
+                pass
         if kind == "warn":
             warnings.warn("repaired a row")
             return len(text) + 1
@@ -46,6 +48,30 @@ def test_run_case_classifies_what_the_reader_did(tmp_path, kind, expected):
     out = run_case(_reader(kind), f, len(CLEAN), timeout_s=0.5)
     assert out.kind == expected
     assert out.bug == (expected in ("escaped", "silent", "hang"))
+
+
+def test_a_read_blocked_without_cpu_is_a_hang_after_the_wall_limit(tmp_path):
+    f = tmp_path / "x.csv"
+    f.write_bytes(CLEAN)
+    out = run_case(lambda p: time.sleep(5), f, None, timeout_s=0.5, wall_timeout_s=1.0)
+    assert out.kind == "hang" and out.detail.startswith("blocked") and 0.9 < out.seconds < 4
+
+
+def test_a_read_waiting_for_a_busy_host_is_not_a_hang(tmp_path):
+    # a starved read spends wall time without CPU time: 1.2 s of wall time, ~0.1 s of CPU,
+    # against a 0.5 s limit (the campaign's 8 xlsx "hangs" read in 0.5 s of CPU)
+    f = tmp_path / "x.csv"
+    f.write_bytes(CLEAN)
+
+    def starved(path: Path):
+        time.sleep(1.1)
+        t0 = time.process_time()
+        while time.process_time() - t0 < 0.1:
+            pass
+        return len(path.read_bytes())
+
+    out = run_case(starved, f, len(CLEAN), timeout_s=0.5)
+    assert out.kind == "same" and out.seconds > 1.1 and out.cpu_seconds < 0.5
 
 
 def test_same_result_is_not_a_bug_and_the_clean_file_is_untouched(tmp_path):

@@ -4,12 +4,14 @@ Usage::
 
     PYTHONPATH=toolkit python toolkit/scripts/fuzz_readers.py --family cycler [--cases 1000]
     (fuzz_readers.py hands the cycler family to this module, with these options)
-        [--seed 0] [--formats neware-ndax,arbin-csv] [--timeout 30] [--json out.json]
+        [--seed 0] [--formats neware-ndax,arbin-csv] [--timeout 30] [--wall-timeout 300] [--json out.json]
 
 For each reader of the family, ``--cases`` mutated copies of its real files (spread over
 them; :func:`batteryzoom.testing.fuzz.mutations`) are read with that reader (the format is
 named, so that the damage reaches the reader rather than stopping at the sniffer), each
-read limited to ``--timeout`` seconds, and every outcome is classified
+read limited to ``--timeout`` seconds of CPU time (``--wall-timeout`` of wall time for a
+read blocked without computing: on a shared host a read waits for a core, and wall time
+would judge the host), and every outcome is classified
 (:data:`batteryzoom.testing.fuzz.OUTCOMES`: refused / same / warned / undetectable, or the
 bugs escaped / hang / silent) against the clean file's result and warnings, with
 :func:`batteryzoom.testing.fuzz.record_table_judge` deciding what no reader could detect.
@@ -143,7 +145,7 @@ def _reason(detail: str) -> str:
 
 
 def run(family: str, cases: int, seed: int, timeout_s: float, formats: list[str] | None,
-        log: Callable[[str], None] = print) -> dict:
+        log: Callable[[str], None] = print, wall_timeout_s: float | None = None) -> dict:
     """The campaign: ``{reader: {"counts": {...}, "bugs": [...], "seconds": s}}``."""
     report = {}
     with tempfile.TemporaryDirectory(prefix="bz-fuzz-") as tmp:
@@ -156,17 +158,19 @@ def run(family: str, cases: int, seed: int, timeout_s: float, formats: list[str]
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     outcomes += campaign(read, [path], n_per_file=n, seed=seed + 104729 * k, timeout_s=timeout_s,
+                                         wall_timeout_s=wall_timeout_s,
                                          result_judge=record_table_judge, companions=lambda p: companions.get(p, []))
             counts = collections.Counter(o.kind for o in outcomes)
             reasons = collections.Counter(_reason(o.detail) for o in outcomes if o.kind == "undetectable")
             bugs = [{"file": o.source, "mutation": o.mutation, "kind": o.kind, "detail": o.detail}
                     for o in outcomes if o.bug]
             slowest = max((o.seconds for o in outcomes), default=0.0)
+            slowest_cpu = max((o.cpu_seconds for o in outcomes), default=0.0)
             report[name] = {"counts": {k: counts.get(k, 0) for k in OUTCOMES}, "bugs": bugs,
-                            "undetectable": dict(reasons),
-                            "seconds": time.perf_counter() - t0, "slowest_case_s": slowest}
+                            "undetectable": dict(reasons), "seconds": time.perf_counter() - t0,
+                            "slowest_case_s": slowest, "slowest_case_cpu_s": slowest_cpu}
             log(f"{name:22s} " + " ".join(f"{k} {counts.get(k, 0):4d}" for k in OUTCOMES)
-                + f"  ({report[name]['seconds']:.0f} s, slowest case {slowest:.1f} s)")
+                + f"  ({report[name]['seconds']:.0f} s, slowest case {slowest_cpu:.1f} s CPU, {slowest:.1f} s wall)")
             if reasons:
                 log("    undetectable: " + "; ".join(f"{k} {v}" for k, v in reasons.most_common()))
             for b in bugs[:20]:
@@ -179,12 +183,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--family", choices=sorted(FAMILIES), required=True)
     parser.add_argument("--cases", type=int, default=1000, help="mutated reads per reader (default 1000)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds before a read counts as a hang")
+    parser.add_argument("--timeout", type=float, default=30.0,
+                        help="seconds of CPU time before a read counts as a hang (default 30)")
+    parser.add_argument("--wall-timeout", type=float, default=None,
+                        help="seconds of wall time before a blocked read counts as a hang (default 10 x --timeout)")
     parser.add_argument("--formats", default="", help="comma-separated readers (default: all of the family)")
     parser.add_argument("--json", type=Path, help="write the report here")
     args = parser.parse_args(argv)
     formats = [f for f in args.formats.split(",") if f] or None
-    report = run(args.family, args.cases, args.seed, args.timeout, formats)
+    report = run(args.family, args.cases, args.seed, args.timeout, formats, wall_timeout_s=args.wall_timeout)
     totals = collections.Counter()
     for entry in report.values():
         totals.update(entry["counts"])
