@@ -5,6 +5,7 @@ Usage::
     PYTHONPATH=toolkit python toolkit/scripts/fuzz_readers.py --family cycler [--cases 1000]
     (fuzz_readers.py hands the cycler family to this module, with these options)
         [--seed 0] [--formats neware-ndax,arbin-csv] [--timeout 30] [--wall-timeout 300] [--json out.json]
+        [--cases-log cases.jsonl]
 
 For each reader of the family, ``--cases`` mutated copies of its real files (spread over
 them; :func:`batteryzoom.testing.fuzz.mutations`) are read with that reader (the format is
@@ -145,8 +146,22 @@ def _reason(detail: str) -> str:
 
 
 def run(family: str, cases: int, seed: int, timeout_s: float, formats: list[str] | None,
-        log: Callable[[str], None] = print, wall_timeout_s: float | None = None) -> dict:
-    """The campaign: ``{reader: {"counts": {...}, "bugs": [...], "seconds": s}}``."""
+        log: Callable[[str], None] = print, wall_timeout_s: float | None = None,
+        cases_log: Path | None = None) -> dict:
+    """The campaign: ``{reader: {"counts": {...}, "bugs": [...], "seconds": s}}``.
+    ``cases_log``: a JSON-lines file that gets each case as it is classified (a long run
+    stopped early still says what it found)."""
+    def logged(reader: str):
+        if cases_log is None:
+            return None
+
+        def write(o) -> None:
+            with open(cases_log, "a") as fh:
+                fh.write(json.dumps({"reader": reader, "file": o.source, "mutation": o.mutation, "kind": o.kind,
+                                     "seconds": round(o.seconds, 3), "cpu_seconds": round(o.cpu_seconds, 3),
+                                     "detail": o.detail[:200]}) + "\n")
+        return write
+
     report = {}
     with tempfile.TemporaryDirectory(prefix="bz-fuzz-") as tmp:
         readers = FAMILIES[family](Path(tmp), formats)
@@ -158,7 +173,7 @@ def run(family: str, cases: int, seed: int, timeout_s: float, formats: list[str]
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     outcomes += campaign(read, [path], n_per_file=n, seed=seed + 104729 * k, timeout_s=timeout_s,
-                                         wall_timeout_s=wall_timeout_s,
+                                         wall_timeout_s=wall_timeout_s, progress=logged(name),
                                          result_judge=record_table_judge, companions=lambda p: companions.get(p, []))
             counts = collections.Counter(o.kind for o in outcomes)
             reasons = collections.Counter(_reason(o.detail) for o in outcomes if o.kind == "undetectable")
@@ -189,9 +204,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds of wall time before a blocked read counts as a hang (default 10 x --timeout)")
     parser.add_argument("--formats", default="", help="comma-separated readers (default: all of the family)")
     parser.add_argument("--json", type=Path, help="write the report here")
+    parser.add_argument("--cases-log", type=Path, help="append each case here as it is classified (JSON lines)")
     args = parser.parse_args(argv)
     formats = [f for f in args.formats.split(",") if f] or None
-    report = run(args.family, args.cases, args.seed, args.timeout, formats, wall_timeout_s=args.wall_timeout)
+    report = run(args.family, args.cases, args.seed, args.timeout, formats, wall_timeout_s=args.wall_timeout,
+                 cases_log=args.cases_log)
     totals = collections.Counter()
     for entry in report.values():
         totals.update(entry["counts"])
