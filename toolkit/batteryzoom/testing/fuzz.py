@@ -523,8 +523,8 @@ def record_table_judge(mutation: str, result: Any, clean: Any) -> str | None:
     - **a few values changed in many records**: the same rows and columns, the changed
       cells holding at most 8 distinct (old value, new value) pairs in all. A bit flipped
       in a parquet dictionary page changes every cell that refers to that entry; a byte
-      flipped in an LZ4- or snappy-compressed page is copied by every later back-reference
-      to it, so one substitution (the current 0.49996826 -> 0.50000766 A, another of the
+      flipped in an LZ4- or snappy-compressed page is repeated wherever the decompressor
+      copies those bytes again, so one substitution (the current 0.49996826 -> 0.50000766 A, another of the
       step's own ADC levels) repeats in ~1,400 rows. Parquet as pandas writes it has no
       page checksums: the damaged page decodes to valid values. Why no plausibility check
       catches it: on the real case (``pyprobe-parquet``, ``bitflip@1206515``) times and
