@@ -45,43 +45,101 @@ def _digests(paths) -> dict[str, str]:
     return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
 
 
-# the real files handed to the running test by fetch_real, with their digests at that moment
-_FETCHED: dict[str, str] = {}
+# Reading never modifies a source. Every real file bz.data.fetch hands out (to fetch_real,
+# to bz.data.load, to a fixture of any scope) while a test module outside tests/data runs
+# is hashed then, and again after each test, after its module and after the session: a test
+# that reads a real file by any route fails if the file changed. (tests/data tests the
+# store itself, damaging cache copies on purpose.)
+_REAL_DIGESTS: dict[str, str] = {}  # path -> SHA-256 when first handed out
+_TEST_FILES: set[str] = set()  # handed out since the last test's check (its fixtures' setup included)
+_MODULE_FILES: set[str] = set()  # handed out while this module ran
+_WATCH = {"on": True}  # set by each module (off in tests/data)
+
+
+def _handed_out(files) -> None:
+    if not _WATCH["on"]:
+        return
+    paths = [str(f) for f in files]
+    first = [f for f in paths if f not in _REAL_DIGESTS]
+    if first:
+        _REAL_DIGESTS.update(_digests(first))
+    _TEST_FILES.update(paths)
+    _MODULE_FILES.update(paths)
+
+
+def _check_unchanged(files, when: str, *, gone_ok: bool = False) -> None:
+    """Each file has the digest it had when handed out. A file gone is a change, except
+    after a module or the session (``gone_ok``): a test's temporary cache may be removed
+    by then, and each test already checked the files it was handed."""
+    files = sorted(f for f in files if not gone_ok or Path(f).is_file())
+    gone = [f for f in files if not Path(f).is_file()]
+    assert not gone, f"real files removed {when}: {gone}"
+    if files:
+        after = _digests(files)
+        changed = [f for f in files if after[f] != _REAL_DIGESTS[f]]
+        assert not changed, f"real files changed {when}: {changed}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _watch_real_files():
+    """Wraps ``bz.data.fetch`` for the session so that every real file it hands out is
+    recorded with its SHA-256 (see ``_real_files_unchanged``)."""
+    import functools
+
+    import batteryzoom.data as data
+
+    original = data.fetch
+
+    @functools.wraps(original)
+    def fetch(*args, **kwargs):
+        files = original(*args, **kwargs)
+        _handed_out(files)
+        return files
+
+    data.fetch = fetch
+    yield
+    data.fetch = original
+    _check_unchanged(_REAL_DIGESTS, "during the session", gone_ok=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _real_files_unchanged_by_module(request):
+    """After a module: every real file handed out while it ran (a module fixture's files
+    read by later tests too) has the SHA-256 it had when handed out."""
+    _WATCH["on"] = Path(request.path).resolve().parent.relative_to(Path(__file__).parent).parts[:1] != ("data",)
+    _MODULE_FILES.clear()
+    yield
+    files = set(_MODULE_FILES)
+    _MODULE_FILES.clear()
+    _check_unchanged(files, f"by {Path(request.path).name}", gone_ok=True)
 
 
 @pytest.fixture(scope="session")
 def fetch_real():
     """``fetch_real(name) -> list[Path]``: a real dataset's verified files, or skip/fail.
-    Each file is hashed when handed out and again after the test (``_real_files_unchanged``):
-    a test that reads a real file fails if the file changed."""
+    Like every real file ``bz.data.fetch`` hands out, each is hashed when handed out and
+    again after the test (``_real_files_unchanged``): a test that changes it fails."""
     import batteryzoom as bz
     from batteryzoom.errors import DataUnavailableError
 
     def _fetch(name: str) -> list[Path]:
         try:
-            files = bz.data.fetch(name)
+            return bz.data.fetch(name)
         except DataUnavailableError as exc:
             need(f"real dataset {name} unavailable: {exc}")
-        _FETCHED.update({f: d for f, d in _digests(files).items() if f not in _FETCHED})
-        return files
 
     return _fetch
 
 
 @pytest.fixture(autouse=True)
-def _real_files_unchanged(request):
-    """Reading never modifies a source: every real file a test got from ``fetch_real``
-    has, after the test, the SHA-256 it had when the test got it."""
-    if "fetch_real" not in request.fixturenames:
-        yield
-        return
-    _FETCHED.clear()
+def _real_files_unchanged():
+    """Reading never modifies a source: every real file handed out for this test (by
+    ``fetch_real``, ``bz.data.fetch`` or ``bz.data.load``, in the test or the setup of its
+    fixtures) has, after the test, the SHA-256 it had when handed out."""
     yield
-    before = dict(_FETCHED)
-    _FETCHED.clear()
-    if before:
-        after = _digests(before)
-        assert after == before, f"real files changed by the test: {[f for f in before if after[f] != before[f]]}"
+    files = set(_TEST_FILES)
+    _TEST_FILES.clear()
+    _check_unchanged(files, "by the test")
 
 
 @pytest.fixture(scope="session")

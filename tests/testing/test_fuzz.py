@@ -29,8 +29,10 @@ def _reader(kind):
             raise FileFormatError(path, "damaged", "use a clean copy")
         if kind == "escape":
             raise KeyError("raw")
-        if kind == "hang":
-            time.sleep(5)
+        if kind == "hang":  # spins: CPU time
+            t0 = time.process_time()
+            while time.process_time() - t0 < 5:
+                pass
         if kind == "warn":
             warnings.warn("repaired a row")
             return len(text) + 1
@@ -46,6 +48,30 @@ def test_run_case_classifies_what_the_reader_did(tmp_path, kind, expected):
     out = run_case(_reader(kind), f, len(CLEAN), timeout_s=0.5)
     assert out.kind == expected
     assert out.bug == (expected in ("escaped", "silent", "hang"))
+
+
+def test_a_read_blocked_without_cpu_is_a_hang_after_the_wall_limit(tmp_path):
+    f = tmp_path / "x.csv"
+    f.write_bytes(CLEAN)
+    out = run_case(lambda p: time.sleep(5), f, None, timeout_s=0.5, wall_timeout_s=1.0)
+    assert out.kind == "hang" and out.detail.startswith("blocked") and 0.9 < out.seconds < 4
+
+
+def test_a_read_waiting_for_a_busy_host_is_not_a_hang(tmp_path):
+    # a starved read spends wall time without CPU time: 1.2 s of wall time, ~0.1 s of CPU,
+    # against a 0.5 s limit (the campaign's 8 xlsx "hangs" read in 0.5 s of CPU)
+    f = tmp_path / "x.csv"
+    f.write_bytes(CLEAN)
+
+    def starved(path: Path):
+        time.sleep(1.1)
+        t0 = time.process_time()
+        while time.process_time() - t0 < 0.1:
+            pass
+        return len(path.read_bytes())
+
+    out = run_case(starved, f, len(CLEAN), timeout_s=0.5)
+    assert out.kind == "same" and out.seconds > 1.1 and out.cpu_seconds < 0.5
 
 
 def test_same_result_is_not_a_bug_and_the_clean_file_is_untouched(tmp_path):
@@ -112,3 +138,46 @@ def test_tree_campaign_damages_each_member_in_a_copy(tmp_path, unchanged):
         outcomes = tree_campaign(read, root, ["part0.txt", root / "part1.txt"], n_per_file=15, seed=2)
     assert len(outcomes) == 30 and {o.source for o in outcomes} == {"part0.txt", "part1.txt"}
     assert sum(counts(outcomes).values()) == 30 and counts(outcomes)["silent"] > 0
+
+
+def _record(n: int = 3000):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    lsb = 1.97e-5  # a 0.5 A constant-current step logged on an ADC's levels
+    return pd.DataFrame({"test_time_second": np.arange(n, dtype=float),
+                         "voltage_volt": np.linspace(3.6, 4.2, n),
+                         "current_ampere": 0.5 + lsb * rng.integers(-6, 7, n)})
+
+
+def test_a_few_substitutions_repeated_in_many_records_are_undetectable():
+    # the real case: a byte of an LZ4 page, copied by its back-references, turned one ADC
+    # level into another in ~1,400 rows, and the same old level into old + 1e-14 elsewhere
+    import numpy as np
+
+    from batteryzoom.testing.fuzz import record_table_judge
+
+    clean = _record()
+    damaged = clean.copy()
+    current = damaged["current_ampere"].to_numpy().copy()
+    level = np.unique(current)[6]
+    rows = np.flatnonzero(current == level)
+    current[rows[: len(rows) * 2 // 3]] = np.unique(current)[8]
+    current[rows[len(rows) * 2 // 3:]] = level + 1e-14
+    damaged["current_ampere"] = current
+    assert len(rows) > len(clean) // 100  # more than the "a value changed" verdict allows
+    assert "share a few changed values" in record_table_judge("bitflip@1", damaged, clean)
+
+
+def test_many_different_changes_are_not_undetectable():
+    import numpy as np
+
+    from batteryzoom.testing.fuzz import record_table_judge
+
+    clean = _record()
+    damaged = clean.copy()
+    rows = np.arange(0, len(clean), 7)  # scattered, each a different new value
+    damaged.loc[rows, "voltage_volt"] += np.linspace(1e-3, 2e-3, len(rows))
+    assert record_table_judge("bitflip@1", damaged, clean) is None
+    assert record_table_judge("delete@1", clean.iloc[np.r_[0:100, 200:len(clean)]], clean.assign()) is None

@@ -1,7 +1,37 @@
-"""Exceptions raised by batteryzoom.
+"""Exceptions raised by batteryzoom, and the warnings its readers give.
 
 Every error derives from :class:`BatteryZoomError` and its message says which file or
 argument is at fault, what is wrong with it, and what to do about it.
+
+A reader that reads a file but had to repair something, left something out, or doubts
+what it read says so with a warning derived from :class:`ReaderWarning` (the message
+names the file and what was done; the result's ``attrs`` keep it too):
+
+=====================================================  ==================================
+warning                                                given by
+=====================================================  ==================================
+:class:`AcquisitionWarning`                            raw tomography readers
+                                                       (``bz.io.read_acquisition``)
+``bz.io.cycler.CyclerDataWarning``                     ``bz.io.read_cycler``: rows left
+                                                       out or repaired, records missing,
+                                                       capacities off ∫I dt
+``bz.io.cycler.TimeRepairWarning``                     ``bz.io.read_cycler``: a time
+  (a ``CyclerDataWarning``)                            column reconstructed or made
+                                                       continuous
+``bz.io.spectra.SpectrumWarning``                      ``bz.io.read_spectrum``
+=====================================================  ==================================
+
+To turn every such repair into an error (a pipeline that must only see clean files)::
+
+    import warnings
+    warnings.simplefilter("error", bz.errors.ReaderWarning)
+
+Examples
+--------
+>>> import warnings
+>>> from batteryzoom.errors import AcquisitionWarning, ReaderWarning
+>>> issubclass(AcquisitionWarning, ReaderWarning) and issubclass(ReaderWarning, UserWarning)
+True
 """
 
 from __future__ import annotations
@@ -14,6 +44,8 @@ __all__ = [
     "ChecksumError",
     "DataUnavailableError",
     "MissingDependencyError",
+    "ReaderWarning",
+    "AcquisitionWarning",
 ]
 
 
@@ -83,3 +115,13 @@ class MissingDependencyError(BatteryZoomError, ImportError):
             f"{purpose} needs the optional package {package!r}, which is not installed. "
             f"Install it with: {install}"
         )
+
+
+class ReaderWarning(UserWarning):
+    """A file was read, but with a repair, a left-out part or a doubt the message names:
+    the result is not simply the file's content (base of every reader's warning)."""
+
+
+class AcquisitionWarning(ReaderWarning):
+    """A raw acquisition that reads, but shows a sign of damage or an unusual layout
+    (angles that do not run one way)."""

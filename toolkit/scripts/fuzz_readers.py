@@ -12,7 +12,7 @@ said in the table). Every case is classified by :mod:`batteryzoom.testing.fuzz`:
 (a BatteryZoomError), same, warned, undetectable (damage confined to a format's free
 values, judged by :mod:`batteryzoom.testing.payload`: raw pixels of an uncompressed image,
 a number of a text table turned into another valid number, and the result differs in
-values only), and the bugs: escaped (another exception), hang (over ``--timeout``),
+values only), and the bugs: escaped (another exception), hang (over ``--timeout`` of CPU time),
 silent. Lazy results are computed (``.load()``), so compute-time failures count. The
 clean files are never touched (copies in a temporary folder). Exit status 1 when a bug
 was found; ``--csv`` writes every case.
@@ -246,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--family", required=True, choices=sorted(FAMILIES) + ["cycler"])
     parser.add_argument("--cases", type=int, default=1000, help="damaged inputs per reader (default 1000)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds before a read counts as a hang")
+    parser.add_argument("--timeout", type=float, default=30.0,
+                        help="seconds of CPU time before a read counts as a hang (blocked: 10x as much wall time)")
     parser.add_argument("--reader", default=None, help="only readers whose name contains this")
     parser.add_argument("--csv", type=Path, default=None, help="write every case here")
     args = parser.parse_args(argv)
@@ -258,10 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.csv:
         with open(args.csv, "w", newline="") as fh:
             w = csv.writer(fh)
-            w.writerow(["reader", "source", "mutation", "outcome", "seconds", "detail"])
+            w.writerow(["reader", "source", "mutation", "outcome", "seconds", "cpu_seconds", "detail"])
             for reader, out in results.items():
                 for o in out:
-                    w.writerow([reader, o.source, o.mutation, o.kind, f"{o.seconds:.3f}", o.detail])
+                    w.writerow([reader, o.source, o.mutation, o.kind, f"{o.seconds:.3f}", f"{o.cpu_seconds:.3f}", o.detail])
     return 1 if bugs else 0
 
 

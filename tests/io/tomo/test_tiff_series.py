@@ -129,7 +129,7 @@ def test_a_truncated_projection_or_flat_is_named(fetch_real, tmp_path):
 
 
 def test_angles_out_of_order_are_warned_naming_the_lines(fetch_real, tmp_path):
-    from batteryzoom.io.tomo._common import AcquisitionWarning
+    from batteryzoom.errors import AcquisitionWarning
 
     scan = _copy(_folder(fetch_real), tmp_path)
     lines = (scan / "angles.txt").read_text().splitlines()

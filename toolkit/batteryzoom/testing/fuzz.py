@@ -17,7 +17,8 @@ outcome                   meaning
                           changed into another plausible one, whole records lost where
                           the format numbers none...): no reader can tell, not a bug
 ``"escaped"``             another exception: a raw library error reached the user (bug)
-``"hang"``                no answer within the time limit (bug)
+``"hang"``                no answer within the time limit: CPU time, or ten times
+                          as much wall time for a read blocked (bug)
 ``"silent"``              a different result and no warning (bug: the worst outcome)
 ``"undetectable"``        a silent change that no reader can see in principle: the
                           damage replaced bytes only inside the file's free values
@@ -120,6 +121,7 @@ class Outcome:
     kind: str
     detail: str = ""
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
     @property
     def bug(self) -> bool:
@@ -261,18 +263,39 @@ class _Timeout(BaseException):
     swallow the time limit and turn a hang into a refusal."""
 
 
+def _cpu_seconds() -> float:
+    """CPU time (user + system) of this process, all its threads, and its children that
+    have finished (an ``mdb-export`` run), in s."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows: this process only
+        return time.process_time()
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 @contextlib.contextmanager
-def _time_limit(seconds: float):
-    """Raise _Timeout in the main thread after ``seconds`` (SIGALRM; no limit elsewhere)."""
+def _time_limit(cpu_s: float, wall_s: float):
+    """Raise _Timeout in the main thread once the block has used ``cpu_s`` of CPU time, or
+    ``wall_s`` of wall time (SIGALRM polled a few times a second; no limit elsewhere).
+
+    Why CPU time: on a shared host at nice 10-19 a 0.5 s read waited 30-90 s of wall time
+    for a core (the campaign's 8 xlsx and 1 pec-csv "hangs" of 2026-12-07 read the clean
+    table in 0.03-0.6 s of CPU), so wall time judged the host, not the reader. A read
+    blocked without using CPU (a FIFO, a lock) is still caught by ``wall_s``. Threads add
+    up: a read decoding on two cores spends CPU time twice as fast."""
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         yield
         return
+    cpu0, wall0 = _cpu_seconds(), time.perf_counter()
 
     def _alarm(signum, frame):
-        raise _Timeout()
+        if _cpu_seconds() - cpu0 > cpu_s or time.perf_counter() - wall0 > wall_s:
+            raise _Timeout()
 
+    tick = max(0.01, min(0.25, cpu_s / 4))
     old = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, tick, tick)
     try:
         yield
     finally:
@@ -369,6 +392,7 @@ def _messages(caught) -> set[str]:
 
 
 def run_case(read: Callable[[Path], Any], path: Path, clean: Any, *, timeout_s: float = 30.0,
+             wall_timeout_s: float | None = None,
              source: str = "", mutation: str = "", materialize: Callable[[Any], Any] | None = None,
              compare_attrs: bool = False, undetectable: str | Verdict | None = None,
              clean_warnings: set[str] | frozenset[str] = frozenset(),
@@ -385,41 +409,57 @@ def run_case(read: Callable[[Path], Any], path: Path, clean: Any, *, timeout_s: 
     ``"silent"``. ``result_judge(mutation, result, clean)`` says the same from the results
     (why a changed, unwarned result is one no reader could tell from a valid file), or None.
     A ``clean`` that is a :class:`Refusal` makes any read of the damaged copy "silent".
+
+    A read is a ``"hang"`` when it uses more than ``timeout_s`` of CPU time (this process,
+    its threads and finished children), or more than ``wall_timeout_s`` of wall time
+    (default ten times ``timeout_s``: a read blocked on a FIFO or a lock); a read that only
+    waited for a busy host's cores is not a hang. ``Outcome.seconds`` is the wall time,
+    ``Outcome.cpu_seconds`` the CPU time.
     """
-    t0 = time.perf_counter()
+    wall_s = 10 * timeout_s if wall_timeout_s is None else wall_timeout_s
+    t0, c0 = time.perf_counter(), _cpu_seconds()
+
+    def outcome(kind: str, detail: str = "") -> Outcome:
+        return Outcome(source, mutation, kind, detail, time.perf_counter() - t0, _cpu_seconds() - c0)
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            with _time_limit(timeout_s):
+            with _time_limit(timeout_s, wall_s):
                 result = read(path)
                 if materialize is not None:
                     result = materialize(result)
         except _Timeout:
-            return Outcome(source, mutation, "hang", f"over {timeout_s:g} s", time.perf_counter() - t0)
+            done = outcome("hang")
+            done.detail = (f"over {timeout_s:g} s of CPU time" if done.cpu_seconds > timeout_s
+                           else f"blocked: over {wall_s:g} s of wall time with {done.cpu_seconds:.1f} s of CPU time")
+            return done
         except BatteryZoomError as exc:
-            return Outcome(source, mutation, "refused", str(exc)[:300], time.perf_counter() - t0)
+            return outcome("refused", str(exc)[:300])
         except RecursionError as exc:
-            return Outcome(source, mutation, "escaped", f"RecursionError: {exc}"[:300], time.perf_counter() - t0)
+            return outcome("escaped", f"RecursionError: {exc}"[:300])
         except Exception as exc:  # noqa: BLE001 - classifying every escape is the point
-            return Outcome(source, mutation, "escaped", f"{type(exc).__module__}.{type(exc).__name__}: {exc}"[:300],
-                           time.perf_counter() - t0)
-    dt = time.perf_counter() - t0
+            return outcome("escaped", f"{type(exc).__module__}.{type(exc).__name__}: {exc}"[:300])
+    read_done = outcome("")
+
+    def judged(kind: str, detail: str = "") -> Outcome:
+        return dataclasses.replace(read_done, kind=kind, detail=detail)
+
     if isinstance(clean, Refusal):
-        return Outcome(source, mutation, "silent", f"the clean file is refused ({clean.message[:120]}) but this "
-                                                   "damaged copy was read", dt)
+        return judged("silent", f"the clean file is refused ({clean.message[:120]}) but this damaged copy was read")
     if equal_results(result, clean, attrs=compare_attrs):
-        return Outcome(source, mutation, "same", "", dt)
+        return judged("same")
     new = sorted(_messages(caught) - set(clean_warnings))
     if new:
-        return Outcome(source, mutation, "warned", new[0][:300], dt)
+        return judged("warned", new[0][:300])
     if undetectable:
         verdict = undetectable if isinstance(undetectable, Verdict) else Verdict(str(undetectable))
         if verdict.structure_may_change or same_structure(result, clean):
-            return Outcome(source, mutation, "undetectable", verdict.reason, dt)
+            return judged("undetectable", verdict.reason)
     why = result_judge(mutation, result, clean) if result_judge is not None else None
     if why:
-        return Outcome(source, mutation, "undetectable", why[:300], dt)
-    return Outcome(source, mutation, "silent", _describe_change(result, clean), dt)
+        return judged("undetectable", why[:300])
+    return judged("silent", _describe_change(result, clean))
 
 
 # the measured columns of a record table (a cycler record): what a mutation can change directly
@@ -452,20 +492,17 @@ def _rows_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1)
 
 
-def _dictionary_change(a: np.ndarray, b: np.ndarray, most: int = 8) -> bool:
-    """Whether, column by column, the changed cells map each old value to one new value,
-    with at most ``most`` old values changed in all."""
-    olds = 0
+def _few_substitutions(a: np.ndarray, b: np.ndarray, most: int = 8) -> bool:
+    """Whether the changed cells, column by column, hold at most ``most`` distinct
+    (old value, new value) pairs in all: the same few substitutions repeated."""
+    pairs = 0
     for k in range(a.shape[1]):
         x, y = a[:, k], b[:, k]
         ne = ~((x == y) | (np.isnan(x) & np.isnan(y)))
-        if not ne.any():
-            continue
-        pairs = {(float(p), float(q)) for p, q in zip(x[ne], y[ne])}
-        if len({p for p, _ in pairs}) != len(pairs):
+        pairs += len({(float(p), float(q)) for p, q in zip(x[ne], y[ne])})
+        if pairs > most:
             return False
-        olds += len(pairs)
-    return 0 < olds <= most
+    return pairs > 0
 
 
 def record_table_judge(mutation: str, result: Any, clean: Any) -> str | None:
@@ -483,9 +520,16 @@ def record_table_judge(mutation: str, result: Any, clean: Any) -> str | None:
       file without checksums inside (parquet as pandas writes it, an HDF5 pandas store,
       the members of a ``.ndax`` once its zip checksums are rewritten), a damaged page or
       record range that still decodes is a valid different record: nothing tells.
-    - **dictionary entries changed**: the same rows and columns, the changed cells of each
-      measured column taking one new value per old value, for at most 8 old values (a
-      bit flipped in a parquet dictionary page changes every cell that refers to it).
+    - **a few values changed in many records**: the same rows and columns, the changed
+      cells holding at most 8 distinct (old value, new value) pairs in all. A bit flipped
+      in a parquet dictionary page changes every cell that refers to that entry; a byte
+      flipped in an LZ4- or snappy-compressed page is repeated wherever the decompressor
+      copies those bytes again, so one substitution (the current 0.49996826 -> 0.50000766 A, another of the
+      step's own ADC levels) repeats in ~1,400 rows. Parquet as pandas writes it has no
+      page checksums: the damaged page decodes to valid values. Why no plausibility check
+      catches it: on the real case (``pyprobe-parquet``, ``bitflip@1206515``) times and
+      voltages are those of the clean rows and the step's charge moves by 4.5e-6 of
+      itself against ∫I dt, where the clean file's own steps differ by up to 3.4e-4.
     - **the file ends at a record boundary**: the rows are the clean rows' first ones,
       unchanged (a file cut between two records is a valid shorter record unless the
       format states its length; none of these does).
@@ -523,8 +567,9 @@ def record_table_judge(mutation: str, result: Any, clean: Any) -> str | None:
         if changed <= max(16, len(a) // 100):
             return f"{changed} record(s) hold other plausible values (a number changed into another){lost_note}"
         rows = np.flatnonzero(differs)
-        if _dictionary_change(a[rows], b[rows]):
-            return f"{changed} records share changed dictionary values, still plausible{lost_note}"
+        if _few_substitutions(a[rows], b[rows]):
+            return (f"{changed} records share a few changed values (a dictionary entry, or bytes of a compressed "
+                    f"page its back-references copy), still plausible{lost_note}")
         if rows[-1] - rows[0] + 1 == changed and changed < len(a):
             return (f"a block of {changed} records changed, still plausible (a damaged page or record range "
                     f"that decodes){lost_note}")
@@ -622,7 +667,7 @@ def _case(read, where: Path, target: Path, clean_bytes: bytes, m: Mutation, orig
 
 
 def campaign(read: Callable[[Path], Any], files: Sequence[Path], *, n_per_file: int, seed: int = 0,
-             timeout_s: float = 30.0, suffix_from: bool = True,
+             timeout_s: float = 30.0, wall_timeout_s: float | None = None, suffix_from: bool = True,
              materialize: Callable[[Any], Any] | None = None, workdir: Path | None = None,
              judge: Judge | None = None, compare_attrs: bool = False,
              result_judge: Callable[[str, Any, Any], str | None] | None = None,
@@ -641,7 +686,8 @@ def campaign(read: Callable[[Path], Any], files: Sequence[Path], *, n_per_file: 
     unchanged (bytes of structure the reader does not depend on). ``result_judge``: see
     :func:`run_case`. ``compare_attrs`` counts a change of ``attrs`` as a change.
     ``companions(path)`` lists files to copy beside it unchanged (an export's metadata
-    file). ``progress`` is called with each outcome.
+    file). ``progress`` is called with each outcome. ``timeout_s`` (CPU time) and
+    ``wall_timeout_s``: when a read is a hang (see :func:`run_case`).
     """
     import shutil
 
@@ -667,6 +713,7 @@ def campaign(read: Callable[[Path], Any], files: Sequence[Path], *, n_per_file: 
             for m in mutations(data, seed=seed + 7919 * f_index, n=n_per_file):
                 target.write_bytes(m.data)
                 outcome = _case(read, target, target, data, m, path, clean, judge, path.name, timeout_s=timeout_s,
+                                wall_timeout_s=wall_timeout_s,
                                 materialize=materialize, compare_attrs=compare_attrs, clean_warnings=clean_warnings,
                                 result_judge=result_judge)
                 out.append(outcome)
@@ -681,7 +728,7 @@ def campaign(read: Callable[[Path], Any], files: Sequence[Path], *, n_per_file: 
 
 
 def tree_campaign(read: Callable[[Path], Any], root: Path, members: Sequence[Path | str], *, n_per_file: int,
-                  seed: int = 0, timeout_s: float = 30.0, materialize: Callable[[Any], Any] | None = None,
+                  seed: int = 0, timeout_s: float = 30.0, wall_timeout_s: float | None = None, materialize: Callable[[Any], Any] | None = None,
                   workdir: Path | None = None, judge: Judge | None = None, compare_attrs: bool = True,
                   target: str | None = None) -> list[Outcome]:
     """Damage each of ``members`` (files under ``root``, absolute or relative to it) in a
@@ -716,6 +763,7 @@ def tree_campaign(read: Callable[[Path], Any], root: Path, members: Sequence[Pat
             for m in mutations(data, seed=seed + 7919 * f_index, n=n_per_file):
                 mutated.write_bytes(m.data)
                 out.append(_case(read, where, mutated, data, m, original, clean, judge, str(rel), timeout_s=timeout_s,
+                                 wall_timeout_s=wall_timeout_s,
                                  materialize=materialize, compare_attrs=compare_attrs))
             mutated.write_bytes(data)
     return out

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...errors import FileFormatError
+from ...errors import FileFormatError, ReaderWarning
 from . import _capacity, _checks
 
 __all__ = ["finalize", "BDF_COLUMNS", "OPTIONAL_COLUMNS", "STEP_TYPES", "TimeRepairWarning", "CyclerDataWarning"]
@@ -64,7 +64,7 @@ _CODE = {t: k for k, t in enumerate(STEP_TYPES)}
 _COUNT_DERIVED = _capacity._COUNT_COLUMNS["capacity"][-1]
 
 
-class CyclerDataWarning(UserWarning):
+class CyclerDataWarning(ReaderWarning):
     """A cycler record was repaired, or rows were left out, or something in it does not add
     up (records missing, capacities off the integrated current): see ``attrs['repairs']``."""
 

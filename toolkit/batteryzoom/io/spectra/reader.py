@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ...errors import FileFormatError, InputError
+from ...errors import FileFormatError, InputError, ReaderWarning
 from .._files import decode, gunzip, read_bytes
 from .athena import AthenaGroup, group_names, is_athena, parse_athena
 from .tables import Table, parse_table
@@ -52,7 +52,7 @@ _IFLUOR = ("ifluor", "if", "ifl", "fluor", "i_f", "ff")
 _MODES = ("transmission", "fluorescence")
 
 
-class SpectrumWarning(UserWarning):
+class SpectrumWarning(ReaderWarning):
     """A spectrum was read with a repair or a doubt worth knowing (repeated points
     averaged, non-finite values kept)."""
 

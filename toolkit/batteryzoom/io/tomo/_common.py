@@ -26,9 +26,6 @@ from ..volumes import EAGER_LIMIT_BYTES, UNIT_TO_UM
 
 ENERGY_UNIT_TO_EV = {"ev": 1.0, "kev": 1e3, "mev": 1e6, "gev": 1e9}
 
-
-class AcquisitionWarning(UserWarning):
-    """A raw acquisition that reads, but shows a sign of damage or an unusual layout."""
 # a flat frame that is this much zeros had no beam; this much at the dtype's maximum saturated
 FLAT_ZERO_FRACTION = 0.5
 FLAT_SATURATED_FRACTION = 0.01

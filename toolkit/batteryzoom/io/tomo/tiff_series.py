@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ...errors import FileFormatError, InputError
+from ...errors import AcquisitionWarning, FileFormatError, InputError
 from ...frames import frame_of
 
 
 from .._files import decode, read_bytes, read_tiff_array, regular_file
 from ..volumes import TIFF_SUFFIXES, natural_sort, read_volume
-from ._common import ENERGY_RANGE_EV, PIXEL_RANGE_UM, AcquisitionWarning, build, choose, resolve_angles
+from ._common import ENERGY_RANGE_EV, PIXEL_RANGE_UM, build, choose, resolve_angles
 
 __all__ = ["read_tiff_series", "projection_lines"]
 
