@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import batteryzoom as bz
@@ -37,12 +38,30 @@ def test_grain_findings_agree_with_the_twin_truth(twin_report):
 
 
 def test_figures_name_things_as_the_report_text_does(twin_report):
-    # Fig. S3's panels are grain 1 and grain 2, as in the study and the summary, with labels
+    # Fig. S3's panels are grain 1 and grain 2, as in the study and the summary, with their
+    # labels: the segmentation's, and the twin's true ones beside them (two label spaces)
     g1, g2 = twin_report.value("grain", "grain_labels")
+    model = bz.data.load("twin/particle-xanes", part="model")["designated"]
+    names = twin_report.value("grain", "grain_names")
+    assert names == [f"grain 1 (segmented #{g1} ↔ true #{model['grain 1']})",
+                     f"grain 2 (segmented #{g2} ↔ true #{model['grain 2']})"]
     s3 = twin_report.figure("S3_two_grains")
     titles = [a.text for a in s3.layout.annotations]
-    assert titles[0].startswith(f"grain 1 (#{g1})<br>") and titles[1].startswith(f"grain 2 (#{g2})<br>")
-    assert f"grain 1 (#{g1})" in twin_report.summary_text() and f"grain 2 (#{g2})" in twin_report.summary_text()
+    assert titles[0].startswith(f"{names[0]}<br>") and titles[1].startswith(f"{names[1]}<br>")
+    assert names[0] in twin_report.summary_text() and names[1] in twin_report.summary_text()
+    # every FWHM says which it is; the titles' headline is the noise-deconvolved one
+    dec = twin_report.value("grain", "grain2_fwhm_deconvolved_ev")
+    assert f"FWHM {dec:.2f} eV noise-deconvolved" in titles[1]
+    assert f"({twin_report.value('grain', 'grain2_fwhm_ev'):.2f} eV as measured)" in titles[1]
+    fwhm_traces = [t.name for t in s3.data if t.name and t.name.startswith("FWHM")]
+    assert fwhm_traces and all(n.endswith("as measured") for n in fwhm_traces), fwhm_traces
+    table = twin_report.table("grain")
+    widths = table[table["finding"].str.contains("FWHM")]["finding"]
+    assert len(widths) == 4 and all(f.endswith(("FWHM as measured", "FWHM noise-deconvolved")) for f in widths)
+    # both grains' 3D panels in boxes of one size, a µm the same length in both
+    sides = [[np.ptp(getattr(s3.layout[key], ax).range) for ax in ("xaxis", "yaxis", "zaxis")]
+             for key in ("scene", "scene2")]
+    assert np.allclose(sides, sides[0][0]), sides
     # a child's box is labelled for a reader, not with its dataset's name
     for name in ("cell_zoom", "electrode_zoom", "particle_zoom"):
         boxes = [t for t in twin_report.figure(name).data if t.type == "scatter"]
