@@ -55,11 +55,15 @@ __all__ = [
     "shared_range",
     "grain_name",
     "SELECTION_COLORS",
+    "GRAIN_COLORS",
     "SLOT_NAMES",
 ]
 
-# Selected grains: grain 1, grain 2 (Okabe–Ito orange and bluish green, readable on Viridis)
+# Selected grains: grain 1, grain 2 (Okabe–Ito vermillion and reddish purple, readable on Viridis)
 SELECTION_COLORS = ("#D55E00", "#CC79A7")
+# Other grains an explorer selects, each keeping its colour (Okabe–Ito; yellow left out,
+# unreadable on white; vermillion and reddish purple kept for the study's grains 1 and 2)
+GRAIN_COLORS = ("#0072B2", "#009E73", "#E69F00", "#56B4E9", "#000000")
 # What an explorer's two selection slots are called: not "grain 1" and "grain 2", which
 # name the study's designated grains (a clicked grain in the first slot is not grain 1)
 SLOT_NAMES = ("selection A", "selection B")
@@ -383,7 +387,8 @@ def surface_trace(
         colorscale=colorscale,
         cmin=cmin,
         cmax=cmax,
-        colorbar=dict(title=dict(text=colorbar_title, side="right"), len=0.75, **style.colorbar_ticks(cmin, cmax)),
+        colorbar=dict(title=dict(text=colorbar_title, side="right"), len=0.75, thickness=15,
+                      **style.colorbar_ticks(cmin, cmax)),
         flatshading=False,
         lighting=dict(ambient=0.7, diffuse=0.5, specular=0.05, roughness=0.9),
         hoverinfo="none",
@@ -465,7 +470,10 @@ def particle_figure(
     for k in range(n_highlights):
         fig.add_trace(go.Mesh3d(**highlight_trace(color=SELECTION_COLORS[k % 2],
                                                   name=slots[k] if k < len(slots) else f"selection {k + 1}")))
-    fig.update_layout(scene=_scene(), margin=dict(l=0, r=0, t=40, b=0), showlegend=False)
+    # the camera a little further out than plotly's default: the z axis title, drawn above
+    # the box's top corner, was cut at the figure's top edge
+    fig.update_layout(scene=_scene(distance=1.3, lift=0.05, shift=0.1), margin=dict(l=10, r=0, t=40, b=10),
+                      showlegend=False)
     return fig
 
 
