@@ -823,13 +823,15 @@ def comparison_figure(
     style.apply(fig, title)
     for k, g in enumerate(grains):
         fig.add_trace(go.Mesh3d(**comparison_mesh(g, slot=k, name=names[k])), row=1, col=k + 1)
+    # a long name ("grain 1 (segmented #343 ↔ true #1398)") on two lines in the narrow legend
+    legend_names = [n.replace(" (", "<br>(", 1) if n and len(n) > 24 else n for n in names]
     for k, s in enumerate(summaries):
         for props in histogram_traces(s, color=SELECTION_COLORS[k % 2], value_label=value_label, slot=k, unit=unit,
-                                      name=names[k]):
+                                      name=legend_names[k]):
             fig.add_trace(go.Scatter(**{key: v for key, v in props.items() if key != "type"}), row=1, col=3)
     # small scenes: the camera further out and fewer, smaller tick labels, so the axis
     # titles and ticks (drawn outside the box) stay inside each scene's viewport
-    small = dict(distance=1.5, nticks=3, lift=0.15, shift=0.1)
+    small = dict(distance=1.35, nticks=3, lift=0.15, shift=0.1)
     (a0, a1), (b0, b1), (h0, h1) = _COMPARISON_COLUMNS
     fig.update_layout(
         scene=dict(_scene(**small), domain=dict(x=[a0, a1], y=[_COMPARISON_SCENE_BOTTOM, 1.0])),
@@ -854,6 +856,7 @@ def comparison_figure(
     fig.update_layout(height=height, width=width,
                       legend=dict(x=_COMPARISON_LEGEND_X, xanchor="right", y=1.0, yanchor="top", tracegroupgap=12,
                                   font=dict(size=_COMPARISON_LEGEND_FONT)),
-                      margin=dict(l=10, r=10, t=(130 if fwhm_deconvolved is not None else 110) - (0 if title else 30),
+                      # room above the panels for their titles (3 or 4 lines) and the figure's
+                      margin=dict(l=10, r=10, t=(150 if fwhm_deconvolved is not None else 130) - (0 if title else 40),
                                   b=50))
     return fig
