@@ -198,13 +198,26 @@ def test_comparison_legend_fits_inside_the_explorers_figure(explorer, surface):
     margin = comp.layout.margin
     # autosized: at JupyterLab's default output width (1,400 px window, file browser open)
     _legend_fits(comp, 1017 - margin.l - margin.r)
-    # by default the figures size to the output area (no fixed width), the explorer spans it
-    assert all(f.layout.width is None and f.layout.autosize for f in (comp, explorer.particle, explorer.histogram))
-    assert explorer.layout.width == "100%"
+    # by default the explorer fits JupyterLab's output area at 1,017 px (1,400 px window,
+    # file browser open): its figures side by side, the comparison under them as wide
+    assert comp.layout.width == explorer.particle.layout.width + explorer.histogram.layout.width <= 1017 - 40
+    assert explorer.layout.max_width == "100%"
     top = explorer.children[0]
     # side by side where the output area holds both panels, stacked where it does not
     assert top.layout.flex_flow == "row wrap"
-    assert all(child.layout.flex == "1 1 460px" for child in top.children)
+    half = explorer.particle.layout.width
+    assert all(child.layout.flex == f"1 1 {half}px" and child.layout.min_width == f"{half}px" for child in top.children)
+
+
+def test_without_a_width_the_figures_size_to_their_container(particle, surface, constructed_stats):
+    from batteryzoom.widgets import GrainExplorer
+
+    level, labels = particle
+    ex = GrainExplorer(labels, constructed_stats(labels), voxel_size_um=level.voxel_size_um, surface=surface,
+                       width=None)
+    figs = (ex.comparison, ex.particle, ex.histogram)
+    assert all(f.layout.width is None and f.layout.autosize for f in figs)
+    assert ex.layout.width == "100%"
 
 
 def test_a_fixed_width_still_splits_the_explorer_in_two(particle, surface, constructed_stats):

@@ -61,10 +61,12 @@ class GrainExplorer(widgets.VBox):
         Cut away part of the particle in the 3D view so interior grains can be clicked.
     surface : GrainSurface, optional
         A precomputed :func:`batteryzoom.plots.grains.grain_surface` of ``labels``.
-    width : int, optional
-        Width in pixels of the whole explorer (3D view half of it). Default: the container's
-        width (the notebook's output area): the figures size themselves to it, the 3D view
-        and the distributions side by side, stacked when the area is narrower than ~940 px.
+    width : int or None
+        Width in pixels of the whole explorer (3D view and distributions half of it each,
+        side by side; stacked where the output area is narrower than the two). The default
+        fits JupyterLab's output area in a 1,400 px window with the file browser open
+        (~1,017 px). None: the figures size themselves to the container (plotly's autosize;
+        in JupyterLab 4 they were drawn 700 px wide whatever the container, so not default).
     height : int
         Height in pixels of the 3D view.
     e0_ev : float, optional
@@ -107,7 +109,7 @@ class GrainExplorer(widgets.VBox):
         name: str | None = None,
         cut: str | None = "octant",
         surface: pg.GrainSurface | None = None,
-        width: int | None = None,
+        width: int | None = 960,
         height: int = 520,
         designated: Mapping[str, int] | Sequence[int] | None = None,
         e0_ev: float | None = None,
@@ -209,8 +211,9 @@ class GrainExplorer(widgets.VBox):
             "(all masked, e.g. no voxel with a trusted edge).</i></small>" if self.unlisted else "")
         self.table = widgets.HTML()
         right = [self.histogram] + ([self.spectrum, self.spectrum_range] if self.spectrum is not None else [])
-        # each panel at least ~460 px wide: side by side from ~940 px of output width, else stacked
-        panel = widgets.Layout(flex="1 1 460px", min_width="0", width="auto" if width is None else f"{half}px")
+        # each panel its figures' width (~460 px autosized): side by side where both fit, else stacked
+        basis = 460 if half is None else half
+        panel = widgets.Layout(flex=f"1 1 {basis}px", min_width="0" if half is None else f"{half}px")
         super().__init__(children=[
             widgets.Box([widgets.Box([self.particle], layout=panel), widgets.VBox(right, layout=panel)],
                         layout=widgets.Layout(display="flex", flex_flow="row wrap", width="100%")),
@@ -430,7 +433,8 @@ class GrainExplorer(widgets.VBox):
         unit = f" ({self.unit})" if self.unit else ""
         titles = {"count": "voxels", "n_nan": "voxels masked", f"{n}_mean": f"mean{unit}",
                   f"{n}_std": f"std{unit}", f"{n}_median": f"median{unit}", f"{n}_peak": f"peak{unit}",
-                  f"{n}_fwhm": f"FWHM as measured{unit}", "volume_um3": "volume (µm³)", "volume_px3": "volume (voxels)"}
+                  f"{n}_fwhm": f"FWHM as measured{unit}", "volume_um3": "volume (µm³)",
+                  "volume_px3": "volume (voxels)"}
         return titles.get(col, col)
 
     @staticmethod
