@@ -54,10 +54,34 @@ def test_comparison_titles_and_legend_name_each_grain_by_slot_and_label(two_grai
     assert titles[1].startswith(f"grain 2 (#{s2.label})<br>mean {s2.mean:.2f} eV")
     names = [t.name for t in fig.data if t.showlegend is not False and t.type == "scatter"]
     assert f"grain 1 (#{s1.label})" in names and f"grain 2 (#{s2.label})" in names
-    # legend entries carry their unit
-    assert f"mean {s1.mean:.2f} eV" in names and f"FWHM {s2.fwhm:.2f} eV" in names
+    # legend entries carry their unit, and a FWHM says which it is
+    assert f"mean {s1.mean:.2f} eV" in names and f"FWHM {s2.fwhm:.2f} eV<br>as measured" in names
+    assert titles[1].endswith(f"FWHM {s2.fwhm:.2f} eV as measured")
     # the 3D morphologies are named the same way (hover, legend)
     assert fig.data[0].name == f"grain 1 (#{s1.label})" and fig.data[1].name == f"grain 2 (#{s2.label})"
+
+
+def test_noise_deconvolved_fwhm_heads_the_titles_and_says_so(two_grains):
+    (s1, *_), (s2, *_) = two_grains
+    fig = pg.comparison_figure(two_grains, fwhm_deconvolved=[0.51, float("nan")])
+    titles = _labels_of(fig)
+    assert titles[0].endswith(f"FWHM 0.51 eV noise-deconvolved<br>({s1.fwhm:.2f} eV as measured)")
+    # a grain without a deconvolved width keeps the measured one, named so
+    assert titles[1].endswith(f"FWHM {s2.fwhm:.2f} eV as measured")
+
+
+def test_both_grains_are_drawn_in_boxes_of_one_size(two_grains):
+    fig = pg.comparison_figure(two_grains)
+    sides = []
+    for key, (_, verts, _, _) in zip(("scene", "scene2"), two_grains):
+        scene = fig.layout[key]
+        ranges = [scene.xaxis.range, scene.yaxis.range, scene.zaxis.range]
+        sides.append([hi - lo for lo, hi in ranges])
+        # each grain inside its own box
+        for (lo, hi), axis in zip(ranges, (2, 1, 0)):
+            assert lo <= verts[:, axis].min() and verts[:, axis].max() <= hi
+        assert scene.aspectmode == "cube"
+    assert np.allclose(sides, sides[0][0])
 
 
 def test_empty_slots_still_say_which_grain_goes_there():
@@ -88,7 +112,7 @@ def test_comparison_legend_sits_inside_the_figure(two_grains, width):
     assert legend.xanchor == "right" and legend.x <= 1.0
     paper = width - fig.layout.margin.l - fig.layout.margin.r
     names = [t.name for t in fig.data if t.type == "scatter" and t.showlegend is not False]
-    needed = max(len(n) for n in names) * 0.62 * legend.font.size + 45  # DejaVu Sans ~0.62 em a character
+    needed = max(len(line) for n in names for line in n.split("<br>")) * 0.62 * legend.font.size + 45  # DejaVu Sans ~0.62 em a character
     assert needed <= (legend.x - fig.layout.xaxis.domain[1]) * paper
 
 

@@ -57,3 +57,19 @@ def test_plot_builders_draw_what_they_are_given(xanes_edge_stack):
     assert len(px.spectra({"a": spec, "b": spec * 2}, markers={"e0": 8341.0}).data) == 2
     shifts = np.zeros((len(energy), 3))
     assert len(px.alignment_shifts(energy, shifts, shifts).data) == 6
+
+
+def test_measured_and_true_maps_share_one_colour_scale():
+    from batteryzoom.plots.xanes import edge_energy_maps
+
+    true = np.full((3, 20, 30), 8341.0)
+    true[:, :, 15:] = 8343.0
+    measured = true + np.random.default_rng(0).normal(0, 0.3, true.shape)
+    fig = edge_energy_maps({"measured": measured, "true": true}, index=1)
+    assert [t.coloraxis for t in fig.data] == ["coloraxis", "coloraxis"]
+    axis = fig.layout.coloraxis
+    # one range over both panels: the true map's two levels inside it, the noise widening it
+    assert axis.cmin < 8341.0 and axis.cmax > 8343.0
+    assert [a.text for a in fig.layout.annotations][:2] == ["measured", "true"]
+    assert fig.layout.height >= 500
+    np.testing.assert_array_equal(fig.data[1].z, true[1])

@@ -15,7 +15,7 @@ def test_findings_table_prints_truth_beside_each_number(twin_report):
     assert row["value"] == pytest.approx(twin_report.value("cycler", "k_value_mv_per_day"))
     assert f.loc["QC verdict", "text"] == "fail" and "truth: fail" in f.loc["QC verdict", "note"]
     # the truth is shown with the value's precision (8341.301 eV, not 8341)
-    row = f.loc[f.index.str.startswith("grain 1 (label") & f.index.str.endswith("mean edge energy")].iloc[0]
+    row = f.loc[f.index.str.startswith("grain 1 (segmented #") & f.index.str.endswith("mean edge energy")].iloc[0]
     assert row["truth_text"] == f"{row['truth']:.3f}" and len(row["text"].split(".")[1]) == 3
 
 

@@ -101,12 +101,19 @@ def test_second_selection_gives_the_fig_s3_comparison(explorer, surface):
     assert titles[0].startswith(f"grain #{a}<br>mean") and titles[1].startswith(f"grain #{b}<br>mean")
     assert [t.name for t in explorer.histogram.data[0:6:3]] == [f"grain #{a}", f"grain #{b}"]
     assert "Δmean" in explorer.status.value
-    # both distributions are drawn, in the two selection colours
-    assert explorer.histogram.data[3].line.color == pg.SELECTION_COLORS[1]
+    # both distributions are drawn, each in its grain's colour, two different ones
+    colour_a, colour_b = explorer.colour(a), explorer.colour(b)
+    assert colour_a != colour_b
+    assert [explorer.histogram.data[i].line.color for i in (0, 3)] == [colour_a, colour_b]
     assert len(explorer.histogram.data[3].y) > 0
-    # a third click: selection B becomes selection A and the new grain takes slot B
+    # a third click: selection B becomes selection A and the new grain takes slot B; each
+    # grain keeps its colour (grain b turned from the second slot's colour to the first's)
     explorer.select(c)
     assert explorer.selected == [b, c]
+    assert explorer.histogram.data[0].line.color == colour_b and explorer.particle.data[1].color == colour_b
+    assert explorer.comparison.data[2].line.color == colour_b
+    assert explorer.histogram.data[3].line.color not in (colour_b,)
+    assert f"color:{colour_b}'>grain #{b}" in explorer.status.value
     explorer.clear()
     assert explorer.selected == [] and len(explorer.histogram.data[0].y) == 0
     assert len(explorer.comparison.data[0].x) == 0
@@ -177,7 +184,7 @@ def _legend_fits(fig, paper_px: float) -> None:
         "holds it, and a notebook narrower than the figure cuts it off")
     names = [t.name for t in fig.data if t.type == "scatter" and t.showlegend is not False and t.name]
     assert names
-    needed = max(len(n) for n in names) * 0.62 * legend.font.size + 45
+    needed = max(len(line) for n in names for line in n.split("<br>")) * 0.62 * legend.font.size + 45
     room = (legend.x - fig.layout.xaxis.domain[1]) * paper_px
     assert needed <= room, f"legend ~{needed:.0f} px wide, {room:.0f} px beside the distributions"
 
@@ -189,9 +196,71 @@ def test_comparison_legend_fits_inside_the_explorers_figure(explorer, surface):
         explorer.select(int(surface.labels[i]))
     comp = explorer.comparison
     margin = comp.layout.margin
-    _legend_fits(comp, comp.layout.width - margin.l - margin.r)
-    # the explorer's figures are no wider than the explorer (the comparison spans it)
-    assert comp.layout.width == explorer.particle.layout.width + explorer.histogram.layout.width
+    # autosized: at JupyterLab's default output width (1,400 px window, file browser open)
+    _legend_fits(comp, 1017 - margin.l - margin.r)
+    # by default the explorer fits JupyterLab's output area at 1,017 px (1,400 px window,
+    # file browser open): its figures side by side, the comparison under them as wide
+    assert comp.layout.width == explorer.particle.layout.width + explorer.histogram.layout.width <= 1017 - 40
+    assert explorer.layout.max_width == "100%"
+    top = explorer.children[0]
+    # side by side where the output area holds both panels, stacked where it does not
+    assert top.layout.flex_flow == "row wrap"
+    half = explorer.particle.layout.width
+    assert all(child.layout.flex == f"1 1 {half}px" and child.layout.min_width == f"{half}px" for child in top.children)
+
+
+def test_without_a_width_the_figures_size_to_their_container(particle, surface, constructed_stats):
+    from batteryzoom.widgets import GrainExplorer
+
+    level, labels = particle
+    ex = GrainExplorer(labels, constructed_stats(labels), voxel_size_um=level.voxel_size_um, surface=surface,
+                       width=None)
+    figs = (ex.comparison, ex.particle, ex.histogram)
+    assert all(f.layout.width is None and f.layout.autosize for f in figs)
+    assert ex.layout.width == "100%"
+
+
+def test_a_fixed_width_still_splits_the_explorer_in_two(particle, surface, constructed_stats):
+    from batteryzoom.widgets import GrainExplorer
+
+    level, labels = particle
+    ex = GrainExplorer(labels, constructed_stats(labels), voxel_size_um=level.voxel_size_um, surface=surface,
+                       width=900)
+    for i in (10, 300):
+        ex.select(int(surface.labels[i]))
+    assert ex.comparison.layout.width == ex.particle.layout.width + ex.histogram.layout.width == 900
+    _legend_fits(ex.comparison, 900 - ex.comparison.layout.margin.l - ex.comparison.layout.margin.r)
+
+
+def test_grains_without_a_value_are_not_listed_and_say_why(particle, surface, constructed_stats):
+    """29 list entries read '· nan eV'; choosing one showed 'mean nan eV' over an empty
+    histogram with no reason."""
+    from batteryzoom.widgets import GrainExplorer
+
+    level, labels = particle
+    stats = constructed_stats(labels)
+    masked = [int(g) for g in stats.table.index[:3]]
+    stats.table.loc[masked, [c for c in stats.table.columns if c.startswith("edge_energy_ev_")]] = np.nan
+    stats.table.loc[masked, "n_nan"] = stats.table.loc[masked, "count"]
+    ex = GrainExplorer(labels, stats, voxel_size_um=level.voxel_size_um, surface=surface)
+    listed = [v for _, v in ex.dropdowns[0].options if v is not None]
+    assert not set(masked) & set(listed) and len(listed) == len(stats.table) - 3
+    assert not any("nan" in text for text, _ in ex.dropdowns[0].options)
+    assert ex.unlisted == sorted(masked)
+    assert "3 grain(s) not listed" in ex.unlisted_note.value and "all masked" in ex.unlisted_note.value
+    # a click on one (it shows in 3D) says why nothing is shown, and keeps the selection
+    ex.select(int(listed[0]))
+    ex.select(masked[0])
+    assert ex.selected == [int(listed[0])]
+    assert f"grain #{masked[0]}: none of its" in ex.status.value and "nan" not in ex.status.value
+
+
+def test_table_columns_are_named_for_a_reader_and_padded(explorer):
+    g = int(explorer.lookup.labels[3])
+    explorer.select(g)
+    html = explorer.table.value
+    assert "FWHM as measured (eV)" in html and "edge_energy_ev_fwhm" not in html
+    assert html.count("padding:") >= html.count("<td")
 
 
 def test_histogram_legend_sits_under_its_axis_title(explorer, surface, assert_uniform_ticks):
@@ -325,6 +394,14 @@ def test_spectrum_ticks_print_alike_before_and_after_a_selection(particle, surfa
     base = step * (1.0 + 0.6 * np.exp(-((energy - 8350.0) / 3.0) ** 2))
     spectra = pd.DataFrame(np.outer(np.linspace(1.0, 1.02, len(ids)), base), index=ids, columns=energy)
     explorer = GrainExplorer(labels, stats, spectra=spectra, voxel_size_um=level.voxel_size_um, surface=surface)
+    # the panel opens on the edge region (e0 of the grains' average spectrum ± 30 eV), where
+    # a shift of a fraction of an eV shows; the control widens it to the whole scan
+    lo, hi = explorer.spectrum.layout.xaxis.range
+    assert explorer.spectrum_range.value == "edge" and lo == energy[0] and 8340 <= hi <= 8370
+    explorer.spectrum_range.value = "all"
+    assert explorer.spectrum.layout.xaxis.autorange is True
+    explorer.spectrum_range.value = "edge"
+    assert list(explorer.spectrum.layout.xaxis.range) == [lo, hi]
     explorer.select(int(ids[0]))
     explorer.select(int(ids[-1]))
     y = np.concatenate([np.asarray(t.y, float) for t in explorer.spectrum.data if t.y is not None and len(t.y)])

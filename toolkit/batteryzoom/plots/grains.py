@@ -51,14 +51,19 @@ __all__ = [
     "comparison_figure",
     "comparison_mesh",
     "comparison_titles",
+    "equal_boxes",
     "shared_range",
     "grain_name",
     "SELECTION_COLORS",
+    "GRAIN_COLORS",
     "SLOT_NAMES",
 ]
 
-# Selected grains: grain 1, grain 2 (Okabe–Ito orange and bluish green, readable on Viridis)
+# Selected grains: grain 1, grain 2 (Okabe–Ito vermillion and reddish purple, readable on Viridis)
 SELECTION_COLORS = ("#D55E00", "#CC79A7")
+# Other grains an explorer selects, each keeping its colour (Okabe–Ito; yellow left out,
+# unreadable on white; vermillion and reddish purple kept for the study's grains 1 and 2)
+GRAIN_COLORS = ("#0072B2", "#009E73", "#E69F00", "#56B4E9", "#000000")
 # What an explorer's two selection slots are called: not "grain 1" and "grain 2", which
 # name the study's designated grains (a clicked grain in the first slot is not grain 1)
 SLOT_NAMES = ("selection A", "selection B")
@@ -382,7 +387,8 @@ def surface_trace(
         colorscale=colorscale,
         cmin=cmin,
         cmax=cmax,
-        colorbar=dict(title=dict(text=colorbar_title, side="right"), len=0.75, **style.colorbar_ticks(cmin, cmax)),
+        colorbar=dict(title=dict(text=colorbar_title, side="right"), len=0.75, thickness=15,
+                      **style.colorbar_ticks(cmin, cmax)),
         flatshading=False,
         lighting=dict(ambient=0.7, diffuse=0.5, specular=0.05, roughness=0.9),
         hoverinfo="none",
@@ -464,7 +470,10 @@ def particle_figure(
     for k in range(n_highlights):
         fig.add_trace(go.Mesh3d(**highlight_trace(color=SELECTION_COLORS[k % 2],
                                                   name=slots[k] if k < len(slots) else f"selection {k + 1}")))
-    fig.update_layout(scene=_scene(), margin=dict(l=0, r=0, t=40, b=0), showlegend=False)
+    # the camera a little further out than plotly's default: the z axis title, drawn above
+    # the box's top corner, was cut at the figure's top edge
+    fig.update_layout(scene=_scene(distance=1.3, lift=0.05, shift=0.1), margin=dict(l=10, r=0, t=40, b=10),
+                      showlegend=False)
     return fig
 
 
@@ -498,7 +507,8 @@ def histogram_data(summary: RegionSummary | None, name: str | None = None, *, sl
     return [
         dict(x=x, y=y, name=name),
         dict(x=[summary.mean, summary.mean], y=[0.0, peak_height * 1.05], name=f"mean {summary.mean:.2f}{unit}"),
-        dict(x=[centre - half, centre + half], y=[peak_height / 2] * 2, name=f"FWHM {summary.fwhm:.2f}{unit}"),
+        dict(x=[centre - half, centre + half], y=[peak_height / 2] * 2,
+             name=f"FWHM {summary.fwhm:.2f}{unit}<br>as measured"),  # two lines: legends are narrow
     ]
 
 
@@ -698,20 +708,59 @@ def shared_range(*arrays: np.ndarray | None, percentiles: tuple[float, float] = 
 
 def comparison_titles(summaries: Sequence[RegionSummary | None], unit: str = "eV", *,
                       names: Sequence[str | None] | None = None,
-                      slots: Sequence[str] = ("grain 1", "grain 2")) -> list[str]:
+                      slots: Sequence[str] = ("grain 1", "grain 2"),
+                      fwhm_deconvolved: Sequence[float] | None = None) -> list[str]:
     """Subplot titles of the comparison: each grain's name with its mean and FWHM.
 
     ``names`` name the grains of the two slots; by default they are the study's grain 1 and
     grain 2 with their labels (:func:`grain_name`). An empty slot reads ``"<slot>: —"``
-    after ``slots``.
+    after ``slots``. The FWHM says which it is: ``"as measured"`` (the statistics'), or,
+    given ``fwhm_deconvolved`` (one per slot), that one ``"noise-deconvolved"`` with the
+    measured one beside it.
     """
     names = list(names) if names is not None else [None, None]
-    return [
-        f"{(names[k] if k < len(names) and names[k] else grain_name(s.label, k))}<br>"
-        f"mean {s.mean:.2f} {unit} · FWHM {s.fwhm:.2f} {unit}" if s is not None
-        else f"{slots[k]}: —"
-        for k, s in enumerate(summaries)
-    ] + ["distributions"]
+    titles = []
+    for k, s in enumerate(summaries):
+        if s is None:
+            titles.append(f"{slots[k]}: —")
+            continue
+        name = names[k] if k < len(names) and names[k] else grain_name(s.label, k)
+        dec = None if fwhm_deconvolved is None else float(fwhm_deconvolved[k])
+        # one short line each: a title wider than its panel runs into the next one
+        if dec is not None and np.isfinite(dec):
+            width = f"FWHM {dec:.2f} {unit} noise-deconvolved<br>({s.fwhm:.2f} {unit} as measured)"
+        else:
+            width = f"FWHM {s.fwhm:.2f} {unit} as measured"
+        titles.append(f"{name}<br>mean {s.mean:.2f} {unit}<br>{width}")
+    return titles + ["distributions (as measured)"]
+
+
+def equal_boxes(*vertices_um: np.ndarray | None, pad: float = 0.05) -> list[dict | None]:
+    """Scene axis ranges (µm) of one size for several meshes: each box centred on its mesh,
+    every side the largest extent of any of them (+ ``pad``), so two grains compare at one
+    scale. ``vertices_um`` as :func:`grain_closed_surface` returns them ``(z, y, x)``; None
+    stays None.
+
+    >>> import numpy as np
+    >>> a = np.array([[0, 0, 0], [1, 2, 1]], float); b = np.array([[5, 5, 5], [5.5, 5.5, 6]], float)
+    >>> [box["xaxis"]["range"] for box in equal_boxes(a, b, pad=0)]
+    [[-0.5, 1.5], [4.5, 6.5]]
+    """
+    spans = [np.ptp(np.asarray(v, float), axis=0) for v in vertices_um if v is not None and len(v)]
+    if not spans:
+        return [None] * len(vertices_um)
+    half = float(np.max(spans)) * (1 + pad) / 2
+    boxes: list[dict | None] = []
+    for v in vertices_um:
+        if v is None or not len(v):
+            boxes.append(None)
+            continue
+        v = np.asarray(v, float)
+        centre = (v.min(axis=0) + v.max(axis=0)) / 2
+        # plotly's x, y, z are the array axes 2, 1, 0
+        boxes.append({f"{a}axis": dict(range=[float(centre[i] - half), float(centre[i] + half)], autorange=False)
+                      for a, i in (("x", 2), ("y", 1), ("z", 0))})
+    return boxes
 
 
 def comparison_figure(
@@ -726,6 +775,7 @@ def comparison_figure(
     width: int | None = None,
     names: Sequence[str | None] | None = None,
     slots: Sequence[str] = ("grain 1", "grain 2"),
+    fwhm_deconvolved: Sequence[float] | None = None,
 ) -> go.Figure:
     """Side-by-side comparison of two grains, as in the study's Fig. S3.
 
@@ -743,6 +793,13 @@ def comparison_figure(
         not the study's designated ones (``"grain #1311"``).
     slots : two str
         What an empty slot's title calls it.
+    fwhm_deconvolved : two floats, optional
+        The grains' noise-deconvolved FWHM (``GrainChemistry.fwhm_deconvolved_ev``): the
+        titles give it, marked so, with the measured one beside it (the distributions, of
+        the measured voxels, mark the measured one).
+
+    The two 3D panels show boxes of one size (:func:`equal_boxes`): a grain twice as large
+    looks twice as large.
 
     Returns
     -------
@@ -760,24 +817,31 @@ def comparison_figure(
     names = list(names) if names is not None else [None, None]
     fig = make_subplots(
         rows=1, cols=3, specs=[[{"type": "scene"}, {"type": "scene"}, {"type": "xy"}]],
-        subplot_titles=comparison_titles(summaries, unit, names=names, slots=slots),
+        subplot_titles=comparison_titles(summaries, unit, names=names, slots=slots,
+                                         fwhm_deconvolved=fwhm_deconvolved),
     )
     style.apply(fig, title)
     for k, g in enumerate(grains):
         fig.add_trace(go.Mesh3d(**comparison_mesh(g, slot=k, name=names[k])), row=1, col=k + 1)
+    # a long name ("grain 1 (segmented #343 ↔ true #1398)") on two lines in the narrow legend
+    legend_names = [n.replace(" (", "<br>(", 1) if n and len(n) > 24 else n for n in names]
     for k, s in enumerate(summaries):
         for props in histogram_traces(s, color=SELECTION_COLORS[k % 2], value_label=value_label, slot=k, unit=unit,
-                                      name=names[k]):
+                                      name=legend_names[k]):
             fig.add_trace(go.Scatter(**{key: v for key, v in props.items() if key != "type"}), row=1, col=3)
     # small scenes: the camera further out and fewer, smaller tick labels, so the axis
     # titles and ticks (drawn outside the box) stay inside each scene's viewport
-    small = dict(distance=1.5, nticks=3, lift=0.15, shift=0.1)
+    small = dict(distance=1.35, nticks=3, lift=0.15, shift=0.1)
     (a0, a1), (b0, b1), (h0, h1) = _COMPARISON_COLUMNS
     fig.update_layout(
         scene=dict(_scene(**small), domain=dict(x=[a0, a1], y=[_COMPARISON_SCENE_BOTTOM, 1.0])),
         scene2=dict(_scene(**small), domain=dict(x=[b0, b1], y=[_COMPARISON_SCENE_BOTTOM, 1.0])),
         coloraxis=comparison_coloraxis(cmin, cmax, value_label),
     )
+    # one box size for both grains (a cube: a µm is a µm on every axis and in both panels)
+    for key, box in zip(("scene", "scene2"), equal_boxes(*[g[1] if g is not None else None for g in grains])):
+        if box is not None:
+            fig.update_layout({key: dict(box, aspectmode="cube")})
     fig.update_xaxes(domain=[h0, h1], row=1, col=3)
     # subplot titles over the panels they name
     for annotation, (c0, c1) in zip(fig.layout.annotations, _COMPARISON_COLUMNS):
@@ -792,5 +856,7 @@ def comparison_figure(
     fig.update_layout(height=height, width=width,
                       legend=dict(x=_COMPARISON_LEGEND_X, xanchor="right", y=1.0, yanchor="top", tracegroupgap=12,
                                   font=dict(size=_COMPARISON_LEGEND_FONT)),
-                      margin=dict(l=10, r=10, t=90, b=50))
+                      # room above the panels for their titles (3 or 4 lines) and the figure's
+                      margin=dict(l=10, r=10, t=(150 if fwhm_deconvolved is not None else 130) - (0 if title else 40),
+                                  b=50))
     return fig

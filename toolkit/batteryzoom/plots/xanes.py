@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from . import style
 
-__all__ = ["edge_energy_map", "edge_jump_map", "spectra", "normalization_check", "alignment_shifts"]
+__all__ = ["edge_energy_map", "edge_energy_maps", "edge_jump_map", "spectra", "normalization_check", "alignment_shifts"]
 
 
 def _slice_text(values: Any, axis: str, index: int | None) -> str:
@@ -190,4 +190,55 @@ def alignment_shifts(energy: Any, shifts: Any, applied: Any = None, *, title: st
                             line=dict(color=color, width=1))
     fig.update_xaxes(title_text="energy (eV)")
     fig.update_yaxes(title_text="displacement (pixels)")
+    return fig
+
+
+def edge_energy_maps(panels: dict[str, Any], *, axis: str = "z", index: int | None = None,
+                     title: str | None = None, height: int = 520) -> go.Figure:
+    """Edge-energy maps side by side on one colour scale (e.g. measured and true).
+
+    Parameters
+    ----------
+    panels : dict of title -> array or DataArray
+        ``(y, x)`` or ``(z, y, x)`` edge energies (eV) on one grid; NaN shows blank.
+    axis, index : str, int
+        For 3D maps: the slicing axis and index (default the middle), the same for all.
+    title : str, optional
+        For 3D maps the slice's position is appended.
+    height : int
+        Figure height (px).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One heatmap per panel, all on one colour axis (its range the 2nd-98th percentiles
+        of every panel's shown voxels together).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from batteryzoom.plots.xanes import edge_energy_maps
+    >>> true = np.full((16, 16), 8342.0); true[:, 8:] = 8343.0
+    >>> fig = edge_energy_maps({"measured": true + 0.1, "true": true})
+    >>> len(fig.data), fig.data[0].coloraxis == fig.data[1].coloraxis == "coloraxis"
+    (2, True)
+    """
+    planes = {name: _plane(m, axis, index) for name, m in panels.items()}
+    finite = np.concatenate([p[0][np.isfinite(p[0])] for p in planes.values()] or [np.array([])])
+    zmin, zmax = (np.percentile(finite, 2), np.percentile(finite, 98)) if finite.size else (None, None)
+    first = next(iter(panels.values()))
+    where = _slice_text(first, axis, index)
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=list(panels), horizontal_spacing=0.08)
+    style.apply(fig, (title or "Ni K-edge energy") + (f" ({where})" if where else ""))
+    for k, (values, y, x, dims, unit, _) in enumerate(planes.values()):
+        fig.add_heatmap(z=values, x=x, y=y, coloraxis="coloraxis", row=1, col=k + 1,
+                        hovertemplate=f"{dims[1]} %{{x}} {unit}<br>{dims[0]} %{{y}} {unit}<br>"
+                                      "%{z:.2f} eV<extra></extra>")
+        ax = "" if k == 0 else str(k + 1)
+        fig.update_xaxes(title_text=f"{dims[1]} ({unit})", constrain="domain", row=1, col=k + 1)
+        fig.update_yaxes(title_text=f"{dims[0]} ({unit})" if k == 0 else None, scaleanchor=f"x{ax}",
+                         autorange="reversed", row=1, col=k + 1)
+    fig.update_layout(height=height, coloraxis=dict(
+        colorscale=style.EDGE_ENERGY_COLORSCALE, cmin=zmin, cmax=zmax,
+        colorbar=dict(title="edge energy (eV)", **style.colorbar_ticks(zmin, zmax))))
     return fig

@@ -14,9 +14,12 @@ __all__ = [
     "Source",
     "TwinSource",
     "FolderSource",
+    "grain_scale",
+    "GrainScale",
 ]
 
 from .export import export_figures, find_chromium
+from .grain import GrainScale, grain_scale
 from .results import ReportFigure, ReportFiles, ScaleResult, ZoomReport
 from .run import main, run_zoom
 from .sources import DATASET_FILE, SCALES, FolderSource, Source, TwinSource

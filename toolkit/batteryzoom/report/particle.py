@@ -10,11 +10,23 @@ from ._levels import level_figure
 from .results import Collector
 from .sources import Source
 
-__all__ = ["run"]
+__all__ = ["run", "grains_on_xanes_grid"]
 
 # a XANES voxel whose nano-CT sub-voxels are < 75 % one grain mixes two grains' spectra
 # (zoom.Hierarchy.regrid_labels); left out of the per-grain statistics
 GRAIN_MIN_PURITY = 0.75
+
+
+def grains_on_xanes_grid(source: Source, labels) -> dict:
+    """The particle's grain labels carried onto the XANES grid, for the per-grain chemistry:
+    ``grain_labels_xanes`` and ``grain_labels_xanes_pure`` (without the XANES voxels whose
+    spectrum mixes two grains); empty when the dataset does not nest the XANES level in
+    the particle's."""
+    h, name, xname = source.hierarchy(), source.level("particle"), source.level("grain")
+    if h is None or name not in h or xname not in h or h[xname].parent != name:
+        return {}
+    return {"grain_labels_xanes": h.regrid_labels(labels, name, xname),
+            "grain_labels_xanes_pure": h.regrid_labels(labels, name, xname, min_purity=GRAIN_MIN_PURITY)}
 
 
 def run(source: Source, s: Collector, ctx: dict) -> None:
@@ -45,12 +57,7 @@ def run(source: Source, s: Collector, ctx: dict) -> None:
     fig = level_figure(source, "particle", vol, "Particle nano-CT slice and the XANES field of view")
     if fig is not None:
         s.figure("particle_zoom", fig, "A slice of the particle's nano-tomogram with the 3D XANES field of view.")
-    # the grains onto the XANES grid, for the per-grain chemistry
-    h, name, xname = source.hierarchy(), source.level("particle"), source.level("grain")
-    if h is not None and name in h and xname in h and h[xname].parent == name:
-        ctx["grain_labels_xanes"] = h.regrid_labels(labels, name, xname)
-        # for the statistics: without the XANES voxels whose spectrum mixes two grains
-        ctx["grain_labels_xanes_pure"] = h.regrid_labels(labels, name, xname, min_purity=GRAIN_MIN_PURITY)
+    ctx.update(grains_on_xanes_grid(source, labels))
     s.values.update(n_grains=c.n_grains, void_fraction=c.void_fraction)
     s.values["summary"] = (
         f"{c.n_grains} primary grains (median {c.median_diameter_um:.2f} µm); cracks and pores "
