@@ -21,7 +21,7 @@ against the whole-volume labels on the twin electrode, with a 10 µm halo).
 
 Memory: the output labels (int32, 4 bytes a voxel, as numpy) and any extra block outputs
 are held whole; the work holds ``workers × (chunk_voxels + 2 overlap_voxels)³ × B`` bytes,
-with B the labelling's bytes per voxel (~80 for :func:`segment_particles`), plus the six
+with B the labelling's bytes per voxel (~60 for :func:`segment_particles`), plus the six
 halo faces of every block (``24 (chunk_voxels)²`` bytes a block).
 """
 

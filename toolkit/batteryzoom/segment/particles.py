@@ -368,12 +368,12 @@ def segment_particles(
         per core or on the workers of an active ``dask.distributed`` client. ``"auto"``:
         blocks of 128 for a dask input (read block by block, never whole) or one over
         2**24 voxels (256³), the whole volume at once otherwise; None: the whole volume.
-        Peak memory in blocks: ``6 N`` bytes for the int32 labels and two masks of the
-        ``N``-voxel volume, plus ``w × (chunk_voxels + 2 overlap)³ × ~80`` bytes for ``w``
-        blocks at work (one per core or worker; ~0.45 GB each at 128 voxels and a
-        20-voxel halo), plus the input when it is numpy; the whole-volume path needs
-        ~70 bytes a voxel. The table's per-particle steps (step 6) hold one particle at a
-        time.
+        Peak memory in blocks: ~11 bytes a voxel of the ``N``-voxel volume held whole
+        (int32 marker ids and labels, three bool masks), plus the input when it is numpy,
+        plus ``w × (chunk_voxels + 2 overlap)³ × ~60`` bytes for the ``w`` blocks at work
+        (one per core or worker; ~0.3 GB each at 128 voxels and a 20-voxel halo): 512³
+        float32 in ~2.5 GB. The whole-volume path needs ~66 bytes a voxel (1.1 GB at
+        256³). The table's per-particle steps (step 6) hold one particle at a time.
     overlap_um : float
         Halo of each block, µm (at least one voxel): about the largest particle's
         diameter, so a block sees every particle that crosses its faces whole; the labels
