@@ -10,8 +10,8 @@ memory (``ru_maxrss``, the loaded input included) and the input's bytes. Inputs:
   pipeline align → normalize → edge maps → masks → per-region statistics (4³-voxel
   regions standing in for grains);
 - ``particles`` / ``porespy``: the twin electrode (0.5 µm voxels) mirrored to N³;
-  ``segment_particles`` (default ``chunk_voxels="auto"``: blocks above 256³; no crack
-  columns) or PoreSpy's ``snow_partitioning`` of the same solid (the volume thresholded
+  ``segment_particles`` (default ``chunk_voxels="auto"``: blocks above 256³;
+  ``BZ_BENCH_CHUNK_VOXELS=128`` forces blocks; no crack columns) or PoreSpy's ``snow_partitioning`` of the same solid (the volume thresholded
   at segment_particles' threshold);
 - ``grains``: the twin particle nano-CT (80 nm) mirrored to N³, ``segment_grains``;
 - ``cell``: the first N slices of the twin cell CT (736² px), ``analyze_volume``.
@@ -20,6 +20,7 @@ memory (``ru_maxrss``, the loaded input included) and the input's bytes. Inputs:
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
@@ -76,7 +77,9 @@ def run(stage: str, n: int, path: str) -> dict:
         v = 0.5
         if stage == "particles":
             t0 = time.perf_counter()
-            res = bz.segment.segment_particles(vol, voxel_size_um=v, cracks=False, progress_bar=False)
+            chunk = os.environ.get("BZ_BENCH_CHUNK_VOXELS", "auto")  # an int forces blocks
+            res = bz.segment.segment_particles(vol, voxel_size_um=v, cracks=False, progress_bar=False,
+                                               chunk_voxels=chunk if chunk == "auto" else int(chunk))
             extra = {"n_objects": len(res.table)}
         else:
             import porespy as ps
