@@ -8,7 +8,7 @@ normalize → edge maps → masks → per-region statistics, 60 energies × n³)
 ``analyze_volume`` (n slices of 736² px). Every run is a fresh process that loads its
 input from a ``.npy`` (peak resident memory ``ru_maxrss``, input included), under an
 address-space cap of ``BZ_BENCH_SCALING_CAP_GB`` (default 16) so an oversized run fails
-instead of swamping a shared machine. ``make bench BENCH_ARGS="-k scaling --quick"`` (or
+instead of swamping a shared machine. ``make bench BENCH_ARGS="-k all_stages --quick"`` (or
 ``BZ_BENCH_QUICK=1``) runs the small size set; ``BZ_BENCH_SCALING_STAGES`` picks stages.
 
 Growth exponents are the slopes of log time and log peak memory against log voxels
@@ -79,7 +79,7 @@ def _growth(stage: str, runs: list[dict]) -> tuple[float, float, str]:
 
 
 @case("scaling")
-def stages_scaling_table():
+def all_stages_at_growing_sizes():
     quick = bool(os.environ.get("BZ_BENCH_QUICK"))
     stages = os.environ.get("BZ_BENCH_SCALING_STAGES", ",".join(SIZES)).split(",")
     results: dict[str, list[dict]] = {}
@@ -96,16 +96,14 @@ def stages_scaling_table():
     rows = []
     base = {r["n"]: r for r in results.get("porespy", [])}
     for stage, runs in results.items():
-        if stage == "porespy":
-            continue
-        for r in runs:
+        for r in runs if stage != "porespy" else []:  # PoreSpy's sizes sit in the particle rows
             p = base.get(r["n"]) if stage == "particles" else None
             note = f"peak {r['peak_bytes'] / GB:.2f} GB (input {r['input_bytes'] / GB:.3f} GB)"
             if "n_objects" in r:
                 note += f", {r['n_objects']} objects"
             if p:
                 note += f"; PoreSpy snow: peak {p['peak_bytes'] / GB:.2f} GB, {p['n_objects']} regions"
-            unit = "slices" if stage == "cell" else "³"
+            unit = " slices" if stage == "cell" else "³"
             rows.append(Measurement(f"{stage} {r['n']}{unit} (time, peak memory)", r["seconds"],
                                     p["seconds"] if p else None, note=note,
                                     extra={"stage": stage, "n": r["n"], "peak_gb": r["peak_bytes"] / GB,
