@@ -1,6 +1,6 @@
 """Run the benchmarks and print one table of ratios (`make bench`).
 
-    python benchmarks/run.py [-k SUBSTRING] [--json PATH] [--in-process]
+    python benchmarks/run.py [-k SUBSTRING] [--json PATH] [--in-process] [--quick]
 
 Every ``bench_*.py`` module in this folder registers cases through ``harness.case``.
 Each case runs in a fresh Python process (as asv does): a case then meets the memory
@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import importlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -56,9 +57,13 @@ def main(argv=None) -> int:
     parser.add_argument("-k", default="", help="run cases whose group or name contains this")
     parser.add_argument("--json", default=str(HERE.parent / ".bench" / "latest.json"))
     parser.add_argument("--in-process", action="store_true", help="run every case in this process")
+    parser.add_argument("--quick", action="store_true",
+                        help="the small size set of the scaling cases (sets BZ_BENCH_QUICK=1)")
     parser.add_argument("--case", default="", help=argparse.SUPPRESS)  # group/name, run by the parent
     parser.add_argument("--emit", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.quick:
+        os.environ["BZ_BENCH_QUICK"] = "1"  # inherited by each case's process
 
     for module in sorted(HERE.glob("bench_*.py")):
         importlib.import_module(module.stem)

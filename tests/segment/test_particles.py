@@ -334,3 +334,34 @@ BAD = [
 def test_bad_arguments_raise_input_errors_that_name_them(two_balls, two_balls_grey, labels, call, words):
     with pytest.raises(InputError, match=words):
         call(two_balls, two_balls_grey, labels)
+
+
+# ------------------------------------------------------------------ in overlapping blocks
+
+
+def test_blocks_equal_the_whole_volume_up_to_relabelling(twin_electrode, twin_particles):
+    # the twin read lazily (dask) in 12 blocks of 64 voxels with a 10 µm halo: every
+    # particle crossing a face (up to 18 µm across) is seen whole by both blocks
+    import dask.array as da
+
+    grey = twin_electrode[0]
+    lazy = grey.copy(data=da.from_array(grey.values, chunks=50))
+    t0 = time.perf_counter()
+    blocks = segment.segment_particles(lazy, chunk_voxels=64, overlap_um=10.0, cracks=False, progress_bar=False)
+    print(f"in blocks: {time.perf_counter() - t0:.1f} s, {len(blocks.table)} particles "
+          f"(whole volume {len(twin_particles.table)})")
+    solid = twin_particles.solid.values
+    np.testing.assert_array_equal(blocks.solid.values, solid)
+    np.testing.assert_array_equal(blocks.filled.values, twin_particles.filled.values)
+    assert blocks.thresholds == twin_particles.thresholds
+    ari = segment.adjusted_rand_index(twin_particles.labels.values, blocks.labels.values, mask=solid)
+    assert ari >= 0.99
+    assert abs(len(blocks.table) - len(twin_particles.table)) <= 2
+
+
+def test_chunk_voxels_is_checked():
+    vol = _two_spheres((0.5, 0.5, 0.5))
+    with pytest.raises(InputError, match="chunk_voxels"):
+        segment.segment_particles(vol, voxel_size_um=0.5, chunk_voxels="big", cracks=False)
+    with pytest.raises(InputError, match="overlap_um"):
+        segment.segment_particles(vol, voxel_size_um=0.5, chunk_voxels=16, overlap_um=-1, cracks=False)

@@ -244,7 +244,8 @@ def _read_slice(volume, frame: Frame, iz: int, label: str):
 class _SliceRun:
     """The slice-by-slice loop's state: what the first good slice fixed (pitch, handedness,
     angles, can threshold), the last can and axis (the next slice starts from them), and
-    the rows, detections and per-slice maps gathered so far."""
+    the rows, detections and per-slice maps gathered so far (``layers``: per slice, None or
+    the float32 ``(residual, radius)`` of its tracked turns)."""
 
     def __init__(self, volume, frame: Frame, name: str, can: bool, n_angles, slice_options: dict):
         self.volume, self.frame, self.name = volume, frame, name
@@ -315,18 +316,21 @@ class _SliceRun:
         d = res.defects.copy()
         d.insert(0, "slice", iz)
         self.dets.append(d)
-        self.layers.append(res.layers)
+        # only what maps() needs, as float32: a slice's whole Layers (three float64
+        # (turn, angle) arrays and more) kept ~1.1 MB per 2000² slice, a steady growth
+        L = res.layers
+        self.layers.append(None if L is None else (L.residual_um.astype(np.float32), L.radius_um.astype(np.float32)))
 
     def maps(self, z: np.ndarray) -> tuple[xr.DataArray, xr.DataArray]:
         """``(z, turn, angle)`` residual and ridge-radius maps, NaN where nothing was tracked."""
-        n_turns = max((L.n_turns for L in self.layers if L is not None), default=0)
+        n_turns = max((kept[0].shape[0] for kept in self.layers if kept is not None), default=0)
         n_ang = self.fixed.get("n_angles", 0)
         residual = np.full((len(self.layers), n_turns, n_ang), np.nan, np.float32)
         radius = np.full_like(residual, np.nan)
-        for i, L in enumerate(self.layers):
-            if L is not None and L.residual_um.shape[1] == n_ang:
-                residual[i, : L.n_turns] = L.residual_um
-                radius[i, : L.n_turns] = L.radius_um
+        for i, kept in enumerate(self.layers):
+            if kept is not None and kept[0].shape[1] == n_ang:
+                residual[i, : kept[0].shape[0]] = kept[0]
+                radius[i, : kept[1].shape[0]] = kept[1]
         coords = {"z": z, "turn": np.arange(n_turns), "angle": np.arange(n_ang) * TWO_PI / max(n_ang, 1)}
         unit = self.frame.unit
         residual_da = xr.DataArray(residual, dims=("z", "turn", "angle"), coords=coords,

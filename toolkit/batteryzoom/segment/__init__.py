@@ -20,7 +20,12 @@ One module per technique:
     :func:`porosity`, :func:`depth_profile`, :func:`find_coating`.
 ``particles``
     :func:`segment_particles` (thresholds → crack filling → distance transform → h-maxima
-    markers → watershed, border flags, per-particle table), :func:`particle_table`.
+    markers → watershed, border flags, per-particle table; in overlapping blocks for a
+    dask input or a volume over 256³), :func:`particle_table`.
+``chunked``
+    :func:`map_in_chunks` (a function over overlapping blocks, the cores assembled),
+    :func:`label_in_chunks` (labels stitched across block faces by a union-find),
+    :func:`chunk_grid`.
 ``cracks``
     :func:`crack_analysis` (crack fraction, crack surface density, damage class),
     :func:`damage_class`, :func:`damage_depth_profile`, :func:`radial_grey_profile` (grey
@@ -39,8 +44,8 @@ One module per technique:
     :func:`particle_structure` (grains, voids; scored against the truth when given).
 
 Whole-volume operations (watershed, distance transforms) need the volume in memory: a
-dask-backed input is computed first (the electrode and particle volumes of the study are
-tens of millions of voxels at most).
+dask-backed input is computed first, except by :func:`segment_particles`, which reads
+it block by block (``chunk_voxels``; peak memory a function of the block size).
 """
 
 import lazy_loader as _lazy

@@ -1,6 +1,7 @@
 # Public names of batteryzoom.segment, loaded lazily (lazy_loader.attach_stub).
 from ._common import VoxelSizeWarning
 from .chemical import segment_grains_chemical
+from .chunked import chunk_grid, label_in_chunks, map_in_chunks
 from .cracks import (
     DAMAGE_CLASSES,
     DAMAGE_THRESHOLDS,
@@ -51,6 +52,9 @@ __all__ = [
     "find_coating",
     "segment_particles",
     "particle_table",
+    "label_in_chunks",
+    "map_in_chunks",
+    "chunk_grid",
     "crack_analysis",
     "damage_class",
     "damage_depth_profile",
