@@ -82,7 +82,7 @@ def check_limits(raw: pd.DataFrame, path: Path, limits: dict, flagged: dict) -> 
                 path, f"{what}: the file is damaged or a unit is wrong",
                 f"if the values are real, pass limits={{{col!r}: (low, high)}} (or limits=False) to read_cycler",
             )
-        raw.drop(columns=col, inplace=True)
+        del raw[col]  # in place: the caller reads the same frame
         flagged[col] = f"dropped: {what}"
         dropped.append(f"{col} {what.split(' ', 1)[1]}: the column was left out")
     return dropped
