@@ -292,9 +292,27 @@ def dqdv(curve: pd.DataFrame, peaks: pd.DataFrame | None = None, title: str = "D
     label = name or f"cycle {curve.attrs.get('cycle', '')} {curve.attrs.get('direction', '')}".strip()
     fig.add_trace(go.Scatter(x=curve["voltage_volt"], y=curve["dqdv_ah_per_v"], mode="lines", name=label,
                              line=dict(color=color, width=2)))
-    fig.add_trace(go.Scatter(x=peaks["voltage_volt"], y=peaks["dqdv_ah_per_v"], mode="markers+text",
+    # peak labels: the first curve's only (an overlaid cycle's peaks sit at nearly the same
+    # voltages and their labels piled up; hover names them), nudged left/right when two
+    # peaks are close, with headroom above the highest so none is cut at the top
+    volts = peaks["voltage_volt"].to_numpy(float)
+    positions, last = [], -np.inf
+    for v in volts:
+        close = v - last < 0.12
+        positions.append(("top left" if positions and positions[-1] != "top left" else "top right")
+                         if close else "top center")
+        if close and len(positions) > 1 and positions[-2] == "top center":
+            positions[-2] = "top left" if positions[-1] == "top right" else "top right"
+        last = v
+    fig.add_trace(go.Scatter(x=volts, y=peaks["dqdv_ah_per_v"], mode="markers+text" if k == 0 else "markers",
                              name=f"{label} peaks", marker=dict(color=color, size=9, symbol="triangle-down"),
-                             text=[f"{v:.3f} V" for v in peaks["voltage_volt"]], textposition="top center"))
+                             text=[f"{v:.3f} V" for v in volts], textposition=positions,
+                             hovertemplate="%{text}<br>%{y:.3g} Ah/V<extra>" + label + "</extra>"))
+    y = np.concatenate([np.asarray(t.y, float) for t in fig.data if t.y is not None and len(t.y)])
+    y = y[np.isfinite(y)]
+    if y.size:
+        lo, hi = float(min(y.min(), 0.0)), float(y.max())
+        fig.update_yaxes(range=[lo - 0.02 * (hi - lo), hi + 0.15 * (hi - lo)])
     fig.update_xaxes(title_text="Voltage (V)")
     fig.update_yaxes(title_text="dQ/dV (Ah/V)")
     if curve.attrs.get("method"):
