@@ -45,7 +45,7 @@ def _thin(sub: pd.DataFrame, max_points: int) -> pd.DataFrame:
 
 
 def voltage_capacity(df: pd.DataFrame, cycles: Sequence[int] | None = None,
-                     title: str = "Voltage vs capacity (Fig. S1)", max_points: int = 4000) -> go.Figure:
+                     title: str = "Voltage vs capacity (Fig. S1)", max_points: int = 2000) -> go.Figure:
     """Voltage (V) against capacity (Ah) for the charge (blue) and discharge (orange) of
     each cycle (darker: later), with the protocol as the legend's title.
 
@@ -73,12 +73,13 @@ def voltage_capacity(df: pd.DataFrame, cycles: Sequence[int] | None = None,
     shown = sorted(vq["cycle_count"].unique())[:12] if cycles is None else list(cycles)
     # charge in blues, discharge in oranges (darker = later cycle), both solid: one colour
     # per cycle with a dashed discharge read as one line, and WebGL dashes over thousands of
-    # points come out ragged
-    shades = np.linspace(0.85, 0.5, len(shown)) if len(shown) > 1 else np.array([1.0])
+    # points came out ragged. SVG, not WebGL: a browser keeps ~16 WebGL contexts per page,
+    # and a notebook's older WebGL figures went blank
+    shades = np.linspace(0.45, 1.0, len(shown)) if len(shown) > 1 else np.array([1.0])
     for k, cyc in enumerate(shown):
         for direction, sub in vq[vq["cycle_count"] == cyc].groupby("direction", sort=False):
             sub = _thin(sub, max_points)
-            fig.add_trace(go.Scattergl(
+            fig.add_trace(go.Scatter(
                 x=sub["capacity_ah"], y=sub["voltage_volt"], mode="lines",
                 name=f"cycle {cyc} {direction}", legendgroup=direction,
                 line=dict(color=_shade(_DIRECTION_COLOR[direction], shades[k]), width=2),
@@ -86,7 +87,7 @@ def voltage_capacity(df: pd.DataFrame, cycles: Sequence[int] | None = None,
             ))
     protocol = _protocol_text(df, shown)
     if protocol:
-        fig.update_layout(legend_title_text=protocol)
+        fig.update_layout(legend_title=dict(text=protocol, side="top"))
     fig.update_xaxes(title_text="Capacity (Ah)", tickformat=_span_format(vq["capacity_ah"]))
     fig.update_yaxes(title_text="Voltage (V)", tickformat=_span_format(vq["voltage_volt"]))
     return fig
@@ -180,7 +181,7 @@ def rest_too_short(result) -> bool:
 
 
 def self_discharge(results, title: str = "Self-discharge (Fig. S2)", show_fit: bool = True,
-                   highlight: str | None = None, max_points: int = 4000) -> go.Figure:
+                   highlight: str | None = None, max_points: int = 2000) -> go.Figure:
     """Voltage against time (days) of the rest after a charge, with the fitted decay.
 
     Parameters
@@ -204,7 +205,7 @@ def self_discharge(results, title: str = "Self-discharge (Fig. S2)", show_fit: b
     order = sorted(results, key=lambda r: highlight is not None and r.cell_id == highlight)
     grey = [r for r in results if many and not (highlight is not None and r.cell_id == highlight)]
     if grey:  # one legend entry for the grey lot (13 entries scrolled in a notebook's legend)
-        fig.add_trace(go.Scattergl(x=[None], y=[None], mode="lines", line=dict(color="#9a9a9a", width=1),
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(color="#9a9a9a", width=1),
                                    name=f"the other {len(grey)} cells", hoverinfo="skip"))
     for r in order:
         c = _thin(r.curve, max_points)
@@ -215,23 +216,22 @@ def self_discharge(results, title: str = "Self-discharge (Fig. S2)", show_fit: b
         # slope of the fit's leakage term is an extrapolation, not a K-value
         measured = bool(r.relaxation_complete)
         group = label
-        fig.add_trace(go.Scattergl(
+        fig.add_trace(go.Scatter(
             x=c["time_day"], y=c["voltage_volt"], mode="markers" if not many else "lines",
             marker=dict(size=5, color=color), line=dict(color=color, width=3 if strong else 1),
             name=f"{label} (K = {r.k_value_mv_per_day:.2f} mV/day)" if measured else label, legendgroup=label,
             showlegend=strong, hovertemplate="day %{x:.3f}<br>%{y:.4f} V<extra>" + label + "</extra>",
         ))
         if show_fit and (strong or not many):
-            # WebGL like the data: plotly draws every WebGL trace above every SVG one, so an
-            # SVG fit would hide under the 4000 data points it fits; over a highlighted
-            # line the fit is thin, dark and dotted, so the line keeps its own colour
+            # SVG like the data, after it (drawn over it); over a highlighted line the fit is
+            # thin, dark and dotted, so the line keeps its own colour
             fit_line = dict(color=COLORWAY[2], width=1.5) if not many else dict(color="#000000", width=1.2, dash="dot")
-            fig.add_trace(go.Scattergl(x=c["time_day"], y=c["fit_volt"], mode="lines", name=f"{label} fit",
+            fig.add_trace(go.Scatter(x=c["time_day"], y=c["fit_volt"], mode="lines", name=f"{label} fit",
                                        legendgroup=group, line=fit_line))
             if rest_too_short(r):  # minutes of rest: the "leakage term" is the relaxation's slope
                 continue
             w = (c["time_day"] >= r.window_start_day) & (c["time_day"] <= r.window_end_day)
-            fig.add_trace(go.Scattergl(x=c.loc[w, "time_day"], y=c.loc[w, "linear_volt"], mode="lines",
+            fig.add_trace(go.Scatter(x=c.loc[w, "time_day"], y=c.loc[w, "linear_volt"], mode="lines",
                                        name=f"{label} K-value line" if measured else f"{label} fit's leakage term",
                                        legendgroup=group,
                                        line=dict(color=COLORWAY[3] if not many else COLORWAY[0], width=2, dash="dash")))
@@ -244,9 +244,10 @@ def self_discharge(results, title: str = "Self-discharge (Fig. S2)", show_fit: b
                     f"relaxation over after {r.relaxation_end_day:.2f} d — verdict: <b>{r.verdict}</b>")
         elif rest_too_short(r):
             need = r.rest_needed_day
-            text = (f"a {duration_text(r.rest_duration_day * 86400)} rest: far too short for a self-discharge<br>"
-                    "estimate (relaxation not over: the voltage falls by relaxation alone)<br>"
-                    f"verdict: <b>{r.verdict}</b> — no K-value, no leakage current"
+            text = (f"a {duration_text(r.rest_duration_day * 86400)} rest: far too short<br>"
+                    "for a self-discharge estimate<br>(relaxation not over: the voltage<br>"
+                    "falls by relaxation alone)<br>"
+                    f"verdict: <b>{r.verdict}</b>: no K-value,<br>no leakage current"
                     + (f"<br>a rest of about {need:.2g} days is needed" if np.isfinite(need) else ""))
         else:
             # the rest does not identify the relaxation: the K-value is only bounded, and
@@ -315,9 +316,11 @@ def dqdv(curve: pd.DataFrame, peaks: pd.DataFrame | None = None, title: str = "D
         fig.update_yaxes(range=[lo - 0.02 * (hi - lo), hi + 0.15 * (hi - lo)])
     fig.update_xaxes(title_text="Voltage (V)")
     fig.update_yaxes(title_text="dQ/dV (Ah/V)")
-    if curve.attrs.get("method"):
-        fig.add_annotation(xref="paper", yref="paper", x=0.01, y=-0.16, showarrow=False, xanchor="left",
-                           text=f"smoothing: {curve.attrs['method']}", font=dict(size=11, color="#555"))
+    method = curve.attrs.get("method")
+    if method and "smoothing:" not in str(fig.layout.title.text):
+        # under the title (under the axis it ran into the axis title of a short figure)
+        fig.update_layout(title_text=f"{fig.layout.title.text or ''}<br><span style='font-size:11px;color:#555'>"
+                                     f"smoothing: {method}</span>", margin_t=80)
     return fig
 
 
