@@ -190,7 +190,8 @@ def side_by_side(figures: Mapping[str, go.Figure], *, title: str | None = None,
         fig.update_xaxes(title_text=one.layout.xaxis.title.text, showgrid=False, row=1, col=k)
         fig.update_yaxes(showgrid=False, scaleanchor=f"x{suffix}", row=1, col=k)
     fig.update_yaxes(title_text=figures[names[0]].layout.yaxis.title.text, autorange="reversed", row=1, col=1)
-    fig.update_layout(height=height, showlegend=False)
+    # room for the title above the panels' own titles
+    fig.update_layout(height=height, showlegend=False, margin_t=100 if title else 60)
     return fig
 
 

@@ -17,6 +17,8 @@ __all__ = ["CycleExplorer"]
 # area (~1,017 px wide with the file browser open) and wrap one under the other when narrower.
 _PANEL_WIDTH = 480
 _PANEL_HEIGHT = 430
+
+
 def _wrapping_row(children) -> widgets.HBox:
     """A row whose items wrap onto the next line when the output area is too narrow."""
     return widgets.HBox(children, layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start",
@@ -136,7 +138,7 @@ class CycleExplorer(widgets.VBox):
             # the legend under the plot: beside it, it took a third of a narrow panel's width
             f.update_layout(width=_PANEL_WIDTH, height=_PANEL_HEIGHT + 20 * len(chosen),
                             legend=dict(orientation="h", x=0, xanchor="left", y=-0.18, yanchor="top"),
-                            margin=dict(l=60, r=20, t=50, b=60 + 20 * len(chosen)))
+                            margin=dict(l=60, r=20, t=80, b=60 + 20 * len(chosen)))
         self.vq_box.children = [self.vq_figure]
         self.dqdv_box.children = [self.dqdv_figure]
 
