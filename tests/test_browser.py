@@ -187,11 +187,6 @@ def jupyter(tmp_path_factory):
     settings = tmp / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
-    # every cell laid out (JupyterLab's default windowing skips the layout of cells off
-    # screen, so their outputs could not be measured)
-    tracker = tmp / "settings" / "@jupyterlab" / "notebook-extension"
-    tracker.mkdir(parents=True)
-    (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     config = tmp / "config"
     config.mkdir()
     # both front ends on this one server, whatever the machine's extension config says
@@ -627,6 +622,30 @@ _OUTPUT_WIDTH_JS = """() => {
 }"""
 
 
+_TRACKER_SETTINGS = "lab/api/settings/@jupyterlab/notebook-extension:tracker"
+
+
+@contextlib.contextmanager
+def _every_cell_laid_out(jupyter):
+    """JupyterLab's notebook windowing off while the block runs (its default skips the
+    layout of cells off screen, whose outputs could then not be measured); restored after,
+    so the grain test keeps JupyterLab's default (with every cell of notebook 05 rendered at
+    once, its explorer's figures came up empty in chromium)."""
+    url = f"{jupyter['base']}/{_TRACKER_SETTINGS}?token={jupyter['token']}"
+
+    def put(raw: str) -> None:
+        request = urllib.request.Request(url, data=json.dumps({"raw": raw}).encode(), method="PUT",
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=10).close()
+
+    before = _get_json(url).get("raw") or "{}"
+    put('{"windowingMode": "none"}')
+    try:
+        yield
+    finally:
+        put(before)
+
+
 def _set_output_width(page, width: int, height: int = 1000) -> int:
     """Size the window so that the notebook's output areas are ``width`` px wide (the rest of
     the window, sidebars included, as JupyterLab lays it out); returns the width reached."""
@@ -701,6 +720,8 @@ def test_notebook_fits_the_output_area(notebook, jupyter, browser, artifact_dir)
         timings[name] = round(time.monotonic() - t0, 1)
         return _explained(page, jupyter, stem, folder, name)
 
+    windowing = _every_cell_laid_out(jupyter)
+    windowing.__enter__()
     try:
         with step("open the notebook"):
             # a workspace of its own, reset: JupyterLab's default layout (the file browser
@@ -743,3 +764,4 @@ def test_notebook_fits_the_output_area(notebook, jupyter, browser, artifact_dir)
         print(f"[{stem}] timings (s since start): {timings}")
         _shutdown_sessions(jupyter, path)
         context.close()
+        windowing.__exit__(None, None, None)
