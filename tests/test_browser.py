@@ -1,5 +1,15 @@
-"""End to end in a real browser: the grain notebook in JupyterLab and in Jupyter Notebook 7,
-a click on a grain in the 3D view.
+"""End to end in a real browser: every notebook in JupyterLab at a class's window widths, and
+the grain notebook in JupyterLab and in Jupyter Notebook 7, a click on a grain in the 3D view.
+
+Every notebook (``test_notebook_fits_the_output_area``): opened in JupyterLab with the window
+sized so that the notebook's output area is 1,017 px wide with the file browser open (a
+1400 × 1000 window, JupyterLab's default layout), all cells run once in one kernel; then the
+file browser is closed and the window widened to a 1,400 px output area, and measured again.
+At each width no output may overflow its output area: no output with a horizontal scrollbar
+(``scrollWidth > clientWidth``), and no widget, figure, legend or image whose box runs past
+the output area's right edge. Screenshots of each notebook's figures and widgets go to
+``test-artifacts/notebooks/`` (``toolkit/scripts/readme_screenshots.py`` makes the README's
+images from them).
 
 One Jupyter server on 127.0.0.1 (free port, a token, temporary config/settings/runtime
 dirs) serves both front ends: JupyterLab at ``/lab/tree/<path>`` and Notebook 7 at
@@ -56,6 +66,10 @@ CHROMIUM_ARGS = [
     "--disable-backgrounding-occluded-windows",
 ]
 GRAIN_NOTEBOOK = PROJECT_ROOT / "notebooks" / "05_grains.ipynb"
+NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+# JupyterLab's default output width in a 1400 x 1000 window with the file browser open (the
+# classroom's), and a wide one with the sidebar closed
+OUTPUT_WIDTHS = {"narrow": 1017, "wide": 1400}
 # front end -> URL of a notebook in it
 UIS = {"jupyterlab": "lab/tree/{path}", "notebook7": "notebooks/{path}"}
 # generous deadlines (ms): a loaded 2-core machine is slow, never this slow
@@ -163,6 +177,12 @@ def jupyter(tmp_path_factory):
     for ui in UIS:
         (root / ui).mkdir(parents=True)
         nbformat.write(nb, root / ui / GRAIN_NOTEBOOK.name)
+    # every notebook, for the width test (its own copies: a UI save leaves the project alone)
+    (root / "all").mkdir()
+    for path in NOTEBOOKS:
+        every = nbformat.read(path, as_version=4)
+        every.metadata.setdefault("kernelspec", nb.metadata["kernelspec"])
+        nbformat.write(every, root / "all" / path.name)
     # quiet front ends: no news or update checks (and no network) in a test
     settings = tmp / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
@@ -563,3 +583,185 @@ def test_click_a_grain_updates_its_histogram(ui, jupyter, page, artifact_dir):
                     t = proc.cpu_times()
                     print(f"  cpu {t.user + t.system:7.1f} s  {proc.pid} {' '.join(proc.cmdline())[:90]}")
         _shutdown_sessions(jupyter, path)
+
+
+
+# ------------------------------------------------------------ every notebook, two widths
+
+# For every output area: its width, whether it scrolls sideways, and each widget, figure,
+# legend or image inside it that runs past its right edge (px).
+_OVERFLOW_JS = """() => {
+    const out = [];
+    document.querySelectorAll('.jp-Cell .jp-OutputArea-output').forEach((area, k) => {
+        const box = area.getBoundingClientRect();
+        if (box.width === 0) return;
+        const cell = area.closest('.jp-Cell');
+        const cells = Array.from(document.querySelectorAll('.jp-Notebook .jp-Cell'));
+        const where = {cell: cells.indexOf(cell), width: Math.round(box.width)};
+        if (area.scrollWidth > area.clientWidth + 1)
+            out.push({...where, what: 'output scrolls sideways', by: area.scrollWidth - area.clientWidth});
+        area.querySelectorAll('.js-plotly-plot .main-svg, .js-plotly-plot .legend, .widget-box, .jupyter-widgets, '
+                              + '.widget-slider, .widget-dropdown, img, canvas, table').forEach((el) => {
+            const r = el.getBoundingClientRect();
+            if (r.width === 0 || r.height === 0) return;
+            const past = r.right - box.right;
+            if (past > 1) {
+                const name = el.classList.contains('legend') ? 'legend' : (el.className.baseVal !== undefined
+                    ? 'figure' : (el.className || el.tagName).toString().split(' ')[0]);
+                out.push({...where, what: name, by: Math.round(past)});
+            }
+        });
+    });
+    return out;
+}"""
+
+_OUTPUT_WIDTH_JS = """() => {
+    const areas = Array.from(document.querySelectorAll('.jp-Cell .jp-OutputArea-output'))
+        .map(a => a.getBoundingClientRect().width).filter(w => w > 0);
+    return areas.length ? Math.max(...areas) : null;
+}"""
+
+
+_TRACKER_SETTINGS = "lab/api/settings/@jupyterlab/notebook-extension:tracker"
+
+
+@contextlib.contextmanager
+def _every_cell_laid_out(jupyter):
+    """JupyterLab's notebook windowing off while the block runs (its default skips the
+    layout of cells off screen, whose outputs could then not be measured); restored after,
+    so the grain test keeps JupyterLab's default (with every cell of notebook 05 rendered at
+    once, its explorer's figures came up empty in chromium)."""
+    url = f"{jupyter['base']}/{_TRACKER_SETTINGS}?token={jupyter['token']}"
+
+    def put(raw: str) -> None:
+        request = urllib.request.Request(url, data=json.dumps({"raw": raw}).encode(), method="PUT",
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=10).close()
+
+    before = _get_json(url).get("raw") or "{}"
+    put('{"windowingMode": "none"}')
+    try:
+        yield
+    finally:
+        put(before)
+
+
+def _set_output_width(page, width: int, height: int = 1000) -> int:
+    """Size the window so that the notebook's output areas are ``width`` px wide (the rest of
+    the window, sidebars included, as JupyterLab lays it out); returns the width reached."""
+    viewport = page.viewport_size["width"]
+    for _ in range(4):
+        now = page.evaluate(_OUTPUT_WIDTH_JS)
+        if now is None:
+            raise AssertionError("no output area to measure")
+        if abs(now - width) <= 2:
+            return round(now)
+        viewport = int(round(viewport + width - now))
+        page.set_viewport_size({"width": viewport, "height": height})
+        # JupyterLab relayouts on the window's resize event, in the next frames
+        page.wait_for_timeout(600)
+    return round(page.evaluate(_OUTPUT_WIDTH_JS))
+
+
+def _screenshot_outputs(page, folder: Path, stem: str, width_name: str, widgets_only: bool) -> list[str]:
+    """Screenshots of the notebook's figures and widgets, one PNG per output, named by the
+    cell's index in the notebook (``01_electrochemistry_narrow_cell17_cycle-explorer.png``)
+    so that ``toolkit/scripts/readme_screenshots.py`` can pick them."""
+    selector = ".jp-OutputArea-output:has(.js-plotly-plot, .jupyter-widgets, img)"
+    saved = []
+    for area in page.query_selector_all(selector):
+        cell, name = area.evaluate("""(el) => {
+            const cells = Array.from(document.querySelectorAll('.jp-Notebook .jp-Cell'));
+            const w = el.querySelector('[class*=batteryzoom-]');
+            return [cells.indexOf(el.closest('.jp-Cell')),
+                    w ? Array.from(w.classList).find(c => c.startsWith('batteryzoom-')) : ''];
+        }""")
+        if widgets_only and not name:
+            continue
+        tag = "_" + name.removeprefix("batteryzoom-") if name else ""
+        path = folder / f"{stem}_{width_name}_cell{cell:02d}{tag}.png"
+        if path.exists():  # a second output of the same cell
+            path = path.with_name(f"{path.stem}_{len(saved)}.png")
+        with contextlib.suppress(Exception):  # an output scrolled away by a re-render
+            area.scroll_into_view_if_needed(timeout=10_000)
+            area.screenshot(path=str(path), timeout=30_000)
+            saved.append(path.name)
+    return saved
+
+
+# The GrainExplorer (notebook 05) runs 23 px past a 1,017 px output area: its sizing is issue
+# 26's item on branch fix/one-grain. Strict: once it fits, this mark fails and must go.
+_KNOWN_OVERFLOW = {"05_grains.ipynb": "the GrainExplorer's figures run 23 px past a 1,017 px output area "
+                                      "(issue 26, branch fix/one-grain)"}
+
+
+@pytest.mark.parametrize("notebook", [
+    pytest.param(p.name, marks=pytest.mark.xfail(strict=True, reason=_KNOWN_OVERFLOW[p.name]))
+    if p.name in _KNOWN_OVERFLOW else p.name for p in NOTEBOOKS])
+def test_notebook_fits_the_output_area(notebook, jupyter, browser, artifact_dir):
+    """Every notebook at 1,017 px (file browser open) and 1,400 px of output width: run once,
+    no widget or figure overflows its output area; screenshots kept."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(WIRE_HOOK_JS)
+    page = context.new_page()
+    page.bz_console, page.bz_errors = [], []
+    page.on("pageerror", lambda exc: page.bz_errors.append((str(exc)[:300], (exc.stack or "")[:1500])))
+    folder = artifact_dir / "notebooks"
+    folder.mkdir(exist_ok=True)
+    path = f"all/{notebook}"
+    stem = notebook.removesuffix(".ipynb")
+    for old in folder.glob(f"{stem}_*.png"):  # a previous run's
+        old.unlink()
+    n_code_cells = sum(c.cell_type == "code" for c in nbformat.read(jupyter["root"] / path, as_version=4).cells)
+    timings, measured = {}, {}
+    t0 = time.monotonic()
+
+    def step(name):
+        timings[name] = round(time.monotonic() - t0, 1)
+        return _explained(page, jupyter, stem, folder, name)
+
+    windowing = _every_cell_laid_out(jupyter)
+    windowing.__enter__()
+    try:
+        with step("open the notebook"):
+            # a workspace of its own, reset: JupyterLab's default layout (the file browser
+            # open), not the previous notebook's tabs and closed sidebar
+            page.goto(f"{jupyter['base']}/lab/workspaces/{stem}/tree/{path}?reset&token={jupyter['token']}")
+            page.wait_for_selector(".jp-Notebook", timeout=PAGE_MS)
+            page.wait_for_function("() => window.__bzWire.kernelInfo > 0", timeout=PAGE_MS, polling=250)
+            if not page.is_visible(".jp-FileBrowser"):
+                page.click(".jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id='filebrowser']")
+            page.wait_for_selector(".jp-FileBrowser", state="visible", timeout=PAGE_MS)
+        with step("run all cells"):
+            _run_all(page, "jupyterlab", n_code_cells)
+            # outputs rendered: plotly has drawn every figure it was given
+            page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                                   ".every(gd => gd._fullLayout)", timeout=PAGE_MS, polling=500)
+            page.wait_for_timeout(1500)
+        for width_name, width in OUTPUT_WIDTHS.items():
+            with step(f"size the output area to {width} px"):
+                if width_name == "wide":  # the file browser closed, the window widened
+                    # a click on the sidebar's current tab collapses it
+                    page.click(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
+                    page.wait_for_selector(".jp-FileBrowser", state="hidden", timeout=PAGE_MS)
+                reached = _set_output_width(page, width)
+                assert abs(reached - width) <= 2, f"the output area is {reached} px wide, not {width}"
+                page.wait_for_timeout(1500)  # plotly's autosized figures follow the window
+            overflow = page.evaluate(_OVERFLOW_JS)
+            measured[width] = {"output_px": reached, "viewport_px": page.viewport_size["width"],
+                               "overflows": overflow}
+            # screenshots in a tall window (same width): an output taller than the notebook's
+            # panel would be cut by the panel's own scrolling
+            page.set_viewport_size({"width": page.viewport_size["width"], "height": 2600})
+            page.wait_for_timeout(800)
+            _screenshot_outputs(page, folder, stem, width_name, widgets_only=width_name == "wide")
+            page.set_viewport_size({"width": page.viewport_size["width"], "height": 1000})
+        print(f"[{stem}] measured: {json.dumps(measured)}")
+        bad = {w: m["overflows"] for w, m in measured.items() if m["overflows"]}
+        assert not bad, f"{notebook}: outputs overflow their output area (cell, what, px past the edge): {bad}"
+    finally:
+        timings["total"] = round(time.monotonic() - t0, 1)
+        print(f"[{stem}] timings (s since start): {timings}")
+        _shutdown_sessions(jupyter, path)
+        context.close()
+        windowing.__exit__(None, None, None)

@@ -59,6 +59,47 @@ def test_cycle_explorer_says_when_a_rest_is_too_short_for_a_k_value():
     assert "relaxation over after" not in ce.rest_figure.layout.annotations[0].text
 
 
+@pytest.mark.realdata
+def test_a_rest_of_minutes_reads_in_minutes_and_shows_no_leakage(twin, fetch_real):
+    """The real LG M50T record's 5-minute rests read "0.00 d" and showed "the fit's leakage
+    term: 1.27e+03 mV/day, 600 mA". A rest of minutes is labelled in minutes, and neither
+    the summary nor the figure gives a leakage for it: they say why."""
+    from batteryzoom.widgets import CycleExplorer
+
+    fetch_real("real/cycler/neware-m50t")
+    ce = CycleExplorer(bz.data.load("real/cycler/neware-m50t"))
+    labels = [label for label, _ in ce.rest_select.options]
+    assert len(labels) == 7 and all(label.endswith("5 min after cccv_charge") for label in labels), labels
+    result = ce.self_discharge(ce.rest_select.value)
+    assert bz.plots.cycling.rest_too_short(result)
+    html = ce.summary.value
+    assert "far too short" in html and " mA" not in html and "leakage term" not in html
+    names = [t.name for t in ce.rest_figure.data]
+    assert not any("leakage" in n or "K-value" in n for n in names), names
+    note = ce.rest_figure.layout.annotations[0].text
+    assert "far too short" in note and " mA" not in note
+    rest = twin("cycling-self-discharge")
+    # the full 25-day rest reads in days and keeps its numbers
+    full = CycleExplorer(twin("cycling-one-cycle"), rest)
+    label, step = full.rest_select.options[0]
+    assert label.startswith(f"step {step}: 25.0 days after"), label
+    assert not bz.plots.cycling.rest_too_short(full.self_discharge(step)) and " mA" in full.summary.value
+
+
+def test_cycle_explorer_fits_a_narrow_output_area(twin):
+    """Two 520 px figures side by side overflowed JupyterLab's ~1,017 px output area: the
+    panels are narrower than half of it, and their rows wrap (stack) when narrower still
+    (the browser test measures it in JupyterLab)."""
+    from batteryzoom.widgets import CycleExplorer
+
+    ce = CycleExplorer(twin("cycling-one-cycle"), twin("cycling-self-discharge"))
+    for fig in (ce.vq_figure, ce.dqdv_figure, ce.rest_figure):
+        assert fig.layout.width <= 1000 / 2
+        assert fig.layout.legend.orientation == "h"  # under the plot, not beside it
+    rows = [c for c in ce.children if isinstance(c, type(ce.children[0]))]
+    assert all(r.layout.flex_flow == "row wrap" for r in rows)
+
+
 def test_cycle_explorer_takes_an_analysis_and_shows_its_results(twin):
     """Given bz.cycling.analyze_record's result, the explorer draws what the analysis holds
     (the same objects, not a second computation)."""

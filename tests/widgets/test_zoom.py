@@ -8,6 +8,8 @@ import ipywidgets
 import numpy as np
 import pytest
 
+import batteryzoom as bz
+
 from batteryzoom.errors import InputError
 
 
@@ -98,3 +100,25 @@ def test_navigator_writes_positions_in_um_without_exponents(twin_hierarchy):
     assert f"at ({lo[0]:.1f}, {lo[1]:.0f}, {lo[2]:.0f}) µm" in nav.info.value
     nav.go("twin/particle-nanoct")
     assert not exponent.search(nav.info.value) and not exponent.search(nav.figure.layout.title.text)
+
+
+def test_navigator_slider_reads_the_plane_in_um_and_labels_stay_inside(twin_hierarchy):
+    """The z slider showed a voxel index under a title in µm, and a child's label at the
+    image's right edge was cut to "electrode-c"."""
+    from batteryzoom.widgets import ZoomNavigator
+
+    h, data = twin_hierarchy
+    nav = ZoomNavigator(h, data, start="twin/electrode-ct")
+    step = h["twin/electrode-ct"].voxel_size_um[0]
+    assert nav.slider.description == "z (µm)" and nav.slider.step == pytest.approx(step)
+    assert nav.slider.value == pytest.approx(nav.position_um())
+    assert f"z = {bz.plots.style.um_text(nav.position_um())} µm" in nav.figure.layout.title.text
+    nav.slider.value = 3 * step
+    assert nav.index == 3 and nav.position_um() == pytest.approx(3 * step)
+    nav.set_index(5)
+    assert nav.slider.value == pytest.approx(5 * step)
+    # a child centred near the right edge is labelled on its left
+    fig = bz.plots.zoom.level_figure(np.zeros((10, 10)), voxel_size_um=1.0,
+                                     boxes=[("a/electrode-ct", (0, 4, 7.5), (9, 6, 9.4), "#D55E00", True),
+                                            ("a/left", (0, 4, 0), (9, 6, 2), "#D55E00", True)])
+    assert fig.data[1].textposition == "top left" and fig.data[2].textposition == "top right"

@@ -31,7 +31,7 @@ from plotly.subplots import make_subplots
 
 from ..errors import InputError
 from ..frames import frame_of
-from .style import COLORWAY, apply, figure
+from .style import COLORWAY, apply, figure, tick_format
 
 __all__ = [
     "slice_figure",
@@ -306,8 +306,17 @@ def can_figure(can: Any, title: str | None = None) -> go.Figure:
         fig.add_annotation(x=np.degrees(d.angle_rad), y=-d.depth_um, text=f"dent {d.depth_um:.1f} {unit}",
                            showarrow=True, arrowhead=2)
     fig.update_xaxes(title_text="angle (°)", range=[0, 360])
+    wall = p.wall_um[ok].to_numpy(float)
+    wall = wall[np.isfinite(wall)]
+    # the wall's axis gets round ticks of its own (an overlaying axis otherwise takes the
+    # residual's gridlines: 6.83, 7.41, ... px) and the legend sits above the plot, clear
+    # of both axes' ticks
     fig.update_layout(yaxis=dict(title=f"residual ({unit})"),
-                      yaxis2=dict(title=f"wall ({unit})", overlaying="y", side="right", showgrid=False))
+                      yaxis2=dict(title=f"wall ({unit})", overlaying="y", side="right", showgrid=False,
+                                  tickmode="auto", nticks=6,
+                                  tickformat=tick_format(wall.min(), wall.max()) if wall.size else None),
+                      legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom"),
+                      margin=dict(t=90))
     return fig
 
 

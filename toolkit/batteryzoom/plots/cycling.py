@@ -25,9 +25,14 @@ from plotly.subplots import make_subplots
 from .. import cycling as _cycling
 from .style import COLORWAY, apply, figure, tick_format
 
-__all__ = ["voltage_capacity", "self_discharge", "dqdv", "cycle_summary", "population"]
+__all__ = ["voltage_capacity", "self_discharge", "dqdv", "cycle_summary", "population", "rest_too_short",
+           "duration_text"]
 
-_DIRECTION_DASH = {"charge": "solid", "discharge": "dash"}
+# A rest shorter than this share of the rest it would need gives no leakage estimate: over
+# minutes the voltage's fall is the relaxation alone (a 5-minute rest's "leakage term" read
+# 600 mA on a healthy 4.7 Ah cell).
+_TOO_SHORT_SHARE = 0.1
+
 
 
 def _thin(sub: pd.DataFrame, max_points: int) -> pd.DataFrame:
@@ -40,9 +45,9 @@ def _thin(sub: pd.DataFrame, max_points: int) -> pd.DataFrame:
 
 
 def voltage_capacity(df: pd.DataFrame, cycles: Sequence[int] | None = None,
-                     title: str = "Voltage vs capacity (Fig. S1)", max_points: int = 4000) -> go.Figure:
-    """Voltage (V) against capacity (Ah) for the charge (solid) and discharge (dashed) of
-    each cycle.
+                     title: str = "Voltage vs capacity (Fig. S1)", max_points: int = 2000) -> go.Figure:
+    """Voltage (V) against capacity (Ah) for the charge (blue) and discharge (orange) of
+    each cycle (darker: later), with the protocol as the legend's title.
 
     Parameters
     ----------
@@ -60,23 +65,91 @@ def voltage_capacity(df: pd.DataFrame, cycles: Sequence[int] | None = None,
     >>> fig = bz.plots.cycling.voltage_capacity(record)
     >>> sorted({trace.name for trace in fig.data})
     ['cycle 1 charge', 'cycle 1 discharge']
+    >>> fig.layout.legend.title.text
+    '2 A CC-CV charge / 4 A discharge'
     """
     vq = _cycling.vq_curves(df, None if cycles is None else list(cycles))
     fig = figure(title)
     shown = sorted(vq["cycle_count"].unique())[:12] if cycles is None else list(cycles)
+    # charge in blues, discharge in oranges (darker = later cycle), both solid: one colour
+    # per cycle with a dashed discharge read as one line, and WebGL dashes over thousands of
+    # points came out ragged. SVG, not WebGL: a browser keeps ~16 WebGL contexts per page,
+    # and a notebook's older WebGL figures went blank
+    shades = np.linspace(0.45, 1.0, len(shown)) if len(shown) > 1 else np.array([1.0])
     for k, cyc in enumerate(shown):
-        color = COLORWAY[k % len(COLORWAY)]
         for direction, sub in vq[vq["cycle_count"] == cyc].groupby("direction", sort=False):
             sub = _thin(sub, max_points)
-            fig.add_trace(go.Scattergl(
+            fig.add_trace(go.Scatter(
                 x=sub["capacity_ah"], y=sub["voltage_volt"], mode="lines",
-                name=f"cycle {cyc} {direction}", legendgroup=f"c{cyc}",
-                line=dict(color=color, dash=_DIRECTION_DASH[direction], width=2),
+                name=f"cycle {cyc} {direction}", legendgroup=direction,
+                line=dict(color=_shade(_DIRECTION_COLOR[direction], shades[k]), width=2),
                 hovertemplate="%{x:.4f} Ah<br>%{y:.4f} V<extra>" + f"cycle {cyc} {direction}</extra>",
             ))
+    protocol = _protocol_text(df, shown)
+    if protocol:
+        fig.update_layout(legend_title=dict(text=protocol, side="top"))
     fig.update_xaxes(title_text="Capacity (Ah)", tickformat=_span_format(vq["capacity_ah"]))
     fig.update_yaxes(title_text="Voltage (V)", tickformat=_span_format(vq["voltage_volt"]))
     return fig
+
+
+_DIRECTION_COLOR = {"charge": COLORWAY[0], "discharge": COLORWAY[1]}
+
+
+def _shade(hex_color: str, share: float) -> str:
+    """``hex_color`` mixed with white: ``share`` 1 is the colour itself, 0 white."""
+    rgb = np.array([int(hex_color[i:i + 2], 16) for i in (1, 3, 5)], float)
+    mixed = 255 - (255 - rgb) * share
+    return "#" + "".join(f"{int(round(v)):02x}" for v in mixed)
+
+
+def _amps_text(values: np.ndarray) -> str:
+    """'2 A' or '2.5–5 A' for the currents of the shown half-cycles."""
+    values = np.unique(np.round(values[np.isfinite(values)], 2))
+    if not values.size:
+        return ""
+    lo, hi = values.min(), values.max()
+    return f"{lo:.3g} A" if np.isclose(lo, hi, rtol=0.02) else f"{lo:.3g}–{hi:.3g} A"
+
+
+def _protocol_text(df: pd.DataFrame, cycles: Sequence[int]) -> str:
+    """The cycling protocol of ``cycles`` for the legend's title, from the record itself:
+    '2 A CC-CV charge / 4 A discharge' (the constant current of each half-cycle: its
+    largest current, rounded to 10 mA; CV when the charge has a constant-voltage step)."""
+    if not {"step_type", "current_ampere", "cycle_count"} <= set(df.columns):
+        return ""
+    rows = df[df["cycle_count"].isin(list(cycles))]
+    st = rows["step_type"].astype(str)
+    current = rows["current_ampere"].to_numpy(float)
+    parts = []
+    for direction in ("charge", "discharge"):
+        half = (st.str.endswith("discharge") == (direction == "discharge")) & st.str.endswith("charge")
+        half = half.to_numpy()
+        if not half.any():
+            continue
+        steps = rows.loc[half, ["cycle_count", "step_type"]].assign(i=np.abs(current[half]))
+        amps = _amps_text(steps.groupby("cycle_count")["i"].max().to_numpy())
+        cv = direction == "charge" and st[half].str.contains("cv").any()
+        parts.append(f"{amps} {'CC-CV ' if cv else ''}{direction}".strip())
+    return " / ".join(parts)
+
+
+def duration_text(seconds: float) -> str:
+    """A duration in the unit that fits it: s, min, h or days.
+
+    Examples
+    --------
+    >>> from batteryzoom.plots.cycling import duration_text
+    >>> duration_text(300), duration_text(7200), duration_text(25 * 86400)
+    ('5 min', '2.0 h', '25.0 days')
+    """
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 def _span_format(values) -> str | None:
@@ -86,8 +159,29 @@ def _span_format(values) -> str | None:
     return tick_format(v.min(), v.max()) if v.size else None
 
 
+def rest_too_short(result) -> bool:
+    """Whether a rest is far too short to show any leakage: its relaxation is not over and
+    it lasts under a tenth of the rest it would need (at least a day), as a 5-minute rest
+    after a charge against the 7 days :func:`batteryzoom.cycling.self_discharge` asks for.
+    The fit's leakage term is then the relaxation's slope, not a leakage, and the figures
+    and the explorer say so instead of printing it.
+
+    Examples
+    --------
+    >>> import batteryzoom as bz
+    >>> result = bz.cycling.self_discharge(bz.data.load("twin/cycling-self-discharge"))
+    >>> bz.plots.cycling.rest_too_short(result)   # 25 days of rest
+    False
+    """
+    if result.relaxation_complete:
+        return False
+    need = result.rest_needed_day
+    need = max(need, 1.0) if np.isfinite(need) else 1.0
+    return bool(result.rest_duration_day < _TOO_SHORT_SHARE * need)
+
+
 def self_discharge(results, title: str = "Self-discharge (Fig. S2)", show_fit: bool = True,
-                   highlight: str | None = None, max_points: int = 4000) -> go.Figure:
+                   highlight: str | None = None, max_points: int = 2000) -> go.Figure:
     """Voltage against time (days) of the rest after a charge, with the fitted decay.
 
     Parameters
@@ -107,7 +201,13 @@ def self_discharge(results, title: str = "Self-discharge (Fig. S2)", show_fit: b
         results = list(results.values())
     fig = figure(title)
     many = len(results) > 1
-    for k, r in enumerate(results):
+    # the highlighted cell last, so that it is drawn over the grey lot
+    order = sorted(results, key=lambda r: highlight is not None and r.cell_id == highlight)
+    grey = [r for r in results if many and not (highlight is not None and r.cell_id == highlight)]
+    if grey:  # one legend entry for the grey lot (13 entries scrolled in a notebook's legend)
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(color="#9a9a9a", width=1),
+                                   name=f"the other {len(grey)} cells", hoverinfo="skip"))
+    for r in order:
         c = _thin(r.curve, max_points)
         strong = (not many) or (highlight is not None and r.cell_id == highlight)
         color = COLORWAY[0] if not many else (COLORWAY[1] if strong else "#9a9a9a")
@@ -115,22 +215,26 @@ def self_discharge(results, title: str = "Self-discharge (Fig. S2)", show_fit: b
         # a K-value only where the rest measured one: with the relaxation not over, the
         # slope of the fit's leakage term is an extrapolation, not a K-value
         measured = bool(r.relaxation_complete)
-        fig.add_trace(go.Scattergl(
+        group = label
+        fig.add_trace(go.Scatter(
             x=c["time_day"], y=c["voltage_volt"], mode="markers" if not many else "lines",
-            marker=dict(size=5, color=color), line=dict(color=color, width=2.5 if strong else 1),
+            marker=dict(size=5, color=color), line=dict(color=color, width=3 if strong else 1),
             name=f"{label} (K = {r.k_value_mv_per_day:.2f} mV/day)" if measured else label, legendgroup=label,
-            hovertemplate="day %{x:.3f}<br>%{y:.4f} V<extra>" + label + "</extra>",
+            showlegend=strong, hovertemplate="day %{x:.3f}<br>%{y:.4f} V<extra>" + label + "</extra>",
         ))
         if show_fit and (strong or not many):
-            # WebGL like the data: plotly draws every WebGL trace above every SVG one, so an
-            # SVG fit would hide under the 4000 data points it fits
-            fig.add_trace(go.Scattergl(x=c["time_day"], y=c["fit_volt"], mode="lines", name=f"{label} fit",
-                                       legendgroup=label, line=dict(color=COLORWAY[2], width=1.5)))
+            # SVG like the data, after it (drawn over it); over a highlighted line the fit is
+            # thin, dark and dotted, so the line keeps its own colour
+            fit_line = dict(color=COLORWAY[2], width=1.5) if not many else dict(color="#000000", width=1.2, dash="dot")
+            fig.add_trace(go.Scatter(x=c["time_day"], y=c["fit_volt"], mode="lines", name=f"{label} fit",
+                                       legendgroup=group, line=fit_line))
+            if rest_too_short(r):  # minutes of rest: the "leakage term" is the relaxation's slope
+                continue
             w = (c["time_day"] >= r.window_start_day) & (c["time_day"] <= r.window_end_day)
-            fig.add_trace(go.Scattergl(x=c.loc[w, "time_day"], y=c.loc[w, "linear_volt"], mode="lines",
+            fig.add_trace(go.Scatter(x=c.loc[w, "time_day"], y=c.loc[w, "linear_volt"], mode="lines",
                                        name=f"{label} K-value line" if measured else f"{label} fit's leakage term",
-                                       legendgroup=label,
-                                       line=dict(color=COLORWAY[3], width=2, dash="dash")))
+                                       legendgroup=group,
+                                       line=dict(color=COLORWAY[3] if not many else COLORWAY[0], width=2, dash="dash")))
     if not many or highlight is not None:
         r = results[0] if not many else next((x for x in results if x.cell_id == highlight), results[0])
         if r.relaxation_complete:
@@ -138,6 +242,13 @@ def self_discharge(results, title: str = "Self-discharge (Fig. S2)", show_fit: b
                     f"[{r.k_ci_low_mv_per_day:.2f}, {r.k_ci_high_mv_per_day:.2f}] ({r.confidence:.0%})<br>"
                     f"leakage ≈ {r.leakage_current_a * 1e3:.3f} mA, lost {r.capacity_lost_ah * 1e3:.0f} mAh<br>"
                     f"relaxation over after {r.relaxation_end_day:.2f} d — verdict: <b>{r.verdict}</b>")
+        elif rest_too_short(r):
+            need = r.rest_needed_day
+            text = (f"a {duration_text(r.rest_duration_day * 86400)} rest: far too short<br>"
+                    "for a self-discharge estimate<br>(relaxation not over: the voltage<br>"
+                    "falls by relaxation alone)<br>"
+                    f"verdict: <b>{r.verdict}</b>: no K-value,<br>no leakage current"
+                    + (f"<br>a rest of about {need:.2g} days is needed" if np.isfinite(need) else ""))
         else:
             # the rest does not identify the relaxation: the K-value is only bounded, and
             # the fit's leakage term is no K-value to screen by
@@ -149,8 +260,12 @@ def self_discharge(results, title: str = "Self-discharge (Fig. S2)", show_fit: b
                     f"the fit's leakage term: {r.k_value_mv_per_day:.3g} mV/day, {r.leakage_current_a * 1e3:.3g} mA<br>"
                     "(not a K-value to screen by)"
                     + (f"<br>a rest of about {need:.2g} days is needed" if np.isfinite(need) else ""))
-        fig.add_annotation(xref="paper", yref="paper", x=0.98, y=0.98, xanchor="right", yanchor="top",
-                           text=text, showarrow=False, align="right", bgcolor="rgba(255,255,255,0.85)")
+        # one cell's voltage falls from top left to bottom right: the box goes top right; a
+        # lot's healthy cells stay along the top, so there it goes bottom left
+        corner = dict(x=0.98, y=0.98, xanchor="right", yanchor="top", align="right") if not many else \
+            dict(x=0.02, y=0.02, xanchor="left", yanchor="bottom", align="left")
+        fig.add_annotation(xref="paper", yref="paper", text=text, showarrow=False,
+                           bgcolor="rgba(255,255,255,0.85)", **corner)
     fig.update_xaxes(title_text="Time at rest (days)")
     fig.update_yaxes(title_text="Voltage (V)",
                      tickformat=_span_format(np.concatenate([r.curve["voltage_volt"].to_numpy(float) for r in results])))
@@ -178,14 +293,34 @@ def dqdv(curve: pd.DataFrame, peaks: pd.DataFrame | None = None, title: str = "D
     label = name or f"cycle {curve.attrs.get('cycle', '')} {curve.attrs.get('direction', '')}".strip()
     fig.add_trace(go.Scatter(x=curve["voltage_volt"], y=curve["dqdv_ah_per_v"], mode="lines", name=label,
                              line=dict(color=color, width=2)))
-    fig.add_trace(go.Scatter(x=peaks["voltage_volt"], y=peaks["dqdv_ah_per_v"], mode="markers+text",
+    # peak labels: the first curve's only (an overlaid cycle's peaks sit at nearly the same
+    # voltages and their labels piled up; hover names them), nudged left/right when two
+    # peaks are close, with headroom above the highest so none is cut at the top
+    volts = peaks["voltage_volt"].to_numpy(float)
+    positions, last = [], -np.inf
+    for v in volts:
+        close = v - last < 0.12
+        positions.append(("top left" if positions and positions[-1] != "top left" else "top right")
+                         if close else "top center")
+        if close and len(positions) > 1 and positions[-2] == "top center":
+            positions[-2] = "top left" if positions[-1] == "top right" else "top right"
+        last = v
+    fig.add_trace(go.Scatter(x=volts, y=peaks["dqdv_ah_per_v"], mode="markers+text" if k == 0 else "markers",
                              name=f"{label} peaks", marker=dict(color=color, size=9, symbol="triangle-down"),
-                             text=[f"{v:.3f} V" for v in peaks["voltage_volt"]], textposition="top center"))
+                             text=[f"{v:.3f} V" for v in volts], textposition=positions,
+                             hovertemplate="%{text}<br>%{y:.3g} Ah/V<extra>" + label + "</extra>"))
+    y = np.concatenate([np.asarray(t.y, float) for t in fig.data if t.y is not None and len(t.y)])
+    y = y[np.isfinite(y)]
+    if y.size:
+        lo, hi = float(min(y.min(), 0.0)), float(y.max())
+        fig.update_yaxes(range=[lo - 0.02 * (hi - lo), hi + 0.15 * (hi - lo)])
     fig.update_xaxes(title_text="Voltage (V)")
     fig.update_yaxes(title_text="dQ/dV (Ah/V)")
-    if curve.attrs.get("method"):
-        fig.add_annotation(xref="paper", yref="paper", x=0.01, y=-0.16, showarrow=False, xanchor="left",
-                           text=f"smoothing: {curve.attrs['method']}", font=dict(size=11, color="#555"))
+    method = curve.attrs.get("method")
+    if method and "smoothing:" not in str(fig.layout.title.text):
+        # under the title (under the axis it ran into the axis title of a short figure)
+        fig.update_layout(title_text=f"{fig.layout.title.text or ''}<br><span style='font-size:11px;color:#555'>"
+                                     f"smoothing: {method}</span>", margin_t=80)
     return fig
 
 

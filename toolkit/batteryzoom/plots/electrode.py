@@ -18,7 +18,8 @@ from ..errors import InputError
 from ..frames import frame_of
 from . import style, zoom
 
-__all__ = ["labelled_slice", "size_distribution", "depth_profile", "damage_vs_depth", "phase_fractions"]
+__all__ = ["labelled_slice", "side_by_side", "size_distribution", "depth_profile", "damage_vs_depth",
+           "phase_fractions"]
 
 _DAMAGE_COLORS = {"least": style.COLORWAY[2], "mild": style.COLORWAY[4], "severe": style.COLORWAY[1]}
 _MASK_COLORS = ((213, 94, 0), (86, 180, 233), (240, 228, 66))
@@ -59,6 +60,7 @@ def labelled_slice(
     voxel_size_um: Any = None,
     title: str | None = None,
     labels_name: str | None = None,
+    height: int = style.DEFAULT_HEIGHT,
 ) -> go.Figure:
     """One slice of a grey volume with label outlines (or fills) and coloured masks.
 
@@ -80,6 +82,8 @@ def labelled_slice(
         or ``"labels"``). With masks, the labels take one colour that no mask uses, named in
         the title beside the masks' (``"grain outlines in green, cracks in orange"``);
         without, each label its own colour.
+    height : int
+        The figure's height in px (an image panel under ~500 px is too small to read).
 
     Examples
     --------
@@ -112,7 +116,7 @@ def labelled_slice(
     dy = float(y[1] - y[0]) if len(y) > 1 else 1.0
     place = dict(x0_um=float(x[0]), dx_um=dx, y0_um=float(y[0]), dy_um=dy)
     where = f"{axis} = {style.um_text(coords[axis][index])} µm"  # as the zoom figures print it
-    fig = style.figure(f"{title} ({where})" if title else f"slice {where}")
+    fig = style.figure(f"{title} ({where})" if title else f"slice {where}", height=height)
     fig.add_trace(zoom.image_trace(zoom.gray_png_uri(plane, lo, hi), name="grey", **place))
     named = []  # (what, rgb, colour name) in the title
     if labels is not None:
@@ -141,6 +145,54 @@ def labelled_slice(
 # a D50 label's row at the top of a size histogram (px; a plot area is >= ~300 px high)
 _LABEL_ROW_PX = 20
 _LABEL_ROW_FRACTION = 0.075
+
+
+def side_by_side(figures: Mapping[str, go.Figure], *, title: str | None = None,
+                 height: int = style.DEFAULT_HEIGHT) -> go.Figure:
+    """Image figures (e.g. :func:`labelled_slice` of the truth and of a segmentation) as
+    panels of one figure, side by side, each titled by its key.
+
+    Each panel keeps its traces, scale bar and axis titles; the panels share the y axis's
+    range and each keeps its aspect ratio. Give the panels the same volume and slice (as
+    ``labelled_slice`` of one volume does) so their grey levels share one scale.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from batteryzoom.plots.electrode import labelled_slice, side_by_side
+    >>> grey = np.random.default_rng(0).normal(1, 0.1, (4, 16, 16))
+    >>> labels = np.zeros(grey.shape, np.int32)
+    >>> labels[:, 4:12, 4:12] = 1
+    >>> fig = side_by_side({"truth": labelled_slice(grey, labels), "segmented": labelled_slice(grey, labels)})
+    >>> [a.text for a in fig.layout.annotations][:2], fig.layout.height
+    (['truth', 'segmented'], 560)
+    """
+    if not figures:
+        raise InputError("side_by_side needs at least one figure")
+    from plotly.subplots import make_subplots
+
+    names = list(figures)
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.08,
+                        shared_yaxes=True)
+    style.apply(fig, title)
+    for k, name in enumerate(names, start=1):
+        one = figures[name]
+        suffix = "" if k == 1 else str(k)
+        for trace in one.data:
+            fig.add_trace(trace, row=1, col=k)
+        # the scale bar and any other shapes / notes, moved onto this panel's axes
+        for shape in one.layout.shapes:
+            fig.add_shape(shape.update(xref=f"x{suffix}" if shape.xref == "x" else shape.xref,
+                                       yref=f"y{suffix}" if shape.yref == "y" else shape.yref))
+        for note in one.layout.annotations:
+            fig.add_annotation(note.update(xref=f"x{suffix}" if note.xref == "x" else note.xref,
+                                           yref=f"y{suffix}" if note.yref == "y" else note.yref))
+        fig.update_xaxes(title_text=one.layout.xaxis.title.text, showgrid=False, row=1, col=k)
+        fig.update_yaxes(showgrid=False, scaleanchor=f"x{suffix}", row=1, col=k)
+    fig.update_yaxes(title_text=figures[names[0]].layout.yaxis.title.text, autorange="reversed", row=1, col=1)
+    # room for the title above the panels' own titles
+    fig.update_layout(height=height, showlegend=False, margin_t=100 if title else 60)
+    return fig
 
 
 def size_distribution(

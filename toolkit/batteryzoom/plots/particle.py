@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -29,6 +30,7 @@ def grain_slice(
     axis: str = "z",
     index: int | None = None,
     title: str | None = None,
+    height: int = style.DEFAULT_HEIGHT,
 ) -> go.Figure:
     """A nano-CT slice with grain outlines and the crack and pore masks in colour.
 
@@ -49,7 +51,7 @@ def grain_slice(
     masks = {name: m for name, m in (("cracks", cracks), ("pores", pores)) if m is not None}
     return labelled_slice(volume, grains, masks=masks, axis=axis, index=index, boundaries=True,
                           title=title or "Particle nano-CT: grains" + (", cracks and pores" if masks else ""),
-                          labels_name="grain outlines")
+                          labels_name="grain outlines", height=height)
 
 
 def grain_size_distribution(tables: Mapping[str, pd.DataFrame] | pd.DataFrame, *, bins: int = 40,
@@ -64,6 +66,7 @@ def radial_profile(
     column: str | None = None,
     title: str = "Surface-to-core profile",
     y_title: str | None = None,
+    band: bool | None = None,
 ) -> go.Figure:
     """Mean (line) and interquartile band of a map against depth below the surface.
 
@@ -75,6 +78,19 @@ def radial_profile(
         profile (``(label, shell)`` index) pass one label's rows, or a dict of several.
     column : str, optional
         The ``<name>`` prefix of the statistics columns; default the first ``*_mean``.
+    band : bool, optional
+        Draw the interquartile band. Default: unless the map is yes/no (every quartile 0 or
+        1, e.g. a void mask): the band of such a map spans 0 to 1 wherever both occur and
+        says nothing; its mean is the fraction.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from batteryzoom.plots.particle import radial_profile
+    >>> void = pd.DataFrame({"distance_um": [0.2, 0.6], "void_mean": [0.3, 0.1],
+    ...                      "void_p25": [0.0, 0.0], "void_p75": [1.0, 0.0]})
+    >>> [t.name for t in radial_profile(void).data]   # a yes/no map: no band
+    ['profile mean']
     """
     if isinstance(profiles, pd.DataFrame):
         profiles = {"profile": profiles}
@@ -87,7 +103,12 @@ def radial_profile(
             raise InputError(f"profiles[{name!r}]: no '{prefix}_mean' column")
         color = style.COLORWAY[i % len(style.COLORWAY)]
         x = table["distance_um"].to_numpy()
-        if f"{prefix}_p25" in table.columns and f"{prefix}_p75" in table.columns:
+        quartiles = [f"{prefix}_p25", f"{prefix}_p75"]
+        draw_band = band
+        if draw_band is None and set(quartiles) <= set(table.columns):
+            q = table[quartiles].to_numpy(float)
+            draw_band = not np.isin(q[np.isfinite(q)], (0.0, 1.0)).all()
+        if draw_band and set(quartiles) <= set(table.columns):
             fig.add_scatter(x=list(x) + list(x[::-1]),
                             y=list(table[f"{prefix}_p75"]) + list(table[f"{prefix}_p25"][::-1]),
                             fill="toself", fillcolor=color, opacity=0.2, line=dict(width=0),

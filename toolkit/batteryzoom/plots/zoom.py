@@ -248,6 +248,7 @@ def box_trace(
     name: str,
     color: str,
     text: str | None = None,
+    textposition: str = "top right",
 ) -> go.Scatter:
     """An axis-aligned rectangle (across, down) in µm, plus a marker at its centre.
 
@@ -256,6 +257,7 @@ def box_trace(
     trace's last point, labelled with ``text`` (default: the part of ``name`` after the
     last ``/``) in the box's colour with a dark outline, readable on any grey. The box is
     not clipped at the axes, so a box as large as its parent's image still shows whole.
+    ``textposition`` (plotly's) puts the label on the side of the centre with room for it.
     """
     (a0, d0), (a1, d1) = lo_um, hi_um
     label = text if text is not None else name.split("/")[-1]
@@ -263,7 +265,7 @@ def box_trace(
         x=[a0, a1, a1, a0, a0, None, (a0 + a1) / 2], y=[d0, d0, d1, d1, d0, None, (d0 + d1) / 2],
         mode="lines+markers+text", line=dict(color=color, width=3), name=name,
         marker=dict(size=[0, 0, 0, 0, 0, 0, 16], color=color, symbol="circle-open", line=dict(width=3)),
-        text=[""] * 6 + [label], textposition="top right",
+        text=[""] * 6 + [label], textposition=textposition,
         textfont=dict(color=color, size=13, shadow=style.LABEL_SHADOW),
         hovertext=[name] * 7, hoverinfo="text", showlegend=False, cliponaxis=False,
     )
@@ -345,8 +347,13 @@ def level_figure(
     fig.add_trace(image_trace(uri, x0_um=x_range[0] + dx / 2, dx_um=dx, y0_um=y_range[0] + dy / 2, dy_um=dy,
                               name="slice"))
     for name, blo, bhi, color, cut, *label in boxes:
+        # the label goes towards the image's middle: beside a centre near the right edge,
+        # "top right" ran out of the figure ("electrode-c")
+        share_across = ((blo[ia] + bhi[ia]) / 2 - x_range[0]) / (x_range[1] - x_range[0])
+        share_down = ((blo[idn] + bhi[idn]) / 2 - y_range[0]) / (y_range[1] - y_range[0])
+        position = f"{'bottom' if share_down < 0.15 else 'top'} {'left' if share_across > 0.6 else 'right'}"
         trace = box_trace((blo[ia], blo[idn]), (bhi[ia], bhi[idn]), name=name, color=color,
-                          text=label[0] if label else None)
+                          text=label[0] if label else None, textposition=position)
         trace.line.dash = "solid" if cut else "dot"
         fig.add_trace(trace)
     bar_color = "white" if slice2d is not None else "#333"

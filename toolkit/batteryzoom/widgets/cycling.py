@@ -13,6 +13,17 @@ from ..plots import cycling as pc
 
 __all__ = ["CycleExplorer"]
 
+# Figure sizes (px) chosen so two panels sit side by side in JupyterLab's default output
+# area (~1,017 px wide with the file browser open) and wrap one under the other when narrower.
+_PANEL_WIDTH = 480
+_PANEL_HEIGHT = 430
+
+
+def _wrapping_row(children) -> widgets.HBox:
+    """A row whose items wrap onto the next line when the output area is too narrow."""
+    return widgets.HBox(children, layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start",
+                                                        width="100%"))
+
 
 class CycleExplorer(widgets.VBox):
     """The electrochemistry of a cycler record, interactively.
@@ -82,22 +93,22 @@ class CycleExplorer(widgets.VBox):
                                                description="dQ/dV", style={"button_width": "90px"})
         # find_rests indexes its rows by step_count
         rest_options = [
-            (f"step {int(step)}: {r.duration_second / 86400:.2f} d after {r.previous_step_type}", int(step))
+            (f"step {int(step)}: {pc.duration_text(r.duration_second)} after {r.previous_step_type}", int(step))
             for step, r in zip(self.rests.index, self.rests.itertuples())
         ]
         self.rest_select = widgets.Dropdown(options=rest_options or [("no rest after a charge", None)],
-                                            description="rest", layout=widgets.Layout(width="420px"))
-        self.summary = widgets.HTML()
+                                            description="rest", layout=widgets.Layout(width="420px", max_width="100%"))
+        self.summary = widgets.HTML(layout=widgets.Layout(max_width=f"{_PANEL_WIDTH}px"))
         self.vq_box, self.dqdv_box, self.rest_box = (widgets.Box() for _ in range(3))
         self.cycle_select.observe(lambda _: self._draw_cycles(), names="value")
         self.direction.observe(lambda _: self._draw_cycles(), names="value")
         self.rest_select.observe(lambda _: self._draw_rest(), names="value")
         super().__init__(children=[
-            widgets.HBox([self.cycle_select, self.direction]),
-            widgets.HBox([self.vq_box, self.dqdv_box]),
+            _wrapping_row([self.cycle_select, self.direction]),
+            _wrapping_row([self.vq_box, self.dqdv_box]),
             self.rest_select,
-            widgets.HBox([self.rest_box, self.summary]),
-        ])
+            _wrapping_row([self.rest_box, self.summary]),
+        ], layout=widgets.Layout(width="100%", max_width="100%"))
         self.add_class("batteryzoom-cycle-explorer")
         self._draw_cycles()
         self._draw_rest()
@@ -124,7 +135,10 @@ class CycleExplorer(widgets.VBox):
             fig = pc.dqdv(curve, title=f"dQ/dV ({self.direction.value})", name=f"cycle {cyc}", fig=fig)
         self.dqdv_figure = go.FigureWidget(fig if fig is not None else go.Figure())
         for f in (self.vq_figure, self.dqdv_figure):
-            f.update_layout(width=520, height=420)
+            # the legend under the plot: beside it, it took a third of a narrow panel's width
+            f.update_layout(width=_PANEL_WIDTH, height=_PANEL_HEIGHT + 20 * len(chosen),
+                            legend=dict(orientation="h", x=0, xanchor="left", y=-0.18, yanchor="top"),
+                            margin=dict(l=60, r=20, t=80, b=60 + 20 * len(chosen)))
         self.vq_box.children = [self.vq_figure]
         self.dqdv_box.children = [self.dqdv_figure]
 
@@ -142,8 +156,11 @@ class CycleExplorer(widgets.VBox):
             self.rest_box.children = []
             self.summary.value = f"<span style='color:#b00020'>{exc}</span>"
             return
+        too_short = pc.rest_too_short(result)
         self.rest_figure = go.FigureWidget(pc.self_discharge(result))
-        self.rest_figure.update_layout(width=640, height=420)
+        self.rest_figure.update_layout(width=_PANEL_WIDTH, height=_PANEL_HEIGHT,
+                                       legend=dict(orientation="h", x=0, xanchor="left", y=-0.18, yanchor="top"),
+                                       margin=dict(l=60, r=20, t=50, b=90))
         self.rest_box.children = [self.rest_figure]
         verdict_color = {"fail": "#b00020", "pass": "#009E73"}.get(result.verdict, "#555555")
         if result.relaxation_complete:
@@ -153,6 +170,14 @@ class CycleExplorer(widgets.VBox):
                 f"<tr><th style='text-align:left'>leakage current</th><td>{result.leakage_current_a * 1e3:.3f} mA</td></tr>"
                 f"<tr><th style='text-align:left'>capacity lost</th><td>{result.capacity_lost_ah * 1e3:.1f} mAh</td></tr>"
                 f"<tr><th style='text-align:left'>relaxation over after</th><td>{result.relaxation_end_day:.2f} days</td></tr>"
+            )
+        elif too_short:  # minutes of rest: the fall is the relaxation; no leakage to speak of
+            need = result.rest_needed_day
+            rows = (
+                f"<tr><th style='text-align:left'>rest</th><td>{pc.duration_text(result.rest_duration_day * 86400)}"
+                " after the charge: far too short for a self-discharge estimate (the relaxation is not over)"
+                + (f" (a rest of about {need:.2g} days is needed)" if np.isfinite(need) else "")
+                + "; over it the voltage falls by relaxation alone, so no K-value or leakage current is shown</td></tr>"
             )
         else:  # the rest does not identify the relaxation: no K-value to screen by
             need = result.rest_needed_day

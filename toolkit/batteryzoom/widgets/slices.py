@@ -129,7 +129,10 @@ class SliceViewer(widgets.VBox):
             self.readouts[axis] = widgets.Label(self._position_text(axis))
             panels.append(widgets.VBox([fig, widgets.HBox([slider, self.readouts[axis]])]))
         header = [widgets.HTML(f"<b>{title}</b>")] if title else []
-        super().__init__(children=[*header, widgets.HBox(panels)])
+        # the panels wrap onto the next line when the output area is narrower than the three
+        # (three 380 px panels overflowed JupyterLab's ~1,017 px output area)
+        row = widgets.HBox(panels, layout=widgets.Layout(flex_flow="row wrap", width="100%"))
+        super().__init__(children=[*header, row], layout=widgets.Layout(max_width="100%"))
         self.add_class("batteryzoom-slice-viewer")
 
     # ------------------------------------------------------------ geometry

@@ -88,18 +88,21 @@ class ZoomNavigator(widgets.VBox):
         self.zoom_out = widgets.Button(description="zoom out", icon="search-minus", layout=widgets.Layout(width="110px"))
         self.zoom_in.on_click(lambda _: self.children_dropdown.value and self.go(self.children_dropdown.value))
         self.zoom_out.on_click(lambda _: self.up())
-        self.slider = widgets.IntSlider(description=axis, continuous_update=False, layout=widgets.Layout(width="420px"))
+        # the plane's position in µm, as the title says it (a voxel index read as µm)
+        self.slider = widgets.FloatSlider(description=f"{axis} (µm)", continuous_update=False, readout_format=".1f",
+                                          style={"description_width": "initial"},
+                                          layout=widgets.Layout(width="420px", max_width="100%"))
         self.slider.observe(self._on_slider, names="value")
         self.info = widgets.HTML()
         self.figure = go.FigureWidget()
         self.clicks: ClickRelay | None = None
-        self._figure_box = widgets.Box([self.figure])
+        self._figure_box = widgets.Box([self.figure], layout=widgets.Layout(max_width="100%", overflow="hidden"))
         super().__init__(children=[
             self.breadcrumb,
             widgets.HBox([self.children_dropdown, self.zoom_in, self.zoom_out], layout=widgets.Layout(align_items="center")),
             self._figure_box,
-            widgets.HBox([self.slider, self.info], layout=widgets.Layout(align_items="center")),
-        ])
+            widgets.HBox([self.slider, self.info], layout=widgets.Layout(align_items="center", flex_flow="row wrap")),
+        ], layout=widgets.Layout(max_width="100%"))
         self.add_class("batteryzoom-zoom-navigator")
         self.go(self.level)
 
@@ -146,8 +149,11 @@ class ZoomNavigator(widgets.VBox):
         self.index = index
         self._syncing = True
         try:
-            self.slider.max = n - 1
-            self.slider.value = index
+            step = float(lv.voxel_size_um[ax])
+            # max before step: a step larger than the old range would be clipped away
+            self.slider.min, self.slider.max = 0.0, max((n - 1) * step, step)
+            self.slider.step = step
+            self.slider.value = index * step
             options = [(f"{c} ({self.hierarchy[c].scale or 'level'})", c) for c in kids]
             self.children_dropdown.options = options
             self.children_dropdown.value = options[0][1] if options else None
@@ -172,10 +178,10 @@ class ZoomNavigator(widgets.VBox):
         if not 0 <= int(index) < n:
             raise InputError(f"{self.axis} index {index} is outside 0..{n - 1} of {self.level}")
         self.index = int(index)
-        if self.slider.value != self.index:
+        if self._slider_index(self.slider.value) != self.index:
             self._syncing = True
             try:
-                self.slider.value = self.index
+                self.slider.value = self.position_um()
             finally:
                 self._syncing = False
         self._update_slice()
@@ -203,9 +209,14 @@ class ZoomNavigator(widgets.VBox):
         return child
 
     # -------------------------------------------------------------- drawing
+    def _slider_index(self, value_um: float) -> int:
+        """The voxel index of a slider position (µm)."""
+        step = self.hierarchy[self.level].voxel_size_um[pz.AXES.index(self.axis)]
+        return int(np.rint(value_um / step))
+
     def _on_slider(self, change) -> None:
-        if not getattr(self, "_syncing", False) and change["new"] != self.index:
-            self.set_index(change["new"])
+        if not getattr(self, "_syncing", False) and self._slider_index(change["new"]) != self.index:
+            self.set_index(self._slider_index(change["new"]))
 
     def _draw_breadcrumb(self) -> None:
         items = []
