@@ -689,15 +689,7 @@ def _screenshot_outputs(page, folder: Path, stem: str, width_name: str, widgets_
     return saved
 
 
-# The GrainExplorer (notebook 05) runs 23 px past a 1,017 px output area: its sizing is issue
-# 26's item on branch fix/one-grain. Strict: once it fits, this mark fails and must go.
-_KNOWN_OVERFLOW = {"05_grains.ipynb": "the GrainExplorer's figures run 23 px past a 1,017 px output area "
-                                      "(issue 26, branch fix/one-grain)"}
-
-
-@pytest.mark.parametrize("notebook", [
-    pytest.param(p.name, marks=pytest.mark.xfail(strict=True, reason=_KNOWN_OVERFLOW[p.name]))
-    if p.name in _KNOWN_OVERFLOW else p.name for p in NOTEBOOKS])
+@pytest.mark.parametrize("notebook", [p.name for p in NOTEBOOKS])
 def test_notebook_fits_the_output_area(notebook, jupyter, browser, artifact_dir):
     """Every notebook at 1,017 px (file browser open) and 1,400 px of output width: run once,
     no widget or figure overflows its output area; screenshots kept."""
