@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -422,3 +423,45 @@ def xanes_edge_stack():
     arctan Ni-like edges at known half-step energies ``e_half`` (eV, ``shape``) on the
     twin's energy grid, a stack ``(E, *shape)`` of absorbance with a sloping background."""
     return _xanes_edge_stack
+
+
+@dataclass
+class MadeUpGrainStats:
+    """A per-grain statistics result shaped like ``bz.regions.region_stats``' (values made up)."""
+
+    table: "pd.DataFrame"
+    histograms: "np.ndarray"
+    bin_edges: "np.ndarray"
+
+    def histogram(self, label):
+        return self.histograms[self.table.index.get_loc(label)], self.bin_edges
+
+
+def made_up_grain_stats(labels, seed: int = 0) -> MadeUpGrainStats:
+    """Made-up but distinct per-grain histograms and numbers (a view must show the picked one's)."""
+    import numpy as np
+    import pandas as pd
+
+    ids = np.unique(labels[labels > 0])
+    rng = np.random.default_rng(seed)
+    hist = rng.integers(0, 50, size=(len(ids), 40))
+    table = pd.DataFrame(
+        {
+            "count": hist.sum(1),
+            "edge_energy_ev_mean": 8341.0 + rng.normal(0, 0.5, len(ids)),
+            "edge_energy_ev_peak": 8341.0 + rng.normal(0, 0.5, len(ids)),
+            "edge_energy_ev_fwhm": rng.uniform(0.5, 2.0, len(ids)),
+        },
+        index=pd.Index(ids, name="label"),
+    )
+    return MadeUpGrainStats(table, hist, np.linspace(8335.0, 8347.0, 41))
+
+
+@pytest.fixture(scope="session")
+def twin_particle_grains():
+    """``(level, labels)``: the twin XANES particle's grain labels on its small grid."""
+    from batteryzoom.data.twin import frames, grains
+
+    level = frames.level("twin/particle-xanes", "small")
+    return level, grains.grain_labels(grains.particle_geometry(7), level)
+

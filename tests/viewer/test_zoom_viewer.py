@@ -12,53 +12,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import made_up_grain_stats
 
-from batteryzoom.data.twin import frames, grains
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.gui
 
 
-@dataclass
-class _Stats:
-    """A per-grain statistics result in the shape bz.regions.region_stats returns."""
-
-    table: pd.DataFrame
-    histograms: np.ndarray
-    bin_edges: np.ndarray
-
-    def histogram(self, label):
-        return self.histograms[self.table.index.get_loc(label)], self.bin_edges
-
-
-def _constructed_stats(labels: np.ndarray) -> _Stats:
-    """Made-up but distinct per-grain histograms: the dock must show the picked one's."""
-    ids = np.unique(labels[labels > 0])
-    rng = np.random.default_rng(0)
-    hist = rng.integers(0, 50, size=(len(ids), 32))
-    table = pd.DataFrame(
-        {
-            "count": hist.sum(1),
-            "edge_energy_ev_mean": 8341.0 + rng.normal(0, 0.5, len(ids)),
-            "edge_energy_ev_fwhm": rng.uniform(0.5, 2.0, len(ids)),
-        },
-        index=pd.Index(ids, name="label"),
-    )
-    return _Stats(table, hist, np.linspace(8336.0, 8348.0, 33))
-
-
 @pytest.fixture(scope="module")
-def grain_volume():
-    level = frames.level("twin/particle-xanes", "small")
-    labels = grains.grain_labels(grains.particle_geometry(7), level)
-    return level, labels
+def grain_volume(twin_particle_grains):
+    return twin_particle_grains
 
 
 @pytest.fixture(scope="module")
@@ -292,7 +260,7 @@ def test_select_unknown_layer_or_label_says_what_is_wrong(zoom_viewer, grain_vol
 
     level, labels = grain_volume
     zv = zoom_viewer
-    zv.add_labels(labels, name="grains", voxel_size_um=level.voxel_size_um, stats=_constructed_stats(labels))
+    zv.add_labels(labels, name="grains", voxel_size_um=level.voxel_size_um, stats=made_up_grain_stats(labels))
     with pytest.raises(InputError, match="'cells' is not a pickable labels layer"):
         zv.select("cells", 3)
     with pytest.raises(InputError, match="label 999999 is not in the statistics table"):

@@ -3,49 +3,16 @@ with made-up statistics, and a click delivered as the browser sends it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import made_up_grain_stats
 
-from batteryzoom.data.twin import frames, grains
 from batteryzoom.plots import grains as pg
 
 
-@dataclass
-class _Stats:
-    """A per-grain statistics result shaped like bz.regions.region_stats' (values made up)."""
-
-    table: pd.DataFrame
-    histograms: np.ndarray
-    bin_edges: np.ndarray
-
-    def histogram(self, label):
-        return self.histograms[self.table.index.get_loc(label)], self.bin_edges
-
-
-def _constructed_stats(labels: np.ndarray, seed: int = 0) -> _Stats:
-    ids = np.unique(labels[labels > 0])
-    rng = np.random.default_rng(seed)
-    hist = rng.integers(0, 50, size=(len(ids), 40))
-    table = pd.DataFrame(
-        {
-            "count": hist.sum(1),
-            "edge_energy_ev_mean": 8341.0 + rng.normal(0, 0.5, len(ids)),
-            "edge_energy_ev_peak": 8341.0 + rng.normal(0, 0.5, len(ids)),
-            "edge_energy_ev_fwhm": rng.uniform(0.5, 2.0, len(ids)),
-        },
-        index=pd.Index(ids, name="label"),
-    )
-    return _Stats(table, hist, np.linspace(8335.0, 8347.0, 41))
-
-
 @pytest.fixture(scope="module")
-def particle():
-    level = frames.level("twin/particle-xanes", "small")
-    labels = grains.grain_labels(grains.particle_geometry(7), level)
-    return level, labels
+def particle(twin_particle_grains):
+    return twin_particle_grains
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +27,7 @@ def explorer(particle, surface):
 
     level, labels = particle
     values = labels.astype(np.float32) * 0.001 + 8340.0  # each grain's voxels carry its label
-    return GrainExplorer(labels, _constructed_stats(labels), values=values,
+    return GrainExplorer(labels, made_up_grain_stats(labels), values=values,
                          voxel_size_um=level.voxel_size_um, surface=surface)
 
 
@@ -82,5 +49,5 @@ def send_click():
 @pytest.fixture
 def constructed_stats():
     """Made-up per-grain statistics shaped like bz.regions.region_stats' (a function of the labels)."""
-    return _constructed_stats
+    return made_up_grain_stats
 
