@@ -156,7 +156,7 @@ def _drop_small(labels: np.ndarray, voxel: tuple, min_volume_um3: float) -> np.n
 
 def _watershed(filled: np.ndarray, voxel: tuple, h_um: float, min_volume_um3: float) -> np.ndarray:
     """Particles of the filled solid (:func:`_watershed_raw`), objects under
-    ``min_volume_um3`` dropped, labels 1..n in order of first appearance (deterministic)."""
+    ``min_volume_um3`` dropped, labels 1..n in the order of their watershed ids (deterministic)."""
     return _drop_small(_watershed_raw(filled, voxel, h_um), voxel, min_volume_um3)
 
 
