@@ -58,6 +58,7 @@ def test_magnification_axis_and_jitter_recovered(run):
     res, truth, acq = run["res"], run["truth"], run["acq"]
     true_s = truth["pixel_size_um"].values / truth["pixel_size_um"].values[-1]
     rel = np.abs(res.scales / true_s - 1.0)
+    own = np.abs(res.scales_measured / true_s - 1.0)
     centre_err = np.abs(np.asarray(res.centres_px) - truth["axis_col_px"].values)
     jitter = []
     for e, stage in enumerate(res.volumes.attrs["staging"]):
@@ -65,15 +66,94 @@ def test_magnification_axis_and_jitter_recovered(run):
         true = np.stack([truth["jitter_row_px"].values[e], truth["jitter_col_px"].values[e]], axis=1)
         diff = bz.tomo.observable(true, acq.angle.values) - bz.tomo.observable(est, acq.angle.values)
         jitter.append(float(np.sqrt(np.mean(diff**2))))
-    print(f"\nmagnification exponent {res.magnification_exponent:.4f} (truth 1); fitted scale worst relative error "
-          f"{rel.max():.2e}; per-energy measured rms {np.sqrt(np.mean((res.scales_measured / true_s - 1) ** 2)):.2e}; "
-          f"axis worst {centre_err.max():.3f} px, median {np.median(centre_err):.3f} px; jitter after correction "
-          f"median {np.median(jitter):.3f} px, worst {max(jitter):.3f} px RMS (truth ~0.31 px before)")
-    assert abs(res.magnification_exponent - 1.0) < 0.03
-    assert rel.max() < 1e-3  # the issue asks 1e-4: not reached (README)
-    assert res.fit_energies.sum() >= 20 and not res.fit_energies[(acq.energy.values > 8330) & (acq.energy.values < 8360)].any()
+    # what the alignment still finds, as a trend with the scale (printed): resampling about
+    # the detector's centre instead of the axis (2.8 px apart) would add ~0.13 px in x
+    shifts = np.asarray(res.chemistry.shifts_px, np.float64)
+    drift = np.abs(np.polyfit(true_s, shifts, 1)[0]) * np.ptp(true_s)
+    print(f"\nmagnification exponent {res.magnification_exponent:.5f} (truth 1); fitted scale relative error worst "
+          f"{rel.max():.2e}, median {np.median(rel):.2e}; per-energy measured rms {np.sqrt(np.mean(own**2)):.2e}, worst "
+          f"{own.max():.2e}; alignment shift's trend with the scale over the scan {np.round(drift, 3).tolist()} px "
+          f"(z, y, x); axis worst {centre_err.max():.3f} px, median {np.median(centre_err):.3f} px; jitter after "
+          f"correction median {np.median(jitter):.3f} px, worst {max(jitter):.3f} px RMS (truth ~0.31 px before)")
+    assert rel.max() < 1e-4  # the issue's bound, at every energy (6e-5 today)
+    assert abs(res.magnification_exponent - 1.0) < 0.0025
+    assert own.max() < 3e-4 and res.fit_energies.all()
     assert centre_err.max() < 0.3
-    assert np.median(jitter) < 0.2
+    assert np.median(jitter) < 0.2 and max(jitter) < 0.2
+
+
+def _scaled_projections(scale, rng, n_angles=12, stripes=True):
+    """An ellipsoidal particle's projections (its edge blurred over ~1 px), seen with a pixel
+    ``scale`` times the reference's about a point off the detector's centre, every
+    projection shifted (jitter), plus a few stripes and noise."""
+    from scipy.special import erfc
+
+    r, c = np.mgrid[:56, :64] - np.array([27.5, 33.0])[:, None, None]
+    out = []
+    for a in np.linspace(0, np.pi, n_angles, endpoint=False):
+        dr, dc = rng.normal(0, 0.4, 2)
+        rr, cc = (r - dr) * scale, (c - dc) * scale
+        half = 16.0 + 4.0 * np.cos(a) ** 2  # the column extent turns with the angle
+        out.append(0.8 * erfc((np.hypot(rr / 15.0, cc / half) - 1.0) * 12.0))
+    od = np.array(out)
+    if stripes:
+        od[:, :, [5, 20, 41]] += [0.02, -0.03, 0.015]
+    return od + rng.normal(0, 1e-4, od.shape)
+
+
+def test_projection_moments_recover_a_known_scale():
+    """Sizes scale as 1/s², jitter, stripes and an offset scale centre do not enter, and
+    the kurtoses are scale-free (unit test of the estimator, no reconstruction)."""
+    rng = np.random.default_rng(3)
+    ref = from_raw.projection_moments(_scaled_projections(1.0, rng))
+    for scale in (0.95, 0.99, 1.03):
+        m = from_raw.projection_moments(_scaled_projections(scale, rng))
+        assert abs(np.sqrt(ref[0] / m[0]) / scale - 1.0) < 2e-5
+        np.testing.assert_allclose(m[1:], ref[1:], rtol=1e-4)
+    # the stripes would move the size by ~1e-3 without their column offsets
+    clean = from_raw.projection_moments(_scaled_projections(1.0, np.random.default_rng(3), stripes=False))
+    assert abs(clean[0] / ref[0] - 1.0) < 4e-5
+    with pytest.raises(bz.errors.InputError, match="open beam"):
+        from_raw.projection_moments(np.ones((2, 16, 16)))
+
+
+def test_correct_magnification_resamples_about_the_volume_centre():
+    """A ball off the centre, seen with a pixel 4 % larger about the volume's centre (where
+    xanes_from_raw's volumes have the rotation axis in y, x and the optical axis in z),
+    comes back to where the reference pixel puts it."""
+    idx = np.indices((40, 40, 40), dtype=np.float64) - 19.5
+    offset = np.array([3.0, -5.0, 6.0])[:, None, None, None]
+
+    def ball(scale):
+        r = np.sqrt((((idx * scale) - offset) ** 2).sum(axis=0))
+        return np.clip(8.5 - r, 0.0, 1.0).astype(np.float32)
+
+    back = from_raw.correct_magnification(ball(1.04), 1.04)
+    ref = ball(1.0)
+    centroid = lambda v: np.array([(v * g).sum() / v.sum() for g in idx])  # noqa: E731
+    np.testing.assert_allclose(centroid(back), centroid(ref), atol=0.02)
+    assert abs(back.sum() / ref.sum() - 1.0) < 0.01
+
+
+def test_fit_moment_magnification_separates_the_chemistry():
+    """Sizes following (E / E_ref)**1.02 times a chemistry term that also moves the
+    kurtoses, one glitched energy: the law comes back, the glitch does not pull it, and
+    a fit without the shape term would not."""
+    rng = np.random.default_rng(0)
+    energy = np.linspace(8200.0, 8600.0, 40)
+    chem_a = np.exp(-0.5 * ((energy - 8345) / 8) ** 2) + 0.1 * np.sin(energy / 13.0)
+    chem_b = 0.05 * np.cos(energy / 7.0)
+    k_row, k_col = 2.1 * np.exp(0.01 * chem_a + 0.004 * chem_b), 2.3 * np.exp(0.006 * chem_a - 0.01 * chem_b)
+    m2 = 400.0 * (energy / 8600.0) ** (-2 * 1.02) * np.exp(0.005 * chem_a + 0.002 * chem_b + rng.normal(0, 2e-5, 40))
+    m2[7] *= 1.01
+    k, fitted, own = from_raw.fit_moment_magnification(energy, np.column_stack([m2, k_row, k_col]))
+    assert abs(k - 1.02) < 1e-3 and fitted[-1] == 1.0
+    np.testing.assert_allclose(fitted, (energy / 8600.0) ** 1.02, rtol=5e-5)
+    assert abs(own[7] / fitted[7] - 1) > 4e-3  # the glitch shows in the per-energy scale
+    naive = -0.5 * np.polyfit(np.log(energy / 8600.0), np.log(m2), 1)[0]
+    assert abs(naive - 1.02) > 1e-2
+    with pytest.raises(bz.errors.InputError, match="energies to fit"):
+        from_raw.fit_moment_magnification(energy[:4], np.column_stack([m2, k_row, k_col])[:4])
 
 
 def test_per_grain_means_designated_grains_and_widths(run):
