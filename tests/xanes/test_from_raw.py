@@ -2,7 +2,9 @@
 reconstruction, magnification correction, alignment and grain chemistry, scored against
 its truth. The numbers are printed (``-s``) and the README quotes them; the bounds below
 are what the chain reaches today (README: "3D XANES from raw projections"), most of them
-far from the volume twin's."""
+far from the volume twin's. The error bars (per voxel and per grain) come from the odd/even
+noise sample (from_raw's module docstring, step 4); the issue's per-grain criteria are
+printed with them: on this grid almost no grain has the standard error they ask for."""
 
 from __future__ import annotations
 
