@@ -18,7 +18,9 @@ of the acquisition (each on the truth's own grid, so nothing but the named step 
    checked against the noise itself (the noisy map minus the noise-free one): each half's
    projections with every other flat frame, half the difference of the halves' edge maps
    (the full map's e0 and pooled noise), its level against the noise's, the stated error
-   from it (:func:`~batteryzoom.xanes.from_raw.local_edge_error`) calibrated on the noise.
+   from it (:func:`~batteryzoom.xanes.from_raw.local_edge_error`) calibrated on the noise,
+   and the grains' standard errors (:func:`~batteryzoom.xanes.from_raw.grain_standard_errors`)
+   against the grains' mean noise.
 
 The whole chain (jitter, magnification, rings, alignment) is tests/xanes/test_from_raw.py
 (``-s`` prints it). Runs in ~2-3 min on two cores. The README quotes the numbers.
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from scipy import ndimage
 
 import batteryzoom as bz
 from batteryzoom.data.twin.xanes_raw import ATTENUATION_SCALE
@@ -35,7 +38,7 @@ from batteryzoom.data.twin.xanes import particle_xanes
 from batteryzoom.io.acquisition import make_acquisition
 from batteryzoom.tomo import project, reconstruct_slices
 from batteryzoom.xanes.edges import edge_maps
-from batteryzoom.xanes.from_raw import count_noise_ratio, local_edge_error
+from batteryzoom.xanes.from_raw import count_noise_ratio, grain_standard_errors, local_edge_error
 from batteryzoom.xanes.masks import masks as voxel_masks
 
 FLUX, N_FLATS, N_ANGLES = 5e4, 4, 90
@@ -134,6 +137,17 @@ def main() -> None:
     print(f"   per-voxel calibration with the error from it: robust sd of noise / stated "
           f"{_robust_sd((noise / stated_oe)[ok]):.2f}, of the sample / stated {_robust_sd((sample / stated_oe)[ok]):.2f}; "
           f"against the truth {_robust_sd((edge - true_edge) / stated_oe):.2f}")
+    se = grain_standard_errors(sample, stated_oe, labels)
+    use = np.isfinite(noise) & np.isfinite(stated_oe) & np.isfinite(sample) & (labels > 0)
+    ids = se.index[se["n_voxels"] >= 10]
+    lab = np.where(use, labels, 0)
+    noise_mean = ndimage.mean(np.where(use, noise, 0.0), lab, ids)
+    err_mean = ndimage.mean(np.where(use, edge - true_edge, 0.0), lab, ids)
+    z = noise_mean / se.loc[ids, "se_ev"].values
+    naive = ndimage.standard_deviation(np.where(use, edge, 0.0), lab, ids) / np.sqrt(se.loc[ids, "n_voxels"].values)
+    print(f"   per grain ({len(ids)} of >= 10 voxels; SE scale {se.attrs['scale']:.2f}): robust sd of the noise's mean / "
+          f"SE {_robust_sd(z):.2f} (naive SE {_robust_sd(noise_mean / naive):.2f}); of (mean - truth) / SE "
+          f"{_robust_sd(err_mean / se.loc[ids, 'se_ev'].values):.2f}")
 
 
 if __name__ == "__main__":
