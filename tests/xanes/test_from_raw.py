@@ -112,7 +112,8 @@ def test_per_grain_standard_errors_follow_the_noise(run):
     floor = floors[int(np.argmin(np.abs(np.array(cal) - 1.0)))]
     print(f"\nper-grain SE: scale {se.attrs['scale']:.2f}, correlation sum {se.attrs['correlation_sum']:.2f}; "
           f"robust sd of noise-sample mean / SE: {len(small)} grains < 50 voxels {_robust_sd(small):.2f}, {len(large)} "
-          f">= 50 {_robust_sd(large):.2f}; of (mean - truth) / SE {_robust_sd(truth_z):.2f} (naive SE "
+          f">= 50 {_robust_sd(large):.2f} (naive SE {_robust_sd(df['noise_sample_mean_ev'] / df['naive_se_ev']):.2f}); "
+          f"of (mean - truth) / SE {_robust_sd(truth_z):.2f} (naive SE "
           f"{_robust_sd(naive_z):.2f}); SE / naive median {np.median(df['se_ev'] / df['naive_se_ev']):.2f}; a floor of "
           f"{floor:.3f} eV in quadrature calibrates it; median SE {df['se_ev'].median():.3f} eV, smallest "
           f"{df['se_ev'].min():.3f} eV")
