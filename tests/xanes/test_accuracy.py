@@ -173,12 +173,14 @@ def test_segmented_grain_labels_recover_grain_statistics_without_mixed_voxels_an
           "0.05 eV): " + "; ".join(f"clip {k}{' pure' if p else ''}: {a} {b:.0%} {c:.3f}, {d} {e:.0%}"
                                    for (k, p), (a, b, c, d, e) in scores.items()))
     plain, clipped, both_fixes = scores[None, False], scores[3, False], scores[3, True]
-    assert plain[1] < 0.3  # 18 %: the stray voxels inflate the variance (median +31 %)
-    assert clipped[0] >= 15 and clipped[1] >= 0.45 and clipped[2] < 0.12  # 23 grains, 52 %, median 9.8 %
-    assert clipped[3] >= 2 * plain[3] and clipped[4] >= 0.9  # 168 grains (67 without), 96 % within 0.05 eV
-    # without the mixed voxels: 13 of 14 reliable FWHMs within 10 % (median 5.3 %), 155 means, 97 %
+    # (numbers with segment_grains' valley markers, issue #25; the former markers' in brackets)
+    assert plain[1] < 0.35 and plain[2] > 0.2  # 30 % (18 %): the stray voxels inflate the variance (median +29 %)
+    assert clipped[0] >= 15 and clipped[1] >= 0.45 and clipped[2] < 0.12  # 22 grains, 64 %, median 7.6 % (23, 52 %)
+    assert clipped[3] >= 2 * plain[3] and clipped[4] >= 0.9  # 162 grains (58 without), 93 % within 0.05 eV
+    # without the mixed voxels: 12 of 12 reliable FWHMs within 10 % (median 3.3 %), 145 of 153 means
+    # within 0.05 eV, 94.8 % (former markers: 13 of 14, 5.3 %; 155 means, 97 %); issue #25's goal: 90 %
     assert both_fixes[0] >= 10 and both_fixes[1] >= 0.85 and both_fixes[2] < 0.08
-    assert both_fixes[3] >= 120 and both_fixes[4] >= 0.95
+    assert both_fixes[3] >= 120 and both_fixes[4] >= 0.9
     # with the true labels clipping costs little: 18 of the 19 reliable FWHMs within 10 %
     tab = bz.xanes.region_edge_stats(t["detectable"], true_lab, mask=t["mask"] & (true_lab > 0), clip_sigma=3)
     tab = tab.merge(t["grains"], left_index=True, right_index=True, suffixes=("", "_true"))

@@ -478,7 +478,7 @@ def particle_figure(
 
 
 def grain_name(label: int, slot: int | None = None) -> str:
-    """How figures name a grain: ``"grain 1 (#343)"`` for the study's grain ``slot + 1`` (grain
+    """How figures name a grain: ``"grain 1 (#391)"`` for the study's grain ``slot + 1`` (grain
     1 or 2 of Fig. S3), ``"grain #1311"`` for any other (its label, never a bare number that
     reads as the study's grain 1 or 2)."""
     return f"grain #{label}" if slot is None else f"grain {slot + 1} (#{label})"
@@ -789,7 +789,7 @@ def comparison_figure(
         Shared colour range of the two morphologies (default: both grains' 2–98 % range).
     names : two str or None, optional
         The grains' names in titles, legend and hover; by default the study's grain 1 and
-        grain 2 with their labels (``"grain 1 (#343)"``): give others for grains that are
+        grain 2 with their labels (``"grain 1 (#391)"``): give others for grains that are
         not the study's designated ones (``"grain #1311"``).
     slots : two str
         What an empty slot's title calls it.
@@ -823,7 +823,7 @@ def comparison_figure(
     style.apply(fig, title)
     for k, g in enumerate(grains):
         fig.add_trace(go.Mesh3d(**comparison_mesh(g, slot=k, name=names[k])), row=1, col=k + 1)
-    # a long name ("grain 1 (segmented #343 ↔ true #1398)") on two lines in the narrow legend
+    # a long name ("grain 1 (segmented #391 ↔ true #1398)") on two lines in the narrow legend
     legend_names = [n.replace(" (", "<br>(", 1) if n and len(n) > 24 else n for n in names]
     for k, s in enumerate(summaries):
         for props in histogram_traces(s, color=SELECTION_COLORS[k % 2], value_label=value_label, slot=k, unit=unit,

@@ -32,8 +32,9 @@ One module per technique:
     level from each particle's surface to its core).
 ``grains``
     :func:`particle_mask`, :func:`void_mask` (cracks and pores inside the particle),
-    :func:`segment_grains` (boundary map from a Hessian ridge filter and darkness →
-    markers → watershed), :func:`grain_table`, :func:`adjusted_rand_index` (to score a
+    :func:`segment_grains` (boundary map from a Hessian ridge filter and darkness, the
+    particle surface's profile divided out → basins of the valley filter → watershed →
+    faces that are no boundary merged), :func:`grain_table`, :func:`adjusted_rand_index` (to score a
     segmentation against the twin's truth).
 ``chemical``
     :func:`segment_grains_chemical` (supervoxels on an edge-energy map merged by

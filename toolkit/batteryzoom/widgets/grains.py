@@ -32,7 +32,7 @@ class GrainExplorer(widgets.VBox):
     A, then B; a further click moves B to A and takes its place.
 
     Only the study's designated grains (``designated``) are called "grain 1" and "grain 2"
-    (``"grain 1 (#343)"``), in whichever slot they are; any other grain is named by its label
+    (``"grain 1 (#391)"``), in whichever slot they are; any other grain is named by its label
     (``"grain #1311"``), so a clicked grain is never taken for the study's grain 1. A grain
     keeps its colour whatever slot it lands in (grains 1 and 2 of the study their own).
 
@@ -76,9 +76,9 @@ class GrainExplorer(widgets.VBox):
         Half-width of that window (eV): the edge region, where a shift of a fraction of an eV
         between grains shows; the control under the panel widens it to the whole scan.
     designated : dict of name -> label, or two labels, optional
-        The study's designated grains: ``{"grain 1": 343, "grain 2": 317}`` (as the twin's
-        ``model["designated"]``), or ``[343, 317]`` for grain 1 and grain 2. They are named
-        so (``"grain 1 (#343)"``) wherever they show.
+        The study's designated grains: ``{"grain 1": 391, "grain 2": 336}`` (as the twin's
+        ``model["designated"]``), or ``[391, 336]`` for grain 1 and grain 2. They are named
+        so (``"grain 1 (#391)"``) wherever they show.
 
     Examples
     --------
@@ -248,7 +248,7 @@ class GrainExplorer(widgets.VBox):
         return names
 
     def name(self, label: int) -> str:
-        """How the explorer names a grain: ``"grain 1 (#343)"`` for a designated grain of the
+        """How the explorer names a grain: ``"grain 1 (#391)"`` for a designated grain of the
         study, ``"grain #1311"`` for any other."""
         label = int(label)
         return f"{self.designated[label]} (#{label})" if label in self.designated else pg.grain_name(label)
