@@ -113,6 +113,7 @@ def test_raw_in_memory_for_the_electrode_and_a_multi_energy_grain(tmp_path):
     assert src.hierarchy().path("grain") == ["grain"] and src.hierarchy()["grain"].shape == (6, 48, 48)
     assert src.route("grain").startswith("reconstructed from raw projections (xanes/e*.h5: bz.xanes.xanes_from_raw")
     assert src.route("electrode") == "reconstructed from raw projections (electrode.h5: bz.tomo.reconstruct)"
+    assert (tmp_path / "xanes").resolve() in src.inputs()  # a report is never written among the raw files
 
 
 def test_a_grain_raw_route_refuses_what_xanes_from_raw_does_not_take(tmp_path):

@@ -479,7 +479,7 @@ class FolderSource(Source):
         """The dataset's folder and the folder of every file it lists elsewhere."""
         folders = {self.folder}
         for scale, section in self.spec.items():
-            for key in ("one_cycle", "self_discharge", "population", "volume", "stack", "energies", "labels"):
+            for key in ("one_cycle", "self_discharge", "population", "volume", "stack", "energies", "labels", "raw"):
                 if section.get(key) and not (key == "energies" and isinstance(section[key], list)):
                     folders.update(p.resolve().parent for p in self._glob(section[key], scale, key))
         return sorted(folders)
