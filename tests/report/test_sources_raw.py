@@ -124,6 +124,14 @@ def test_a_grain_raw_route_refuses_what_xanes_from_raw_does_not_take(tmp_path):
     _yaml(tmp_path, "grain:\n  raw: xanes/e*.h5\n  voxel_size_um: 0.5\n  reconstruct: {rows: [0, 3]}\n")
     with pytest.raises(FileFormatError, match=r"grain.reconstruct has keyword\(s\) \['rows'\].*xanes_from_raw"):
         rp.FolderSource(tmp_path).load("grain")
+    _yaml(tmp_path, "grain:\n  raw: xanes/e*.h5\n  voxel_size_um: 0.5\n  magnification: none\n")
+    assert rp.FolderSource(tmp_path).load("grain")["options"] == {"magnification": None}
+    _yaml(tmp_path, "grain:\n  raw: xanes/e*.h5\n  magnification: [1.0, 0]\n")
+    with pytest.raises(FileFormatError, match="grain.magnification: must be fit .* one pixel-size ratio > 0 per energy"):
+        rp.FolderSource(tmp_path)
+    _yaml(tmp_path, "grain:\n  stack: one.h5\n  magnification: fit\n")
+    with pytest.raises(FileFormatError, match="grain.magnification corrects a raw scan's pixel size"):
+        rp.FolderSource(tmp_path)
     _yaml(tmp_path, "grain:\n  raw: one.h5\n  voxel_size_um: 0.5\n")
     with pytest.raises(FileFormatError, match="one.h5.*is one energy; the grain scale needs a multi-energy scan"):
         rp.FolderSource(tmp_path).load("grain")

@@ -105,8 +105,9 @@ class FolderSource(Source):
     :func:`batteryzoom.xanes.xanes_from_raw` (FBP per energy with the centre found from
     the projections, stripes removed, jitter corrected, the magnification across energies
     measured and corrected, then aligned; ``reconstruct:`` may give its ``centre``,
-    ``method``, ``rings``, ``jitter``, and ``cache:`` receives the per-energy
-    reconstructions, rewritten on each run). For a propagation-based (phase-contrast)
+    ``method``, ``rings``, ``jitter``; ``magnification:`` is ``fit`` (the default),
+    ``none`` for a microscope that keeps its magnification, or one pixel-size ratio per
+    energy; ``cache:`` receives the per-energy reconstructions, rewritten on each run). For a propagation-based (phase-contrast)
     nano-CT, give the particle Paganin's retrieval as the twin's route does:
     ``reconstruct: {phase: {delta_beta: 32, distance_m: 2.0e-4}, rings: false}``. The
     report names each scale's route (:attr:`ZoomReport.routes`).
@@ -206,6 +207,9 @@ class FolderSource(Source):
                            f"give the reconstructed {given[0]} or the raw acquisition, not both")
             for key in ("raw_read", "reconstruct"):
                 self._options(section, scale, key)
+            if section.get("magnification") is not None and not section.get("raw"):
+                raise _bad(self.spec_path, f"{scale}.magnification corrects a raw scan's pixel size across energies; "
+                           f"{scale} gives no raw:", "remove it (a finished stack is on one grid already)")
             if section.get("cache") and not section.get("raw"):
                 raise _bad(self.spec_path, f"{scale}.cache is where a raw acquisition is reconstructed to; "
                            f"{scale} gives no raw:")
@@ -346,6 +350,8 @@ class FolderSource(Source):
         if "energy" not in acq["projections"].dims:
             raise _bad(self._resolve(s["raw"], "grain", "raw"), "is one energy; the grain scale needs a multi-energy "
                        "scan (one acquisition per energy)", "give a folder, a * pattern or a list of per-energy files")
+        if "magnification" in s:  # fit (the default), none, or the scales as known
+            options["magnification"] = None if s["magnification"] == "none" else s["magnification"]
         if s.get("cache"):  # the per-energy reconstructions, streamed there (rewritten on each run)
             options.update(out=self._resolve(s["cache"], "grain", "cache"), overwrite=True)
         return acq, options
