@@ -13,16 +13,24 @@ of the acquisition (each on the truth's own grid, so nothing but the named step 
    the noise's level at the half-step energies over the pre-edge's, measured (the
    difference from step 2) and predicted from the counts (the back-projected variance of
    :func:`batteryzoom.xanes.from_raw.count_noise_ratio`), with the per-voxel calibration
-   (robust sd of the noise-only error over the stated one) before and after that ratio.
+   (robust sd of the noise-only error over the stated one) before and after that ratio;
+4. the odd/even noise sample of :func:`batteryzoom.xanes.from_raw.odd_even_edge_noise`
+   checked against the noise itself (the noisy map minus the noise-free one): each half's
+   projections with every other flat frame, half the difference of the halves' edge maps
+   (the full map's e0 and pooled noise), its level against the noise's, the stated error
+   from it (:func:`~batteryzoom.xanes.from_raw.local_edge_error`) calibrated on the noise,
+   and the grains' standard errors (:func:`~batteryzoom.xanes.from_raw.grain_standard_errors`)
+   against the grains' mean noise.
 
 The whole chain (jitter, magnification, rings, alignment) is tests/xanes/test_from_raw.py
-(``-s`` prints it). Runs in ~1-2 min on two cores. The README quotes the numbers.
+(``-s`` prints it). Runs in ~2-3 min on two cores. The README quotes the numbers.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from scipy import ndimage
 
 import batteryzoom as bz
 from batteryzoom.data.twin.xanes_raw import ATTENUATION_SCALE
@@ -30,7 +38,7 @@ from batteryzoom.data.twin.xanes import particle_xanes
 from batteryzoom.io.acquisition import make_acquisition
 from batteryzoom.tomo import project, reconstruct_slices
 from batteryzoom.xanes.edges import edge_maps
-from batteryzoom.xanes.from_raw import count_noise_ratio, local_edge_error
+from batteryzoom.xanes.from_raw import count_noise_ratio, grain_standard_errors, local_edge_error
 from batteryzoom.xanes.masks import masks as voxel_masks
 
 FLUX, N_FLATS, N_ANGLES = 5e4, 4, 90
@@ -110,6 +118,36 @@ def main() -> None:
           f"{_robust_sd((edge - edge_clean) / stated):.2f} pre-edge noise only, "
           f"{_robust_sd((edge - edge_clean) / (stated * ratio)):.2f} with the counts' ratio; against the truth "
           f"{_robust_sd((edge - true_edge) / (stated * ratio)):.2f}")
+
+    halves = []
+    for h in (0, 1):
+        rec = np.stack([reconstruct_slices(-np.log(np.maximum(counts[e, h::2], 1) / flats[e, h::2].mean(axis=0)),
+                                           angles[h::2], centre, size=nx) for e in range(len(lines))])
+        m = edge_maps(xr.DataArray(rec, dims=("energy", "z", "y", "x"), coords={"energy": energy}),
+                      e0=float(maps.attrs["e0"]), noise=float(maps.attrs["noise_od"]))
+        halves.append(np.asarray(m["edge_energy_half_step_ev"].values, np.float64))
+    sample = np.where(trusted, 0.5 * (halves[0] - halves[1]), np.nan)
+    noise = edge - edge_clean
+    ok = np.isfinite(sample) & np.isfinite(noise)
+    stated_oe, _ = local_edge_error(maps, trusted, 0.16, 0.5, noise_sample_ev=sample)
+    stated_oe = stated_oe.values
+    print(f"4. odd/even noise sample: robust sd {_robust_sd(sample[ok]):.3f} eV, rms "
+          f"{np.sqrt(np.mean(sample[ok] ** 2)):.3f} eV; the noise (noisy - noise-free map): robust sd "
+          f"{_robust_sd(noise[ok]):.3f} eV, rms {np.sqrt(np.mean(noise[ok] ** 2)):.3f} eV")
+    print(f"   per-voxel calibration with the error from it: robust sd of noise / stated "
+          f"{_robust_sd((noise / stated_oe)[ok]):.2f}, of the sample / stated {_robust_sd((sample / stated_oe)[ok]):.2f}; "
+          f"against the truth {_robust_sd((edge - true_edge) / stated_oe):.2f}")
+    se = grain_standard_errors(sample, stated_oe, labels)
+    use = np.isfinite(noise) & np.isfinite(stated_oe) & np.isfinite(sample) & (labels > 0)
+    ids = se.index[se["n_voxels"] >= 10]
+    lab = np.where(use, labels, 0)
+    noise_mean = ndimage.mean(np.where(use, noise, 0.0), lab, ids)
+    err_mean = ndimage.mean(np.where(use, edge - true_edge, 0.0), lab, ids)
+    z = noise_mean / se.loc[ids, "se_ev"].values
+    naive = ndimage.standard_deviation(np.where(use, edge, 0.0), lab, ids) / np.sqrt(se.loc[ids, "n_voxels"].values)
+    print(f"   per grain ({len(ids)} of >= 10 voxels; SE scale {se.attrs['scale']:.2f}): robust sd of the noise's mean / "
+          f"SE {_robust_sd(z):.2f} (naive SE {_robust_sd(noise_mean / naive):.2f}); of (mean - truth) / SE "
+          f"{_robust_sd(err_mean / se.loc[ids, 'se_ev'].values):.2f}")
 
 
 if __name__ == "__main__":
