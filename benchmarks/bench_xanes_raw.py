@@ -9,9 +9,10 @@ Cases (group "xanes_raw"), each in a fresh process (peak memory is the process's
   against the issue's goal (≤ 30 s and ≤ 1.5 GB on two cores);
 - :func:`batteryzoom.xanes.xanes_from_raw` on ``twin/particle-xanes-raw`` (the twin's true
   grain labels placed on the reconstruction's grid): the reconstruction's share of the
-  whole pipeline (``bz.tomo.reconstruct``, every energy, jitter corrected, against the
-  whole call; the axis search from the projections' centroids, the magnification fit and
-  resampling, alignment, maps and per-grain statistics make the rest), and the peak memory.
+  whole pipeline (``bz.tomo.reconstruct`` of every energy, jitter corrected, plus the FBP
+  of the odd and even projections for the error bars, against the whole call; the axis
+  search, the magnification, alignment, maps, error bars and per-grain statistics make the
+  rest), and the peak memory.
 """
 
 from __future__ import annotations
@@ -49,19 +50,26 @@ truth = bz.data.load("twin/particle-xanes-raw", part="truth").load()
 o, n = truth.attrs["truth_origin_px"], acq.sizes["col"]
 labels = np.zeros((acq.sizes["row"], n, n), np.int32)
 labels[tuple(slice(a, a + k) for a, k in zip(o, truth["grain_labels"].shape))] = truth["grain_labels"].values
-spent = {"reconstruct": 0.0, "axis_centres": 0.0}
+spent = {"reconstruct": 0.0, "halves": 0.0, "axis_centres": 0.0}
+inside = []
 
 def timed(key, func):
     def wrapper(*args, **kwargs):
+        if inside:  # a call made by another timed one: counted there
+            return func(*args, **kwargs)
+        inside.append(key)
         t = time.perf_counter()
         try:
             return func(*args, **kwargs)
         finally:
             spent[key] += time.perf_counter() - t
+            inside.pop()
     return wrapper
 
-# xanes_from_raw imports bz.tomo.reconstruct when called and calls its module's axis_centres
+# xanes_from_raw imports bz.tomo.reconstruct (every energy) and reconstruct_slices (the odd and
+# even projections' FBP for the error bars) when called, and calls its module's axis_centres
 bz.tomo.reconstruct = timed("reconstruct", bz.tomo.reconstruct)
+bz.tomo.reconstruct_slices = timed("halves", bz.tomo.reconstruct_slices)
 from_raw.axis_centres = timed("axis_centres", from_raw.axis_centres)
 t = time.perf_counter()
 res = from_raw.xanes_from_raw(acq, labels, progress=False)
@@ -99,11 +107,13 @@ def raw_twin_generation():
 @case("xanes_raw")
 def reconstruction_share_of_xanes_from_raw():
     info = _run(_RAW)
-    share = info["reconstruct"] / info["total_s"]
+    recon = info["reconstruct"] + info["halves"]
+    share = recon / info["total_s"]
     return [Measurement(
-        f"xanes_from_raw: bz.tomo.reconstruct vs the whole call, -> {tuple(info['shape'])}", info["reconstruct"],
-        info["total_s"],
-        note=f"reconstruction {100 * share:.0f} % of {info['total_s']:.0f} s (axis search "
-             f"{info['axis_centres']:.1f} s); peak memory {info['peak_mib']:.0f} MiB",
-        extra={"peak_mib": info["peak_mib"], "reconstruct_s": info["reconstruct"], "total_s": info["total_s"],
-               "axis_centres_s": info["axis_centres"], "share": share})]
+        f"xanes_from_raw: reconstruction vs the whole call, -> {tuple(info['shape'])}", recon, info["total_s"],
+        note=f"reconstruction {100 * share:.0f} % of {info['total_s']:.0f} s: every energy "
+             f"{info['reconstruct']:.0f} s (bz.tomo.reconstruct, jitter corrected), the odd and even halves' FBP "
+             f"{info['halves']:.0f} s (error bars); axis search {info['axis_centres']:.1f} s; peak memory "
+             f"{info['peak_mib']:.0f} MiB",
+        extra={"peak_mib": info["peak_mib"], "reconstruct_s": info["reconstruct"], "halves_s": info["halves"],
+               "total_s": info["total_s"], "axis_centres_s": info["axis_centres"], "share": share})]
