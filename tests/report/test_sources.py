@@ -73,6 +73,7 @@ particle:
   origin_um: {origin}
 """)
     src = rp.FolderSource(data)
+    assert src.route("particle") == "finished volume (particle.npz)" and src.route("cycler") is None
     h = src.hierarchy()
     assert h.path("particle") == ["electrode", "particle"]
     lo, hi = h.box_in("particle", "electrode")

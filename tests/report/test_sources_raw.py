@@ -105,12 +105,36 @@ def test_raw_in_memory_for_the_electrode_and_a_multi_energy_grain(tmp_path):
     grain = src.load("grain")
     np.testing.assert_array_equal(grain["labels"].values, labels)  # labels on the reconstructed grid
     assert grain["designated"] == [1, 3]
-    g = grain["stack"]
-    assert g.dims == ("energy", "z", "y", "x") and g.sizes["energy"] == 3
-    np.testing.assert_allclose(g["energy"].values, energies)
-    means = [float(g.isel(energy=i, z=0, y=slice(20, 28), x=slice(24, 32)).mean()) for i in range(3)]
-    np.testing.assert_allclose(np.array(means) / means[0], [1.0, 1.2, 1.4], rtol=0.05)  # the edge's rise kept
-    assert src.hierarchy().path("grain") == ["grain"]
+    # the grain's raw scan takes the twin's raw route: xanes_from_raw runs in the grain scale
+    acq = grain["acquisition"]
+    assert grain["stack"] is None and grain["options"] == {"centre": 23.7}
+    assert acq.projections.dims == ("energy", "angle", "row", "col") and acq.sizes["energy"] == 3
+    np.testing.assert_allclose(acq["energy"].values, energies)
+    assert src.hierarchy().path("grain") == ["grain"] and src.hierarchy()["grain"].shape == (6, 48, 48)
+    assert src.route("grain").startswith("reconstructed from raw projections (xanes/e*.h5: bz.xanes.xanes_from_raw")
+    assert src.route("electrode") == "reconstructed from raw projections (electrode.h5: bz.tomo.reconstruct)"
+    assert (tmp_path / "xanes").resolve() in src.inputs()  # a report is never written among the raw files
+
+
+def test_a_grain_raw_route_refuses_what_xanes_from_raw_does_not_take(tmp_path):
+    (tmp_path / "xanes").mkdir()
+    for i, e in enumerate((8330.0, 8345.0)):
+        _write_dxchange(tmp_path / "xanes" / f"e{i}.h5", energy_ev=e, seed=i)
+    _write_dxchange(tmp_path / "one.h5", energy_ev=8330.0)
+    _yaml(tmp_path, "grain:\n  raw: xanes/e*.h5\n  voxel_size_um: 0.5\n  reconstruct: {rows: [0, 3]}\n")
+    with pytest.raises(FileFormatError, match=r"grain.reconstruct has keyword\(s\) \['rows'\].*xanes_from_raw"):
+        rp.FolderSource(tmp_path).load("grain")
+    _yaml(tmp_path, "grain:\n  raw: xanes/e*.h5\n  voxel_size_um: 0.5\n  magnification: none\n")
+    assert rp.FolderSource(tmp_path).load("grain")["options"] == {"magnification": None}
+    _yaml(tmp_path, "grain:\n  raw: xanes/e*.h5\n  magnification: [1.0, 0]\n")
+    with pytest.raises(FileFormatError, match="grain.magnification: must be fit .* one pixel-size ratio > 0 per energy"):
+        rp.FolderSource(tmp_path)
+    _yaml(tmp_path, "grain:\n  stack: one.h5\n  magnification: fit\n")
+    with pytest.raises(FileFormatError, match="grain.magnification corrects a raw scan's pixel size"):
+        rp.FolderSource(tmp_path)
+    _yaml(tmp_path, "grain:\n  raw: one.h5\n  voxel_size_um: 0.5\n")
+    with pytest.raises(FileFormatError, match="one.h5.*is one energy; the grain scale needs a multi-energy scan"):
+        rp.FolderSource(tmp_path).load("grain")
 
 
 @pytest.mark.parametrize("text, problem", [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import warnings
 
@@ -10,7 +11,7 @@ import pytest
 import xarray as xr
 
 import batteryzoom as bz
-from batteryzoom.data.twin import frames, grains, particle_raw
+from batteryzoom.data.twin import frames, grains, particle_raw, xanes_raw
 from batteryzoom.errors import InputError
 from batteryzoom.zoom import BoxOutsideParentWarning, Hierarchy, Level
 
@@ -120,15 +121,15 @@ def test_manifest_and_twin_frames_agree():
     twin_h = Hierarchy.from_twin("small")
     assert [n for n in manifest_h.names if n in TWIN] == twin_h.names
     # a raw acquisition of a twin level is placed as the grid it reconstructs to: its
-    # module's own Level (the nano-CT's, wider than the particle by a margin), or else the
-    # level's own grid (a child that coincides with it: the truth and the reconstruction)
-    own = {lv.name: lv for lv in (particle_raw.level("small"),)}
-    for name in set(manifest_h.names) - set(TWIN):
-        lv, parent = manifest_h[name], manifest_h[manifest_h[name].parent]
-        assert name == f"{parent.name}-raw" and lv.parent in TWIN
-        ref = own.get(name, parent)
-        assert (lv.shape, lv.voxel_size_um) == (ref.shape, ref.voxel_size_um)
-        np.testing.assert_allclose(lv.origin_um, ref.origin_um if name in own else 0.0, atol=1e-9)
+    # module's own Level (wider than the finished volume by the detector's margin of air,
+    # stated as its overhang)
+    own = {lv.name: lv for lv in (particle_raw.level("small"), xanes_raw.level("small"))}
+    assert set(manifest_h.names) - set(TWIN) == set(own)
+    for name, ref in own.items():
+        lv = manifest_h[name]
+        assert name == f"{lv.parent}-raw" and lv.parent in TWIN
+        assert (lv.shape, lv.voxel_size_um, lv.overhang_um) == (ref.shape, ref.voxel_size_um, ref.overhang_um)
+        np.testing.assert_allclose(lv.origin_um, ref.origin_um, atol=1e-9)
     for name in TWIN:
         a, b = manifest_h[name], twin_h[name]
         assert (a.parent, a.scale, a.voxel_size_um) == (b.parent, b.scale, b.voxel_size_um)
@@ -222,6 +223,41 @@ def test_validation():
         h.path("missing")
     with pytest.raises(InputError, match="coordinates"):
         h.to_world("cell", [1.0, 2.0])
+
+
+
+def test_a_stated_overhang_is_silent_and_a_misplacement_beyond_it_still_warns():
+    """A reconstruction's grid holds air around its sample: 2 µm of it on every side of a
+    10 µm parent, stated, is silent; the same grid placed 3 µm off (a wrong origin) sticks
+    out 5 µm on one side, beyond what it states, and warns (raises when strict)."""
+    parent = Level("nano", (10, 10, 10), 1.0)
+    recon = Level("recon", (14, 14, 14), 1.0, origin_um=(-2.0, -2.0, -2.0), parent="nano", overhang_um=2.0)
+    assert recon.overhang_um == (2.0, 2.0, 2.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        h = Hierarchy([parent, recon])
+    assert h.manifest_fields("recon")["frame"]["overhang_um"] == [2.0, 2.0, 2.0]
+    with pytest.warns(BoxOutsideParentWarning, match="beyond its stated overhang_um"):
+        Hierarchy([parent, dataclasses.replace(recon, origin_um=(-5.0, -2.0, -2.0))])
+    with pytest.raises(InputError, match="state overhang_um"):
+        Hierarchy([parent, dataclasses.replace(recon, origin_um=(-2.0, 1.0, -2.0))], strict=True)
+    # without the statement the same grid warns, as any field of view sticking out does
+    with pytest.warns(BoxOutsideParentWarning, match="by up to 4"):
+        Hierarchy([parent, dataclasses.replace(recon, overhang_um=None)])
+    with pytest.raises(InputError, match="overhang_um must be >= 0"):
+        Level("bad", (2, 2, 2), 1.0, overhang_um=(0.0, -1.0, 0.0))
+
+
+def test_the_twins_raw_reconstruction_grids_need_no_warning():
+    """The twin's raw acquisitions' reconstruction grids overhang their finished volumes by
+    the detector's margin of air, stated in the manifest (frame.overhang_um): no warning."""
+    names = ["twin/cell-ct", "twin/electrode-ct", "twin/particle-nanoct", "twin/particle-xanes",
+             "twin/particle-nanoct-raw", "twin/particle-xanes-raw"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        h = Hierarchy.from_manifest(names=names)
+    assert h["twin/particle-nanoct-raw"].overhang_um == (0.32, 0.64, 0.64)
+    assert h["twin/particle-xanes-raw"].shape == (64, 72, 72)
 
 
 def test_manifest_problems_are_reported(tmp_path):

@@ -410,6 +410,11 @@ class Level:
         equal ``shape``.
     preset : str, optional
         For a level of the synthetic twin, its preset (``"small"``, ``"large"``).
+    overhang_um : float or tuple of float, optional
+        How far this grid extends past its parent's box on purpose, per axis and side (µm,
+        >= 0): a reconstruction's field of view holds air around the sample it was
+        registered to. :class:`batteryzoom.zoom.Hierarchy` accepts that much (plus half a
+        parent voxel) silently and still warns beyond it. Default None: none stated.
 
     Examples
     --------
@@ -428,6 +433,7 @@ class Level:
     scale: str | None = None
     data: Any = field(default=None, compare=False, repr=False)
     preset: str | None = None
+    overhang_um: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -450,6 +456,11 @@ class Level:
         object.__setattr__(self, "voxel_size_um", vs)
         origin = (0.0,) * len(vs) if self.origin_um is None else self.origin_um
         object.__setattr__(self, "origin_um", _vector(origin, len(vs), f"{self.name}: origin_um", positive=False))
+        if self.overhang_um is not None:
+            over = _vector(self.overhang_um, len(vs), f"{self.name}: overhang_um", positive=False)
+            if min(over) < 0:
+                raise InputError(f"{self.name}: overhang_um must be >= 0 µm on every axis, got {list(over)}")
+            object.__setattr__(self, "overhang_um", over)
         if self.data is not None and self.shape is not None:
             spatial = _spatial_shape(self.data, self.ndim)
             if spatial != self.shape:

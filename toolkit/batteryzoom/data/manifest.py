@@ -25,6 +25,8 @@
         parent: twin/particle-nanoct    # optional: where it sits in another dataset
         box_um: {min: [z, y, x], max: [z, y, x]}   # its box in the parent's frame (µm)
         frame: {voxel_size_um: [z, y, x], origin_um: [z, y, x]}
+        # frame may add overhang_um: [z, y, x], how far the grid extends past the parent's
+        # box on purpose (a reconstruction's field of view around its sample; µm per side)
     download_hosts: [data.example.org]  # optional, top level: more hosts downloads may use
 
 :func:`read_manifest` parses and validates it; every problem raises
@@ -379,6 +381,8 @@ def _parse_entry(name: Any, raw: Any, hosts: tuple[str, ...] = DEFAULT_DOWNLOAD_
         _check_vec3(frame["voxel_size_um"], name, "frame.voxel_size_um")
         if "origin_um" in frame:
             _check_vec3(frame["origin_um"], name, "frame.origin_um")
+        if "overhang_um" in frame and min(_check_vec3(frame["overhang_um"], name, "frame.overhang_um")) < 0:
+            raise ManifestError(name, "frame.overhang_um", "must be >= 0 µm on every axis")
     loader = raw.get("loader")
     if loader is not None:
         if not isinstance(loader, Mapping) or "function" not in loader:

@@ -82,6 +82,10 @@ class GrainScale:
         differ from the segmented ones; None off the twin.
     true_rows : dict
         The twin's true rows (``part="grains"``) of grains 1 and 2, by index 0 and 1.
+    raw : RawXanes, optional
+        When the stack was reconstructed from raw projections here
+        (:func:`batteryzoom.xanes.xanes_from_raw`): the reconstructions, the magnification
+        fitted, the centres and the per-voxel error bars with the noise where it is.
     """
 
     chemistry: Any
@@ -90,6 +94,7 @@ class GrainScale:
     design_note: str = ""
     true_labels: list[int] | None = None
     true_rows: dict = field(default_factory=dict)
+    raw: Any = None
 
     @property
     def designated(self) -> dict[str, int]:
@@ -118,7 +123,7 @@ class GrainScale:
         return tab
 
 
-def grain_scale(dataset: Any = "twin", *, progress: bool | None = None) -> GrainScale:
+def grain_scale(dataset: Any = "twin", *, progress: bool | None = None, from_raw: bool = False) -> GrainScale:
     """The report's grain scale on ``dataset``, alone: the particle's grains carried onto the
     XANES grid (as :func:`run_zoom`'s particle scale does), then the chemistry.
 
@@ -128,6 +133,8 @@ def grain_scale(dataset: Any = "twin", *, progress: bool | None = None) -> Grain
         As :func:`batteryzoom.report.run_zoom`'s.
     progress : bool, optional
         Show progress bars (default: ``BATTERYZOOM_PROGRESS``).
+    from_raw : bool
+        On the twin: from its raw acquisitions (:class:`~batteryzoom.report.TwinSource`).
 
     Returns
     -------
@@ -146,7 +153,7 @@ def grain_scale(dataset: Any = "twin", *, progress: bool | None = None) -> Grain
     from .particle import grains_on_xanes_grid
     from .sources import open_source
 
-    source = dataset if isinstance(dataset, Source) else open_source(dataset)
+    source = dataset if isinstance(dataset, Source) else open_source(dataset, from_raw=from_raw)
     ctx: dict = {}
     if source.has("particle"):
         structure = particle_structure(source.load("particle")["volume"])
@@ -165,9 +172,16 @@ def _grain_scale(source: Source, d: dict, ctx: dict, progress: bool | None = Non
     # segmented labels hand each grain some of its neighbours' voxels: the statistics leave
     # out the voxels that mix two grains and clip the strays left, per grain
     pure = np.asarray(ctx["grain_labels_xanes_pure"].values) > 0 if segmented else None
-    chem = grain_chemistry(d["stack"], labels, mask=pure, clip_sigma=3.0 if segmented else None,
-                           designated=[g if g is not None else -1 for g in designated] if designated else None,
-                           progress=progress)
+    options = dict(mask=pure, clip_sigma=3.0 if segmented else None, progress=progress,
+                   designated=[g if g is not None else -1 for g in designated] if designated else None)
+    raw = None
+    if d.get("acquisition") is not None:  # raw projections: reconstructed, magnification-corrected, then the same
+        from ..xanes import xanes_from_raw
+
+        raw = xanes_from_raw(d["acquisition"], labels, **d.get("options", {}), **options)
+        chem = raw.chemistry
+    else:
+        chem = grain_chemistry(d["stack"], labels, **options)
     true_labels = None
     if truth and chem.designated is not None and not chem.designated_auto:
         model = truth["model"]["designated"]
@@ -175,7 +189,7 @@ def _grain_scale(source: Source, d: dict, ctx: dict, progress: bool | None = Non
     if chem.designated_auto:
         design_note = "chosen: grain 2 the most oxidized, grain 1 the least uniform of the well-sampled grains"
         true_rows = {}
-    return GrainScale(chem, label_source, segmented, design_note, true_labels, true_rows)
+    return GrainScale(chem, label_source, segmented, design_note, true_labels, true_rows, raw)
 
 
 def run(source: Source, s: Collector, ctx: dict) -> None:
@@ -190,11 +204,22 @@ def run(source: Source, s: Collector, ctx: dict) -> None:
     edge = chem.edge
     s.finding("voxels with a trusted edge (mask)", 100 * chem.trusted_fraction, "%", fmt=".1f",
               note="edge jump clearly above the pre-edge noise, spectrum normalized")
+    shifts = truth.get("shifts") if truth else None
     s.finding("largest alignment shift", chem.max_shift_px, "px", fmt=".2f",
-              truth=float(np.abs(truth["shifts"][["shift_z_px", "shift_y_px", "shift_x_px"]].to_numpy()).max())
-              if truth else None)
+              truth=None if shifts is None else float(np.abs(shifts[["shift_z_px", "shift_y_px", "shift_x_px"]]
+                                                              .to_numpy()).max()),
+              note="" if gs.raw is None else "after reconstruction on each energy's own axis, jitter and "
+                                              "magnification corrected")
     err_ev = chem.voxel_uncertainty_ev
-    s.finding("per-voxel uncertainty (median, from the pre-edge noise)", err_ev, "eV", fmt=".3f")
+    if gs.raw is None:
+        s.finding("per-voxel uncertainty (median, from the pre-edge noise)", err_ev, "eV", fmt=".3f")
+    else:  # the reconstruction's noise varies across the field: measured where it is
+        err_ev = float(np.nanmedian(gs.raw.edge_err_ev.values))
+        s.finding("per-voxel uncertainty (median, from the pre-edge noise)", err_ev, "eV", fmt=".3f",
+                  note="local noise level and the counts' noise at the edge (bz.xanes.xanes_from_raw)")
+        r = gs.raw
+        s.values["route"] = (f"{source.route('grain')[:-1]}; magnification exponent {r.magnification_exponent:.3f}, "
+                             f"axis {min(r.centres_px):.2f}–{max(r.centres_px):.2f} px)")
     s.values["voxel_uncertainty_ev"] = err_ev
     if truth:
         valid = np.isfinite(edge.values)

@@ -20,6 +20,7 @@ nav a { margin-right: 14px; font-size: 14px; }
 .summary { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 10px 16px; }
 .summary li { margin: 4px 0; }
 .scale-tag { display: inline-block; min-width: 72px; font-weight: bold; }
+.route { color: #555; font-size: 13px; }
 table.findings { border-collapse: collapse; width: 100%; background: #fff; font-size: 13px; }
 table.findings th, table.findings td { border-bottom: 1px solid #e4e4e4; padding: 4px 8px; text-align: left;
   vertical-align: top; }
@@ -85,7 +86,9 @@ def render_html(report: Any, static: dict[str, list[Path]], static_message: str)
     )
     summary = "\n".join(
         f"<li><span class='scale-tag'>{html.escape(s)}</span> "
-        f"{html.escape(r.values.get('summary', '') if r.status == 'done' else r.status + ': ' + r.text)}</li>"
+        f"{html.escape(r.values.get('summary', '') if r.status == 'done' else r.status + ': ' + r.text)}"
+        + (f"<br><span class='route'>from: {html.escape(r.values['route'])}</span>" if r.values.get("route") else "")
+        + "</li>"
         for s, r in report.scales.items()
     )
     parts = [
@@ -112,6 +115,8 @@ def render_html(report: Any, static: dict[str, list[Path]], static_message: str)
     ]
     for k, (scale, res) in enumerate(report.scales.items()):
         parts.append(f"<h2 id='scale-{scale}'>{k + 1}. {html.escape(res.title)}</h2>")
+        if res.values.get("route"):
+            parts.append(f"<p class='route'>Input: {html.escape(res.values['route'])}.</p>")
         if res.status == "done":
             parts.append(f"<p>{res.text}</p>")  # written by the report itself (may hold <b>)
         else:

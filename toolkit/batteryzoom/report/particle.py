@@ -23,7 +23,7 @@ def grains_on_xanes_grid(source: Source, labels) -> dict:
     spectrum mixes two grains); empty when the dataset does not nest the XANES level in
     the particle's."""
     h, name, xname = source.hierarchy(), source.level("particle"), source.level("grain")
-    if h is None or name not in h or xname not in h or h[xname].parent != name:
+    if h is None or name not in h or xname not in h or name not in h.path(xname):
         return {}
     return {"grain_labels_xanes": h.regrid_labels(labels, name, xname),
             "grain_labels_xanes_pure": h.regrid_labels(labels, name, xname, min_purity=GRAIN_MIN_PURITY)}
@@ -59,6 +59,8 @@ def run(source: Source, s: Collector, ctx: dict) -> None:
         s.figure("particle_zoom", fig, "A slice of the particle's nano-tomogram with the 3D XANES field of view.")
     ctx.update(grains_on_xanes_grid(source, labels))
     s.values.update(n_grains=c.n_grains, void_fraction=c.void_fraction)
+    if "centre_px" in vol.attrs:  # reconstructed here: where the axis was found
+        s.values["route"] = f"{source.route('particle')[:-1]}; axis at {float(np.mean(vol.attrs['centre_px'])):.2f} px)"
     s.values["summary"] = (
         f"{c.n_grains} primary grains (median {c.median_diameter_um:.2f} µm); cracks and pores "
         f"{100 * c.void_fraction:.1f} % of the particle's volume"

@@ -92,6 +92,13 @@ class ZoomReport:
     seconds: float = 0.0
     inputs: tuple = ()
 
+    @property
+    def routes(self) -> dict[str, str]:
+        """How each scale's volume reached its analysis, in words, by scale: ``"finished
+        volume (twin/particle-nanoct)"`` or ``"reconstructed from raw projections (...)"``
+        (scales without a volume, the cycler, have none)."""
+        return {s: r.values["route"] for s, r in self.scales.items() if r.values.get("route")}
+
     def value(self, scale: str, key: str, default: Any = None) -> Any:
         """A key number of a scale (``report.value("cycler", "k_value_mv_per_day")``)."""
         return self.scales[scale].values.get(key, default) if scale in self.scales else default
@@ -111,11 +118,14 @@ class ZoomReport:
         return f[cols].rename(columns={"text": "value", "truth_text": "truth"}).reset_index(drop=True)
 
     def summary_lines(self) -> list[str]:
-        """One line per scale: the short text summary that ``batteryzoom report`` prints."""
+        """One line per scale: the short text summary that ``batteryzoom report`` prints,
+        each followed by the route its volume took (``from: finished volume (...)``)."""
         lines = []
         for scale, res in self.scales.items():
             text = res.values.get("summary") if res.status == "done" else f"{res.status}: {res.text}"
             lines.append(f"{scale:9s}  {text}")
+            if res.values.get("route"):
+                lines.append(f"{'':9s}  from: {res.values['route']}")
         return lines
 
     def summary_text(self) -> str:

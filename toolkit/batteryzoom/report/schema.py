@@ -97,6 +97,13 @@ def _two_labels(v: Any) -> str:
     return "" if ok else f"must be two grain labels (integers > 0), e.g. [12, 34], got {v!r}"
 
 
+def _magnification(v: Any) -> str:
+    if v in ("fit", "none") or (isinstance(v, list) and len(v) >= 2 and all(_is_number(x) and x > 0 for x in v)):
+        return ""
+    return (f"must be fit (measured from the projections), none (a microscope that keeps its magnification) or "
+            f"one pixel-size ratio > 0 per energy, got {v!r}")
+
+
 def _mapping(v: Any) -> str:
     return "" if isinstance(v, dict) else f"must be a mapping of keywords (the function's keyword arguments), got {v!r}"
 
@@ -114,7 +121,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
                   "collector_side": _one_of("low", "high")},
     "particle": {**_VOLUME, **_RAW},
     "grain": {"stack": _path, "energies": _energies, "voxel_size_um": _voxel, "origin_um": _origin,
-              "labels": _path, "designated": _two_labels, "layout": _text, **_RAW},
+              "labels": _path, "designated": _two_labels, "layout": _text, "magnification": _magnification, **_RAW},
 }
 # the file(s) a section must name
 REQUIRED = {"cycler": ("one_cycle", "self_discharge", "population"), "cell": ("volume",),

@@ -3,7 +3,8 @@
 A *source* hands :func:`batteryzoom.report.run_zoom` the inputs of each scale of the zoom
 (cycler records, volumes, a XANES stack), the hierarchy that places the volumes in one
 frame (when known), and, for the twin only, the ground truth that the report prints
-beside each finding. It computes nothing.
+beside each finding. It computes nothing. The interface is :class:`Source` (:mod:`.source`);
+the twin's is :class:`TwinSource` (:mod:`.twin`), both importable from here too.
 
 The convention of a folder of your own data is :class:`FolderSource`'s docstring
 (``help(bz.report.FolderSource)``).
@@ -17,132 +18,29 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BatteryZoomError, FileFormatError, InputError
+from .source import FINISHED, FROM_RAW, SCALES, Source
+from .twin import TwinSource
 
 __all__ = ["SCALES", "DATASET_FILE", "Source", "TwinSource", "FolderSource", "open_source"]
 
-SCALES = ("cycler", "cell", "electrode", "particle", "grain")
 DATASET_FILE = "batteryzoom.yaml"
 
 _VOLUME_SCALES = ("cell", "electrode", "particle", "grain")
+
 # keywords the source sets itself: the cache and progress are its own, reading needs the path
 _RESERVED = {"raw_read": {"path"}, "reconstruct": {"acquisition", "out", "overwrite", "progress"}}
 
 
-class Source:
-    """Inputs of each scale (see the module docstring); subclasses fill them in."""
-
-    name: str = ""
-    description: str = ""
-    is_twin: bool = False
-
-    def has(self, scale: str) -> bool:
-        """Whether the dataset holds anything for ``scale``."""
-        raise NotImplementedError
-
-    def load(self, scale: str) -> dict[str, Any]:
-        """The inputs of ``scale`` (tables, xarray volumes, options)."""
-        raise NotImplementedError
-
-    def truth(self, scale: str) -> dict[str, Any]:
-        """Ground truth of ``scale`` (the twin's; empty for real data)."""
-        return {}
-
-    def hierarchy(self):
-        """A :class:`batteryzoom.zoom.Hierarchy` of the volumes present, or None."""
-        return None
-
-    def level(self, scale: str) -> str | None:
-        """The hierarchy's level name of ``scale``'s volume."""
-        return None
-
-    def inputs(self) -> list[Path]:
-        """The folders the inputs are read from (a report is never written among them)."""
-        return []
-
-
-# ---------------------------------------------------------------------------- the twin
-
-_TWIN = {
-    "cell": "twin/cell-ct",
-    "electrode": "twin/electrode-ct",
-    "particle": "twin/particle-nanoct",
-    "grain": "twin/particle-xanes",
-}
-
-
-class TwinSource(Source):
-    """The synthetic twin of the study's cell (``bz.data.load("twin/...")``, preset small).
-
-    Generated on first use and cached; its ground truth feeds the report's truth column.
-    """
-
-    name = "twin"
-    description = (
-        "the synthetic twin of the study's cell: a commercial 18650 (NMC532/graphite, 2 Ah) that "
-        "failed quality control because it self-discharged; every scale generated with ground truth"
-    )
-    is_twin = True
-
-    def has(self, scale: str) -> bool:
-        return scale in SCALES
-
-    def load(self, scale: str) -> dict[str, Any]:
-        from .. import data
-
-        if scale == "cycler":
-            sd = data.load("twin/cycling-self-discharge")
-            return {
-                "one_cycle": data.load("twin/cycling-one-cycle"),
-                "self_discharge": sd,
-                "cell_id": sd.attrs.get("cell", "cell"),
-                "population": data.load("twin/cycling-population"),
-                "threshold_mv_per_day": 2.0,
-            }
-        if scale == "grain":
-            return {"stack": data.load(_TWIN["grain"]), "labels": None, "designated": None}
-        return {"volume": data.load(_TWIN[scale])}
-
-    def truth(self, scale: str) -> dict[str, Any]:
-        from .. import data
-
-        if scale == "cycler":
-            return {
-                "one_cycle": data.load("twin/cycling-one-cycle", part="truth"),
-                "self_discharge": data.load("twin/cycling-self-discharge", part="truth"),
-                "population": data.load("twin/cycling-population", part="truth"),
-            }
-        if scale == "cell":
-            return {"defects": data.load(_TWIN["cell"], part="defects"),
-                    "spiral": data.load(_TWIN["cell"], part="spiral")}
-        if scale == "electrode":
-            name = _TWIN["electrode"]
-            return {"particles": data.load(name, part="particles"), "particle_table": data.load(name, part="particle_table"),
-                    "phases": data.load(name, part="phases"), "info": data.load(name, part="info")}
-        if scale == "particle":
-            name = _TWIN["particle"]
-            return {"grains": data.load(name, part="grains"), "cracks": data.load(name, part="cracks"),
-                    "pores": data.load(name, part="pores"), "grain_table": data.load(name, part="grain_table")}
-        if scale == "grain":
-            name = _TWIN["grain"]
-            return {"truth": data.load(name, part="truth"), "grains": data.load(name, part="grains"),
-                    "shifts": data.load(name, part="shifts"), "model": data.load(name, part="model")}
-        return {}
-
-    def hierarchy(self):
-        from ..zoom import Hierarchy
-
-        return Hierarchy.from_twin("small")
-
-    def level(self, scale: str) -> str | None:
-        return _TWIN.get(scale)
-
-    def inputs(self) -> list[Path]:
-        from ..data.store import cache_dir, mirror_dir
-
-        return [p for p in (cache_dir(), mirror_dir()) if p is not None]
-
-
 # ---------------------------------------------------------------- a folder of user data
+
+
+# what the grain's raw route takes of reconstruct: (bz.xanes.xanes_from_raw's keywords)
+_XANES_RAW_KEYWORDS = {"centre", "method", "rings", "jitter"}
+
+
+def _raw_grid(acq: Any) -> tuple[int, int, int]:
+    """The grid a raw scan reconstructs to by default: the detector's rows × columns × columns."""
+    return (int(acq.sizes["row"]), int(acq.sizes["col"]), int(acq.sizes["col"]))
 
 
 def _bad(path: Path, problem: str, fix: str | None = None) -> FileFormatError:
@@ -202,6 +100,17 @@ class FolderSource(Source):
           reconstruct: {rings: false}        # optional: bz.tomo.reconstruct's keywords (centre, method, rows, ...)
           cache: ../recon/particle.zarr      # optional, outside the folder: written once, reused; + particle.json
           origin_um: [27.31, 27.31, 53.31]
+
+    For the grain, a raw multi-energy scan takes the route of the twin's raw 3D XANES:
+    :func:`batteryzoom.xanes.xanes_from_raw` (FBP per energy with the centre found from
+    the projections, stripes removed, jitter corrected, the magnification across energies
+    measured and corrected, then aligned; ``reconstruct:`` may give its ``centre``,
+    ``method``, ``rings``, ``jitter``; ``magnification:`` is ``fit`` (the default),
+    ``none`` for a microscope that keeps its magnification, or one pixel-size ratio per
+    energy; ``cache:`` receives the per-energy reconstructions, rewritten on each run). For a propagation-based (phase-contrast)
+    nano-CT, give the particle Paganin's retrieval as the twin's route does:
+    ``reconstruct: {phase: {delta_beta: 32, distance_m: 2.0e-4}, rings: false}``. The
+    report names each scale's route (:attr:`ZoomReport.routes`).
 
     ``voxel_size_um`` is passed as the pixel size when the file records none. The centre
     used is recorded in the volume's attributes (``centre_px``, ``centre_fits``,
@@ -298,6 +207,9 @@ class FolderSource(Source):
                            f"give the reconstructed {given[0]} or the raw acquisition, not both")
             for key in ("raw_read", "reconstruct"):
                 self._options(section, scale, key)
+            if section.get("magnification") is not None and not section.get("raw"):
+                raise _bad(self.spec_path, f"{scale}.magnification corrects a raw scan's pixel size across energies; "
+                           f"{scale} gives no raw:", "remove it (a finished stack is on one grid already)")
             if section.get("cache") and not section.get("raw"):
                 raise _bad(self.spec_path, f"{scale}.cache is where a raw acquisition is reconstructed to; "
                            f"{scale} gives no raw:")
@@ -325,6 +237,18 @@ class FolderSource(Source):
     # -- Source API
     def has(self, scale: str) -> bool:
         return scale in self.spec
+
+    def route(self, scale: str) -> str | None:
+        s = self.spec.get(scale)
+        if scale == "cycler" or s is None:
+            return None
+        if s.get("raw"):
+            phase = (s.get("reconstruct") or {}).get("phase")
+            how = ("bz.xanes.xanes_from_raw: FBP per energy, magnification across energies fitted, aligned"
+                   if scale == "grain" else "bz.tomo.reconstruct" + (
+                       f": Paganin phase retrieval δ/β {phase.get('delta_beta')}" if isinstance(phase, dict) else ""))
+            return f"{FROM_RAW} ({s['raw']}: {how})"
+        return f"{FINISHED} ({s.get('stack') or s.get('volume')})"
 
     def load(self, scale: str) -> dict[str, Any]:
         # read once: the hierarchy and the scale's analysis share the volumes
@@ -355,20 +279,26 @@ class FolderSource(Source):
                 out["population"] = pd.concat(frames, ignore_index=True)
             return out
         voxel = s.get("voxel_size_um")
-        raw = self._reconstruct(scale, s) if s.get("raw") else None
         if scale == "grain":
-            stack = raw if raw is not None else self._read_stack(s)
+            # a raw multi-energy scan takes the route of the twin's: bz.xanes.xanes_from_raw
+            # (per-energy FBP, magnification across energies, alignment), run by the scale
+            acq, options = self._raw_xanes(s) if s.get("raw") else (None, {})
+            stack = None if acq is not None else self._read_stack(s)
+            grid = _raw_grid(acq) if acq is not None else tuple(stack.shape[1:])
             labels = None
             if s.get("labels"):
                 labels = io.read_volume(self._resolve(s["labels"], scale, "labels"), voxel_size_um=voxel)
-                if labels.shape != stack.shape[1:]:
+                if labels.shape != grid:
                     raise _bad(self._resolve(s["labels"], scale, "labels"),
-                               f"grain labels have shape {labels.shape}; the XANES stack's volume is {stack.shape[1:]}",
-                               "give labels on the stack's own grid")
+                               f"grain labels have shape {labels.shape}; the XANES stack's volume is {grid}",
+                               "give labels on the stack's own grid (from raw: the detector's rows × columns × "
+                               "columns, centred on the axis)")
             designated = s.get("designated")
             if designated is not None and (not isinstance(designated, list) or len(designated) != 2):
                 raise _bad(self.spec_path, f"grain.designated must be two grain labels, got {designated!r}")
-            return {"stack": stack, "labels": labels, "designated": designated}
+            return {"stack": stack, "acquisition": acq, "options": options, "labels": labels,
+                    "designated": designated}
+        raw = self._reconstruct(scale, s) if s.get("raw") else None
         vol = raw if raw is not None else io.read_volume(self._resolve(s["volume"], scale, "volume"),
                                                          voxel_size_um=voxel, dataset=s.get("dataset"))
         if vol.ndim != 3:
@@ -396,6 +326,35 @@ class FolderSource(Source):
             raise _bad(self.spec_path, f"{scale}.{key} has keyword(s) {bad} that {func.__name__} does not take "
                        f"here; allowed: {sorted(allowed)}")
         return dict(value)
+
+    def _raw_xanes(self, s: dict) -> tuple[Any, dict[str, Any]]:
+        """The grain's raw multi-energy scan, read, and the keywords of
+        :func:`batteryzoom.xanes.xanes_from_raw` it gives (``reconstruct:``, ``cache:``)."""
+        from .. import io
+
+        paths = self._glob(s["raw"], "grain", "raw")
+        read = self._options(s, "grain", "raw_read")
+        if s.get("voxel_size_um") is not None and "pixel_size_um" not in read:
+            voxel = s["voxel_size_um"]
+            read["pixel_size_um"] = float(voxel[-1] if isinstance(voxel, list) else voxel)
+        options = self._options(s, "grain", "reconstruct")
+        bad = sorted(set(options) - _XANES_RAW_KEYWORDS)
+        if bad:
+            raise _bad(self.spec_path, f"grain.reconstruct has keyword(s) {bad} that the grain's raw route "
+                       f"(bz.xanes.xanes_from_raw) does not take; it takes {sorted(_XANES_RAW_KEYWORDS)}",
+                       "remove them, or reconstruct the stack yourself and give it as grain.stack")
+        try:
+            acq = io.read_acquisition(paths[0] if len(paths) == 1 else paths, **read)
+        except TypeError as exc:  # a keyword the format's reader does not take
+            raise _bad(self.spec_path, f"grain.raw_read: {exc}") from None
+        if "energy" not in acq["projections"].dims:
+            raise _bad(self._resolve(s["raw"], "grain", "raw"), "is one energy; the grain scale needs a multi-energy "
+                       "scan (one acquisition per energy)", "give a folder, a * pattern or a list of per-energy files")
+        if "magnification" in s:  # fit (the default), none, or the scales as known
+            options["magnification"] = None if s["magnification"] == "none" else s["magnification"]
+        if s.get("cache"):  # the per-energy reconstructions, streamed there (rewritten on each run)
+            options.update(out=self._resolve(s["cache"], "grain", "cache"), overwrite=True)
+        return acq, options
 
     def _reconstruct(self, scale: str, s: dict):
         """A raw acquisition to the scale's volume (the grain's stack) with
@@ -494,12 +453,23 @@ class FolderSource(Source):
                 # this scale's own run reports why; its neighbours are placed without it
                 parent = None
                 continue
-            vol = data["stack"].isel(energy=0) if scale == "grain" else data["volume"]
-            vs = vol.attrs.get("voxel_size_um")
-            if vs is None or vol.ndim != 3:
-                continue
+            if scale == "grain" and data.get("acquisition") is not None:
+                # reconstructed by the grain scale itself: its grid is known from the detector
+                from ..frames import frame_of
+
+                acq = data["acquisition"]
+                frame = frame_of(_raw_grid(acq), voxel_size_um=acq.attrs.get("pixel_size_um"), missing="px")
+                if not frame.known:
+                    continue
+                shape, vs = _raw_grid(acq), frame.voxel_size_um
+            else:
+                vol = data["stack"].isel(energy=0) if scale == "grain" else data["volume"]
+                vs = vol.attrs.get("voxel_size_um")
+                if vs is None or vol.ndim != 3:
+                    continue
+                shape = tuple(vol.shape)
             origin = s.get("origin_um")
-            levels.append(Level(name=scale, shape=tuple(vol.shape), voxel_size_um=tuple(vs),
+            levels.append(Level(name=scale, shape=shape, voxel_size_um=tuple(vs),
                                 origin_um=tuple(origin) if origin is not None and parent else (0.0,) * 3,
                                 parent=parent if origin is not None else None, scale=scale))
             self._levels[scale] = scale
@@ -515,19 +485,20 @@ class FolderSource(Source):
         """The dataset's folder and the folder of every file it lists elsewhere."""
         folders = {self.folder}
         for scale, section in self.spec.items():
-            for key in ("one_cycle", "self_discharge", "population", "volume", "stack", "energies", "labels"):
+            for key in ("one_cycle", "self_discharge", "population", "volume", "stack", "energies", "labels", "raw"):
                 if section.get(key) and not (key == "energies" and isinstance(section[key], list)):
                     folders.update(p.resolve().parent for p in self._glob(section[key], scale, key))
         return sorted(folders)
 
 
-def open_source(dataset: Any) -> Source:
-    """``"twin"`` → :class:`TwinSource`; a folder or YAML path → :class:`FolderSource`;
-    a :class:`Source` is returned as is."""
+def open_source(dataset: Any, *, from_raw: bool = False) -> Source:
+    """``"twin"`` → :class:`TwinSource` (``from_raw``: its raw acquisitions for the particle
+    and grain scales); a folder or YAML path → :class:`FolderSource` (which takes the route
+    its ``batteryzoom.yaml`` gives: ``raw:`` or a volume); a :class:`Source` is returned as is."""
     if isinstance(dataset, Source):
         return dataset
     if isinstance(dataset, str) and dataset == "twin":
-        return TwinSource()
+        return TwinSource(from_raw=from_raw)
     if isinstance(dataset, (str, os.PathLike)):
         return FolderSource(dataset)
     raise InputError(f"dataset={dataset!r}: pass 'twin' or the path of a folder holding {DATASET_FILE}")

@@ -178,7 +178,7 @@ def write_report(report: ZoomReport, out: str | os.PathLike = "report", *, stati
         readable(atomic_write_bytes(tmp / "index.html", html.encode("utf-8")))
         checkpoint()
         files = ["index.html"] + sorted(str(p.as_posix()) for ps in relative.values() for p in ps)
-        marker = {"batteryzoom_report": 1, "dataset": report.dataset, "files": files}
+        marker = {"batteryzoom_report": 1, "dataset": report.dataset, "files": files, "routes": report.routes}
         readable(atomic_write_bytes(tmp / MARKER, json.dumps(marker, indent=1).encode("utf-8")))
         checkpoint()
     checkpoint()

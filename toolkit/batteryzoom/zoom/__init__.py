@@ -35,7 +35,10 @@ lies *entirely* outside its parent raises too (that is almost always a unit or f
 mistake: origin in voxels or mm, or measured from the parent's corner instead of its
 voxel 0's centre). A box that sticks out *partly* -- by more than half a parent voxel --
 warns with :class:`BoxOutsideParentWarning`: real fields of view do overhang the volume
-they were registered to; pass ``strict=True`` to make it an error.
+they were registered to; pass ``strict=True`` to make it an error. A grid that overhangs
+on purpose states it (``Level(overhang_um=...)``, ``frame.overhang_um`` in the manifest:
+a reconstruction's field of view holds air around its sample) and is accepted silently up
+to that much; beyond it, it warns as any other.
 """
 
 import lazy_loader as _lazy

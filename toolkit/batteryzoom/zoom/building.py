@@ -131,7 +131,8 @@ def _level_from_entry(entry: Any) -> Level | None:
                 f"{entry.name}: box_um.min {lo.tolist()} does not match frame.origin_um - voxel/2 "
                 f"{(np.asarray(origin) - vs / 2).tolist()} in the manifest; one of them is wrong"
             )
+    over = frame.get("overhang_um")
     return Level(
         name=entry.name, shape=shape, voxel_size_um=tuple(vs), origin_um=origin,
-        parent=entry.parent, scale=entry.scale,
+        parent=entry.parent, scale=entry.scale, overhang_um=None if over is None else tuple(over),
     )

@@ -118,13 +118,19 @@ class Hierarchy:
             )
         tol = 0.5 * np.asarray(parent.voxel_size_um) + 1e-9 * np.maximum(1.0, np.abs(phi))
         over = np.maximum(plo - clo, 0) + np.maximum(chi - phi, 0)
-        if np.any(over > tol):
+        if child.overhang_um is not None:  # stated per side: each side within it
+            stated = tol + np.asarray(child.overhang_um)
+            bad = np.any(np.maximum(plo - clo, 0) > stated) or np.any(np.maximum(chi - phi, 0) > stated)
+        else:
+            bad = np.any(over > tol)
+        if bad:
             msg = (
                 f"{child.name}: its box sticks out of its parent {parent.name} by up to "
-                f"{float(over.max()):.4g} µm (more than half a parent voxel)"
+                f"{float(over.max()):.4g} µm (more than half a parent voxel"
+                + (f" beyond its stated overhang_um {list(child.overhang_um)}" if child.overhang_um else "") + ")"
             )
             if self.strict:
-                raise InputError(msg + "; fix origin_um or shape, or build with strict=False")
+                raise InputError(msg + "; fix origin_um or shape (or state overhang_um), or build with strict=False")
             warnings.warn(msg, BoxOutsideParentWarning, stacklevel=4)
 
     def add(self, level: Level | None = None, /, **fields: Any) -> Level:
@@ -432,6 +438,8 @@ class Hierarchy:
         out: dict[str, Any] = {
             "frame": {"voxel_size_um": list(lv.voxel_size_um), "origin_um": list(lv.origin_um)}
         }
+        if lv.overhang_um is not None:
+            out["frame"]["overhang_um"] = list(lv.overhang_um)
         if lv.parent is not None:
             out["parent"] = lv.parent
             if lv.shape is not None:

@@ -71,14 +71,15 @@ HC_EV_UM = 1.23984198  # h·c (eV·µm)
 def level(preset: str = "small") -> Level:
     """The grid of the acquisition's reconstruction (``bz.tomo.reconstruct``'s output with
     the default width: the detector's rows × columns × columns, centred on the axis), in
-    the nano-CT's frame: its voxel 0 is ``MARGIN_PX`` voxels before the nano-CT's.
+    the nano-CT's frame: its voxel 0 is ``MARGIN_PX`` voxels before the nano-CT's, and the
+    grid overhangs the nano-CT's box by that margin of air on purpose (``overhang_um``).
 
     Examples
     --------
     >>> from batteryzoom.data.twin import particle_raw
     >>> lv = particle_raw.level("small")
-    >>> lv.shape, lv.voxel_size_um, lv.origin_um, lv.parent
-    ((120, 128, 128), (0.08, 0.08, 0.08), (-0.32, -0.64, -0.64), 'twin/particle-nanoct')
+    >>> lv.shape, lv.voxel_size_um, lv.origin_um, lv.parent, lv.overhang_um
+    ((120, 128, 128), (0.08, 0.08, 0.08), (-0.32, -0.64, -0.64), 'twin/particle-nanoct', (0.32, 0.64, 0.64))
     """
     nano = frames.level("twin/particle-nanoct", preset)
     v = nano.voxel_size_um[0]
@@ -86,7 +87,7 @@ def level(preset: str = "small") -> Level:
     shape = (nano.shape[0] + 2 * mr, nano.shape[1] + 2 * mc, nano.shape[2] + 2 * mc)
     origin = tuple(round(-m * v, 6) for m in (mr, mc, mc))
     return Level("twin/particle-nanoct-raw", shape, (v,) * 3, origin, parent=nano.name, scale="particle",
-                 preset=preset)
+                 preset=preset, overhang_um=tuple(-o for o in origin))
 
 
 def _propagate(lines_um: np.ndarray, wavelength_um: float, distance_um: float, pixel_um: float) -> np.ndarray:

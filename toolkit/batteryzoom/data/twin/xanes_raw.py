@@ -58,7 +58,7 @@ from scipy import ndimage
 from . import frames
 from .xanes import particle_xanes
 
-__all__ = ["particle_xanes_raw", "ATTENUATION_SCALE"]
+__all__ = ["particle_xanes_raw", "level", "ATTENUATION_SCALE"]
 
 ATTENUATION_SCALE = 0.03  # attenuation per voxel = the volume twin's OD per voxel times this
 AXIS_OFFSET_UM = 0.45  # rotation axis from the optical axis at the first energy (µm)
@@ -72,6 +72,31 @@ N_DEFECT_COLUMNS = 5
 DEFECT_GAIN = (0.01, 0.03)  # |gain change| of a defect column between flats and projections
 GAIN_SPREAD = 0.02  # column-to-column gain (the same in flats and projections: corrected)
 MARGIN_PX = {"small": (4, 8), "large": (8, 16)}  # detector rows, columns beyond the volume, per side
+
+
+def level(preset: str = "small") -> "Level":
+    """The grid of the acquisition's reconstruction at the reference (last) energy's pixel
+    (what :func:`batteryzoom.xanes.xanes_from_raw` returns: the detector's rows × columns ×
+    columns, centred on the axis), in the volume twin's frame: its voxel 0 is
+    ``MARGIN_PX`` voxels before the volume twin's (``truth_origin_px``), and the grid
+    overhangs the volume twin's box by that margin of air on purpose (``overhang_um``).
+
+    Examples
+    --------
+    >>> from batteryzoom.data.twin import xanes_raw
+    >>> lv = xanes_raw.level("small")
+    >>> lv.shape, lv.voxel_size_um, lv.origin_um, lv.parent, lv.overhang_um
+    ((64, 72, 72), (0.16, 0.16, 0.16), (-0.64, -1.28, -1.28), 'twin/particle-xanes', (0.64, 1.28, 1.28))
+    """
+    from ...frames import Level
+
+    vol = frames.level("twin/particle-xanes", preset)
+    v = vol.voxel_size_um[0]
+    mr, mc = MARGIN_PX[preset]
+    shape = (vol.shape[0] + 2 * mr, vol.shape[1] + 2 * mc, vol.shape[2] + 2 * mc)
+    origin = tuple(round(-m * v, 6) for m in (mr, mc, mc))
+    return Level("twin/particle-xanes-raw", shape, (v,) * 3, origin, parent=vol.name, scale="grain", preset=preset,
+                 overhang_um=tuple(-o for o in origin))
 
 
 def _project(volume: np.ndarray, angles_deg: np.ndarray, centre: float, ncol: int) -> np.ndarray:
