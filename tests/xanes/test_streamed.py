@@ -16,7 +16,7 @@ import pytest
 
 import batteryzoom as bz
 from batteryzoom.errors import InputError
-from batteryzoom.xanes import streamed
+from batteryzoom.xanes import _blockshift as streamed
 
 MAPS = ("edge_energy_half_step_ev", "edge_energy_half_step_err_ev", "e0_ev", "edge_step", "pre_edge_noise")
 

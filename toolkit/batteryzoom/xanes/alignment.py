@@ -7,7 +7,7 @@ cross-correlation around the peak), then shifted back, by default with a Fourier
 shift of the edge-padded frame (``scipy.ndimage.fourier_shift``): unlike spline
 interpolation it does not blur neighbouring voxels (grains) together, which would bias
 their spectra; ``method="spline"`` uses a cubic B-spline instead, block-local
-(:mod:`.streamed`, the streamed pipeline's shift).
+(:mod:`._blockshift`, the streamed pipeline's shift).
 
 Scaling. A volume (3D frame; 2D frames are cheap whole) larger than ``crop_px`` (default
 64) along some axis is registered on what carries the information instead of the whole
@@ -42,6 +42,7 @@ import numpy as np
 from .._blocks import is_dask
 from .._progress import progress
 from ..errors import InputError
+from ._blockshift import aligned_block
 from .stack import split_input
 
 __all__ = ["align", "apply_shifts", "common_fov_slices", "estimate_shifts"]
@@ -369,7 +370,7 @@ def apply_shifts(stack: Any, shifts: Any, *, method: str = "fourier", order: int
         keep = None  # every frame covered the whole field
 
     # the cubic spline with edge extension is the streamed pipeline's block-local shift
-    # (.streamed): the same function on the whole frame, so both give the same values
+    # (._blockshift): the same function on the whole frame, so both give the same values
     cubic = method == "spline" and order == 3 and mode == "nearest"
 
     def moved_back(frame, s):
@@ -377,8 +378,6 @@ def apply_shifts(stack: Any, shifts: Any, *, method: str = "fourier", order: int
         if not np.any(s):
             return f
         if cubic:
-            from .streamed import aligned_block
-
             return aligned_block(f[None], s[None], (0,) * f.ndim, f.shape, None)[0]
         nan = ~np.isfinite(f)
         filled = np.where(nan, np.nanmean(f) if (~nan).any() else 0, f)
