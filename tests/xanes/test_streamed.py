@@ -156,6 +156,25 @@ def test_bad_arguments_are_refused_by_name(twin_stack, kwargs, named):
         bz.xanes.aligned_edge_maps(od, energy, show_progress=False, **kwargs)
 
 
+def test_a_dataarray_gives_a_dataset_on_its_space(twin, streamed_and_whole):
+    stack = twin("particle-xanes").isel(z=slice(0, 24), y=slice(0, 24), x=slice(0, 24))
+    _, _, shifts = streamed_and_whole
+    ds, _ = bz.xanes.aligned_edge_maps(stack, shifts=shifts, block_px=12, e0=8342.0, noise=0.01,
+                                       show_progress=False)
+    plain, _ = bz.xanes.aligned_edge_maps(stack.values, stack["energy"].values, shifts=shifts, block_px=24,
+                                          e0=8342.0, noise=0.01, show_progress=False)
+    assert ds["edge_energy_half_step_ev"].dims == ("z", "y", "x")
+    np.testing.assert_array_equal(ds["x"].values, stack["x"].values)
+    edge = ds["edge_energy_half_step_ev"].values
+    assert np.isfinite(edge).sum() > 1000
+    assert np.nanmax(np.abs(edge - plain["edge_energy_half_step_ev"])) <= 1e-3
+
+
+def test_a_plain_array_needs_its_energies(twin_stack):
+    with pytest.raises(InputError, match="energy"):
+        bz.xanes.aligned_edge_maps(twin_stack[0])
+
+
 def test_a_stack_of_maps_not_volumes_is_refused(twin_stack):
     od, energy = twin_stack
     with pytest.raises(InputError, match=r"stack: shape .*\(E, z, y, x\)"):

@@ -65,9 +65,6 @@ def _blocks(space: tuple[int, ...], block_px: int) -> list[tuple[tuple[int, ...]
 
 def _check(stack: Any, block_px: Any) -> tuple[Any, Any]:
     """(array for the estimate, block source) of ``stack``; errors name the argument."""
-    if hasattr(stack, "dims") and hasattr(stack, "coords"):
-        raise InputError("stack: a DataArray; pass its .data (energy first) and energy=its 'energy' coordinate "
-                         "(aligned_edge_maps returns plain maps)")
     if isinstance(block_px, bool) or not isinstance(block_px, (int, np.integer)) or block_px < 8:
         raise InputError(f"block_px={block_px!r}: an integer >= 8 (pixels per axis of a block)")
     if is_dask(stack):
@@ -87,7 +84,7 @@ def _check(stack: Any, block_px: Any) -> tuple[Any, Any]:
 
 def aligned_edge_maps(
     stack: Any,
-    energy: Any,
+    energy: Any = None,
     *,
     block_px: int = 128,
     reference: Any = None,
@@ -107,12 +104,12 @@ def aligned_edge_maps(
 
     Parameters
     ----------
-    stack : numpy array, dask array or zarr array
+    stack : numpy array, dask array, zarr array or xarray.DataArray
         ``(E, z, y, x)`` optical density, energy first, any float or int dtype (read as
         float32). A zarr array (or a dask array from ``dask.array.from_zarr``) is read
         chunk by chunk inside each block's task.
-    energy : array-like
-        ``(E,)`` eV, increasing.
+    energy : array-like, optional
+        ``(E,)`` eV, increasing (default: the DataArray's coordinate).
     block_px : int
         Edge (pixels) of the cubic spatial blocks. Peak memory of a block is about
         ``E * block_px**3 * 4`` bytes (its aligned spectra, float32) plus a few
@@ -144,7 +141,8 @@ def aligned_edge_maps(
         returns them (``edge_energy_<method>_ev`` in eV, ``edge_step``,
         ``pre_edge_noise``, float32; ``valid`` bool; ``e0_ev``), numpy for a numpy stack,
         lazy dask arrays otherwise (one chunk per block: compute them, or write them with
-        ``to_zarr``). ``shifts``: ``(E, 3)`` float64 pixels.
+        ``to_zarr``); an xarray.Dataset on the DataArray's space for a DataArray.
+        ``shifts``: ``(E, 3)`` float64 pixels.
 
     Raises
     ------
@@ -176,6 +174,13 @@ def aligned_edge_maps(
     from .normalization import LarchDefaults, pre_edge_ranges
     from .stack import check_energy
 
+    from .stack import maps_dataset, split_input
+
+    template = None
+    if hasattr(stack, "dims") and hasattr(stack, "coords"):  # a DataArray: its energy and space
+        stack, energy, template = split_input(stack, energy)
+    elif energy is None:
+        raise InputError("energy is required for a plain array stack: pass energy=<eV values, one per frame>")
     estimate_input, source = _check(stack, block_px)
     if estimate_input.ndim != 4:
         raise InputError(f"stack: shape {estimate_input.shape}; aligned_edge_maps needs (E, z, y, x) volumes")
@@ -215,6 +220,9 @@ def aligned_edge_maps(
     else:
         parts = _lazy_maps(source, shifts, blocks, space, keep, run, propagate, int(block_px))
     parts["valid"] = parts["valid"] > 0.5
+    if template is not None:
+        parts = maps_dataset(template, parts, {"methods": list(methods), "e0": e0_ev, "block_px": int(block_px),
+                                               "interpolation": "cubic spline"})
     return parts, shifts
 
 
