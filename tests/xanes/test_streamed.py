@@ -149,6 +149,8 @@ def test_numpy_peak_memory_is_far_below_the_aligned_stack(twin_stack, streamed_a
     ({"shifts": np.zeros((3, 3))}, "shifts"),
     ({"fov": "some"}, "fov"),
     ({"e0": None}, "e0"),
+    ({"e0": "median"}, "e0"),
+    ({"e0": [8342.0]}, "e0"),
 ])
 def test_bad_arguments_are_refused_by_name(twin_stack, kwargs, named):
     od, energy = twin_stack

@@ -33,6 +33,7 @@ from ._blockshift import SPLINE_HALO_PX, aligned_block
 
 __all__ = ["SPLINE_HALO_PX", "aligned_edge_maps"]
 
+
 class _Source:
     """A stack read inside a task: holds a zarr/numpy/dask array; dask does not look inside
     (a dask array given to a task as is would be computed whole as its input)."""
@@ -172,9 +173,7 @@ def aligned_edge_maps(
     from .alignment import _information_box, _reference_index, common_fov_slices, estimate_shifts
     from .edges import _check_methods, _EdgeRun, _noise_level, _resolve_e0
     from .normalization import LarchDefaults, pre_edge_ranges
-    from .stack import check_energy
-
-    from .stack import maps_dataset, split_input
+    from .stack import check_energy, maps_dataset, split_input
 
     template = None
     if hasattr(stack, "dims") and hasattr(stack, "coords"):  # a DataArray: its energy and space
@@ -186,7 +185,8 @@ def aligned_edge_maps(
         raise InputError(f"stack: shape {estimate_input.shape}; aligned_edge_maps needs (E, z, y, x) volumes")
     if fov not in ("common", "full"):
         raise InputError(f"fov={fov!r}: use 'common' (NaN outside the field of view every energy covered) or 'full'")
-    if isinstance(e0, str) and e0 != "mean" or e0 is None:
+    if not (e0 == "mean" if isinstance(e0, str) else isinstance(e0, (int, float, np.number))
+            and not isinstance(e0, bool) and np.isfinite(e0)):
         raise InputError(f"e0={e0!r}: use 'mean' or a number in eV (one e0 for every voxel: the fused kernel)")
     methods = _check_methods(methods)
     energy = check_energy(energy, estimate_input.shape[0])
