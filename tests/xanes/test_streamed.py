@@ -97,10 +97,11 @@ def test_dask_from_a_zarr_store_gives_the_same_maps(streamed_and_whole, twin_sta
     maps, whole, shifts = streamed_and_whole
     store = zarr.create_array(str(tmp_path / "stack.zarr"), shape=od.shape, chunks=(1, 16, 16, 16), dtype="float32")
     store[...] = od
-    lazy, again = bz.xanes.aligned_edge_maps(store, energy, block_px=20, shifts=shifts, show_progress=False)
+    # blocks of 28 across the store's 16³ chunks: each block reads parts of several chunks
+    lazy, again = bz.xanes.aligned_edge_maps(store, energy, block_px=28, shifts=shifts, show_progress=False)
     assert np.array_equal(again, shifts)
     edge = lazy["edge_energy_half_step_ev"]
-    assert bz._blocks.is_dask(edge) and edge.chunks[0] == (20, 20, 16)
+    assert bz._blocks.is_dask(edge) and edge.chunks[0] == (28, 28)
     with dask.config.set(scheduler="threads"):
         computed = dict(zip(lazy, dask.compute(*lazy.values())))
     _assert_same_maps(computed, whole)
