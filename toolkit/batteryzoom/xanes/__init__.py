@@ -17,6 +17,9 @@ Steps, in the order of an analysis:
   maximum or white-line vertex, with an uncertainty from the pre-edge noise.
 - :func:`edge_maps`: normalization + edge energies + masks in one pass (the fast path for
   big stacks).
+- :func:`aligned_edge_maps`: alignment, normalization and edge maps of a 3D stack in one
+  streamed pass over spatial blocks, never building the aligned stack (numpy, dask, a
+  zarr store, a ``dask.distributed`` cluster): 60 × 512³ in bounded memory.
 - :func:`pca_denoise` / :func:`pca_edge_maps`: PCA (SVD) denoising of the spectra (the
   number of components chosen from the data's noise floor), half-step edge energies of
   the denoised spectra with their propagated uncertainty (~2-3x less noise per voxel).

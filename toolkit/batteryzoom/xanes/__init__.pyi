@@ -2,6 +2,7 @@
 __all__ = [
     "optical_density",
     "align",
+    "aligned_edge_maps",
     "apply_shifts",
     "find_e0",
     "normalize",
@@ -25,7 +26,7 @@ __all__ = [
     "RawXanes",
 ]
 
-from . import alignment, chemistry, denoise, edges, fitting, from_raw, normalization, regional, stack, uncertainty
+from . import alignment, chemistry, denoise, edges, fitting, from_raw, normalization, regional, stack, streamed, uncertainty
 from .alignment import align, apply_shifts
 from .chemistry import GrainChemistry, grain_chemistry
 from .denoise import PCAModel, pca_denoise, pca_edge_maps, pca_fit
@@ -36,3 +37,4 @@ from .masks import edge_jump_map, masks, particle_mask
 from .normalization import LarchDefaults, find_e0, normalize, pre_edge_ranges
 from .regional import region_edge_stats
 from .stack import optical_density
+from .streamed import aligned_edge_maps

@@ -6,7 +6,8 @@ Guizar-Sicairos et al. 2008, then off its grid: the vertex of a quadratic throug
 cross-correlation around the peak), then shifted back, by default with a Fourier (band-limited)
 shift of the edge-padded frame (``scipy.ndimage.fourier_shift``): unlike spline
 interpolation it does not blur neighbouring voxels (grains) together, which would bias
-their spectra; ``method="spline"`` uses ``scipy.ndimage.shift`` instead.
+their spectra; ``method="spline"`` uses a cubic B-spline instead, block-local
+(:mod:`._blockshift`, the streamed pipeline's shift).
 
 Scaling. A volume (3D frame; 2D frames are cheap whole) larger than ``crop_px`` (default
 64) along some axis is registered on what carries the information instead of the whole
@@ -41,6 +42,7 @@ import numpy as np
 from .._blocks import is_dask
 from .._progress import progress
 from ..errors import InputError
+from ._blockshift import aligned_block
 from .stack import split_input
 
 __all__ = ["align", "apply_shifts", "common_fov_slices", "estimate_shifts"]
@@ -332,10 +334,14 @@ def apply_shifts(stack: Any, shifts: Any, *, method: str = "fourier", order: int
         ``(E, ndim)`` displacements (pixels).
     method : {"fourier", "spline"}
         Fourier shift of the edge-padded frame (default; no blur), or spline interpolation.
+        With ``order=3`` and ``mode="nearest"`` (the defaults) the spline is the streamed
+        pipeline's (:func:`~batteryzoom.xanes.aligned_edge_maps`): the whole pixels read
+        displaced, the rest a separable cubic B-spline (a NaN stays NaN at its displaced
+        place); other orders and modes run ``scipy.ndimage.shift``.
     order : int
-        Spline order of ``scipy.ndimage.shift`` (``method="spline"``).
+        Spline order (``method="spline"``).
     mode : str
-        Edge handling of ``scipy.ndimage.shift``.
+        Edge handling of ``scipy.ndimage.shift`` (``method="spline"``).
     fov : {"common", "full"}
         ``"common"`` (default): NaN outside the field of view every frame covered
         (:func:`common_fov_slices`), in every frame: near the border some frames' content
@@ -363,10 +369,16 @@ def apply_shifts(stack: Any, shifts: Any, *, method: str = "fourier", order: int
     if keep is not None and all(k == slice(0, n) for k, n in zip(keep, array.shape[1:])):
         keep = None  # every frame covered the whole field
 
+    # the cubic spline with edge extension is the streamed pipeline's block-local shift
+    # (._blockshift): the same function on the whole frame, so both give the same values
+    cubic = method == "spline" and order == 3 and mode == "nearest"
+
     def moved_back(frame, s):
         f = np.asarray(frame, np.float32)
         if not np.any(s):
             return f
+        if cubic:
+            return aligned_block(f[None], s[None], (0,) * f.ndim, f.shape, None)[0]
         nan = ~np.isfinite(f)
         filled = np.where(nan, np.nanmean(f) if (~nan).any() else 0, f)
         if method == "fourier":
