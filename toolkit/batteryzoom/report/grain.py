@@ -105,7 +105,7 @@ class GrainScale:
 
     def name(self, k: int) -> str:
         """Grain ``k + 1``'s name with its label, and the twin's true label when the label
-        spaces differ: ``"grain 1 (segmented #343 ↔ true #1398)"``, else ``"grain 1 (#343)"``."""
+        spaces differ: ``"grain 1 (segmented #391 ↔ true #1398)"``, else ``"grain 1 (#391)"``."""
         label = self.chemistry.designated[k]
         true = None if self.true_labels is None else self.true_labels[k]
         if true is None or true == label:
