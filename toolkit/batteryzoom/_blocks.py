@@ -22,6 +22,8 @@ Which block helper to use
 
 from __future__ import annotations
 
+import itertools
+
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -150,6 +152,18 @@ def aligned_dask(arrays: Sequence[Any]) -> list:
     chunks = next(a for a in arrays if a is not None and is_dask(a)).chunks
     return [None if a is None else (a.rechunk(chunks) if is_dask(a) else da.from_array(a, chunks=chunks))
             for a in arrays]
+
+
+def block_grid(shape: tuple[int, ...], size: int, overlap: int = 0) -> list[tuple[tuple[slice, ...], tuple[slice, ...]]]:
+    """The ``(core, extended)`` slices of every block of a volume of ``shape``, in C order:
+    cores tile the volume with edges of ``size`` (the last one per axis shorter), the
+    extended slice adds ``overlap`` on each side, clipped to the volume."""
+    out = []
+    for corner in itertools.product(*(range(0, n, size) for n in shape)):
+        core = tuple(slice(s, min(s + size, n)) for s, n in zip(corner, shape))
+        ext = tuple(slice(max(0, c.start - overlap), min(n, c.stop + overlap)) for c, n in zip(core, shape))
+        out.append((core, ext))
+    return out
 
 
 def iter_blocks(

@@ -27,13 +27,12 @@ halo faces of every block (``24 (chunk_voxels)²`` bytes a block).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .._blocks import distributed_client, is_dask, map_tasks, n_threads
+from .._blocks import block_grid, distributed_client, is_dask, map_tasks, n_threads
 from .._progress import progress
 from ..errors import InputError
 
@@ -53,13 +52,7 @@ def chunk_grid(shape: tuple[int, ...], chunk_voxels: int, overlap_voxels: int) -
     >>> core[0], ext[0]
     (slice(6, 10, None), slice(4, 10, None))
     """
-    starts = [range(0, n, chunk_voxels) for n in shape]
-    out = []
-    for corner in itertools.product(*starts):
-        core = tuple(slice(s, min(s + chunk_voxels, n)) for s, n in zip(corner, shape))
-        ext = tuple(slice(max(0, c.start - overlap_voxels), min(n, c.stop + overlap_voxels)) for c, n in zip(core, shape))
-        out.append((core, ext))
-    return out
+    return block_grid(shape, chunk_voxels, overlap_voxels)
 
 
 def _checked(chunk_voxels: Any, overlap_voxels: Any) -> tuple[int, int]:

@@ -21,12 +21,11 @@ The cubic B-spline's prefilter decays as ``0.268**distance``: at the halo's 16 p
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import numpy as np
 
-from .._blocks import is_dask, n_threads
+from .._blocks import block_grid, is_dask, n_threads
 from .._progress import progress
 from ..errors import InputError
 from ._blockshift import SPLINE_HALO_PX, aligned_block
@@ -57,11 +56,6 @@ def _block_maps(source, shifts, starts, stops, keep, run, propagate, parallel=Fa
         res[i] = propagate_half_step_err(res[i], res[run.names.index("e0_ev")],
                                          res[run.names.index("edge_energy_half_step_ev")], run.energy, run.params)
     return res.astype(np.float32, copy=False)
-
-
-def _blocks(space: tuple[int, ...], block_px: int) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
-    edges = [list(range(0, n, block_px)) for n in space]
-    return [(tuple(a), tuple(min(x + block_px, n) for x, n in zip(a, space))) for a in itertools.product(*edges)]
 
 
 def _check(stack: Any, block_px: Any) -> tuple[Any, Any]:
@@ -209,7 +203,7 @@ def aligned_edge_maps(
     del box
     run = _EdgeRun(np.dtype(np.float32), energy, e0_ev, params, methods, (-15.0, 15.0), 1.0, noise_od, True, None)
     propagate = "half_step" in methods and not run.kernel_writes
-    blocks = _blocks(space, int(block_px))
+    blocks = [(tuple(c.start for c in core), tuple(c.stop for c in core)) for core, _ in block_grid(space, int(block_px))]
     names = run.names
     if isinstance(source, np.ndarray):
         out = np.empty((len(names),) + space, np.float32)
